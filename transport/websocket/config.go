@@ -1,0 +1,56 @@
+package websocket
+
+import "time"
+
+// Config configures the WebSocket transport. Zero values mean the default
+// named in each field's comment (see DefaultConfig).
+type Config struct {
+	// Path is the URL path of the WebSocket endpoint. Default "/ws".
+	Path string
+	// Serializers lists the enabled serializers by name ("json", "msgpack",
+	// "cbor"). Default: all three.
+	Serializers []string
+	// Compression enables permessage-deflate when the client offers it.
+	Compression bool
+	// CompressionLevel is the flate level, 1 (fastest) to 9. Default 1.
+	CompressionLevel int
+	// AllowedOrigins are glob patterns (path.Match syntax, e.g.
+	// "https://*.example.com") of browser Origins allowed to connect, besides
+	// same-origin requests and requests without an Origin header.
+	AllowedOrigins []string
+	// PingInterval is how often the router pings an idle peer. Default 30s.
+	PingInterval time.Duration
+	// PongTimeout is how long after a ping the peer has to answer (any frame
+	// counts) before it is closed. Default 20s.
+	PongTimeout time.Duration
+	// WriteTimeout bounds one write to the peer. Default 10s.
+	WriteTimeout time.Duration
+	// ReadLimit is the largest message accepted, in bytes; a larger one closes
+	// the connection with 1009. Default 16 MiB.
+	ReadLimit int64
+	// QueueMessages bounds the outbound queue of a session in messages. Default 4096.
+	QueueMessages int
+	// QueueBytes bounds the outbound queue of a session in bytes. Default 16 MiB.
+	QueueBytes int
+	// SlowConsumerTimeout is how long a session's queue may stay over its bound
+	// before the session is closed as a slow consumer. Default 5s. A queue that
+	// reaches twice its bound closes the session at once.
+	SlowConsumerTimeout time.Duration
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Path:                "/ws",
+		Serializers:         []string{"json", "msgpack", "cbor"},
+		Compression:         true,
+		CompressionLevel:    1,
+		PingInterval:        30 * time.Second,
+		PongTimeout:         20 * time.Second,
+		WriteTimeout:        10 * time.Second,
+		ReadLimit:           16 << 20,
+		QueueMessages:       4096,
+		QueueBytes:          16 << 20,
+		SlowConsumerTimeout: 5 * time.Second,
+	}
+}
