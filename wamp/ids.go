@@ -1,8 +1,7 @@
 package wamp
 
 import (
-	"crypto/rand"
-	"encoding/binary"
+	"math/rand/v2"
 	"sync/atomic"
 )
 
@@ -15,19 +14,12 @@ const MaxID ID = 1 << 53
 // Valid reports whether id is in [1, 2^53].
 func (id ID) Valid() bool { return id >= 1 && id <= MaxID }
 
-// GlobalID returns a random id in [1, 2^53], as the spec asks for ids in the
-// global scope (session ids, publication ids).
+// GlobalID returns a random id drawn uniformly from [1, 2^53], as the spec asks
+// for ids in the global scope (session ids, publication ids). It uses
+// math/rand/v2's generator, which is seeded unpredictably by the runtime and
+// costs no system call: it runs once per PUBLISH.
 func GlobalID() ID {
-	var b [8]byte
-	for {
-		if _, err := rand.Read(b[:]); err != nil {
-			panic("wamp: crypto/rand failed: " + err.Error())
-		}
-		id := ID(binary.LittleEndian.Uint64(b[:]) & (1<<53 - 1))
-		if id != 0 {
-			return id
-		}
-	}
+	return ID(rand.Uint64N(uint64(MaxID))) + 1
 }
 
 // Sequence hands out ids in the router or session scope: 1, 2, 3, ... wrapping

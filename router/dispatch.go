@@ -1,0 +1,108 @@
+package router
+
+import (
+	"fmt"
+
+	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// dispatch handles one message of an established session. It reports whether
+// the session ended, and why.
+func (s *session) dispatch(msg wamp.Message) (end bool, reason string) {
+	if id, ok := requestID(msg); ok && !id.Valid() {
+		return s.protocolViolation(fmt.Sprintf("%s with request id %d, outside [1, 2^53]", msg.MessageType(), id))
+	}
+	switch m := msg.(type) {
+	case *wamp.Publish:
+		s.handlePublish(m)
+	case *wamp.Subscribe:
+		s.handleSubscribe(m)
+	case *wamp.Unsubscribe:
+		s.handleUnsubscribe(m)
+	case *wamp.Call:
+		s.handleCall(m)
+	case *wamp.Register:
+		s.handleRegister(m)
+	case *wamp.Unregister:
+		s.handleUnregister(m)
+	case *wamp.Yield:
+		s.handleYield(m)
+	case *wamp.Error:
+		return s.handleError(m)
+	case *wamp.Cancel:
+		// call_canceling is not announced; a CANCEL is answered by the callee's
+		// eventual result, as the spec lets a dealer without the feature do.
+		s.log.Debug("CANCEL ignored: call_canceling not supported", "request", uint64(m.Request))
+	case *wamp.Goodbye:
+		return s.handleGoodbye(m)
+	case *wamp.Abort:
+		s.peer.Close(transport.CloseNormal, "ABORT received")
+		return true, "client sent ABORT: " + string(m.Reason)
+	default:
+		return s.protocolViolation(msg.MessageType().String() + " is not valid in an established session")
+	}
+	return false, ""
+}
+
+// requestID returns the request id of messages that carry one chosen by the
+// client.
+func requestID(msg wamp.Message) (wamp.ID, bool) {
+	switch m := msg.(type) {
+	case *wamp.Publish:
+		return m.Request, true
+	case *wamp.Subscribe:
+		return m.Request, true
+	case *wamp.Unsubscribe:
+		return m.Request, true
+	case *wamp.Call:
+		return m.Request, true
+	case *wamp.Register:
+		return m.Request, true
+	case *wamp.Unregister:
+		return m.Request, true
+	}
+	return 0, false
+}
+
+// handleGoodbye ends the session: it answers a client's GOODBYE, or takes the
+// client's answer to the router's own.
+func (s *session) handleGoodbye(m *wamp.Goodbye) (bool, string) {
+	if s.goodbyeSent.Load() {
+		s.peer.Close(transport.CloseGoingAway, "router shutting down")
+		return true, "router shutdown"
+	}
+	_ = s.send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut})
+	s.peer.Close(transport.CloseNormal, "goodbye")
+	return true, "client said goodbye: " + string(m.Reason)
+}
+
+// handleError routes a callee's ERROR for an invocation back to the caller.
+func (s *session) handleError(m *wamp.Error) (bool, string) {
+	if m.Type != wamp.INVOCATION {
+		return s.protocolViolation("ERROR for " + m.Type.String() + " is not valid from a client")
+	}
+	inv := s.takeInvocation(m.Request)
+	if inv == nil {
+		s.log.Debug("ERROR for unknown invocation ignored", "request", uint64(m.Request))
+		return false, ""
+	}
+	details := m.Details
+	if details == nil {
+		details = wamp.Dict{}
+	}
+	_ = inv.caller.send(&wamp.Error{Type: wamp.CALL, Request: inv.request, Details: details, Error: m.Error, Payload: m.Payload})
+	return false, ""
+}
+
+// validURI checks a topic or procedure URI against the router's rule.
+func (s *session) validURI(u wamp.URI) bool {
+	return wamp.ValidURI(u, s.r.cfg.StrictURI, false)
+}
+
+// matchPolicy returns the match option of SUBSCRIBE or REGISTER, and whether
+// it is one the router supports.
+func matchPolicy(options wamp.Dict) (string, bool) {
+	match, _ := options[wamp.OptMatch].(string)
+	return match, match == "" || match == "exact"
+}

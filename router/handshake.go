@@ -1,0 +1,141 @@
+package router
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// Agent is what the router calls itself in WELCOME.Details.agent.
+const Agent = "junction"
+
+// clientRoles are the roles a client may announce in HELLO.
+var clientRoles = []string{wamp.RolePublisher, wamp.RoleSubscriber, wamp.RoleCaller, wamp.RoleCallee}
+
+// welcomeRoles returns WELCOME.Details.roles: the router's roles with the
+// features that are implemented, and no others.
+func welcomeRoles() wamp.Dict {
+	return wamp.Dict{
+		wamp.RoleBroker: wamp.Dict{"features": wamp.Dict{
+			"publisher_exclusion": true,
+		}},
+		wamp.RoleDealer: wamp.Dict{"features": wamp.Dict{}},
+	}
+}
+
+// handshake waits for HELLO, within the HELLO timeout, and answers WELCOME or
+// ABORT. It reports whether the session is established.
+func (s *session) handshake() bool {
+	var timedOut atomic.Bool
+	timeout := s.r.cfg.HelloTimeout
+	timer := time.AfterFunc(timeout, func() {
+		timedOut.Store(true)
+		s.log.Info("no HELLO in time, closing", "timeout", timeout)
+		s.abort(wamp.ErrProtocolViolation, "no HELLO received within "+timeout.String(), transport.ClosePolicyViolation)
+	})
+	msg, err := s.peer.Recv()
+	if !timer.Stop() || timedOut.Load() {
+		return false
+	}
+	if err != nil {
+		s.inputError(err)
+		return false
+	}
+	hello, ok := msg.(*wamp.Hello)
+	if !ok {
+		s.protocolViolation("expected HELLO as the first message, got " + msg.MessageType().String())
+		return false
+	}
+	return s.welcome(hello)
+}
+
+// welcome checks HELLO, joins the session to its realm and sends WELCOME.
+func (s *session) welcome(hello *wamp.Hello) bool {
+	if s.shuttingDown.Load() {
+		s.abort(wamp.CloseSystemShutdown, "router is shutting down", transport.CloseGoingAway)
+		return false
+	}
+	if msg := checkRoles(hello.Details); msg != "" {
+		s.protocolViolation(msg)
+		return false
+	}
+	if !wamp.ValidURI(hello.Realm, s.r.cfg.StrictURI, false) {
+		s.refuse(wamp.ErrInvalidURI, fmt.Sprintf("invalid realm URI %q", hello.Realm))
+		return false
+	}
+	rm := s.r.realm(hello.Realm)
+	if rm == nil {
+		s.refuse(wamp.ErrNoSuchRealm, fmt.Sprintf("no realm %q on this router", hello.Realm))
+		return false
+	}
+	if !authAnonymous(rm, hello.Details) {
+		s.refuse(wamp.ErrNoAuthMethod, "none of the offered authentication methods is enabled on this realm")
+		return false
+	}
+	s.id = wamp.GlobalID()
+	s.realm = rm
+	s.authid = hello.Details.String("authid")
+	if s.authid == "" {
+		s.authid = "anonymous-" + strconv.FormatUint(uint64(s.id), 36)
+	}
+	s.authrole = "anonymous"
+	s.authmethod = "anonymous"
+	s.joined = time.Now()
+	s.log = s.log.With("realm", rm.Name, "session", uint64(s.id), "authid", s.authid)
+
+	rm.Join(s)
+	s.established.Store(true)
+	_ = s.send(&wamp.Welcome{Session: s.id, Details: wamp.Dict{
+		"roles":        welcomeRoles(),
+		"realm":        string(rm.Name),
+		"authid":       s.authid,
+		"authrole":     s.authrole,
+		"authmethod":   s.authmethod,
+		"authprovider": "static",
+		"agent":        Agent,
+	}})
+	s.r.stats.SessionsJoined.Add(1)
+	s.log.Info("session joined", "authrole", s.authrole)
+	if s.shuttingDown.Load() { // Shutdown ran between the check above and Join.
+		s.shutdown()
+	}
+	return true
+}
+
+// refuse answers HELLO with ABORT: a normal, WAMP-level refusal.
+func (s *session) refuse(reason wamp.URI, message string) {
+	s.log.Info("session refused", "reason", reason, "message", message)
+	s.abort(reason, message, transport.CloseNormal)
+}
+
+// checkRoles returns why HELLO.Details.roles is unacceptable, or "".
+func checkRoles(details wamp.Dict) string {
+	roles := details.Dict("roles")
+	if len(roles) == 0 {
+		return "HELLO.Details.roles is missing or empty"
+	}
+	for name := range roles {
+		if !slices.Contains(clientRoles, name) {
+			return fmt.Sprintf("HELLO announces unknown role %q", name)
+		}
+	}
+	return ""
+}
+
+// authAnonymous reports whether the realm lets this HELLO in anonymously: the
+// realm allows it and the client offered no methods or offered "anonymous".
+func authAnonymous(rm *realm, details wamp.Dict) bool {
+	if !rm.cfg.Anonymous {
+		return false
+	}
+	methods, present := details["authmethods"].([]any)
+	if !present || len(methods) == 0 {
+		return true
+	}
+	return slices.Contains(methods, any("anonymous"))
+}

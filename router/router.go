@@ -1,0 +1,163 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/junction-wamp/junction/realms"
+	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// ErrShutdown is returned by Shutdown when it is called twice.
+var ErrShutdown = errors.New("router: already shut down")
+
+// Options are the runtime objects a router is built with.
+type Options struct {
+	// Logger receives the router's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Router routes WAMP messages between the sessions of its realms.
+type Router struct {
+	cfg Config
+	log *slog.Logger
+
+	realmsMu sync.RWMutex
+	realms   map[wamp.URI]*realm
+
+	sessionsMu sync.Mutex
+	sessions   map[*session]struct{}
+	wg         sync.WaitGroup
+	closing    atomic.Bool
+
+	stats Stats
+}
+
+// realm is a realms.Realm with the router-side settings of that realm.
+type realm struct {
+	*realms.Realm
+	cfg RealmConfig
+}
+
+var _ transport.Handler = (*Router)(nil)
+
+// New returns a router serving the realms of cfg.
+func New(cfg Config, opts Options) (*Router, error) {
+	if cfg.HelloTimeout == 0 {
+		cfg.HelloTimeout = 10 * time.Second
+	}
+	r := &Router{
+		cfg:      cfg,
+		log:      opts.Logger,
+		realms:   make(map[wamp.URI]*realm),
+		sessions: make(map[*session]struct{}),
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	for _, rc := range cfg.Realms {
+		name := wamp.URI(rc.Name)
+		if !wamp.ValidURI(name, cfg.StrictURI, false) {
+			return nil, errors.New("router: invalid realm name " + rc.Name)
+		}
+		if _, dup := r.realms[name]; dup {
+			return nil, errors.New("router: duplicate realm " + rc.Name)
+		}
+		r.realms[name] = &realm{Realm: realms.New(name), cfg: rc}
+	}
+	return r, nil
+}
+
+// realm returns the realm called name, creating it when auto-creation is on.
+func (r *Router) realm(name wamp.URI) *realm {
+	r.realmsMu.RLock()
+	rm := r.realms[name]
+	r.realmsMu.RUnlock()
+	if rm != nil || !r.cfg.AutoCreateRealms {
+		return rm
+	}
+	r.realmsMu.Lock()
+	defer r.realmsMu.Unlock()
+	if rm = r.realms[name]; rm == nil {
+		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}}
+		r.realms[name] = rm
+		r.log.Info("realm created", "realm", name)
+	}
+	return rm
+}
+
+// Serving reports whether the router accepts sessions (false once shutdown began).
+func (r *Router) Serving() bool { return !r.closing.Load() }
+
+// ServePeer runs the WAMP session of p until it ends. It implements transport.Handler.
+func (r *Router) ServePeer(p transport.Peer) {
+	s := newSession(r, p)
+	if !r.track(s) {
+		s.abort(wamp.CloseSystemShutdown, "router is shutting down", transport.CloseGoingAway)
+		return
+	}
+	defer r.untrack(s)
+	s.serve()
+}
+
+func (r *Router) track(s *session) bool {
+	r.sessionsMu.Lock()
+	defer r.sessionsMu.Unlock()
+	if r.closing.Load() {
+		return false
+	}
+	r.sessions[s] = struct{}{}
+	r.wg.Add(1)
+	return true
+}
+
+func (r *Router) untrack(s *session) {
+	r.sessionsMu.Lock()
+	delete(r.sessions, s)
+	r.sessionsMu.Unlock()
+	r.wg.Done()
+}
+
+// Shutdown stops accepting sessions, sends GOODBYE wamp.close.system_shutdown to
+// every session, closes their connections with 1001 and waits until every
+// session has ended or ctx is done.
+func (r *Router) Shutdown(ctx context.Context) error {
+	r.sessionsMu.Lock()
+	if r.closing.Swap(true) {
+		r.sessionsMu.Unlock()
+		return ErrShutdown
+	}
+	all := make([]*session, 0, len(r.sessions))
+	for s := range r.sessions {
+		all = append(all, s)
+	}
+	r.sessionsMu.Unlock()
+
+	for _, s := range all {
+		s.shutdown()
+	}
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats are the router's counters.
+type Stats struct {
+	SessionsJoined atomic.Uint64
+	SessionsLeft   atomic.Uint64
+	Aborted        atomic.Uint64
+	ProtocolErrors atomic.Uint64
+}
+
+// Stats returns the router's counters.
+func (r *Router) Stats() *Stats { return &r.stats }

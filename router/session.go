@@ -1,0 +1,191 @@
+package router
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// session is one WAMP session: a peer joined to a realm. Its read loop runs on
+// the transport's read goroutine; other sessions' goroutines reach it only
+// through its peer (Send, SendFrame) and its invocation table.
+type session struct {
+	r        *Router
+	peer     transport.Peer
+	log      *slog.Logger
+	encoding wamp.Encoding
+	binary   bool
+
+	// Set once in handshake, read-only afterwards.
+	id         wamp.ID
+	realm      *realm
+	authid     string
+	authrole   string
+	authmethod string
+	joined     time.Time
+
+	// invocations are the calls routed to this session as callee and not yet
+	// answered, keyed by INVOCATION request id. gone is set when the session
+	// has left, after which no invocation is added.
+	invMu       sync.Mutex
+	invocations map[wamp.ID]*invocation
+	gone        bool
+	invIDs      wamp.Sequence
+
+	established  atomic.Bool
+	goodbyeSent  atomic.Bool // the router sent GOODBYE first
+	shuttingDown atomic.Bool
+}
+
+// invocation is a CALL routed to a callee and awaiting its YIELD or ERROR.
+type invocation struct {
+	caller  *session
+	request wamp.ID // the caller's CALL request id
+}
+
+func newSession(r *Router, p transport.Peer) *session {
+	ser := p.Serializer()
+	return &session{
+		r:           r,
+		peer:        p,
+		log:         r.log.With("remote", p.Info().RemoteAddr, "serializer", ser.Name()),
+		encoding:    ser.Encoding(),
+		binary:      ser.Binary(),
+		invocations: make(map[wamp.ID]*invocation),
+	}
+}
+
+// SessionID implements realms.Recipient.
+func (s *session) SessionID() wamp.ID { return s.id }
+
+// serve runs the session: handshake, then messages until it ends.
+func (s *session) serve() {
+	if !s.handshake() {
+		return
+	}
+	reason := s.loop()
+	s.leave(reason)
+}
+
+// loop reads and dispatches messages until the session ends, and says why it ended.
+func (s *session) loop() string {
+	for {
+		msg, err := s.peer.Recv()
+		if err != nil {
+			return s.inputError(err)
+		}
+		if end, reason := s.dispatch(msg); end {
+			return reason
+		}
+	}
+}
+
+// inputError ends the session after Recv failed and returns the reason.
+func (s *session) inputError(err error) string {
+	var perr *transport.ProtocolError
+	switch {
+	case errors.As(err, &perr):
+		s.r.stats.ProtocolErrors.Add(1)
+		msg := perr.Err.Error()
+		s.log.Warn("bad input, closing session", "error", msg, "close_code", int(perr.Code))
+		s.abort(wamp.ErrProtocolViolation, msg, perr.Code)
+		return "protocol error: " + msg
+	case s.shuttingDown.Load():
+		return "router shutdown"
+	case errors.Is(err, io.EOF), errors.Is(err, transport.ErrClosed):
+		return "connection closed"
+	default:
+		return "connection lost: " + err.Error()
+	}
+}
+
+// abort sends ABORT with reason and a human-readable message, then closes the
+// connection with code.
+func (s *session) abort(reason wamp.URI, message string, code transport.CloseCode) {
+	s.r.stats.Aborted.Add(1)
+	_ = s.peer.Send(&wamp.Abort{Details: wamp.Dict{"message": message}, Reason: reason})
+	s.peer.Close(code, message)
+}
+
+// protocolViolation ends the session for a message it may not send now.
+func (s *session) protocolViolation(message string) (bool, string) {
+	s.r.stats.ProtocolErrors.Add(1)
+	s.log.Warn("protocol violation, closing session", "error", message)
+	s.abort(wamp.ErrProtocolViolation, message, transport.CloseProtocolError)
+	return true, "protocol violation: " + message
+}
+
+// shutdown is called by Router.Shutdown from another goroutine.
+func (s *session) shutdown() {
+	s.shuttingDown.Store(true)
+	if s.established.Load() {
+		s.goodbyeSent.Store(true)
+		_ = s.peer.Send(&wamp.Goodbye{Details: wamp.Dict{"message": "router is shutting down"}, Reason: wamp.CloseSystemShutdown})
+	}
+	s.peer.Close(transport.CloseGoingAway, "router shutting down")
+}
+
+// leave removes the session from its realm and fails the calls it was
+// answering, so that no caller waits for a callee that is gone.
+func (s *session) leave(reason string) {
+	s.realm.Leave(s)
+	s.invMu.Lock()
+	s.gone = true
+	pending := s.invocations
+	s.invocations = nil
+	s.invMu.Unlock()
+	for _, inv := range pending {
+		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrCanceled, "callee left before answering the call")
+	}
+	s.r.stats.SessionsLeft.Add(1)
+	s.log.Info("session left", "reason", reason, "duration", time.Since(s.joined).Round(time.Millisecond),
+		"failed_invocations", len(pending))
+}
+
+// addInvocation records a call routed to s as callee and returns its INVOCATION
+// request id; ok is false if s has left.
+func (s *session) addInvocation(inv *invocation) (wamp.ID, bool) {
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	if s.gone {
+		return 0, false
+	}
+	id := s.invIDs.Next()
+	s.invocations[id] = inv
+	return id, true
+}
+
+// takeInvocation removes and returns the invocation with request id, or nil.
+func (s *session) takeInvocation(id wamp.ID) *invocation {
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	inv := s.invocations[id]
+	delete(s.invocations, id)
+	return inv
+}
+
+// send queues m to the session's peer. A failure means the peer is closing
+// (closed, or cut off as a slow consumer, which the transport logs and counts)
+// or that the message could not be encoded for this peer, which is logged here.
+func (s *session) send(m wamp.Message) error {
+	err := s.peer.Send(m)
+	if err != nil && !errors.Is(err, transport.ErrClosed) && !errors.Is(err, transport.ErrSlowConsumer) {
+		s.log.Error("cannot send message", "type", m.MessageType(), "error", err)
+	}
+	return err
+}
+
+// sendError answers request of type reqType with an ERROR carrying uri and a
+// message for people as its first argument.
+func (s *session) sendError(reqType wamp.MessageType, request wamp.ID, uri wamp.URI, message string) {
+	_ = s.send(&wamp.Error{
+		Type: reqType, Request: request, Details: wamp.Dict{}, Error: uri,
+		Payload: wamp.Values([]any{message}, nil),
+	})
+}

@@ -1,0 +1,206 @@
+package serializers
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// cborSerializer is wamp.2.cbor: binary frames, fxamacker/cbor/v2.
+type cborSerializer struct{}
+
+var _ Serializer = (*cborSerializer)(nil)
+
+var (
+	cborDec = mustDecMode(cbor.DecOptions{DefaultMapType: reflect.TypeOf(map[string]any(nil))})
+	cborEnc = mustEncMode(cbor.EncOptions{})
+)
+
+func mustDecMode(o cbor.DecOptions) cbor.DecMode {
+	m, err := o.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func mustEncMode(o cbor.EncOptions) cbor.EncMode {
+	m, err := o.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func (*cborSerializer) Name() string            { return "cbor" }
+func (*cborSerializer) Subprotocol() string     { return "wamp.2.cbor" }
+func (*cborSerializer) Binary() bool            { return true }
+func (*cborSerializer) Encoding() wamp.Encoding { return wamp.EncodingCBOR }
+
+func (*cborSerializer) Decode(data []byte) (wamp.Message, error) {
+	var elems []cbor.RawMessage
+	if err := cborDec.Unmarshal(data, &elems); err != nil {
+		return nil, malformed("not a CBOR list: %v", err)
+	}
+	return decodeMessage(&cborReader{elems: elems}, len(elems), wamp.EncodingCBOR)
+}
+
+type cborReader struct {
+	elems []cbor.RawMessage
+	i     int
+}
+
+func (r *cborReader) remaining() int { return len(r.elems) - r.i }
+
+func (r *cborReader) next() cbor.RawMessage {
+	e := r.elems[r.i]
+	r.i++
+	return e
+}
+
+// major returns the CBOR major type of an encoded item.
+func major(e []byte) byte {
+	if len(e) == 0 {
+		return 0xff
+	}
+	return e[0] >> 5
+}
+
+func (r *cborReader) integer() (int64, error) {
+	e := r.next()
+	var v any
+	if m := major(e); m > 1 || cborDec.Unmarshal(e, &v) != nil {
+		return 0, fmt.Errorf("want an integer")
+	}
+	n, ok := wamp.AsInt(v)
+	if !ok {
+		return 0, fmt.Errorf("want an integer, got %v", v)
+	}
+	return n, nil
+}
+
+func (r *cborReader) id() (wamp.ID, error) {
+	e := r.next()
+	var v uint64
+	if major(e) != 0 || cborDec.Unmarshal(e, &v) != nil || v > uint64(wamp.MaxID) {
+		return 0, fmt.Errorf("want an id in [0, 2^53]")
+	}
+	return wamp.ID(v), nil
+}
+
+func (r *cborReader) str() (string, error) {
+	e := r.next()
+	var s string
+	if major(e) != 3 || cborDec.Unmarshal(e, &s) != nil {
+		return "", fmt.Errorf("want a string")
+	}
+	return s, nil
+}
+
+func (r *cborReader) dict() (wamp.Dict, error) {
+	e := r.next()
+	if major(e) != 5 {
+		return nil, fmt.Errorf("want a dict")
+	}
+	m, err := cborSer.decodeDict(e)
+	return wamp.Dict(m), err
+}
+
+func (r *cborReader) rawList() ([]byte, error) {
+	e := r.next()
+	if major(e) != 4 {
+		return nil, fmt.Errorf("want Arguments|list")
+	}
+	return e, nil
+}
+
+func (r *cborReader) rawDict() ([]byte, error) {
+	e := r.next()
+	if major(e) != 5 {
+		return nil, fmt.Errorf("want ArgumentsKw|dict")
+	}
+	return e, nil
+}
+
+// decodeList, decodeDict and encodeValue implement valueCodec.
+
+func (*cborSerializer) decodeList(raw []byte) ([]any, error) {
+	var v []any
+	err := cborDec.Unmarshal(raw, &v)
+	return v, err
+}
+
+func (*cborSerializer) decodeDict(raw []byte) (map[string]any, error) {
+	var v map[string]any
+	err := cborDec.Unmarshal(raw, &v)
+	return v, err
+}
+
+func (*cborSerializer) encodeValue(v any) ([]byte, error) { return cborEnc.Marshal(v) }
+
+// cborWriter collects the elements, raw payloads as cbor.RawMessage, and
+// marshals the list once.
+type cborWriter struct {
+	elems []any
+	payloadWriter
+}
+
+var cborWriters = sync.Pool{New: func() any { return &cborWriter{} }}
+
+func (*cborSerializer) Encode(m wamp.Message) ([]byte, error) {
+	w := cborWriters.Get().(*cborWriter)
+	w.elems = w.elems[:0]
+	w.payloadWriter = payloadWriter{own: wamp.EncodingCBOR}
+	out, err := encodeMessage(w, m)
+	clear(w.elems)
+	cborWriters.Put(w)
+	return out, err
+}
+
+func (w *cborWriter) begin(int)       {}
+func (w *cborWriter) id(v wamp.ID)    { w.elems = append(w.elems, uint64(v)) }
+func (w *cborWriter) integer(v int64) { w.elems = append(w.elems, v) }
+func (w *cborWriter) str(s string)    { w.elems = append(w.elems, s) }
+
+func (w *cborWriter) dict(d wamp.Dict) error {
+	if d == nil {
+		d = wamp.Dict{}
+	}
+	w.elems = append(w.elems, map[string]any(d))
+	return nil
+}
+
+func (w *cborWriter) args(p *wamp.Payload) error {
+	raw, v, err := w.argsOf(p)
+	if err != nil {
+		return err
+	}
+	if raw != nil {
+		w.elems = append(w.elems, cbor.RawMessage(raw))
+	} else {
+		w.elems = append(w.elems, v)
+	}
+	return nil
+}
+
+func (w *cborWriter) kwargs(p *wamp.Payload) error {
+	raw, v, err := w.kwargsOf(p)
+	if err != nil {
+		return err
+	}
+	switch {
+	case raw != nil:
+		w.elems = append(w.elems, cbor.RawMessage(raw))
+	case v == nil:
+		w.elems = append(w.elems, map[string]any{})
+	default:
+		w.elems = append(w.elems, v)
+	}
+	return nil
+}
+
+func (w *cborWriter) finish() ([]byte, error) { return cborEnc.Marshal(w.elems) }

@@ -1,0 +1,303 @@
+package serializers
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// jsonSerializer is wamp.2.json: text frames, encoding/json.
+type jsonSerializer struct{}
+
+var _ Serializer = (*jsonSerializer)(nil)
+
+func (*jsonSerializer) Name() string            { return "json" }
+func (*jsonSerializer) Subprotocol() string     { return "wamp.2.json" }
+func (*jsonSerializer) Binary() bool            { return false }
+func (*jsonSerializer) Encoding() wamp.Encoding { return wamp.EncodingJSON }
+
+func (*jsonSerializer) Decode(data []byte) (wamp.Message, error) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(data, &elems); err != nil {
+		return nil, malformed("not a JSON list: %v", err)
+	}
+	return decodeMessage(&jsonReader{elems: elems}, len(elems), wamp.EncodingJSON)
+}
+
+var jsonWriters = sync.Pool{New: func() any { return &jsonWriter{} }}
+
+func (*jsonSerializer) Encode(m wamp.Message) ([]byte, error) {
+	w := jsonWriters.Get().(*jsonWriter)
+	w.reset()
+	out, err := encodeMessage(w, m)
+	if cap(w.buf) <= 64<<10 {
+		jsonWriters.Put(w)
+	}
+	return out, err
+}
+
+type jsonReader struct {
+	elems []json.RawMessage
+	i     int
+}
+
+func (r *jsonReader) remaining() int { return len(r.elems) - r.i }
+
+func (r *jsonReader) next() json.RawMessage {
+	e := r.elems[r.i]
+	r.i++
+	return e
+}
+
+func (r *jsonReader) integer() (int64, error) {
+	e := r.next()
+	v, err := strconv.ParseInt(string(e), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("want an integer, got %.20s", e)
+	}
+	return v, nil
+}
+
+func (r *jsonReader) id() (wamp.ID, error) {
+	e := r.next()
+	v, err := strconv.ParseUint(string(e), 10, 64)
+	if err != nil || v > uint64(wamp.MaxID) {
+		return 0, fmt.Errorf("want an id in [0, 2^53], got %.20s", e)
+	}
+	return wamp.ID(v), nil
+}
+
+func (r *jsonReader) str() (string, error) {
+	e := r.next()
+	var s string
+	if len(e) == 0 || e[0] != '"' || json.Unmarshal(e, &s) != nil {
+		return "", fmt.Errorf("want a string, got %.20s", e)
+	}
+	return s, nil
+}
+
+func (r *jsonReader) dict() (wamp.Dict, error) {
+	e := r.next()
+	if len(e) == 0 || e[0] != '{' {
+		return nil, fmt.Errorf("want a dict, got %.20s", e)
+	}
+	m, err := jsonSer.decodeDict(e)
+	return wamp.Dict(m), err
+}
+
+func (r *jsonReader) rawList() ([]byte, error) {
+	e := r.next()
+	if len(e) == 0 || e[0] != '[' {
+		return nil, fmt.Errorf("want Arguments|list, got %.20s", e)
+	}
+	return e, nil
+}
+
+func (r *jsonReader) rawDict() ([]byte, error) {
+	e := r.next()
+	if len(e) == 0 || e[0] != '{' {
+		return nil, fmt.Errorf("want ArgumentsKw|dict, got %.20s", e)
+	}
+	return e, nil
+}
+
+// decodeList, decodeDict and encodeValue implement valueCodec.
+
+func (*jsonSerializer) decodeList(raw []byte) ([]any, error) {
+	var v []any
+	if err := jsonUnmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return fromJSONList(v), nil
+}
+
+func (*jsonSerializer) decodeDict(raw []byte) (map[string]any, error) {
+	var v map[string]any
+	if err := jsonUnmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return fromJSONMap(v), nil
+}
+
+func (*jsonSerializer) encodeValue(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := jsonMarshalTo(&buf, toJSONValue(v)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// jsonUnmarshal decodes with numbers kept exact (json.Number).
+func jsonUnmarshal(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return fmt.Errorf("trailing data after JSON value")
+	}
+	return nil
+}
+
+// jsonMarshalTo appends the compact JSON of v to buf, without HTML escaping.
+func jsonMarshalTo(buf *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	buf.Truncate(buf.Len() - 1) // Encode's newline
+	return nil
+}
+
+// fromJSON turns json.Number into int64 (or uint64, or float64) and strings
+// following the binary convention into []byte.
+func fromJSON(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return i
+		}
+		if u, err := strconv.ParseUint(string(x), 10, 64); err == nil {
+			return u
+		}
+		f, _ := x.Float64()
+		return f
+	case string:
+		return fromJSONString(x)
+	case []any:
+		return fromJSONList(x)
+	case map[string]any:
+		return fromJSONMap(x)
+	}
+	return v
+}
+
+func fromJSONList(l []any) []any {
+	for i, e := range l {
+		l[i] = fromJSON(e)
+	}
+	return l
+}
+
+func fromJSONMap(m map[string]any) map[string]any {
+	for k, e := range m {
+		m[k] = fromJSON(e)
+	}
+	return m
+}
+
+type jsonWriter struct {
+	buf []byte
+	n   int
+	tmp bytes.Buffer
+	payloadWriter
+}
+
+func (w *jsonWriter) reset() {
+	w.buf = w.buf[:0]
+	w.n = 0
+	w.payloadWriter = payloadWriter{own: wamp.EncodingJSON}
+}
+
+func (w *jsonWriter) sep() {
+	if w.n > 0 {
+		w.buf = append(w.buf, ',')
+	}
+	w.n++
+}
+
+func (w *jsonWriter) begin(int)       { w.buf = append(w.buf, '[') }
+func (w *jsonWriter) id(v wamp.ID)    { w.sep(); w.buf = strconv.AppendUint(w.buf, uint64(v), 10) }
+func (w *jsonWriter) integer(v int64) { w.sep(); w.buf = strconv.AppendInt(w.buf, v, 10) }
+func (w *jsonWriter) str(s string)    { w.sep(); w.buf = appendJSONString(w.buf, s) }
+func (w *jsonWriter) raw(b []byte)    { w.sep(); w.buf = append(w.buf, b...) }
+func (w *jsonWriter) finish() ([]byte, error) {
+	w.buf = append(w.buf, ']')
+	return bytes.Clone(w.buf), nil
+}
+
+func (w *jsonWriter) value(v any) error {
+	w.tmp.Reset()
+	if err := jsonMarshalTo(&w.tmp, toJSONValue(v)); err != nil {
+		return err
+	}
+	w.raw(w.tmp.Bytes())
+	return nil
+}
+
+func (w *jsonWriter) dict(d wamp.Dict) error {
+	if len(d) == 0 {
+		w.raw([]byte("{}"))
+		return nil
+	}
+	return w.value(map[string]any(d))
+}
+
+func (w *jsonWriter) args(p *wamp.Payload) error {
+	raw, v, err := w.argsOf(p)
+	if err != nil {
+		return err
+	}
+	if raw != nil {
+		w.raw(raw)
+		return nil
+	}
+	return w.value(v)
+}
+
+func (w *jsonWriter) kwargs(p *wamp.Payload) error {
+	raw, v, err := w.kwargsOf(p)
+	if err != nil {
+		return err
+	}
+	if raw != nil {
+		w.raw(raw)
+		return nil
+	}
+	if v == nil {
+		v = map[string]any{}
+	}
+	return w.value(v)
+}
+
+// appendJSONString appends s as a JSON string. Valid UTF-8 is copied as is
+// (only quotes, backslashes and control characters are escaped); anything
+// else goes through encoding/json, which replaces invalid bytes.
+func appendJSONString(buf []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		b, _ := json.Marshal(s)
+		return append(buf, b...)
+	}
+	const hex = "0123456789abcdef"
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		buf = append(buf, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			buf = append(buf, '\\', c)
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		case '\t':
+			buf = append(buf, '\\', 't')
+		default:
+			buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}

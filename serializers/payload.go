@@ -1,0 +1,163 @@
+package serializers
+
+import (
+	"encoding/base64"
+	"fmt"
+
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// DecodePayload returns the Go values of a payload: for raw payloads, args and
+// kwargs decoded by the codec that produced them (with JSON's binary convention
+// applied, so binary values are always []byte); for value payloads, the values.
+func DecodePayload(p *wamp.Payload) (args []any, kwargs map[string]any, err error) {
+	if p.Encoding == wamp.EncodingNone {
+		return p.Args, p.Kwargs, nil
+	}
+	c := codecFor(p.Encoding)
+	if c == nil {
+		return nil, nil, fmt.Errorf("serializers: unknown payload encoding %d", p.Encoding)
+	}
+	if p.RawArgs != nil {
+		if args, err = c.decodeList(p.RawArgs); err != nil {
+			return nil, nil, fmt.Errorf("serializers: decoding %s args: %w", p.Encoding, err)
+		}
+	}
+	if p.RawKwargs != nil {
+		if kwargs, err = c.decodeDict(p.RawKwargs); err != nil {
+			return nil, nil, fmt.Errorf("serializers: decoding %s kwargs: %w", p.Encoding, err)
+		}
+	}
+	return args, kwargs, nil
+}
+
+// EncodePayload encodes args and kwargs in encoding e. A nil args with non-nil
+// kwargs is encoded as an empty list, as the wire format requires.
+func EncodePayload(e wamp.Encoding, args []any, kwargs map[string]any) (wamp.Payload, error) {
+	c := codecFor(e)
+	if c == nil {
+		return wamp.Payload{}, fmt.Errorf("serializers: unknown payload encoding %d", e)
+	}
+	p := wamp.Payload{Encoding: e}
+	var err error
+	if args != nil || kwargs != nil {
+		if args == nil {
+			args = []any{}
+		}
+		if p.RawArgs, err = c.encodeValue(args); err != nil {
+			return wamp.Payload{}, err
+		}
+	}
+	if kwargs != nil {
+		if p.RawKwargs, err = c.encodeValue(kwargs); err != nil {
+			return wamp.Payload{}, err
+		}
+	}
+	return p, nil
+}
+
+// valueCodec is what each codec offers for application values.
+type valueCodec interface {
+	decodeList(raw []byte) ([]any, error)
+	decodeDict(raw []byte) (map[string]any, error)
+	encodeValue(v any) ([]byte, error)
+}
+
+func codecFor(e wamp.Encoding) valueCodec {
+	switch e {
+	case wamp.EncodingJSON:
+		return jsonSer
+	case wamp.EncodingMsgPack:
+		return msgpackSer
+	case wamp.EncodingCBOR:
+		return cborSer
+	}
+	return nil
+}
+
+// payloadWriter writes a payload for a codec: raw bytes of the same encoding are
+// spliced, anything else goes through Go values (decoded once per message).
+type payloadWriter struct {
+	own     wamp.Encoding
+	decoded bool
+	args    []any
+	kwargs  map[string]any
+}
+
+// values returns the payload's Go values, decoding a foreign raw payload once.
+func (pw *payloadWriter) values(p *wamp.Payload) ([]any, map[string]any, error) {
+	if !pw.decoded {
+		var err error
+		pw.args, pw.kwargs, err = DecodePayload(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		pw.decoded = true
+		if pw.args == nil {
+			pw.args = []any{}
+		}
+		if pw.kwargs == nil {
+			pw.kwargs = map[string]any{}
+		}
+	}
+	return pw.args, pw.kwargs, nil
+}
+
+// argsRaw returns the raw args in the writer's own encoding, or the value to encode.
+func (pw *payloadWriter) argsOf(p *wamp.Payload) (raw []byte, v any, err error) {
+	if p.Encoding == pw.own && p.RawArgs != nil {
+		return p.RawArgs, nil, nil
+	}
+	if p.Encoding == pw.own && p.RawArgs == nil {
+		return nil, []any{}, nil
+	}
+	args, _, err := pw.values(p)
+	return nil, args, err
+}
+
+func (pw *payloadWriter) kwargsOf(p *wamp.Payload) (raw []byte, v any, err error) {
+	if p.Encoding == pw.own {
+		return p.RawKwargs, nil, nil
+	}
+	_, kwargs, err := pw.values(p)
+	return nil, kwargs, err
+}
+
+// toJSONValue rewrites []byte (at any depth) as JSON's binary convention, a
+// string "\u0000" + base64. Containers are copied; this runs only when values
+// are encoded, never when raw JSON payloads are spliced.
+func toJSONValue(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return "\x00" + base64.StdEncoding.EncodeToString(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = toJSONValue(e)
+		}
+		return out
+	case map[string]any:
+		return jsonMap(x)
+	case wamp.Dict:
+		return jsonMap(x)
+	}
+	return v
+}
+
+func jsonMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, e := range m {
+		out[k] = toJSONValue(e)
+	}
+	return out
+}
+
+// fromJSONString turns a JSON string that follows the binary convention into []byte.
+func fromJSONString(s string) any {
+	if len(s) > 0 && s[0] == 0 {
+		if b, err := base64.StdEncoding.DecodeString(s[1:]); err == nil {
+			return b
+		}
+	}
+	return s
+}
