@@ -161,3 +161,21 @@ type Stats struct {
 
 // Stats returns the router's counters.
 func (r *Router) Stats() *Stats { return &r.stats }
+
+// PendingInvocations is the number of calls routed to callees and not yet
+// answered, over all sessions.
+func (r *Router) PendingInvocations() int {
+	r.sessionsMu.Lock()
+	all := make([]*session, 0, len(r.sessions))
+	for s := range r.sessions {
+		all = append(all, s)
+	}
+	r.sessionsMu.Unlock()
+	n := 0
+	for _, s := range all {
+		s.invMu.Lock()
+		n += len(s.invocations)
+		s.invMu.Unlock()
+	}
+	return n
+}

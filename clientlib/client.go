@@ -1,0 +1,288 @@
+package clientlib
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/junction-wamp/junction/serializers"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// ErrClosed is wrapped by the errors of calls on a session that has ended.
+var ErrClosed = errors.New("clientlib: session closed")
+
+// Options configure a connection. The zero value is json without compression.
+type Options struct {
+	Serializer   string            // "json" (default), "msgpack" or "cbor"
+	Compression  bool              // offer permessage-deflate
+	HelloDetails wamp.Dict         // extra HELLO details (authid, authmethods, ...)
+	Header       http.Header       // extra handshake headers, e.g. Origin
+	Dialer       *websocket.Dialer // optional; its Subprotocols are replaced
+	Logger       *slog.Logger      // default slog.Default()
+	CloseTimeout time.Duration     // how long Close waits for the router's GOODBYE; default 5s
+}
+
+// Client is one WAMP session.
+type Client struct {
+	conn    *websocket.Conn
+	ser     serializers.Serializer
+	msgType int
+	log     *slog.Logger
+	opts    Options
+	id      wamp.ID
+	details wamp.Dict
+
+	wmu sync.Mutex // serialises writes
+
+	mu       sync.Mutex
+	nextReq  wamp.ID
+	pending  map[wamp.ID]chan wamp.Message
+	handlers map[wamp.ID]*registration
+	subs     map[wamp.ID]*subscription
+	closing  bool
+	goodbye  chan struct{} // closed when the router answers our GOODBYE
+
+	ctx    context.Context // cancelled when the session ends
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// Connect opens a WebSocket to url and joins realm.
+func Connect(ctx context.Context, url, realm string, opts Options) (*Client, error) {
+	if opts.Serializer == "" {
+		opts.Serializer = "json"
+	}
+	ser, ok := serializers.ByName(opts.Serializer)
+	if !ok {
+		return nil, fmt.Errorf("clientlib: unknown serializer %q", opts.Serializer)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.CloseTimeout == 0 {
+		opts.CloseTimeout = 5 * time.Second
+	}
+	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
+	if opts.Dialer != nil {
+		dialer = *opts.Dialer
+	}
+	dialer.Subprotocols = []string{ser.Subprotocol()}
+	dialer.EnableCompression = opts.Compression
+	conn, resp, err := dialer.DialContext(ctx, url, opts.Header)
+	if err != nil {
+		if resp != nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+			_ = resp.Body.Close()
+			return nil, fmt.Errorf("clientlib: handshake refused: %s: %s", resp.Status, body)
+		}
+		return nil, fmt.Errorf("clientlib: dial %s: %w", url, err)
+	}
+	if conn.Subprotocol() != ser.Subprotocol() {
+		_ = conn.Close()
+		return nil, fmt.Errorf("clientlib: router chose subprotocol %q, want %q", conn.Subprotocol(), ser.Subprotocol())
+	}
+	c := &Client{
+		conn: conn, ser: ser, msgType: websocket.TextMessage, log: opts.Logger, opts: opts,
+		pending:  make(map[wamp.ID]chan wamp.Message),
+		handlers: make(map[wamp.ID]*registration),
+		subs:     make(map[wamp.ID]*subscription),
+		goodbye:  make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if ser.Binary() {
+		c.msgType = websocket.BinaryMessage
+	}
+	if err := c.join(ctx, realm); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	go c.readLoop()
+	return c, nil
+}
+
+// join sends HELLO and reads WELCOME or ABORT.
+func (c *Client) join(ctx context.Context, realm string) error {
+	details := wamp.Dict{
+		"agent": "junction-clientlib",
+		"roles": wamp.Dict{
+			wamp.RoleCaller: wamp.Dict{"features": wamp.Dict{}}, wamp.RoleCallee: wamp.Dict{"features": wamp.Dict{}},
+			wamp.RolePublisher: wamp.Dict{"features": wamp.Dict{}}, wamp.RoleSubscriber: wamp.Dict{"features": wamp.Dict{}},
+		},
+	}
+	for k, v := range c.opts.HelloDetails {
+		details[k] = v
+	}
+	if err := c.write(ctx, &wamp.Hello{Realm: wamp.URI(realm), Details: details}); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.conn.SetReadDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetReadDeadline(time.Now()) })
+	defer stop()
+	msg, err := c.read()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("clientlib: joining %s: %w", realm, err)
+	}
+	_ = c.conn.SetReadDeadline(time.Time{})
+	switch m := msg.(type) {
+	case *wamp.Welcome:
+		c.id, c.details = m.Session, m.Details
+		return nil
+	case *wamp.Abort:
+		e := &wamp.RPCError{URI: m.Reason, Details: m.Details}
+		if s := m.Details.String("message"); s != "" {
+			e.Args = []any{s}
+		}
+		return e
+	}
+	return fmt.Errorf("clientlib: router answered HELLO with %s", msg.MessageType())
+}
+
+// ID is the session id the router assigned.
+func (c *Client) ID() wamp.ID { return c.id }
+
+// Details are the WELCOME details (roles, authid, authrole, ...).
+func (c *Client) Details() wamp.Dict { return c.details }
+
+// Done is closed when the session has ended.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err says why the session ended; nil while it runs.
+func (c *Client) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// Close says GOODBYE, waits for the router's answer (within ctx and
+// Options.CloseTimeout) and closes the connection.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	already := c.closing
+	c.closing = true
+	c.mu.Unlock()
+	if already {
+		<-c.done
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.CloseTimeout)
+	defer cancel()
+	err := c.write(ctx, &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseNormal})
+	if err == nil {
+		select {
+		case <-c.goodbye:
+		case <-c.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	c.wmu.Lock()
+	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	c.wmu.Unlock()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		_ = c.conn.Close()
+		<-c.done
+	}
+	return err
+}
+
+// read reads and decodes one message.
+func (c *Client) read() (wamp.Message, error) {
+	_, data, err := c.conn.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	return c.ser.Decode(data)
+}
+
+// write encodes and sends m; ctx's deadline bounds the write.
+func (c *Client) write(ctx context.Context, m wamp.Message) error {
+	data, err := c.ser.Encode(m)
+	if err != nil {
+		return fmt.Errorf("clientlib: encoding %s: %w", m.MessageType(), err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	dl, _ := ctx.Deadline()
+	_ = c.conn.SetWriteDeadline(dl)
+	if err := c.conn.WriteMessage(c.msgType, data); err != nil {
+		if c.Err() != nil {
+			return c.Err()
+		}
+		return fmt.Errorf("clientlib: writing %s: %w", m.MessageType(), err)
+	}
+	return nil
+}
+
+// request sends m with a new request id made by build and waits for the reply.
+func (c *Client) request(ctx context.Context, build func(id wamp.ID) wamp.Message) (wamp.Message, error) {
+	ch := make(chan wamp.Message, 1)
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return nil, c.closedErr()
+	}
+	c.nextReq++
+	id := c.nextReq
+	c.pending[id] = ch
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+	}
+	if err := c.write(ctx, build(id)); err != nil {
+		forget()
+		return nil, err
+	}
+	select {
+	case m := <-ch:
+		if e, ok := m.(*wamp.Error); ok {
+			return nil, rpcError(e)
+		}
+		return m, nil
+	case <-ctx.Done():
+		forget()
+		return nil, ctx.Err()
+	case <-c.done:
+		return nil, c.err
+	}
+}
+
+func (c *Client) closedErr() error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: closing", ErrClosed)
+}
+
+// rpcError converts an ERROR message into a *wamp.RPCError.
+func rpcError(e *wamp.Error) error {
+	args, kwargs, err := serializers.DecodePayload(&e.Payload)
+	if err != nil {
+		return fmt.Errorf("clientlib: %s with undecodable payload: %w", e.Error, err)
+	}
+	return &wamp.RPCError{URI: e.Error, Details: e.Details, Args: args, Kwargs: kwargs}
+}

@@ -1,0 +1,20 @@
+// Package clientlib is Junction's Go WAMP client: Go services use it to
+// register procedures, call them, publish and subscribe, against Junction or
+// any WAMP v2 router speaking WebSocket with json, msgpack or cbor.
+//
+//	c, err := clientlib.Connect(ctx, "ws://127.0.0.1:8080/ws", "realm1", clientlib.Options{})
+//	if err != nil { ... }
+//	defer c.Close(ctx)
+//	_, err = c.Register(ctx, "com.example.add2", func(ctx context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+//		a, _ := wamp.AsInt(inv.Args[0])
+//		b, _ := wamp.AsInt(inv.Args[1])
+//		return &clientlib.Result{Args: []any{a + b}}, nil
+//	}, nil)
+//	res, err := c.Call(ctx, "com.example.add2", []any{2, 3}, nil, nil)
+//
+// Every blocking method takes a context and honours it. Handlers run
+// concurrently: one goroutine per invocation; events of one subscription are
+// delivered in order on a goroutine of that subscription, never dropped. A
+// WAMP ERROR comes back as a *wamp.RPCError; a handler that returns one answers
+// with its URI, args and kwargs.
+package clientlib

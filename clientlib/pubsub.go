@@ -1,0 +1,185 @@
+package clientlib
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/junction-wamp/junction/serializers"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// Event is an event received on a subscription.
+type Event struct {
+	Topic        string
+	Publication  wamp.ID
+	Subscription wamp.ID
+	Args         []any
+	Kwargs       map[string]any
+	Details      wamp.Dict
+}
+
+// EventHandler receives the events of a subscription, one at a time, in order.
+type EventHandler func(ev *Event)
+
+// SubscribeOptions are SUBSCRIBE options.
+type SubscribeOptions struct {
+	Match string // "exact" (default), "prefix" or "wildcard"
+	Extra wamp.Dict
+}
+
+// Subscription is a subscribed topic.
+type Subscription struct {
+	ID    wamp.ID
+	Topic string
+}
+
+// PublishOptions are PUBLISH options.
+type PublishOptions struct {
+	Acknowledge bool  // wait for PUBLISHED (or ERROR)
+	ExcludeMe   *bool // nil: the router's default (excluded)
+	Extra       wamp.Dict
+}
+
+// subscription delivers events of one subscription in order on one goroutine
+// at a time, with an unbounded queue: the read loop never blocks on a handler
+// and no event is dropped.
+type subscription struct {
+	topic    string
+	handlers []EventHandler
+
+	mu      sync.Mutex
+	queue   []*Event
+	running bool
+}
+
+func (s *subscription) push(ev *Event) {
+	s.mu.Lock()
+	s.queue = append(s.queue, ev)
+	start := !s.running
+	s.running = true
+	s.mu.Unlock()
+	if start {
+		go s.run()
+	}
+}
+
+func (s *subscription) run() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.running = false
+			s.mu.Unlock()
+			return
+		}
+		ev := s.queue[0]
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		handlers := s.handlers
+		s.mu.Unlock()
+		for _, h := range handlers {
+			h(ev)
+		}
+	}
+}
+
+// Subscribe subscribes to topic with handler h.
+func (c *Client) Subscribe(ctx context.Context, topic string, h EventHandler, opts *SubscribeOptions) (*Subscription, error) {
+	options := wamp.Dict{}
+	if opts != nil {
+		for k, v := range opts.Extra {
+			options[k] = v
+		}
+		if opts.Match != "" {
+			options[wamp.OptMatch] = opts.Match
+		}
+	}
+	reply, err := c.request(ctx, func(id wamp.ID) wamp.Message {
+		return &wamp.Subscribe{Request: id, Options: options, Topic: wamp.URI(topic)}
+	})
+	if err != nil {
+		return nil, err
+	}
+	sub, ok := reply.(*wamp.Subscribed)
+	if !ok {
+		return nil, fmt.Errorf("clientlib: SUBSCRIBE answered with %s", reply.MessageType())
+	}
+	c.mu.Lock()
+	if s := c.subs[sub.Subscription]; s != nil { // the router reuses a subscription per topic
+		s.mu.Lock()
+		s.handlers = append(append([]EventHandler(nil), s.handlers...), h)
+		s.mu.Unlock()
+	} else {
+		c.subs[sub.Subscription] = &subscription{topic: topic, handlers: []EventHandler{h}}
+	}
+	c.mu.Unlock()
+	return &Subscription{ID: sub.Subscription, Topic: topic}, nil
+}
+
+// Unsubscribe ends a subscription.
+func (c *Client) Unsubscribe(ctx context.Context, sub *Subscription) error {
+	_, err := c.request(ctx, func(id wamp.ID) wamp.Message {
+		return &wamp.Unsubscribe{Request: id, Subscription: sub.ID}
+	})
+	if err == nil {
+		c.mu.Lock()
+		delete(c.subs, sub.ID)
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// Publish publishes an event to topic. With Acknowledge it waits for the
+// router's PUBLISHED and returns its ERROR as a *wamp.RPCError.
+func (c *Client) Publish(ctx context.Context, topic string, args []any, kwargs map[string]any, opts *PublishOptions) error {
+	options := wamp.Dict{}
+	ack := false
+	if opts != nil {
+		for k, v := range opts.Extra {
+			options[k] = v
+		}
+		if opts.Acknowledge {
+			ack = true
+			options[wamp.OptAcknowledge] = true
+		}
+		if opts.ExcludeMe != nil {
+			options[wamp.OptExcludeMe] = *opts.ExcludeMe
+		}
+	}
+	build := func(id wamp.ID) wamp.Message {
+		return &wamp.Publish{Request: id, Options: options, Topic: wamp.URI(topic), Payload: wamp.Values(args, kwargs)}
+	}
+	if ack {
+		_, err := c.request(ctx, build)
+		return err
+	}
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return c.closedErr()
+	}
+	c.nextReq++
+	id := c.nextReq
+	c.mu.Unlock()
+	return c.write(ctx, build(id))
+}
+
+// event hands an EVENT to its subscription's queue.
+func (c *Client) event(m *wamp.Event) {
+	c.mu.Lock()
+	sub := c.subs[m.Subscription]
+	c.mu.Unlock()
+	if sub == nil {
+		return // unsubscribed meanwhile
+	}
+	args, kwargs, err := serializers.DecodePayload(&m.Payload)
+	if err != nil {
+		c.log.Error("undecodable event payload", "subscription", uint64(m.Subscription), "error", err)
+		return
+	}
+	topic := sub.topic
+	if t := m.Details.String("topic"); t != "" {
+		topic = t
+	}
+	sub.push(&Event{Topic: topic, Publication: m.Publication, Subscription: m.Subscription, Args: args, Kwargs: kwargs, Details: m.Details})
+}

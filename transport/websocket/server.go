@@ -1,0 +1,251 @@
+package websocket
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/junction-wamp/junction/serializers"
+	"github.com/junction-wamp/junction/transport"
+)
+
+// Options are the runtime objects a Server is built with.
+type Options struct {
+	// Logger receives the transport's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Ready tells /healthz whether the router is serving; nil means always.
+	Ready func() bool
+}
+
+// Stats are the transport's counters.
+type Stats struct {
+	Connections             atomic.Int64  // open now
+	Accepted                atomic.Uint64 // handshakes accepted
+	Refused                 atomic.Uint64 // handshakes refused (protocol, origin, shutdown)
+	SlowConsumerDisconnects atomic.Uint64
+}
+
+// Server is the WebSocket endpoint.
+type Server struct {
+	cfg      Config
+	handler  transport.Handler
+	log      *slog.Logger
+	ready    func() bool
+	enabled  []serializers.Serializer
+	upgrader websocket.Upgrader
+
+	closing atomic.Bool
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	peers   map[*peer]struct{}
+	stats   Stats
+}
+
+// NewServer returns a server handing accepted peers to h. Zero fields of cfg
+// take the values of DefaultConfig.
+func NewServer(cfg Config, h transport.Handler, opts Options) (*Server, error) {
+	cfg = withDefaults(cfg)
+	s := &Server{cfg: cfg, handler: h, log: opts.Logger, ready: opts.Ready, peers: make(map[*peer]struct{})}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	for _, name := range cfg.Serializers {
+		ser, ok := serializers.ByName(name)
+		if !ok {
+			return nil, fmt.Errorf("websocket: serializers: unknown serializer %q (known: json, msgpack, cbor)", name)
+		}
+		s.enabled = append(s.enabled, ser)
+	}
+	if cfg.CompressionLevel < 1 || cfg.CompressionLevel > 9 {
+		return nil, fmt.Errorf("websocket: compression_level %d outside 1..9", cfg.CompressionLevel)
+	}
+	for _, p := range cfg.AllowedOrigins {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("websocket: allowed_origins: bad pattern %q: %w", p, err)
+		}
+	}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:    4096,
+		WriteBufferSize:   4096,
+		WriteBufferPool:   &sync.Pool{}, // idle connections hold no write buffer
+		EnableCompression: cfg.Compression,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked before Upgrade
+	}
+	return s, nil
+}
+
+func withDefaults(cfg Config) Config {
+	d := DefaultConfig()
+	if cfg.Path == "" {
+		cfg.Path = d.Path
+	}
+	if len(cfg.Serializers) == 0 {
+		cfg.Serializers = d.Serializers
+	}
+	if cfg.CompressionLevel == 0 {
+		cfg.CompressionLevel = d.CompressionLevel
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = d.PingInterval
+	}
+	if cfg.PongTimeout == 0 {
+		cfg.PongTimeout = d.PongTimeout
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = d.WriteTimeout
+	}
+	if cfg.ReadLimit == 0 {
+		cfg.ReadLimit = d.ReadLimit
+	}
+	if cfg.QueueMessages == 0 {
+		cfg.QueueMessages = d.QueueMessages
+	}
+	if cfg.QueueBytes == 0 {
+		cfg.QueueBytes = d.QueueBytes
+	}
+	if cfg.SlowConsumerTimeout == 0 {
+		cfg.SlowConsumerTimeout = d.SlowConsumerTimeout
+	}
+	return cfg
+}
+
+// Stats returns the transport's counters.
+func (s *Server) Stats() *Stats { return &s.stats }
+
+// Handler serves the WebSocket endpoint at the configured path and GET /healthz.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(s.cfg.Path, s)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	return mux
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	if s.closing.Load() || (s.ready != nil && !s.ready()) {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// ServeHTTP serves the WebSocket endpoint alone.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.closing.Load() {
+		s.refuse(w, r, http.StatusServiceUnavailable, "router is shutting down")
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		s.refuse(w, r, http.StatusBadRequest, "this is a WAMP WebSocket endpoint: connect with a WebSocket client")
+		return
+	}
+	if !s.originAllowed(r) {
+		s.log.Info("websocket origin refused", "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
+		s.refuse(w, r, http.StatusForbidden, "origin not allowed")
+		return
+	}
+	ser := s.negotiate(websocket.Subprotocols(r))
+	if ser == nil {
+		s.refuse(w, r, http.StatusBadRequest, "unsupported WebSocket subprotocol: this WAMP router speaks "+s.protocols())
+		return
+	}
+	hdr := http.Header{"Sec-Websocket-Protocol": {ser.Subprotocol()}}
+	conn, err := s.upgrader.Upgrade(w, r, hdr)
+	if err != nil { // gorilla has answered the request
+		s.stats.Refused.Add(1)
+		s.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "error", err)
+		return
+	}
+	s.serveConn(conn, ser, r)
+}
+
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.stats.Refused.Add(1)
+	s.log.Debug("websocket handshake refused", "remote", r.RemoteAddr, "status", status, "reason", msg)
+	http.Error(w, msg, status)
+}
+
+// negotiate picks the first subprotocol the client offers that is enabled.
+func (s *Server) negotiate(offered []string) serializers.Serializer {
+	for _, p := range offered {
+		for _, ser := range s.enabled {
+			if ser.Subprotocol() == p {
+				return ser
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) protocols() string {
+	names := make([]string, len(s.enabled))
+	for i, ser := range s.enabled {
+		names[i] = ser.Subprotocol()
+	}
+	return strings.Join(names, ", ")
+}
+
+// originAllowed: no Origin (not a browser), same origin, or a configured glob.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if u, err := url.Parse(origin); err == nil && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	return slices.ContainsFunc(s.cfg.AllowedOrigins, func(p string) bool {
+		ok, _ := path.Match(p, origin)
+		return ok
+	})
+}
+
+// compressionOffered reports whether the client offered permessage-deflate,
+// which is when gorilla's Upgrader enables it.
+func compressionOffered(r *http.Request) bool {
+	for _, h := range r.Header.Values("Sec-Websocket-Extensions") {
+		for ext := range strings.SplitSeq(h, ",") {
+			name, _, _ := strings.Cut(strings.TrimSpace(ext), ";")
+			if strings.TrimSpace(name) == "permessage-deflate" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Shutdown refuses new connections and waits until every connection it
+// served has ended, or ctx is done. It does not close sessions: the router
+// does that (GOODBYE, then close 1001); CloseAll closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// CloseAll closes every open connection with code and reason.
+func (s *Server) CloseAll(code transport.CloseCode, reason string) {
+	s.mu.Lock()
+	all := make([]*peer, 0, len(s.peers))
+	for p := range s.peers {
+		all = append(all, p)
+	}
+	s.mu.Unlock()
+	for _, p := range all {
+		p.Close(code, reason)
+	}
+}
