@@ -3,6 +3,7 @@ package serializers
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -20,6 +21,30 @@ func (*msgpackSerializer) Name() string            { return "msgpack" }
 func (*msgpackSerializer) Subprotocol() string     { return "wamp.2.msgpack" }
 func (*msgpackSerializer) Binary() bool            { return true }
 func (*msgpackSerializer) Encoding() wamp.Encoding { return wamp.EncodingMsgPack }
+
+// jsUndefined is msgpack extension type 0 with no payload, which JavaScript
+// encoders (msgpackr, used by wampy) write for the value undefined. It decodes
+// as "absent": dropped from dicts, nil in payloads.
+type jsUndefined struct{}
+
+func init() {
+	msgpack.RegisterExtDecoder(0, jsUndefined{}, func(d *msgpack.Decoder, _ reflect.Value, extLen int) error {
+		return d.ReadFull(make([]byte, extLen))
+	})
+}
+
+// dropUndefined removes the keys whose value is JavaScript's undefined.
+func dropUndefined(m map[string]any) map[string]any {
+	for k, v := range m {
+		switch x := v.(type) {
+		case jsUndefined:
+			delete(m, k)
+		case map[string]any:
+			dropUndefined(x)
+		}
+	}
+	return m
+}
 
 // msgpackReader decodes elements in place; raw payloads are sub-slices of the
 // frame (the decoder reads a bytes.Reader directly, without buffering, so the
@@ -117,7 +142,7 @@ func (r *msgpackReader) dict() (wamp.Dict, error) {
 		return nil, fmt.Errorf("want a dict, got code %#x", c)
 	}
 	m, err := r.d.DecodeMap()
-	return wamp.Dict(m), err
+	return wamp.Dict(dropUndefined(m)), err
 }
 
 // rawElem returns the next element's bytes without decoding them.
@@ -207,6 +232,8 @@ func normalizeMsgpack(v any) any {
 		}
 	case float32:
 		return float64(x)
+	case jsUndefined:
+		return nil
 	case []any:
 		for i, e := range x {
 			x[i] = normalizeMsgpack(e)
