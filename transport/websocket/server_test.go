@@ -1,0 +1,446 @@
+package websocket_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gws "github.com/gorilla/websocket"
+
+	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/transport/websocket"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// echo sends every message it receives back, and records each peer and how
+// its session ended.
+type echo struct {
+	mu    sync.Mutex
+	peers []transport.Peer
+	ended chan error
+}
+
+func newEcho() *echo { return &echo{ended: make(chan error, 16)} }
+
+func (e *echo) ServePeer(p transport.Peer) {
+	e.mu.Lock()
+	e.peers = append(e.peers, p)
+	e.mu.Unlock()
+	for {
+		m, err := p.Recv()
+		if err != nil {
+			if perr, ok := err.(*transport.ProtocolError); ok {
+				p.Close(perr.Code, perr.Err.Error())
+			}
+			e.ended <- err
+			return
+		}
+		if err := p.Send(m); err != nil {
+			e.ended <- err
+			return
+		}
+	}
+}
+
+func (e *echo) peer(i int) transport.Peer {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.peers[i]
+}
+
+func start(t *testing.T, cfg websocket.Config, h transport.Handler) (*websocket.Server, string) {
+	t.Helper()
+	s, err := websocket.NewServer(cfg, h, websocket.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(hs.Close)
+	return s, "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
+}
+
+func dial(t *testing.T, url string, protocols []string, hdr http.Header, compress bool) (*gws.Conn, *http.Response, error) {
+	t.Helper()
+	d := gws.Dialer{Subprotocols: protocols, EnableCompression: compress, HandshakeTimeout: 10 * time.Second}
+	c, resp, err := d.Dial(url, hdr)
+	if c != nil {
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	}
+	return c, resp, err
+}
+
+const hello = `[1,"realm1",{"roles":{"caller":{}}}]`
+
+func TestSubprotocolNegotiation(t *testing.T) {
+	t.Parallel()
+	cfg := websocket.DefaultConfig()
+	cfg.Serializers = []string{"json", "msgpack"}
+	_, url := start(t, cfg, newEcho())
+	for _, tt := range []struct {
+		offer []string
+		want  string
+	}{
+		{[]string{"wamp.2.msgpack", "wamp.2.json"}, "wamp.2.msgpack"},
+		{[]string{"wamp.2.json", "wamp.2.msgpack"}, "wamp.2.json"},
+		{[]string{"wamp.2.cbor", "wamp.2.json"}, "wamp.2.json"}, // cbor disabled
+	} {
+		c, _, err := dial(t, url, tt.offer, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Subprotocol() != tt.want {
+			t.Errorf("offer %v: got %q, want %q", tt.offer, c.Subprotocol(), tt.want)
+		}
+	}
+	for _, offer := range [][]string{{"foo"}, nil, {"wamp.2.cbor"}} {
+		_, resp, err := dial(t, url, offer, nil, false)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("offer %v: %v %v", offer, resp, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(body), "wamp.2.json, wamp.2.msgpack") {
+			t.Errorf("400 body %q does not list the protocols", body)
+		}
+	}
+}
+
+func TestCompressionNegotiated(t *testing.T) {
+	t.Parallel()
+	for _, enabled := range []bool{true, false} {
+		h := newEcho()
+		cfg := websocket.DefaultConfig()
+		cfg.Compression = enabled
+		_, url := start(t, cfg, h)
+		c, resp, err := dial(t, url, []string{"wamp.2.json"}, nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Contains(resp.Header.Get("Sec-Websocket-Extensions"), "permessage-deflate")
+		if got != enabled {
+			t.Fatalf("compression enabled=%v negotiated=%v", enabled, got)
+		}
+		// A round trip works, and the peer knows whether it compresses.
+		if err := c.WriteMessage(gws.TextMessage, []byte(hello)); err != nil {
+			t.Fatal(err)
+		}
+		if _, msg, err := c.ReadMessage(); err != nil || string(msg) != hello {
+			t.Fatalf("echo %s %v", msg, err)
+		}
+		if h.peer(0).Info().Compression != enabled {
+			t.Fatalf("Info().Compression = %v", h.peer(0).Info().Compression)
+		}
+	}
+}
+
+func TestOriginPolicy(t *testing.T) {
+	t.Parallel()
+	cfg := websocket.DefaultConfig()
+	cfg.AllowedOrigins = []string{"https://*.example.com"}
+	_, url := start(t, cfg, newEcho())
+	host := strings.TrimPrefix(strings.TrimSuffix(url, "/ws"), "ws://")
+	for origin, ok := range map[string]bool{
+		"":                         true,
+		"http://" + host:           true, // same origin
+		"https://app.example.com":  true,
+		"https://evil.example.org": false,
+		"http://app.example.com":   false,
+	} {
+		hdr := http.Header{}
+		if origin != "" {
+			hdr.Set("Origin", origin)
+		}
+		_, resp, err := dial(t, url, []string{"wamp.2.json"}, hdr, false)
+		if ok && err != nil {
+			t.Errorf("origin %q refused: %v", origin, err)
+		}
+		if !ok && (err == nil || resp.StatusCode != http.StatusForbidden) {
+			t.Errorf("origin %q not refused with 403: %v", origin, err)
+		}
+	}
+}
+
+// closeCode reads until the connection closes and returns the close code.
+func closeCode(t *testing.T, c *gws.Conn) int {
+	t.Helper()
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			if ce, ok := err.(*gws.CloseError); ok {
+				return ce.Code
+			}
+			t.Fatalf("connection ended without a close frame: %v", err)
+		}
+	}
+}
+
+func TestBadInputCloseCodes(t *testing.T) {
+	t.Parallel()
+	cfg := websocket.DefaultConfig()
+	cfg.ReadLimit = 1024
+	for _, tt := range []struct {
+		name     string
+		protocol string
+		msgType  int
+		data     string
+		code     int
+	}{
+		{"oversized", "wamp.2.json", gws.TextMessage, "[" + strings.Repeat(" ", 2000) + "]", gws.CloseMessageTooBig},
+		{"binary on json", "wamp.2.json", gws.BinaryMessage, hello, gws.CloseUnsupportedData},
+		{"text on msgpack", "wamp.2.msgpack", gws.TextMessage, hello, gws.CloseUnsupportedData},
+		{"malformed", "wamp.2.json", gws.TextMessage, "[1,", gws.CloseProtocolError},
+		{"unknown type", "wamp.2.json", gws.TextMessage, "[99]", gws.CloseProtocolError},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newEcho()
+			_, url := start(t, cfg, h)
+			c, _, err := dial(t, url, []string{tt.protocol}, nil, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.WriteMessage(tt.msgType, []byte(tt.data)); err != nil {
+				t.Fatal(err)
+			}
+			if got := closeCode(t, c); got != tt.code {
+				t.Fatalf("close code %d, want %d", got, tt.code)
+			}
+			if _, ok := (<-h.ended).(*transport.ProtocolError); !ok {
+				t.Fatal("Recv did not report a ProtocolError")
+			}
+		})
+	}
+}
+
+func TestCloseFlushesQueue(t *testing.T) {
+	t.Parallel()
+	h := newEcho()
+	_, url := start(t, websocket.DefaultConfig(), h)
+	c, _, err := dial(t, url, []string{"wamp.2.json"}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteMessage(gws.TextMessage, []byte(hello)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	p := h.peer(0)
+	for i := range 100 {
+		if err := p.Send(&wamp.Published{Request: wamp.ID(i + 1), Publication: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close(transport.CloseNormal, "bye")
+	for i := range 100 {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d lost: %v", i, err)
+		}
+		if !strings.HasPrefix(string(msg), "[17,") {
+			t.Fatalf("got %s", msg)
+		}
+	}
+	if got := closeCode(t, c); got != gws.CloseNormalClosure {
+		t.Fatalf("close code %d", got)
+	}
+	if err := p.Send(&wamp.Published{Request: 1, Publication: 1}); err != transport.ErrClosed {
+		t.Fatalf("Send after Close: %v", err)
+	}
+}
+
+func TestPingPong(t *testing.T) {
+	t.Parallel()
+	cfg := websocket.DefaultConfig()
+	cfg.PingInterval = 20 * time.Millisecond
+	cfg.PongTimeout = 40 * time.Millisecond
+	h := newEcho()
+	_, url := start(t, cfg, h)
+
+	// A client that answers pings (gorilla does, while reading) stays
+	// connected across many ping intervals.
+	alive, _, err := dial(t, url, []string{"wamp.2.json"}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pings := make(chan struct{}, 100)
+	alive.SetPingHandler(func(data string) error {
+		pings <- struct{}{}
+		return alive.WriteControl(gws.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	go func() {
+		for {
+			if _, _, err := alive.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for range 10 {
+		<-pings
+	}
+	select {
+	case err := <-h.ended:
+		t.Fatalf("answering client was disconnected: %v", err)
+	default:
+	}
+
+	// A client that never answers is disconnected and its session ends.
+	_, _, err = dial(t, url, []string{"wamp.2.json"}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-h.ended; err == nil {
+		t.Fatal("silent client: session ended without an error")
+	}
+}
+
+func TestSlowConsumer(t *testing.T) {
+	t.Parallel()
+	cfg := websocket.DefaultConfig()
+	cfg.QueueMessages = 64
+	cfg.QueueBytes = 64 << 10
+	cfg.SlowConsumerTimeout = 50 * time.Millisecond
+	cfg.WriteTimeout = time.Second
+	h := newEcho()
+	s, url := start(t, cfg, h)
+	slow, _, err := dial(t, url, []string{"wamp.2.json"}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthy, _, err := dial(t, url, []string{"wamp.2.json"}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*gws.Conn{slow, healthy} {
+		if err := c.WriteMessage(gws.TextMessage, []byte(hello)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var slowPeer, healthyPeer transport.Peer
+	for i := range 2 {
+		if p := h.peer(i); p.Info().RemoteAddr == slow.LocalAddr().String() {
+			slowPeer = p
+		} else {
+			healthyPeer = p
+		}
+	}
+	// Flood the slow client (it never reads) until the transport cuts it
+	// off; the loop is bounded.
+	big := &wamp.Event{Subscription: 1, Publication: 1, Details: wamp.Dict{"pad": strings.Repeat("x", 4096)}}
+	var sendErr error
+	for i := 0; i < 1_000_000 && sendErr == nil; i++ {
+		sendErr = slowPeer.Send(big)
+	}
+	if sendErr != transport.ErrSlowConsumer && sendErr != transport.ErrClosed {
+		t.Fatalf("flood ended with %v", sendErr)
+	}
+	<-slowPeer.Done()
+	if n := s.Stats().SlowConsumerDisconnects.Load(); n != 1 {
+		t.Fatalf("slow consumer disconnects %d", n)
+	}
+	// The healthy client still gets its messages.
+	for i := range 10 {
+		if err := healthyPeer.Send(&wamp.Published{Request: wamp.ID(i + 1), Publication: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := healthy.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestHealthzAndShutdown(t *testing.T) {
+	t.Parallel()
+	ready := true
+	var mu sync.Mutex
+	s, err := websocket.NewServer(websocket.DefaultConfig(), newEcho(), websocket.Options{Logger: quiet, Ready: func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return ready
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	get := func() int {
+		resp, err := http.Get(hs.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	mu.Lock()
+	ready = false
+	mu.Unlock()
+	if code := get(); code != 503 {
+		t.Fatalf("healthz when not ready %d", code)
+	}
+	c, _, err := dial(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws", []string{"wamp.2.json"}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CloseAll(transport.CloseGoingAway, "shutting down")
+	if got := closeCode(t, c); got != gws.CloseGoingAway {
+		t.Fatalf("close code %d", got)
+	}
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, resp, err := dial(t, "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws", []string{"wamp.2.json"}, nil, false)
+	if err == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("upgrade after shutdown: %v", err)
+	}
+}
+
+func TestInvalidConfig(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []websocket.Config{
+		{Serializers: []string{"xml"}},
+		{CompressionLevel: 11},
+		{AllowedOrigins: []string{"[bad"}},
+	} {
+		if _, err := websocket.NewServer(cfg, newEcho(), websocket.Options{Logger: quiet}); err == nil {
+			t.Errorf("config %+v accepted", cfg)
+		}
+	}
+}
+
+func BenchmarkEcho(b *testing.B) {
+	s, err := websocket.NewServer(websocket.DefaultConfig(), newEcho(), websocket.Options{Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	d := gws.Dialer{Subprotocols: []string{"wamp.2.json"}}
+	c, _, err := d.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/ws", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	msg := []byte(`[48,1,{},"com.example.echo",[42,"hello"]]`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.WriteMessage(gws.TextMessage, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := c.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
