@@ -110,6 +110,8 @@ func (r *cborReader) dict() (wamp.Dict, error) {
 	return wamp.Dict(m), err
 }
 
+func (r *cborReader) rawValue() ([]byte, error) { return r.next(), nil }
+
 func (r *cborReader) rawList() ([]byte, error) {
 	e := r.next()
 	if major(e) != 4 {
@@ -127,6 +129,12 @@ func (r *cborReader) rawDict() ([]byte, error) {
 }
 
 // decodeList, decodeDict and encodeValue implement valueCodec.
+
+func (*cborSerializer) decodeValue(raw []byte) (any, error) {
+	var v any
+	err := cborDec.Unmarshal(raw, &v)
+	return v, err
+}
 
 func (*cborSerializer) decodeList(raw []byte) ([]any, error) {
 	var v []any
@@ -203,4 +211,28 @@ func (w *cborWriter) kwargs(p *wamp.Payload) error {
 	return nil
 }
 
-func (w *cborWriter) finish() ([]byte, error) { return cborEnc.Marshal(w.elems) }
+// finish writes the list: a CBOR array header, then each element; raw
+// payloads are appended as they are (the encoder would re-validate them, and
+// passthrough means forwarding what the peer sent).
+func (w *cborWriter) finish() ([]byte, error) {
+	n := len(w.elems)
+	var out []byte
+	switch {
+	case n < 24:
+		out = append(out, 0x80|byte(n))
+	default: // messages have at most 7 elements
+		return nil, fmt.Errorf("serializers: %d elements in a message", n)
+	}
+	for _, e := range w.elems {
+		if raw, ok := e.(cbor.RawMessage); ok {
+			out = append(out, raw...)
+			continue
+		}
+		b, err := cborEnc.Marshal(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
+	}
+	return out, nil
+}

@@ -98,6 +98,8 @@ func (r *jsonReader) rawList() ([]byte, error) {
 	return e, nil
 }
 
+func (r *jsonReader) rawValue() ([]byte, error) { return r.next(), nil }
+
 func (r *jsonReader) rawDict() ([]byte, error) {
 	e := r.next()
 	if len(e) == 0 || e[0] != '{' {
@@ -107,6 +109,14 @@ func (r *jsonReader) rawDict() ([]byte, error) {
 }
 
 // decodeList, decodeDict and encodeValue implement valueCodec.
+
+func (*jsonSerializer) decodeValue(raw []byte) (any, error) {
+	var v any
+	if err := jsonUnmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return fromJSON(v), nil
+}
 
 func (*jsonSerializer) decodeList(raw []byte) ([]any, error) {
 	var v []any

@@ -13,8 +13,9 @@ type elemReader interface {
 	integer() (int64, error)
 	str() (string, error)
 	dict() (wamp.Dict, error)
-	rawList() ([]byte, error) // an encoded list, kept as bytes
-	rawDict() ([]byte, error) // an encoded dict, kept as bytes
+	rawList() ([]byte, error)  // an encoded list, kept as bytes
+	rawDict() ([]byte, error)  // an encoded dict, kept as bytes
+	rawValue() ([]byte, error) // any encoded value, kept as bytes
 }
 
 // elemWriter writes the elements of one message's top-level list in order.
@@ -37,7 +38,7 @@ var arity = map[wamp.MessageType][2]int{
 	wamp.UNSUBSCRIBE: {3, 3}, wamp.UNSUBSCRIBED: {2, 3}, wamp.EVENT: {4, 6},
 	wamp.CALL: {4, 6}, wamp.CANCEL: {3, 3}, wamp.RESULT: {3, 5}, wamp.REGISTER: {4, 4},
 	wamp.REGISTERED: {3, 3}, wamp.UNREGISTER: {3, 3}, wamp.UNREGISTERED: {2, 3},
-	wamp.INVOCATION: {4, 6}, wamp.INTERRUPT: {3, 3}, wamp.YIELD: {3, 5},
+	wamp.INVOCATION: {4, 6}, wamp.INTERRUPT: {3, 3}, wamp.YIELD: {3, 5}, wamp.EVENT_RECEIVED: {2, 2},
 }
 
 func malformed(format string, a ...any) error {
@@ -74,6 +75,7 @@ type decoder struct {
 	r   elemReader
 	enc wamp.Encoding
 	err error
+	ppt bool // the last dict asked for payload passthru mode
 }
 
 func (d *decoder) id() wamp.ID {
@@ -102,6 +104,9 @@ func (d *decoder) dict() wamp.Dict {
 	}
 	v, err := d.r.dict()
 	d.err = err
+	_, enc := v["enc_algo"]
+	_, ppt := v["ppt_scheme"]
+	d.ppt = enc || ppt
 	return v
 }
 
@@ -121,6 +126,14 @@ func (d *decoder) msgType() wamp.MessageType {
 func (d *decoder) payload() wamp.Payload {
 	p := wamp.Payload{Encoding: d.enc}
 	if d.err != nil || d.r.remaining() == 0 {
+		return p
+	}
+	if d.ppt {
+		p.Transparent = true
+		p.RawArgs, d.err = d.r.rawValue()
+		if d.err == nil && d.r.remaining() > 0 {
+			d.err = fmt.Errorf("a transparent payload (payload passthru mode) has no ArgumentsKw")
+		}
 		return p
 	}
 	p.RawArgs, d.err = d.r.rawList()
@@ -187,6 +200,8 @@ func (d *decoder) message(t wamp.MessageType) wamp.Message {
 		return &wamp.Invocation{Request: d.id(), Registration: d.id(), Details: d.dict(), Payload: d.payload()}
 	case wamp.INTERRUPT:
 		return &wamp.Interrupt{Request: d.id(), Options: d.dict()}
+	case wamp.EVENT_RECEIVED:
+		return &wamp.EventReceived{Publication: d.id()}
 	case wamp.YIELD:
 		return &wamp.Yield{Request: d.id(), Options: d.dict(), Payload: d.payload()}
 	}
@@ -195,6 +210,9 @@ func (d *decoder) message(t wamp.MessageType) wamp.Message {
 
 // payloadLen is how many payload elements p needs: none, args, or args and kwargs.
 func payloadLen(p *wamp.Payload) int {
+	if p.Transparent {
+		return 1
+	}
 	if p.Encoding == wamp.EncodingNone {
 		switch {
 		case p.Kwargs != nil:
@@ -349,6 +367,9 @@ func encodeMessage(w elemWriter, m wamp.Message) ([]byte, error) {
 		head(3)
 		w.id(m.Request)
 		keep(w.dict(m.Options))
+	case *wamp.EventReceived:
+		head(2)
+		w.id(m.Publication)
 	case *wamp.Yield:
 		head(3 + payloadLen(&m.Payload))
 		w.id(m.Request)

@@ -64,6 +64,9 @@ var msgpackReaders = sync.Pool{New: func() any {
 }}
 
 func (*msgpackSerializer) Decode(data []byte) (wamp.Message, error) {
+	if err := checkMsgpack(data); err != nil {
+		return nil, malformed("not a valid MessagePack value: %v", err)
+	}
 	mr := msgpackReaders.Get().(*msgpackReader)
 	defer func() { mr.data = nil; mr.r.Reset(nil); msgpackReaders.Put(mr) }()
 	mr.data = data
@@ -162,6 +165,10 @@ func (r *msgpackReader) rawElem(want func(byte) bool, what string) ([]byte, erro
 	return r.data[start : len(r.data)-r.r.Len()], nil
 }
 
+func (r *msgpackReader) rawValue() ([]byte, error) {
+	return r.rawElem(func(byte) bool { return true }, "a value")
+}
+
 func (r *msgpackReader) rawList() ([]byte, error) { return r.rawElem(isMsgpackArray, "Arguments|list") }
 func (r *msgpackReader) rawDict() ([]byte, error) { return r.rawElem(isMsgpackMap, "ArgumentsKw|dict") }
 
@@ -174,6 +181,8 @@ func isMsgpackMap(c byte) bool {
 }
 
 // decodeList, decodeDict and encodeValue implement valueCodec.
+
+func (*msgpackSerializer) decodeValue(raw []byte) (any, error) { return msgpackValue(raw) }
 
 func (*msgpackSerializer) decodeList(raw []byte) ([]any, error) {
 	v, err := msgpackValue(raw)

@@ -18,6 +18,13 @@ func DecodePayload(p *wamp.Payload) (args []any, kwargs map[string]any, err erro
 	if c == nil {
 		return nil, nil, fmt.Errorf("serializers: unknown payload encoding %d", p.Encoding)
 	}
+	if p.Transparent {
+		v, err := c.decodeValue(p.RawArgs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("serializers: decoding %s transparent payload: %w", p.Encoding, err)
+		}
+		return []any{v}, nil, nil
+	}
 	if p.RawArgs != nil {
 		if args, err = c.decodeList(p.RawArgs); err != nil {
 			return nil, nil, fmt.Errorf("serializers: decoding %s args: %w", p.Encoding, err)
@@ -58,6 +65,7 @@ func EncodePayload(e wamp.Encoding, args []any, kwargs map[string]any) (wamp.Pay
 
 // valueCodec is what each codec offers for application values.
 type valueCodec interface {
+	decodeValue(raw []byte) (any, error)
 	decodeList(raw []byte) ([]any, error)
 	decodeDict(raw []byte) (map[string]any, error)
 	encodeValue(v any) ([]byte, error)
@@ -105,6 +113,13 @@ func (pw *payloadWriter) values(p *wamp.Payload) ([]any, map[string]any, error) 
 
 // argsRaw returns the raw args in the writer's own encoding, or the value to encode.
 func (pw *payloadWriter) argsOf(p *wamp.Payload) (raw []byte, v any, err error) {
+	if p.Transparent && p.Encoding != pw.own {
+		args, _, err := DecodePayload(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, args[0], nil
+	}
 	if p.Encoding == pw.own && p.RawArgs != nil {
 		return p.RawArgs, nil, nil
 	}

@@ -29,6 +29,10 @@ const (
 	INVOCATION   MessageType = 68
 	INTERRUPT    MessageType = 69
 	YIELD        MessageType = 70
+
+	// EVENT_RECEIVED acknowledges an EVENT (acknowledged event delivery, an
+	// implementation-specific Advanced Profile message, 337 until ratified).
+	EVENT_RECEIVED MessageType = 337
 )
 
 var typeNames = map[MessageType]string{
@@ -39,7 +43,7 @@ var typeNames = map[MessageType]string{
 	EVENT: "EVENT", CALL: "CALL", CANCEL: "CANCEL", RESULT: "RESULT",
 	REGISTER: "REGISTER", REGISTERED: "REGISTERED", UNREGISTER: "UNREGISTER",
 	UNREGISTERED: "UNREGISTERED", INVOCATION: "INVOCATION", INTERRUPT: "INTERRUPT",
-	YIELD: "YIELD",
+	YIELD: "YIELD", EVENT_RECEIVED: "EVENT_RECEIVED",
 }
 
 // String returns the spec's name of the message type, or "UNKNOWN(n)".
@@ -244,27 +248,33 @@ type Yield struct {
 	Payload
 }
 
-func (*Hello) MessageType() MessageType        { return HELLO }
-func (*Welcome) MessageType() MessageType      { return WELCOME }
-func (*Abort) MessageType() MessageType        { return ABORT }
-func (*Challenge) MessageType() MessageType    { return CHALLENGE }
-func (*Authenticate) MessageType() MessageType { return AUTHENTICATE }
-func (*Goodbye) MessageType() MessageType      { return GOODBYE }
-func (*Error) MessageType() MessageType        { return ERROR }
-func (*Publish) MessageType() MessageType      { return PUBLISH }
-func (*Published) MessageType() MessageType    { return PUBLISHED }
-func (*Subscribe) MessageType() MessageType    { return SUBSCRIBE }
-func (*Subscribed) MessageType() MessageType   { return SUBSCRIBED }
-func (*Unsubscribe) MessageType() MessageType  { return UNSUBSCRIBE }
-func (*Unsubscribed) MessageType() MessageType { return UNSUBSCRIBED }
-func (*Event) MessageType() MessageType        { return EVENT }
-func (*Call) MessageType() MessageType         { return CALL }
-func (*Cancel) MessageType() MessageType       { return CANCEL }
-func (*Result) MessageType() MessageType       { return RESULT }
-func (*Register) MessageType() MessageType     { return REGISTER }
-func (*Registered) MessageType() MessageType   { return REGISTERED }
-func (*Unregister) MessageType() MessageType   { return UNREGISTER }
-func (*Unregistered) MessageType() MessageType { return UNREGISTERED }
-func (*Invocation) MessageType() MessageType   { return INVOCATION }
-func (*Interrupt) MessageType() MessageType    { return INTERRUPT }
-func (*Yield) MessageType() MessageType        { return YIELD }
+// EventReceived is [EVENT_RECEIVED, EVENT.Publication|id].
+type EventReceived struct {
+	Publication ID
+}
+
+func (*EventReceived) MessageType() MessageType { return EVENT_RECEIVED }
+func (*Hello) MessageType() MessageType         { return HELLO }
+func (*Welcome) MessageType() MessageType       { return WELCOME }
+func (*Abort) MessageType() MessageType         { return ABORT }
+func (*Challenge) MessageType() MessageType     { return CHALLENGE }
+func (*Authenticate) MessageType() MessageType  { return AUTHENTICATE }
+func (*Goodbye) MessageType() MessageType       { return GOODBYE }
+func (*Error) MessageType() MessageType         { return ERROR }
+func (*Publish) MessageType() MessageType       { return PUBLISH }
+func (*Published) MessageType() MessageType     { return PUBLISHED }
+func (*Subscribe) MessageType() MessageType     { return SUBSCRIBE }
+func (*Subscribed) MessageType() MessageType    { return SUBSCRIBED }
+func (*Unsubscribe) MessageType() MessageType   { return UNSUBSCRIBE }
+func (*Unsubscribed) MessageType() MessageType  { return UNSUBSCRIBED }
+func (*Event) MessageType() MessageType         { return EVENT }
+func (*Call) MessageType() MessageType          { return CALL }
+func (*Cancel) MessageType() MessageType        { return CANCEL }
+func (*Result) MessageType() MessageType        { return RESULT }
+func (*Register) MessageType() MessageType      { return REGISTER }
+func (*Registered) MessageType() MessageType    { return REGISTERED }
+func (*Unregister) MessageType() MessageType    { return UNREGISTER }
+func (*Unregistered) MessageType() MessageType  { return UNREGISTERED }
+func (*Invocation) MessageType() MessageType    { return INVOCATION }
+func (*Interrupt) MessageType() MessageType     { return INTERRUPT }
+func (*Yield) MessageType() MessageType         { return YIELD }

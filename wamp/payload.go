@@ -38,6 +38,10 @@ type Payload struct {
 	Encoding  Encoding
 	RawArgs   []byte
 	RawKwargs []byte
+	// Transparent marks payload passthru mode (Options/Details carry
+	// enc_algo or ppt_scheme): RawArgs is one opaque value, usually binary,
+	// instead of a list, and there are no kwargs.
+	Transparent bool
 
 	Args   []any
 	Kwargs map[string]any
