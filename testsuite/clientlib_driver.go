@@ -1,0 +1,77 @@
+package testsuite
+
+import (
+	"context"
+	"errors"
+
+	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// ClientlibDriver drives Junction's own Go client.
+type ClientlibDriver struct{}
+
+func (ClientlibDriver) Name() string { return "clientlib" }
+
+func (ClientlibDriver) Connect(ctx context.Context, target Target, serializer string, compression bool) (Client, error) {
+	c, err := clientlib.Connect(ctx, target.URL, target.Realm, clientlib.Options{Serializer: serializer, Compression: compression})
+	if err != nil {
+		return nil, err
+	}
+	return &clientlibClient{c}, nil
+}
+
+type clientlibClient struct{ c *clientlib.Client }
+
+func (c *clientlibClient) ID() uint64 { return uint64(c.c.ID()) }
+
+func (c *clientlibClient) Register(ctx context.Context, procedure string, h Handler) (func(context.Context) error, error) {
+	reg, err := c.c.Register(ctx, procedure, func(ctx context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		args, kwargs, err := h(ctx, inv.Args, inv.Kwargs)
+		if err != nil {
+			var ce *CallError
+			if errors.As(err, &ce) {
+				return nil, &wamp.RPCError{URI: wamp.URI(ce.URI), Args: ce.Args, Kwargs: ce.Kwargs}
+			}
+			return nil, err
+		}
+		return &clientlib.Result{Args: args, Kwargs: kwargs}, nil
+	}, nil)
+	if err != nil {
+		return nil, callError(err)
+	}
+	return func(ctx context.Context) error { return callError(c.c.Unregister(ctx, reg)) }, nil
+}
+
+func (c *clientlibClient) Call(ctx context.Context, procedure string, args []any, kwargs map[string]any) ([]any, map[string]any, error) {
+	res, err := c.c.Call(ctx, procedure, args, kwargs, nil)
+	if err != nil {
+		return nil, nil, callError(err)
+	}
+	return res.Args, res.Kwargs, nil
+}
+
+func (c *clientlibClient) Subscribe(ctx context.Context, topic string, h func(Event)) (func(context.Context) error, error) {
+	sub, err := c.c.Subscribe(ctx, topic, func(ev *clientlib.Event) {
+		h(Event{Args: ev.Args, Kwargs: ev.Kwargs, Details: ev.Details})
+	}, nil)
+	if err != nil {
+		return nil, callError(err)
+	}
+	return func(ctx context.Context) error { return callError(c.c.Unsubscribe(ctx, sub)) }, nil
+}
+
+func (c *clientlibClient) Publish(ctx context.Context, topic string, args []any, kwargs map[string]any, opts PublishOptions) error {
+	return callError(c.c.Publish(ctx, topic, args, kwargs, &clientlib.PublishOptions{Acknowledge: opts.Acknowledge, ExcludeMe: opts.ExcludeMe}))
+}
+
+func (c *clientlibClient) Close(ctx context.Context) error { return c.c.Close(ctx) }
+
+// callError turns a *wamp.RPCError into a *CallError.
+func callError(err error) error {
+	var re *wamp.RPCError
+	if errors.As(err, &re) {
+		return &CallError{URI: string(re.URI), Args: re.Args, Kwargs: re.Kwargs}
+	}
+	return err
+}

@@ -1,0 +1,106 @@
+package testsuite
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// Target is a router to test.
+type Target struct {
+	URL   string // e.g. ws://127.0.0.1:8080/ws
+	Realm string
+}
+
+// Driver connects clients of one WAMP client library.
+type Driver interface {
+	Name() string
+	Connect(ctx context.Context, target Target, serializer string, compression bool) (Client, error)
+}
+
+// Deviator is implemented by drivers whose client library is known to
+// deviate from the spec in some scenario; the scenario is skipped for them
+// with the reason printed.
+type Deviator interface {
+	Deviation(scenario, serializer string) string
+}
+
+// Handler answers an invocation. Return a *CallError to answer with a WAMP error.
+type Handler func(ctx context.Context, args []any, kwargs map[string]any) ([]any, map[string]any, error)
+
+// Event is a received event.
+type Event struct {
+	Args    []any
+	Kwargs  map[string]any
+	Details map[string]any
+}
+
+// PublishOptions are the publish options scenarios use.
+type PublishOptions struct {
+	Acknowledge bool
+	ExcludeMe   *bool // nil: the router's default
+}
+
+// Client is one WAMP session, as the scenarios use it.
+type Client interface {
+	ID() uint64
+	Register(ctx context.Context, procedure string, h Handler) (unregister func(context.Context) error, err error)
+	Call(ctx context.Context, procedure string, args []any, kwargs map[string]any) ([]any, map[string]any, error)
+	Subscribe(ctx context.Context, topic string, h func(Event)) (unsubscribe func(context.Context) error, err error)
+	Publish(ctx context.Context, topic string, args []any, kwargs map[string]any, opts PublishOptions) error
+	Close(ctx context.Context) error
+}
+
+// CallError is a WAMP error as the scenarios see it, whatever the driver.
+type CallError struct {
+	URI    string
+	Args   []any
+	Kwargs map[string]any
+}
+
+func (e *CallError) Error() string { return fmt.Sprintf("%s %v %v", e.URI, e.Args, e.Kwargs) }
+
+// PeerConfig is how one peer of a scenario connects.
+type PeerConfig struct {
+	Driver      Driver
+	Serializer  string
+	Compression bool
+}
+
+func (pc PeerConfig) String() string {
+	s := pc.Driver.Name() + "/" + pc.Serializer
+	if pc.Compression {
+		s += "+deflate"
+	}
+	return s
+}
+
+// env is what a scenario runs in: the target, and the configs its peers use
+// in turn (one config, or several to mix clients and serializers).
+type env struct {
+	target  Target
+	peers   []PeerConfig
+	next    int
+	prefix  string
+	timeout context.Context
+}
+
+// connect opens the next peer and closes it when the test ends.
+func (e *env) connect(t *testing.T) Client {
+	t.Helper()
+	pc := e.peers[e.next%len(e.peers)]
+	e.next++
+	c, err := pc.Driver.Connect(e.timeout, e.target, pc.Serializer, pc.Compression)
+	if err != nil {
+		t.Fatalf("connect %s: %v", pc, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5e9)
+		defer cancel()
+		_ = c.Close(ctx)
+	})
+	return c
+}
+
+// uri returns a URI unique to this scenario run.
+func (e *env) uri(name string) string { return e.prefix + "." + name }

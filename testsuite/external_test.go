@@ -1,0 +1,26 @@
+package testsuite
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestExternal runs the suite against the router at JUNCTION_TESTSUITE_URL
+// (realm JUNCTION_TESTSUITE_REALM, default realm1). Optional:
+// JUNCTION_TESTSUITE_SERIALIZERS=json,msgpack limits the serializers.
+func TestExternal(t *testing.T) {
+	url := os.Getenv("JUNCTION_TESTSUITE_URL")
+	if url == "" {
+		t.Skip("set JUNCTION_TESTSUITE_URL=ws://host:port/path to run the scenarios against an external router")
+	}
+	realm := os.Getenv("JUNCTION_TESTSUITE_REALM")
+	if realm == "" {
+		realm = "realm1"
+	}
+	var opts RunOptions
+	if s := os.Getenv("JUNCTION_TESTSUITE_SERIALIZERS"); s != "" {
+		opts.Serializers = strings.Split(s, ",")
+	}
+	Run(t, Target{URL: url, Realm: realm}, drivers, opts)
+}

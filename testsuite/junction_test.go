@@ -1,0 +1,18 @@
+package testsuite
+
+import (
+	"testing"
+
+	"github.com/junction-wamp/junction/internal/routertest"
+)
+
+var drivers = []Driver{ClientlibDriver{}, NexusDriver{}}
+
+// TestJunction runs the suite against an in-process Junction with our client
+// and the nexus client, every serializer, with and without compression, and
+// mixed.
+func TestJunction(t *testing.T) {
+	t.Parallel()
+	srv := routertest.Start(t, routertest.Options{})
+	Run(t, Target{URL: srv.URL, Realm: "realm1"}, drivers, RunOptions{})
+}

@@ -1,0 +1,112 @@
+package testsuite
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"regexp"
+
+	nexusclient "github.com/gammazero/nexus/v3/client"
+	"github.com/gammazero/nexus/v3/transport"
+	"github.com/gammazero/nexus/v3/transport/serialize"
+	nexuswamp "github.com/gammazero/nexus/v3/wamp"
+)
+
+// NexusDriver drives the nexus Go client (github.com/gammazero/nexus/v3/client),
+// an independent implementation of the WAMP client side.
+type NexusDriver struct{}
+
+func (NexusDriver) Name() string { return "nexus" }
+
+func (NexusDriver) Connect(ctx context.Context, target Target, serializer string, compression bool) (Client, error) {
+	ser := map[string]serialize.Serialization{"json": serialize.JSON, "msgpack": serialize.MSGPACK, "cbor": serialize.CBOR}[serializer]
+	c, err := nexusclient.ConnectNet(ctx, target.URL, nexusclient.Config{
+		Realm:         target.Realm,
+		Serialization: ser,
+		Logger:        log.New(io.Discard, "", 0),
+		WsCfg:         transport.WebsocketConfig{EnableCompression: compression},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &nexusClient{c}, nil
+}
+
+// Deviation implements Deviator.
+func (NexusDriver) Deviation(scenario, serializer string) string {
+	if scenario == "binary_payload" && serializer == "json" {
+		return "its JSON serializer writes []byte as plain base64, without WAMP's \\u0000 prefix, so the peer gets a string"
+	}
+	return ""
+}
+
+type nexusClient struct{ c *nexusclient.Client }
+
+func (c *nexusClient) ID() uint64 { return uint64(c.c.ID()) }
+
+func (c *nexusClient) Register(_ context.Context, procedure string, h Handler) (func(context.Context) error, error) {
+	err := c.c.Register(procedure, func(ctx context.Context, inv *nexuswamp.Invocation) nexusclient.InvokeResult {
+		args, kwargs, err := h(ctx, inv.Arguments, inv.ArgumentsKw)
+		if err != nil {
+			var ce *CallError
+			if errors.As(err, &ce) {
+				return nexusclient.InvokeResult{Err: nexuswamp.URI(ce.URI), Args: ce.Args, Kwargs: ce.Kwargs}
+			}
+			return nexusclient.InvokeResult{Err: "wamp.error.runtime_error", Args: nexuswamp.List{err.Error()}}
+		}
+		return nexusclient.InvokeResult{Args: args, Kwargs: kwargs}
+	}, nil)
+	if err != nil {
+		return nil, nexusError(err)
+	}
+	return func(context.Context) error { return nexusError(c.c.Unregister(procedure)) }, nil
+}
+
+func (c *nexusClient) Call(ctx context.Context, procedure string, args []any, kwargs map[string]any) ([]any, map[string]any, error) {
+	res, err := c.c.Call(ctx, procedure, nil, args, kwargs, nil)
+	if err != nil {
+		return nil, nil, nexusError(err)
+	}
+	return res.Arguments, res.ArgumentsKw, nil
+}
+
+func (c *nexusClient) Subscribe(_ context.Context, topic string, h func(Event)) (func(context.Context) error, error) {
+	err := c.c.Subscribe(topic, func(ev *nexuswamp.Event) {
+		h(Event{Args: ev.Arguments, Kwargs: ev.ArgumentsKw, Details: ev.Details})
+	}, nil)
+	if err != nil {
+		return nil, nexusError(err)
+	}
+	return func(context.Context) error { return nexusError(c.c.Unsubscribe(topic)) }, nil
+}
+
+func (c *nexusClient) Publish(_ context.Context, topic string, args []any, kwargs map[string]any, opts PublishOptions) error {
+	options := nexuswamp.Dict{}
+	if opts.Acknowledge {
+		options["acknowledge"] = true
+	}
+	if opts.ExcludeMe != nil {
+		options["exclude_me"] = *opts.ExcludeMe
+	}
+	return nexusError(c.c.Publish(topic, options, args, kwargs))
+}
+
+func (c *nexusClient) Close(context.Context) error { return c.c.Close() }
+
+func nexusError(err error) error {
+	var re nexusclient.RPCError
+	if errors.As(err, &re) {
+		return &CallError{URI: string(re.Err.Error), Args: re.Err.Arguments, Kwargs: re.Err.ArgumentsKw}
+	}
+	// REGISTER and SUBSCRIBE errors come back as text: "registering
+	// procedure 'p': wamp.error.procedure_already_exists: ...".
+	if err != nil {
+		if uri := errorURI.FindString(err.Error()); uri != "" {
+			return &CallError{URI: uri, Args: []any{err.Error()}}
+		}
+	}
+	return err
+}
+
+var errorURI = regexp.MustCompile(`wamp\.error\.[a-z_]+`)
