@@ -20,6 +20,7 @@ type fakePeer struct {
 	done chan struct{}
 
 	mu        sync.Mutex
+	frames    []*transport.Frame
 	closed    bool
 	closeCode transport.CloseCode
 }
@@ -58,7 +59,22 @@ func (p *fakePeer) Send(m wamp.Message) error {
 	return p.deliver(data)
 }
 
-func (p *fakePeer) SendFrame(f *transport.Frame) error { return p.deliver(f.Data) }
+func (p *fakePeer) SendFrame(f *transport.Frame) error {
+	p.mu.Lock()
+	p.frames = append(p.frames, f)
+	p.mu.Unlock()
+	return p.deliver(f.Data)
+}
+
+// lastFrame is the last shared frame queued to p.
+func (p *fakePeer) lastFrame() *transport.Frame {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.frames) == 0 {
+		return nil
+	}
+	return p.frames[len(p.frames)-1]
+}
 
 func (p *fakePeer) deliver(data []byte) error {
 	p.mu.Lock()

@@ -42,6 +42,14 @@ func TestPublishFanout(t *testing.T) {
 			t.Fatalf("EVENT args %s", got)
 		}
 	}
+	// Encoded once per serializer: both json subscribers were given the very
+	// same frame, the msgpack and cbor ones their own.
+	if f0, f1 := subs[0].lastFrame(), subs[1].lastFrame(); f0 == nil || f0 != f1 {
+		t.Fatal("json subscribers did not share one encoded frame")
+	}
+	if subs[2].lastFrame() == subs[0].lastFrame() || subs[3].lastFrame() == subs[2].lastFrame() {
+		t.Fatal("subscribers of different serializers shared a frame")
+	}
 	// The publisher is excluded by default; exclude_me=false opts it back in.
 	pub.in <- &wamp.Publish{Request: 10, Options: wamp.Dict{"acknowledge": true, "exclude_me": false}, Topic: "com.example.topic"}
 	if ev, ok := pub.expect(t).(*wamp.Event); !ok {

@@ -157,6 +157,7 @@ type Stats struct {
 	SessionsLeft   atomic.Uint64
 	Aborted        atomic.Uint64
 	ProtocolErrors atomic.Uint64
+	InternalErrors atomic.Uint64
 }
 
 // Stats returns the router's counters.

@@ -252,3 +252,25 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestInternalErrorEndsOnlyThatSession: a panic while handling a message
+// closes that session with 1011 and cleans it up; the router goes on.
+func TestInternalErrorEndsOnlyThatSession(t *testing.T) {
+	testHookDispatch = func(m wamp.Message) {
+		if p, ok := m.(*wamp.Publish); ok && p.Topic == "boom" {
+			panic("injected by the test")
+		}
+	}
+	defer func() { testHookDispatch = nil }()
+	r := newTestRouter(t, Config{})
+	p, _ := join(t, r, "json")
+	other, _ := join(t, r, "json")
+	register(t, p, 1, "com.example.p")
+	p.in <- &wamp.Publish{Request: 2, Options: wamp.Dict{}, Topic: "boom"}
+	expectAbort(t, p, "wamp.error.internal_error", transport.CloseInternalError)
+	waitFor(t, "cleanup", func() bool { return r.realm("realm1").Dealer.Count() == 0 })
+	if r.Stats().InternalErrors.Load() != 1 {
+		t.Fatal("internal error not counted")
+	}
+	subscribe(t, other, 1, "still.fine")
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,13 +65,23 @@ func newSession(r *Router, p transport.Peer) *session {
 // SessionID implements realms.Recipient.
 func (s *session) SessionID() wamp.ID { return s.id }
 
-// serve runs the session: handshake, then messages until it ends.
+// serve runs the session: handshake, then messages until it ends. A panic
+// while handling a message ends this session only: it is logged with its
+// stack, the peer gets ABORT and close 1011, and the session is cleaned up.
 func (s *session) serve() {
 	if !s.handshake() {
 		return
 	}
-	reason := s.loop()
-	s.leave(reason)
+	reason := "internal error"
+	defer func() {
+		if v := recover(); v != nil {
+			s.r.stats.InternalErrors.Add(1)
+			s.log.Error("internal error handling a message, closing session", "panic", v, "stack", string(debug.Stack()))
+			s.abort(wamp.URI("wamp.error.internal_error"), "internal router error", transport.CloseInternalError)
+		}
+		s.leave(reason)
+	}()
+	reason = s.loop()
 }
 
 // loop reads and dispatches messages until the session ends, and says why it ended.
