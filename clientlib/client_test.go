@@ -197,9 +197,9 @@ func TestSessionEndFailsPendingCalls(t *testing.T) {
 	ctx := testCtx(t)
 	callee := connect(t, srv.URL, "json")
 	caller := connect(t, srv.URL, "json")
-	started := make(chan struct{})
+	started := make(chan struct{}, 2)
 	_, err := callee.Register(ctx, "com.example.block", func(ctx context.Context, _ *clientlib.Invocation) (*clientlib.Result, error) {
-		close(started)
+		started <- struct{}{}
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}, nil)
@@ -225,6 +225,7 @@ func TestSessionEndFailsPendingCalls(t *testing.T) {
 		_, err := caller2.Call(ctx, "com.example.block", nil, nil, nil)
 		callErr <- err
 	}()
+	<-started
 	waitCalls(t, srv, 1)
 	if err := callee.Close(ctx); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -11,19 +12,28 @@ import (
 // ErrNoSuchSubscription: the session has no subscription with that id.
 var ErrNoSuchSubscription = errors.New("realms: no such subscription")
 
-// Subscription is one topic subscribed by one or more sessions. Subscribers is
-// a copy-on-write snapshot: never modify it, read it without a lock.
+// Subscription is one topic (or topic pattern) subscribed by one or more
+// sessions. It is immutable: a change replaces it, so a reader can iterate
+// Subscribers without a lock.
 type Subscription struct {
 	ID          wamp.ID
 	Topic       wamp.URI
+	Match       string // exact, prefix or wildcard
+	Created     time.Time
 	Subscribers []Recipient
+}
+
+type subKey struct {
+	match string
+	topic wamp.URI
 }
 
 // Broker is the pub/sub routing table of a realm.
 type Broker struct {
 	mu        sync.RWMutex
-	byTopic   map[wamp.URI]*Subscription
+	byKey     map[subKey]*Subscription
 	byID      map[wamp.ID]*Subscription
+	patterns  []*Subscription // prefix and wildcard subscriptions, copy on write
 	bySession map[wamp.ID]map[wamp.ID]struct{}
 	ids       wamp.Sequence
 }
@@ -31,28 +41,28 @@ type Broker struct {
 // NewBroker returns an empty broker.
 func NewBroker() *Broker {
 	return &Broker{
-		byTopic:   make(map[wamp.URI]*Subscription),
+		byKey:     make(map[subKey]*Subscription),
 		byID:      make(map[wamp.ID]*Subscription),
 		bySession: make(map[wamp.ID]map[wamp.ID]struct{}),
 	}
 }
 
-// Subscribe adds s to the subscription of topic, creating it if needed, and
-// returns the subscription id. Subscribing twice returns the same id.
-func (b *Broker) Subscribe(s Recipient, topic wamp.URI) wamp.ID {
+// Subscribe adds s to the subscription of topic under match, creating it if
+// needed. created reports a new subscription; subscribing twice returns the
+// same one.
+func (b *Broker) Subscribe(s Recipient, topic wamp.URI, match string) (sub *Subscription, created bool) {
+	match = normMatch(match)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	sub := b.byTopic[topic]
+	sub = b.byKey[subKey{match, topic}]
 	if sub == nil {
-		sub = &Subscription{ID: b.ids.Next(), Topic: topic}
-		b.byTopic[topic] = sub
-		b.byID[sub.ID] = sub
+		sub = &Subscription{ID: b.ids.Next(), Topic: topic, Match: match, Created: time.Now()}
+		created = true
 	}
 	if !slices.Contains(sub.Subscribers, s) {
-		// Copy on write: readers may hold the old slice.
 		next := make([]Recipient, len(sub.Subscribers), len(sub.Subscribers)+1)
 		copy(next, sub.Subscribers)
-		b.replace(sub, append(next, s))
+		sub = b.replace(sub, append(next, s))
 	}
 	own := b.bySession[s.SessionID()]
 	if own == nil {
@@ -60,63 +70,113 @@ func (b *Broker) Subscribe(s Recipient, topic wamp.URI) wamp.ID {
 		b.bySession[s.SessionID()] = own
 	}
 	own[sub.ID] = struct{}{}
-	return sub.ID
+	return sub, created
 }
 
-// replace swaps the subscriber snapshot. The Subscription value itself is
-// replaced so a reader holding the old *Subscription keeps a consistent view.
-func (b *Broker) replace(sub *Subscription, subscribers []Recipient) {
-	next := &Subscription{ID: sub.ID, Topic: sub.Topic, Subscribers: subscribers}
-	b.byTopic[sub.Topic] = next
-	b.byID[sub.ID] = next
+// replace installs a copy of sub with new subscribers (nil: removes it) and
+// returns the copy.
+func (b *Broker) replace(sub *Subscription, subscribers []Recipient) *Subscription {
+	key := subKey{sub.Match, sub.Topic}
+	old := b.byKey[key]
+	var next *Subscription
+	if len(subscribers) == 0 {
+		delete(b.byKey, key)
+		delete(b.byID, sub.ID)
+	} else {
+		next = &Subscription{ID: sub.ID, Topic: sub.Topic, Match: sub.Match, Created: sub.Created, Subscribers: subscribers}
+		b.byKey[key] = next
+		b.byID[sub.ID] = next
+	}
+	if sub.Match != MatchExact {
+		patterns := slices.DeleteFunc(slices.Clone(b.patterns), func(p *Subscription) bool { return p == old })
+		if next != nil {
+			patterns = append(patterns, next)
+		}
+		b.patterns = patterns
+	}
+	return next
 }
 
-// Unsubscribe removes s from subscription id.
-func (b *Broker) Unsubscribe(s Recipient, id wamp.ID) error {
+// Unsubscribe removes s from subscription id. deleted reports that the
+// subscription went away with its last subscriber.
+func (b *Broker) Unsubscribe(s Recipient, id wamp.ID) (sub *Subscription, deleted bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	own := b.bySession[s.SessionID()]
 	if _, ok := own[id]; !ok {
-		return ErrNoSuchSubscription
+		return nil, false, ErrNoSuchSubscription
 	}
 	delete(own, id)
 	if len(own) == 0 {
 		delete(b.bySession, s.SessionID())
 	}
-	b.removeSubscriber(b.byID[id], s)
-	return nil
+	sub = b.byID[id]
+	return sub, b.removeSubscriber(sub, s), nil
 }
 
-func (b *Broker) removeSubscriber(sub *Subscription, s Recipient) {
+func (b *Broker) removeSubscriber(sub *Subscription, s Recipient) (deleted bool) {
 	if sub == nil {
-		return
+		return false
 	}
 	next := slices.DeleteFunc(slices.Clone(sub.Subscribers), func(r Recipient) bool { return r == s })
-	if len(next) == 0 {
-		delete(b.byTopic, sub.Topic)
-		delete(b.byID, sub.ID)
-		return
-	}
-	b.replace(sub, next)
+	return b.replace(sub, next) == nil
 }
 
-// RemoveSession removes every subscription of s.
-func (b *Broker) RemoveSession(s Recipient) {
+// RemoveSession removes every subscription of s and returns those that were
+// deleted because s was their last subscriber.
+func (b *Broker) RemoveSession(s Recipient) (deleted []*Subscription) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for id := range b.bySession[s.SessionID()] {
-		b.removeSubscriber(b.byID[id], s)
+		if sub := b.byID[id]; sub != nil && b.removeSubscriber(sub, s) {
+			deleted = append(deleted, sub)
+		}
 	}
 	delete(b.bySession, s.SessionID())
+	return deleted
 }
 
-// Match returns the subscription whose topic matches topic, or nil. The
-// returned value is immutable.
-func (b *Broker) Match(topic wamp.URI) *Subscription {
+// Match appends to buf the subscriptions matching topic: the exact one, then
+// every prefix and wildcard subscription that matches. The returned values
+// are immutable.
+func (b *Broker) Match(buf []*Subscription, topic wamp.URI) []*Subscription {
 	b.mu.RLock()
-	sub := b.byTopic[topic]
+	if sub := b.byKey[subKey{MatchExact, topic}]; sub != nil {
+		buf = append(buf, sub)
+	}
+	patterns := b.patterns
 	b.mu.RUnlock()
-	return sub
+	for _, p := range patterns {
+		if matches(p.Match, p.Topic, topic) {
+			buf = append(buf, p)
+		}
+	}
+	return buf
+}
+
+// Lookup returns the subscription of topic under match exactly (not by matching).
+func (b *Broker) Lookup(topic wamp.URI, match string) *Subscription {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.byKey[subKey{normMatch(match), topic}]
+}
+
+// Get returns subscription id.
+func (b *Broker) Get(id wamp.ID) *Subscription {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.byID[id]
+}
+
+// All returns every subscription.
+func (b *Broker) All() []*Subscription {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]*Subscription, 0, len(b.byID))
+	for _, s := range b.byID {
+		out = append(out, s)
+	}
+	return out
 }
 
 // Count is the number of subscriptions.

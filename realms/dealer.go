@@ -2,7 +2,11 @@ package realms
 
 import (
 	"errors"
+	"math/rand/v2"
+	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -13,18 +17,63 @@ var (
 	ErrNoSuchRegistration = errors.New("realms: no such registration")
 )
 
-// Registration is a procedure registered by a callee. It is immutable.
+// Invocation policies of shared registrations.
+const (
+	InvokeSingle     = "single"
+	InvokeRoundRobin = "roundrobin"
+	InvokeRandom     = "random"
+	InvokeFirst      = "first"
+	InvokeLast       = "last"
+)
+
+// ValidInvoke reports whether p is an invocation policy ("" means single).
+func ValidInvoke(p string) bool {
+	return p == "" || p == InvokeSingle || p == InvokeRoundRobin || p == InvokeRandom || p == InvokeFirst || p == InvokeLast
+}
+
+// Registration is a procedure (or procedure pattern) registered by one or
+// more callees (shared registration). It is immutable: a change replaces it.
 type Registration struct {
 	ID        wamp.ID
 	Procedure wamp.URI
-	Callee    Recipient
+	Match     string // exact, prefix or wildcard
+	Invoke    string // single, roundrobin, random, first or last
+	Created   time.Time
+	Callees   []Recipient // in order of registration
+	RegisterOptions
+	turn *atomic.Uint64
+}
+
+// RegisterOptions are options the first callee of a registration sets for it.
+type RegisterOptions struct {
+	DiscloseCaller bool // REGISTER.Options.disclose_caller
+	ForwardTimeout bool // REGISTER.Options.forward_timeout
+}
+
+// Pick returns the callee to invoke under the registration's policy.
+func (r *Registration) Pick() Recipient {
+	switch r.Invoke {
+	case InvokeRoundRobin:
+		return r.Callees[(r.turn.Add(1)-1)%uint64(len(r.Callees))]
+	case InvokeRandom:
+		return r.Callees[rand.IntN(len(r.Callees))]
+	case InvokeLast:
+		return r.Callees[len(r.Callees)-1]
+	}
+	return r.Callees[0]
+}
+
+type regKey struct {
+	match     string
+	procedure wamp.URI
 }
 
 // Dealer is the RPC routing table of a realm.
 type Dealer struct {
 	mu        sync.RWMutex
-	byProc    map[wamp.URI]*Registration
+	byKey     map[regKey]*Registration
 	byID      map[wamp.ID]*Registration
+	patterns  []*Registration // prefix and wildcard registrations, copy on write
 	bySession map[wamp.ID]map[wamp.ID]struct{}
 	ids       wamp.Sequence
 }
@@ -32,70 +81,160 @@ type Dealer struct {
 // NewDealer returns an empty dealer.
 func NewDealer() *Dealer {
 	return &Dealer{
-		byProc:    make(map[wamp.URI]*Registration),
+		byKey:     make(map[regKey]*Registration),
 		byID:      make(map[wamp.ID]*Registration),
 		bySession: make(map[wamp.ID]map[wamp.ID]struct{}),
 	}
 }
 
-// Register registers procedure for callee s.
-func (d *Dealer) Register(s Recipient, procedure wamp.URI) (wamp.ID, error) {
+// Register registers procedure under match for callee s with invocation
+// policy invoke. A procedure already registered is shared only when both
+// registrations ask for the same policy, other than single.
+func (d *Dealer) Register(s Recipient, procedure wamp.URI, match, invoke string, opts RegisterOptions) (reg *Registration, created bool, err error) {
+	match = normMatch(match)
+	if invoke == "" {
+		invoke = InvokeSingle
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.byProc[procedure]; ok {
-		return 0, ErrProcedureExists
+	reg = d.byKey[regKey{match, procedure}]
+	if reg == nil {
+		reg = &Registration{ID: d.ids.Next(), Procedure: procedure, Match: match, Invoke: invoke, Created: time.Now(),
+			RegisterOptions: opts, turn: new(atomic.Uint64)}
+		created = true
+	} else if invoke == InvokeSingle || reg.Invoke != invoke || slices.Contains(reg.Callees, s) {
+		return nil, false, ErrProcedureExists
 	}
-	reg := &Registration{ID: d.ids.Next(), Procedure: procedure, Callee: s}
-	d.byProc[procedure] = reg
-	d.byID[reg.ID] = reg
+	reg = d.replace(reg, append(slices.Clone(reg.Callees), s))
 	own := d.bySession[s.SessionID()]
 	if own == nil {
 		own = make(map[wamp.ID]struct{})
 		d.bySession[s.SessionID()] = own
 	}
 	own[reg.ID] = struct{}{}
-	return reg.ID, nil
+	return reg, created, nil
 }
 
-// Unregister removes registration id of callee s.
-func (d *Dealer) Unregister(s Recipient, id wamp.ID) error {
+// replace installs a copy of reg with new callees (none: removes it).
+func (d *Dealer) replace(reg *Registration, callees []Recipient) *Registration {
+	key := regKey{reg.Match, reg.Procedure}
+	old := d.byKey[key]
+	var next *Registration
+	if len(callees) == 0 {
+		delete(d.byKey, key)
+		delete(d.byID, reg.ID)
+	} else {
+		cp := *reg
+		cp.Callees = callees
+		next = &cp
+		d.byKey[key] = next
+		d.byID[reg.ID] = next
+	}
+	if reg.Match != MatchExact {
+		patterns := slices.DeleteFunc(slices.Clone(d.patterns), func(p *Registration) bool { return p == old })
+		if next != nil {
+			patterns = append(patterns, next)
+		}
+		d.patterns = patterns
+	}
+	return next
+}
+
+// Unregister removes callee s from registration id. deleted reports that the
+// registration went away with its last callee.
+func (d *Dealer) Unregister(s Recipient, id wamp.ID) (reg *Registration, deleted bool, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	own := d.bySession[s.SessionID()]
 	if _, ok := own[id]; !ok {
-		return ErrNoSuchRegistration
+		return nil, false, ErrNoSuchRegistration
 	}
 	delete(own, id)
 	if len(own) == 0 {
 		delete(d.bySession, s.SessionID())
 	}
-	d.remove(id)
-	return nil
+	reg = d.byID[id]
+	return reg, d.removeCallee(reg, s), nil
 }
 
-func (d *Dealer) remove(id wamp.ID) {
-	if reg := d.byID[id]; reg != nil {
-		delete(d.byProc, reg.Procedure)
-		delete(d.byID, id)
+func (d *Dealer) removeCallee(reg *Registration, s Recipient) (deleted bool) {
+	if reg == nil {
+		return false
 	}
+	next := slices.DeleteFunc(slices.Clone(reg.Callees), func(r Recipient) bool { return r == s })
+	return d.replace(reg, next) == nil
 }
 
-// RemoveSession removes every registration of s.
-func (d *Dealer) RemoveSession(s Recipient) {
+// RemoveSession removes callee s from all its registrations and returns the
+// registrations deleted because s was their last callee.
+func (d *Dealer) RemoveSession(s Recipient) (deleted []*Registration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for id := range d.bySession[s.SessionID()] {
-		d.remove(id)
+		if reg := d.byID[id]; reg != nil && d.removeCallee(reg, s) {
+			deleted = append(deleted, reg)
+		}
 	}
 	delete(d.bySession, s.SessionID())
+	return deleted
 }
 
-// Match returns the registration for procedure, or nil.
+// Match returns the registration a call of procedure goes to, with the spec's
+// precedence: exact, then the longest prefix, then the best wildcard; nil if
+// none matches.
 func (d *Dealer) Match(procedure wamp.URI) *Registration {
 	d.mu.RLock()
-	reg := d.byProc[procedure]
+	reg := d.byKey[regKey{MatchExact, procedure}]
+	patterns := d.patterns
 	d.mu.RUnlock()
-	return reg
+	if reg != nil {
+		return reg
+	}
+	var prefix, wildcard *Registration
+	for _, p := range patterns {
+		if !matches(p.Match, p.Procedure, procedure) {
+			continue
+		}
+		switch p.Match {
+		case MatchPrefix:
+			if prefix == nil || len(p.Procedure) > len(prefix.Procedure) {
+				prefix = p
+			}
+		case MatchWildcard:
+			if wildcard == nil || wildcardBetter(p.Procedure, wildcard.Procedure) {
+				wildcard = p
+			}
+		}
+	}
+	if prefix != nil {
+		return prefix
+	}
+	return wildcard
+}
+
+// Lookup returns the registration of procedure under match exactly.
+func (d *Dealer) Lookup(procedure wamp.URI, match string) *Registration {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.byKey[regKey{normMatch(match), procedure}]
+}
+
+// Get returns registration id.
+func (d *Dealer) Get(id wamp.ID) *Registration {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.byID[id]
+}
+
+// All returns every registration.
+func (d *Dealer) All() []*Registration {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]*Registration, 0, len(d.byID))
+	for _, r := range d.byID {
+		out = append(out, r)
+	}
+	return out
 }
 
 // Count is the number of registrations.

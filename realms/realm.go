@@ -39,13 +39,13 @@ func (r *Realm) Join(s Recipient) {
 	r.mu.Unlock()
 }
 
-// Leave removes a session and everything it subscribed or registered.
-func (r *Realm) Leave(s Recipient) {
+// Leave removes a session and everything it subscribed or registered, and
+// returns the subscriptions and registrations that went away with it.
+func (r *Realm) Leave(s Recipient) ([]*Subscription, []*Registration) {
 	r.mu.Lock()
 	delete(r.sessions, s.SessionID())
 	r.mu.Unlock()
-	r.Broker.RemoveSession(s)
-	r.Dealer.RemoveSession(s)
+	return r.Broker.RemoveSession(s), r.Dealer.RemoveSession(s)
 }
 
 // Session returns the joined session with id.

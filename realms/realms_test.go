@@ -14,29 +14,35 @@ func TestBrokerCopyOnWrite(t *testing.T) {
 	t.Parallel()
 	b := NewBroker()
 	a, c := sess(1), sess(2)
-	id := b.Subscribe(a, "t")
-	if b.Subscribe(a, "t") != id || b.Subscribe(c, "t") != id {
+	sub, _ := b.Subscribe(a, "t", "")
+	id := sub.ID
+	if s, _ := b.Subscribe(a, "t", ""); s.ID != id {
 		t.Fatal("one subscription per topic")
 	}
-	snap := b.Match("t")
+	if s, _ := b.Subscribe(c, "t", "exact"); s.ID != id {
+		t.Fatal("one subscription per topic")
+	}
+	snap := b.Match(nil, "t")[0]
 	if len(snap.Subscribers) != 2 {
 		t.Fatalf("subscribers %v", snap.Subscribers)
 	}
-	if err := b.Unsubscribe(c, id); err != nil {
+	if _, _, err := b.Unsubscribe(c, id); err != nil {
 		t.Fatal(err)
 	}
 	// A reader's snapshot is never mutated.
-	if len(snap.Subscribers) != 2 || len(b.Match("t").Subscribers) != 1 {
+	if len(snap.Subscribers) != 2 || len(b.Match(nil, "t")[0].Subscribers) != 1 {
 		t.Fatal("snapshot changed under its reader")
 	}
-	if err := b.Unsubscribe(c, id); err != ErrNoSuchSubscription {
+	if _, _, err := b.Unsubscribe(c, id); err != ErrNoSuchSubscription {
 		t.Fatalf("double unsubscribe: %v", err)
 	}
-	b.RemoveSession(a)
-	if b.Match("t") != nil || b.Count() != 0 {
+	if deleted := b.RemoveSession(a); len(deleted) != 1 {
+		t.Fatalf("deleted %v", deleted)
+	}
+	if len(b.Match(nil, "t")) != 0 || b.Count() != 0 {
 		t.Fatal("subscription left after its last subscriber")
 	}
-	if b.Subscribe(a, "t") == id {
+	if s, _ := b.Subscribe(a, "t", ""); s.ID == id {
 		t.Fatal("subscription id reused")
 	}
 }
@@ -45,17 +51,18 @@ func TestDealer(t *testing.T) {
 	t.Parallel()
 	d := NewDealer()
 	a, c := sess(1), sess(2)
-	id, err := d.Register(a, "p")
+	reg, _, err := d.Register(a, "p", "", "", RegisterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Register(c, "p"); err != ErrProcedureExists {
+	id := reg.ID
+	if _, _, err := d.Register(c, "p", "", "", RegisterOptions{}); err != ErrProcedureExists {
 		t.Fatalf("second registration: %v", err)
 	}
-	if err := d.Unregister(c, id); err != ErrNoSuchRegistration {
+	if _, _, err := d.Unregister(c, id); err != ErrNoSuchRegistration {
 		t.Fatalf("unregister by another session: %v", err)
 	}
-	if reg := d.Match("p"); reg == nil || reg.Callee != a {
+	if reg := d.Match("p"); reg == nil || reg.Pick() != a {
 		t.Fatal("match")
 	}
 	d.RemoveSession(a)
@@ -69,8 +76,8 @@ func TestRealmSessions(t *testing.T) {
 	r := New("realm1")
 	r.Join(sess(1))
 	r.Join(sess(2))
-	r.Broker.Subscribe(sess(1), "t")
-	if _, err := r.Dealer.Register(sess(1), "p"); err != nil {
+	r.Broker.Subscribe(sess(1), "t", "")
+	if _, _, err := r.Dealer.Register(sess(1), "p", "", "", RegisterOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	r.Leave(sess(1))
@@ -79,5 +86,94 @@ func TestRealmSessions(t *testing.T) {
 	}
 	if _, ok := r.Session(2); !ok || len(r.Sessions()) != 1 {
 		t.Fatal("other session lost")
+	}
+}
+
+func TestPatternSubscriptions(t *testing.T) {
+	t.Parallel()
+	b := NewBroker()
+	b.Subscribe(sess(1), "a.b.c", "")
+	b.Subscribe(sess(2), "a.b", MatchPrefix)
+	b.Subscribe(sess(3), "a..c", MatchWildcard)
+	b.Subscribe(sess(4), "x", MatchPrefix)
+	got := map[string]bool{}
+	for _, s := range b.Match(nil, "a.b.c") {
+		got[s.Match+":"+string(s.Topic)] = true
+	}
+	if len(got) != 3 || !got["exact:a.b.c"] || !got["prefix:a.b"] || !got["wildcard:a..c"] {
+		t.Fatalf("matches %v", got)
+	}
+	if n := len(b.Match(nil, "a.x.c.d")); n != 0 {
+		t.Fatalf("a.x.c.d matched %d", n)
+	}
+}
+
+func TestRegistrationPrecedence(t *testing.T) {
+	t.Parallel()
+	d := NewDealer()
+	// The spec's example registrations.
+	for i, r := range []struct {
+		uri   wamp.URI
+		match string
+	}{
+		{"a1.b2.c3.d4.e55", ""}, {"a1.b2.c3", MatchPrefix}, {"a1.b2.c3.d4", MatchPrefix},
+		{"a1.b2..d4.e5", MatchWildcard}, {"a1.b2.c33..e5", MatchWildcard}, {"a1.b2..d4.e5..g7", MatchWildcard},
+		{"a1.b2..d4..f6.g7", MatchWildcard},
+	} {
+		if _, _, err := d.Register(sess(i+1), r.uri, r.match, "", RegisterOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for call, want := range map[wamp.URI]wamp.URI{
+		"a1.b2.c3.d4.e55":       "a1.b2.c3.d4.e55",
+		"a1.b2.c3.d98.e74":      "a1.b2.c3",
+		"a1.b2.c3.d4.e325":      "a1.b2.c3.d4",
+		"a1.b2.c55.d4.e5":       "a1.b2..d4.e5",
+		"a1.b2.c33.d4.e5":       "a1.b2.c33..e5",
+		"a1.b2.c88.d4.e5.f6.g7": "a1.b2..d4.e5..g7",
+		"a1.b2.c88.d4.e6.f6.g7": "a1.b2..d4..f6.g7",
+	} {
+		reg := d.Match(call)
+		if reg == nil || reg.Procedure != want {
+			t.Errorf("call %s went to %v, want %s", call, reg, want)
+		}
+	}
+	if d.Match("a2.b2.c2") != nil {
+		t.Error("unmatched call found a registration")
+	}
+}
+
+func TestSharedRegistration(t *testing.T) {
+	t.Parallel()
+	d := NewDealer()
+	reg, _, err := d.Register(sess(1), "p", "", InvokeRoundRobin, RegisterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Register(sess(2), "p", "", InvokeRoundRobin, RegisterOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Register(sess(3), "p", "", InvokeRandom, RegisterOptions{}); err != ErrProcedureExists {
+		t.Fatalf("mixed policies: %v", err)
+	}
+	if _, _, err := d.Register(sess(3), "p", "", "", RegisterOptions{}); err != ErrProcedureExists {
+		t.Fatalf("single on shared: %v", err)
+	}
+	reg = d.Match("p")
+	seen := []wamp.ID{reg.Pick().SessionID(), reg.Pick().SessionID(), reg.Pick().SessionID()}
+	if seen[0] == seen[1] || seen[0] != seen[2] {
+		t.Fatalf("roundrobin picked %v", seen)
+	}
+	for policy, want := range map[string]wamp.ID{InvokeFirst: 1, InvokeLast: 2} {
+		r := &Registration{Invoke: policy, Callees: reg.Callees}
+		if r.Pick().SessionID() != want {
+			t.Errorf("%s picked %d", policy, r.Pick().SessionID())
+		}
+	}
+	if _, deleted, _ := d.Unregister(sess(1), reg.ID); deleted {
+		t.Fatal("shared registration deleted with callees left")
+	}
+	if got := d.Match("p").Pick().SessionID(); got != 2 {
+		t.Fatalf("remaining callee %d", got)
 	}
 }

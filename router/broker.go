@@ -3,25 +3,43 @@ package router
 import (
 	"fmt"
 
+	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
 
-func (s *session) handleSubscribe(m *wamp.Subscribe) {
-	if !s.validURI(m.Topic) {
+// Disclosure settings of a realm for callers and publishers.
+const (
+	DiscloseOnRequest = "" // disclose when the caller or publisher asks (disclose_me)
+	DiscloseAlways    = "always"
+	DiscloseNever     = "never"
+)
+
+// patternURI checks a topic or procedure URI of SUBSCRIBE or REGISTER:
+// wildcard and prefix patterns may have empty components.
+func (s *session) patternURI(u wamp.URI, match string) bool {
+	return wamp.ValidURI(u, s.r.cfg.StrictURI, match == realms.MatchWildcard || match == realms.MatchPrefix)
+}
+
+func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
+	o := options{d: m.Options, msg: wamp.SUBSCRIBE}
+	match := o.oneOf(wamp.OptMatch, realms.ValidMatch)
+	o.boolean("get_retained", false)
+	o.routerLinks()
+	if o.err != nil {
+		return s.protocolViolation(o.err.Error())
+	}
+	if !s.patternURI(m.Topic, match) {
 		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
-		return
+		return false, ""
 	}
-	if match, ok := matchPolicy(m.Options); !ok {
-		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidArgument, fmt.Sprintf("match policy %q is not supported", match))
-		return
-	}
-	id := s.realm.Broker.Subscribe(s, m.Topic)
-	_ = s.send(&wamp.Subscribed{Request: m.Request, Subscription: id})
+	sub, _ := s.realm.Broker.Subscribe(s, m.Topic, match)
+	_ = s.send(&wamp.Subscribed{Request: m.Request, Subscription: sub.ID})
+	return false, ""
 }
 
 func (s *session) handleUnsubscribe(m *wamp.Unsubscribe) {
-	if err := s.realm.Broker.Unsubscribe(s, m.Subscription); err != nil {
+	if _, _, err := s.realm.Broker.Unsubscribe(s, m.Subscription); err != nil {
 		s.sendError(wamp.UNSUBSCRIBE, m.Request, wamp.ErrNoSuchSubscription,
 			fmt.Sprintf("no subscription %d in this session", m.Subscription))
 		return
@@ -29,35 +47,111 @@ func (s *session) handleUnsubscribe(m *wamp.Unsubscribe) {
 	_ = s.send(&wamp.Unsubscribed{Request: m.Request})
 }
 
-// handlePublish delivers an event to the subscribers of the topic. The event is
-// encoded once per serializer in use among them, and the same frame is queued
-// to each: the payload is never decoded, and compressed once if at all.
-func (s *session) handlePublish(m *wamp.Publish) {
-	ack := m.Options.Bool(wamp.OptAcknowledge, false)
+// audience is who a publication may reach: the publisher's exclusion and the
+// black and white lists of subscriber_blackwhite_listing.
+type audience struct {
+	publisher                         *session
+	excludeMe                         bool
+	exclude, eligible                 map[wamp.ID]bool
+	excludeAuthID, eligibleAuthID     map[string]bool
+	excludeAuthRole, eligibleAuthRole map[string]bool
+}
+
+func (a *audience) admits(to *session) bool {
+	switch {
+	case a.excludeMe && to == a.publisher:
+		return false
+	case a.exclude != nil && a.exclude[to.id],
+		a.excludeAuthID != nil && a.excludeAuthID[to.authid],
+		a.excludeAuthRole != nil && a.excludeAuthRole[to.authrole]:
+		return false
+	case a.eligible != nil && !a.eligible[to.id],
+		a.eligibleAuthID != nil && !a.eligibleAuthID[to.authid],
+		a.eligibleAuthRole != nil && !a.eligibleAuthRole[to.authrole]:
+		return false
+	}
+	return true
+}
+
+// handlePublish delivers an event to the subscribers of every subscription
+// matching the topic. The event is encoded once per subscription and
+// serializer in use among its subscribers, and the same frame is queued to
+// each: the payload is never decoded, and compressed once if at all.
+func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
+	o := options{d: m.Options, msg: wamp.PUBLISH}
+	ack := o.boolean(wamp.OptAcknowledge, false)
+	aud := audience{
+		publisher:        s,
+		excludeMe:        o.boolean(wamp.OptExcludeMe, true),
+		exclude:          o.ids("exclude"),
+		eligible:         o.ids("eligible"),
+		excludeAuthID:    o.strs("exclude_authid"),
+		eligibleAuthID:   o.strs("eligible_authid"),
+		excludeAuthRole:  o.strs("exclude_authrole"),
+		eligibleAuthRole: o.strs("eligible_authrole"),
+	}
+	disclose := o.boolean(wamp.OptDiscloseMe, false)
+	o.boolean("retain", false)
+	o.passthru()
+	o.routerLinks()
+	if o.err != nil {
+		return s.protocolViolation(o.err.Error())
+	}
 	if !s.validURI(m.Topic) {
-		if ack {
-			s.sendError(wamp.PUBLISH, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
+		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
+		return false, ""
+	}
+	switch s.realm.cfg.DisclosePublisher {
+	case DiscloseAlways:
+		disclose = true
+	case DiscloseNever:
+		if disclose {
+			s.refusePublish(ack, m.Request, "wamp.error.option_disallowed.disclose_me", "this realm does not disclose publishers")
+			return false, ""
 		}
-		return
 	}
 	pub := wamp.GlobalID()
-	if sub := s.realm.Broker.Match(m.Topic); sub != nil {
-		excludeMe := m.Options.Bool(wamp.OptExcludeMe, true)
-		ev := &wamp.Event{Subscription: sub.ID, Publication: pub, Details: wamp.Dict{}, Payload: m.Payload}
-		s.fanout(ev, sub.Subscribers, excludeMe)
+	var buf [4]*realms.Subscription
+	for _, sub := range s.realm.Broker.Match(buf[:0], m.Topic) {
+		ev := &wamp.Event{Subscription: sub.ID, Publication: pub, Details: s.eventDetails(sub, m.Topic, disclose), Payload: m.Payload}
+		s.fanout(ev, sub.Subscribers, &aud)
 	}
 	if ack {
 		_ = s.send(&wamp.Published{Request: m.Request, Publication: pub})
 	}
+	return false, ""
 }
 
-// fanout queues ev to every recipient (but the publisher when excludeMe).
-func (s *session) fanout(ev *wamp.Event, recipients []realmsRecipient, excludeMe bool) {
+// refusePublish answers a PUBLISH that cannot be routed: with ERROR when the
+// publisher asked for acknowledgement, else only in the log, as the spec says.
+func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message string) {
+	if ack {
+		s.sendError(wamp.PUBLISH, request, uri, message)
+		return
+	}
+	s.log.Debug("publication dropped", "error", uri, "message", message)
+}
+
+func (s *session) eventDetails(sub *realms.Subscription, topic wamp.URI, disclose bool) wamp.Dict {
+	d := wamp.Dict{}
+	if sub.Match != realms.MatchExact {
+		d["topic"] = string(topic)
+	}
+	if disclose {
+		d["publisher"] = uint64(s.id)
+		d["publisher_authid"] = s.authid
+		d["publisher_authrole"] = s.authrole
+	}
+	return d
+}
+
+// fanout queues ev to every recipient the audience admits.
+func (s *session) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audience) {
 	var frames [4]*transport.Frame // by wamp.Encoding
 	var failed [4]bool
 	for _, rc := range recipients {
 		to := rc.(*session)
-		if excludeMe && to == s {
+		if !aud.admits(to) {
 			continue
 		}
 		f := frames[to.encoding]

@@ -23,4 +23,10 @@ type RealmConfig struct {
 	Name string
 	// Anonymous allows anonymous authentication (the only method so far).
 	Anonymous bool
+	// DiscloseCaller: "" discloses a caller's identity to the callee when
+	// the caller asks (disclose_me) or the registration asks
+	// (disclose_caller); "always" always; "never" refuses disclose_me.
+	DiscloseCaller string
+	// DisclosePublisher: the same for publishers and EVENT details.
+	DisclosePublisher string
 }

@@ -3,33 +3,62 @@ package router
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/wamp"
 )
 
-type realmsRecipient = realms.Recipient
+// Cancel modes of CANCEL.Options.mode.
+const (
+	cancelSkip       = "skip"
+	cancelKill       = "kill"
+	cancelKillNoWait = "killnowait"
+)
 
-func (s *session) handleRegister(m *wamp.Register) {
-	if !s.validURI(m.Procedure) {
+func validCancelMode(m string) bool {
+	return m == cancelSkip || m == cancelKill || m == cancelKillNoWait
+}
+
+// invocation is a CALL routed to a callee and not yet answered. It is in the
+// callee's invocations (by INVOCATION request id) and the caller's calls (by
+// CALL request id). Whoever takes it out of the callee's table owns its end.
+type invocation struct {
+	caller   *session
+	request  wamp.ID // the caller's CALL request id
+	callee   *session
+	id       wamp.ID // the INVOCATION request id
+	progress bool    // the caller asked for progressive results
+	timer    *time.Timer
+}
+
+func (s *session) handleRegister(m *wamp.Register) (bool, string) {
+	o := options{d: m.Options, msg: wamp.REGISTER}
+	match := o.oneOf(wamp.OptMatch, realms.ValidMatch)
+	invoke := o.oneOf(wamp.OptInvoke, realms.ValidInvoke)
+	discloseCaller := o.boolean("disclose_caller", false)
+	forwardTimeout := o.boolean("forward_timeout", false)
+	if o.err != nil {
+		return s.protocolViolation(o.err.Error())
+	}
+	if !s.patternURI(m.Procedure, match) {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", m.Procedure))
-		return
+		return false, ""
 	}
-	if match, ok := matchPolicy(m.Options); !ok {
-		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidArgument, fmt.Sprintf("match policy %q is not supported", match))
-		return
-	}
-	id, err := s.realm.Dealer.Register(s, m.Procedure)
+	reg, _, err := s.realm.Dealer.Register(s, m.Procedure, match, invoke, realms.RegisterOptions{
+		DiscloseCaller: discloseCaller, ForwardTimeout: forwardTimeout,
+	})
 	if errors.Is(err, realms.ErrProcedureExists) {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrProcedureAlreadyExists,
-			fmt.Sprintf("procedure %q is already registered", m.Procedure))
-		return
+			fmt.Sprintf("procedure %q is already registered (shared registration needs the same invoke policy, other than single)", m.Procedure))
+		return false, ""
 	}
-	_ = s.send(&wamp.Registered{Request: m.Request, Registration: id})
+	_ = s.send(&wamp.Registered{Request: m.Request, Registration: reg.ID})
+	return false, ""
 }
 
 func (s *session) handleUnregister(m *wamp.Unregister) {
-	if err := s.realm.Dealer.Unregister(s, m.Registration); err != nil {
+	if _, _, err := s.realm.Dealer.Unregister(s, m.Registration); err != nil {
 		s.sendError(wamp.UNREGISTER, m.Request, wamp.ErrNoSuchRegistration,
 			fmt.Sprintf("no registration %d in this session", m.Registration))
 		return
@@ -37,38 +66,163 @@ func (s *session) handleUnregister(m *wamp.Unregister) {
 	_ = s.send(&wamp.Unregistered{Request: m.Request})
 }
 
-// handleCall routes a CALL to the callee as an INVOCATION carrying the
+// handleCall routes a CALL to a callee as an INVOCATION carrying the
 // caller's payload as it came.
-func (s *session) handleCall(m *wamp.Call) {
+func (s *session) handleCall(m *wamp.Call) (bool, string) {
+	o := options{d: m.Options, msg: wamp.CALL}
+	progress := o.boolean("receive_progress", false)
+	timeout := o.millis("timeout")
+	disclose := o.boolean(wamp.OptDiscloseMe, false)
+	o.passthru()
+	o.routerLinks()
+	if o.err != nil {
+		return s.protocolViolation(o.err.Error())
+	}
 	if !s.validURI(m.Procedure) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", m.Procedure))
-		return
+		return false, ""
+	}
+	switch s.realm.cfg.DiscloseCaller {
+	case DiscloseAlways:
+		disclose = true
+	case DiscloseNever:
+		if disclose {
+			s.sendError(wamp.CALL, m.Request, "wamp.error.disclose_me.not_allowed", "this realm does not disclose callers")
+			return false, ""
+		}
 	}
 	reg := s.realm.Dealer.Match(m.Procedure)
 	if reg == nil {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, fmt.Sprintf("no callee registered procedure %q", m.Procedure))
-		return
+		return false, ""
 	}
-	callee := reg.Callee.(*session)
-	id, ok := callee.addInvocation(&invocation{caller: s, request: m.Request})
-	if !ok {
+	callee := reg.Pick().(*session)
+	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: progress}
+	if !callee.addInvocation(inv) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "callee left before the call could be delivered")
-		return
+		return false, ""
 	}
-	inv := &wamp.Invocation{Request: id, Registration: reg.ID, Details: wamp.Dict{}, Payload: m.Payload}
-	if err := callee.send(inv); err != nil {
-		if callee.takeInvocation(id) != nil {
-			s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "call could not be delivered to the callee: "+err.Error())
+	s.addCall(inv)
+	details := wamp.Dict{}
+	if reg.Match != realms.MatchExact {
+		details["procedure"] = string(m.Procedure)
+	}
+	if disclose || reg.DiscloseCaller {
+		details["caller"] = uint64(s.id)
+		details["caller_authid"] = s.authid
+		details["caller_authrole"] = s.authrole
+	}
+	if progress && callee.feature(wamp.RoleCallee, "progressive_call_results") {
+		details["receive_progress"] = true
+	}
+	if timeout > 0 {
+		if reg.ForwardTimeout && callee.feature(wamp.RoleCallee, "call_timeout") {
+			details["timeout"] = timeout
+		} else {
+			s.callMu.Lock() // endCall reads the timer under it, from any goroutine
+			inv.timer = time.AfterFunc(time.Duration(timeout)*time.Millisecond, func() { s.r.timeOut(inv) })
+			s.callMu.Unlock()
 		}
 	}
+	err := callee.send(&wamp.Invocation{Request: inv.id, Registration: reg.ID, Details: details, Payload: m.Payload})
+	if err != nil && callee.takeInvocation(inv.id) != nil {
+		s.endCall(inv)
+		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "call could not be delivered to the callee: "+err.Error())
+	}
+	return false, ""
 }
 
-// handleYield routes a callee's YIELD back to the caller as RESULT.
-func (s *session) handleYield(m *wamp.Yield) {
+// handleYield routes a callee's YIELD back to the caller as RESULT; a
+// progressive YIELD keeps the call open.
+func (s *session) handleYield(m *wamp.Yield) (bool, string) {
+	o := options{d: m.Options, msg: wamp.YIELD}
+	progress := o.boolean("progress", false)
+	if o.err != nil {
+		return s.protocolViolation(o.err.Error())
+	}
+	if progress {
+		inv := s.peekInvocation(m.Request)
+		switch {
+		case inv == nil:
+			s.log.Debug("progressive YIELD for unknown invocation ignored", "request", uint64(m.Request))
+		case !inv.progress:
+			s.log.Debug("progressive YIELD ignored: the caller did not ask for progress", "request", uint64(m.Request))
+		default:
+			_ = inv.caller.send(&wamp.Result{Request: inv.request, Details: wamp.Dict{"progress": true}, Payload: m.Payload})
+		}
+		return false, ""
+	}
 	inv := s.takeInvocation(m.Request)
 	if inv == nil {
 		s.log.Debug("YIELD for unknown invocation ignored", "request", uint64(m.Request))
-		return
+		return false, ""
 	}
+	inv.caller.endCall(inv)
 	_ = inv.caller.send(&wamp.Result{Request: inv.request, Details: wamp.Dict{}, Payload: m.Payload})
+	return false, ""
+}
+
+// handleError routes a callee's ERROR for an invocation back to the caller.
+func (s *session) handleError(m *wamp.Error) (bool, string) {
+	if m.Type != wamp.INVOCATION {
+		return s.protocolViolation("ERROR for " + m.Type.String() + " is not valid from a client")
+	}
+	inv := s.takeInvocation(m.Request)
+	if inv == nil {
+		s.log.Debug("ERROR for unknown invocation ignored", "request", uint64(m.Request))
+		return false, ""
+	}
+	inv.caller.endCall(inv)
+	details := m.Details
+	if details == nil {
+		details = wamp.Dict{}
+	}
+	_ = inv.caller.send(&wamp.Error{Type: wamp.CALL, Request: inv.request, Details: details, Error: m.Error, Payload: m.Payload})
+	return false, ""
+}
+
+// handleCancel cancels a call of this session's, in the mode it asks
+// (default killnowait); a callee that does not support call_canceling gets
+// skip.
+func (s *session) handleCancel(m *wamp.Cancel) (bool, string) {
+	o := options{d: m.Options, msg: wamp.CANCEL}
+	mode := o.oneOf("mode", validCancelMode)
+	if o.err != nil {
+		return s.protocolViolation(o.err.Error())
+	}
+	if mode == "" {
+		mode = cancelKillNoWait
+	}
+	inv := s.call(m.Request)
+	if inv == nil {
+		s.log.Debug("CANCEL for a call that is not pending", "request", uint64(m.Request))
+		return false, ""
+	}
+	s.r.cancel(inv, mode, wamp.ErrCanceled, "call canceled by the caller")
+	return false, ""
+}
+
+// cancel ends inv in mode, answering the caller with uri.
+func (r *Router) cancel(inv *invocation, mode string, uri wamp.URI, message string) {
+	if !inv.callee.feature(wamp.RoleCallee, "call_canceling") {
+		mode = cancelSkip
+	}
+	if mode == cancelKill {
+		_ = inv.callee.send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": mode, "reason": string(uri)}})
+		return // the callee's answer goes to the caller
+	}
+	if inv.callee.takeInvocation(inv.id) == nil {
+		return // answered meanwhile
+	}
+	inv.caller.endCall(inv)
+	inv.caller.sendError(wamp.CALL, inv.request, uri, message)
+	if mode == cancelKillNoWait {
+		_ = inv.callee.send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": mode, "reason": string(uri)}})
+	}
+}
+
+// timeOut ends a call whose timeout expired: killnowait if the callee
+// supports canceling, else skip, with wamp.error.timeout.
+func (r *Router) timeOut(inv *invocation) {
+	r.cancel(inv, cancelKillNoWait, wamp.ErrTimeout, "call timed out")
 }

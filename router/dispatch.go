@@ -18,25 +18,23 @@ func (s *session) dispatch(msg wamp.Message) (end bool, reason string) {
 	}
 	switch m := msg.(type) {
 	case *wamp.Publish:
-		s.handlePublish(m)
+		return s.handlePublish(m)
 	case *wamp.Subscribe:
-		s.handleSubscribe(m)
+		return s.handleSubscribe(m)
 	case *wamp.Unsubscribe:
 		s.handleUnsubscribe(m)
 	case *wamp.Call:
-		s.handleCall(m)
+		return s.handleCall(m)
 	case *wamp.Register:
-		s.handleRegister(m)
+		return s.handleRegister(m)
 	case *wamp.Unregister:
 		s.handleUnregister(m)
 	case *wamp.Yield:
-		s.handleYield(m)
+		return s.handleYield(m)
 	case *wamp.Error:
 		return s.handleError(m)
 	case *wamp.Cancel:
-		// call_canceling is not announced; a CANCEL is answered by the callee's
-		// eventual result, as the spec lets a dealer without the feature do.
-		s.log.Debug("CANCEL ignored: call_canceling not supported", "request", uint64(m.Request))
+		return s.handleCancel(m)
 	case *wamp.Goodbye:
 		return s.handleGoodbye(m)
 	case *wamp.Abort:
@@ -83,32 +81,7 @@ func (s *session) handleGoodbye(m *wamp.Goodbye) (bool, string) {
 	return true, "client said goodbye: " + string(m.Reason)
 }
 
-// handleError routes a callee's ERROR for an invocation back to the caller.
-func (s *session) handleError(m *wamp.Error) (bool, string) {
-	if m.Type != wamp.INVOCATION {
-		return s.protocolViolation("ERROR for " + m.Type.String() + " is not valid from a client")
-	}
-	inv := s.takeInvocation(m.Request)
-	if inv == nil {
-		s.log.Debug("ERROR for unknown invocation ignored", "request", uint64(m.Request))
-		return false, ""
-	}
-	details := m.Details
-	if details == nil {
-		details = wamp.Dict{}
-	}
-	_ = inv.caller.send(&wamp.Error{Type: wamp.CALL, Request: inv.request, Details: details, Error: m.Error, Payload: m.Payload})
-	return false, ""
-}
-
 // validURI checks a topic or procedure URI against the router's rule.
 func (s *session) validURI(u wamp.URI) bool {
 	return wamp.ValidURI(u, s.r.cfg.StrictURI, false)
-}
-
-// matchPolicy returns the match option of SUBSCRIBE or REGISTER, and whether
-// it is one the router supports.
-func matchPolicy(options wamp.Dict) (string, bool) {
-	match, _ := options[wamp.OptMatch].(string)
-	return match, match == "" || match == "exact"
 }

@@ -22,9 +22,19 @@ var clientRoles = []string{wamp.RolePublisher, wamp.RoleSubscriber, wamp.RoleCal
 func welcomeRoles() wamp.Dict {
 	return wamp.Dict{
 		wamp.RoleBroker: wamp.Dict{"features": wamp.Dict{
-			"publisher_exclusion": true,
+			"publisher_exclusion":           true,
+			"publisher_identification":      true,
+			"subscriber_blackwhite_listing": true,
+			"pattern_based_subscription":    true,
 		}},
-		wamp.RoleDealer: wamp.Dict{"features": wamp.Dict{}},
+		wamp.RoleDealer: wamp.Dict{"features": wamp.Dict{
+			"caller_identification":      true,
+			"pattern_based_registration": true,
+			"shared_registration":        true,
+			"progressive_call_results":   true,
+			"call_canceling":             true,
+			"call_timeout":               true,
+		}},
 	}
 }
 
@@ -79,6 +89,7 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 	}
 	s.id = wamp.GlobalID()
 	s.realm = rm
+	s.roles = hello.Details.Dict("roles")
 	s.authid = hello.Details.String("authid")
 	if s.authid == "" {
 		s.authid = "anonymous-" + strconv.FormatUint(uint64(s.id), 36)

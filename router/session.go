@@ -31,6 +31,8 @@ type session struct {
 	authmethod string
 	joined     time.Time
 
+	roles wamp.Dict // HELLO.Details.roles, read-only after the handshake
+
 	// invocations are the calls routed to this session as callee and not yet
 	// answered, keyed by INVOCATION request id. gone is set when the session
 	// has left, after which no invocation is added.
@@ -39,15 +41,14 @@ type session struct {
 	gone        bool
 	invIDs      wamp.Sequence
 
+	// calls are this session's own calls in flight, by CALL request id, for
+	// CANCEL and for cleanup when the session leaves.
+	callMu sync.Mutex
+	calls  map[wamp.ID]*invocation
+
 	established  atomic.Bool
 	goodbyeSent  atomic.Bool // the router sent GOODBYE first
 	shuttingDown atomic.Bool
-}
-
-// invocation is a CALL routed to a callee and awaiting its YIELD or ERROR.
-type invocation struct {
-	caller  *session
-	request wamp.ID // the caller's CALL request id
 }
 
 func newSession(r *Router, p transport.Peer) *session {
@@ -59,6 +60,7 @@ func newSession(r *Router, p transport.Peer) *session {
 		encoding:    ser.Encoding(),
 		binary:      ser.Binary(),
 		invocations: make(map[wamp.ID]*invocation),
+		calls:       make(map[wamp.ID]*invocation),
 	}
 }
 
@@ -142,8 +144,9 @@ func (s *session) shutdown() {
 	s.peer.Close(transport.CloseGoingAway, "router shutting down")
 }
 
-// leave removes the session from its realm and fails the calls it was
-// answering, so that no caller waits for a callee that is gone.
+// leave removes the session from its realm, fails the calls it was
+// answering, so that no caller waits for a callee that is gone, and cancels
+// the calls it had made.
 func (s *session) leave(reason string) {
 	s.realm.Leave(s)
 	s.invMu.Lock()
@@ -152,24 +155,79 @@ func (s *session) leave(reason string) {
 	s.invocations = nil
 	s.invMu.Unlock()
 	for _, inv := range pending {
+		inv.caller.endCall(inv)
 		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrCanceled, "callee left before answering the call")
+	}
+	s.callMu.Lock()
+	own := s.calls
+	s.calls = nil
+	s.callMu.Unlock()
+	for _, inv := range own {
+		s.callMu.Lock()
+		if inv.timer != nil {
+			inv.timer.Stop()
+		}
+		s.callMu.Unlock()
+		if inv.callee.takeInvocation(inv.id) != nil && inv.callee.feature(wamp.RoleCallee, "call_canceling") {
+			_ = inv.callee.send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": cancelKillNoWait, "reason": string(wamp.ErrCanceled)}})
+		}
 	}
 	s.r.stats.SessionsLeft.Add(1)
 	s.log.Info("session left", "reason", reason, "duration", time.Since(s.joined).Round(time.Millisecond),
 		"failed_invocations", len(pending))
 }
 
-// addInvocation records a call routed to s as callee and returns its INVOCATION
-// request id; ok is false if s has left.
-func (s *session) addInvocation(inv *invocation) (wamp.ID, bool) {
+// addInvocation records a call routed to s as callee under a new INVOCATION
+// request id (inv.id); false if s has left.
+func (s *session) addInvocation(inv *invocation) bool {
 	s.invMu.Lock()
 	defer s.invMu.Unlock()
 	if s.gone {
-		return 0, false
+		return false
 	}
-	id := s.invIDs.Next()
-	s.invocations[id] = inv
-	return id, true
+	inv.id = s.invIDs.Next()
+	s.invocations[inv.id] = inv
+	return true
+}
+
+// peekInvocation returns the invocation with request id without taking it.
+func (s *session) peekInvocation(id wamp.ID) *invocation {
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	return s.invocations[id]
+}
+
+// addCall records a call of s in flight.
+func (s *session) addCall(inv *invocation) {
+	s.callMu.Lock()
+	if s.calls != nil {
+		s.calls[inv.request] = inv
+	}
+	s.callMu.Unlock()
+}
+
+// call returns s's call in flight with CALL request id.
+func (s *session) call(request wamp.ID) *invocation {
+	s.callMu.Lock()
+	defer s.callMu.Unlock()
+	return s.calls[request]
+}
+
+// endCall forgets a call of s that has ended, and stops its timer.
+func (s *session) endCall(inv *invocation) {
+	s.callMu.Lock()
+	if inv.timer != nil {
+		inv.timer.Stop()
+	}
+	if s.calls[inv.request] == inv {
+		delete(s.calls, inv.request)
+	}
+	s.callMu.Unlock()
+}
+
+// feature reports whether the peer announced feature for role in HELLO.
+func (s *session) feature(role, feature string) bool {
+	return s.roles.Dict(role).Dict("features").Bool(feature, false)
 }
 
 // takeInvocation removes and returns the invocation with request id, or nil.

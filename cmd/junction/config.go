@@ -53,8 +53,10 @@ type fileConfig struct {
 		HelloTimeout     string `mapstructure:"hello_timeout"`
 	} `mapstructure:"router"`
 	Realms []struct {
-		Name string   `mapstructure:"name"`
-		Auth []string `mapstructure:"auth"`
+		Name              string   `mapstructure:"name"`
+		Auth              []string `mapstructure:"auth"`
+		DiscloseCaller    string   `mapstructure:"disclose_caller"`
+		DisclosePublisher string   `mapstructure:"disclose_publisher"`
 	} `mapstructure:"realms"`
 }
 
@@ -181,7 +183,21 @@ func (fc *fileConfig) resolve() (*config, error) {
 			}
 			anonymous = anonymous || m == "anonymous"
 		}
-		c.Router.Realms = append(c.Router.Realms, router.RealmConfig{Name: rc.Name, Anonymous: anonymous})
+		disclosure := func(key, v string) string {
+			switch v {
+			case "", "request":
+				return router.DiscloseOnRequest
+			case "always", "never":
+				return v
+			}
+			bad(key, strconv.Quote(v), `want "request", "always" or "never"`)
+			return ""
+		}
+		c.Router.Realms = append(c.Router.Realms, router.RealmConfig{
+			Name: rc.Name, Anonymous: anonymous,
+			DiscloseCaller:    disclosure(key+".disclose_caller", rc.DiscloseCaller),
+			DisclosePublisher: disclosure(key+".disclose_publisher", rc.DisclosePublisher),
+		})
 	}
 	if len(c.Router.Realms) == 0 && !c.Router.AutoCreateRealms {
 		bad("realms", "[]", "configure at least one realm or set router.auto_create_realms")

@@ -111,6 +111,7 @@ func TestRefusedConfigs(t *testing.T) {
 		{"duplicate realm", "[[realms]]\nname = \"r\"\nauth = [\"anonymous\"]\n[[realms]]\nname = \"r\"\nauth = [\"anonymous\"]", "duplicate realm"},
 		{"bad auth", "[[realms]]\nname = \"r\"\nauth = [\"kerberos\"]", "realms[0].auth"},
 		{"bad path", "[websocket]\npath = \"ws\"", "websocket.path"},
+		{"bad disclosure", "[[realms]]\nname = \"r\"\nauth = [\"anonymous\"]\ndisclose_caller = \"sometimes\"", "realms[0].disclose_caller"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

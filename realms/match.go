@@ -1,0 +1,83 @@
+package realms
+
+import (
+	"strings"
+
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// Match policies of SUBSCRIBE and REGISTER.
+const (
+	MatchExact    = "exact"
+	MatchPrefix   = "prefix"
+	MatchWildcard = "wildcard"
+)
+
+// ValidMatch reports whether m is a match policy ("" means exact).
+func ValidMatch(m string) bool {
+	return m == "" || m == MatchExact || m == MatchPrefix || m == MatchWildcard
+}
+
+func normMatch(m string) string {
+	if m == "" {
+		return MatchExact
+	}
+	return m
+}
+
+// matches reports whether uri matches pattern under policy match.
+func matches(match string, pattern, uri wamp.URI) bool {
+	switch match {
+	case MatchPrefix:
+		return matchPrefix(string(pattern), string(uri))
+	case MatchWildcard:
+		return matchWildcard(string(pattern), string(uri))
+	}
+	return pattern == uri
+}
+
+// matchPrefix matches whole URI components: "a1.b2.c3" matches "a1.b2.c3"
+// and "a1.b2.c3.d4" but not "a1.b2.c33". The spec's precedence algorithm
+// for registrations (which it says MUST be applied) counts matched components
+// and its examples route "a1.b2.c33.d4.e5" past the prefix "a1.b2.c3"; its
+// introduction's "com.myapp.myobject1-mysubobject1" example reads as a string
+// prefix instead. We follow the normative algorithm, for subscriptions too. A
+// pattern ending in "." matches anything after it.
+func matchPrefix(pattern, uri string) bool {
+	if !strings.HasPrefix(uri, pattern) {
+		return false
+	}
+	return len(uri) == len(pattern) || uri[len(pattern)] == '.' || strings.HasSuffix(pattern, ".")
+}
+
+// matchWildcard: empty components of pattern match any one component of uri.
+func matchWildcard(pattern, uri string) bool {
+	for {
+		pc, prest, pmore := strings.Cut(pattern, ".")
+		uc, urest, umore := strings.Cut(uri, ".")
+		if pc != "" && pc != uc {
+			return false
+		}
+		if pmore != umore {
+			return false
+		}
+		if !pmore {
+			return true
+		}
+		pattern, uri = prest, urest
+	}
+}
+
+// wildcardBetter reports whether wildcard pattern a takes precedence over b
+// for the same URI: at the first component where they differ in being a
+// wildcard, the one with the literal component wins (the spec's "longest
+// portion of URI components matched before each wildcard").
+func wildcardBetter(a, b wamp.URI) bool {
+	ac, bc := strings.Split(string(a), "."), strings.Split(string(b), ".")
+	for i := range min(len(ac), len(bc)) {
+		if (ac[i] == "") != (bc[i] == "") {
+			return ac[i] != ""
+		}
+	}
+	return a < b // a stable choice between equals
+}
