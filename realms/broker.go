@@ -122,18 +122,23 @@ func (b *Broker) removeSubscriber(sub *Subscription, s Recipient) (deleted bool)
 	return b.replace(sub, next) == nil
 }
 
-// RemoveSession removes every subscription of s and returns those that were
-// deleted because s was their last subscriber.
-func (b *Broker) RemoveSession(s Recipient) (deleted []*Subscription) {
+// SubscriptionRemoval is a subscription a leaving session was removed from.
+type SubscriptionRemoval struct {
+	*Subscription
+	Deleted bool // it had no other subscriber and is gone
+}
+
+// RemoveSession removes s from every subscription it has.
+func (b *Broker) RemoveSession(s Recipient) (removed []SubscriptionRemoval) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for id := range b.bySession[s.SessionID()] {
-		if sub := b.byID[id]; sub != nil && b.removeSubscriber(sub, s) {
-			deleted = append(deleted, sub)
+		if sub := b.byID[id]; sub != nil {
+			removed = append(removed, SubscriptionRemoval{sub, b.removeSubscriber(sub, s)})
 		}
 	}
 	delete(b.bySession, s.SessionID())
-	return deleted
+	return removed
 }
 
 // Match appends to buf the subscriptions matching topic: the exact one, then

@@ -165,18 +165,23 @@ func (d *Dealer) removeCallee(reg *Registration, s Recipient) (deleted bool) {
 	return d.replace(reg, next) == nil
 }
 
-// RemoveSession removes callee s from all its registrations and returns the
-// registrations deleted because s was their last callee.
-func (d *Dealer) RemoveSession(s Recipient) (deleted []*Registration) {
+// RegistrationRemoval is a registration a leaving session was removed from.
+type RegistrationRemoval struct {
+	*Registration
+	Deleted bool // it had no other callee and is gone
+}
+
+// RemoveSession removes callee s from all its registrations.
+func (d *Dealer) RemoveSession(s Recipient) (removed []RegistrationRemoval) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for id := range d.bySession[s.SessionID()] {
-		if reg := d.byID[id]; reg != nil && d.removeCallee(reg, s) {
-			deleted = append(deleted, reg)
+		if reg := d.byID[id]; reg != nil {
+			removed = append(removed, RegistrationRemoval{reg, d.removeCallee(reg, s)})
 		}
 	}
 	delete(d.bySession, s.SessionID())
-	return deleted
+	return removed
 }
 
 // Match returns the registration a call of procedure goes to, with the spec's

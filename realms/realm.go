@@ -41,7 +41,7 @@ func (r *Realm) Join(s Recipient) {
 
 // Leave removes a session and everything it subscribed or registered, and
 // returns the subscriptions and registrations that went away with it.
-func (r *Realm) Leave(s Recipient) ([]*Subscription, []*Registration) {
+func (r *Realm) Leave(s Recipient) ([]SubscriptionRemoval, []RegistrationRemoval) {
 	r.mu.Lock()
 	delete(r.sessions, s.SessionID())
 	r.mu.Unlock()

@@ -36,8 +36,8 @@ func TestBrokerCopyOnWrite(t *testing.T) {
 	if _, _, err := b.Unsubscribe(c, id); err != ErrNoSuchSubscription {
 		t.Fatalf("double unsubscribe: %v", err)
 	}
-	if deleted := b.RemoveSession(a); len(deleted) != 1 {
-		t.Fatalf("deleted %v", deleted)
+	if removed := b.RemoveSession(a); len(removed) != 1 || !removed[0].Deleted {
+		t.Fatalf("removed %v", removed)
 	}
 	if len(b.Match(nil, "t")) != 0 || b.Count() != 0 {
 		t.Fatal("subscription left after its last subscriber")

@@ -33,18 +33,32 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
 		return false, ""
 	}
-	sub, _ := s.realm.Broker.Subscribe(s, m.Topic, match)
+	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)
 	_ = s.send(&wamp.Subscribed{Request: m.Request, Subscription: sub.ID})
+	if created {
+		s.realm.metaEvent("wamp.subscription.on_create", uint64(s.id), subscriptionDetails(sub))
+	}
+	s.realm.metaEvent("wamp.subscription.on_subscribe", uint64(s.id), uint64(sub.ID))
 	return false, ""
 }
 
 func (s *session) handleUnsubscribe(m *wamp.Unsubscribe) {
-	if _, _, err := s.realm.Broker.Unsubscribe(s, m.Subscription); err != nil {
+	_, deleted, err := s.realm.Broker.Unsubscribe(s, m.Subscription)
+	if err != nil {
 		s.sendError(wamp.UNSUBSCRIBE, m.Request, wamp.ErrNoSuchSubscription,
 			fmt.Sprintf("no subscription %d in this session", m.Subscription))
 		return
 	}
 	_ = s.send(&wamp.Unsubscribed{Request: m.Request})
+	s.realm.subscriptionGone(s, m.Subscription, deleted)
+}
+
+// subscriptionGone publishes the meta events of s leaving a subscription.
+func (rm *realm) subscriptionGone(s *session, id wamp.ID, deleted bool) {
+	rm.metaEvent("wamp.subscription.on_unsubscribe", uint64(s.id), uint64(id))
+	if deleted {
+		rm.metaEvent("wamp.subscription.on_delete", uint64(s.id), uint64(id))
+	}
 }
 
 // audience is who a publication may reach: the publisher's exclusion and the
@@ -110,12 +124,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 			return false, ""
 		}
 	}
-	pub := wamp.GlobalID()
-	var buf [4]*realms.Subscription
-	for _, sub := range s.realm.Broker.Match(buf[:0], m.Topic) {
-		ev := &wamp.Event{Subscription: sub.ID, Publication: pub, Details: s.eventDetails(sub, m.Topic, disclose), Payload: m.Payload}
-		s.fanout(ev, sub.Subscribers, &aud)
-	}
+	pub := s.realm.publish(s, m.Topic, m.Payload, &aud, disclose)
 	if ack {
 		_ = s.send(&wamp.Published{Request: m.Request, Publication: pub})
 	}
@@ -132,21 +141,33 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 	s.log.Debug("publication dropped", "error", uri, "message", message)
 }
 
-func (s *session) eventDetails(sub *realms.Subscription, topic wamp.URI, disclose bool) wamp.Dict {
+// publish delivers a publication to every matching subscription of the
+// realm and returns its id. publisher is nil for the router's own events.
+func (rm *realm) publish(publisher *session, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool) wamp.ID {
+	pub := wamp.GlobalID()
+	var buf [4]*realms.Subscription
+	for _, sub := range rm.Broker.Match(buf[:0], topic) {
+		ev := &wamp.Event{Subscription: sub.ID, Publication: pub, Details: eventDetails(publisher, sub, topic, disclose), Payload: payload}
+		rm.fanout(ev, sub.Subscribers, aud)
+	}
+	return pub
+}
+
+func eventDetails(publisher *session, sub *realms.Subscription, topic wamp.URI, disclose bool) wamp.Dict {
 	d := wamp.Dict{}
 	if sub.Match != realms.MatchExact {
 		d["topic"] = string(topic)
 	}
-	if disclose {
-		d["publisher"] = uint64(s.id)
-		d["publisher_authid"] = s.authid
-		d["publisher_authrole"] = s.authrole
+	if disclose && publisher != nil {
+		d["publisher"] = uint64(publisher.id)
+		d["publisher_authid"] = publisher.authid
+		d["publisher_authrole"] = publisher.authrole
 	}
 	return d
 }
 
 // fanout queues ev to every recipient the audience admits.
-func (s *session) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audience) {
+func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audience) {
 	var frames [4]*transport.Frame // by wamp.Encoding
 	var failed [4]bool
 	for _, rc := range recipients {
@@ -162,7 +183,7 @@ func (s *session) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *aud
 			data, err := to.peer.Serializer().Encode(ev)
 			if err != nil {
 				failed[to.encoding] = true
-				s.log.Error("cannot encode event for subscribers", "serializer", to.peer.Serializer().Name(),
+				rm.log.Error("cannot encode event for subscribers", "serializer", to.peer.Serializer().Name(),
 					"subscription", uint64(ev.Subscription), "error", err)
 				continue
 			}

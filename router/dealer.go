@@ -45,7 +45,7 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", m.Procedure))
 		return false, ""
 	}
-	reg, _, err := s.realm.Dealer.Register(s, m.Procedure, match, invoke, realms.RegisterOptions{
+	reg, created, err := s.realm.Dealer.Register(s, m.Procedure, match, invoke, realms.RegisterOptions{
 		DiscloseCaller: discloseCaller, ForwardTimeout: forwardTimeout,
 	})
 	if errors.Is(err, realms.ErrProcedureExists) {
@@ -54,16 +54,30 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 		return false, ""
 	}
 	_ = s.send(&wamp.Registered{Request: m.Request, Registration: reg.ID})
+	if created {
+		s.realm.metaEvent("wamp.registration.on_create", uint64(s.id), registrationDetails(reg))
+	}
+	s.realm.metaEvent("wamp.registration.on_register", uint64(s.id), uint64(reg.ID))
 	return false, ""
 }
 
 func (s *session) handleUnregister(m *wamp.Unregister) {
-	if _, _, err := s.realm.Dealer.Unregister(s, m.Registration); err != nil {
+	_, deleted, err := s.realm.Dealer.Unregister(s, m.Registration)
+	if err != nil {
 		s.sendError(wamp.UNREGISTER, m.Request, wamp.ErrNoSuchRegistration,
 			fmt.Sprintf("no registration %d in this session", m.Registration))
 		return
 	}
 	_ = s.send(&wamp.Unregistered{Request: m.Request})
+	s.realm.registrationGone(s, m.Registration, deleted)
+}
+
+// registrationGone publishes the meta events of s leaving a registration.
+func (rm *realm) registrationGone(s *session, id wamp.ID, deleted bool) {
+	rm.metaEvent("wamp.registration.on_unregister", uint64(s.id), uint64(id))
+	if deleted {
+		rm.metaEvent("wamp.registration.on_delete", uint64(s.id), uint64(id))
+	}
 }
 
 // handleCall routes a CALL to a callee as an INVOCATION carrying the
@@ -90,6 +104,9 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 			s.sendError(wamp.CALL, m.Request, "wamp.error.disclose_me.not_allowed", "this realm does not disclose callers")
 			return false, ""
 		}
+	}
+	if s.callMeta(m) {
+		return false, ""
 	}
 	reg := s.realm.Dealer.Match(m.Procedure)
 	if reg == nil {

@@ -26,6 +26,8 @@ func welcomeRoles() wamp.Dict {
 			"publisher_identification":      true,
 			"subscriber_blackwhite_listing": true,
 			"pattern_based_subscription":    true,
+			"session_meta_api":              true,
+			"subscription_meta_api":         true,
 		}},
 		wamp.RoleDealer: wamp.Dict{"features": wamp.Dict{
 			"caller_identification":      true,
@@ -34,6 +36,9 @@ func welcomeRoles() wamp.Dict {
 			"progressive_call_results":   true,
 			"call_canceling":             true,
 			"call_timeout":               true,
+			"session_meta_api":           true,
+			"registration_meta_api":      true,
+			"testament_meta_api":         true,
 		}},
 	}
 }
@@ -110,6 +115,7 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		"authprovider": "static",
 		"agent":        Agent,
 	}})
+	rm.metaEvent("wamp.session.on_join", s.sessionInfo())
 	s.r.stats.SessionsJoined.Add(1)
 	s.log.Info("session joined", "authrole", s.authrole)
 	if s.shuttingDown.Load() { // Shutdown ran between the check above and Join.

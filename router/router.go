@@ -42,6 +42,7 @@ type Router struct {
 type realm struct {
 	*realms.Realm
 	cfg RealmConfig
+	log *slog.Logger
 }
 
 var _ transport.Handler = (*Router)(nil)
@@ -68,7 +69,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 		if _, dup := r.realms[name]; dup {
 			return nil, errors.New("router: duplicate realm " + rc.Name)
 		}
-		r.realms[name] = &realm{Realm: realms.New(name), cfg: rc}
+		r.realms[name] = &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name)}
 	}
 	return r, nil
 }
@@ -84,7 +85,7 @@ func (r *Router) realm(name wamp.URI) *realm {
 	r.realmsMu.Lock()
 	defer r.realmsMu.Unlock()
 	if rm = r.realms[name]; rm == nil {
-		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}}
+		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name)}
 		r.realms[name] = rm
 		r.log.Info("realm created", "realm", name)
 	}

@@ -41,6 +41,9 @@ type session struct {
 	gone        bool
 	invIDs      wamp.Sequence
 
+	testMu     sync.Mutex
+	testaments map[string][]testament // by scope: detached, destroyed
+
 	// calls are this session's own calls in flight, by CALL request id, for
 	// CANCEL and for cleanup when the session leaves.
 	callMu sync.Mutex
@@ -61,6 +64,7 @@ func newSession(r *Router, p transport.Peer) *session {
 		binary:      ser.Binary(),
 		invocations: make(map[wamp.ID]*invocation),
 		calls:       make(map[wamp.ID]*invocation),
+		testaments:  make(map[string][]testament),
 	}
 }
 
@@ -148,7 +152,8 @@ func (s *session) shutdown() {
 // answering, so that no caller waits for a callee that is gone, and cancels
 // the calls it had made.
 func (s *session) leave(reason string) {
-	s.realm.Leave(s)
+	s.publishTestaments()
+	subs, regs := s.realm.Leave(s)
 	s.invMu.Lock()
 	s.gone = true
 	pending := s.invocations
@@ -172,6 +177,13 @@ func (s *session) leave(reason string) {
 			_ = inv.callee.send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": cancelKillNoWait, "reason": string(wamp.ErrCanceled)}})
 		}
 	}
+	for _, sub := range subs {
+		s.realm.subscriptionGone(s, sub.ID, sub.Deleted)
+	}
+	for _, reg := range regs {
+		s.realm.registrationGone(s, reg.ID, reg.Deleted)
+	}
+	s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
 	s.r.stats.SessionsLeft.Add(1)
 	s.log.Info("session left", "reason", reason, "duration", time.Since(s.joined).Round(time.Millisecond),
 		"failed_invocations", len(pending))
