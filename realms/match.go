@@ -25,6 +25,11 @@ func normMatch(m string) string {
 	return m
 }
 
+// Matches reports whether uri matches pattern under policy match ("" is exact).
+func Matches(match string, pattern, uri wamp.URI) bool {
+	return matches(normMatch(match), pattern, uri)
+}
+
 // matches reports whether uri matches pattern under policy match.
 func matches(match string, pattern, uri wamp.URI) bool {
 	switch match {

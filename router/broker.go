@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/transport"
@@ -24,7 +25,7 @@ func (s *session) patternURI(u wamp.URI, match string) bool {
 func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 	o := options{d: m.Options, msg: wamp.SUBSCRIBE}
 	match := o.oneOf(wamp.OptMatch, realms.ValidMatch)
-	o.boolean("get_retained", false)
+	getRetained := o.boolean("get_retained", false)
 	o.routerLinks()
 	if o.err != nil {
 		return s.protocolViolation(o.err.Error())
@@ -39,6 +40,9 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 		s.realm.metaEvent("wamp.subscription.on_create", uint64(s.id), subscriptionDetails(sub))
 	}
 	s.realm.metaEvent("wamp.subscription.on_subscribe", uint64(s.id), uint64(sub.ID))
+	if getRetained {
+		s.sendRetained(sub)
+	}
 	return false, ""
 }
 
@@ -69,6 +73,14 @@ type audience struct {
 	exclude, eligible                 map[wamp.ID]bool
 	excludeAuthID, eligibleAuthID     map[string]bool
 	excludeAuthRole, eligibleAuthRole map[string]bool
+}
+
+// forLater is the audience kept with a stored event: the publisher is not
+// excluded from what it retained (it may subscribe later and ask for it), and
+// the lists stay.
+func (a audience) forLater() audience {
+	a.excludeMe = false
+	return a
 }
 
 func (a *audience) admits(to *session) bool {
@@ -105,7 +117,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 		eligibleAuthRole: o.strs("eligible_authrole"),
 	}
 	disclose := o.boolean(wamp.OptDiscloseMe, false)
-	o.boolean("retain", false)
+	retain := o.boolean("retain", false)
 	o.passthru()
 	o.routerLinks()
 	if o.err != nil {
@@ -125,6 +137,8 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 		}
 	}
 	pub := s.realm.publish(s, m.Topic, m.Payload, &aud, disclose)
+	s.realm.events.record(&storedEvent{publication: pub, topic: m.Topic, time: time.Now(), payload: m.Payload,
+		publisher: s, disclose: disclose, aud: aud.forLater()}, retain)
 	if ack {
 		_ = s.send(&wamp.Published{Request: m.Request, Publication: pub})
 	}

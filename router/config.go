@@ -29,4 +29,7 @@ type RealmConfig struct {
 	DiscloseCaller string
 	// DisclosePublisher: the same for publishers and EVENT details.
 	DisclosePublisher string
+	// EventHistory lists the topics whose events are kept for
+	// wamp.subscription.get_events.
+	EventHistory []HistoryConfig
 }

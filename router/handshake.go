@@ -28,6 +28,8 @@ func welcomeRoles() wamp.Dict {
 			"pattern_based_subscription":    true,
 			"session_meta_api":              true,
 			"subscription_meta_api":         true,
+			"event_retention":               true,
+			"event_history":                 true,
 		}},
 		wamp.RoleDealer: wamp.Dict{"features": wamp.Dict{
 			"caller_identification":      true,

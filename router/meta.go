@@ -43,6 +43,7 @@ func init() {
 		"wamp.subscription.lookup":            metaSubLookup,
 		"wamp.subscription.match":             metaSubMatch,
 		"wamp.subscription.get":               metaSubGet,
+		"wamp.subscription.get_events":        metaGetEvents,
 		"wamp.subscription.list_subscribers":  metaSubSubscribers(false),
 		"wamp.subscription.count_subscribers": metaSubSubscribers(true),
 	}

@@ -139,3 +139,36 @@ func TestRegistrationAndSubscriptionMeta(t *testing.T) {
 		t.Fatalf("on_delete %v", got)
 	}
 }
+
+func TestRetentionAndHistory(t *testing.T) {
+	t.Parallel()
+	r := newTestRouter(t, Config{Realms: []RealmConfig{{Name: "realm1", Anonymous: true,
+		EventHistory: []HistoryConfig{{Topic: "com.log", Match: "prefix", Limit: 3}}}}})
+	pub, _ := join(t, r, "json")
+	for i := range 5 {
+		pub.in <- &wamp.Publish{Request: wamp.ID(i + 1), Options: wamp.Dict{"acknowledge": true, "retain": i == 3}, Topic: "com.log.auth", Payload: wamp.Values([]any{i}, nil)}
+		expectType[*wamp.Published](t, pub)
+	}
+	// A new subscriber asking for the retained event gets the one marked retain.
+	sub, _ := join(t, r, "msgpack")
+	sub.in <- &wamp.Subscribe{Request: 1, Options: wamp.Dict{"get_retained": true}, Topic: "com.log.auth"}
+	expectType[*wamp.Subscribed](t, sub)
+	ev := expectType[*wamp.Event](t, sub)
+	if !ev.Details.Bool("retained", false) || fmt.Sprint(args(t, &ev.Payload)) != "[3]" {
+		t.Fatalf("retained event %v %v", ev.Details, args(t, &ev.Payload))
+	}
+	// History: the last 3 events of the prefix pattern.
+	sub.in <- &wamp.Subscribe{Request: 2, Options: wamp.Dict{"match": "prefix"}, Topic: "com.log"}
+	subID := expectType[*wamp.Subscribed](t, sub).Subscription
+	res, _ := metaCall(t, sub, 3, "wamp.subscription.get_events", []any{uint64(subID)}, map[string]any{"reverse": true, "limit": 2})
+	events := res[0].([]any)
+	if len(events) != 2 {
+		t.Fatalf("events %v", events)
+	}
+	for i, want := range []string{"[4]", "[3]"} {
+		e := wamp.AsDict(events[i])
+		if fmt.Sprint(e["args"]) != want || e.String("timestamp") == "" || wamp.AsDict(e["details"]).String("topic") != "com.log.auth" {
+			t.Fatalf("event %d: %v", i, e)
+		}
+	}
+}

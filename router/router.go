@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -41,8 +42,9 @@ type Router struct {
 // realm is a realms.Realm with the router-side settings of that realm.
 type realm struct {
 	*realms.Realm
-	cfg RealmConfig
-	log *slog.Logger
+	cfg    RealmConfig
+	log    *slog.Logger
+	events *eventStore
 }
 
 var _ transport.Handler = (*Router)(nil)
@@ -69,7 +71,12 @@ func New(cfg Config, opts Options) (*Router, error) {
 		if _, dup := r.realms[name]; dup {
 			return nil, errors.New("router: duplicate realm " + rc.Name)
 		}
-		r.realms[name] = &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name)}
+		for _, h := range rc.EventHistory {
+			if !realms.ValidMatch(h.Match) || !wamp.ValidURI(wamp.URI(h.Topic), cfg.StrictURI, h.Match == realms.MatchWildcard || h.Match == realms.MatchPrefix) {
+				return nil, fmt.Errorf("router: realm %s: invalid event history topic %q (match %q)", rc.Name, h.Topic, h.Match)
+			}
+		}
+		r.realms[name] = &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory)}
 	}
 	return r, nil
 }
@@ -85,7 +92,7 @@ func (r *Router) realm(name wamp.URI) *realm {
 	r.realmsMu.Lock()
 	defer r.realmsMu.Unlock()
 	if rm = r.realms[name]; rm == nil {
-		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name)}
+		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil)}
 		r.realms[name] = rm
 		r.log.Info("realm created", "realm", name)
 	}

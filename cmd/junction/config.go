@@ -57,6 +57,11 @@ type fileConfig struct {
 		Auth              []string `mapstructure:"auth"`
 		DiscloseCaller    string   `mapstructure:"disclose_caller"`
 		DisclosePublisher string   `mapstructure:"disclose_publisher"`
+		EventHistory      []struct {
+			Topic string `mapstructure:"topic"`
+			Match string `mapstructure:"match"`
+			Limit int    `mapstructure:"limit"`
+		} `mapstructure:"event_history"`
 	} `mapstructure:"realms"`
 }
 
@@ -193,8 +198,22 @@ func (fc *fileConfig) resolve() (*config, error) {
 			bad(key, strconv.Quote(v), `want "request", "always" or "never"`)
 			return ""
 		}
+		var histories []router.HistoryConfig
+		for j, h := range rc.EventHistory {
+			hkey := fmt.Sprintf("%s.event_history[%d]", key, j)
+			if h.Topic == "" {
+				bad(hkey+".topic", `""`, "name the topic to keep events of")
+			}
+			if h.Match != "" && h.Match != "exact" && h.Match != "prefix" && h.Match != "wildcard" {
+				bad(hkey+".match", strconv.Quote(h.Match), `want "exact", "prefix" or "wildcard"`)
+			}
+			if h.Limit < 0 {
+				bad(hkey+".limit", h.Limit, "want a positive number of events (0: 100)")
+			}
+			histories = append(histories, router.HistoryConfig{Topic: h.Topic, Match: h.Match, Limit: h.Limit})
+		}
 		c.Router.Realms = append(c.Router.Realms, router.RealmConfig{
-			Name: rc.Name, Anonymous: anonymous,
+			Name: rc.Name, Anonymous: anonymous, EventHistory: histories,
 			DiscloseCaller:    disclosure(key+".disclose_caller", rc.DiscloseCaller),
 			DisclosePublisher: disclosure(key+".disclose_publisher", rc.DisclosePublisher),
 		})

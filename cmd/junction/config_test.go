@@ -65,6 +65,10 @@ auth = ["anonymous"]
 [[realms]]
 name = "closed"
 auth = []
+[[realms.event_history]]
+topic = "com.log"
+match = "prefix"
+limit = 10
 `)
 	c, err := loadConfig(p, "127.0.0.1:0")
 	if err != nil {
@@ -75,6 +79,9 @@ auth = []
 	}
 	if c.WebSocket.Path != "/ws" || c.WebSocket.QueueMessages != 4096 {
 		t.Fatalf("defaults lost: %+v", c.WebSocket)
+	}
+	if h := c.Router.Realms[1].EventHistory; len(h) != 1 || h[0].Topic != "com.log" || h[0].Limit != 10 {
+		t.Fatalf("event history: %+v", h)
 	}
 	if len(c.Router.Realms) != 2 || c.Router.Realms[0].Name != "a.b" || c.Router.Realms[1].Anonymous {
 		t.Fatalf("realms: %+v", c.Router.Realms)

@@ -1,0 +1,245 @@
+package router
+
+import (
+	"sync"
+	"time"
+
+	"github.com/junction-wamp/junction/realms"
+	"github.com/junction-wamp/junction/serializers"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// HistoryConfig keeps the last Limit events published to topics matching
+// Topic under Match, for wamp.subscription.get_events.
+type HistoryConfig struct {
+	Topic string
+	Match string // exact (default), prefix or wildcard
+	Limit int    // events kept; default 100
+}
+
+// storedEvent is a publication kept for retention or history. Its payload
+// stays as the publisher encoded it.
+type storedEvent struct {
+	publication wamp.ID
+	topic       wamp.URI
+	time        time.Time
+	payload     wamp.Payload
+	publisher   *session // for disclosure; nil for the router
+	disclose    bool
+	aud         audience // eligibility, by authid and authrole
+}
+
+// eventStore is a realm's retained events and event histories.
+type eventStore struct {
+	mu        sync.Mutex
+	retained  map[wamp.URI]*storedEvent
+	histories []*history // fixed at start
+}
+
+type history struct {
+	cfg    HistoryConfig
+	events []*storedEvent // oldest first, at most cfg.Limit
+}
+
+func newEventStore(cfgs []HistoryConfig) *eventStore {
+	st := &eventStore{retained: make(map[wamp.URI]*storedEvent)}
+	for _, c := range cfgs {
+		if c.Match == "" {
+			c.Match = realms.MatchExact
+		}
+		if c.Limit <= 0 {
+			c.Limit = 100
+		}
+		st.histories = append(st.histories, &history{cfg: c})
+	}
+	return st
+}
+
+// record keeps a publication: as the topic's retained event if retain, and
+// in every history whose pattern matches. Events addressed to session ids
+// (exclude, eligible) are not kept in histories, as the spec advises: the
+// ids mean nothing to later sessions.
+func (st *eventStore) record(ev *storedEvent, retain bool) {
+	if !retain && len(st.histories) == 0 {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if retain {
+		st.retained[ev.topic] = ev
+	}
+	if ev.aud.exclude != nil || ev.aud.eligible != nil {
+		return
+	}
+	for _, h := range st.histories {
+		if realms.Matches(h.cfg.Match, wamp.URI(h.cfg.Topic), ev.topic) {
+			h.events = append(h.events, ev)
+			if len(h.events) > h.cfg.Limit {
+				h.events = append(h.events[:0:0], h.events[len(h.events)-h.cfg.Limit:]...)
+			}
+		}
+	}
+}
+
+// retainedFor returns the retained events a new subscription would have received.
+func (st *eventStore) retainedFor(sub *realms.Subscription) []*storedEvent {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []*storedEvent
+	for topic, ev := range st.retained {
+		if realms.Matches(sub.Match, sub.Topic, topic) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// historyOf returns a copy of the history kept for a subscription's pattern, or nil.
+func (st *eventStore) historyOf(sub *realms.Subscription) ([]*storedEvent, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, h := range st.histories {
+		if h.cfg.Topic == string(sub.Topic) && h.cfg.Match == sub.Match {
+			return append([]*storedEvent(nil), h.events...), true
+		}
+	}
+	return nil, false
+}
+
+// sendRetained sends s the retained events matching its new subscription.
+func (s *session) sendRetained(sub *realms.Subscription) {
+	for _, ev := range s.realm.events.retainedFor(sub) {
+		if !ev.aud.admits(s) {
+			continue
+		}
+		details := eventDetails(ev.publisher, sub, ev.topic, ev.disclose)
+		details["retained"] = true
+		_ = s.send(&wamp.Event{Subscription: sub.ID, Publication: ev.publication, Details: details, Payload: ev.payload})
+	}
+}
+
+// metaGetEvents is wamp.subscription.get_events.
+func metaGetEvents(s *session, args []any, kwargs map[string]any) ([]any, *wamp.RPCError) {
+	id, err := argID(args, 0, "subscription")
+	if err != nil {
+		return nil, err
+	}
+	sub := s.realm.Broker.Get(id)
+	if sub == nil {
+		return nil, wamp.NewError(wamp.ErrNoSuchSubscription, "no such subscription")
+	}
+	events, ok := s.realm.events.historyOf(sub)
+	if !ok {
+		return []any{[]any{}}, nil // no history is kept for this subscription
+	}
+	f, err := parseHistoryFilter(kwargs)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for _, ev := range f.apply(events) {
+		if !ev.aud.admits(s) {
+			continue
+		}
+		a, kw, derr := serializers.DecodePayload(&ev.payload)
+		if derr != nil {
+			continue
+		}
+		out = append(out, map[string]any{
+			"timestamp": ev.time.UTC().Format(time.RFC3339Nano), "subscription": uint64(sub.ID),
+			"publication": uint64(ev.publication), "details": eventDetails(ev.publisher, sub, ev.topic, ev.disclose),
+			"args": a, "kwargs": kw,
+		})
+		if f.limit > 0 && len(out) == f.limit {
+			break
+		}
+	}
+	return []any{out}, nil
+}
+
+type historyFilter struct {
+	reverse                                bool
+	limit                                  int
+	from, after, before, until             time.Time
+	topic                                  string
+	fromPub, afterPub, beforePub, untilPub wamp.ID
+}
+
+func parseHistoryFilter(kw map[string]any) (historyFilter, *wamp.RPCError) {
+	var f historyFilter
+	f.reverse, _ = kw["reverse"].(bool)
+	if v, ok := kw["limit"]; ok {
+		n, isInt := wamp.AsInt(v)
+		if !isInt || n <= 0 {
+			return f, invalidArg("limit must be a positive integer")
+		}
+		f.limit = int(n)
+	}
+	for key, dst := range map[string]*time.Time{"from_time": &f.from, "after_time": &f.after, "before_time": &f.before, "until_time": &f.until} {
+		if v, ok := kw[key]; ok {
+			str, _ := v.(string)
+			t, err := time.Parse(time.RFC3339Nano, str)
+			if err != nil {
+				return f, invalidArg("%s must be an RFC 3339 timestamp", key)
+			}
+			*dst = t
+		}
+	}
+	f.topic, _ = kw["topic"].(string)
+	for key, dst := range map[string]*wamp.ID{"from_publication": &f.fromPub, "after_publication": &f.afterPub, "before_publication": &f.beforePub, "until_publication": &f.untilPub} {
+		if v, ok := kw[key]; ok {
+			id, isID := wamp.AsID(v)
+			if !isID {
+				return f, invalidArg("%s must be a publication id", key)
+			}
+			*dst = id
+		}
+	}
+	return f, nil
+}
+
+// apply filters events (oldest first) and orders them as asked.
+func (f historyFilter) apply(events []*storedEvent) []*storedEvent {
+	index := func(id wamp.ID) int {
+		for i, ev := range events {
+			if ev.publication == id {
+				return i
+			}
+		}
+		return -1
+	}
+	lo, hi := 0, len(events) // [lo, hi)
+	if f.fromPub != 0 {
+		lo = max(lo, index(f.fromPub))
+	}
+	if f.afterPub != 0 {
+		lo = max(lo, index(f.afterPub)+1)
+	}
+	if f.untilPub != 0 {
+		hi = min(hi, index(f.untilPub)+1)
+	}
+	if f.beforePub != 0 {
+		if i := index(f.beforePub); i >= 0 {
+			hi = min(hi, i)
+		}
+	}
+	var out []*storedEvent
+	for i := lo; i < hi && i >= 0; i++ {
+		ev := events[i]
+		switch {
+		case !f.from.IsZero() && ev.time.Before(f.from),
+			!f.after.IsZero() && !ev.time.After(f.after),
+			!f.before.IsZero() && !ev.time.Before(f.before),
+			!f.until.IsZero() && ev.time.After(f.until),
+			f.topic != "" && string(ev.topic) != f.topic:
+			continue
+		}
+		out = append(out, ev)
+	}
+	if f.reverse {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out
+}
