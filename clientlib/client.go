@@ -45,6 +45,9 @@ type Client struct {
 	mu       sync.Mutex
 	nextReq  wamp.ID
 	pending  map[wamp.ID]chan wamp.Message
+	hooks    map[wamp.ID]func(wamp.Message)
+	progress map[wamp.ID]*progressBox       // calls that asked for progressive results
+	running  map[wamp.ID]context.CancelFunc // invocations being handled, for INTERRUPT
 	handlers map[wamp.ID]*registration
 	subs     map[wamp.ID]*subscription
 	closing  bool
@@ -93,6 +96,9 @@ func Connect(ctx context.Context, url, realm string, opts Options) (*Client, err
 	c := &Client{
 		conn: conn, ser: ser, msgType: websocket.TextMessage, log: opts.Logger, opts: opts,
 		pending:  make(map[wamp.ID]chan wamp.Message),
+		hooks:    make(map[wamp.ID]func(wamp.Message)),
+		progress: make(map[wamp.ID]*progressBox),
+		running:  make(map[wamp.ID]context.CancelFunc),
 		handlers: make(map[wamp.ID]*registration),
 		subs:     make(map[wamp.ID]*subscription),
 		goodbye:  make(chan struct{}),
@@ -115,8 +121,19 @@ func (c *Client) join(ctx context.Context, realm string) error {
 	details := wamp.Dict{
 		"agent": "junction-clientlib",
 		"roles": wamp.Dict{
-			wamp.RoleCaller: wamp.Dict{"features": wamp.Dict{}}, wamp.RoleCallee: wamp.Dict{"features": wamp.Dict{}},
-			wamp.RolePublisher: wamp.Dict{"features": wamp.Dict{}}, wamp.RoleSubscriber: wamp.Dict{"features": wamp.Dict{}},
+			wamp.RoleCaller: wamp.Dict{"features": wamp.Dict{
+				"call_canceling": true, "progressive_call_results": true, "call_timeout": true, "caller_identification": true,
+			}},
+			wamp.RoleCallee: wamp.Dict{"features": wamp.Dict{
+				"call_canceling": true, "progressive_call_results": true, "caller_identification": true,
+				"pattern_based_registration": true, "shared_registration": true,
+			}},
+			wamp.RolePublisher: wamp.Dict{"features": wamp.Dict{
+				"publisher_exclusion": true, "publisher_identification": true, "subscriber_blackwhite_listing": true,
+			}},
+			wamp.RoleSubscriber: wamp.Dict{"features": wamp.Dict{
+				"pattern_based_subscription": true, "publisher_identification": true,
+			}},
 		},
 	}
 	for k, v := range c.opts.HelloDetails {
@@ -238,6 +255,13 @@ func (c *Client) write(ctx context.Context, m wamp.Message) error {
 
 // request sends m with a new request id made by build and waits for the reply.
 func (c *Client) request(ctx context.Context, build func(id wamp.ID) wamp.Message) (wamp.Message, error) {
+	return c.requestHook(ctx, build, nil)
+}
+
+// requestHook is request with a hook the read loop runs on the reply before
+// anything that follows it is read: a REGISTERED or SUBSCRIBED installs its
+// handler there, so an INVOCATION or EVENT right behind it finds it.
+func (c *Client) requestHook(ctx context.Context, build func(id wamp.ID) wamp.Message, hook func(wamp.Message)) (wamp.Message, error) {
 	ch := make(chan wamp.Message, 1)
 	c.mu.Lock()
 	if c.closing {
@@ -247,10 +271,14 @@ func (c *Client) request(ctx context.Context, build func(id wamp.ID) wamp.Messag
 	c.nextReq++
 	id := c.nextReq
 	c.pending[id] = ch
+	if hook != nil {
+		c.hooks[id] = hook
+	}
 	c.mu.Unlock()
 	forget := func() {
 		c.mu.Lock()
 		delete(c.pending, id)
+		delete(c.hooks, id)
 		c.mu.Unlock()
 	}
 	if err := c.write(ctx, build(id)); err != nil {

@@ -24,8 +24,9 @@ type EventHandler func(ev *Event)
 
 // SubscribeOptions are SUBSCRIBE options.
 type SubscribeOptions struct {
-	Match string // "exact" (default), "prefix" or "wildcard"
-	Extra wamp.Dict
+	Match       string // "exact" (default), "prefix" or "wildcard"
+	GetRetained bool   // ask for the topic's retained event
+	Extra       wamp.Dict
 }
 
 // Subscription is a subscribed topic.
@@ -38,7 +39,57 @@ type Subscription struct {
 type PublishOptions struct {
 	Acknowledge bool  // wait for PUBLISHED (or ERROR)
 	ExcludeMe   *bool // nil: the router's default (excluded)
-	Extra       wamp.Dict
+	DiscloseMe  bool  // disclose the publisher to subscribers
+	Retain      bool  // keep as the topic's retained event
+	// Black and white lists of subscribers (nil: no list).
+	Exclude, Eligible                 []wamp.ID
+	ExcludeAuthID, EligibleAuthID     []string
+	ExcludeAuthRole, EligibleAuthRole []string
+	Extra                             wamp.Dict
+}
+
+func (o *PublishOptions) dict() wamp.Dict {
+	d := wamp.Dict{}
+	for k, v := range o.Extra {
+		d[k] = v
+	}
+	if o.Acknowledge {
+		d[wamp.OptAcknowledge] = true
+	}
+	if o.ExcludeMe != nil {
+		d[wamp.OptExcludeMe] = *o.ExcludeMe
+	}
+	if o.DiscloseMe {
+		d[wamp.OptDiscloseMe] = true
+	}
+	if o.Retain {
+		d["retain"] = true
+	}
+	ids := func(key string, l []wamp.ID) {
+		if l != nil {
+			out := make([]any, len(l))
+			for i, id := range l {
+				out[i] = uint64(id)
+			}
+			d[key] = out
+		}
+	}
+	strs := func(key string, l []string) {
+		if l != nil {
+			out := make([]any, len(l))
+			for i, s := range l {
+				out[i] = s
+			}
+			d[key] = out
+		}
+	}
+	ids("exclude", o.Exclude)
+	ids("eligible", o.Eligible)
+	strs("exclude_authid", o.ExcludeAuthID)
+	strs("eligible_authid", o.EligibleAuthID)
+	strs("exclude_authrole", o.ExcludeAuthRole)
+	strs("eligible_authrole", o.EligibleAuthRole)
+	return d
 }
 
 // subscription delivers events of one subscription in order on one goroutine
@@ -93,10 +144,28 @@ func (c *Client) Subscribe(ctx context.Context, topic string, h EventHandler, op
 		if opts.Match != "" {
 			options[wamp.OptMatch] = opts.Match
 		}
+		if opts.GetRetained {
+			options["get_retained"] = true
+		}
 	}
-	reply, err := c.request(ctx, func(id wamp.ID) wamp.Message {
+	install := func(m wamp.Message) {
+		sub, ok := m.(*wamp.Subscribed)
+		if !ok {
+			return
+		}
+		c.mu.Lock()
+		if s := c.subs[sub.Subscription]; s != nil { // the router reuses a subscription per topic
+			s.mu.Lock()
+			s.handlers = append(append([]EventHandler(nil), s.handlers...), h)
+			s.mu.Unlock()
+		} else {
+			c.subs[sub.Subscription] = &subscription{topic: topic, handlers: []EventHandler{h}}
+		}
+		c.mu.Unlock()
+	}
+	reply, err := c.requestHook(ctx, func(id wamp.ID) wamp.Message {
 		return &wamp.Subscribe{Request: id, Options: options, Topic: wamp.URI(topic)}
-	})
+	}, install)
 	if err != nil {
 		return nil, err
 	}
@@ -104,15 +173,6 @@ func (c *Client) Subscribe(ctx context.Context, topic string, h EventHandler, op
 	if !ok {
 		return nil, fmt.Errorf("clientlib: SUBSCRIBE answered with %s", reply.MessageType())
 	}
-	c.mu.Lock()
-	if s := c.subs[sub.Subscription]; s != nil { // the router reuses a subscription per topic
-		s.mu.Lock()
-		s.handlers = append(append([]EventHandler(nil), s.handlers...), h)
-		s.mu.Unlock()
-	} else {
-		c.subs[sub.Subscription] = &subscription{topic: topic, handlers: []EventHandler{h}}
-	}
-	c.mu.Unlock()
 	return &Subscription{ID: sub.Subscription, Topic: topic}, nil
 }
 
@@ -132,20 +192,11 @@ func (c *Client) Unsubscribe(ctx context.Context, sub *Subscription) error {
 // Publish publishes an event to topic. With Acknowledge it waits for the
 // router's PUBLISHED and returns its ERROR as a *wamp.RPCError.
 func (c *Client) Publish(ctx context.Context, topic string, args []any, kwargs map[string]any, opts *PublishOptions) error {
-	options := wamp.Dict{}
-	ack := false
-	if opts != nil {
-		for k, v := range opts.Extra {
-			options[k] = v
-		}
-		if opts.Acknowledge {
-			ack = true
-			options[wamp.OptAcknowledge] = true
-		}
-		if opts.ExcludeMe != nil {
-			options[wamp.OptExcludeMe] = *opts.ExcludeMe
-		}
+	if opts == nil {
+		opts = &PublishOptions{}
 	}
+	options := opts.dict()
+	ack := opts.Acknowledge
 	build := func(id wamp.ID) wamp.Message {
 		return &wamp.Publish{Request: id, Options: options, Topic: wamp.URI(topic), Payload: wamp.Values(args, kwargs)}
 	}

@@ -45,6 +45,15 @@ func (c *Client) readMessages() error {
 func (c *Client) dispatch(msg wamp.Message) error {
 	switch m := msg.(type) {
 	case *wamp.Result:
+		if m.Details.Bool("progress", false) {
+			c.mu.Lock()
+			box := c.progress[m.Request]
+			c.mu.Unlock()
+			if box != nil {
+				box.push(m)
+			}
+			return nil
+		}
 		c.reply(m.Request, m)
 	case *wamp.Error:
 		c.reply(m.Request, m)
@@ -63,7 +72,12 @@ func (c *Client) dispatch(msg wamp.Message) error {
 	case *wamp.Event:
 		c.event(m)
 	case *wamp.Interrupt:
-		c.log.Debug("INTERRUPT ignored", "request", uint64(m.Request))
+		c.mu.Lock()
+		cancel := c.running[m.Request]
+		c.mu.Unlock()
+		if cancel != nil {
+			cancel() // the handler's ctx; its answer (or ctx.Err()) goes back as usual
+		}
 	case *wamp.Goodbye:
 		c.mu.Lock()
 		ours := c.closing
@@ -87,7 +101,12 @@ func (c *Client) reply(id wamp.ID, m wamp.Message) {
 	c.mu.Lock()
 	ch := c.pending[id]
 	delete(c.pending, id)
+	hook := c.hooks[id]
+	delete(c.hooks, id)
 	c.mu.Unlock()
+	if hook != nil {
+		hook(m)
+	}
 	if ch != nil {
 		ch <- m
 	}

@@ -3,18 +3,33 @@ package clientlib
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// Invocation is a call of a registered procedure.
+// Invocation is a call of a registered procedure. Details carry what the
+// router disclosed: caller, caller_authid, caller_authrole when the caller is
+// disclosed, procedure for pattern registrations, receive_progress.
 type Invocation struct {
 	Procedure string
 	Args      []any
 	Kwargs    map[string]any
 	Details   wamp.Dict
+
+	c       *Client
+	request wamp.ID
+}
+
+// Progress sends a progressive result to the caller, before the handler
+// returns its final result. It fails if the caller did not ask for them.
+func (inv *Invocation) Progress(ctx context.Context, args []any, kwargs map[string]any) error {
+	if !inv.Details.Bool("receive_progress", false) {
+		return fmt.Errorf("clientlib: the caller of %s did not ask for progressive results", inv.Procedure)
+	}
+	return inv.c.write(ctx, &wamp.Yield{Request: inv.request, Options: wamp.Dict{"progress": true}, Payload: wamp.Values(args, kwargs)})
 }
 
 // Result is what a call returns.
@@ -32,9 +47,10 @@ type InvocationHandler func(ctx context.Context, inv *Invocation) (*Result, erro
 
 // RegisterOptions are REGISTER options.
 type RegisterOptions struct {
-	Match  string    // "exact" (default), "prefix" or "wildcard"
-	Invoke string    // shared registration policy
-	Extra  wamp.Dict // merged into the options as they are
+	Match          string    // "exact" (default), "prefix" or "wildcard"
+	Invoke         string    // shared registration: "single" (default), "roundrobin", "random", "first", "last"
+	DiscloseCaller bool      // ask the router to disclose every caller
+	Extra          wamp.Dict // merged into the options as they are
 }
 
 // Registration is a registered procedure.
@@ -52,7 +68,39 @@ type registration struct {
 type CallOptions struct {
 	Timeout    time.Duration // asks the router to cancel the call after this
 	DiscloseMe bool
+	// OnProgress receives progressive results, in order, on the calling
+	// goroutine, before Call returns the final result.
+	OnProgress func(*Result)
+	// CancelMode is the CANCEL mode used when ctx ends before the result:
+	// "killnowait" (default), "kill" or "skip".
+	CancelMode string
 	Extra      wamp.Dict
+}
+
+// progressBox queues a call's progressive results from the read loop (which
+// never blocks on it) to the calling goroutine.
+type progressBox struct {
+	mu     sync.Mutex
+	items  []*wamp.Result
+	signal chan struct{}
+}
+
+func (b *progressBox) push(r *wamp.Result) {
+	b.mu.Lock()
+	b.items = append(b.items, r)
+	b.mu.Unlock()
+	select {
+	case b.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (b *progressBox) take() []*wamp.Result {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	items := b.items
+	b.items = nil
+	return items
 }
 
 // ErrRuntime is the URI of errors returned by handlers that are not *wamp.RPCError.
@@ -71,10 +119,20 @@ func (c *Client) Register(ctx context.Context, procedure string, h InvocationHan
 		if opts.Invoke != "" {
 			options[wamp.OptInvoke] = opts.Invoke
 		}
+		if opts.DiscloseCaller {
+			options["disclose_caller"] = true
+		}
 	}
-	reply, err := c.request(ctx, func(id wamp.ID) wamp.Message {
+	install := func(m wamp.Message) {
+		if reg, ok := m.(*wamp.Registered); ok {
+			c.mu.Lock()
+			c.handlers[reg.Registration] = &registration{procedure: procedure, handler: h}
+			c.mu.Unlock()
+		}
+	}
+	reply, err := c.requestHook(ctx, func(id wamp.ID) wamp.Message {
 		return &wamp.Register{Request: id, Options: options, Procedure: wamp.URI(procedure)}
-	})
+	}, install)
 	if err != nil {
 		return nil, err
 	}
@@ -82,9 +140,6 @@ func (c *Client) Register(ctx context.Context, procedure string, h InvocationHan
 	if !ok {
 		return nil, fmt.Errorf("clientlib: REGISTER answered with %s", reply.MessageType())
 	}
-	c.mu.Lock()
-	c.handlers[reg.Registration] = &registration{procedure: procedure, handler: h}
-	c.mu.Unlock()
 	return &Registration{ID: reg.Registration, Procedure: procedure}, nil
 }
 
@@ -101,35 +156,106 @@ func (c *Client) Unregister(ctx context.Context, reg *Registration) error {
 	return err
 }
 
-// Call calls procedure and waits for its result, or ctx.
+// Call calls procedure and waits for its result. When ctx ends first, the
+// call is canceled at the router (CANCEL, in opts.CancelMode) and Call
+// returns ctx.Err().
 func (c *Client) Call(ctx context.Context, procedure string, args []any, kwargs map[string]any, opts *CallOptions) (*Result, error) {
-	options := wamp.Dict{}
-	if opts != nil {
-		for k, v := range opts.Extra {
-			options[k] = v
-		}
-		if opts.Timeout > 0 {
-			options["timeout"] = opts.Timeout.Milliseconds()
-		}
-		if opts.DiscloseMe {
-			options[wamp.OptDiscloseMe] = true
-		}
+	if opts == nil {
+		opts = &CallOptions{}
 	}
-	reply, err := c.request(ctx, func(id wamp.ID) wamp.Message {
-		return &wamp.Call{Request: id, Options: options, Procedure: wamp.URI(procedure), Payload: wamp.Values(args, kwargs)}
-	})
-	if err != nil {
+	options := wamp.Dict{}
+	for k, v := range opts.Extra {
+		options[k] = v
+	}
+	if opts.Timeout > 0 {
+		options["timeout"] = opts.Timeout.Milliseconds()
+	}
+	if opts.DiscloseMe {
+		options[wamp.OptDiscloseMe] = true
+	}
+	ch := make(chan wamp.Message, 1)
+	var box *progressBox
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return nil, c.closedErr()
+	}
+	c.nextReq++
+	id := c.nextReq
+	c.pending[id] = ch
+	if opts.OnProgress != nil {
+		box = &progressBox{signal: make(chan struct{}, 1)}
+		c.progress[id] = box
+		options["receive_progress"] = true
+	}
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, id)
+		delete(c.progress, id)
+		c.mu.Unlock()
+	}()
+	call := &wamp.Call{Request: id, Options: options, Procedure: wamp.URI(procedure), Payload: wamp.Values(args, kwargs)}
+	if err := c.write(ctx, call); err != nil {
 		return nil, err
 	}
-	res, ok := reply.(*wamp.Result)
-	if !ok {
-		return nil, fmt.Errorf("clientlib: CALL answered with %s", reply.MessageType())
+	var signal chan struct{}
+	if box != nil {
+		signal = box.signal
 	}
-	rargs, rkwargs, err := serializers.DecodePayload(&res.Payload)
-	if err != nil {
-		return nil, fmt.Errorf("clientlib: result of %s: %w", procedure, err)
+	for {
+		select {
+		case <-signal:
+			c.deliverProgress(box, opts.OnProgress)
+		case m := <-ch:
+			if box != nil {
+				c.deliverProgress(box, opts.OnProgress)
+			}
+			return callResult(procedure, m)
+		case <-ctx.Done():
+			c.cancelCall(id, opts.CancelMode)
+			return nil, ctx.Err()
+		case <-c.done:
+			return nil, c.err
+		}
 	}
-	return &Result{Args: rargs, Kwargs: rkwargs, Details: res.Details}, nil
+}
+
+func (c *Client) deliverProgress(box *progressBox, fn func(*Result)) {
+	for _, r := range box.take() {
+		a, kw, err := serializers.DecodePayload(&r.Payload)
+		if err != nil {
+			c.log.Error("undecodable progressive result", "error", err)
+			continue
+		}
+		fn(&Result{Args: a, Kwargs: kw, Details: r.Details})
+	}
+}
+
+// cancelCall asks the router to cancel call id; it does not wait.
+func (c *Client) cancelCall(id wamp.ID, mode string) {
+	if mode == "" {
+		mode = "killnowait"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)
+	defer cancel()
+	if err := c.write(ctx, &wamp.Cancel{Request: id, Options: wamp.Dict{"mode": mode}}); err != nil {
+		c.log.Debug("cannot send CANCEL", "request", uint64(id), "error", err)
+	}
+}
+
+func callResult(procedure string, m wamp.Message) (*Result, error) {
+	switch m := m.(type) {
+	case *wamp.Error:
+		return nil, rpcError(m)
+	case *wamp.Result:
+		args, kwargs, err := serializers.DecodePayload(&m.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("clientlib: result of %s: %w", procedure, err)
+		}
+		return &Result{Args: args, Kwargs: kwargs, Details: m.Details}, nil
+	}
+	return nil, fmt.Errorf("clientlib: CALL answered with %s", m.MessageType())
 }
 
 // invoke runs the handler of an INVOCATION on its own goroutine.
@@ -141,7 +267,17 @@ func (c *Client) invoke(m *wamp.Invocation) {
 		c.answer(m.Request, nil, wamp.NewError(wamp.ErrNoSuchRegistration, "not registered in this session"))
 		return
 	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.mu.Lock()
+	c.running[m.Request] = cancel
+	c.mu.Unlock()
 	go func() {
+		defer func() {
+			c.mu.Lock()
+			delete(c.running, m.Request)
+			c.mu.Unlock()
+			cancel()
+		}()
 		args, kwargs, err := serializers.DecodePayload(&m.Payload)
 		if err != nil {
 			c.answer(m.Request, nil, wamp.NewError(wamp.ErrInvalidArgument, err.Error()))
@@ -151,19 +287,19 @@ func (c *Client) invoke(m *wamp.Invocation) {
 		if p := m.Details.String("procedure"); p != "" {
 			procedure = p
 		}
-		res, err := c.runHandler(reg.handler, &Invocation{Procedure: procedure, Args: args, Kwargs: kwargs, Details: m.Details})
+		res, err := c.runHandler(ctx, reg.handler, &Invocation{Procedure: procedure, Args: args, Kwargs: kwargs, Details: m.Details, c: c, request: m.Request})
 		c.answer(m.Request, res, err)
 	}()
 }
 
-func (c *Client) runHandler(h InvocationHandler, inv *Invocation) (res *Result, err error) {
+func (c *Client) runHandler(ctx context.Context, h InvocationHandler, inv *Invocation) (res *Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("procedure handler panicked", "procedure", inv.Procedure, "panic", r)
 			res, err = nil, wamp.NewError(ErrRuntime, fmt.Sprint("handler panicked: ", r))
 		}
 	}()
-	return h(c.ctx, inv)
+	return h(ctx, inv)
 }
 
 // answer sends YIELD or ERROR for an invocation.

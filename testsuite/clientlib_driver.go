@@ -25,9 +25,10 @@ type clientlibClient struct{ c *clientlib.Client }
 
 func (c *clientlibClient) ID() uint64 { return uint64(c.c.ID()) }
 
-func (c *clientlibClient) Register(ctx context.Context, procedure string, h Handler) (func(context.Context) error, error) {
+func (c *clientlibClient) Register(ctx context.Context, procedure string, h Handler, opts RegisterOptions) (func(context.Context) error, error) {
 	reg, err := c.c.Register(ctx, procedure, func(ctx context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
-		args, kwargs, err := h(ctx, inv.Args, inv.Kwargs)
+		args, kwargs, err := h(ctx, Invocation{Args: inv.Args, Kwargs: inv.Kwargs, Details: inv.Details,
+			Progress: func(ctx context.Context, args []any) error { return inv.Progress(ctx, args, nil) }})
 		if err != nil {
 			var ce *CallError
 			if errors.As(err, &ce) {
@@ -36,25 +37,29 @@ func (c *clientlibClient) Register(ctx context.Context, procedure string, h Hand
 			return nil, err
 		}
 		return &clientlib.Result{Args: args, Kwargs: kwargs}, nil
-	}, nil)
+	}, &clientlib.RegisterOptions{Match: opts.Match, Invoke: opts.Invoke})
 	if err != nil {
 		return nil, callError(err)
 	}
 	return func(ctx context.Context) error { return callError(c.c.Unregister(ctx, reg)) }, nil
 }
 
-func (c *clientlibClient) Call(ctx context.Context, procedure string, args []any, kwargs map[string]any) ([]any, map[string]any, error) {
-	res, err := c.c.Call(ctx, procedure, args, kwargs, nil)
+func (c *clientlibClient) Call(ctx context.Context, procedure string, args []any, kwargs map[string]any, opts CallOptions) ([]any, map[string]any, error) {
+	co := &clientlib.CallOptions{DiscloseMe: opts.DiscloseMe, Timeout: opts.Timeout}
+	if opts.OnProgress != nil {
+		co.OnProgress = func(r *clientlib.Result) { opts.OnProgress(r.Args) }
+	}
+	res, err := c.c.Call(ctx, procedure, args, kwargs, co)
 	if err != nil {
 		return nil, nil, callError(err)
 	}
 	return res.Args, res.Kwargs, nil
 }
 
-func (c *clientlibClient) Subscribe(ctx context.Context, topic string, h func(Event)) (func(context.Context) error, error) {
+func (c *clientlibClient) Subscribe(ctx context.Context, topic string, h func(Event), opts SubscribeOptions) (func(context.Context) error, error) {
 	sub, err := c.c.Subscribe(ctx, topic, func(ev *clientlib.Event) {
 		h(Event{Args: ev.Args, Kwargs: ev.Kwargs, Details: ev.Details})
-	}, nil)
+	}, &clientlib.SubscribeOptions{Match: opts.Match, GetRetained: opts.GetRetained})
 	if err != nil {
 		return nil, callError(err)
 	}
@@ -62,7 +67,14 @@ func (c *clientlibClient) Subscribe(ctx context.Context, topic string, h func(Ev
 }
 
 func (c *clientlibClient) Publish(ctx context.Context, topic string, args []any, kwargs map[string]any, opts PublishOptions) error {
-	return callError(c.c.Publish(ctx, topic, args, kwargs, &clientlib.PublishOptions{Acknowledge: opts.Acknowledge, ExcludeMe: opts.ExcludeMe}))
+	po := &clientlib.PublishOptions{Acknowledge: opts.Acknowledge, ExcludeMe: opts.ExcludeMe, DiscloseMe: opts.DiscloseMe, Retain: opts.Retain}
+	for _, id := range opts.Exclude {
+		po.Exclude = append(po.Exclude, wamp.ID(id))
+	}
+	for _, id := range opts.Eligible {
+		po.Eligible = append(po.Eligible, wamp.ID(id))
+	}
+	return callError(c.c.Publish(ctx, topic, args, kwargs, po))
 }
 
 func (c *clientlibClient) Close(ctx context.Context) error { return c.c.Close(ctx) }

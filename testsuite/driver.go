@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // Target is a router to test.
@@ -26,7 +27,35 @@ type Deviator interface {
 }
 
 // Handler answers an invocation. Return a *CallError to answer with a WAMP error.
-type Handler func(ctx context.Context, args []any, kwargs map[string]any) ([]any, map[string]any, error)
+type Handler func(ctx context.Context, inv Invocation) ([]any, map[string]any, error)
+
+// Invocation is an invocation as a handler sees it.
+type Invocation struct {
+	Args    []any
+	Kwargs  map[string]any
+	Details map[string]any
+	// Progress sends a progressive result (when the caller asked for them).
+	Progress func(ctx context.Context, args []any) error
+}
+
+// RegisterOptions are the REGISTER options scenarios use.
+type RegisterOptions struct {
+	Match  string // "", "prefix", "wildcard"
+	Invoke string // "", "roundrobin", ...
+}
+
+// CallOptions are the CALL options scenarios use.
+type CallOptions struct {
+	DiscloseMe bool
+	Timeout    time.Duration
+	OnProgress func(args []any)
+}
+
+// SubscribeOptions are the SUBSCRIBE options scenarios use.
+type SubscribeOptions struct {
+	Match       string
+	GetRetained bool
+}
 
 // Event is a received event.
 type Event struct {
@@ -39,14 +68,18 @@ type Event struct {
 type PublishOptions struct {
 	Acknowledge bool
 	ExcludeMe   *bool // nil: the router's default
+	DiscloseMe  bool
+	Retain      bool
+	Exclude     []uint64
+	Eligible    []uint64
 }
 
 // Client is one WAMP session, as the scenarios use it.
 type Client interface {
 	ID() uint64
-	Register(ctx context.Context, procedure string, h Handler) (unregister func(context.Context) error, err error)
-	Call(ctx context.Context, procedure string, args []any, kwargs map[string]any) ([]any, map[string]any, error)
-	Subscribe(ctx context.Context, topic string, h func(Event)) (unsubscribe func(context.Context) error, err error)
+	Register(ctx context.Context, procedure string, h Handler, opts RegisterOptions) (unregister func(context.Context) error, err error)
+	Call(ctx context.Context, procedure string, args []any, kwargs map[string]any, opts CallOptions) ([]any, map[string]any, error)
+	Subscribe(ctx context.Context, topic string, h func(Event), opts SubscribeOptions) (unsubscribe func(context.Context) error, err error)
 	Publish(ctx context.Context, topic string, args []any, kwargs map[string]any, opts PublishOptions) error
 	Close(ctx context.Context) error
 }

@@ -25,6 +25,7 @@ func TestNexusRouter(t *testing.T) {
 	Run(t, Target{URL: "ws" + strings.TrimPrefix(hs.URL, "http"), Realm: "realm1"}, drivers, RunOptions{
 		Deviations: map[string]string{
 			"concurrent_calls":     "nexus answers wamp.error.network_failure \"callee blocked\" once its queue to a callee (about 128 messages) is full",
+			"event_retention":      "nexus v3.3.0 has no event retention: retain and get_retained are ignored",
 			"binary_payload/mixed": "nexus does not transcode JSON's \\u0000+base64 binary convention to msgpack/cbor binary",
 		},
 	})

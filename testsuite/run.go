@@ -75,7 +75,7 @@ func mixes(drivers []Driver, sers []string) [][]PeerConfig {
 }
 
 func runScenarios(t *testing.T, target Target, peers []PeerConfig, opts RunOptions) {
-	for _, sc := range Scenarios {
+	for _, sc := range append(append([]Scenario(nil), Scenarios...), AdvancedScenarios...) {
 		if len(peers) > 1 && sc.Peers < 2 {
 			continue // nothing to mix
 		}

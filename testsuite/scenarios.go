@@ -74,8 +74,8 @@ func wantCallError(t *testing.T, err error, uri string) *CallError {
 	return ce
 }
 
-func echo(_ context.Context, args []any, kwargs map[string]any) ([]any, map[string]any, error) {
-	return args, kwargs, nil
+func echo(_ context.Context, inv Invocation) ([]any, map[string]any, error) {
+	return inv.Args, inv.Kwargs, nil
 }
 
 // recv waits for a value from ch, failing when the scenario's time is up.
@@ -101,11 +101,11 @@ func joinLeave(t *testing.T, e *env) {
 
 func callArgsKwargs(t *testing.T, e *env) {
 	callee, caller := e.connect(t), e.connect(t)
-	_, err := callee.Register(e.timeout, e.uri("echo"), echo)
+	_, err := callee.Register(e.timeout, e.uri("echo"), echo, RegisterOptions{})
 	must(t, err)
 	args := []any{"text", "ünïcödé ✓", 42, -7, 3.25, true, false, nil, []any{1, "two", []any{3}}, map[string]any{"nested": map[string]any{"x": 1}}, ""}
 	kwargs := map[string]any{"a": 1, "b": "two", "c": []any{true}, "d": map[string]any{}}
-	gotArgs, gotKwargs, err := caller.Call(e.timeout, e.uri("echo"), args, kwargs)
+	gotArgs, gotKwargs, err := caller.Call(e.timeout, e.uri("echo"), args, kwargs, CallOptions{})
 	must(t, err)
 	if !Equal(gotArgs, args) {
 		t.Errorf("args:\n got %#v\nwant %#v", Normalize(gotArgs), Normalize(args))
@@ -117,11 +117,11 @@ func callArgsKwargs(t *testing.T, e *env) {
 
 func callNoArgs(t *testing.T, e *env) {
 	callee, caller := e.connect(t), e.connect(t)
-	_, err := callee.Register(e.timeout, e.uri("nothing"), func(context.Context, []any, map[string]any) ([]any, map[string]any, error) {
+	_, err := callee.Register(e.timeout, e.uri("nothing"), func(context.Context, Invocation) ([]any, map[string]any, error) {
 		return nil, nil, nil
-	})
+	}, RegisterOptions{})
 	must(t, err)
-	args, kwargs, err := caller.Call(e.timeout, e.uri("nothing"), nil, nil)
+	args, kwargs, err := caller.Call(e.timeout, e.uri("nothing"), nil, nil, CallOptions{})
 	must(t, err)
 	if len(args) != 0 || len(kwargs) != 0 {
 		t.Fatalf("got %v %v", args, kwargs)
@@ -130,11 +130,11 @@ func callNoArgs(t *testing.T, e *env) {
 
 func calleeError(t *testing.T, e *env) {
 	callee, caller := e.connect(t), e.connect(t)
-	_, err := callee.Register(e.timeout, e.uri("fail"), func(context.Context, []any, map[string]any) ([]any, map[string]any, error) {
+	_, err := callee.Register(e.timeout, e.uri("fail"), func(context.Context, Invocation) ([]any, map[string]any, error) {
 		return nil, nil, &CallError{URI: "com.example.error.not_today", Args: []any{"sorry", 7}, Kwargs: map[string]any{"retry": true}}
-	})
+	}, RegisterOptions{})
 	must(t, err)
-	_, _, err = caller.Call(e.timeout, e.uri("fail"), nil, nil)
+	_, _, err = caller.Call(e.timeout, e.uri("fail"), nil, nil, CallOptions{})
 	ce := wantCallError(t, err, "com.example.error.not_today")
 	if !Equal(ce.Args, []any{"sorry", 7}) || !Equal(ce.Kwargs, map[string]any{"retry": true}) {
 		t.Fatalf("error payload %v %v", ce.Args, ce.Kwargs)
@@ -143,26 +143,26 @@ func calleeError(t *testing.T, e *env) {
 
 func noSuchProcedure(t *testing.T, e *env) {
 	c := e.connect(t)
-	_, _, err := c.Call(e.timeout, e.uri("nobody.home"), nil, nil)
+	_, _, err := c.Call(e.timeout, e.uri("nobody.home"), nil, nil, CallOptions{})
 	wantCallError(t, err, "wamp.error.no_such_procedure")
 }
 
 func procedureAlreadyExists(t *testing.T, e *env) {
 	a, b := e.connect(t), e.connect(t)
-	_, err := a.Register(e.timeout, e.uri("mine"), echo)
+	_, err := a.Register(e.timeout, e.uri("mine"), echo, RegisterOptions{})
 	must(t, err)
-	_, err = b.Register(e.timeout, e.uri("mine"), echo)
+	_, err = b.Register(e.timeout, e.uri("mine"), echo, RegisterOptions{})
 	wantCallError(t, err, "wamp.error.procedure_already_exists")
 }
 
 func unregister(t *testing.T, e *env) {
 	callee, caller := e.connect(t), e.connect(t)
-	unreg, err := callee.Register(e.timeout, e.uri("temp"), echo)
+	unreg, err := callee.Register(e.timeout, e.uri("temp"), echo, RegisterOptions{})
 	must(t, err)
-	_, _, err = caller.Call(e.timeout, e.uri("temp"), []any{1}, nil)
+	_, _, err = caller.Call(e.timeout, e.uri("temp"), []any{1}, nil, CallOptions{})
 	must(t, err)
 	must(t, unreg(e.timeout))
-	_, _, err = caller.Call(e.timeout, e.uri("temp"), []any{1}, nil)
+	_, _, err = caller.Call(e.timeout, e.uri("temp"), []any{1}, nil, CallOptions{})
 	wantCallError(t, err, "wamp.error.no_such_procedure")
 }
 
@@ -171,18 +171,18 @@ func calleeLeavesMidCall(t *testing.T, e *env) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	defer close(release)
-	_, err := callee.Register(e.timeout, e.uri("slow"), func(ctx context.Context, _ []any, _ map[string]any) ([]any, map[string]any, error) {
+	_, err := callee.Register(e.timeout, e.uri("slow"), func(ctx context.Context, _ Invocation) ([]any, map[string]any, error) {
 		close(started)
 		select {
 		case <-ctx.Done():
 		case <-release:
 		}
 		return nil, nil, errors.New("interrupted")
-	})
+	}, RegisterOptions{})
 	must(t, err)
 	errc := make(chan error, 1)
 	go func() {
-		_, _, err := caller.Call(e.timeout, e.uri("slow"), nil, nil)
+		_, _, err := caller.Call(e.timeout, e.uri("slow"), nil, nil, CallOptions{})
 		errc <- err
 	}()
 	recv(t, e, started)
@@ -201,7 +201,7 @@ func calleeLeavesMidCall(t *testing.T, e *env) {
 func publishSubscribe(t *testing.T, e *env) {
 	sub, pub := e.connect(t), e.connect(t)
 	events := make(chan Event, 1)
-	_, err := sub.Subscribe(e.timeout, e.uri("topic"), func(ev Event) { events <- ev })
+	_, err := sub.Subscribe(e.timeout, e.uri("topic"), func(ev Event) { events <- ev }, SubscribeOptions{})
 	must(t, err)
 	must(t, pub.Publish(e.timeout, e.uri("topic"), []any{"hello", 1}, map[string]any{"k": "v"}, PublishOptions{Acknowledge: true}))
 	ev := recv(t, e, events)
@@ -214,9 +214,9 @@ func publisherExclusion(t *testing.T, e *env) {
 	pub, other := e.connect(t), e.connect(t)
 	own := make(chan Event, 4)
 	theirs := make(chan Event, 4)
-	_, err := pub.Subscribe(e.timeout, e.uri("t"), func(ev Event) { own <- ev })
+	_, err := pub.Subscribe(e.timeout, e.uri("t"), func(ev Event) { own <- ev }, SubscribeOptions{})
 	must(t, err)
-	_, err = other.Subscribe(e.timeout, e.uri("t"), func(ev Event) { theirs <- ev })
+	_, err = other.Subscribe(e.timeout, e.uri("t"), func(ev Event) { theirs <- ev }, SubscribeOptions{})
 	must(t, err)
 	must(t, pub.Publish(e.timeout, e.uri("t"), []any{"excluded"}, nil, PublishOptions{Acknowledge: true}))
 	no := false
@@ -238,7 +238,7 @@ func eachSubscriberOnce(t *testing.T, e *env) {
 	for range 3 {
 		c := e.connect(t)
 		ch := make(chan Event, n+1)
-		_, err := c.Subscribe(e.timeout, e.uri("fanout"), func(ev Event) { ch <- ev })
+		_, err := c.Subscribe(e.timeout, e.uri("fanout"), func(ev Event) { ch <- ev }, SubscribeOptions{})
 		must(t, err)
 		subs = append(subs, ch)
 	}
@@ -263,9 +263,9 @@ func unsubscribe(t *testing.T, e *env) {
 	sub, pub := e.connect(t), e.connect(t)
 	one := make(chan Event, 2)
 	two := make(chan Event, 2)
-	unsub, err := sub.Subscribe(e.timeout, e.uri("one"), func(ev Event) { one <- ev })
+	unsub, err := sub.Subscribe(e.timeout, e.uri("one"), func(ev Event) { one <- ev }, SubscribeOptions{})
 	must(t, err)
-	_, err = sub.Subscribe(e.timeout, e.uri("two"), func(ev Event) { two <- ev })
+	_, err = sub.Subscribe(e.timeout, e.uri("two"), func(ev Event) { two <- ev }, SubscribeOptions{})
 	must(t, err)
 	must(t, unsub(e.timeout))
 	must(t, pub.Publish(e.timeout, e.uri("one"), []any{"late"}, nil, PublishOptions{Acknowledge: true}))
@@ -282,7 +282,7 @@ func eventOrder(t *testing.T, e *env) {
 	const n = 100
 	sub, pub := e.connect(t), e.connect(t)
 	events := make(chan Event, n)
-	_, err := sub.Subscribe(e.timeout, e.uri("seq"), func(ev Event) { events <- ev })
+	_, err := sub.Subscribe(e.timeout, e.uri("seq"), func(ev Event) { events <- ev }, SubscribeOptions{})
 	must(t, err)
 	for i := range n {
 		must(t, pub.Publish(e.timeout, e.uri("seq"), []any{i}, nil, PublishOptions{Acknowledge: i%25 == 0}))
@@ -296,15 +296,15 @@ func eventOrder(t *testing.T, e *env) {
 
 func binaryPayload(t *testing.T, e *env) {
 	callee, caller := e.connect(t), e.connect(t)
-	_, err := callee.Register(e.timeout, e.uri("bin"), func(_ context.Context, args []any, _ map[string]any) ([]any, map[string]any, error) {
-		b, ok := Normalize(args[0]).([]byte)
+	_, err := callee.Register(e.timeout, e.uri("bin"), func(_ context.Context, inv Invocation) ([]any, map[string]any, error) {
+		b, ok := Normalize(inv.Args[0]).([]byte)
 		if !ok {
-			return nil, nil, fmt.Errorf("callee got %T, not binary", args[0])
+			return nil, nil, fmt.Errorf("callee got %T, not binary", inv.Args[0])
 		}
 		return []any{append(bytes.Clone(b), 0xff)}, nil, nil
-	})
+	}, RegisterOptions{})
 	must(t, err)
-	args, _, err := caller.Call(e.timeout, e.uri("bin"), []any{[]byte{0, 1, 2, 254}}, nil)
+	args, _, err := caller.Call(e.timeout, e.uri("bin"), []any{[]byte{0, 1, 2, 254}}, nil, CallOptions{})
 	must(t, err)
 	if !Equal(args, []any{[]byte{0, 1, 2, 254, 255}}) {
 		t.Fatalf("got %#v", Normalize(args))
@@ -313,10 +313,10 @@ func binaryPayload(t *testing.T, e *env) {
 
 func largePayload(t *testing.T, e *env) {
 	callee, caller := e.connect(t), e.connect(t)
-	_, err := callee.Register(e.timeout, e.uri("big"), echo)
+	_, err := callee.Register(e.timeout, e.uri("big"), echo, RegisterOptions{})
 	must(t, err)
 	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
-	args, _, err := caller.Call(e.timeout, e.uri("big"), []any{big}, nil)
+	args, _, err := caller.Call(e.timeout, e.uri("big"), []any{big}, nil, CallOptions{})
 	must(t, err)
 	if len(args) != 1 || args[0] != big {
 		t.Fatal("1 MiB argument changed on the way")
@@ -326,13 +326,13 @@ func largePayload(t *testing.T, e *env) {
 func concurrentCalls(t *testing.T, e *env) {
 	const n = 200
 	callee, caller := e.connect(t), e.connect(t)
-	_, err := callee.Register(e.timeout, e.uri("echo"), echo)
+	_, err := callee.Register(e.timeout, e.uri("echo"), echo, RegisterOptions{})
 	must(t, err)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
-			args, _, err := caller.Call(e.timeout, e.uri("echo"), []any{i}, nil)
+			args, _, err := caller.Call(e.timeout, e.uri("echo"), []any{i}, nil, CallOptions{})
 			if err == nil && !Equal(args, []any{i}) {
 				err = fmt.Errorf("call %d returned %v", i, args)
 			}
@@ -350,8 +350,8 @@ func concurrentCalls(t *testing.T, e *env) {
 
 func invalidURI(t *testing.T, e *env) {
 	c := e.connect(t)
-	_, err := c.Register(e.timeout, "com.example.bad uri", echo)
+	_, err := c.Register(e.timeout, "com.example.bad uri", echo, RegisterOptions{})
 	wantCallError(t, err, "wamp.error.invalid_uri")
-	_, err = c.Subscribe(e.timeout, "com..bad#topic", func(Event) {})
+	_, err = c.Subscribe(e.timeout, "com..bad#topic", func(Event) {}, SubscribeOptions{})
 	wantCallError(t, err, "wamp.error.invalid_uri")
 }
