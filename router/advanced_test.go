@@ -276,3 +276,40 @@ func TestCallerLeavesInterruptsCallee(t *testing.T) {
 		t.Fatalf("INTERRUPT for %d", in.Request)
 	}
 }
+
+func TestProgressiveCallInvocations(t *testing.T) {
+	t.Parallel()
+	r := newTestRouter(t, Config{})
+	callerRoles := wamp.Dict{"roles": wamp.Dict{"caller": wamp.Dict{"features": wamp.Dict{"progressive_call_invocations": true}}}}
+	caller := serve(t, r, "json")
+	caller.in <- &wamp.Hello{Realm: "realm1", Details: callerRoles}
+	expectType[*wamp.Welcome](t, caller)
+	callee, _ := joinWith(t, r, wamp.Dict{"progressive_call_invocations": true, "call_canceling": true}, "")
+	plain, _ := join(t, r, "json")
+	register(t, callee, 1, "com.upload")
+	register(t, plain, 1, "com.plain")
+
+	for i, more := range []bool{true, true, false} {
+		opts := wamp.Dict{}
+		if more {
+			opts["progress"] = true
+		}
+		caller.in <- &wamp.Call{Request: 9, Options: opts, Procedure: "com.upload", Payload: wamp.Values([]any{i}, nil)}
+		inv := expectType[*wamp.Invocation](t, callee)
+		if inv.Details.Bool("progress", false) != more || fmt.Sprint(args(t, &inv.Payload)) != fmt.Sprint([]any{int64(i)}) {
+			t.Fatalf("chunk %d: %v %v", i, inv.Details, args(t, &inv.Payload))
+		}
+		if i == 2 {
+			callee.in <- &wamp.Yield{Request: inv.Request, Options: wamp.Dict{}, Payload: wamp.Values([]any{"stored"}, nil)}
+		}
+	}
+	if res := expectType[*wamp.Result](t, caller); res.Request != 9 {
+		t.Fatalf("RESULT %d", res.Request)
+	}
+	caller.in <- &wamp.Call{Request: 10, Options: wamp.Dict{"progress": true}, Procedure: "com.plain"}
+	expectError(t, caller, wamp.CALL, 10, wamp.ErrFeatureNotSupported)
+	// A caller that did not announce the feature commits a protocol violation.
+	other, _ := join(t, r, "json")
+	other.in <- &wamp.Call{Request: 1, Options: wamp.Dict{"progress": true}, Procedure: "com.upload"}
+	expectAbort(t, other, wamp.ErrProtocolViolation, transport.CloseProtocolError)
+}

@@ -30,6 +30,12 @@ type invocation struct {
 	id       wamp.ID // the INVOCATION request id
 	progress bool    // the caller asked for progressive results
 	timer    *time.Timer
+
+	registration wamp.ID
+	// chunked is set while a progressive call invocation (CALL with
+	// progress=true) awaits further chunks; read and written only on the
+	// caller's goroutine.
+	chunked bool
 }
 
 func (s *session) handleRegister(m *wamp.Register) (bool, string) {
@@ -85,6 +91,7 @@ func (rm *realm) registrationGone(s *session, id wamp.ID, deleted bool) {
 func (s *session) handleCall(m *wamp.Call) (bool, string) {
 	o := options{d: m.Options, msg: wamp.CALL}
 	progress := o.boolean("receive_progress", false)
+	chunk := o.boolean("progress", false)
 	timeout := o.millis("timeout")
 	disclose := o.boolean(wamp.OptDiscloseMe, false)
 	o.passthru()
@@ -105,6 +112,13 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 			return false, ""
 		}
 	}
+	if inv := s.call(m.Request); inv != nil && inv.chunked {
+		s.callChunk(inv, m, chunk)
+		return false, ""
+	}
+	if chunk && !s.feature(wamp.RoleCaller, "progressive_call_invocations") {
+		return s.protocolViolation("CALL with progress=true from a caller that did not announce progressive_call_invocations")
+	}
 	if s.callMeta(m) {
 		return false, ""
 	}
@@ -114,7 +128,11 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 		return false, ""
 	}
 	callee := reg.Pick().(*session)
-	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: progress}
+	if chunk && (!callee.feature(wamp.RoleCallee, "progressive_call_invocations") || !callee.canCancel()) {
+		s.sendError(wamp.CALL, m.Request, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
+		return false, ""
+	}
+	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: progress, registration: reg.ID, chunked: chunk}
 	if !callee.addInvocation(inv) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "callee left before the call could be delivered")
 		return false, ""
@@ -132,6 +150,9 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 	if progress && callee.feature(wamp.RoleCallee, "progressive_call_results") {
 		details["receive_progress"] = true
 	}
+	if chunk {
+		details["progress"] = true
+	}
 	if timeout > 0 {
 		if reg.ForwardTimeout && callee.feature(wamp.RoleCallee, "call_timeout") {
 			details["timeout"] = timeout
@@ -147,6 +168,20 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "call could not be delivered to the callee: "+err.Error())
 	}
 	return false, ""
+}
+
+// callChunk forwards a further chunk of a progressive call invocation to the
+// same INVOCATION request id; the chunk without progress=true is the last.
+func (s *session) callChunk(inv *invocation, m *wamp.Call, more bool) {
+	details := wamp.Dict{}
+	if more {
+		details["progress"] = true
+	} else {
+		inv.chunked = false
+	}
+	if err := inv.callee.send(&wamp.Invocation{Request: inv.id, Registration: inv.registration, Details: details, Payload: m.Payload}); err != nil {
+		s.log.Debug("chunk of a progressive call not delivered", "error", err)
+	}
 }
 
 // handleYield routes a callee's YIELD back to the caller as RESULT; a
@@ -221,7 +256,7 @@ func (s *session) handleCancel(m *wamp.Cancel) (bool, string) {
 
 // cancel ends inv in mode, answering the caller with uri.
 func (r *Router) cancel(inv *invocation, mode string, uri wamp.URI, message string) {
-	if !inv.callee.feature(wamp.RoleCallee, "call_canceling") {
+	if !inv.callee.canCancel() {
 		mode = cancelSkip
 	}
 	if mode == cancelKill {

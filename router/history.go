@@ -94,16 +94,40 @@ func (st *eventStore) retainedFor(sub *realms.Subscription) []*storedEvent {
 	return out
 }
 
-// historyOf returns a copy of the history kept for a subscription's pattern, or nil.
+// historyOf returns the events of a subscription's history: those kept by a
+// configured history covering every topic the subscription matches, that
+// the subscription matches. Histories are kept per configured pattern from
+// the router's start, so a new subscription sees events published before it.
 func (st *eventStore) historyOf(sub *realms.Subscription) ([]*storedEvent, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for _, h := range st.histories {
-		if h.cfg.Topic == string(sub.Topic) && h.cfg.Match == sub.Match {
-			return append([]*storedEvent(nil), h.events...), true
+		if !h.covers(sub) {
+			continue
 		}
+		var out []*storedEvent
+		for _, ev := range h.events {
+			if realms.Matches(sub.Match, sub.Topic, ev.topic) {
+				out = append(out, ev)
+			}
+		}
+		return out, true
 	}
 	return nil, false
+}
+
+// covers reports whether every topic sub matches is kept by h.
+func (h *history) covers(sub *realms.Subscription) bool {
+	topic := wamp.URI(h.cfg.Topic)
+	switch {
+	case sub.Match == h.cfg.Match && sub.Topic == topic:
+		return true
+	case sub.Match == realms.MatchExact:
+		return realms.Matches(h.cfg.Match, topic, sub.Topic)
+	case sub.Match == realms.MatchPrefix && h.cfg.Match == realms.MatchPrefix:
+		return realms.Matches(realms.MatchPrefix, topic, sub.Topic)
+	}
+	return false
 }
 
 // sendRetained sends s the retained events matching its new subscription.

@@ -173,7 +173,7 @@ func (s *session) leave(reason string) {
 			inv.timer.Stop()
 		}
 		s.callMu.Unlock()
-		if inv.callee.takeInvocation(inv.id) != nil && inv.callee.feature(wamp.RoleCallee, "call_canceling") {
+		if inv.callee.takeInvocation(inv.id) != nil && inv.callee.canCancel() {
 			_ = inv.callee.send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": cancelKillNoWait, "reason": string(wamp.ErrCanceled)}})
 		}
 	}
@@ -235,6 +235,12 @@ func (s *session) endCall(inv *invocation) {
 		delete(s.calls, inv.request)
 	}
 	s.callMu.Unlock()
+}
+
+// canCancel reports whether the peer announced call canceling (the spec
+// spells it both call_canceling and call_cancelling).
+func (s *session) canCancel() bool {
+	return s.feature(wamp.RoleCallee, "call_canceling") || s.feature(wamp.RoleCallee, "call_cancelling")
 }
 
 // feature reports whether the peer announced feature for role in HELLO.

@@ -23,6 +23,10 @@ import (
 //	session_meta_api           on_join, wamp.session.count and wamp.session.get
 //	registration_meta_api      wamp.registration.lookup and list_callees
 //	testament                  a session's testament is published when it leaves
+//	subscription_meta_api      wamp.subscription.lookup, count_subscribers, on_subscribe
+//	session_kill               wamp.session.kill ends the other session
+//	publish_acknowledged_error an acknowledged publish to an invalid URI gets ERROR
+//	event_history              wamp.subscription.get_events (targets with history configured)
 var AdvancedScenarios = []Scenario{
 	{"pattern_subscription", patternSubscription, 2},
 	{"pattern_registration", patternRegistration, 3},
@@ -37,6 +41,10 @@ var AdvancedScenarios = []Scenario{
 	{"session_meta_api", sessionMetaAPI, 2},
 	{"registration_meta_api", registrationMetaAPI, 2},
 	{"testament", testamentScenario, 2},
+	{"subscription_meta_api", subscriptionMetaAPI, 2},
+	{"session_kill", sessionKill, 2},
+	{"publish_acknowledged_error", publishAcknowledgedError, 1},
+	{"event_history", eventHistory, 2},
 }
 
 func patternSubscription(t *testing.T, e *env) {
@@ -282,5 +290,70 @@ func testamentScenario(t *testing.T, e *env) {
 	must(t, leaver.Close(e.timeout))
 	if ev := recv(t, e, events); !Equal(ev.Args, []any{"bye"}) {
 		t.Fatalf("testament %v", ev.Args)
+	}
+}
+
+func subscriptionMetaAPI(t *testing.T, e *env) {
+	sub, watcher := e.connect(t), e.connect(t)
+	onSubscribe := make(chan Event, 16)
+	_, err := watcher.Subscribe(e.timeout, "wamp.subscription.on_subscribe", func(ev Event) { onSubscribe <- ev }, SubscribeOptions{})
+	must(t, err)
+	_, err = sub.Subscribe(e.timeout, e.uri("watched"), func(Event) {}, SubscribeOptions{})
+	must(t, err)
+	for { // subscriptions of parallel scenarios show up too
+		if ev := recv(t, e, onSubscribe); Equal(ev.Args[0], sub.ID()) {
+			break
+		}
+	}
+	args, _, err := watcher.Call(e.timeout, "wamp.subscription.lookup", []any{e.uri("watched")}, nil, CallOptions{})
+	must(t, err)
+	if args[0] == nil {
+		t.Fatal("lookup found no subscription")
+	}
+	n, _, err := watcher.Call(e.timeout, "wamp.subscription.count_subscribers", []any{args[0]}, nil, CallOptions{})
+	must(t, err)
+	if !Equal(n[0], 1) {
+		t.Fatalf("count_subscribers %v", n)
+	}
+}
+
+func sessionKill(t *testing.T, e *env) {
+	victim, killer := e.connect(t), e.connect(t)
+	_, _, err := killer.Call(e.timeout, "wamp.session.kill", []any{victim.ID()}, map[string]any{"reason": "com.example.bye"}, CallOptions{})
+	must(t, err)
+	recv(t, e, victim.Done())
+	_, _, err = killer.Call(e.timeout, "wamp.session.kill", []any{killer.ID()}, nil, CallOptions{})
+	wantCallError(t, err, "wamp.error.no_such_session")
+}
+
+func publishAcknowledgedError(t *testing.T, e *env) {
+	c := e.connect(t)
+	err := c.Publish(e.timeout, "com.bad uri", nil, nil, PublishOptions{Acknowledge: true})
+	wantCallError(t, err, "wamp.error.invalid_uri")
+}
+
+func eventHistory(t *testing.T, e *env) {
+	if e.history == "" {
+		t.Skip("the target keeps no event history for the scenarios' topics")
+	}
+	pub, reader := e.connect(t), e.connect(t)
+	subID := make(chan any, 1)
+	_, err := reader.Subscribe(e.timeout, e.uri("log"), func(Event) {}, SubscribeOptions{})
+	must(t, err)
+	for i := range 3 {
+		must(t, pub.Publish(e.timeout, e.uri("log"), []any{i}, nil, PublishOptions{Acknowledge: true}))
+	}
+	args, _, err := reader.Call(e.timeout, "wamp.subscription.lookup", []any{e.uri("log")}, nil, CallOptions{})
+	must(t, err)
+	subID <- args[0]
+	events, _, err := reader.Call(e.timeout, "wamp.subscription.get_events", []any{<-subID}, map[string]any{"limit": 2}, CallOptions{})
+	must(t, err)
+	list, _ := Normalize(events[0]).([]any)
+	if len(list) != 2 {
+		t.Fatalf("get_events returned %v", events)
+	}
+	first, _ := list[0].(map[string]any)
+	if !Equal(first["args"], []any{0}) {
+		t.Fatalf("first event %v", first)
 	}
 }

@@ -78,6 +78,7 @@ func (c *clientlibClient) Publish(ctx context.Context, topic string, args []any,
 }
 
 func (c *clientlibClient) Close(ctx context.Context) error { return c.c.Close(ctx) }
+func (c *clientlibClient) Done() <-chan struct{}           { return c.c.Done() }
 
 // callError turns a *wamp.RPCError into a *CallError.
 func callError(err error) error {

@@ -82,6 +82,7 @@ type Client interface {
 	Subscribe(ctx context.Context, topic string, h func(Event), opts SubscribeOptions) (unsubscribe func(context.Context) error, err error)
 	Publish(ctx context.Context, topic string, args []any, kwargs map[string]any, opts PublishOptions) error
 	Close(ctx context.Context) error
+	Done() <-chan struct{} // closed when the session has ended
 }
 
 // CallError is a WAMP error as the scenarios see it, whatever the driver.
@@ -116,6 +117,7 @@ type env struct {
 	next    int
 	prefix  string
 	timeout context.Context
+	history string // RunOptions.HistoryPrefix
 }
 
 // connect opens the next peer and closes it when the test ends.

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/junction-wamp/junction/internal/routertest"
+	"github.com/junction-wamp/junction/router"
 )
 
 var drivers = []Driver{ClientlibDriver{}, NexusDriver{}}
@@ -13,6 +14,9 @@ var drivers = []Driver{ClientlibDriver{}, NexusDriver{}}
 // mixed.
 func TestJunction(t *testing.T) {
 	t.Parallel()
-	srv := routertest.Start(t, routertest.Options{})
-	Run(t, Target{URL: srv.URL, Realm: "realm1"}, drivers, RunOptions{})
+	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{
+		Name: "realm1", Anonymous: true,
+		EventHistory: []router.HistoryConfig{{Topic: "test", Match: "prefix", Limit: 10000}},
+	}}}})
+	Run(t, Target{URL: srv.URL, Realm: "realm1"}, drivers, RunOptions{HistoryPrefix: "test"})
 }

@@ -134,6 +134,7 @@ func (c *nexusClient) Publish(_ context.Context, topic string, args []any, kwarg
 }
 
 func (c *nexusClient) Close(context.Context) error { return c.c.Close() }
+func (c *nexusClient) Done() <-chan struct{}       { return c.c.Done() }
 
 func toList(ids []uint64) nexuswamp.List {
 	out := make(nexuswamp.List, len(ids))

@@ -19,6 +19,9 @@ type RunOptions struct {
 	Deviations map[string]string
 	// Timeout bounds each scenario; default 20s.
 	Timeout time.Duration
+	// HistoryPrefix is a topic prefix the target keeps event history for
+	// (the scenarios' topics start with "test."); "" skips event_history.
+	HistoryPrefix string
 }
 
 var runs atomic.Uint64
@@ -101,6 +104,7 @@ func runScenarios(t *testing.T, target Target, peers []PeerConfig, opts RunOptio
 				peers:   slices.Clone(peers),
 				prefix:  fmt.Sprintf("test.run%d", runs.Add(1)),
 				timeout: ctx,
+				history: opts.HistoryPrefix,
 			}
 			sc.Run(t, e)
 		})
