@@ -48,6 +48,7 @@ type Client struct {
 	hooks    map[wamp.ID]func(wamp.Message)
 	progress map[wamp.ID]*progressBox       // calls that asked for progressive results
 	running  map[wamp.ID]context.CancelFunc // invocations being handled, for INTERRUPT
+	chunked  map[wamp.ID]*chunkQueue        // progressive call invocations being handled
 	handlers map[wamp.ID]*registration
 	subs     map[wamp.ID]*subscription
 	closing  bool
@@ -99,6 +100,7 @@ func Connect(ctx context.Context, url, realm string, opts Options) (*Client, err
 		hooks:    make(map[wamp.ID]func(wamp.Message)),
 		progress: make(map[wamp.ID]*progressBox),
 		running:  make(map[wamp.ID]context.CancelFunc),
+		chunked:  make(map[wamp.ID]*chunkQueue),
 		handlers: make(map[wamp.ID]*registration),
 		subs:     make(map[wamp.ID]*subscription),
 		goodbye:  make(chan struct{}),
@@ -123,10 +125,11 @@ func (c *Client) join(ctx context.Context, realm string) error {
 		"roles": wamp.Dict{
 			wamp.RoleCaller: wamp.Dict{"features": wamp.Dict{
 				"call_canceling": true, "progressive_call_results": true, "call_timeout": true, "caller_identification": true,
+				"progressive_call_invocations": true,
 			}},
 			wamp.RoleCallee: wamp.Dict{"features": wamp.Dict{
 				"call_canceling": true, "progressive_call_results": true, "caller_identification": true,
-				"pattern_based_registration": true, "shared_registration": true,
+				"pattern_based_registration": true, "shared_registration": true, "progressive_call_invocations": true,
 			}},
 			wamp.RolePublisher: wamp.Dict{"features": wamp.Dict{
 				"publisher_exclusion": true, "publisher_identification": true, "subscriber_blackwhite_listing": true,

@@ -21,6 +21,7 @@ type Invocation struct {
 
 	c       *Client
 	request wamp.ID
+	chunks  *chunkQueue // progressive call invocation
 }
 
 // Progress sends a progressive result to the caller, before the handler
@@ -74,7 +75,12 @@ type CallOptions struct {
 	// CancelMode is the CANCEL mode used when ctx ends before the result:
 	// "killnowait" (default), "kill" or "skip".
 	CancelMode string
-	Extra      wamp.Dict
+	// Chunks, when set, makes a progressive call invocation: Call's args and
+	// kwargs are the first chunk, each value received from Chunks is sent
+	// as a further chunk, and closing Chunks sends the final (empty) one.
+	// The callee must support progressive_call_invocations.
+	Chunks <-chan Chunk
+	Extra  wamp.Dict
 }
 
 // progressBox queues a call's progressive results from the read loop (which
@@ -195,9 +201,23 @@ func (c *Client) Call(ctx context.Context, procedure string, args []any, kwargs 
 		delete(c.progress, id)
 		c.mu.Unlock()
 	}()
-	call := &wamp.Call{Request: id, Options: options, Procedure: wamp.URI(procedure), Payload: wamp.Values(args, kwargs)}
+	first := options
+	if opts.Chunks != nil {
+		first = wamp.Dict{"progress": true}
+		for k, v := range options {
+			first[k] = v
+		}
+	}
+	call := &wamp.Call{Request: id, Options: first, Procedure: wamp.URI(procedure), Payload: wamp.Values(args, kwargs)}
 	if err := c.write(ctx, call); err != nil {
 		return nil, err
+	}
+	if opts.Chunks != nil {
+		go func() {
+			if err := c.sendChunks(ctx, id, procedure, options, opts.Chunks); err != nil {
+				c.log.Debug("progressive call invocation cut short", "procedure", procedure, "error", err)
+			}
+		}()
 	}
 	var signal chan struct{}
 	if box != nil {
@@ -262,19 +282,32 @@ func callResult(procedure string, m wamp.Message) (*Result, error) {
 func (c *Client) invoke(m *wamp.Invocation) {
 	c.mu.Lock()
 	reg := c.handlers[m.Registration]
+	q := c.chunked[m.Request]
 	c.mu.Unlock()
+	if q != nil { // a further chunk of a progressive call invocation
+		q.push(m)
+		return
+	}
 	if reg == nil {
 		c.answer(m.Request, nil, wamp.NewError(wamp.ErrNoSuchRegistration, "not registered in this session"))
 		return
 	}
+	var chunks *chunkQueue
+	if m.Details.Bool("progress", false) {
+		chunks = &chunkQueue{signal: make(chan struct{}, 1)}
+	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.mu.Lock()
 	c.running[m.Request] = cancel
+	if chunks != nil {
+		c.chunked[m.Request] = chunks
+	}
 	c.mu.Unlock()
 	go func() {
 		defer func() {
 			c.mu.Lock()
 			delete(c.running, m.Request)
+			delete(c.chunked, m.Request)
 			c.mu.Unlock()
 			cancel()
 		}()
@@ -287,7 +320,7 @@ func (c *Client) invoke(m *wamp.Invocation) {
 		if p := m.Details.String("procedure"); p != "" {
 			procedure = p
 		}
-		res, err := c.runHandler(ctx, reg.handler, &Invocation{Procedure: procedure, Args: args, Kwargs: kwargs, Details: m.Details, c: c, request: m.Request})
+		res, err := c.runHandler(ctx, reg.handler, &Invocation{Procedure: procedure, Args: args, Kwargs: kwargs, Details: m.Details, c: c, request: m.Request, chunks: chunks})
 		c.answer(m.Request, res, err)
 	}()
 }

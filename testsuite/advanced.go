@@ -27,6 +27,7 @@ import (
 //	session_kill               wamp.session.kill ends the other session
 //	publish_acknowledged_error an acknowledged publish to an invalid URI gets ERROR
 //	event_history              wamp.subscription.get_events (targets with history configured)
+//	progressive_call_invocations a call's args sent in chunks reach one invocation
 var AdvancedScenarios = []Scenario{
 	{"pattern_subscription", patternSubscription, 2},
 	{"pattern_registration", patternRegistration, 3},
@@ -45,6 +46,7 @@ var AdvancedScenarios = []Scenario{
 	{"session_kill", sessionKill, 2},
 	{"publish_acknowledged_error", publishAcknowledgedError, 1},
 	{"event_history", eventHistory, 2},
+	{"progressive_call_invocations", progressiveCallInvocations, 2},
 }
 
 func patternSubscription(t *testing.T, e *env) {
@@ -355,5 +357,49 @@ func eventHistory(t *testing.T, e *env) {
 	first, _ := list[0].(map[string]any)
 	if !Equal(first["args"], []any{0}) {
 		t.Fatalf("first event %v", first)
+	}
+}
+
+func progressiveCallInvocations(t *testing.T, e *env) {
+	callee, caller := e.connect(t), e.connect(t)
+	cc, ok := caller.(ChunkCaller)
+	if !ok {
+		t.Skip("this driver cannot make progressive call invocations")
+	}
+	noChunks := make(chan struct{}, 1)
+	_, err := callee.Register(e.timeout, e.uri("sum"), func(ctx context.Context, inv Invocation) ([]any, map[string]any, error) {
+		if inv.NextChunk == nil {
+			noChunks <- struct{}{}
+			return nil, nil, errors.New("no chunk API")
+		}
+		var sum float64
+		add := func(args []any) {
+			if len(args) > 0 {
+				n, _ := Normalize(args[0]).(float64)
+				sum += n
+			}
+		}
+		add(inv.Args)
+		for {
+			args, ok, err := inv.NextChunk(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				return []any{sum}, nil, nil
+			}
+			add(args)
+		}
+	}, RegisterOptions{})
+	must(t, err)
+	res, err := cc.CallChunks(e.timeout, e.uri("sum"), []any{1}, [][]any{{2}, {3}, {4}})
+	select {
+	case <-noChunks:
+		t.Skip("the callee's driver has no API for progressive call invocations")
+	default:
+	}
+	must(t, err)
+	if !Equal(res, []any{10}) {
+		t.Fatalf("sum of chunks %v", res)
 	}
 }

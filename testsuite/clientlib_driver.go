@@ -28,7 +28,14 @@ func (c *clientlibClient) ID() uint64 { return uint64(c.c.ID()) }
 func (c *clientlibClient) Register(ctx context.Context, procedure string, h Handler, opts RegisterOptions) (func(context.Context) error, error) {
 	reg, err := c.c.Register(ctx, procedure, func(ctx context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
 		args, kwargs, err := h(ctx, Invocation{Args: inv.Args, Kwargs: inv.Kwargs, Details: inv.Details,
-			Progress: func(ctx context.Context, args []any) error { return inv.Progress(ctx, args, nil) }})
+			Progress: func(ctx context.Context, args []any) error { return inv.Progress(ctx, args, nil) },
+			NextChunk: func(ctx context.Context) ([]any, bool, error) {
+				ch, ok, err := inv.NextChunk(ctx)
+				if !ok || err != nil {
+					return nil, ok, err
+				}
+				return ch.Args, true, nil
+			}})
 		if err != nil {
 			var ce *CallError
 			if errors.As(err, &ce) {
@@ -54,6 +61,20 @@ func (c *clientlibClient) Call(ctx context.Context, procedure string, args []any
 		return nil, nil, callError(err)
 	}
 	return res.Args, res.Kwargs, nil
+}
+
+// CallChunks implements ChunkCaller.
+func (c *clientlibClient) CallChunks(ctx context.Context, procedure string, first []any, more [][]any) ([]any, error) {
+	chunks := make(chan clientlib.Chunk, len(more))
+	for _, m := range more {
+		chunks <- clientlib.Chunk{Args: m}
+	}
+	close(chunks)
+	res, err := c.c.Call(ctx, procedure, first, nil, &clientlib.CallOptions{Chunks: chunks})
+	if err != nil {
+		return nil, callError(err)
+	}
+	return res.Args, nil
 }
 
 func (c *clientlibClient) Subscribe(ctx context.Context, topic string, h func(Event), opts SubscribeOptions) (func(context.Context) error, error) {

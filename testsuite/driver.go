@@ -36,6 +36,16 @@ type Invocation struct {
 	Details map[string]any
 	// Progress sends a progressive result (when the caller asked for them).
 	Progress func(ctx context.Context, args []any) error
+	// NextChunk returns the next chunk of a progressive call invocation's
+	// args (ok false after the last); nil when the driver has no such API.
+	NextChunk func(ctx context.Context) (args []any, ok bool, err error)
+}
+
+// ChunkCaller is implemented by clients that can make progressive call
+// invocations: first and every value of more are sent as chunks, then the
+// final one.
+type ChunkCaller interface {
+	CallChunks(ctx context.Context, procedure string, first []any, more [][]any) ([]any, error)
 }
 
 // RegisterOptions are the REGISTER options scenarios use.

@@ -93,6 +93,24 @@ func (c *nexusClient) Call(ctx context.Context, procedure string, args []any, kw
 	return res.Arguments, res.ArgumentsKw, nil
 }
 
+// CallChunks implements ChunkCaller with the nexus client's CallProgressive.
+func (c *nexusClient) CallChunks(ctx context.Context, procedure string, first []any, more [][]any) ([]any, error) {
+	chunks := append([][]any{first}, more...)
+	i := 0
+	res, err := c.c.CallProgressive(ctx, procedure, func(context.Context) (nexuswamp.Dict, nexuswamp.List, nexuswamp.Dict, error) {
+		if i < len(chunks) {
+			args := chunks[i]
+			i++
+			return nexuswamp.Dict{"progress": true}, args, nil, nil
+		}
+		return nexuswamp.Dict{"progress": false}, nil, nil, nil // nexus needs the key
+	}, nil)
+	if err != nil {
+		return nil, nexusError(err)
+	}
+	return res.Arguments, nil
+}
+
 func (c *nexusClient) Subscribe(_ context.Context, topic string, h func(Event), opts SubscribeOptions) (func(context.Context) error, error) {
 	options := nexuswamp.Dict{}
 	if opts.Match != "" {
