@@ -182,34 +182,9 @@ func (w *cborWriter) dict(d wamp.Dict) error {
 	return nil
 }
 
-func (w *cborWriter) args(p *wamp.Payload) error {
-	raw, v, err := w.argsOf(p)
-	if err != nil {
-		return err
-	}
-	if raw != nil {
-		w.elems = append(w.elems, cbor.RawMessage(raw))
-	} else {
-		w.elems = append(w.elems, v)
-	}
-	return nil
-}
-
-func (w *cborWriter) kwargs(p *wamp.Payload) error {
-	raw, v, err := w.kwargsOf(p)
-	if err != nil {
-		return err
-	}
-	switch {
-	case raw != nil:
-		w.elems = append(w.elems, cbor.RawMessage(raw))
-	case v == nil:
-		w.elems = append(w.elems, map[string]any{})
-	default:
-		w.elems = append(w.elems, v)
-	}
-	return nil
-}
+func (w *cborWriter) payload() *payloadWriter { return &w.payloadWriter }
+func (w *cborWriter) raw(b []byte)            { w.elems = append(w.elems, cbor.RawMessage(b)) }
+func (w *cborWriter) value(v any) error       { w.elems = append(w.elems, v); return nil }
 
 // finish writes the list: a CBOR array header, then each element; raw
 // payloads are appended as they are (the encoder would re-validate them, and

@@ -223,11 +223,12 @@ func (w *jsonWriter) sep() {
 	w.n++
 }
 
-func (w *jsonWriter) begin(int)       { w.buf = append(w.buf, '[') }
-func (w *jsonWriter) id(v wamp.ID)    { w.sep(); w.buf = strconv.AppendUint(w.buf, uint64(v), 10) }
-func (w *jsonWriter) integer(v int64) { w.sep(); w.buf = strconv.AppendInt(w.buf, v, 10) }
-func (w *jsonWriter) str(s string)    { w.sep(); w.buf = appendJSONString(w.buf, s) }
-func (w *jsonWriter) raw(b []byte)    { w.sep(); w.buf = append(w.buf, b...) }
+func (w *jsonWriter) begin(int)               { w.buf = append(w.buf, '[') }
+func (w *jsonWriter) id(v wamp.ID)            { w.sep(); w.buf = strconv.AppendUint(w.buf, uint64(v), 10) }
+func (w *jsonWriter) integer(v int64)         { w.sep(); w.buf = strconv.AppendInt(w.buf, v, 10) }
+func (w *jsonWriter) str(s string)            { w.sep(); w.buf = appendJSONString(w.buf, s) }
+func (w *jsonWriter) raw(b []byte)            { w.sep(); w.buf = append(w.buf, b...) }
+func (w *jsonWriter) payload() *payloadWriter { return &w.payloadWriter }
 func (w *jsonWriter) finish() ([]byte, error) {
 	w.buf = append(w.buf, ']')
 	return bytes.Clone(w.buf), nil
@@ -248,33 +249,6 @@ func (w *jsonWriter) dict(d wamp.Dict) error {
 		return nil
 	}
 	return w.value(map[string]any(d))
-}
-
-func (w *jsonWriter) args(p *wamp.Payload) error {
-	raw, v, err := w.argsOf(p)
-	if err != nil {
-		return err
-	}
-	if raw != nil {
-		w.raw(raw)
-		return nil
-	}
-	return w.value(v)
-}
-
-func (w *jsonWriter) kwargs(p *wamp.Payload) error {
-	raw, v, err := w.kwargsOf(p)
-	if err != nil {
-		return err
-	}
-	if raw != nil {
-		w.raw(raw)
-		return nil
-	}
-	if v == nil {
-		v = map[string]any{}
-	}
-	return w.value(v)
 }
 
 // appendJSONString appends s as a JSON string. Valid UTF-8 is copied as is

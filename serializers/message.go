@@ -25,9 +25,40 @@ type elemWriter interface {
 	integer(v int64)
 	str(s string)
 	dict(d wamp.Dict) error
-	args(p *wamp.Payload) error   // Arguments|list
-	kwargs(p *wamp.Payload) error // ArgumentsKw|dict
+	raw(b []byte)      // an element already encoded in the writer's encoding
+	value(v any) error // a Go value
+	payload() *payloadWriter
 	finish() ([]byte, error)
+}
+
+// writeArgs writes Arguments|list: raw bytes of the writer's own encoding
+// spliced, anything else as values.
+func writeArgs(w elemWriter, p *wamp.Payload) error {
+	raw, v, err := w.payload().argsOf(p)
+	if err != nil {
+		return err
+	}
+	if raw != nil {
+		w.raw(raw)
+		return nil
+	}
+	return w.value(v)
+}
+
+// writeKwargs writes ArgumentsKw|dict the same way.
+func writeKwargs(w elemWriter, p *wamp.Payload) error {
+	raw, v, err := w.payload().kwargsOf(p)
+	if err != nil {
+		return err
+	}
+	if raw != nil {
+		w.raw(raw)
+		return nil
+	}
+	if v == nil {
+		v = map[string]any{}
+	}
+	return w.value(v)
 }
 
 // arity is the [min, max] number of elements of each message type.
@@ -244,10 +275,10 @@ func encodeMessage(w elemWriter, m wamp.Message) ([]byte, error) {
 	tail := func(p *wamp.Payload) {
 		switch payloadLen(p) {
 		case 1:
-			keep(w.args(p))
+			keep(writeArgs(w, p))
 		case 2:
-			keep(w.args(p))
-			keep(w.kwargs(p))
+			keep(writeArgs(w, p))
+			keep(writeKwargs(w, p))
 		}
 	}
 	switch m := m.(type) {

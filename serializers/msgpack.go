@@ -311,32 +311,7 @@ func (w *msgpackWriter) dict(d wamp.Dict) error {
 	return w.e.Encode(map[string]any(d))
 }
 
-func (w *msgpackWriter) args(p *wamp.Payload) error {
-	raw, v, err := w.argsOf(p)
-	if err != nil {
-		return err
-	}
-	if raw != nil {
-		w.raw(raw)
-		return nil
-	}
-	return w.value(v)
-}
-
-func (w *msgpackWriter) kwargs(p *wamp.Payload) error {
-	raw, v, err := w.kwargsOf(p)
-	if err != nil {
-		return err
-	}
-	if raw != nil {
-		w.raw(raw)
-		return nil
-	}
-	if v == nil {
-		return w.e.EncodeMapLen(0)
-	}
-	return w.value(v)
-}
+func (w *msgpackWriter) payload() *payloadWriter { return &w.payloadWriter }
 
 func (w *msgpackWriter) finish() ([]byte, error) {
 	if w.err != nil {
