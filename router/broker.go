@@ -167,17 +167,18 @@ func (rm *realm) publish(publisher *session, topic wamp.URI, payload wamp.Payloa
 	return pub
 }
 
+// eventDetails returns EVENT.Details; nil (encoded as {}) for a plain event.
 func eventDetails(publisher *session, sub *realms.Subscription, topic wamp.URI, disclose bool) wamp.Dict {
-	d := wamp.Dict{}
+	var d lazyDict
 	if sub.Match != realms.MatchExact {
-		d["topic"] = string(topic)
+		d.set("topic", string(topic))
 	}
 	if disclose && publisher != nil {
-		d["publisher"] = uint64(publisher.id)
-		d["publisher_authid"] = publisher.authid
-		d["publisher_authrole"] = publisher.authrole
+		d.set("publisher", uint64(publisher.id))
+		d.set("publisher_authid", publisher.authid)
+		d.set("publisher_authrole", publisher.authrole)
 	}
-	return d
+	return d.d
 }
 
 // fanout queues ev to every recipient the audience admits.

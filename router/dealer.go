@@ -138,31 +138,31 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 		return false, ""
 	}
 	s.addCall(inv)
-	details := wamp.Dict{}
+	var details lazyDict // no allocation for a plain call
 	if reg.Match != realms.MatchExact {
-		details["procedure"] = string(m.Procedure)
+		details.set("procedure", string(m.Procedure))
 	}
 	if disclose || reg.DiscloseCaller {
-		details["caller"] = uint64(s.id)
-		details["caller_authid"] = s.authid
-		details["caller_authrole"] = s.authrole
+		details.set("caller", uint64(s.id))
+		details.set("caller_authid", s.authid)
+		details.set("caller_authrole", s.authrole)
 	}
 	if progress && callee.feature(wamp.RoleCallee, "progressive_call_results") {
-		details["receive_progress"] = true
+		details.set("receive_progress", true)
 	}
 	if chunk {
-		details["progress"] = true
+		details.set("progress", true)
 	}
 	if timeout > 0 {
 		if reg.ForwardTimeout && callee.feature(wamp.RoleCallee, "call_timeout") {
-			details["timeout"] = timeout
+			details.set("timeout", timeout)
 		} else {
 			s.callMu.Lock() // endCall reads the timer under it, from any goroutine
 			inv.timer = time.AfterFunc(time.Duration(timeout)*time.Millisecond, func() { s.r.timeOut(inv) })
 			s.callMu.Unlock()
 		}
 	}
-	err := callee.send(&wamp.Invocation{Request: inv.id, Registration: reg.ID, Details: details, Payload: m.Payload})
+	err := callee.send(&wamp.Invocation{Request: inv.id, Registration: reg.ID, Details: details.d, Payload: m.Payload})
 	if err != nil && callee.takeInvocation(inv.id) != nil {
 		s.endCall(inv)
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "call could not be delivered to the callee: "+err.Error())
@@ -182,6 +182,16 @@ func (s *session) callChunk(inv *invocation, m *wamp.Call, more bool) {
 	if err := inv.callee.send(&wamp.Invocation{Request: inv.id, Registration: inv.registration, Details: details, Payload: m.Payload}); err != nil {
 		s.log.Debug("chunk of a progressive call not delivered", "error", err)
 	}
+}
+
+// lazyDict is a details dict allocated on its first key.
+type lazyDict struct{ d wamp.Dict }
+
+func (l *lazyDict) set(key string, v any) {
+	if l.d == nil {
+		l.d = wamp.Dict{}
+	}
+	l.d[key] = v
 }
 
 // handleYield routes a callee's YIELD back to the caller as RESULT; a
@@ -210,7 +220,7 @@ func (s *session) handleYield(m *wamp.Yield) (bool, string) {
 		return false, ""
 	}
 	inv.caller.endCall(inv)
-	_ = inv.caller.send(&wamp.Result{Request: inv.request, Details: wamp.Dict{}, Payload: m.Payload})
+	_ = inv.caller.send(&wamp.Result{Request: inv.request, Payload: m.Payload}) // nil Details encode as {}
 	return false, ""
 }
 
@@ -225,11 +235,7 @@ func (s *session) handleError(m *wamp.Error) (bool, string) {
 		return false, ""
 	}
 	inv.caller.endCall(inv)
-	details := m.Details
-	if details == nil {
-		details = wamp.Dict{}
-	}
-	_ = inv.caller.send(&wamp.Error{Type: wamp.CALL, Request: inv.request, Details: details, Error: m.Error, Payload: m.Payload})
+	_ = inv.caller.send(&wamp.Error{Type: wamp.CALL, Request: inv.request, Details: m.Details, Error: m.Error, Payload: m.Payload})
 	return false, ""
 }
 

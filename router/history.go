@@ -137,6 +137,9 @@ func (s *session) sendRetained(sub *realms.Subscription) {
 			continue
 		}
 		details := eventDetails(ev.publisher, sub, ev.topic, ev.disclose)
+		if details == nil {
+			details = wamp.Dict{}
+		}
 		details["retained"] = true
 		_ = s.send(&wamp.Event{Subscription: sub.ID, Publication: ev.publication, Details: details, Payload: ev.payload})
 	}
