@@ -28,7 +28,7 @@ func (o *options) fail(key, want string, v any) {
 
 func (o *options) boolean(key string, def bool) bool {
 	v, ok := o.d[key]
-	if !ok {
+	if !ok || v == nil { // JavaScript clients send undefined and null for unset options
 		return def
 	}
 	b, isBool := v.(bool)
@@ -40,7 +40,7 @@ func (o *options) boolean(key string, def bool) bool {
 
 func (o *options) str(key string) (string, bool) {
 	v, ok := o.d[key]
-	if !ok {
+	if !ok || v == nil { // JavaScript clients send undefined and null for unset options
 		return "", false
 	}
 	s, isStr := v.(string)
@@ -61,7 +61,7 @@ func (o *options) oneOf(key string, valid func(string) bool) string {
 // ids reads a list of session ids; nil when absent.
 func (o *options) ids(key string) map[wamp.ID]bool {
 	v, ok := o.d[key]
-	if !ok {
+	if !ok || v == nil { // JavaScript clients send undefined and null for unset options
 		return nil
 	}
 	list, isList := v.([]any)
@@ -84,7 +84,7 @@ func (o *options) ids(key string) map[wamp.ID]bool {
 // strs reads a list of strings; nil when absent.
 func (o *options) strs(key string) map[string]bool {
 	v, ok := o.d[key]
-	if !ok {
+	if !ok || v == nil { // JavaScript clients send undefined and null for unset options
 		return nil
 	}
 	list, isList := v.([]any)
@@ -121,7 +121,7 @@ func (o *options) passthru() {
 // routerLinks checks options that router-to-router links and other
 // extensions carry through.
 func (o *options) routerLinks() {
-	if v, ok := o.d["forward_for"]; ok {
+	if v, ok := o.d["forward_for"]; ok && v != nil {
 		if _, isList := v.([]any); !isList {
 			o.fail("forward_for", "a list", v)
 		}
@@ -132,7 +132,7 @@ func (o *options) routerLinks() {
 // timeout reads a timeout in milliseconds (0: none).
 func (o *options) millis(key string) int64 {
 	v, ok := o.d[key]
-	if !ok {
+	if !ok || v == nil { // JavaScript clients send undefined and null for unset options
 		return 0
 	}
 	n, isInt := wamp.AsInt(v)

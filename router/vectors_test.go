@@ -80,3 +80,15 @@ func TestSpecOptionVectors(t *testing.T) {
 	}
 	t.Logf("%d option samples", n)
 }
+
+// TestNullOptionsAreAbsent: JavaScript clients (wampy over CBOR) send
+// undefined or null for options they leave unset; that is not a type error.
+func TestNullOptionsAreAbsent(t *testing.T) {
+	t.Parallel()
+	r := newTestRouter(t, Config{})
+	p, _ := join(t, r, "cbor")
+	p.in <- &wamp.Subscribe{Request: 1, Options: wamp.Dict{"match": nil, "get_retained": nil}, Topic: "a.b"}
+	expectType[*wamp.Subscribed](t, p)
+	p.in <- &wamp.Publish{Request: 2, Options: wamp.Dict{"acknowledge": true, "exclude_me": nil, "exclude": nil}, Topic: "a.b"}
+	expectType[*wamp.Published](t, p)
+}
