@@ -8,6 +8,16 @@ import (
 	"github.com/junction-wamp/junction/wamp"
 )
 
+// authidOf returns the authid the router gave session id.
+func authidOf(t testing.TB, r *Router, id wamp.ID) string {
+	t.Helper()
+	s, ok := r.realm("realm1").Session(id)
+	if !ok {
+		t.Fatalf("no session %d", id)
+	}
+	return s.(*session).authid
+}
+
 // joinWith joins realm1 announcing the given callee features.
 func joinWith(t testing.TB, r *Router, calleeFeatures wamp.Dict, authid string) (*fakePeer, wamp.ID) {
 	t.Helper()
@@ -107,9 +117,10 @@ func TestPatternRegistrationAndSharing(t *testing.T) {
 func TestIdentificationAndListing(t *testing.T) {
 	t.Parallel()
 	r := newTestRouter(t, Config{})
-	pub, pubID := joinWith(t, r, wamp.Dict{}, "alice")
-	bob, bobID := joinWith(t, r, wamp.Dict{}, "bob")
-	carol, _ := joinWith(t, r, wamp.Dict{}, "carol")
+	pub, pubID := joinWith(t, r, wamp.Dict{}, "")
+	bob, bobID := joinWith(t, r, wamp.Dict{}, "")
+	carol, carolID := joinWith(t, r, wamp.Dict{}, "")
+	alice, bobAuth, carolAuth := authidOf(t, r, pubID), authidOf(t, r, bobID), authidOf(t, r, carolID)
 	for _, p := range []*fakePeer{bob, carol} {
 		subscribe(t, p, 1, "com.news")
 	}
@@ -118,7 +129,7 @@ func TestIdentificationAndListing(t *testing.T) {
 	expectType[*wamp.Published](t, pub)
 	for _, p := range []*fakePeer{bob, carol} {
 		ev := expectType[*wamp.Event](t, p)
-		if id, _ := wamp.AsID(ev.Details["publisher"]); id != pubID || ev.Details.String("publisher_authid") != "alice" {
+		if id, _ := wamp.AsID(ev.Details["publisher"]); id != pubID || ev.Details.String("publisher_authid") != alice {
 			t.Fatalf("details %v", ev.Details)
 		}
 	}
@@ -126,8 +137,8 @@ func TestIdentificationAndListing(t *testing.T) {
 	// marker to both proves the other got nothing.
 	for i, opts := range []wamp.Dict{
 		{"exclude": []any{uint64(bobID)}},
-		{"exclude_authid": []any{"bob"}},
-		{"eligible_authid": []any{"carol"}},
+		{"exclude_authid": []any{bobAuth}},
+		{"eligible_authid": []any{carolAuth}},
 		{"exclude_authrole": []any{"nobody"}, "eligible": []any{uint64(bobID)}},
 	} {
 		opts["acknowledge"] = true

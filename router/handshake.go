@@ -98,10 +98,9 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 	s.id = wamp.GlobalID()
 	s.realm = rm
 	s.roles = hello.Details.Dict("roles")
-	s.authid = hello.Details.String("authid")
-	if s.authid == "" {
-		s.authid = "anonymous-" + strconv.FormatUint(uint64(s.id), 36)
-	}
+	// An anonymous session cannot choose its authid: authids are what
+	// exclude_authid, eligible_authid and kill_by_authid go by.
+	s.authid = "anonymous-" + strconv.FormatUint(uint64(s.id), 36)
 	s.authrole = "anonymous"
 	s.authmethod = "anonymous"
 	s.joined = time.Now()
