@@ -23,7 +23,9 @@ var ErrClosed = errors.New("clientlib: session closed")
 type Options struct {
 	Serializer   string            // "json" (default), "msgpack" or "cbor"
 	Compression  bool              // offer permessage-deflate
-	HelloDetails wamp.Dict         // extra HELLO details (authid, authmethods, ...)
+	HelloDetails wamp.Dict         // extra HELLO details, merged with roles
+	AuthID       string            // the authid to authenticate as
+	Auth         []Authenticator   // offered in this order; none: anonymous
 	Header       http.Header       // extra handshake headers, e.g. Origin
 	Dialer       *websocket.Dialer // optional; its Subprotocols are replaced
 	Logger       *slog.Logger      // default slog.Default()
@@ -142,6 +144,19 @@ func (c *Client) join(ctx context.Context, realm string) error {
 	for k, v := range c.opts.HelloDetails {
 		details[k] = v
 	}
+	if c.opts.AuthID != "" {
+		details["authid"] = c.opts.AuthID
+	}
+	if len(c.opts.Auth) > 0 {
+		methods := make([]any, len(c.opts.Auth))
+		for i, a := range c.opts.Auth {
+			methods[i] = a.Method()
+			if he, ok := a.(helloExtra); ok {
+				details["authextra"] = he.authExtra()
+			}
+		}
+		details["authmethods"] = methods
+	}
 	if err := c.write(ctx, &wamp.Hello{Realm: wamp.URI(realm), Details: details}); err != nil {
 		return err
 	}
@@ -151,6 +166,12 @@ func (c *Client) join(ctx context.Context, realm string) error {
 	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetReadDeadline(time.Now()) })
 	defer stop()
 	msg, err := c.read()
+	if ch, ok := msg.(*wamp.Challenge); ok && err == nil {
+		if err := c.answerChallenge(ctx, ch); err != nil {
+			return err
+		}
+		msg, err = c.read()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -170,6 +191,20 @@ func (c *Client) join(ctx context.Context, realm string) error {
 		return e
 	}
 	return fmt.Errorf("clientlib: router answered HELLO with %s", msg.MessageType())
+}
+
+// answerChallenge sends AUTHENTICATE for a CHALLENGE.
+func (c *Client) answerChallenge(ctx context.Context, ch *wamp.Challenge) error {
+	for _, a := range c.opts.Auth {
+		if a.Method() == ch.AuthMethod {
+			sig, extra, err := a.Authenticate(ch)
+			if err != nil {
+				return err
+			}
+			return c.write(ctx, &wamp.Authenticate{Signature: sig, Extra: extra})
+		}
+	}
+	return fmt.Errorf("clientlib: router challenged with %q, which was not offered", ch.AuthMethod)
 }
 
 // ID is the session id the router assigned.

@@ -34,6 +34,9 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
 		return false, ""
 	}
+	if ok, _ := s.authorize(actionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, true); !ok {
+		return false, ""
+	}
 	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)
 	_ = s.send(&wamp.Subscribed{Request: m.Request, Subscription: sub.ID})
 	if created {
@@ -126,6 +129,13 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	if !s.validURI(m.Topic) {
 		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
 		return false, ""
+	}
+	allowed, perm := s.authorize(actionPublish, wamp.PUBLISH, m.Request, m.Topic, ack)
+	if !allowed {
+		return false, ""
+	}
+	if perm != nil && perm.DisclosePublisher {
+		disclose = true
 	}
 	switch s.realm.cfg.DisclosePublisher {
 	case DiscloseAlways:

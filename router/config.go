@@ -15,14 +15,31 @@ type Config struct {
 	StrictURI bool
 	// HelloTimeout is how long a new connection has to send HELLO. Default 10s.
 	HelloTimeout time.Duration
+	// AuthTimeout is how long a client has to answer CHALLENGE. Default 10s.
+	AuthTimeout time.Duration
+	// AuthFailureLimit is how many failed authentications per minute a
+	// remote address may have before it is refused without a challenge.
+	// 0 means no limit.
+	AuthFailureLimit int
 }
 
 // RealmConfig configures one realm.
 type RealmConfig struct {
 	// Name is the realm URI.
 	Name string
-	// Anonymous allows anonymous authentication (the only method so far).
+	// Anonymous allows anonymous authentication.
 	Anonymous bool
+	// AnonymousRole is the authrole of anonymous sessions. Default "anonymous".
+	AnonymousRole string
+	// AuthMethods are the other methods enabled: "ticket", "wampcra",
+	// "cryptosign"; they authenticate the Principals.
+	AuthMethods []string
+	// Principals are the realm's static users.
+	Principals []Principal
+	// Roles restrict what sessions of each role may do. A realm without
+	// roles lets every session do everything; with roles, a session's role
+	// must be one of them and may do only what its permissions grant.
+	Roles []RoleConfig
 	// DiscloseCaller: "" discloses a caller's identity to the callee when
 	// the caller asks (disclose_me) or the registration asks
 	// (disclose_caller); "always" always; "never" refuses disclose_me.

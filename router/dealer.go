@@ -51,6 +51,9 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", m.Procedure))
 		return false, ""
 	}
+	if ok, _ := s.authorize(actionRegister, wamp.REGISTER, m.Request, m.Procedure, true); !ok {
+		return false, ""
+	}
 	reg, created, err := s.realm.Dealer.Register(s, m.Procedure, match, invoke, realms.RegisterOptions{
 		DiscloseCaller: discloseCaller, ForwardTimeout: forwardTimeout,
 	})
@@ -115,6 +118,13 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 	if inv := s.call(m.Request); inv != nil && inv.chunked {
 		s.callChunk(inv, m, chunk)
 		return false, ""
+	}
+	allowed, perm := s.authorize(actionCall, wamp.CALL, m.Request, m.Procedure, true)
+	if !allowed {
+		return false, ""
+	}
+	if perm != nil && perm.DiscloseCaller {
+		disclose = true
 	}
 	if chunk && !s.feature(wamp.RoleCaller, "progressive_call_invocations") {
 		return s.protocolViolation("CALL with progress=true from a caller that did not announce progressive_call_invocations")

@@ -91,18 +91,32 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		s.refuse(wamp.ErrNoSuchRealm, fmt.Sprintf("no realm %q on this router", hello.Realm))
 		return false
 	}
-	if !authAnonymous(rm, hello.Details) {
+	method := chooseMethod(rm, hello.Details)
+	if method == "" {
 		s.refuse(wamp.ErrNoAuthMethod, "none of the offered authentication methods is enabled on this realm")
+		return false
+	}
+	auth, ok := s.authenticate(rm, method, hello)
+	if !ok {
+		return false
+	}
+	if !rm.hasRole(auth.authrole) {
+		s.refuse(wamp.ErrNoSuchRole, fmt.Sprintf("role %q does not exist on this realm", auth.authrole))
 		return false
 	}
 	s.id = wamp.GlobalID()
 	s.realm = rm
 	s.roles = hello.Details.Dict("roles")
-	// An anonymous session cannot choose its authid: authids are what
-	// exclude_authid, eligible_authid and kill_by_authid go by.
-	s.authid = "anonymous-" + strconv.FormatUint(uint64(s.id), 36)
-	s.authrole = "anonymous"
-	s.authmethod = "anonymous"
+	s.perms = rm.perms[auth.authrole]
+	s.authid = auth.authid
+	if s.authid == "" {
+		// An anonymous session cannot choose its authid: authids are what
+		// exclude_authid, eligible_authid and kill_by_authid go by.
+		s.authid = "anonymous-" + strconv.FormatUint(uint64(s.id), 36)
+	}
+	s.authrole = auth.authrole
+	s.authmethod = auth.authmethod
+	s.authprovider = auth.authprovider
 	s.joined = time.Now()
 	s.log = s.log.With("realm", rm.Name, "session", uint64(s.id), "authid", s.authid)
 
@@ -114,7 +128,7 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		"authid":       s.authid,
 		"authrole":     s.authrole,
 		"authmethod":   s.authmethod,
-		"authprovider": "static",
+		"authprovider": s.authprovider,
 		"agent":        Agent,
 	}})
 	rm.metaEvent("wamp.session.on_join", s.sessionInfo())
@@ -144,17 +158,4 @@ func checkRoles(details wamp.Dict) string {
 		}
 	}
 	return ""
-}
-
-// authAnonymous reports whether the realm lets this HELLO in anonymously: the
-// realm allows it and the client offered no methods or offered "anonymous".
-func authAnonymous(rm *realm, details wamp.Dict) bool {
-	if !rm.cfg.Anonymous {
-		return false
-	}
-	methods, present := details["authmethods"].([]any)
-	if !present || len(methods) == 0 {
-		return true
-	}
-	return slices.Contains(methods, any("anonymous"))
 }

@@ -105,7 +105,7 @@ func (s *session) sessionInfo() wamp.Dict {
 	info := s.peer.Info()
 	return wamp.Dict{
 		"session": uint64(s.id), "authid": s.authid, "authrole": s.authrole,
-		"authmethod": s.authmethod, "authprovider": "static",
+		"authmethod": s.authmethod, "authprovider": s.authprovider,
 		"transport": wamp.Dict{"type": "websocket", "protocol": info.Subprotocol, "peer": info.RemoteAddr},
 	}
 }
@@ -267,6 +267,11 @@ func metaAddTestament(s *session, args []any, kwargs map[string]any) ([]any, *wa
 	}
 	if !s.validURI(wamp.URI(topic)) {
 		return nil, wamp.NewError(wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", topic))
+	}
+	if s.perms != nil {
+		if ok, _ := s.perms.allows(actionPublish, wamp.URI(topic)); !ok {
+			return nil, wamp.NewError(wamp.ErrNotAuthorized, fmt.Sprintf("role %q may not publish to %q", s.authrole, topic))
+		}
 	}
 	scope, err := testamentScope(kwargs)
 	if err != nil {

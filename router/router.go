@@ -36,7 +36,8 @@ type Router struct {
 	wg         sync.WaitGroup
 	closing    atomic.Bool
 
-	stats Stats
+	stats    Stats
+	failures failureLog
 }
 
 // realm is a realms.Realm with the router-side settings of that realm.
@@ -45,6 +46,7 @@ type realm struct {
 	cfg    RealmConfig
 	log    *slog.Logger
 	events *eventStore
+	perms  map[string]*permissions // by role, compiled at start
 }
 
 var _ transport.Handler = (*Router)(nil)
@@ -53,6 +55,9 @@ var _ transport.Handler = (*Router)(nil)
 func New(cfg Config, opts Options) (*Router, error) {
 	if cfg.HelloTimeout == 0 {
 		cfg.HelloTimeout = 10 * time.Second
+	}
+	if cfg.AuthTimeout == 0 {
+		cfg.AuthTimeout = 10 * time.Second
 	}
 	r := &Router{
 		cfg:      cfg,
@@ -76,7 +81,20 @@ func New(cfg Config, opts Options) (*Router, error) {
 				return nil, fmt.Errorf("router: realm %s: invalid event history topic %q (match %q)", rc.Name, h.Topic, h.Match)
 			}
 		}
-		r.realms[name] = &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory)}
+		perms := make(map[string]*permissions)
+		for _, role := range rc.Roles {
+			p, err := compilePermissions(role, cfg.StrictURI)
+			if err != nil {
+				return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
+			}
+			perms[role.Name] = p
+		}
+		for _, m := range rc.AuthMethods {
+			if m != AuthTicket && m != AuthWAMPCRA && m != AuthCryptosign {
+				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
+			}
+		}
+		r.realms[name] = &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory), perms: perms}
 	}
 	return r, nil
 }
@@ -166,6 +184,7 @@ type Stats struct {
 	Aborted        atomic.Uint64
 	ProtocolErrors atomic.Uint64
 	InternalErrors atomic.Uint64
+	AuthFailures   atomic.Uint64
 }
 
 // Stats returns the router's counters.

@@ -24,14 +24,16 @@ type session struct {
 	binary   bool
 
 	// Set once in handshake, read-only afterwards.
-	id         wamp.ID
-	realm      *realm
-	authid     string
-	authrole   string
-	authmethod string
-	joined     time.Time
+	id           wamp.ID
+	realm        *realm
+	authid       string
+	authrole     string
+	authmethod   string
+	authprovider string
+	joined       time.Time
 
-	roles wamp.Dict // HELLO.Details.roles, read-only after the handshake
+	roles wamp.Dict    // HELLO.Details.roles, read-only after the handshake
+	perms *permissions // the role's rules; nil: everything allowed
 
 	// invocations are the calls routed to this session as callee and not yet
 	// answered, keyed by INVOCATION request id. gone is set when the session

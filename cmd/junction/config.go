@@ -48,15 +48,20 @@ type fileConfig struct {
 		SlowConsumerTimeout string   `mapstructure:"slow_consumer_timeout"`
 	} `mapstructure:"websocket"`
 	Router struct {
-		AutoCreateRealms bool   `mapstructure:"auto_create_realms"`
-		StrictURI        bool   `mapstructure:"strict_uri"`
-		HelloTimeout     string `mapstructure:"hello_timeout"`
+		AutoCreateRealms      bool   `mapstructure:"auto_create_realms"`
+		StrictURI             bool   `mapstructure:"strict_uri"`
+		HelloTimeout          string `mapstructure:"hello_timeout"`
+		AuthTimeout           string `mapstructure:"auth_timeout"`
+		AuthFailuresPerMinute int    `mapstructure:"auth_failures_per_minute"`
 	} `mapstructure:"router"`
 	Realms []struct {
-		Name              string   `mapstructure:"name"`
-		Auth              []string `mapstructure:"auth"`
-		DiscloseCaller    string   `mapstructure:"disclose_caller"`
-		DisclosePublisher string   `mapstructure:"disclose_publisher"`
+		Name              string            `mapstructure:"name"`
+		Auth              []string          `mapstructure:"auth"`
+		AnonymousRole     string            `mapstructure:"anonymous_role"`
+		Principals        []principalConfig `mapstructure:"principals"`
+		Roles             []roleConfig      `mapstructure:"roles"`
+		DiscloseCaller    string            `mapstructure:"disclose_caller"`
+		DisclosePublisher string            `mapstructure:"disclose_publisher"`
 		EventHistory      []struct {
 			Topic string `mapstructure:"topic"`
 			Match string `mapstructure:"match"`
@@ -171,6 +176,11 @@ func (fc *fileConfig) resolve() (*config, error) {
 		AutoCreateRealms: fc.Router.AutoCreateRealms,
 		StrictURI:        fc.Router.StrictURI,
 		HelloTimeout:     dur("router.hello_timeout", fc.Router.HelloTimeout),
+		AuthTimeout:      dur("router.auth_timeout", fc.Router.AuthTimeout),
+		AuthFailureLimit: fc.Router.AuthFailuresPerMinute,
+	}
+	if fc.Router.AuthFailuresPerMinute < 0 {
+		bad("router.auth_failures_per_minute", fc.Router.AuthFailuresPerMinute, "want 0 (no limit) or more")
 	}
 	seen := map[string]bool{}
 	for i, rc := range fc.Realms {
@@ -181,13 +191,6 @@ func (fc *fileConfig) resolve() (*config, error) {
 			bad(key+".name", strconv.Quote(rc.Name), "duplicate realm")
 		}
 		seen[rc.Name] = true
-		anonymous := false
-		for _, m := range rc.Auth {
-			if m != "anonymous" {
-				bad(key+".auth", strconv.Quote(m), `unsupported authentication method; supported: "anonymous"`)
-			}
-			anonymous = anonymous || m == "anonymous"
-		}
 		disclosure := func(key, v string) string {
 			switch v {
 			case "", "request":
@@ -212,11 +215,13 @@ func (fc *fileConfig) resolve() (*config, error) {
 			}
 			histories = append(histories, router.HistoryConfig{Topic: h.Topic, Match: h.Match, Limit: h.Limit})
 		}
-		c.Router.Realms = append(c.Router.Realms, router.RealmConfig{
-			Name: rc.Name, Anonymous: anonymous, EventHistory: histories,
+		realmCfg := router.RealmConfig{
+			Name: rc.Name, AnonymousRole: rc.AnonymousRole, EventHistory: histories,
 			DiscloseCaller:    disclosure(key+".disclose_caller", rc.DiscloseCaller),
 			DisclosePublisher: disclosure(key+".disclose_publisher", rc.DisclosePublisher),
-		})
+		}
+		resolveAuth(key, rc.Auth, rc.Principals, rc.Roles, &realmCfg, bad)
+		c.Router.Realms = append(c.Router.Realms, realmCfg)
 	}
 	if len(c.Router.Realms) == 0 && !c.Router.AutoCreateRealms {
 		bad("realms", "[]", "configure at least one realm or set router.auto_create_realms")

@@ -144,3 +144,51 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestSecuredRealmConfig(t *testing.T) {
+	t.Setenv("JT_ALICE_TICKET", "from-env")
+	secretFile := filepath.Join(t.TempDir(), "bob.secret")
+	if err := os.WriteFile(secretFile, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := writeConfig(t, `
+[router]
+auth_failures_per_minute = 5
+[[realms]]
+name = "secure"
+auth = ["ticket", "wampcra"]
+[[realms.principals]]
+authid = "alice"
+role = "user"
+ticket_env = "JT_ALICE_TICKET"
+[[realms.principals]]
+authid = "bob"
+role = "user"
+secret_file = "`+secretFile+`"
+salt = "pepper"
+[[realms.roles]]
+name = "user"
+[[realms.roles.permissions]]
+uri = "com.example."
+match = "prefix"
+call = true
+`)
+	c, err := loadConfig(p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := c.Router.Realms[0]
+	if rc.Anonymous || len(rc.AuthMethods) != 2 || c.Router.AuthFailureLimit != 5 {
+		t.Fatalf("realm %+v", rc)
+	}
+	if rc.Principals[0].Ticket != "from-env" || rc.Principals[1].Secret != "from-file" || rc.Principals[1].Salt != "pepper" {
+		t.Fatalf("principals %+v", rc.Principals)
+	}
+	if len(rc.Roles) != 1 || !rc.Roles[0].Permissions[0].Call || rc.Roles[0].Permissions[0].Publish {
+		t.Fatalf("roles %+v", rc.Roles)
+	}
+	bad := writeConfig(t, "[[realms]]\nname = \"r\"\nauth = [\"ticket\"]\n[[realms.principals]]\nauthid = \"a\"\nrole = \"r\"\nticket_env = \"JT_NOT_SET_ANYWHERE\"")
+	if _, err := loadConfig(bad, ""); err == nil || !strings.Contains(err.Error(), "realms[0].principals[0].ticket_env") {
+		t.Fatalf("unset env secret: %v", err)
+	}
+}
