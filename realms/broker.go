@@ -184,6 +184,13 @@ func (b *Broker) All() []*Subscription {
 	return out
 }
 
+// SessionCount is the number of subscriptions s holds.
+func (b *Broker) SessionCount(s Recipient) int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.bySession[s.SessionID()])
+}
+
 // Count is the number of subscriptions.
 func (b *Broker) Count() int {
 	b.mu.RLock()

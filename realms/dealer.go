@@ -242,6 +242,13 @@ func (d *Dealer) All() []*Registration {
 	return out
 }
 
+// SessionCount is the number of registrations s holds.
+func (d *Dealer) SessionCount(s Recipient) int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.bySession[s.SessionID()])
+}
+
 // Count is the number of registrations.
 func (d *Dealer) Count() int {
 	d.mu.RLock()

@@ -27,6 +27,7 @@ const (
 	AuthTicket     = "ticket"
 	AuthWAMPCRA    = "wampcra"
 	AuthCryptosign = "cryptosign"
+	AuthTLS        = "tls" // a verified TLS client certificate whose common name is a principal's authid
 )
 
 // Principal is a static user of a realm: an authid with its role and the
@@ -91,6 +92,9 @@ func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*au
 	}
 	authid := hello.Details.String("authid")
 	authextra := hello.Details.Dict("authextra")
+	if method == AuthTLS {
+		return s.authenticateTLS(rm, ip)
+	}
 	var p *Principal
 	switch method {
 	case AuthCryptosign:
@@ -118,6 +122,25 @@ func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*au
 		return nil, false
 	}
 	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: method, authprovider: "static"}, true
+}
+
+// authenticateTLS admits the principal named by the verified client
+// certificate's common name.
+func (s *session) authenticateTLS(rm *realm, ip string) (*authenticated, bool) {
+	cn := s.peer.Info().ClientCert
+	p := rm.principal(cn)
+	if cn == "" || p == nil {
+		s.r.failures.record(ip)
+		s.r.stats.AuthFailures.Add(1)
+		s.log.Info("authentication failed", "authmethod", AuthTLS, "certificate", cn)
+		s.refuse(wamp.ErrAuthenticationFailed, "authentication failed")
+		return nil, false
+	}
+	if !rm.hasRole(p.Role) {
+		s.refuse(wamp.ErrNoSuchRole, fmt.Sprintf("role %q does not exist on this realm", p.Role))
+		return nil, false
+	}
+	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: AuthTLS, authprovider: "static"}, true
 }
 
 // awaitAuthenticate reads AUTHENTICATE within the auth timeout.

@@ -19,7 +19,7 @@ const (
 // patternURI checks a topic or procedure URI of SUBSCRIBE or REGISTER:
 // wildcard and prefix patterns may have empty components.
 func (s *session) patternURI(u wamp.URI, match string) bool {
-	return wamp.ValidURI(u, s.r.cfg.StrictURI, match == realms.MatchWildcard || match == realms.MatchPrefix)
+	return len(u) <= s.r.cfg.MaxURILength && wamp.ValidURI(u, s.r.cfg.StrictURI, match == realms.MatchWildcard || match == realms.MatchPrefix)
 }
 
 func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
@@ -35,6 +35,10 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 		return false, ""
 	}
 	if ok, _ := s.authorize(actionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, true); !ok {
+		return false, ""
+	}
+	if max := s.r.cfg.MaxSubscriptionsPerSession; max > 0 && s.realm.Broker.SessionCount(s) >= max {
+		s.sendError(wamp.SUBSCRIBE, m.Request, ErrLimitExceeded, fmt.Sprintf("a session may hold at most %d subscriptions", max))
 		return false, ""
 	}
 	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)

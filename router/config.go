@@ -17,6 +17,16 @@ type Config struct {
 	HelloTimeout time.Duration
 	// AuthTimeout is how long a client has to answer CHALLENGE. Default 10s.
 	AuthTimeout time.Duration
+	// MaxSessions bounds the sessions of the router; 0: no bound.
+	MaxSessions int
+	// MaxSessionsPerAddress bounds the sessions from one remote address; 0: no bound.
+	MaxSessionsPerAddress int
+	// MaxURILength bounds topic and procedure URIs, in bytes. Default 1024.
+	MaxURILength int
+	// MaxSubscriptionsPerSession and MaxRegistrationsPerSession bound what
+	// one session may hold; 0: no bound.
+	MaxSubscriptionsPerSession int
+	MaxRegistrationsPerSession int
 	// AuthFailureLimit is how many failed authentications per minute a
 	// remote address may have before it is refused without a challenge.
 	// 0 means no limit.

@@ -54,6 +54,10 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 	if ok, _ := s.authorize(actionRegister, wamp.REGISTER, m.Request, m.Procedure, true); !ok {
 		return false, ""
 	}
+	if max := s.r.cfg.MaxRegistrationsPerSession; max > 0 && s.realm.Dealer.SessionCount(s) >= max {
+		s.sendError(wamp.REGISTER, m.Request, ErrLimitExceeded, fmt.Sprintf("a session may hold at most %d registrations", max))
+		return false, ""
+	}
 	reg, created, err := s.realm.Dealer.Register(s, m.Procedure, match, invoke, realms.RegisterOptions{
 		DiscloseCaller: discloseCaller, ForwardTimeout: forwardTimeout,
 	})

@@ -19,6 +19,8 @@ type fakePeer struct {
 	out  chan wamp.Message
 	done chan struct{}
 
+	info transport.Info // set before serving
+
 	mu        sync.Mutex
 	frames    []*transport.Frame
 	closed    bool
@@ -107,7 +109,12 @@ func (p *fakePeer) Close(code transport.CloseCode, reason string) {
 
 func (p *fakePeer) Done() <-chan struct{} { return p.done }
 func (p *fakePeer) Info() transport.Info {
-	return transport.Info{RemoteAddr: "fake", Subprotocol: p.ser.Subprotocol()}
+	info := p.info
+	if info.RemoteAddr == "" {
+		info.RemoteAddr = "192.0.2.1:1234"
+	}
+	info.Subprotocol = p.ser.Subprotocol()
+	return info
 }
 
 func (p *fakePeer) code() transport.CloseCode {

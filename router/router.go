@@ -33,6 +33,7 @@ type Router struct {
 
 	sessionsMu sync.Mutex
 	sessions   map[*session]struct{}
+	perAddress map[string]int
 	wg         sync.WaitGroup
 	closing    atomic.Bool
 
@@ -59,11 +60,15 @@ func New(cfg Config, opts Options) (*Router, error) {
 	if cfg.AuthTimeout == 0 {
 		cfg.AuthTimeout = 10 * time.Second
 	}
+	if cfg.MaxURILength == 0 {
+		cfg.MaxURILength = 1024
+	}
 	r := &Router{
-		cfg:      cfg,
-		log:      opts.Logger,
-		realms:   make(map[wamp.URI]*realm),
-		sessions: make(map[*session]struct{}),
+		cfg:        cfg,
+		log:        opts.Logger,
+		realms:     make(map[wamp.URI]*realm),
+		sessions:   make(map[*session]struct{}),
+		perAddress: make(map[string]int),
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -90,7 +95,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 			perms[role.Name] = p
 		}
 		for _, m := range rc.AuthMethods {
-			if m != AuthTicket && m != AuthWAMPCRA && m != AuthCryptosign {
+			if m != AuthTicket && m != AuthWAMPCRA && m != AuthCryptosign && m != AuthTLS {
 				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
 			}
 		}
@@ -123,28 +128,47 @@ func (r *Router) Serving() bool { return !r.closing.Load() }
 // ServePeer runs the WAMP session of p until it ends. It implements transport.Handler.
 func (r *Router) ServePeer(p transport.Peer) {
 	s := newSession(r, p)
-	if !r.track(s) {
-		s.abort(wamp.CloseSystemShutdown, "router is shutting down", transport.CloseGoingAway)
+	if refusal := r.track(s); refusal != "" {
+		if refusal == "shutdown" {
+			s.abort(wamp.CloseSystemShutdown, "router is shutting down", transport.CloseGoingAway)
+		} else {
+			s.log.Warn("connection refused", "reason", refusal)
+			s.abort(ErrLimitExceeded, refusal, transport.ClosePolicyViolation)
+		}
 		return
 	}
 	defer r.untrack(s)
 	s.serve()
 }
 
-func (r *Router) track(s *session) bool {
+// ErrLimitExceeded is the ABORT or ERROR URI of a configured limit reached.
+const ErrLimitExceeded wamp.URI = "junction.error.limit_exceeded"
+
+// track records a new connection; it returns why it is refused, or "".
+func (r *Router) track(s *session) string {
 	r.sessionsMu.Lock()
 	defer r.sessionsMu.Unlock()
 	if r.closing.Load() {
-		return false
+		return "shutdown"
+	}
+	if max := r.cfg.MaxSessions; max > 0 && len(r.sessions) >= max {
+		return fmt.Sprintf("the router holds its maximum of %d sessions", max)
+	}
+	if max := r.cfg.MaxSessionsPerAddress; max > 0 && r.perAddress[s.address] >= max {
+		return fmt.Sprintf("%s already has the maximum of %d sessions per address", s.address, max)
 	}
 	r.sessions[s] = struct{}{}
+	r.perAddress[s.address]++
 	r.wg.Add(1)
-	return true
+	return ""
 }
 
 func (r *Router) untrack(s *session) {
 	r.sessionsMu.Lock()
 	delete(r.sessions, s)
+	if r.perAddress[s.address]--; r.perAddress[s.address] <= 0 {
+		delete(r.perAddress, s.address)
+	}
 	r.sessionsMu.Unlock()
 	r.wg.Done()
 }

@@ -22,6 +22,7 @@ type session struct {
 	log      *slog.Logger
 	encoding wamp.Encoding
 	binary   bool
+	address  string // the client's IP address
 
 	// Set once in handshake, read-only afterwards.
 	id           wamp.ID
@@ -63,6 +64,7 @@ func newSession(r *Router, p transport.Peer) *session {
 		peer:        p,
 		log:         r.log.With("remote", p.Info().RemoteAddr, "serializer", ser.Name()),
 		encoding:    ser.Encoding(),
+		address:     remoteIP(p.Info().RemoteAddr),
 		binary:      ser.Binary(),
 		invocations: make(map[wamp.ID]*invocation),
 		calls:       make(map[wamp.ID]*invocation),

@@ -34,11 +34,16 @@ var (
 
 // Info describes the connection a peer came in on.
 type Info struct {
+	// RemoteAddr is the client's address: the connection's peer, or, behind
+	// a trusted proxy, the address it forwarded (X-Forwarded-For).
 	RemoteAddr  string
 	Subprotocol string
 	Compression bool
 	Origin      string
 	Header      http.Header // the upgrade request's headers
+	// ClientCert is the subject common name of a verified TLS client
+	// certificate, "" without one.
+	ClientCert string
 }
 
 // Peer is one connected WAMP peer as the router sees it.

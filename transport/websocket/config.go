@@ -32,6 +32,9 @@ type Config struct {
 	QueueMessages int
 	// QueueBytes bounds the outbound queue of a session in bytes. Default 16 MiB.
 	QueueBytes int
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
+	// whose X-Forwarded-For header gives the client's address.
+	TrustedProxies []string
 	// SlowConsumerTimeout is how long a session's queue may stay over its bound
 	// before the session is closed as a slow consumer. Default 5s. A queue that
 	// reaches twice its bound closes the session at once.

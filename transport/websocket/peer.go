@@ -40,14 +40,19 @@ var _ transport.Peer = (*peer)(nil)
 // serveConn runs a connection: write pump in its own goroutine, session on this one.
 func (s *Server) serveConn(conn *websocket.Conn, ser serializers.Serializer, r *http.Request) {
 	compress := s.cfg.Compression && compressionOffered(r)
+	remote := s.clientAddr(r)
+	var clientCert string
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		clientCert = r.TLS.VerifiedChains[0][0].Subject.CommonName
+	}
 	p := &peer{
 		s: s, conn: conn, ser: ser,
 		msgType: websocket.TextMessage,
 		info: transport.Info{
-			RemoteAddr: r.RemoteAddr, Subprotocol: ser.Subprotocol(), Compression: compress,
-			Origin: r.Header.Get("Origin"), Header: r.Header,
+			RemoteAddr: remote, Subprotocol: ser.Subprotocol(), Compression: compress,
+			Origin: r.Header.Get("Origin"), Header: r.Header, ClientCert: clientCert,
 		},
-		log:        s.log.With("remote", r.RemoteAddr),
+		log:        s.log.With("remote", remote),
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -43,6 +44,8 @@ type Server struct {
 	enabled  []serializers.Serializer
 	upgrader websocket.Upgrader
 
+	proxies []*net.IPNet
+
 	closing atomic.Bool
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -67,6 +70,13 @@ func NewServer(cfg Config, h transport.Handler, opts Options) (*Server, error) {
 	}
 	if cfg.CompressionLevel < 1 || cfg.CompressionLevel > 9 {
 		return nil, fmt.Errorf("websocket: compression_level %d outside 1..9", cfg.CompressionLevel)
+	}
+	for _, p := range cfg.TrustedProxies {
+		n, err := parseNet(p)
+		if err != nil {
+			return nil, fmt.Errorf("websocket: trusted_proxies: %w", err)
+		}
+		s.proxies = append(s.proxies, n)
 	}
 	for _, p := range cfg.AllowedOrigins {
 		if _, err := path.Match(p, ""); err != nil {
@@ -206,6 +216,56 @@ func (s *Server) originAllowed(r *http.Request) bool {
 		ok, _ := path.Match(p, origin)
 		return ok
 	})
+}
+
+// parseNet parses an address or a CIDR range.
+func parseNet(s string) (*net.IPNet, error) {
+	if _, n, err := net.ParseCIDR(s); err == nil {
+		return n, nil
+	}
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return nil, fmt.Errorf("%q is neither an IP address nor a CIDR range", s)
+	}
+	bits := 8 * len(ip.To16())
+	if ip.To4() != nil {
+		ip, bits = ip.To4(), 32
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
+}
+
+func (s *Server) trusted(ip net.IP) bool {
+	for _, n := range s.proxies {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAddr is the request's client address: behind trusted proxies, the
+// rightmost X-Forwarded-For entry that is not itself a trusted proxy.
+func (s *Server) clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil || len(s.proxies) == 0 || !s.trusted(net.ParseIP(host)) {
+		return r.RemoteAddr
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		for hop := range strings.SplitSeq(h, ",") {
+			hops = append(hops, strings.TrimSpace(hop))
+		}
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip := net.ParseIP(hops[i])
+		if ip == nil {
+			break
+		}
+		if !s.trusted(ip) {
+			return hops[i]
+		}
+	}
+	return r.RemoteAddr
 }
 
 // compressionOffered reports whether the client offered permessage-deflate,

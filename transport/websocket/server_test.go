@@ -444,3 +444,37 @@ func BenchmarkEcho(b *testing.B) {
 		}
 	}
 }
+
+// TestTrustedProxies: behind a trusted proxy the client's address comes from
+// X-Forwarded-For; from anyone else the header is ignored.
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		proxies []string
+		xff     string
+		want    string
+	}{
+		{[]string{"127.0.0.1"}, "203.0.113.7", "203.0.113.7"},
+		{[]string{"127.0.0.0/8", "10.0.0.0/8"}, "203.0.113.7, 10.1.2.3", "203.0.113.7"},
+		{nil, "203.0.113.7", "127.0.0.1:"},
+		{[]string{"10.0.0.0/8"}, "203.0.113.7", "127.0.0.1:"}, // the peer is not a trusted proxy
+	} {
+		h := newEcho()
+		cfg := websocket.DefaultConfig()
+		cfg.TrustedProxies = tt.proxies
+		_, url := start(t, cfg, h)
+		c, _, err := dial(t, url, []string{"wamp.2.json"}, http.Header{"X-Forwarded-For": {tt.xff}}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteMessage(gws.TextMessage, []byte(hello)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.peer(0).Info().RemoteAddr; !strings.HasPrefix(got, tt.want) {
+			t.Errorf("proxies %v, X-Forwarded-For %q: client %q, want %q", tt.proxies, tt.xff, got, tt.want)
+		}
+	}
+}
