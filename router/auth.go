@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/pbkdf2"
@@ -102,6 +103,11 @@ func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*au
 	default:
 		p = rm.principal(authid)
 	}
+	dynamic := p == nil && rm.cfg.Authenticator != ""
+	if dynamic && method != AuthTicket {
+		// WAMP-CRA and cryptosign need the credentials before the challenge.
+		p = s.dynamicPrincipal(rm, method, authid, wamp.Dict{"authmethod": method, "authextra": map[string]any(authextra)}, "")
+	}
 	// An unknown authid gets the same exchange as a known one, with
 	// credentials nobody has, so failures say nothing about which authids exist.
 	ch := newChallenge(method, p, authid, rm, s)
@@ -109,6 +115,13 @@ func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*au
 	msg, ok := s.awaitAuthenticate()
 	if !ok {
 		return nil, false
+	}
+	if dynamic && method == AuthTicket {
+		// The authenticator checks the ticket itself.
+		p = s.dynamicPrincipal(rm, method, authid, wamp.Dict{"authmethod": method, "ticket": msg.Signature}, msg.Signature)
+		if p != nil {
+			ch.verify = func(string) bool { return true }
+		}
 	}
 	if p == nil || !ch.verify(msg.Signature) {
 		s.r.failures.record(ip)
@@ -122,6 +135,60 @@ func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*au
 		return nil, false
 	}
 	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: method, authprovider: "static"}, true
+}
+
+// dynamicPrincipal asks the realm's authenticator procedure about authid:
+// it is called with [realm, authid, details] and answers with a role (a
+// string) or a dict with role and, as the method needs, authid, secret,
+// salt, iterations, keylen, pubkey or pubkeys. An error or a malformed
+// answer means no such principal. ticket, when set, becomes the principal's
+// ticket: the authenticator accepted it.
+func (s *session) dynamicPrincipal(rm *realm, method, authid string, details wamp.Dict, ticket string) *Principal {
+	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.AuthTimeout)
+	defer cancel()
+	res, _, err := s.r.callInternal(ctx, rm, wamp.URI(rm.cfg.Authenticator), []any{string(rm.Name), authid, map[string]any(details)}, nil)
+	if err != nil || len(res) == 0 {
+		s.log.Info("dynamic authenticator refused", "authmethod", method, "authid", authid, "error", err)
+		return nil
+	}
+	p := &Principal{AuthID: authid, Ticket: ticket}
+	switch v := res[0].(type) {
+	case string:
+		p.Role = v
+	default:
+		d := wamp.AsDict(v)
+		if d == nil {
+			return nil
+		}
+		p.Role = d.String("role")
+		if a := d.String("authid"); a != "" {
+			p.AuthID = a
+		}
+		p.Secret, p.Salt = d.String("secret"), d.String("salt")
+		if n, ok := d.Int("iterations"); ok {
+			p.Iterations = int(n)
+		}
+		if n, ok := d.Int("keylen"); ok {
+			p.KeyLen = int(n)
+		}
+		if k := d.String("pubkey"); k != "" {
+			p.PublicKeys = []string{k}
+		}
+		for _, k := range asList(d["pubkeys"]) {
+			if ks, ok := k.(string); ok {
+				p.PublicKeys = append(p.PublicKeys, ks)
+			}
+		}
+	}
+	if p.Role == "" || p.AuthID == "" {
+		return nil
+	}
+	return p
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
 }
 
 // authenticateTLS admits the principal named by the verified client

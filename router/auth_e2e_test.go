@@ -12,6 +12,7 @@ import (
 	"io"
 	"log"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -331,5 +332,97 @@ func TestAuthorization(t *testing.T) {
 	}
 	if _, err := backend.Call(c, "wamp.session.count", nil, nil, nil); err != nil {
 		t.Errorf("backend meta call: %v", err)
+	}
+}
+
+// TestDynamicAuthenticationAndAuthorization: an authenticator and an
+// authorizer procedure, registered by a trusted session, decide for the
+// authids and roles the config does not know.
+func TestDynamicAuthenticationAndAuthorization(t *testing.T) {
+	t.Parallel()
+	srv := routertest.Start(t, routertest.Options{Router: router.Config{
+		AuthTimeout: 5 * time.Second,
+		Realms: []router.RealmConfig{{
+			Name: "realm1", AuthMethods: []string{router.AuthTicket, router.AuthWAMPCRA},
+			Authenticator: "com.auth.authenticate", Authorizer: "com.auth.authorize", AuthorizerCacheTTL: time.Hour,
+			Principals: []router.Principal{{AuthID: "authsvc", Role: "trusted", Ticket: "svc"}},
+			Roles: []router.RoleConfig{{Name: "trusted", Permissions: []router.Permission{
+				{URI: "com", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true},
+			}}},
+		}},
+	}})
+	c := ctx(t)
+	svc, err := clientlib.Connect(c, srv.URL, "realm1", clientlib.Options{AuthID: "authsvc", Auth: []clientlib.Authenticator{clientlib.TicketAuth("svc")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close(c)
+	if _, err := svc.Register(c, "com.auth.authenticate", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		authid, _ := inv.Args[1].(string)
+		details := wamp.AsDict(inv.Args[2])
+		switch details.String("authmethod") {
+		case "ticket":
+			if details.String("ticket") == "dyn-ok" {
+				return &clientlib.Result{Args: []any{"user"}}, nil
+			}
+		case "wampcra":
+			if authid == "carol" {
+				return &clientlib.Result{Args: []any{map[string]any{"secret": "carol-secret", "role": "user"}}}, nil
+			}
+		}
+		return nil, wamp.NewError(wamp.ErrAuthenticationFailed, "no")
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	asked := 0
+	if _, err := svc.Register(c, "com.auth.authorize", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		mu.Lock()
+		asked++
+		mu.Unlock()
+		uri, _ := inv.Args[1].(string)
+		action, _ := inv.Args[2].(string)
+		return &clientlib.Result{Args: []any{action == "call" && strings.HasPrefix(uri, "com.app.")}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Register(c, "com.app.hello", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: []any{"hello"}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Dynamic ticket: the authenticator accepts one ticket.
+	if _, err := clientlib.Connect(c, srv.URL, "realm1", clientlib.Options{AuthID: "dave", Auth: []clientlib.Authenticator{clientlib.TicketAuth("wrong")}}); !errors.Is(err, &wamp.RPCError{URI: wamp.ErrAuthenticationFailed}) {
+		t.Fatalf("dynamic ticket, wrong: %v", err)
+	}
+	dave, err := clientlib.Connect(c, srv.URL, "realm1", clientlib.Options{AuthID: "dave", Auth: []clientlib.Authenticator{clientlib.TicketAuth("dyn-ok")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dave.Close(c)
+	if dave.Details().String("authrole") != "user" {
+		t.Fatalf("WELCOME %v", dave.Details())
+	}
+	// Dynamic WAMP-CRA: the authenticator hands out the secret.
+	carol, err := clientlib.Connect(c, srv.URL, "realm1", clientlib.Options{AuthID: "carol", Auth: []clientlib.Authenticator{clientlib.CRAAuth("carol-secret")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carol.Close(c)
+
+	// Dynamic authorization, cached.
+	for range 3 {
+		if res, err := dave.Call(c, "com.app.hello", nil, nil, nil); err != nil || res.Args[0] != "hello" {
+			t.Fatalf("authorized call: %v %v", res, err)
+		}
+	}
+	if _, err := dave.Register(c, "com.app.mine", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) { return nil, nil }, nil); !errors.Is(err, &wamp.RPCError{URI: wamp.ErrNotAuthorized}) {
+		t.Fatalf("denied register: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked != 2 {
+		t.Fatalf("authorizer asked %d times, want 2 (one call decision cached, one register)", asked)
 	}
 }

@@ -1,8 +1,11 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"sort"
+	"sync"
+	"time"
 
 	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/wamp"
@@ -113,7 +116,7 @@ func (p *permissions) allows(a action, uri wamp.URI) (bool, *Permission) {
 // hasRole reports whether sessions may join with role: any role when the
 // realm configures none, else only configured ones.
 func (rm *realm) hasRole(role string) bool {
-	if len(rm.cfg.Roles) == 0 {
+	if len(rm.cfg.Roles) == 0 || rm.cfg.Authorizer != "" {
 		return true
 	}
 	_, ok := rm.perms[role]
@@ -123,10 +126,16 @@ func (rm *realm) hasRole(role string) bool {
 // authorize reports whether s may do a on uri; when it may not, it answers
 // the request with wamp.error.not_authorized (unless answer is false).
 func (s *session) authorize(a action, reqType wamp.MessageType, request wamp.ID, uri wamp.URI, answer bool) (bool, *Permission) {
-	if s.perms == nil {
+	var ok bool
+	var perm *Permission
+	switch {
+	case s.perms != nil:
+		ok, perm = s.perms.allows(a, uri)
+	case s.realm.cfg.Authorizer != "" && !s.internal:
+		ok, perm = s.realm.authz.decide(s, a, uri)
+	default:
 		return true, nil
 	}
-	ok, perm := s.perms.allows(a, uri)
 	if !ok {
 		s.log.Info("not authorized", "action", a.String(), "uri", uri, "authrole", s.authrole)
 		if answer {
@@ -135,4 +144,68 @@ func (s *session) authorize(a action, reqType wamp.MessageType, request wamp.ID,
 		}
 	}
 	return ok, perm
+}
+
+// dynamicAuthz asks the realm's authorizer procedure and caches its answers
+// per authid, authrole, action and URI for the configured TTL. It is used
+// only for roles without static permissions, only when configured.
+type dynamicAuthz struct {
+	rm    *realm
+	ttl   time.Duration
+	cache sync.Map // authzKey -> authzEntry
+}
+
+type authzKey struct {
+	authid, authrole string
+	a                action
+	uri              wamp.URI
+}
+
+type authzEntry struct {
+	allowed  bool
+	disclose bool
+	expires  time.Time
+}
+
+// decide calls the authorizer with [session details, uri, action]; it
+// answers true/false, or a dict with allow and optionally disclose and cache
+// (false: do not cache this answer). An error or another answer denies.
+func (d *dynamicAuthz) decide(s *session, a action, uri wamp.URI) (bool, *Permission) {
+	key := authzKey{s.authid, s.authrole, a, uri}
+	if v, ok := d.cache.Load(key); ok {
+		if e := v.(authzEntry); time.Now().Before(e.expires) {
+			return e.allowed, e.permission()
+		}
+		d.cache.Delete(key)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.AuthTimeout)
+	defer cancel()
+	details := map[string]any{"session": uint64(s.id), "authid": s.authid, "authrole": s.authrole, "authmethod": s.authmethod}
+	res, _, err := s.r.callInternal(ctx, d.rm, wamp.URI(d.rm.cfg.Authorizer), []any{details, string(uri), a.String()}, nil)
+	e := authzEntry{expires: time.Now().Add(d.ttl)}
+	cacheIt := d.ttl > 0
+	if err != nil || len(res) == 0 {
+		s.log.Warn("dynamic authorizer failed; denying", "action", a.String(), "uri", uri, "error", err)
+		return false, nil
+	}
+	switch v := res[0].(type) {
+	case bool:
+		e.allowed = v
+	default:
+		m := wamp.AsDict(v)
+		e.allowed = m.Bool("allow", false)
+		e.disclose = m.Bool("disclose", false)
+		cacheIt = cacheIt && m.Bool("cache", true)
+	}
+	if cacheIt {
+		d.cache.Store(key, e)
+	}
+	return e.allowed, e.permission()
+}
+
+func (e authzEntry) permission() *Permission {
+	if !e.disclose {
+		return nil
+	}
+	return &Permission{DiscloseCaller: true, DisclosePublisher: true}
 }

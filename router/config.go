@@ -46,6 +46,15 @@ type RealmConfig struct {
 	AuthMethods []string
 	// Principals are the realm's static users.
 	Principals []Principal
+	// Authenticator is a procedure the router calls to authenticate an
+	// authid that is not a static principal (dynamic authentication).
+	Authenticator string
+	// Authorizer is a procedure the router calls to decide what sessions
+	// of roles without static permissions may do (dynamic authorization).
+	Authorizer string
+	// AuthorizerCacheTTL is how long the authorizer's answers are reused.
+	// Default 1 minute; negative: not cached.
+	AuthorizerCacheTTL time.Duration
 	// Roles restrict what sessions of each role may do. A realm without
 	// roles lets every session do everything; with roles, a session's role
 	// must be one of them and may do only what its permissions grant.

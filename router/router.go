@@ -48,6 +48,7 @@ type realm struct {
 	log    *slog.Logger
 	events *eventStore
 	perms  map[string]*permissions // by role, compiled at start
+	authz  *dynamicAuthz           // nil without an authorizer
 }
 
 var _ transport.Handler = (*Router)(nil)
@@ -99,7 +100,15 @@ func New(cfg Config, opts Options) (*Router, error) {
 				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
 			}
 		}
-		r.realms[name] = &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory), perms: perms}
+		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory), perms: perms}
+		if rc.Authorizer != "" {
+			ttl := rc.AuthorizerCacheTTL
+			if ttl == 0 {
+				ttl = time.Minute
+			}
+			rm.authz = &dynamicAuthz{rm: rm, ttl: ttl}
+		}
+		r.realms[name] = rm
 	}
 	return r, nil
 }

@@ -33,8 +33,9 @@ type session struct {
 	authprovider string
 	joined       time.Time
 
-	roles wamp.Dict    // HELLO.Details.roles, read-only after the handshake
-	perms *permissions // the role's rules; nil: everything allowed
+	roles    wamp.Dict    // HELLO.Details.roles, read-only after the handshake
+	perms    *permissions // the role's rules; nil: everything allowed (or the dynamic authorizer decides)
+	internal bool         // the router's own caller, for authenticator and authorizer calls
 
 	// invocations are the calls routed to this session as callee and not yet
 	// answered, keyed by INVOCATION request id. gone is set when the session
