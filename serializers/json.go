@@ -142,7 +142,8 @@ func (*jsonSerializer) encodeValue(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// jsonUnmarshal decodes with numbers kept exact (json.Number).
+// jsonUnmarshal decodes with numbers kept exact (json.Number), refusing
+// numbers beyond float64's range, which no serializer could write back.
 func jsonUnmarshal(raw []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
@@ -151,6 +152,41 @@ func jsonUnmarshal(raw []byte, v any) error {
 	}
 	if d.More() {
 		return fmt.Errorf("trailing data after JSON value")
+	}
+	return checkNumbers(v)
+}
+
+// checkNumbers fails on a json.Number that is not a finite float64.
+func checkNumbers(v any) error {
+	switch x := v.(type) {
+	case *any:
+		return checkNumbers(*x)
+	case *[]any:
+		return checkNumbers(*x)
+	case *map[string]any:
+		return checkNumbers(*x)
+	case json.Number:
+		if _, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return nil
+		}
+		if _, err := strconv.ParseUint(string(x), 10, 64); err == nil {
+			return nil
+		}
+		if _, err := x.Float64(); err != nil {
+			return fmt.Errorf("number %.30s out of range", x)
+		}
+	case []any:
+		for _, e := range x {
+			if err := checkNumbers(e); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if err := checkNumbers(e); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
