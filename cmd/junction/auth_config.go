@@ -77,10 +77,10 @@ func resolveAuth(key string, methods []string, principals []principalConfig, rol
 		switch m {
 		case router.AuthAnonymous:
 			rc.Anonymous = true
-		case router.AuthTicket, router.AuthWAMPCRA, router.AuthCryptosign:
+		case router.AuthTicket, router.AuthWAMPCRA, router.AuthCryptosign, router.AuthTLS:
 			rc.AuthMethods = append(rc.AuthMethods, m)
 		default:
-			bad(key+".auth", strconv.Quote(m), `unsupported authentication method; supported: "anonymous", "ticket", "wampcra", "cryptosign"`)
+			bad(key+".auth", strconv.Quote(m), `unsupported authentication method; supported: "anonymous", "ticket", "wampcra", "cryptosign", "tls"`)
 		}
 	}
 	for i, p := range principals {

@@ -5,8 +5,11 @@ import (
 	_ "embed"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
+	"path"
 	"slices"
-	"strconv"
+	"sort"
 	"strings"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/transport/websocket"
+	"github.com/junction-wamp/junction/wamp"
 )
 
 // defaultConfig is a copy of the repository's config.toml (a test keeps them equal).
@@ -22,52 +26,68 @@ import (
 //go:embed default_config.toml
 var defaultConfig []byte
 
-// fileConfig mirrors config.toml. Durations and sizes are strings, parsed by
-// resolve so that errors name the key.
+// envPrefix starts the environment variables that override config keys:
+// JUNCTION_<SECTION>_<KEY>.
+const envPrefix = "JUNCTION"
+
+// fileConfig mirrors config.toml key for key. Durations and sizes stay
+// strings here; resolve parses them so that an error names the key.
 type fileConfig struct {
-	Server struct {
-		Listen        string `mapstructure:"listen"`
-		ShutdownGrace string `mapstructure:"shutdown_grace"`
-	} `mapstructure:"server"`
-	Log struct {
-		Format string `mapstructure:"format"`
-		Level  string `mapstructure:"level"`
-	} `mapstructure:"log"`
-	WebSocket struct {
-		Path                string   `mapstructure:"path"`
-		Serializers         []string `mapstructure:"serializers"`
-		Compression         bool     `mapstructure:"compression"`
-		CompressionLevel    int      `mapstructure:"compression_level"`
-		AllowedOrigins      []string `mapstructure:"allowed_origins"`
-		PingInterval        string   `mapstructure:"ping_interval"`
-		PongTimeout         string   `mapstructure:"pong_timeout"`
-		WriteTimeout        string   `mapstructure:"write_timeout"`
-		MaxMessageSize      string   `mapstructure:"max_message_size"`
-		QueueMessages       int      `mapstructure:"queue_messages"`
-		QueueBytes          string   `mapstructure:"queue_bytes"`
-		SlowConsumerTimeout string   `mapstructure:"slow_consumer_timeout"`
-	} `mapstructure:"websocket"`
-	Router struct {
-		AutoCreateRealms      bool   `mapstructure:"auto_create_realms"`
-		StrictURI             bool   `mapstructure:"strict_uri"`
-		HelloTimeout          string `mapstructure:"hello_timeout"`
-		AuthTimeout           string `mapstructure:"auth_timeout"`
-		AuthFailuresPerMinute int    `mapstructure:"auth_failures_per_minute"`
-	} `mapstructure:"router"`
-	Realms []struct {
-		Name              string            `mapstructure:"name"`
-		Auth              []string          `mapstructure:"auth"`
-		AnonymousRole     string            `mapstructure:"anonymous_role"`
-		Principals        []principalConfig `mapstructure:"principals"`
-		Roles             []roleConfig      `mapstructure:"roles"`
-		DiscloseCaller    string            `mapstructure:"disclose_caller"`
-		DisclosePublisher string            `mapstructure:"disclose_publisher"`
-		EventHistory      []struct {
-			Topic string `mapstructure:"topic"`
-			Match string `mapstructure:"match"`
-			Limit int    `mapstructure:"limit"`
-		} `mapstructure:"event_history"`
-	} `mapstructure:"realms"`
+	Server    serverSection    `mapstructure:"server"`
+	Log       logSection       `mapstructure:"log"`
+	WebSocket websocketSection `mapstructure:"websocket"`
+	Router    routerSection    `mapstructure:"router"`
+	Realms    []realmSection   `mapstructure:"realms"`
+}
+
+type serverSection struct {
+	Listen        string `mapstructure:"listen"`
+	ShutdownGrace string `mapstructure:"shutdown_grace"`
+}
+
+type logSection struct {
+	Format string `mapstructure:"format"`
+	Level  string `mapstructure:"level"`
+}
+
+type websocketSection struct {
+	Path                string   `mapstructure:"path"`
+	Serializers         []string `mapstructure:"serializers"`
+	Compression         bool     `mapstructure:"compression"`
+	CompressionLevel    int      `mapstructure:"compression_level"`
+	AllowedOrigins      []string `mapstructure:"allowed_origins"`
+	PingInterval        string   `mapstructure:"ping_interval"`
+	PongTimeout         string   `mapstructure:"pong_timeout"`
+	WriteTimeout        string   `mapstructure:"write_timeout"`
+	MaxMessageSize      string   `mapstructure:"max_message_size"`
+	QueueMessages       int      `mapstructure:"queue_messages"`
+	QueueBytes          string   `mapstructure:"queue_bytes"`
+	SlowConsumerTimeout string   `mapstructure:"slow_consumer_timeout"`
+}
+
+type routerSection struct {
+	AutoCreateRealms      bool   `mapstructure:"auto_create_realms"`
+	StrictURI             bool   `mapstructure:"strict_uri"`
+	HelloTimeout          string `mapstructure:"hello_timeout"`
+	AuthTimeout           string `mapstructure:"auth_timeout"`
+	AuthFailuresPerMinute int    `mapstructure:"auth_failures_per_minute"`
+}
+
+type realmSection struct {
+	Name              string            `mapstructure:"name"`
+	Auth              []string          `mapstructure:"auth"`
+	AnonymousRole     string            `mapstructure:"anonymous_role"`
+	Principals        []principalConfig `mapstructure:"principals"` // auth_config.go
+	Roles             []roleConfig      `mapstructure:"roles"`      // auth_config.go
+	DiscloseCaller    string            `mapstructure:"disclose_caller"`
+	DisclosePublisher string            `mapstructure:"disclose_publisher"`
+	EventHistory      []historySection  `mapstructure:"event_history"`
+}
+
+type historySection struct {
+	Topic string `mapstructure:"topic"`
+	Match string `mapstructure:"match"`
+	Limit int    `mapstructure:"limit"`
 }
 
 // config is the resolved configuration the binary runs with.
@@ -81,25 +101,28 @@ type config struct {
 }
 
 // loadConfig reads the embedded defaults, then the file at path (if any),
-// then JUNCTION_* environment variables, then the --listen override.
+// then JUNCTION_* environment variables, then the --listen override, and
+// checks the result.
 func loadConfig(path, listen string) (*config, error) {
 	v := viper.New()
 	v.SetConfigType("toml")
 	if err := v.ReadConfig(bytes.NewReader(defaultConfig)); err != nil {
 		return nil, fmt.Errorf("embedded default config: %w", err)
 	}
+	known := v.AllKeys()
 	if path != "" {
-		v.SetConfigFile(path)
-		if err := v.MergeInConfig(); err != nil {
-			return nil, fmt.Errorf("config %s: %w", path, err)
+		if err := mergeFile(v, path); err != nil {
+			return nil, err
 		}
 	}
-	v.SetEnvPrefix("JUNCTION")
+	if err := checkEnv(known, os.Environ()); err != nil {
+		return nil, err
+	}
+	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
+	v.AutomaticEnv() // consulted for every key known from the defaults or the file
 	var fc fileConfig
-	err := v.Unmarshal(&fc, func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = true })
-	if err != nil {
+	if err := decode(v.AllSettings(), &fc); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if listen != "" {
@@ -108,151 +131,199 @@ func loadConfig(path, listen string) (*config, error) {
 	return fc.resolve()
 }
 
-// resolve checks every value and converts the file config to the packages' configs.
-func (fc *fileConfig) resolve() (*config, error) {
-	var errs []string
-	bad := func(key string, value any, why string) {
-		errs = append(errs, fmt.Sprintf("%s = %v: %s", key, value, why))
+// mergeFile merges the TOML file at path over v. Its keys are checked on the
+// file itself, because viper drops empty tables such as a misspelt
+// "[serverr]" before Unmarshal could see them.
+func mergeFile(v *viper.Viper, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
-	dur := func(key, s string) time.Duration {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			bad(key, strconv.Quote(s), "want a positive duration such as \"30s\"")
-		}
-		return d
+	dec, err := viper.NewCodecRegistry().Decoder("toml")
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
 	}
-	size := func(key, s string) int64 {
-		n, err := parseSize(s)
-		if err != nil || n <= 0 {
-			bad(key, strconv.Quote(s), "want a positive size such as 65536 or \"16MiB\"")
-		}
-		return n
+	raw := make(map[string]any)
+	if err := dec.Decode(b, raw); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
 	}
-	c := &config{Listen: fc.Server.Listen, LogFormat: fc.Log.Format}
-	if c.Listen == "" {
-		bad("server.listen", `""`, "want an address such as \"127.0.0.1:8080\"")
+	if err := decode(raw, new(fileConfig)); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
 	}
-	c.ShutdownGrace = dur("server.shutdown_grace", fc.Server.ShutdownGrace)
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		bad("log.format", strconv.Quote(c.LogFormat), `want "text" or "json"`)
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(fc.Log.Level)); err != nil || !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(fc.Log.Level)) {
-		bad("log.level", strconv.Quote(fc.Log.Level), `want "debug", "info", "warn" or "error"`)
-	}
+	return v.MergeConfigMap(raw) // a list, such as [[realms]], replaces the default one
+}
 
-	ws := fc.WebSocket
-	if !strings.HasPrefix(ws.Path, "/") {
-		bad("websocket.path", strconv.Quote(ws.Path), `want a URL path starting with "/"`)
+// decode decodes a settings map into fc, refusing keys fc does not have.
+// Input is weakly typed because environment values arrive as strings; lists
+// from the environment are comma-separated.
+func decode(in map[string]any, fc *fileConfig) error {
+	var md mapstructure.Metadata
+	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:           fc,
+		Metadata:         &md,
+		WeaklyTypedInput: true,
+		DecodeHook:       mapstructure.StringToSliceHookFunc(","),
+	})
+	if err != nil {
+		return err
 	}
-	for _, s := range ws.Serializers {
-		if !slices.Contains([]string{"json", "msgpack", "cbor"}, s) {
-			bad("websocket.serializers", strconv.Quote(s), `want "json", "msgpack" or "cbor"`)
+	if err := d.Decode(in); err != nil {
+		return err
+	}
+	if len(md.Unused) > 0 {
+		sort.Strings(md.Unused)
+		return fmt.Errorf("unknown key %s (the keys are those of the default config.toml)", strings.Join(md.Unused, ", "))
+	}
+	return nil
+}
+
+// checkEnv refuses JUNCTION_* variables that name no config key, so that a
+// misspelt override does not go unnoticed. known are the keys of the
+// default config; [[realms]] cannot be set from the environment.
+func checkEnv(known, environ []string) error {
+	names := make(map[string]bool, len(known))
+	for _, k := range known {
+		if k != "realms" && !strings.HasPrefix(k, "realms.") {
+			names[envName(k)] = true
 		}
+	}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, envPrefix+"_") && !names[name] {
+			return fmt.Errorf("environment variable %s names no config key "+
+				"(want %s_<SECTION>_<KEY> for a key of config.toml outside [[realms]], e.g. %s)",
+				name, envPrefix, envName("server.listen"))
+		}
+	}
+	return nil
+}
+
+// envName is the environment variable that overrides key.
+func envName(key string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// resolve checks every value and converts the file config to the packages'
+// configs. All invalid values are reported together.
+func (fc *fileConfig) resolve() (*config, error) {
+	var ck checker
+	c := &config{
+		Listen:        fc.Server.Listen,
+		ShutdownGrace: ck.duration("server.shutdown_grace", fc.Server.ShutdownGrace),
+		LogFormat:     fc.Log.Format,
+		LogLevel:      ck.level("log.level", fc.Log.Level),
+		WebSocket:     fc.WebSocket.resolve(&ck),
+		Router:        fc.Router.resolve(&ck),
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		ck.bad("server.listen", c.Listen, `want host:port, such as "127.0.0.1:8080"`)
+	}
+	ck.oneOf("log.format", c.LogFormat, "text", "json")
+	c.Router.Realms = resolveRealms(&ck, fc.Realms, c.Router.StrictURI)
+	if len(c.Router.Realms) == 0 && !c.Router.AutoCreateRealms {
+		ck.bad("realms", []string{}, "configure at least one realm or set router.auto_create_realms")
+	}
+	if err := ck.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (ws *websocketSection) resolve(ck *checker) websocket.Config {
+	if !strings.HasPrefix(ws.Path, "/") {
+		ck.bad("websocket.path", ws.Path, `want a URL path starting with "/"`)
 	}
 	if len(ws.Serializers) == 0 {
-		bad("websocket.serializers", "[]", "enable at least one serializer")
+		ck.bad("websocket.serializers", ws.Serializers, "enable at least one serializer")
+	}
+	for i, s := range ws.Serializers {
+		ck.oneOf("websocket.serializers", s, "json", "msgpack", "cbor")
+		if slices.Contains(ws.Serializers[:i], s) {
+			ck.bad("websocket.serializers", s, "listed twice")
+		}
 	}
 	if ws.CompressionLevel < 1 || ws.CompressionLevel > 9 {
-		bad("websocket.compression_level", ws.CompressionLevel, "want 1 to 9")
+		ck.bad("websocket.compression_level", ws.CompressionLevel, "want 1 (fastest) to 9 (smallest)")
+	}
+	for _, p := range ws.AllowedOrigins {
+		if _, err := path.Match(p, ""); err != nil {
+			ck.bad("websocket.allowed_origins", p, "not a valid glob pattern")
+		}
 	}
 	if ws.QueueMessages <= 0 {
-		bad("websocket.queue_messages", ws.QueueMessages, "want a positive number")
+		ck.bad("websocket.queue_messages", ws.QueueMessages, "want a positive number of messages")
 	}
-	c.WebSocket = websocket.Config{
+	return websocket.Config{
 		Path:                ws.Path,
 		Serializers:         ws.Serializers,
 		Compression:         ws.Compression,
 		CompressionLevel:    ws.CompressionLevel,
 		AllowedOrigins:      ws.AllowedOrigins,
-		PingInterval:        dur("websocket.ping_interval", ws.PingInterval),
-		PongTimeout:         dur("websocket.pong_timeout", ws.PongTimeout),
-		WriteTimeout:        dur("websocket.write_timeout", ws.WriteTimeout),
-		ReadLimit:           size("websocket.max_message_size", ws.MaxMessageSize),
+		PingInterval:        ck.duration("websocket.ping_interval", ws.PingInterval),
+		PongTimeout:         ck.duration("websocket.pong_timeout", ws.PongTimeout),
+		WriteTimeout:        ck.duration("websocket.write_timeout", ws.WriteTimeout),
+		ReadLimit:           ck.size("websocket.max_message_size", ws.MaxMessageSize),
 		QueueMessages:       ws.QueueMessages,
-		QueueBytes:          int(size("websocket.queue_bytes", ws.QueueBytes)),
-		SlowConsumerTimeout: dur("websocket.slow_consumer_timeout", ws.SlowConsumerTimeout),
+		QueueBytes:          int(ck.size("websocket.queue_bytes", ws.QueueBytes)),
+		SlowConsumerTimeout: ck.duration("websocket.slow_consumer_timeout", ws.SlowConsumerTimeout),
 	}
-	c.Router = router.Config{
-		AutoCreateRealms: fc.Router.AutoCreateRealms,
-		StrictURI:        fc.Router.StrictURI,
-		HelloTimeout:     dur("router.hello_timeout", fc.Router.HelloTimeout),
-		AuthTimeout:      dur("router.auth_timeout", fc.Router.AuthTimeout),
-		AuthFailureLimit: fc.Router.AuthFailuresPerMinute,
-	}
-	if fc.Router.AuthFailuresPerMinute < 0 {
-		bad("router.auth_failures_per_minute", fc.Router.AuthFailuresPerMinute, "want 0 (no limit) or more")
-	}
-	seen := map[string]bool{}
-	for i, rc := range fc.Realms {
-		key := fmt.Sprintf("realms[%d]", i)
-		if rc.Name == "" {
-			bad(key+".name", `""`, "every realm needs a name")
-		} else if seen[rc.Name] {
-			bad(key+".name", strconv.Quote(rc.Name), "duplicate realm")
-		}
-		seen[rc.Name] = true
-		disclosure := func(key, v string) string {
-			switch v {
-			case "", "request":
-				return router.DiscloseOnRequest
-			case "always", "never":
-				return v
-			}
-			bad(key, strconv.Quote(v), `want "request", "always" or "never"`)
-			return ""
-		}
-		var histories []router.HistoryConfig
-		for j, h := range rc.EventHistory {
-			hkey := fmt.Sprintf("%s.event_history[%d]", key, j)
-			if h.Topic == "" {
-				bad(hkey+".topic", `""`, "name the topic to keep events of")
-			}
-			if h.Match != "" && h.Match != "exact" && h.Match != "prefix" && h.Match != "wildcard" {
-				bad(hkey+".match", strconv.Quote(h.Match), `want "exact", "prefix" or "wildcard"`)
-			}
-			if h.Limit < 0 {
-				bad(hkey+".limit", h.Limit, "want a positive number of events (0: 100)")
-			}
-			histories = append(histories, router.HistoryConfig{Topic: h.Topic, Match: h.Match, Limit: h.Limit})
-		}
-		realmCfg := router.RealmConfig{
-			Name: rc.Name, AnonymousRole: rc.AnonymousRole, EventHistory: histories,
-			DiscloseCaller:    disclosure(key+".disclose_caller", rc.DiscloseCaller),
-			DisclosePublisher: disclosure(key+".disclose_publisher", rc.DisclosePublisher),
-		}
-		resolveAuth(key, rc.Auth, rc.Principals, rc.Roles, &realmCfg, bad)
-		c.Router.Realms = append(c.Router.Realms, realmCfg)
-	}
-	if len(c.Router.Realms) == 0 && !c.Router.AutoCreateRealms {
-		bad("realms", "[]", "configure at least one realm or set router.auto_create_realms")
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("invalid config:\n  %s", strings.Join(errs, "\n  "))
-	}
-	return c, nil
 }
 
-// parseSize parses a byte size: an integer, or a number with a unit
-// (KiB, MiB, GiB, KB, MB, GB, B).
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if num, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(num), u.mult
-			break
+func (rs *routerSection) resolve(ck *checker) router.Config {
+	if rs.AuthFailuresPerMinute < 0 {
+		ck.bad("router.auth_failures_per_minute", rs.AuthFailuresPerMinute, "want 0 (no limit) or more")
+	}
+	return router.Config{
+		AutoCreateRealms: rs.AutoCreateRealms,
+		StrictURI:        rs.StrictURI,
+		HelloTimeout:     ck.duration("router.hello_timeout", rs.HelloTimeout),
+		AuthTimeout:      ck.duration("router.auth_timeout", rs.AuthTimeout),
+		AuthFailureLimit: rs.AuthFailuresPerMinute,
+	}
+}
+
+func resolveRealms(ck *checker, sections []realmSection, strictURI bool) []router.RealmConfig {
+	var out []router.RealmConfig
+	for i, rs := range sections {
+		key := fmt.Sprintf("realms[%d]", i)
+		switch {
+		case rs.Name == "":
+			ck.bad(key+".name", rs.Name, "every realm needs a name")
+		case !wamp.ValidURI(wamp.URI(rs.Name), strictURI, false):
+			ck.bad(key+".name", rs.Name, "not a valid URI")
+		case slices.ContainsFunc(sections[:i], func(o realmSection) bool { return o.Name == rs.Name }):
+			ck.bad(key+".name", rs.Name, "duplicate realm")
 		}
+		if len(rs.Auth) == 0 {
+			ck.bad(key+".auth", rs.Auth, `list at least one authentication method, such as "anonymous"`)
+		}
+		rc := router.RealmConfig{
+			Name:              rs.Name,
+			AnonymousRole:     rs.AnonymousRole,
+			DiscloseCaller:    ck.disclosure(key+".disclose_caller", rs.DiscloseCaller),
+			DisclosePublisher: ck.disclosure(key+".disclose_publisher", rs.DisclosePublisher),
+			EventHistory:      resolveHistory(ck, key, rs.EventHistory),
+		}
+		resolveAuth(key, rs.Auth, rs.Principals, rs.Roles, &rc, ck.badFormatted) // methods, principals, roles
+		out = append(out, rc)
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, err
+	return out
+}
+
+func resolveHistory(ck *checker, realmKey string, sections []historySection) []router.HistoryConfig {
+	var out []router.HistoryConfig
+	for j, h := range sections {
+		key := fmt.Sprintf("%s.event_history[%d]", realmKey, j)
+		if h.Topic == "" {
+			ck.bad(key+".topic", h.Topic, "name the topic whose events are kept")
+		}
+		if h.Match != "" {
+			ck.oneOf(key+".match", h.Match, "exact", "prefix", "wildcard")
+		}
+		if h.Limit < 0 {
+			ck.bad(key+".limit", h.Limit, "want a positive number of events (0: 100)")
+		}
+		out = append(out, router.HistoryConfig{Topic: h.Topic, Match: h.Match, Limit: h.Limit})
 	}
-	if n > (1<<62)/mult {
-		return 0, fmt.Errorf("size too large")
-	}
-	return n * mult, nil
+	return out
 }

@@ -2,12 +2,28 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/transport/websocket"
 )
+
+// TestMain clears JUNCTION_* variables so that the caller's environment
+// cannot change what the parallel tests load.
+func TestMain(m *testing.M) {
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, envPrefix+"_") {
+			os.Unsetenv(name)
+		}
+	}
+	os.Exit(m.Run())
+}
 
 func TestEmbeddedConfigIsRootConfig(t *testing.T) {
 	t.Parallel()
@@ -16,30 +32,40 @@ func TestEmbeddedConfigIsRootConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(root, defaultConfig) {
-		t.Fatal("cmd/junction/default_config.toml differs from config.toml: run `cp config.toml cmd/junction/default_config.toml`")
+		t.Fatal("cmd/junction/default_config.toml differs from the repository's config.toml, " +
+			"which is the documented default; edit config.toml, then from the repository root run\n" +
+			"\tcp config.toml cmd/junction/default_config.toml")
 	}
 }
 
+// TestDefaults checks that the embedded config loads to the documented
+// values, which are also the packages' own defaults.
 func TestDefaults(t *testing.T) {
 	t.Parallel()
 	c, err := loadConfig("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.Listen != "127.0.0.1:8080" || c.ShutdownGrace != 10*time.Second ||
+		c.LogFormat != "text" || c.LogLevel != slog.LevelInfo {
+		t.Errorf("server/log: %+v", c)
+	}
 	ws := c.WebSocket
-	switch {
-	case c.Listen != "127.0.0.1:8080", c.ShutdownGrace != 10*time.Second, c.LogFormat != "text":
-		t.Fatalf("server/log defaults: %+v", c)
-	case ws.Path != "/ws", len(ws.Serializers) != 3, !ws.Compression, ws.CompressionLevel != 1:
-		t.Fatalf("websocket defaults: %+v", ws)
-	case ws.ReadLimit != 16<<20, ws.QueueBytes != 16<<20, ws.QueueMessages != 4096:
-		t.Fatalf("websocket limits: %+v", ws)
-	case ws.PingInterval != 30*time.Second, ws.PongTimeout != 20*time.Second, ws.SlowConsumerTimeout != 5*time.Second:
-		t.Fatalf("websocket timeouts: %+v", ws)
-	case len(c.Router.Realms) != 1 || c.Router.Realms[0].Name != "realm1" || !c.Router.Realms[0].Anonymous:
-		t.Fatalf("realms: %+v", c.Router.Realms)
-	case c.Router.HelloTimeout != 10*time.Second, c.Router.AutoCreateRealms, c.Router.StrictURI:
-		t.Fatalf("router: %+v", c.Router)
+	if len(ws.AllowedOrigins) != 0 {
+		t.Errorf("allowed_origins: %q", ws.AllowedOrigins)
+	}
+	ws.AllowedOrigins = nil
+	if want := websocket.DefaultConfig(); !reflect.DeepEqual(ws, want) {
+		t.Errorf("websocket:\n got %+v\nwant %+v", ws, want)
+	}
+	want := router.Config{
+		HelloTimeout:     10 * time.Second,
+		AuthTimeout:      10 * time.Second,
+		AuthFailureLimit: 10,
+		Realms:           []router.RealmConfig{{Name: "realm1", Anonymous: true}},
+	}
+	if !reflect.DeepEqual(c.Router, want) {
+		t.Errorf("router:\n got %+v\nwant %+v", c.Router, want)
 	}
 }
 
@@ -52,95 +78,222 @@ func writeConfig(t *testing.T, body string) string {
 	return p
 }
 
-func TestFileOverridesAndListenFlag(t *testing.T) {
+func TestFileOverrides(t *testing.T) {
 	t.Parallel()
 	p := writeConfig(t, `
+[server]
+listen = "0.0.0.0:9000"
+[log]
+format = "json"
 [websocket]
 max_message_size = "1MiB"
+queue_bytes = 65536
 compression = false
+serializers = ["cbor"]
 allowed_origins = ["https://*.example.com"]
+[router]
+strict_uri = true
 [[realms]]
 name = "a.b"
 auth = ["anonymous"]
+disclose_caller = "always"
 [[realms]]
-name = "closed"
-auth = []
+name = "c"
+auth = ["anonymous"]
 [[realms.event_history]]
 topic = "com.log"
 match = "prefix"
 limit = 10
 `)
-	c, err := loadConfig(p, "127.0.0.1:0")
+	c, err := loadConfig(p, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:0" || c.WebSocket.ReadLimit != 1<<20 || c.WebSocket.Compression {
+	ws := c.WebSocket
+	if c.Listen != "0.0.0.0:9000" || c.LogFormat != "json" || ws.ReadLimit != 1<<20 || ws.QueueBytes != 65536 ||
+		ws.Compression || len(ws.Serializers) != 1 || len(ws.AllowedOrigins) != 1 || !c.Router.StrictURI {
 		t.Fatalf("overrides not applied: %+v", c)
 	}
-	if c.WebSocket.Path != "/ws" || c.WebSocket.QueueMessages != 4096 {
-		t.Fatalf("defaults lost: %+v", c.WebSocket)
+	if ws.Path != "/ws" || ws.QueueMessages != 4096 || c.ShutdownGrace != 10*time.Second || c.Router.HelloTimeout != 10*time.Second {
+		t.Fatalf("defaults of keys the file leaves out lost: %+v", c)
 	}
-	if h := c.Router.Realms[1].EventHistory; len(h) != 1 || h[0].Topic != "com.log" || h[0].Limit != 10 {
+	realms := c.Router.Realms // the file's list replaces the default one
+	if len(realms) != 2 || realms[0].Name != "a.b" || realms[0].DiscloseCaller != router.DiscloseAlways || realms[1].Name != "c" {
+		t.Fatalf("realms: %+v", realms)
+	}
+	if h := realms[1].EventHistory; len(h) != 1 || h[0].Topic != "com.log" || h[0].Match != "prefix" || h[0].Limit != 10 {
 		t.Fatalf("event history: %+v", h)
-	}
-	if len(c.Router.Realms) != 2 || c.Router.Realms[0].Name != "a.b" || c.Router.Realms[1].Anonymous {
-		t.Fatalf("realms: %+v", c.Router.Realms)
 	}
 }
 
+func TestListenFlagOverridesFile(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(writeConfig(t, "[server]\nlisten = \"0.0.0.0:9000\""), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:0" {
+		t.Fatalf("listen %q", c.Listen)
+	}
+}
+
+func TestAutoCreateRealmsWithoutRealms(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(writeConfig(t, "realms = []\n[router]\nauto_create_realms = true"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Router.Realms) != 0 || !c.Router.AutoCreateRealms {
+		t.Fatalf("router: %+v", c.Router)
+	}
+}
+
+// TestEnvOverrides sets one variable of each kind of value; the environment
+// wins over the file and --listen over both.
 func TestEnvOverrides(t *testing.T) {
 	t.Setenv("JUNCTION_SERVER_LISTEN", "127.0.0.1:9999")
 	t.Setenv("JUNCTION_WEBSOCKET_COMPRESSION", "false")
+	t.Setenv("JUNCTION_WEBSOCKET_COMPRESSION_LEVEL", "5")
+	t.Setenv("JUNCTION_WEBSOCKET_MAX_MESSAGE_SIZE", "2MiB")
+	t.Setenv("JUNCTION_WEBSOCKET_SERIALIZERS", "msgpack,json")
 	t.Setenv("JUNCTION_LOG_LEVEL", "debug")
 	t.Setenv("JUNCTION_ROUTER_HELLO_TIMEOUT", "3s")
-	c, err := loadConfig("", "")
+	t.Setenv("JUNCTION_ROUTER_AUTO_CREATE_REALMS", "true")
+	file := writeConfig(t, "[router]\nhello_timeout = \"7s\"\n[log]\nlevel = \"error\"")
+	c, err := loadConfig(file, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:9999" || c.WebSocket.Compression || c.LogLevel.String() != "DEBUG" || c.Router.HelloTimeout != 3*time.Second {
-		t.Fatalf("env not applied: %+v", c)
+	ws := c.WebSocket
+	if c.Listen != "127.0.0.1:9999" || ws.Compression || ws.CompressionLevel != 5 || ws.ReadLimit != 2<<20 ||
+		!reflect.DeepEqual(ws.Serializers, []string{"msgpack", "json"}) {
+		t.Errorf("env not applied: %+v", c)
+	}
+	if c.LogLevel != slog.LevelDebug || c.Router.HelloTimeout != 3*time.Second || !c.Router.AutoCreateRealms {
+		t.Errorf("env not applied over the file: %+v", c)
+	}
+	if c, err := loadConfig(file, "127.0.0.1:0"); err != nil || c.Listen != "127.0.0.1:0" {
+		t.Errorf("--listen under JUNCTION_SERVER_LISTEN: %v %v", c, err)
 	}
 }
 
-func TestRefusedConfigs(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ name, body, want string }{
-		{"unknown section", "[serverr]\nlisten = \"x\"", "serverr"},
-		{"unknown key", "[websocket]\npathh = \"/x\"", "pathh"},
-		{"unknown realm key", "[[realms]]\nname = \"r\"\nauth = [\"anonymous\"]\nsecret = \"x\"", "secret"},
-		{"bad duration", "[websocket]\nping_interval = \"soon\"", "websocket.ping_interval"},
-		{"bad size", "[websocket]\nmax_message_size = \"big\"", "websocket.max_message_size"},
-		{"bad level", "[log]\nlevel = \"loud\"", "log.level"},
-		{"bad format", "[log]\nformat = \"xml\"", "log.format"},
-		{"bad compression level", "[websocket]\ncompression_level = 12", "websocket.compression_level"},
-		{"bad serializer", "[websocket]\nserializers = [\"xml\"]", "websocket.serializers"},
-		{"empty realm", "[[realms]]\nname = \"\"\nauth = [\"anonymous\"]", "realms[0].name"},
-		{"duplicate realm", "[[realms]]\nname = \"r\"\nauth = [\"anonymous\"]\n[[realms]]\nname = \"r\"\nauth = [\"anonymous\"]", "duplicate realm"},
-		{"bad auth", "[[realms]]\nname = \"r\"\nauth = [\"kerberos\"]", "realms[0].auth"},
-		{"bad path", "[websocket]\npath = \"ws\"", "websocket.path"},
-		{"bad disclosure", "[[realms]]\nname = \"r\"\nauth = [\"anonymous\"]\ndisclose_caller = \"sometimes\"", "realms[0].disclose_caller"},
+func TestEnvInvalidValueRefused(t *testing.T) {
+	t.Setenv("JUNCTION_WEBSOCKET_PING_INTERVAL", "often")
+	_, err := loadConfig("", "")
+	if err == nil || !strings.Contains(err.Error(), `websocket.ping_interval = "often"`) {
+		t.Fatalf("error %v", err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := loadConfig(writeConfig(t, tt.body), "")
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error %v, want one naming %q", err, tt.want)
+}
+
+func TestUnknownEnvRefused(t *testing.T) {
+	for _, name := range []string{"JUNCTION_SERVER_LISTN", "JUNCTION_REALMS", "JUNCTION_SERVERR_LISTEN"} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, "x")
+			_, err := loadConfig("", "")
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("error %v, want one naming %s", err, name)
 			}
 		})
 	}
 }
 
+// TestRefusedConfigs checks that every refusal names the key and, for an
+// invalid value, the value.
+func TestRefusedConfigs(t *testing.T) {
+	t.Parallel()
+	const realm = "[[realms]]\nname = \"r\"\nauth = [\"anonymous\"]\n"
+	tests := []struct {
+		name, body string
+		want       []string
+	}{
+		{"unknown section", "[serverr]\nlisten = \"x\"", []string{"unknown key serverr"}},
+		{"unknown empty section", "[serverr]", []string{"unknown key serverr"}},
+		{"unknown top-level key", "listen = \"x\"", []string{"unknown key listen"}},
+		{"unknown key", "[websocket]\npathh = \"/x\"", []string{"unknown key websocket.pathh"}},
+		{"unknown subtable", "[websocket.extra]", []string{"unknown key websocket.extra"}},
+		{"unknown realm key", realm + "secret = \"x\"", []string{"unknown key realms[0].secret"}},
+		{"unknown history key", realm + "[[realms.event_history]]\ntopic = \"t\"\nsize = 1", []string{"realms[0].event_history[0].size"}},
+		{"wrong type", "[websocket]\ncompression = \"maybe\"", []string{"websocket.compression", "maybe"}},
+		{"bad toml", "[websocket\npath = 1", []string{"config.toml"}},
+		{"bad listen", "[server]\nlisten = \"localhost\"", []string{"server.listen", `"localhost"`}},
+		{"bad grace", "[server]\nshutdown_grace = \"10\"", []string{"server.shutdown_grace", `"10"`}},
+		{"negative duration", "[router]\nhello_timeout = \"-1s\"", []string{"router.hello_timeout", `"-1s"`}},
+		{"bad duration", "[websocket]\nping_interval = \"soon\"", []string{"websocket.ping_interval", `"soon"`}},
+		{"bad size", "[websocket]\nmax_message_size = \"big\"", []string{"websocket.max_message_size", `"big"`}},
+		{"zero size", "[websocket]\nqueue_bytes = 0", []string{"websocket.queue_bytes", `"0"`}},
+		{"bad level", "[log]\nlevel = \"loud\"", []string{"log.level", `"loud"`}},
+		{"bad format", "[log]\nformat = \"xml\"", []string{"log.format", `"xml"`}},
+		{"compression level high", "[websocket]\ncompression_level = 12", []string{"websocket.compression_level = 12"}},
+		{"compression level low", "[websocket]\ncompression_level = 0", []string{"websocket.compression_level = 0"}},
+		{"bad serializer", "[websocket]\nserializers = [\"json\", \"xml\"]", []string{"websocket.serializers", `"xml"`}},
+		{"no serializer", "[websocket]\nserializers = []", []string{"websocket.serializers"}},
+		{"twice a serializer", "[websocket]\nserializers = [\"json\", \"json\"]", []string{"websocket.serializers", "twice"}},
+		{"bad origin", "[websocket]\nallowed_origins = [\"https://[\"]", []string{"websocket.allowed_origins", `"https://["`}},
+		{"bad queue", "[websocket]\nqueue_messages = -1", []string{"websocket.queue_messages = -1"}},
+		{"bad path", "[websocket]\npath = \"ws\"", []string{"websocket.path", `"ws"`}},
+		{"no realms", "realms = []", []string{"realms", "auto_create_realms"}},
+		{"empty realm name", "[[realms]]\nname = \"\"\nauth = [\"anonymous\"]", []string{"realms[0].name", `""`}},
+		{"invalid realm name", "[[realms]]\nname = \"my realm\"\nauth = [\"anonymous\"]", []string{"realms[0].name", `"my realm"`}},
+		{"duplicate realm", realm + realm, []string{"realms[1].name", `"r"`, "duplicate"}},
+		{"bad auth", "[[realms]]\nname = \"r\"\nauth = [\"kerberos\"]", []string{"realms[0].auth", `"kerberos"`, `"anonymous"`}},
+		{"no auth", "[[realms]]\nname = \"r\"", []string{"realms[0].auth", `"anonymous"`}},
+		{"bad auth timeout", "[router]\nauth_timeout = \"1\"", []string{"router.auth_timeout", `"1"`}},
+		{"negative auth failures", "[router]\nauth_failures_per_minute = -1", []string{"router.auth_failures_per_minute = -1"}},
+		{"bad disclosure", realm + "disclose_caller = \"sometimes\"", []string{"realms[0].disclose_caller", `"sometimes"`}},
+		{"bad history match", realm + "[[realms.event_history]]\ntopic = \"t\"\nmatch = \"regex\"", []string{"realms[0].event_history[0].match", `"regex"`}},
+		{"history without topic", realm + "[[realms.event_history]]\nlimit = 5", []string{"realms[0].event_history[0].topic"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadConfig(writeConfig(t, tt.body), "")
+			if err == nil {
+				t.Fatalf("accepted; want an error naming %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "absent.toml")
+	if _, err := loadConfig(p, ""); err == nil || !strings.Contains(err.Error(), p) {
+		t.Fatalf("error %v, want one naming %s", err, p)
+	}
+}
+
+func TestAllInvalidValuesReported(t *testing.T) {
+	t.Parallel()
+	_, err := loadConfig(writeConfig(t, "[log]\nlevel = \"loud\"\nformat = \"xml\""), "")
+	if err == nil || !strings.Contains(err.Error(), "log.level") || !strings.Contains(err.Error(), "log.format") {
+		t.Fatalf("error %v, want both keys", err)
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]int64{"1024": 1024, "64KiB": 64 << 10, "16MiB": 16 << 20, "1GiB": 1 << 30, "2KB": 2000, "3 MB": 3000000, "10B": 10} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+	tests := []struct {
+		in   string
+		want int64
+	}{
+		{"0", 0}, {"1024", 1024}, {"10B", 10}, {" 7 ", 7},
+		{"64KiB", 64 << 10}, {"16MiB", 16 << 20}, {"1GiB", 1 << 30}, {"16 MiB", 16 << 20},
+		{"2KB", 2000}, {"3MB", 3_000_000}, {"1GB", 1_000_000_000},
+		{"-1", -1},
+	}
+	for _, tt := range tests {
+		if got, err := parseSize(tt.in); err != nil || got != tt.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
 		}
 	}
-	for _, in := range []string{"", "x", "1.5MiB", "-", "99999999999GiB"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) accepted", in)
+	for _, in := range []string{"", "x", "MiB", "1.5MiB", "16mib", "16 M", "1e6", "1KiB2", "99999999999GiB", "9223372036854775807KB"} {
+		if n, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, n)
 		}
 	}
 }

@@ -2,7 +2,12 @@
 //
 // With no flags it serves the embedded default config (the repository's
 // config.toml): ws://127.0.0.1:8080/ws, realm "realm1", anonymous, json,
-// msgpack and cbor, compression on.
+// msgpack and cbor, compression on. --config FILE overrides keys of the
+// default, JUNCTION_<SECTION>_<KEY> environment variables override the file,
+// and --listen overrides server.listen.
+//
+// Exit status: 0 after a clean start and a signal (SIGINT, SIGTERM), 1 when
+// serving fails (e.g. the address is in use), 2 for bad flags or config.
 package main
 
 import (
@@ -11,18 +16,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/pflag"
-
-	"github.com/junction-wamp/junction/router"
-	"github.com/junction-wamp/junction/transport"
-	"github.com/junction-wamp/junction/transport/websocket"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -30,21 +28,40 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stderr, nil))
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-// run is the whole program; listening, if not nil, is told the bound address.
-func run(ctx context.Context, args []string, stderr io.Writer, listening func(addr string)) int {
+// runOptions are the hooks tests give runWith.
+type runOptions struct {
+	// listening, if set, is called with the bound address once the server
+	// accepts connections.
+	listening func(addr string)
+}
+
+// run is the whole program: it serves until ctx is done and returns the exit status.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	return runWith(ctx, args, stderr, runOptions{})
+}
+
+func runWith(ctx context.Context, args []string, stderr io.Writer, opts runOptions) int {
 	flags := pflag.NewFlagSet("junction", pflag.ContinueOnError)
 	flags.SetOutput(stderr)
-	configPath := flags.String("config", "", "config file (TOML); default: the embedded default config")
-	listen := flags.String("listen", "", "listen address, overrides server.listen (e.g. 127.0.0.1:0)")
+	configPath := flags.String("config", "", "TOML `file` of keys to change from the embedded default config")
+	listen := flags.String("listen", "", "listen `address` (host:port), overrides server.listen; port 0 picks a free port")
 	showVersion := flags.Bool("version", false, "print the version and exit")
+	flags.Usage = func() { usage(stderr, flags) }
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(stderr, "junction: %v (see junction --help)\n", err)
+		return 2
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "junction: unexpected argument %q\n", flags.Arg(0))
+		usage(stderr, flags)
 		return 2
 	}
 	if *showVersion {
@@ -57,68 +74,34 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ad
 		return 2
 	}
 	logger := newLogger(cfg, stderr)
-	if err := serve(ctx, cfg, logger, listening); err != nil {
+	srv, err := newServer(cfg, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "junction: invalid config:", err)
+		return 2
+	}
+	if err := srv.serve(ctx, opts.listening); err != nil {
 		logger.Error("junction stopped", "error", err)
 		return 1
 	}
 	return 0
 }
 
+func usage(w io.Writer, flags *pflag.FlagSet) {
+	fmt.Fprintf(w, `Usage: junction [--config FILE] [--listen ADDRESS]
+
+Junction is a WAMP v2 router. Without --config it runs on the embedded
+default config (the repository's config.toml). Config keys can also be set
+from the environment as JUNCTION_<SECTION>_<KEY>, e.g. JUNCTION_LOG_LEVEL=debug.
+
+Flags:
+%s`, flags.FlagUsages())
+}
+
+// newLogger returns the text or JSON logger on w that cfg asks for.
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// serve runs the router until ctx is done, then shuts it down gracefully.
-func serve(ctx context.Context, cfg *config, logger *slog.Logger, listening func(string)) error {
-	r, err := router.New(cfg.Router, router.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	ws, err := websocket.NewServer(cfg.WebSocket, r, websocket.Options{Logger: logger, Ready: r.Serving})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{
-		Handler:           ws.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	realms := make([]string, len(cfg.Router.Realms))
-	for i, rc := range cfg.Router.Realms {
-		realms[i] = rc.Name
-	}
-	logger.Info("junction listening", "addr", ln.Addr().String(), "path", cfg.WebSocket.Path,
-		"realms", realms, "serializers", cfg.WebSocket.Serializers, "version", version)
-	if listening != nil {
-		listening(ln.Addr().String())
-	}
-
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down", "grace", cfg.ShutdownGrace)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	rerr := r.Shutdown(sctx)
-	if err := ws.Shutdown(sctx); err != nil {
-		ws.CloseAll(transport.CloseGoingAway, "router shutting down")
-	}
-	herr := hs.Shutdown(sctx)
-	if err := errors.Join(rerr, herr); err != nil {
-		logger.Warn("shutdown incomplete within the grace period", "error", err)
-	}
-	logger.Info("junction stopped")
-	return nil
 }

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/junction-wamp/junction/router"
+)
+
+// checker collects invalid config values, each with its key, so that one
+// start reports them all.
+type checker struct {
+	errs []string
+}
+
+// bad records that key has an invalid value, and what is wanted instead.
+func (ck *checker) bad(key string, value any, want string) {
+	v := fmt.Sprint(value)
+	switch value := value.(type) {
+	case string:
+		v = strconv.Quote(value)
+	case []string:
+		v = fmt.Sprintf("%q", value)
+	}
+	ck.errs = append(ck.errs, fmt.Sprintf("%s = %s: %s", key, v, want))
+}
+
+// badFormatted is bad for a value the caller has already formatted (quoted
+// if it is a string).
+func (ck *checker) badFormatted(key string, value any, want string) {
+	ck.errs = append(ck.errs, fmt.Sprintf("%s = %v: %s", key, value, want))
+}
+
+func (ck *checker) err() error {
+	if len(ck.errs) == 0 {
+		return nil
+	}
+	return errors.New("invalid config:\n  " + strings.Join(ck.errs, "\n  "))
+}
+
+// oneOf checks that value is one of allowed.
+func (ck *checker) oneOf(key, value string, allowed ...string) {
+	if !slices.Contains(allowed, value) {
+		quoted := make([]string, len(allowed))
+		for i, a := range allowed {
+			quoted[i] = strconv.Quote(a)
+		}
+		ck.bad(key, value, "want one of "+strings.Join(quoted, ", "))
+	}
+}
+
+// duration parses a positive duration such as "30s".
+func (ck *checker) duration(key, s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		ck.bad(key, s, `want a positive duration such as "500ms", "30s" or "5m"`)
+	}
+	return d
+}
+
+// size parses a positive byte size (see parseSize).
+func (ck *checker) size(key, s string) int64 {
+	n, err := parseSize(s)
+	if err != nil || n <= 0 {
+		ck.bad(key, s, `want a positive size such as 65536, "64KiB" or "16MiB"`)
+	}
+	return n
+}
+
+// level parses a log level: debug, info, warn or error.
+func (ck *checker) level(key, s string) slog.Level {
+	var l slog.Level
+	switch strings.ToLower(s) {
+	case "debug", "info", "warn", "error":
+		_ = l.UnmarshalText([]byte(s)) // cannot fail on these four
+	default:
+		ck.bad(key, s, `want one of "debug", "info", "warn", "error"`)
+	}
+	return l
+}
+
+// disclosure parses disclose_caller and disclose_publisher.
+func (ck *checker) disclosure(key, s string) string {
+	switch s {
+	case "", "request":
+		return router.DiscloseOnRequest
+	case "always":
+		return router.DiscloseAlways
+	case "never":
+		return router.DiscloseNever
+	}
+	ck.bad(key, s, `want one of "request", "always", "never"`)
+	return ""
+}
+
+// sizeUnits are the suffixes parseSize accepts; longer ones first.
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+	{"B", 1},
+}
+
+// parseSize parses a byte size: an integer, or an integer followed by one of
+// KiB, MiB, GiB, KB, MB, GB or B, optionally after a space.
+func parseSize(s string) (int64, error) {
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range sizeUnits {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: want an integer with an optional unit (KiB, MiB, GiB, KB, MB, GB)", s)
+	}
+	if n > (1<<62)/mult || n < -(1<<62)/mult {
+		return 0, fmt.Errorf("size %q: too large", s)
+	}
+	return n * mult, nil
+}
