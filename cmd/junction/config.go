@@ -43,6 +43,9 @@ type fileConfig struct {
 type serverSection struct {
 	Listen        string `mapstructure:"listen"`
 	ShutdownGrace string `mapstructure:"shutdown_grace"`
+	TLSCert       string `mapstructure:"tls_cert"`
+	TLSKey        string `mapstructure:"tls_key"`
+	TLSClientCA   string `mapstructure:"tls_client_ca"`
 }
 
 type logSection struct {
@@ -63,6 +66,7 @@ type websocketSection struct {
 	QueueMessages       int      `mapstructure:"queue_messages"`
 	QueueBytes          string   `mapstructure:"queue_bytes"`
 	SlowConsumerTimeout string   `mapstructure:"slow_consumer_timeout"`
+	TrustedProxies      []string `mapstructure:"trusted_proxies"`
 }
 
 type routerSection struct {
@@ -71,6 +75,11 @@ type routerSection struct {
 	HelloTimeout          string `mapstructure:"hello_timeout"`
 	AuthTimeout           string `mapstructure:"auth_timeout"`
 	AuthFailuresPerMinute int    `mapstructure:"auth_failures_per_minute"`
+	MaxSessions           int    `mapstructure:"max_sessions"`
+	MaxSessionsPerAddress int    `mapstructure:"max_sessions_per_address"`
+	MaxURILength          int    `mapstructure:"max_uri_length"`
+	MaxSubscriptions      int    `mapstructure:"max_subscriptions_per_session"`
+	MaxRegistrations      int    `mapstructure:"max_registrations_per_session"`
 }
 
 type realmSection struct {
@@ -82,6 +91,9 @@ type realmSection struct {
 	DiscloseCaller    string            `mapstructure:"disclose_caller"`
 	DisclosePublisher string            `mapstructure:"disclose_publisher"`
 	EventHistory      []historySection  `mapstructure:"event_history"`
+	Authenticator     string            `mapstructure:"authenticator"`
+	Authorizer        string            `mapstructure:"authorizer"`
+	AuthorizerTTL     string            `mapstructure:"authorizer_cache_ttl"`
 }
 
 type historySection struct {
@@ -93,6 +105,9 @@ type historySection struct {
 // config is the resolved configuration the binary runs with.
 type config struct {
 	Listen        string
+	TLSCert       string // with TLSKey: serve wss:// (TLS 1.2 or later)
+	TLSKey        string
+	TLSClientCA   string // verify client certificates against this CA file
 	ShutdownGrace time.Duration
 	LogFormat     string
 	LogLevel      slog.Level
@@ -209,6 +224,9 @@ func (fc *fileConfig) resolve() (*config, error) {
 	var ck checker
 	c := &config{
 		Listen:        fc.Server.Listen,
+		TLSCert:       fc.Server.TLSCert,
+		TLSKey:        fc.Server.TLSKey,
+		TLSClientCA:   fc.Server.TLSClientCA,
 		ShutdownGrace: ck.duration("server.shutdown_grace", fc.Server.ShutdownGrace),
 		LogFormat:     fc.Log.Format,
 		LogLevel:      ck.level("log.level", fc.Log.Level),
@@ -219,6 +237,12 @@ func (fc *fileConfig) resolve() (*config, error) {
 		ck.bad("server.listen", c.Listen, `want host:port, such as "127.0.0.1:8080"`)
 	}
 	ck.oneOf("log.format", c.LogFormat, "text", "json")
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		ck.bad("server.tls_cert", c.TLSCert, "set both tls_cert and tls_key, or neither")
+	}
+	if c.TLSClientCA != "" && c.TLSCert == "" {
+		ck.bad("server.tls_client_ca", c.TLSClientCA, "client certificates need tls_cert and tls_key")
+	}
 	c.Router.Realms = resolveRealms(&ck, fc.Realms, c.Router.StrictURI)
 	if len(c.Router.Realms) == 0 && !c.Router.AutoCreateRealms {
 		ck.bad("realms", []string{}, "configure at least one realm or set router.auto_create_realms")
@@ -266,12 +290,22 @@ func (ws *websocketSection) resolve(ck *checker) websocket.Config {
 		QueueMessages:       ws.QueueMessages,
 		QueueBytes:          int(ck.size("websocket.queue_bytes", ws.QueueBytes)),
 		SlowConsumerTimeout: ck.duration("websocket.slow_consumer_timeout", ws.SlowConsumerTimeout),
+		TrustedProxies:      ws.TrustedProxies,
 	}
 }
 
 func (rs *routerSection) resolve(ck *checker) router.Config {
-	if rs.AuthFailuresPerMinute < 0 {
-		ck.bad("router.auth_failures_per_minute", rs.AuthFailuresPerMinute, "want 0 (no limit) or more")
+	for key, v := range map[string]int{
+		"router.auth_failures_per_minute": rs.AuthFailuresPerMinute, "router.max_sessions": rs.MaxSessions,
+		"router.max_sessions_per_address": rs.MaxSessionsPerAddress, "router.max_subscriptions_per_session": rs.MaxSubscriptions,
+		"router.max_registrations_per_session": rs.MaxRegistrations,
+	} {
+		if v < 0 {
+			ck.bad(key, v, "want 0 (no limit) or more")
+		}
+	}
+	if rs.MaxURILength <= 0 {
+		ck.bad("router.max_uri_length", rs.MaxURILength, "want a positive number of bytes")
 	}
 	return router.Config{
 		AutoCreateRealms: rs.AutoCreateRealms,
@@ -279,6 +313,12 @@ func (rs *routerSection) resolve(ck *checker) router.Config {
 		HelloTimeout:     ck.duration("router.hello_timeout", rs.HelloTimeout),
 		AuthTimeout:      ck.duration("router.auth_timeout", rs.AuthTimeout),
 		AuthFailureLimit: rs.AuthFailuresPerMinute,
+
+		MaxSessions:                rs.MaxSessions,
+		MaxSessionsPerAddress:      rs.MaxSessionsPerAddress,
+		MaxURILength:               rs.MaxURILength,
+		MaxSubscriptionsPerSession: rs.MaxSubscriptions,
+		MaxRegistrationsPerSession: rs.MaxRegistrations,
 	}
 }
 
@@ -303,6 +343,20 @@ func resolveRealms(ck *checker, sections []realmSection, strictURI bool) []route
 			DiscloseCaller:    ck.disclosure(key+".disclose_caller", rs.DiscloseCaller),
 			DisclosePublisher: ck.disclosure(key+".disclose_publisher", rs.DisclosePublisher),
 			EventHistory:      resolveHistory(ck, key, rs.EventHistory),
+			Authenticator:     rs.Authenticator,
+			Authorizer:        rs.Authorizer,
+		}
+		if rs.AuthorizerTTL != "" {
+			if rs.AuthorizerTTL == "0" || rs.AuthorizerTTL == "0s" {
+				rc.AuthorizerCacheTTL = -1 // no caching
+			} else {
+				rc.AuthorizerCacheTTL = ck.duration(key+".authorizer_cache_ttl", rs.AuthorizerTTL)
+			}
+		}
+		for k, uri := range map[string]string{key + ".authenticator": rs.Authenticator, key + ".authorizer": rs.Authorizer} {
+			if uri != "" && !wamp.ValidURI(wamp.URI(uri), strictURI, false) {
+				ck.bad(k, uri, "not a valid procedure URI")
+			}
 		}
 		resolveAuth(key, rs.Auth, rs.Principals, rs.Roles, &rc, ck.badFormatted) // methods, principals, roles
 		out = append(out, rc)

@@ -55,6 +55,10 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("allowed_origins: %q", ws.AllowedOrigins)
 	}
 	ws.AllowedOrigins = nil
+	if len(ws.TrustedProxies) != 0 {
+		t.Errorf("trusted_proxies: %q", ws.TrustedProxies)
+	}
+	ws.TrustedProxies = nil
 	if want := websocket.DefaultConfig(); !reflect.DeepEqual(ws, want) {
 		t.Errorf("websocket:\n got %+v\nwant %+v", ws, want)
 	}
@@ -62,6 +66,7 @@ func TestDefaults(t *testing.T) {
 		HelloTimeout:     10 * time.Second,
 		AuthTimeout:      10 * time.Second,
 		AuthFailureLimit: 10,
+		MaxURILength:     1024,
 		Realms:           []router.RealmConfig{{Name: "realm1", Anonymous: true}},
 	}
 	if !reflect.DeepEqual(c.Router, want) {

@@ -38,6 +38,9 @@ type runOptions struct {
 	// listening, if set, is called with the bound address once the server
 	// accepts connections.
 	listening func(addr string)
+	// reload, if set, replaces SIGHUP as the signal to read the TLS
+	// certificate again.
+	reload <-chan struct{}
 }
 
 // run is the whole program: it serves until ctx is done and returns the exit status.
@@ -79,7 +82,24 @@ func runWith(ctx context.Context, args []string, stderr io.Writer, opts runOptio
 		fmt.Fprintln(stderr, "junction: invalid config:", err)
 		return 2
 	}
-	if err := srv.serve(ctx, opts.listening); err != nil {
+	if opts.reload == nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		reload := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-hup:
+					reload <- struct{}{}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		opts.reload = reload
+	}
+	if err := srv.serve(ctx, opts.listening, opts.reload); err != nil {
 		logger.Error("junction stopped", "error", err)
 		return 1
 	}

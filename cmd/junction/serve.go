@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -44,11 +45,28 @@ func newServer(cfg *config, logger *slog.Logger) (*server, error) {
 
 // serve listens on cfg.Listen and serves until ctx is done, then shuts down
 // within cfg.ShutdownGrace. listening, if set, is told the bound address.
-func (s *server) serve(ctx context.Context, listening func(addr string)) error {
+func (s *server) serve(ctx context.Context, listening func(addr string), reload <-chan struct{}) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		s.shutdown(nil)
 		return err
+	}
+	scheme := "ws"
+	if s.cfg.TLSCert != "" {
+		certs, err := newCertReloader(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err == nil {
+			var tc *tls.Config
+			if tc, err = tlsConfig(s.cfg, certs); err == nil {
+				ln = tls.NewListener(ln, tc)
+				scheme = "wss"
+				go s.reloadOn(ctx, reload, certs)
+			}
+		}
+		if err != nil {
+			_ = ln.Close()
+			s.shutdown(nil)
+			return err
+		}
 	}
 	hs := &http.Server{
 		Handler:           s.ws.Handler(),
@@ -60,7 +78,7 @@ func (s *server) serve(ctx context.Context, listening func(addr string)) error {
 
 	addr := ln.Addr().String()
 	s.log.Info("junction listening", "addr", addr, "path", s.cfg.WebSocket.Path,
-		"realms", s.realmNames(), "serializers", s.cfg.WebSocket.Serializers, "version", version)
+		"realms", s.realmNames(), "serializers", s.cfg.WebSocket.Serializers, "version", version, "scheme", scheme)
 	if listening != nil {
 		listening(addr)
 	}
@@ -94,6 +112,22 @@ func (s *server) shutdown(hs *http.Server) {
 	}
 	if err := errors.Join(rerr, werr, herr); err != nil {
 		s.log.Warn("shutdown incomplete within the grace period; connections closed", "error", err)
+	}
+}
+
+// reloadOn reads the certificate again each time reload fires.
+func (s *server) reloadOn(ctx context.Context, reload <-chan struct{}, certs *certReloader) {
+	for {
+		select {
+		case <-reload:
+			if err := certs.reload(); err != nil {
+				s.log.Error("TLS certificate not reloaded; keeping the current one", "error", err)
+			} else {
+				s.log.Info("TLS certificate reloaded", "cert", s.cfg.TLSCert)
+			}
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
