@@ -38,6 +38,8 @@ type Principal struct {
 	Role   string
 	// Ticket is the ticket for the ticket method.
 	Ticket string
+	// TicketExpires, when set, is when the ticket stops being accepted.
+	TicketExpires time.Time
 	// Secret is the WAMP-CRA secret. With Salt set, the HMAC key is the
 	// base64 PBKDF2-HMAC-SHA256 derivation of Secret with Salt, Iterations
 	// and KeyLen (defaults 1000 and 32), as the spec's salted WAMP-CRA says.
@@ -250,7 +252,7 @@ func newChallenge(method string, p *Principal, authid string, rm *realm, s *sess
 	switch method {
 	case AuthTicket:
 		want := randomBytes(32)
-		if p != nil && p.Ticket != "" {
+		if p != nil && p.Ticket != "" && (p.TicketExpires.IsZero() || time.Now().Before(p.TicketExpires)) {
 			want = []byte(p.Ticket)
 		}
 		return challenge{extra: wamp.Dict{}, verify: func(sig string) bool {

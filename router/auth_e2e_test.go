@@ -45,6 +45,7 @@ func authRouter(t *testing.T) (*routertest.Server, ed25519.PrivateKey) {
 				{AuthID: "salteduser", Role: "backend", Secret: "salted-secret", Salt: "salt123", Iterations: 100, KeyLen: 32},
 				{AuthID: "keyuser", Role: "backend", PublicKeys: []string{hex.EncodeToString(pub)}},
 				{AuthID: "ghost", Role: "nosuchrole", Ticket: "boo"},
+				{AuthID: "expired", Role: "frontend", Ticket: "old-ticket", TicketExpires: time.Now().Add(-time.Hour)},
 			},
 			Roles: []router.RoleConfig{
 				{Name: "anonymous", Permissions: []router.Permission{{URI: "public", Match: "prefix", Call: true, Subscribe: true}}},
@@ -104,6 +105,7 @@ func TestAuthFailures(t *testing.T) {
 		reason wamp.URI
 	}{
 		{"wrong ticket", clientlib.Options{AuthID: "ticketuser", Auth: []clientlib.Authenticator{clientlib.TicketAuth("nope")}}, wamp.ErrAuthenticationFailed},
+		{"expired ticket", clientlib.Options{AuthID: "expired", Auth: []clientlib.Authenticator{clientlib.TicketAuth("old-ticket")}}, wamp.ErrAuthenticationFailed},
 		{"missing ticket", clientlib.Options{AuthID: "ticketuser", Auth: []clientlib.Authenticator{clientlib.TicketAuth("")}}, wamp.ErrAuthenticationFailed},
 		{"unknown authid", clientlib.Options{AuthID: "nobody", Auth: []clientlib.Authenticator{clientlib.TicketAuth("s3cret-ticket")}}, wamp.ErrAuthenticationFailed},
 		{"wrong cra secret", clientlib.Options{AuthID: "crauser", Auth: []clientlib.Authenticator{clientlib.CRAAuth("guess")}}, wamp.ErrAuthenticationFailed},

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/junction-wamp/junction/router"
 )
@@ -13,18 +14,20 @@ import (
 // the file: ticket_env / secret_env name an environment variable, ticket_file
 // / secret_file a file whose content (trimmed) is the secret.
 type principalConfig struct {
-	AuthID     string   `mapstructure:"authid"`
-	Role       string   `mapstructure:"role"`
-	Ticket     string   `mapstructure:"ticket"`
-	TicketEnv  string   `mapstructure:"ticket_env"`
-	TicketFile string   `mapstructure:"ticket_file"`
-	Secret     string   `mapstructure:"secret"`
-	SecretEnv  string   `mapstructure:"secret_env"`
-	SecretFile string   `mapstructure:"secret_file"`
-	Salt       string   `mapstructure:"salt"`
-	Iterations int      `mapstructure:"iterations"`
-	KeyLen     int      `mapstructure:"keylen"`
-	PublicKeys []string `mapstructure:"public_keys"`
+	AuthID     string `mapstructure:"authid"`
+	Role       string `mapstructure:"role"`
+	Ticket     string `mapstructure:"ticket"`
+	TicketEnv  string `mapstructure:"ticket_env"`
+	TicketFile string `mapstructure:"ticket_file"`
+	// TicketExpires is an RFC 3339 time after which the ticket is refused.
+	TicketExpires string   `mapstructure:"ticket_expires"`
+	Secret        string   `mapstructure:"secret"`
+	SecretEnv     string   `mapstructure:"secret_env"`
+	SecretFile    string   `mapstructure:"secret_file"`
+	Salt          string   `mapstructure:"salt"`
+	Iterations    int      `mapstructure:"iterations"`
+	KeyLen        int      `mapstructure:"keylen"`
+	PublicKeys    []string `mapstructure:"public_keys"`
 }
 
 // roleConfig is a [[realms.roles]] entry.
@@ -88,8 +91,16 @@ func resolveAuth(key string, methods []string, principals []principalConfig, rol
 		if p.AuthID == "" || p.Role == "" {
 			bad(pkey, p.AuthID, "every principal needs an authid and a role")
 		}
+		var expires time.Time
+		if p.TicketExpires != "" {
+			t, err := time.Parse(time.RFC3339, p.TicketExpires)
+			if err != nil {
+				bad(pkey+".ticket_expires", strconv.Quote(p.TicketExpires), `want an RFC 3339 time such as "2027-01-31T00:00:00Z"`)
+			}
+			expires = t
+		}
 		rc.Principals = append(rc.Principals, router.Principal{
-			AuthID: p.AuthID, Role: p.Role,
+			AuthID: p.AuthID, Role: p.Role, TicketExpires: expires,
 			Ticket:     secretFrom(pkey+".ticket", p.Ticket, p.TicketEnv, p.TicketFile, bad),
 			Secret:     secretFrom(pkey+".secret", p.Secret, p.SecretEnv, p.SecretFile, bad),
 			Salt:       p.Salt,
