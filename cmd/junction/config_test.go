@@ -350,3 +350,35 @@ call = true
 		t.Fatalf("unset env secret: %v", err)
 	}
 }
+
+// TestSecuredExample keeps the README's secured example loadable, and the
+// README showing it as it is.
+func TestSecuredExample(t *testing.T) {
+	t.Setenv("BILLING_SECRET", "from-env")
+	dir := t.TempDir()
+	example, err := os.ReadFile("../../examples/secured/config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), string(example)) {
+		t.Error("README.md does not show examples/secured/config.toml as it is")
+	}
+	// Point the file references at files that exist here.
+	ticket := filepath.Join(dir, "alice.ticket")
+	if err := os.WriteFile(ticket, []byte("t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.ReplaceAll(string(example), "/etc/junction/secrets/alice.ticket", ticket)
+	c, err := loadConfig(writeConfig(t, cfg), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := c.Router.Realms[0]
+	if rc.Anonymous || len(rc.Principals) != 4 || len(rc.Roles) != 4 || rc.Principals[1].Secret != "from-env" || c.TLSCert == "" {
+		t.Fatalf("secured example: %+v", rc)
+	}
+}
