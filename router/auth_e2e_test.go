@@ -244,6 +244,12 @@ func TestAuthMethodsNexusClient(t *testing.T) {
 		{"wampcra", "crauser", "wampcra", craSign("cra-secret"), nil, true},
 		{"wampcra salted", "salteduser", "wampcra", craSign("salted-secret"), nil, true},
 		{"wrong cra", "crauser", "wampcra", craSign("nope"), nil, false},
+		{"unknown authid", "nobody", "ticket", func(*nexuswamp.Challenge) (string, nexuswamp.Dict) { return "s3cret-ticket", nexuswamp.Dict{} }, nil, false},
+		{"bad cryptosign signature", "keyuser", "cryptosign", func(ch *nexuswamp.Challenge) (string, nexuswamp.Dict) {
+			nonce, _ := hex.DecodeString(ch.Extra["challenge"].(string))
+			_, other, _ := ed25519.GenerateKey(nil)
+			return hex.EncodeToString(append(ed25519.Sign(other, nonce), nonce...)), nexuswamp.Dict{}
+		}, nexuswamp.Dict{"pubkey": hex.EncodeToString(priv.Public().(ed25519.PublicKey))}, false},
 		{"cryptosign", "keyuser", "cryptosign", func(ch *nexuswamp.Challenge) (string, nexuswamp.Dict) {
 			nonce, _ := hex.DecodeString(ch.Extra["challenge"].(string))
 			return hex.EncodeToString(append(ed25519.Sign(priv, nonce), nonce...)), nexuswamp.Dict{}
