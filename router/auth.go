@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -126,17 +125,24 @@ func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*au
 		}
 	}
 	if p == nil || !ch.verify(msg.Signature) {
-		s.r.failures.record(ip)
-		s.r.stats.AuthFailures.Add(1)
-		s.log.Info("authentication failed", "authmethod", method, "authid", authid)
-		s.refuse(wamp.ErrAuthenticationFailed, "authentication failed")
-		return nil, false
+		return s.authFailed(ip, method, authid)
 	}
-	if !rm.hasRole(p.Role) {
-		s.refuse(wamp.ErrNoSuchRole, fmt.Sprintf("role %q does not exist on this realm", p.Role))
-		return nil, false
+	provider := "static"
+	if dynamic {
+		provider = "dynamic"
 	}
-	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: method, authprovider: "static"}, true
+	// welcome checks that the realm has the role.
+	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: method, authprovider: provider}, true
+}
+
+// authFailed refuses a session whose authentication failed, with the same
+// words whatever went wrong, and counts the failure against its address.
+func (s *session) authFailed(ip, method, who string) (*authenticated, bool) {
+	s.r.failures.record(ip)
+	s.r.stats.AuthFailures.Add(1)
+	s.log.Info("authentication failed", "authmethod", method, "authid", who)
+	s.refuse(wamp.ErrAuthenticationFailed, "authentication failed")
+	return nil, false
 }
 
 // dynamicPrincipal asks the realm's authenticator procedure about authid:
@@ -199,15 +205,7 @@ func (s *session) authenticateTLS(rm *realm, ip string) (*authenticated, bool) {
 	cn := s.peer.Info().ClientCert
 	p := rm.principal(cn)
 	if cn == "" || p == nil {
-		s.r.failures.record(ip)
-		s.r.stats.AuthFailures.Add(1)
-		s.log.Info("authentication failed", "authmethod", AuthTLS, "certificate", cn)
-		s.refuse(wamp.ErrAuthenticationFailed, "authentication failed")
-		return nil, false
-	}
-	if !rm.hasRole(p.Role) {
-		s.refuse(wamp.ErrNoSuchRole, fmt.Sprintf("role %q does not exist on this realm", p.Role))
-		return nil, false
+		return s.authFailed(ip, AuthTLS, cn)
 	}
 	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: AuthTLS, authprovider: "static"}, true
 }

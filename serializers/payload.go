@@ -72,15 +72,8 @@ type valueCodec interface {
 }
 
 func codecFor(e wamp.Encoding) valueCodec {
-	switch e {
-	case wamp.EncodingJSON:
-		return jsonSer
-	case wamp.EncodingMsgPack:
-		return msgpackSer
-	case wamp.EncodingCBOR:
-		return cborSer
-	}
-	return nil
+	c, _ := ForEncoding(e).(valueCodec)
+	return c
 }
 
 // payloadWriter writes a payload for a codec: raw bytes of the same encoding are
