@@ -1,0 +1,118 @@
+// Command wampbench is a WAMP load generator: point it at any WAMP router
+// (Junction or another) and it measures RPC and pub/sub throughput and
+// latency, events lost, idle session cost and session churn.
+//
+//	wampbench rpc --url ws://127.0.0.1:8080/ws -c 8 -w 4
+//	wampbench pubsub -s 50 -w 8
+//	wampbench sessions -n 10000 --pid $(pidof junction)
+//	wampbench churn -n 2000
+//
+// With --pid, it reads the router's CPU time (utime+stime from
+// /proc/PID/stat) around the run and reports router CPU per call or per
+// delivered event. Every run is bounded by -n and --duration.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+type options struct {
+	url, realm, serializer string
+	callers, window        int
+	subscribers, payload   int
+	count                  int64
+	duration               time.Duration
+	pid                    int
+	json                   bool
+}
+
+var scenarios = map[string]func(context.Context, *options, func(int64)) (map[string]any, error){
+	"rpc": runRPC, "pubsub": runPubSub, "sessions": runSessions, "churn": runChurn,
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("wampbench", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "router WebSocket URL")
+	fs.StringVar(&o.realm, "realm", "realm1", "realm to join")
+	fs.StringVar(&o.serializer, "serializer", "json", "json, msgpack or cbor")
+	fs.IntVarP(&o.callers, "callers", "c", 8, "rpc: callers")
+	fs.IntVarP(&o.window, "window", "w", 4, "rpc: calls in flight per caller; pubsub: unacknowledged publications")
+	fs.IntVarP(&o.subscribers, "subscribers", "s", 50, "pubsub: subscribers")
+	fs.IntVarP(&o.payload, "payload", "p", 0, "bytes of padding in each call or event (0: [42, \"hello\"])")
+	fs.Int64VarP(&o.count, "count", "n", 100000, "calls, publications or sessions at most")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "run at most this long")
+	fs.IntVar(&o.pid, "pid", 0, "router process id, to report its CPU time and RSS")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	names := make([]string, 0, len(scenarios))
+	for k := range scenarios {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if fs.NArg() != 1 || !slices.Contains(names, fs.Arg(0)) {
+		fmt.Fprintf(stderr, "usage: wampbench SCENARIO [flags], SCENARIO one of %v\n", names)
+		fs.PrintDefaults()
+		return 2
+	}
+	if o.callers < 1 || o.window < 1 || o.subscribers < 1 || o.count < 1 || o.duration <= 0 {
+		fmt.Fprintln(stderr, "wampbench: -c, -w, -s, -n and --duration must be positive")
+		return 2
+	}
+	name := fs.Arg(0)
+	progress := func(done int64) { fmt.Fprintf(stderr, "\r%s: %d done", name, done) }
+	cpu0, haveCPU := procCPU(o.pid)
+	res, err := scenarios[name](ctx, o, progress)
+	fmt.Fprintln(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "wampbench:", err)
+		return 1
+	}
+	res["scenario"], res["serializer"] = name, o.serializer
+	if cpu1, ok := procCPU(o.pid); ok && haveCPU {
+		cpu := cpu1 - cpu0
+		res["router_cpu_s"] = cpu.Seconds()
+		for _, per := range []string{"calls", "delivered"} {
+			if n, ok := res[per].(int64); ok && n > 0 {
+				res["router_cpu_us_per_"+per] = float64(cpu.Microseconds()) / float64(n)
+			}
+		}
+	}
+	if o.json {
+		_ = json.NewEncoder(stdout).Encode(res)
+		return 0
+	}
+	keys := make([]string, 0, len(res))
+	for k := range res {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch v := res[k].(type) {
+		case float64:
+			fmt.Fprintf(stdout, "%-28s %.2f\n", k, v)
+		default:
+			fmt.Fprintf(stdout, "%-28s %v\n", k, v)
+		}
+	}
+	return 0
+}
