@@ -1,0 +1,186 @@
+// Command compare runs wampbench against Junction and the nexus router in
+// turn (A B A B ...), on this machine, and prints medians and ratios. See
+// package bench.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type scenario struct {
+	name    string
+	args    []string
+	targets []string
+	metrics []string
+}
+
+var scenarios = []scenario{
+	{"rpc C=8 W=4", []string{"rpc", "-c", "8", "-w", "4", "-n", "60000"}, []string{"junction", "nexus", "echo"},
+		[]string{"calls_per_s", "p50_us", "p99_us", "router_cpu_us_per_calls", "errors"}},
+	{"rpc 64KiB args", []string{"rpc", "-c", "8", "-w", "4", "-p", "65536", "-n", "4000"}, []string{"junction", "nexus"},
+		[]string{"calls_per_s", "p99_us", "router_cpu_us_per_calls", "errors"}},
+	{"rpc 4096 in flight", []string{"rpc", "-c", "8", "-w", "512", "-n", "40960"}, []string{"junction", "nexus"},
+		[]string{"calls_per_s", "errors"}},
+	{"pubsub S=50 W=8", []string{"pubsub", "-s", "50", "-w", "8", "-n", "20000"}, []string{"junction", "nexus"},
+		[]string{"delivered_per_s", "p99_us", "router_cpu_us_per_delivered", "lost"}},
+	{"pubsub S=1000 W=8", []string{"pubsub", "-s", "1000", "-w", "8", "-n", "1000"}, []string{"junction", "nexus"},
+		[]string{"delivered_per_s", "p99_us", "router_cpu_us_per_delivered", "lost"}},
+	{"sessions N=2000", []string{"sessions", "-n", "2000"}, []string{"junction", "nexus"},
+		[]string{"joins_per_s", "rss_per_session_bytes"}},
+	{"churn", []string{"churn", "-n", "1000"}, []string{"junction", "nexus"},
+		[]string{"sessions_per_s", "errors"}},
+}
+
+func main() {
+	rounds := flag.Int("rounds", 3, "runs of each scenario per router (medians are reported)")
+	serializer := flag.String("serializer", "json", "serializer for every scenario")
+	only := flag.String("only", "", "run only scenarios whose name contains this")
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "junction-bench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	bins := map[string]string{}
+	for name, pkg := range map[string]string{"junction": "./cmd/junction", "nexus": "./bench/nexusrouter", "echo": "./bench/echorouter", "wampbench": "./cmd/wampbench"} {
+		bins[name] = filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", bins[name], pkg).CombinedOutput(); err != nil {
+			log.Fatalf("building %s: %v\n%s", pkg, err, out)
+		}
+	}
+	fmt.Printf("wampbench comparison, %s, %d rounds, serializer %s (medians)\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), *rounds, *serializer)
+	for _, sc := range scenarios {
+		if *only != "" && !strings.Contains(sc.name, *only) {
+			continue
+		}
+		results := map[string][]map[string]any{}
+		for range *rounds {
+			for _, target := range sc.targets {
+				res, err := runOnce(bins, target, append(sc.args, "--serializer", *serializer))
+				if err != nil {
+					log.Printf("%s on %s: %v", sc.name, target, err)
+					continue
+				}
+				results[target] = append(results[target], res)
+			}
+		}
+		report(sc, results)
+	}
+}
+
+var listening = regexp.MustCompile(`addr=(\S+)`)
+
+// runOnce starts a fresh router, runs one wampbench scenario against it and stops it.
+func runOnce(bins map[string]string, target string, args []string) (map[string]any, error) {
+	cmd := exec.Command(bins[target], "--listen", "127.0.0.1:0")
+	var out *bufio.Reader
+	if target == "junction" {
+		pipe, _ := cmd.StderrPipe()
+		out = bufio.NewReader(pipe)
+	} else {
+		pipe, _ := cmd.StdoutPipe()
+		out = bufio.NewReader(pipe)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM) // ends only the process started here
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}()
+	var addr string
+	for addr == "" {
+		line, err := out.ReadString('\n')
+		if err != nil {
+			return nil, fmt.Errorf("no address from %s: %v", target, err)
+		}
+		if target != "junction" {
+			addr = strings.TrimSpace(line)
+		} else if m := listening.FindStringSubmatch(line); m != nil {
+			addr = m[1]
+		}
+	}
+	go func() { _, _ = out.WriteTo(discard{}) }() // keep the router's output flowing
+	bench := exec.Command(bins["wampbench"], append(args, "--url", "ws://"+addr+"/ws", "--json", "--duration", "60s",
+		"--pid", fmt.Sprint(cmd.Process.Pid))...)
+	var stdout, stderr bytes.Buffer
+	bench.Stdout, bench.Stderr = &stdout, &stderr
+	if err := bench.Run(); err != nil {
+		return nil, fmt.Errorf("%v: %s", err, lastLine(stderr.String()))
+	}
+	var res map[string]any
+	return res, json.Unmarshal(stdout.Bytes(), &res)
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func median(rs []map[string]any, key string) (float64, bool) {
+	var vs []float64
+	for _, r := range rs {
+		if v, ok := r[key].(float64); ok {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return 0, false
+	}
+	slices.Sort(vs)
+	return vs[len(vs)/2], true
+}
+
+func report(sc scenario, results map[string][]map[string]any) {
+	fmt.Printf("## %s\n\n| metric |", sc.name)
+	for _, t := range sc.targets {
+		fmt.Printf(" %s |", t)
+	}
+	fmt.Printf(" junction/nexus |\n|---|")
+	for range sc.targets {
+		fmt.Printf("---|")
+	}
+	fmt.Printf("---|\n")
+	for _, m := range sc.metrics {
+		fmt.Printf("| %s |", m)
+		for _, t := range sc.targets {
+			if v, ok := median(results[t], m); ok {
+				fmt.Printf(" %.1f |", v)
+			} else {
+				fmt.Printf(" - |")
+			}
+		}
+		j, ok1 := median(results["junction"], m)
+		n, ok2 := median(results["nexus"], m)
+		if ok1 && ok2 && n != 0 {
+			fmt.Printf(" %.2f |\n", j/n)
+		} else {
+			fmt.Printf(" - |\n")
+		}
+	}
+	fmt.Println()
+}

@@ -1,0 +1,13 @@
+// Package bench holds the side-by-side comparison of Junction with the nexus
+// router (github.com/gammazero/nexus/v3), the router users run today:
+//
+//	go run ./bench/compare
+//
+// builds Junction, a small nexus router main (bench/nexusrouter) and a
+// gorilla/websocket echo that answers CALL with RESULT itself
+// (bench/echorouter, the floor of the WebSocket layer alone), runs the
+// wampbench scenarios against each in turn, A B A B, and prints medians and
+// ratios Junction/nexus, router CPU per call and per delivered event
+// included. Nothing here is part of the product: only this harness imports
+// nexus.
+package bench
