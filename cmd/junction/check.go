@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +53,19 @@ func (ck *checker) oneOf(key, value string, allowed ...string) {
 			quoted[i] = strconv.Quote(a)
 		}
 		ck.bad(key, value, "want one of "+strings.Join(quoted, ", "))
+	}
+}
+
+// directory checks that dir names an existing directory.
+func (ck *checker) directory(key, dir string) {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		ck.bad(key, dir, "no such directory")
+	case err != nil:
+		ck.bad(key, dir, "cannot read it: "+err.Error())
+	case !fi.IsDir():
+		ck.bad(key, dir, "not a directory")
 	}
 }
 

@@ -38,6 +38,7 @@ type fileConfig struct {
 	WebSocket websocketSection `mapstructure:"websocket"`
 	Router    routerSection    `mapstructure:"router"`
 	Realms    []realmSection   `mapstructure:"realms"`
+	Web       webSection       `mapstructure:"web"`
 }
 
 type serverSection struct {
@@ -67,6 +68,11 @@ type websocketSection struct {
 	QueueBytes          string   `mapstructure:"queue_bytes"`
 	SlowConsumerTimeout string   `mapstructure:"slow_consumer_timeout"`
 	TrustedProxies      []string `mapstructure:"trusted_proxies"`
+}
+
+type webSection struct {
+	Dir    string `mapstructure:"dir"`
+	Prefix string `mapstructure:"prefix"`
 }
 
 type routerSection struct {
@@ -113,6 +119,14 @@ type config struct {
 	LogLevel      slog.Level
 	Router        router.Config
 	WebSocket     websocket.Config
+	Web           webConfig
+}
+
+// webConfig is the [web] section: static files served beside the WebSocket
+// endpoint (serve.go).
+type webConfig struct {
+	Dir    string // directory of the files; "" serves none
+	Prefix string // URL path they are served under, starting and ending with "/"
 }
 
 // loadConfig reads the embedded defaults, then the file at path (if any),
@@ -233,6 +247,7 @@ func (fc *fileConfig) resolve() (*config, error) {
 		WebSocket:     fc.WebSocket.resolve(&ck),
 		Router:        fc.Router.resolve(&ck),
 	}
+	c.Web = fc.Web.resolve(&ck, c.WebSocket.Path)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		ck.bad("server.listen", c.Listen, `want host:port, such as "127.0.0.1:8080"`)
 	}
@@ -292,6 +307,25 @@ func (ws *websocketSection) resolve(ck *checker) websocket.Config {
 		SlowConsumerTimeout: ck.duration("websocket.slow_consumer_timeout", ws.SlowConsumerTimeout),
 		TrustedProxies:      ws.TrustedProxies,
 	}
+}
+
+// resolve checks the [web] section: the directory must exist when set, and
+// the prefix must be a plain URL path that does not take the WebSocket
+// endpoint's place.
+func (w *webSection) resolve(ck *checker, wsPath string) webConfig {
+	if w.Dir != "" {
+		ck.directory("web.dir", w.Dir)
+	}
+	p := w.Prefix
+	switch {
+	case !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/"):
+		ck.bad("web.prefix", p, `want a URL path starting and ending with "/", such as "/" or "/app/"`)
+	case strings.ContainsAny(p, "{}?#% \t\r\n") || strings.Contains(p, "//") || (p != "/" && path.Clean(p)+"/" != p):
+		ck.bad("web.prefix", p, "want a plain URL path: no wildcards, escapes, empty, \".\" or \"..\" segments")
+	case p == wsPath:
+		ck.bad("web.prefix", p, "taken by websocket.path; choose another prefix")
+	}
+	return webConfig{Dir: w.Dir, Prefix: p}
 }
 
 func (rs *routerSection) resolve(ck *checker) router.Config {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/junction-wamp/junction/router"
@@ -69,7 +73,7 @@ func (s *server) serve(ctx context.Context, listening func(addr string), reload 
 		}
 	}
 	hs := &http.Server{
-		Handler:           s.ws.Handler(),
+		Handler:           s.handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
@@ -79,6 +83,9 @@ func (s *server) serve(ctx context.Context, listening func(addr string), reload 
 	addr := ln.Addr().String()
 	s.log.Info("junction listening", "addr", addr, "path", s.cfg.WebSocket.Path,
 		"realms", s.realmNames(), "serializers", s.cfg.WebSocket.Serializers, "version", version, "scheme", scheme)
+	if s.cfg.Web.Dir != "" {
+		s.log.Info("serving static files", "dir", s.cfg.Web.Dir, "prefix", s.cfg.Web.Prefix)
+	}
 	if listening != nil {
 		listening(addr)
 	}
@@ -91,6 +98,68 @@ func (s *server) serve(ctx context.Context, listening func(addr string), reload 
 	s.shutdown(hs)
 	s.log.Info("junction stopped")
 	return err
+}
+
+// handler is the WebSocket endpoint and /healthz, and with [web] dir set,
+// the static files under [web] prefix beside them.
+func (s *server) handler() http.Handler {
+	wsh := s.ws.Handler()
+	if s.cfg.Web.Dir == "" {
+		return wsh
+	}
+	mux := http.NewServeMux()
+	mux.Handle(s.cfg.WebSocket.Path, wsh)
+	mux.Handle("/healthz", wsh)
+	prefix := s.cfg.Web.Prefix
+	mux.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), staticFiles(s.cfg.Web.Dir)))
+	return mux
+}
+
+// staticFiles serves the files of dir to GET and HEAD: no directory
+// listings (a directory is served only through its index.html), nothing
+// whose path has a segment starting with "." (.git, .env), and
+// "Cache-Control: no-cache", so that browsers revalidate each file
+// (If-Modified-Since, answered 304 while it is unchanged) and an edited page
+// shows on the next reload.
+func staticFiles(dir string) http.Handler {
+	files := http.FileServer(noListing{http.Dir(dir)})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if slices.ContainsFunc(strings.Split(r.URL.Path, "/"), func(seg string) bool { return strings.HasPrefix(seg, ".") }) {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// noListing is a file system whose directories open only when they have an
+// index.html, which http.FileServer then serves in place of a listing.
+type noListing struct{ fs http.FileSystem }
+
+func (n noListing) Open(name string) (http.File, error) {
+	f, err := n.fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.IsDir() {
+		return f, nil
+	}
+	if err == nil {
+		if index, err := n.fs.Open(path.Join(name, "index.html")); err == nil {
+			_ = index.Close()
+			return f, nil
+		}
+	}
+	_ = f.Close()
+	return nil, fs.ErrNotExist
 }
 
 // shutdown ends every session with GOODBYE wamp.close.system_shutdown and
