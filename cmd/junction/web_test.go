@@ -247,3 +247,22 @@ func TestWebAtRoot(t *testing.T) {
 		t.Errorf("GET /ws without upgrade: %d, want the router's 400", resp.StatusCode)
 	}
 }
+
+// TestChatExampleConfig loads the chat demo's config the way its README
+// runs it, from the root of the repository (not parallel: t.Chdir).
+func TestChatExampleConfig(t *testing.T) {
+	t.Chdir("../..")
+	c, err := loadConfig("examples/chat/config.toml", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Web != (webConfig{Dir: "examples/chat/web", Prefix: "/"}) {
+		t.Errorf("[web] %+v", c.Web)
+	}
+	if len(c.WebSocket.AllowedOrigins) == 0 {
+		t.Error("the chat demo sets no Origin allow-list")
+	}
+	if _, err := os.Stat(filepath.Join(c.Web.Dir, "index.html")); err != nil {
+		t.Error(err)
+	}
+}
