@@ -154,6 +154,7 @@ func (*cborSerializer) encodeValue(v any) ([]byte, error) { return cborEnc.Marsh
 // marshals the list once.
 type cborWriter struct {
 	elems []any
+	size  int // payload bytes announced by grow
 	payloadWriter
 }
 
@@ -162,6 +163,7 @@ var cborWriters = sync.Pool{New: func() any { return &cborWriter{} }}
 func (*cborSerializer) Encode(m wamp.Message) ([]byte, error) {
 	w := cborWriters.Get().(*cborWriter)
 	w.elems = w.elems[:0]
+	w.size = 0
 	w.payloadWriter = payloadWriter{own: wamp.EncodingCBOR}
 	out, err := encodeMessage(w, m)
 	clear(w.elems)
@@ -189,9 +191,11 @@ func (w *cborWriter) value(v any) error       { w.elems = append(w.elems, v); re
 // finish writes the list: a CBOR array header, then each element; raw
 // payloads are appended as they are (the encoder would re-validate them, and
 // passthrough means forwarding what the peer sent).
+func (w *cborWriter) grow(n int) { w.size += n }
+
 func (w *cborWriter) finish() ([]byte, error) {
 	n := len(w.elems)
-	var out []byte
+	out := make([]byte, 0, w.size+64)
 	switch {
 	case n < 24:
 		out = append(out, 0x80|byte(n))

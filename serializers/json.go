@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -35,7 +36,7 @@ func (*jsonSerializer) Encode(m wamp.Message) ([]byte, error) {
 	w := jsonWriters.Get().(*jsonWriter)
 	w.reset()
 	out, err := encodeMessage(w, m)
-	if cap(w.buf) <= 64<<10 {
+	if cap(w.buf) <= maxPooledBuf {
 		jsonWriters.Put(w)
 	}
 	return out, err
@@ -74,6 +75,9 @@ func (r *jsonReader) id() (wamp.ID, error) {
 
 func (r *jsonReader) str() (string, error) {
 	e := r.next()
+	if s, ok := plainJSONString(e); ok {
+		return s, nil
+	}
 	var s string
 	if len(e) == 0 || e[0] != '"' || json.Unmarshal(e, &s) != nil {
 		return "", fmt.Errorf("want a string, got %.20s", e)
@@ -85,6 +89,9 @@ func (r *jsonReader) dict() (wamp.Dict, error) {
 	e := r.next()
 	if len(e) == 0 || e[0] != '{' {
 		return nil, fmt.Errorf("want a dict, got %.20s", e)
+	}
+	if len(e) == 2 { // {}: the usual options and details; json.RawMessage is compact
+		return wamp.Dict{}, nil
 	}
 	m, err := jsonSer.decodeDict(e)
 	return wamp.Dict(m), err
@@ -106,6 +113,23 @@ func (r *jsonReader) rawDict() ([]byte, error) {
 		return nil, fmt.Errorf("want ArgumentsKw|dict, got %.20s", e)
 	}
 	return e, nil
+}
+
+// plainJSONString returns the string a JSON string literal holds when it
+// needs no unescaping (no backslash, no control character, valid UTF-8),
+// which URIs and most strings in a message's header are, without a trip
+// through encoding/json.
+func plainJSONString(e []byte) (string, bool) {
+	if len(e) < 2 || e[0] != '"' || e[len(e)-1] != '"' {
+		return "", false
+	}
+	body := e[1 : len(e)-1]
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+			return "", false
+		}
+	}
+	return string(body), true
 }
 
 // decodeList, decodeDict and encodeValue implement valueCodec.
@@ -265,10 +289,26 @@ func (w *jsonWriter) integer(v int64)         { w.sep(); w.buf = strconv.AppendI
 func (w *jsonWriter) str(s string)            { w.sep(); w.buf = appendJSONString(w.buf, s) }
 func (w *jsonWriter) raw(b []byte)            { w.sep(); w.buf = append(w.buf, b...) }
 func (w *jsonWriter) payload() *payloadWriter { return &w.payloadWriter }
+func (w *jsonWriter) grow(n int)              { w.buf = slices.Grow(w.buf, n+16) }
 func (w *jsonWriter) finish() ([]byte, error) {
 	w.buf = append(w.buf, ']')
-	return bytes.Clone(w.buf), nil
+	return finishBuf(&w.buf), nil
 }
+
+// finishBuf returns the encoded message in *buf: a copy when the buffer is
+// small enough to go back to the writer pool, else the buffer itself,
+// which the writer gives up (a large payload is then copied only once).
+func finishBuf(buf *[]byte) []byte {
+	if cap(*buf) > maxPooledBuf {
+		out := *buf
+		*buf = nil
+		return out
+	}
+	return bytes.Clone(*buf)
+}
+
+// maxPooledBuf is the largest buffer an encoder keeps in its pool.
+const maxPooledBuf = 64 << 10
 
 func (w *jsonWriter) value(v any) error {
 	w.tmp.Reset()

@@ -28,6 +28,7 @@ type elemWriter interface {
 	raw(b []byte)      // an element already encoded in the writer's encoding
 	value(v any) error // a Go value
 	payload() *payloadWriter
+	grow(n int) // n more bytes are coming: a large payload is copied once, not regrown
 	finish() ([]byte, error)
 }
 
@@ -273,6 +274,9 @@ func encodeMessage(w elemWriter, m wamp.Message) ([]byte, error) {
 	t := m.MessageType()
 	head := func(n int) { w.begin(n); w.integer(int64(t)) }
 	tail := func(p *wamp.Payload) {
+		if n := len(p.RawArgs) + len(p.RawKwargs); n > 0 {
+			w.grow(n)
+		}
 		switch payloadLen(p) {
 		case 1:
 			keep(writeArgs(w, p))

@@ -285,7 +285,7 @@ func (*msgpackSerializer) Encode(m wamp.Message) ([]byte, error) {
 	w.err = nil
 	w.payloadWriter = payloadWriter{own: wamp.EncodingMsgPack}
 	out, err := encodeMessage(w, m)
-	if w.buf.Cap() <= 64<<10 {
+	if w.buf.Cap() <= maxPooledBuf {
 		msgpackWriters.Put(w)
 	}
 	return out, err
@@ -317,5 +317,12 @@ func (w *msgpackWriter) finish() ([]byte, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
+	if w.buf.Cap() > maxPooledBuf {
+		out := w.buf.Bytes()
+		w.buf = bytes.Buffer{} // the encoder writes to &w.buf: it follows
+		return out, nil
+	}
 	return bytes.Clone(w.buf.Bytes()), nil
 }
+
+func (w *msgpackWriter) grow(n int) { w.buf.Grow(n + 16) }
