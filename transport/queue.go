@@ -39,7 +39,6 @@ type QueueLimits struct {
 type Queue struct {
 	limits QueueLimits
 	onSlow func(reason string)
-	signal chan struct{}
 
 	mu      sync.Mutex
 	items   []Item
@@ -54,11 +53,15 @@ type Queue struct {
 // NewQueue returns an empty queue. onSlow is called at most once, without
 // the queue's lock held.
 func NewQueue(limits QueueLimits, onSlow func(reason string)) *Queue {
-	return &Queue{limits: limits, onSlow: onSlow, signal: make(chan struct{}, 1)}
+	return &Queue{limits: limits, onSlow: onSlow}
 }
 
-// Signal receives a value after Push when the writer should drain.
-func (q *Queue) Signal() <-chan struct{} { return q.signal }
+// Len is the number of items queued and not yet taken.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
 
 // Push queues it. It returns ErrClosed after Close, and ErrSlowConsumer when
 // this push took the queue to twice its bound (the queue is then closed).
@@ -87,10 +90,6 @@ func (q *Queue) Push(it Item) error {
 	if reason != "" {
 		q.onSlow(reason)
 		return ErrSlowConsumer
-	}
-	select {
-	case q.signal <- struct{}{}:
-	default:
 	}
 	return nil
 }

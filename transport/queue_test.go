@@ -14,7 +14,9 @@ func TestQueueOrderAndAccounting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	<-q.Signal()
+	if q.Len() != 5 {
+		t.Fatalf("Len %d, want 5", q.Len())
+	}
 	batch := q.Take(nil)
 	if len(batch) != 5 || batch[3].Data[0] != 3 {
 		t.Fatalf("batch %v", batch)

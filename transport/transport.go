@@ -2,7 +2,6 @@ package transport
 
 import (
 	"errors"
-	"net/http"
 
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/wamp"
@@ -40,7 +39,6 @@ type Info struct {
 	Subprotocol string
 	Compression bool
 	Origin      string
-	Header      http.Header // the upgrade request's headers
 	// ClientCert is the subject common name of a verified TLS client
 	// certificate, "" without one.
 	ClientCert string

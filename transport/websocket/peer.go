@@ -4,9 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -17,14 +16,25 @@ import (
 )
 
 // peer is one WebSocket connection carrying one WAMP session.
+//
+// An idle peer costs one goroutine (the session's, blocked in a read) and
+// no write buffer: the writer goroutine runs only while there is something
+// to write, and pings come from a timer. That is what lets a router hold
+// tens of thousands of idle sessions (see ARCHITECTURE.md, "Memory per
+// session").
 type peer struct {
 	s       *Server
 	conn    *websocket.Conn
+	bc      *batchConn // under conn: coalesces the writes of one flush
 	ser     serializers.Serializer
 	msgType int // websocket.TextMessage or BinaryMessage
 	info    transport.Info
-	log     *slog.Logger
 	q       *transport.Queue
+
+	writing atomic.Bool // a writer goroutine is running or starting
+	wmu     sync.Mutex  // held while a batch is taken and written: keeps batches in order
+	failed  bool        // under wmu: a write failed, the connection is abandoned
+	ping    *time.Timer
 
 	closeOnce  sync.Once
 	closeCode  transport.CloseCode
@@ -37,22 +47,14 @@ type peer struct {
 
 var _ transport.Peer = (*peer)(nil)
 
-// serveConn runs a connection: write pump in its own goroutine, session on this one.
-func (s *Server) serveConn(conn *websocket.Conn, ser serializers.Serializer, r *http.Request) {
-	compress := s.cfg.Compression && compressionOffered(r)
-	remote := s.clientAddr(r)
-	var clientCert string
-	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		clientCert = r.TLS.VerifiedChains[0][0].Subject.CommonName
-	}
+// serveConn runs a connection's session on this goroutine; writes happen on
+// a writer goroutine started when there is something to write.
+func (s *Server) serveConn(conn *websocket.Conn, bc *batchConn, ser serializers.Serializer, info transport.Info) {
+	defer s.wg.Done()
 	p := &peer{
-		s: s, conn: conn, ser: ser,
-		msgType: websocket.TextMessage,
-		info: transport.Info{
-			RemoteAddr: remote, Subprotocol: ser.Subprotocol(), Compression: compress,
-			Origin: r.Header.Get("Origin"), Header: r.Header, ClientCert: clientCert,
-		},
-		log:        s.log.With("remote", remote),
+		s: s, conn: conn, bc: bc, ser: ser,
+		msgType:    websocket.TextMessage,
+		info:       info,
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),
@@ -63,17 +65,16 @@ func (s *Server) serveConn(conn *websocket.Conn, ser serializers.Serializer, r *
 	p.q = transport.NewQueue(transport.QueueLimits{
 		Messages: s.cfg.QueueMessages, Bytes: s.cfg.QueueBytes, SlowTimeout: s.cfg.SlowConsumerTimeout,
 	}, p.slow)
-	if compress {
+	if info.Compression {
 		_ = conn.SetCompressionLevel(s.cfg.CompressionLevel)
 	}
-	conn.EnableWriteCompression(compress)
+	conn.EnableWriteCompression(info.Compression)
 	conn.SetReadLimit(s.cfg.ReadLimit)
 	wait := s.cfg.PingInterval + s.cfg.PongTimeout
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wait)) })
 
-	s.wg.Add(1)
-	defer s.wg.Done()
+	p.ping = time.AfterFunc(s.cfg.PingInterval, p.sendPing)
 	s.mu.Lock()
 	s.peers[p] = struct{}{}
 	s.mu.Unlock()
@@ -85,15 +86,11 @@ func (s *Server) serveConn(conn *websocket.Conn, ser serializers.Serializer, r *
 		s.mu.Unlock()
 		s.stats.Connections.Add(-1)
 	}()
-
-	writerDone := make(chan struct{})
-	go func() { p.writePump(); close(writerDone) }()
-
 	s.handler.ServePeer(p)
 	p.Close(transport.CloseNormal, "")
 	p.drain()
 	close(p.readerDone)
-	<-writerDone
+	<-p.done
 }
 
 // drain reads and discards what the client still sends until it answers
@@ -158,18 +155,28 @@ func (p *peer) Send(m wamp.Message) error {
 	if err != nil {
 		return err
 	}
-	return p.q.Push(transport.Item{Data: data})
+	return p.push(transport.Item{Data: data})
 }
 
 // SendFrame queues a frame shared with other recipients.
-func (p *peer) SendFrame(f *transport.Frame) error { return p.q.Push(transport.Item{Frame: f}) }
+func (p *peer) SendFrame(f *transport.Frame) error { return p.push(transport.Item{Frame: f}) }
+
+func (p *peer) push(it transport.Item) error {
+	if err := p.q.Push(it); err != nil {
+		return err
+	}
+	if p.writing.CompareAndSwap(false, true) {
+		go p.writeLoop()
+	}
+	return nil
+}
 
 func (p *peer) Serializer() serializers.Serializer { return p.ser }
 func (p *peer) Done() <-chan struct{}              { return p.done }
 func (p *peer) Info() transport.Info               { return p.info }
 
 // Close flushes the queue, sends a close frame with code and reason and
-// closes the connection; the write pump does the work.
+// closes the connection; a closer goroutine does the work.
 func (p *peer) Close(code transport.CloseCode, reason string) {
 	p.closeWith(code, reason, false)
 }
@@ -179,49 +186,85 @@ func (p *peer) closeWith(code transport.CloseCode, reason string, discard bool) 
 		p.closeCode, p.closeMsg, p.discard = code, reason, discard
 		p.q.Close()
 		close(p.closing)
+		go p.finish()
 	})
 }
 
 // slow is the queue's callback for a slow consumer.
 func (p *peer) slow(reason string) {
 	p.s.stats.SlowConsumerDisconnects.Add(1)
-	p.log.Warn("disconnecting slow consumer", "reason", reason)
+	p.s.log.Warn("disconnecting slow consumer", "remote", p.info.RemoteAddr, "reason", reason)
 	p.closeWith(transport.ClosePolicyViolation, "slow consumer", true)
 }
 
-// writePump is the connection's only writer.
-func (p *peer) writePump() {
-	defer close(p.done)
-	ticker := time.NewTicker(p.s.cfg.PingInterval)
-	defer ticker.Stop()
-	var batch []transport.Item
+// writeLoop writes what is queued until the queue is empty, then ends. A
+// push that finds no writer running starts one.
+func (p *peer) writeLoop() {
 	for {
-		select {
-		case <-p.q.Signal():
-			var err error
-			if batch, err = p.flush(batch); err != nil {
+		p.wmu.Lock()
+		if !p.failed {
+			if err := p.flush(); err != nil {
+				p.failed = true
+				p.wmu.Unlock()
 				p.abandon()
 				return
 			}
-		case <-ticker.C:
-			if err := p.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(p.s.cfg.WriteTimeout)); err != nil {
-				p.abandon()
-				return
-			}
-		case <-p.closing:
-			p.finish(batch)
+		}
+		p.wmu.Unlock()
+		p.writing.Store(false)
+		// A push between the flush and the Store saw a writer running and
+		// did not start one: take over its items.
+		if p.q.Len() == 0 || !p.writing.CompareAndSwap(false, true) {
 			return
 		}
 	}
 }
 
-// flush writes everything queued, with one write deadline for the batch.
-func (p *peer) flush(batch []transport.Item) ([]transport.Item, error) {
-	batch = p.q.Take(batch[:0])
+// sendPing runs on the ping timer.
+func (p *peer) sendPing() {
+	select {
+	case <-p.closing:
+		return
+	default:
+	}
+	if err := p.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(p.s.cfg.WriteTimeout)); err != nil {
+		select {
+		case <-p.closing: // the close frame went first
+		default:
+			p.abandon()
+		}
+		return
+	}
+	p.ping.Reset(p.s.cfg.PingInterval)
+}
+
+// flush writes everything queued, with one write deadline for the batch,
+// coalesced into as few syscalls as batchConn can.
+// The caller holds wmu.
+func (p *peer) flush() error {
+	batch := p.q.Take(nil)
 	if len(batch) == 0 {
-		return batch, nil
+		return nil
 	}
 	_ = p.conn.SetWriteDeadline(time.Now().Add(p.s.cfg.WriteTimeout))
+	p.bc.begin()
+	n, size, err := p.writeAll(batch)
+	if endErr := p.bc.end(); err == nil {
+		err = endErr
+	}
+	if err != nil {
+		// What end failed to write was reported written to gorilla; the
+		// connection is abandoned either way.
+		p.q.Written(n, size)
+		return err
+	}
+	p.q.Written(len(batch), size)
+	return nil
+}
+
+// writeAll hands the batch to gorilla; it returns how many items and bytes
+// it wrote before the first error.
+func (p *peer) writeAll(batch []transport.Item) (int, int, error) {
 	size := 0
 	for i, it := range batch {
 		var err error
@@ -234,34 +277,38 @@ func (p *peer) flush(batch []transport.Item) ([]transport.Item, error) {
 			err = p.conn.WriteMessage(p.msgType, it.Data)
 		}
 		if err != nil {
-			p.q.Written(i, size)
-			return batch, err
+			return i, size, err
 		}
 		size += it.Size()
 		batch[i] = transport.Item{}
 	}
-	p.q.Written(len(batch), size)
-	return batch, nil
+	return len(batch), size, nil
 }
 
 // finish flushes what is queued (unless discarding), sends the close frame,
 // waits for the read side to end and closes the connection.
-func (p *peer) finish(batch []transport.Item) {
-	if !p.discard {
-		if _, err := p.flush(batch); err != nil {
-			p.abandon()
-			return
+func (p *peer) finish() {
+	defer close(p.done)
+	p.ping.Stop()
+	p.wmu.Lock()
+	ok := !p.failed
+	if ok && !p.discard {
+		if err := p.flush(); err != nil {
+			p.failed, ok = true, false
 		}
 	}
-	msg := p.closeMsg
-	if len(msg) > 123 {
-		msg = msg[:123]
-	}
-	_ = p.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(p.closeCode), msg),
-		time.Now().Add(p.s.cfg.WriteTimeout))
-	select {
-	case <-p.readerDone:
-	case <-time.After(p.s.cfg.WriteTimeout):
+	p.wmu.Unlock()
+	if ok {
+		msg := p.closeMsg
+		if len(msg) > 123 {
+			msg = msg[:123]
+		}
+		_ = p.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(p.closeCode), msg),
+			time.Now().Add(p.s.cfg.WriteTimeout))
+		select {
+		case <-p.readerDone:
+		case <-time.After(p.s.cfg.WriteTimeout):
+		}
 	}
 	_ = p.conn.Close()
 }

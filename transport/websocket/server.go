@@ -84,7 +84,7 @@ func NewServer(cfg Config, h transport.Handler, opts Options) (*Server, error) {
 		}
 	}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:    4096,
+		ReadBufferSize:    0, // reuse the HTTP server's 4 KiB reader: no second buffer per connection
 		WriteBufferSize:   4096,
 		WriteBufferPool:   &sync.Pool{}, // idle connections hold no write buffer
 		EnableCompression: cfg.Compression,
@@ -168,13 +168,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hdr := http.Header{"Sec-Websocket-Protocol": {ser.Subprotocol()}}
-	conn, err := s.upgrader.Upgrade(w, r, hdr)
+	hj := &hijacker{ResponseWriter: w}
+	conn, err := s.upgrader.Upgrade(hj, r, hdr)
 	if err != nil { // gorilla has answered the request
 		s.stats.Refused.Add(1)
 		s.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "error", err)
 		return
 	}
-	s.serveConn(conn, ser, r)
+	info := transport.Info{
+		RemoteAddr: s.clientAddr(r), Subprotocol: ser.Subprotocol(),
+		Compression: s.cfg.Compression && compressionOffered(r),
+		Origin:      r.Header.Get("Origin"),
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		info.ClientCert = r.TLS.VerifiedChains[0][0].Subject.CommonName
+	}
+	// The session runs on a goroutine of its own so that this one, with the
+	// HTTP server's frames and request on its stack, can end: an idle
+	// session then holds one small stack.
+	s.wg.Add(1)
+	go s.serveConn(conn, hj.conn, ser, info)
 }
 
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
