@@ -140,7 +140,7 @@ func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*au
 func (s *session) authFailed(ip, method, who string) (*authenticated, bool) {
 	s.r.failures.record(ip)
 	s.r.stats.AuthFailures.Add(1)
-	s.log.Info("authentication failed", "authmethod", method, "authid", who)
+	s.logger().Info("authentication failed", "authmethod", method, "authid", who)
 	s.refuse(wamp.ErrAuthenticationFailed, "authentication failed")
 	return nil, false
 }
@@ -156,7 +156,7 @@ func (s *session) dynamicPrincipal(rm *realm, method, authid string, details wam
 	defer cancel()
 	res, _, err := s.r.callInternal(ctx, rm, wamp.URI(rm.cfg.Authenticator), []any{string(rm.Name), authid, map[string]any(details)}, nil)
 	if err != nil || len(res) == 0 {
-		s.log.Info("dynamic authenticator refused", "authmethod", method, "authid", authid, "error", err)
+		s.logger().Info("dynamic authenticator refused", "authmethod", method, "authid", authid, "error", err)
 		return nil
 	}
 	p := &Principal{AuthID: authid, Ticket: ticket}

@@ -137,7 +137,7 @@ func (s *session) authorize(a action, reqType wamp.MessageType, request wamp.ID,
 		return true, nil
 	}
 	if !ok {
-		s.log.Info("not authorized", "action", a.String(), "uri", uri, "authrole", s.authrole)
+		s.logger().Info("not authorized", "action", a.String(), "uri", uri, "authrole", s.authrole)
 		if answer {
 			s.sendError(reqType, request, wamp.ErrNotAuthorized,
 				fmt.Sprintf("role %q may not %s %q", s.authrole, a, uri))
@@ -185,7 +185,7 @@ func (d *dynamicAuthz) decide(s *session, a action, uri wamp.URI) (bool, *Permis
 	e := authzEntry{expires: time.Now().Add(d.ttl)}
 	cacheIt := d.ttl > 0
 	if err != nil || len(res) == 0 {
-		s.log.Warn("dynamic authorizer failed; denying", "action", a.String(), "uri", uri, "error", err)
+		s.logger().Warn("dynamic authorizer failed; denying", "action", a.String(), "uri", uri, "error", err)
 		return false, nil
 	}
 	switch v := res[0].(type) {

@@ -166,7 +166,7 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 		s.sendError(wamp.PUBLISH, request, uri, message)
 		return
 	}
-	s.log.Debug("publication dropped", "error", uri, "message", message)
+	s.logger().Debug("publication dropped", "error", uri, "message", message)
 }
 
 // publish delivers a publication to every matching subscription of the

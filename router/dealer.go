@@ -194,7 +194,7 @@ func (s *session) callChunk(inv *invocation, m *wamp.Call, more bool) {
 		inv.chunked = false
 	}
 	if err := inv.callee.send(&wamp.Invocation{Request: inv.id, Registration: inv.registration, Details: details, Payload: m.Payload}); err != nil {
-		s.log.Debug("chunk of a progressive call not delivered", "error", err)
+		s.logger().Debug("chunk of a progressive call not delivered", "error", err)
 	}
 }
 
@@ -220,9 +220,9 @@ func (s *session) handleYield(m *wamp.Yield) (bool, string) {
 		inv := s.peekInvocation(m.Request)
 		switch {
 		case inv == nil:
-			s.log.Debug("progressive YIELD for unknown invocation ignored", "request", uint64(m.Request))
+			s.logger().Debug("progressive YIELD for unknown invocation ignored", "request", uint64(m.Request))
 		case !inv.progress:
-			s.log.Debug("progressive YIELD ignored: the caller did not ask for progress", "request", uint64(m.Request))
+			s.logger().Debug("progressive YIELD ignored: the caller did not ask for progress", "request", uint64(m.Request))
 		default:
 			_ = inv.caller.send(&wamp.Result{Request: inv.request, Details: wamp.Dict{"progress": true}, Payload: m.Payload})
 		}
@@ -230,7 +230,7 @@ func (s *session) handleYield(m *wamp.Yield) (bool, string) {
 	}
 	inv := s.takeInvocation(m.Request)
 	if inv == nil {
-		s.log.Debug("YIELD for unknown invocation ignored", "request", uint64(m.Request))
+		s.logger().Debug("YIELD for unknown invocation ignored", "request", uint64(m.Request))
 		return false, ""
 	}
 	inv.caller.endCall(inv)
@@ -245,7 +245,7 @@ func (s *session) handleError(m *wamp.Error) (bool, string) {
 	}
 	inv := s.takeInvocation(m.Request)
 	if inv == nil {
-		s.log.Debug("ERROR for unknown invocation ignored", "request", uint64(m.Request))
+		s.logger().Debug("ERROR for unknown invocation ignored", "request", uint64(m.Request))
 		return false, ""
 	}
 	inv.caller.endCall(inv)
@@ -267,7 +267,7 @@ func (s *session) handleCancel(m *wamp.Cancel) (bool, string) {
 	}
 	inv := s.call(m.Request)
 	if inv == nil {
-		s.log.Debug("CANCEL for a call that is not pending", "request", uint64(m.Request))
+		s.logger().Debug("CANCEL for a call that is not pending", "request", uint64(m.Request))
 		return false, ""
 	}
 	s.r.cancel(inv, mode, wamp.ErrCanceled, "call canceled by the caller")

@@ -53,7 +53,7 @@ func (s *session) handshake() bool {
 	timeout := s.r.cfg.HelloTimeout
 	timer := time.AfterFunc(timeout, func() {
 		timedOut.Store(true)
-		s.log.Info("no HELLO in time, closing", "timeout", timeout)
+		s.logger().Info("no HELLO in time, closing", "timeout", timeout)
 		s.abort(wamp.ErrProtocolViolation, "no HELLO received within "+timeout.String(), transport.ClosePolicyViolation)
 	})
 	msg, err := s.peer.Recv()
@@ -118,7 +118,6 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 	s.authmethod = auth.authmethod
 	s.authprovider = auth.authprovider
 	s.joined = time.Now()
-	s.log = s.log.With("realm", rm.Name, "session", uint64(s.id), "authid", s.authid)
 
 	rm.Join(s)
 	s.established.Store(true)
@@ -133,7 +132,7 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 	}})
 	rm.metaEvent("wamp.session.on_join", s.sessionInfo())
 	s.r.stats.SessionsJoined.Add(1)
-	s.log.Info("session joined", "authrole", s.authrole)
+	s.logger().Info("session joined", "authrole", s.authrole)
 	if s.shuttingDown.Load() { // Shutdown ran between the check above and Join.
 		s.shutdown()
 	}
@@ -142,7 +141,7 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 
 // refuse answers HELLO with ABORT: a normal, WAMP-level refusal.
 func (s *session) refuse(reason wamp.URI, message string) {
-	s.log.Info("session refused", "reason", reason, "message", message)
+	s.logger().Info("session refused", "reason", reason, "message", message)
 	s.abort(reason, message, transport.CloseNormal)
 }
 

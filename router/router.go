@@ -141,7 +141,7 @@ func (r *Router) ServePeer(p transport.Peer) {
 		if refusal == "shutdown" {
 			s.abort(wamp.CloseSystemShutdown, "router is shutting down", transport.CloseGoingAway)
 		} else {
-			s.log.Warn("connection refused", "reason", refusal)
+			s.logger().Warn("connection refused", "reason", refusal)
 			s.abort(ErrLimitExceeded, refusal, transport.ClosePolicyViolation)
 		}
 		return

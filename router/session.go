@@ -19,7 +19,6 @@ import (
 type session struct {
 	r        *Router
 	peer     transport.Peer
-	log      *slog.Logger
 	encoding wamp.Encoding
 	binary   bool
 	address  string // the client's IP address
@@ -63,7 +62,6 @@ func newSession(r *Router, p transport.Peer) *session {
 	return &session{
 		r:           r,
 		peer:        p,
-		log:         r.log.With("remote", p.Info().RemoteAddr, "serializer", ser.Name()),
 		encoding:    ser.Encoding(),
 		address:     remoteIP(p.Info().RemoteAddr),
 		binary:      ser.Binary(),
@@ -71,6 +69,17 @@ func newSession(r *Router, p transport.Peer) *session {
 		calls:       make(map[wamp.ID]*invocation),
 		testaments:  make(map[string][]testament),
 	}
+}
+
+// logger is the session's logger, with its connection and, once joined,
+// its realm, id and authid. It is built when the session logs, which is
+// rare, rather than held by every session.
+func (s *session) logger() *slog.Logger {
+	l := s.r.log.With("remote", s.peer.Info().RemoteAddr, "serializer", s.peer.Serializer().Name())
+	if s.realm != nil {
+		l = l.With("realm", s.realm.Name, "session", uint64(s.id), "authid", s.authid)
+	}
+	return l
 }
 
 // SessionID implements realms.Recipient.
@@ -87,7 +96,7 @@ func (s *session) serve() {
 	defer func() {
 		if v := recover(); v != nil {
 			s.r.stats.InternalErrors.Add(1)
-			s.log.Error("internal error handling a message, closing session", "panic", v, "stack", string(debug.Stack()))
+			s.logger().Error("internal error handling a message, closing session", "panic", v, "stack", string(debug.Stack()))
 			s.abort(wamp.URI("wamp.error.internal_error"), "internal router error", transport.CloseInternalError)
 		}
 		s.leave(reason)
@@ -115,7 +124,7 @@ func (s *session) inputError(err error) string {
 	case errors.As(err, &perr):
 		s.r.stats.ProtocolErrors.Add(1)
 		msg := perr.Err.Error()
-		s.log.Warn("bad input, closing session", "error", msg, "close_code", int(perr.Code))
+		s.logger().Warn("bad input, closing session", "error", msg, "close_code", int(perr.Code))
 		s.abort(wamp.ErrProtocolViolation, msg, perr.Code)
 		return "protocol error: " + msg
 	case s.shuttingDown.Load():
@@ -138,7 +147,7 @@ func (s *session) abort(reason wamp.URI, message string, code transport.CloseCod
 // protocolViolation ends the session for a message it may not send now.
 func (s *session) protocolViolation(message string) (bool, string) {
 	s.r.stats.ProtocolErrors.Add(1)
-	s.log.Warn("protocol violation, closing session", "error", message)
+	s.logger().Warn("protocol violation, closing session", "error", message)
 	s.abort(wamp.ErrProtocolViolation, message, transport.CloseProtocolError)
 	return true, "protocol violation: " + message
 }
@@ -190,7 +199,7 @@ func (s *session) leave(reason string) {
 	}
 	s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
 	s.r.stats.SessionsLeft.Add(1)
-	s.log.Info("session left", "reason", reason, "duration", time.Since(s.joined).Round(time.Millisecond),
+	s.logger().Info("session left", "reason", reason, "duration", time.Since(s.joined).Round(time.Millisecond),
 		"failed_invocations", len(pending))
 }
 
@@ -268,7 +277,7 @@ func (s *session) takeInvocation(id wamp.ID) *invocation {
 func (s *session) send(m wamp.Message) error {
 	err := s.peer.Send(m)
 	if err != nil && !errors.Is(err, transport.ErrClosed) && !errors.Is(err, transport.ErrSlowConsumer) {
-		s.log.Error("cannot send message", "type", m.MessageType(), "error", err)
+		s.logger().Error("cannot send message", "type", m.MessageType(), "error", err)
 	}
 	return err
 }
