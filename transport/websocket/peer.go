@@ -31,10 +31,11 @@ type peer struct {
 	info    transport.Info
 	q       *transport.Queue
 
-	writing atomic.Bool // a writer goroutine is running or starting
-	wmu     sync.Mutex  // held while a batch is taken and written: keeps batches in order
-	failed  bool        // under wmu: a write failed, the connection is abandoned
-	ping    *time.Timer
+	writing  atomic.Bool // a writer goroutine is running or starting
+	wmu      sync.Mutex  // held while a batch is taken and written: keeps batches in order
+	failed   bool        // under wmu: a write failed, the connection is abandoned
+	deadline time.Time   // under wmu: the write deadline set on conn
+	ping     *time.Timer
 
 	closeOnce  sync.Once
 	closeCode  transport.CloseCode
@@ -246,7 +247,7 @@ func (p *peer) flush() error {
 	if len(batch) == 0 {
 		return nil
 	}
-	_ = p.conn.SetWriteDeadline(time.Now().Add(p.s.cfg.WriteTimeout))
+	p.extendWriteDeadline()
 	p.bc.begin()
 	n, size, err := p.writeAll(batch)
 	if endErr := p.bc.end(); err == nil {
@@ -260,6 +261,18 @@ func (p *peer) flush() error {
 	}
 	p.q.Written(len(batch), size)
 	return nil
+}
+
+// extendWriteDeadline keeps the write deadline at least half of
+// WriteTimeout ahead. Moving it on every flush costs a timer update each
+// time; a write still fails within WriteTimeout of its start, plus half.
+// The caller holds wmu.
+func (p *peer) extendWriteDeadline() {
+	now := time.Now()
+	if p.deadline.Sub(now) < p.s.cfg.WriteTimeout/2 {
+		p.deadline = now.Add(p.s.cfg.WriteTimeout)
+		_ = p.conn.SetWriteDeadline(p.deadline)
+	}
 }
 
 // writeAll hands the batch to gorilla; it returns how many items and bytes
