@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "router WebSocket URL")
 	fs.StringVar(&o.realm, "realm", "realm1", "realm to join")
 	fs.StringVar(&o.serializer, "serializer", "json", "json, msgpack or cbor")
-	fs.IntVarP(&o.callers, "callers", "c", 8, "rpc: callers")
+	fs.IntVarP(&o.callers, "callers", "c", 8, "rpc: callers; sessions: parallel joins")
 	fs.IntVarP(&o.window, "window", "w", 4, "rpc: calls in flight per caller; pubsub: unacknowledged publications")
 	fs.IntVarP(&o.subscribers, "subscribers", "s", 50, "pubsub: subscribers")
 	fs.IntVarP(&o.payload, "payload", "p", 0, "bytes of padding in each call or event (0: [42, \"hello\"])")

@@ -3,29 +3,50 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// runSessions joins Count idle sessions and reports the join rate and, with
+// runSessions joins Count idle sessions, Callers at a time, and reports the join rate and, with
 // the router's PID, its RSS growth per session.
 func runSessions(ctx context.Context, o *options, progress func(int64)) (map[string]any, error) {
 	rss0, haveRSS := procRSS(o.pid)
 	var joined atomic.Int64
 	stop := tick(progress, &joined)
 	start := time.Now()
-	conns := make([]*conn, 0, o.count)
-	var err error
-	for int64(len(conns)) < o.count && time.Since(start) < o.duration {
-		var c *conn
-		if c, err = dial(ctx, o.url, o.realm, o.serializer); err != nil {
-			break
-		}
-		conns = append(conns, c)
-		joined.Add(1)
+	// Callers dialers join in parallel, so the join rate is the router's,
+	// not one client's round trip.
+	var (
+		mu    sync.Mutex
+		conns = make([]*conn, 0, o.count)
+		err   error
+		wg    sync.WaitGroup
+		next  atomic.Int64
+	)
+	for range max(o.callers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= o.count && time.Since(start) < o.duration {
+				c, derr := dial(ctx, o.url, o.realm, o.serializer)
+				mu.Lock()
+				if derr != nil {
+					if err == nil {
+						err = derr
+					}
+					mu.Unlock()
+					return
+				}
+				conns = append(conns, c)
+				mu.Unlock()
+				joined.Add(1)
+			}
+		}()
 	}
+	wg.Wait()
 	elapsed := time.Since(start)
 	stop()
 	res := map[string]any{"sessions": len(conns), "joins_per_s": float64(len(conns)) / elapsed.Seconds()}
