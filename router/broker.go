@@ -199,6 +199,8 @@ func eventDetails(publisher *session, sub *realms.Subscription, topic wamp.URI, 
 func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audience) {
 	var frames [4]*transport.Frame // by wamp.Encoding
 	var failed [4]bool
+	var sent uint64
+	var stats *Stats
 	for _, rc := range recipients {
 		to := rc.(*session)
 		if !aud.admits(to) {
@@ -220,6 +222,12 @@ func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audi
 			frames[to.encoding] = f
 		}
 		// An error means the subscriber is closing; the transport logged why.
-		_ = to.peer.SendFrame(f)
+		if to.peer.SendFrame(f) == nil {
+			sent++
+			stats = &to.r.stats
+		}
+	}
+	if stats != nil {
+		stats.MessagesOut[wamp.EVENT].Add(sent)
 	}
 }

@@ -32,6 +32,7 @@ type invocation struct {
 	timer    *time.Timer
 
 	registration wamp.ID
+	start        time.Time // when the CALL came in
 	// chunked is set while a progressive call invocation (CALL with
 	// progress=true) awaits further chunks; read and written only on the
 	// caller's goroutine.
@@ -146,7 +147,7 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
 		return false, ""
 	}
-	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: progress, registration: reg.ID, chunked: chunk}
+	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: progress, registration: reg.ID, chunked: chunk, start: time.Now()}
 	if !callee.addInvocation(inv) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "callee left before the call could be delivered")
 		return false, ""

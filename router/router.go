@@ -218,6 +218,14 @@ type Stats struct {
 	ProtocolErrors atomic.Uint64
 	InternalErrors atomic.Uint64
 	AuthFailures   atomic.Uint64
+
+	// MessagesIn and MessagesOut count WAMP messages by type code: received
+	// from peers, and queued to peers (an event fanned out to n
+	// subscribers counts n).
+	MessagesIn  [wamp.EVENT_RECEIVED + 1]atomic.Uint64
+	MessagesOut [wamp.EVENT_RECEIVED + 1]atomic.Uint64
+	// CallLatency is the time from CALL to its final RESULT or ERROR.
+	CallLatency Histogram
 }
 
 // Stats returns the router's counters.
@@ -239,4 +247,28 @@ func (r *Router) PendingInvocations() int {
 		s.invMu.Unlock()
 	}
 	return n
+}
+
+// SessionKey groups established sessions for SessionCounts.
+type SessionKey struct {
+	Realm      string
+	Serializer string
+}
+
+// SessionCounts counts the established sessions by realm and serializer,
+// for exporters (it takes the session set's lock once, not per message).
+func (r *Router) SessionCounts() map[SessionKey]int {
+	r.sessionsMu.Lock()
+	all := make([]*session, 0, len(r.sessions))
+	for s := range r.sessions {
+		all = append(all, s)
+	}
+	r.sessionsMu.Unlock()
+	counts := make(map[SessionKey]int)
+	for _, s := range all {
+		if s.established.Load() && !s.internal {
+			counts[SessionKey{Realm: string(s.realm.Name), Serializer: s.peer.Serializer().Name()}]++
+		}
+	}
+	return counts
 }

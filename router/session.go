@@ -245,10 +245,14 @@ func (s *session) endCall(inv *invocation) {
 	if inv.timer != nil {
 		inv.timer.Stop()
 	}
-	if s.calls[inv.request] == inv {
+	ended := s.calls[inv.request] == inv
+	if ended {
 		delete(s.calls, inv.request)
 	}
 	s.callMu.Unlock()
+	if ended {
+		s.r.stats.CallLatency.Observe(time.Since(inv.start))
+	}
 }
 
 // canCancel reports whether the peer announced call canceling (the spec
@@ -275,6 +279,7 @@ func (s *session) takeInvocation(id wamp.ID) *invocation {
 // (closed, or cut off as a slow consumer, which the transport logs and counts)
 // or that the message could not be encoded for this peer, which is logged here.
 func (s *session) send(m wamp.Message) error {
+	s.r.stats.MessagesOut[m.MessageType()].Add(1)
 	err := s.peer.Send(m)
 	if err != nil && !errors.Is(err, transport.ErrClosed) && !errors.Is(err, transport.ErrSlowConsumer) {
 		s.logger().Error("cannot send message", "type", m.MessageType(), "error", err)

@@ -39,6 +39,7 @@ type fileConfig struct {
 	Router    routerSection    `mapstructure:"router"`
 	Realms    []realmSection   `mapstructure:"realms"`
 	Web       webSection       `mapstructure:"web"`
+	Metrics   metricsSection   `mapstructure:"metrics"`
 }
 
 type serverSection struct {
@@ -73,6 +74,11 @@ type websocketSection struct {
 type webSection struct {
 	Dir    string `mapstructure:"dir"`
 	Prefix string `mapstructure:"prefix"`
+}
+
+type metricsSection struct {
+	Path   string `mapstructure:"path"`
+	Listen string `mapstructure:"listen"`
 }
 
 type routerSection struct {
@@ -120,6 +126,13 @@ type config struct {
 	Router        router.Config
 	WebSocket     websocket.Config
 	Web           webConfig
+	Metrics       metricsConfig
+}
+
+// metricsConfig is the [metrics] section: Prometheus metrics (serve.go).
+type metricsConfig struct {
+	Path   string // URL path; "" serves none
+	Listen string // separate listen address; "" serves them on Listen
 }
 
 // webConfig is the [web] section: static files served beside the WebSocket
@@ -248,6 +261,20 @@ func (fc *fileConfig) resolve() (*config, error) {
 		Router:        fc.Router.resolve(&ck),
 	}
 	c.Web = fc.Web.resolve(&ck, c.WebSocket.Path)
+	c.Metrics = metricsConfig(fc.Metrics)
+	if p := c.Metrics.Path; p != "" {
+		switch {
+		case !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "{}* "):
+			ck.bad("metrics.path", p, `want a URL path such as "/metrics", or "" for no metrics`)
+		case c.Metrics.Listen == "" && (p == c.WebSocket.Path || p == "/healthz"):
+			ck.bad("metrics.path", p, "taken by websocket.path or /healthz; choose another path")
+		}
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			ck.bad("metrics.listen", c.Metrics.Listen, `want host:port, such as "127.0.0.1:9100", or "" for server.listen`)
+		}
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		ck.bad("server.listen", c.Listen, `want host:port, such as "127.0.0.1:8080"`)
 	}

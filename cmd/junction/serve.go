@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/junction-wamp/junction/metrics"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/transport/websocket"
@@ -72,6 +74,15 @@ func (s *server) serve(ctx context.Context, listening func(addr string), reload 
 			return err
 		}
 	}
+	mhs, _, err := s.serveMetrics()
+	if err != nil {
+		_ = ln.Close()
+		s.shutdown(nil)
+		return err
+	}
+	if mhs != nil {
+		defer mhs.Close()
+	}
 	hs := &http.Server{
 		Handler:           s.handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -100,19 +111,46 @@ func (s *server) serve(ctx context.Context, listening func(addr string), reload 
 	return err
 }
 
-// handler is the WebSocket endpoint and /healthz, and with [web] dir set,
-// the static files under [web] prefix beside them.
+// handler is the WebSocket endpoint and /healthz, with [web] dir set the
+// static files under [web] prefix beside them, and the metrics at [metrics]
+// path unless they have a listener of their own.
 func (s *server) handler() http.Handler {
 	wsh := s.ws.Handler()
-	if s.cfg.Web.Dir == "" {
+	withMetrics := s.cfg.Metrics.Path != "" && s.cfg.Metrics.Listen == ""
+	if s.cfg.Web.Dir == "" && !withMetrics {
 		return wsh
 	}
 	mux := http.NewServeMux()
 	mux.Handle(s.cfg.WebSocket.Path, wsh)
 	mux.Handle("/healthz", wsh)
-	prefix := s.cfg.Web.Prefix
-	mux.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), staticFiles(s.cfg.Web.Dir)))
+	if s.cfg.Web.Dir != "" {
+		prefix := s.cfg.Web.Prefix
+		mux.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), staticFiles(s.cfg.Web.Dir)))
+	}
+	if withMetrics {
+		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, s.ws))
+	}
 	return mux
+}
+
+// serveMetrics serves the metrics on [metrics] listen. It returns the
+// server to close and its address, or nil when the metrics share the
+// router's address (or are off).
+func (s *server) serveMetrics() (*http.Server, string, error) {
+	if s.cfg.Metrics.Path == "" || s.cfg.Metrics.Listen == "" {
+		return nil, "", nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.Metrics.Listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("metrics.listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, s.ws))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	go func() { _ = hs.Serve(ln) }()
+	s.log.Info("serving metrics", "addr", ln.Addr().String(), "path", s.cfg.Metrics.Path)
+	return hs, ln.Addr().String(), nil
 }
 
 // staticFiles serves the files of dir to GET and HEAD: no directory

@@ -82,6 +82,9 @@ func (s *Server) serveConn(conn *websocket.Conn, bc *batchConn, ser serializers.
 	s.stats.Accepted.Add(1)
 	s.stats.Connections.Add(1)
 	defer func() {
+		m, b := p.q.HighWater()
+		storeMax(&s.stats.closedHighMsgs, int64(m))
+		storeMax(&s.stats.closedHighBytes, int64(b))
 		s.mu.Lock()
 		delete(s.peers, p)
 		s.mu.Unlock()
@@ -112,6 +115,7 @@ func (p *peer) Recv() (wamp.Message, error) {
 	if err != nil {
 		return nil, p.readError(err)
 	}
+	p.s.stats.BytesIn.Add(uint64(len(data)))
 	if mt != p.msgType {
 		return nil, &transport.ProtocolError{Code: transport.CloseUnsupportedData,
 			Err: fmt.Errorf("%s frame on a %s session", frameName(mt), p.ser.Subprotocol())}
@@ -260,6 +264,7 @@ func (p *peer) flush() error {
 		return err
 	}
 	p.q.Written(len(batch), size)
+	p.s.stats.BytesOut.Add(uint64(size))
 	return nil
 }
 

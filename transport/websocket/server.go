@@ -33,6 +33,40 @@ type Stats struct {
 	Accepted                atomic.Uint64 // handshakes accepted
 	Refused                 atomic.Uint64 // handshakes refused (protocol, origin, shutdown)
 	SlowConsumerDisconnects atomic.Uint64
+	BytesIn                 atomic.Uint64 // WebSocket message payloads read
+	BytesOut                atomic.Uint64 // WebSocket message payloads written
+
+	// The highest outbound queue depths of connections that have closed;
+	// QueueHighWater adds the open ones.
+	closedHighMsgs  atomic.Int64
+	closedHighBytes atomic.Int64
+}
+
+// storeMax raises a to v if v is higher.
+func storeMax(a *atomic.Int64, v int64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// QueueHighWater is the deepest any connection's outbound queue has been,
+// in messages and in bytes (each its own maximum), since the server started.
+func (s *Server) QueueHighWater() (msgs, bytes int64) {
+	s.mu.Lock()
+	open := make([]*peer, 0, len(s.peers))
+	for p := range s.peers {
+		open = append(open, p)
+	}
+	s.mu.Unlock()
+	msgs, bytes = s.stats.closedHighMsgs.Load(), s.stats.closedHighBytes.Load()
+	for _, p := range open {
+		m, b := p.q.HighWater()
+		msgs, bytes = max(msgs, int64(m)), max(bytes, int64(b))
+	}
+	return msgs, bytes
 }
 
 // Server is the WebSocket endpoint.

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/junction-wamp/junction/clientlib"
+)
+
+// scrape reads the Prometheus text at url and returns, for each metric
+// family (the name before the labels), its largest sample.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	samples := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		name := line[:sp]
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+		}
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			t.Fatalf("bad sample %q", line)
+		}
+		samples[name] = max(samples[name], v)
+	}
+	return samples
+}
+
+// TestMetrics drives a live router through calls, events, a failed
+// authentication and a slow consumer, then checks that every family the
+// operator dashboards need has moved.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ticket := filepath.Join(dir, "ticket")
+	write(t, ticket, []byte("right\n"))
+	cfg, err := loadConfig(writeConfig(t, `
+[websocket]
+queue_messages = 4
+queue_bytes = "64KiB"
+slow_consumer_timeout = "50ms"
+[[realms]]
+name = "realm1"
+auth = ["anonymous", "ticket"]
+[[realms.principals]]
+authid = "alice"
+role = "user"
+ticket_file = "`+ticket+`"
+`), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startServer(t, cfg)
+	url := "ws://" + addr + "/ws"
+	metricsURL := "http://" + addr + "/metrics"
+	ctx := testContext(t)
+
+	callee := connect(t, url, clientlib.Options{})
+	if _, err := callee.Register(ctx, "test.echo", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: inv.Args}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	caller := connect(t, url, clientlib.Options{Serializer: "msgpack"})
+	for i := range 10 {
+		if _, err := caller.Call(ctx, "test.echo", []any{i}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if _, err := clientlib.Connect(ctx, url, "realm1", clientlib.Options{AuthID: "alice", Auth: []clientlib.Authenticator{clientlib.TicketAuth("wrong")}}); err == nil {
+		t.Fatal("a wrong ticket was accepted")
+	}
+
+	// A subscriber that never reads: the router queues events for it until
+	// its queue passes twice its bound, then disconnects it.
+	d := websocket.Dialer{Subprotocols: []string{"wamp.2.json"}}
+	stuck, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	for _, m := range []string{`[1,"realm1",{"roles":{"subscriber":{}}}]`, `[32,1,{},"test.flood"]`} {
+		if err := stuck.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := stuck.ReadMessage(); err != nil { // WELCOME, SUBSCRIBED
+			t.Fatal(err)
+		}
+	}
+	big := strings.Repeat("x", 256<<10)
+	for i := 0; scrape(t, metricsURL)["junction_slow_consumer_disconnects_total"] == 0; i++ {
+		if i == 400 { // 100 MiB: far past any socket buffer
+			t.Fatal("the subscriber that does not read was never disconnected")
+		}
+		if err := caller.Publish(ctx, "test.flood", []any{big}, nil, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got := scrape(t, metricsURL)
+	for _, family := range []string{
+		"junction_sessions", "junction_sessions_joined_total", "junction_messages_in_total",
+		"junction_messages_out_total", "junction_bytes_in_total", "junction_bytes_out_total",
+		"junction_call_duration_seconds_count", "junction_call_duration_seconds_bucket",
+		"junction_queue_high_water_messages", "junction_queue_high_water_bytes",
+		"junction_slow_consumer_disconnects_total", "junction_auth_failures_total",
+		"junction_connections", "junction_handshakes_accepted_total", "go_goroutines",
+	} {
+		if got[family] <= 0 {
+			t.Errorf("%s: %v, want a positive sample", family, got[family])
+		}
+	}
+	if got["junction_call_duration_seconds_count"] != 10 {
+		t.Errorf("call_duration count %v, want the 10 calls", got["junction_call_duration_seconds_count"])
+	}
+}
+
+func TestMetricsOwnListenerAndOff(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(writeConfig(t, "[metrics]\nlisten = \"127.0.0.1:0\"\npath = \"/m\""), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.shutdown(nil) })
+	mhs, maddr, err := srv.serveMetrics()
+	if err != nil || mhs == nil {
+		t.Fatalf("serveMetrics: %v, %v", mhs, err)
+	}
+	t.Cleanup(func() { _ = mhs.Close() })
+	if resp, _ := get(t, "GET", "http://"+maddr+"/m"); resp.StatusCode != http.StatusOK {
+		t.Errorf("metrics on their own listener: %s", resp.Status)
+	}
+
+	addr := startServer(t, cfg)
+	if resp, _ := get(t, "GET", "http://"+addr+"/m"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("metrics with a listener of their own also on the router's port: %s", resp.Status)
+	}
+
+	off, err := loadConfig(writeConfig(t, "[metrics]\npath = \"\""), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = startServer(t, off)
+	if resp, _ := get(t, "GET", "http://"+addr+"/metrics"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("metrics turned off still served: %s", resp.Status)
+	}
+}
+
+func TestMetricsConfigRefused(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		"[metrics]\npath = \"metrics\"",
+		"[metrics]\npath = \"/ws\"",
+		"[metrics]\npath = \"/healthz\"",
+		"[metrics]\nlisten = \"9100\"",
+	} {
+		if _, err := loadConfig(writeConfig(t, body), ""); err == nil || !strings.Contains(err.Error(), "metrics.") {
+			t.Errorf("%q: %v, want an error naming the metrics key", body, err)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+// Package metrics exports Junction's counters in the Prometheus text format.
+//
+// Nothing here runs on the routing path: the router and the transport keep
+// atomic counters and a lock-free latency histogram, and the collector reads
+// them when /metrics is scraped. A scrape takes the session set's lock and
+// the connection set's lock once each, to count sessions by realm and
+// serializer and to read queue high-water marks.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/transport/websocket"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// Handler serves the metrics of r and ws, plus the Go runtime's and the
+// process's, for Prometheus to scrape.
+func Handler(r *router.Router, ws *websocket.Server) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		NewCollector(r, ws),
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Collector reads a router's and a WebSocket server's counters at scrape time.
+type Collector struct {
+	r  *router.Router
+	ws *websocket.Server
+}
+
+// NewCollector returns the collector of r and ws.
+func NewCollector(r *router.Router, ws *websocket.Server) *Collector {
+	return &Collector{r: r, ws: ws}
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("junction_"+name, help, labels, nil)
+}
+
+var (
+	descSessions       = desc("sessions", "Established WAMP sessions.", "realm", "serializer")
+	descJoined         = desc("sessions_joined_total", "Sessions that completed the handshake.")
+	descLeft           = desc("sessions_left_total", "Sessions that ended after joining.")
+	descAborted        = desc("sessions_aborted_total", "Handshakes answered with ABORT.")
+	descAuthFailures   = desc("auth_failures_total", "Failed authentications.")
+	descProtocolErrors = desc("protocol_errors_total", "Sessions closed for a protocol violation.")
+	descInternalErrors = desc("internal_errors_total", "Sessions closed by an internal error.")
+	descMessagesIn     = desc("messages_in_total", "WAMP messages received from peers, by type.", "type")
+	descMessagesOut    = desc("messages_out_total", "WAMP messages queued to peers, by type (an event to n subscribers counts n).", "type")
+	descCallDuration   = desc("call_duration_seconds", "Time from CALL to its final RESULT or ERROR.")
+	descConnections    = desc("connections", "Open WebSocket connections.")
+	descAccepted       = desc("handshakes_accepted_total", "WebSocket handshakes accepted.")
+	descRefused        = desc("handshakes_refused_total", "WebSocket handshakes refused (subprotocol, origin, shutdown).")
+	descSlow           = desc("slow_consumer_disconnects_total", "Connections closed because their outbound queue stayed over its bound.")
+	descBytesIn        = desc("bytes_in_total", "WebSocket message payload bytes read.")
+	descBytesOut       = desc("bytes_out_total", "WebSocket message payload bytes written.")
+	descQueueMsgs      = desc("queue_high_water_messages", "Deepest outbound queue of any connection since start, in messages.")
+	descQueueBytes     = desc("queue_high_water_bytes", "Deepest outbound queue of any connection since start, in bytes.")
+)
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		descSessions, descJoined, descLeft, descAborted, descAuthFailures, descProtocolErrors,
+		descInternalErrors, descMessagesIn, descMessagesOut, descCallDuration, descConnections,
+		descAccepted, descRefused, descSlow, descBytesIn, descBytesOut, descQueueMsgs, descQueueBytes,
+	} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+
+	for k, n := range c.r.SessionCounts() {
+		gauge(descSessions, float64(n), k.Realm, k.Serializer)
+	}
+	rs := c.r.Stats()
+	counter(descJoined, rs.SessionsJoined.Load())
+	counter(descLeft, rs.SessionsLeft.Load())
+	counter(descAborted, rs.Aborted.Load())
+	counter(descAuthFailures, rs.AuthFailures.Load())
+	counter(descProtocolErrors, rs.ProtocolErrors.Load())
+	counter(descInternalErrors, rs.InternalErrors.Load())
+	for i := range rs.MessagesIn {
+		t := wamp.MessageType(i)
+		if !t.Known() {
+			continue
+		}
+		counter(descMessagesIn, rs.MessagesIn[i].Load(), t.String())
+		counter(descMessagesOut, rs.MessagesOut[i].Load(), t.String())
+	}
+	h := rs.CallLatency.Snapshot()
+	buckets := make(map[float64]uint64, len(h.Buckets))
+	for i, le := range router.LatencyBuckets {
+		buckets[le.Seconds()] = h.Buckets[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(descCallDuration, h.Count, h.Sum.Seconds(), buckets)
+
+	ts := c.ws.Stats()
+	gauge(descConnections, float64(ts.Connections.Load()))
+	counter(descAccepted, ts.Accepted.Load())
+	counter(descRefused, ts.Refused.Load())
+	counter(descSlow, ts.SlowConsumerDisconnects.Load())
+	counter(descBytesIn, ts.BytesIn.Load())
+	counter(descBytesOut, ts.BytesOut.Load())
+	msgs, bytes := c.ws.QueueHighWater()
+	gauge(descQueueMsgs, float64(msgs))
+	gauge(descQueueBytes, float64(bytes))
+}
