@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,62 @@ func TestCompressionNegotiated(t *testing.T) {
 		if h.peer(0).Info().Compression != enabled {
 			t.Fatalf("Info().Compression = %v", h.peer(0).Info().Compression)
 		}
+	}
+}
+
+// TestFanOutCompressedOnce queues one shared frame to ten connections that
+// negotiated permessage-deflate: each receives it, and the frame's
+// PreparedMessage holds a single compressed encoding, that all ten were
+// written from. (The count is read from gorilla's unexported cache by
+// reflection: it is the only witness of how many times it compressed.)
+func TestFanOutCompressedOnce(t *testing.T) {
+	t.Parallel()
+	h := newEcho()
+	_, url := start(t, websocket.DefaultConfig(), h)
+	var conns []*gws.Conn
+	for range 10 {
+		c, resp, err := dial(t, url, []string{"wamp.2.json"}, nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(resp.Header.Get("Sec-Websocket-Extensions"), "permessage-deflate") {
+			t.Fatal("compression not negotiated")
+		}
+		// One round trip: the peer is registered with the handler.
+		if err := c.WriteMessage(gws.TextMessage, []byte(hello)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	event := `[36,1,2,{},["` + strings.Repeat("compress me ", 500) + `"]]`
+	f := transport.NewFrame([]byte(event), false)
+	for i := range conns {
+		if err := h.peer(i).SendFrame(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range conns {
+		if _, msg, err := c.ReadMessage(); err != nil || string(msg) != event {
+			t.Fatalf("event %.40s... %v", msg, err)
+		}
+	}
+	pm, err := f.Prepared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gorilla frames the plain (uncompressed) encoding when the
+	// PreparedMessage is made; each compressed encoding is one more key.
+	compressed := 0
+	for _, k := range reflect.ValueOf(pm).Elem().FieldByName("frames").MapKeys() {
+		if k.FieldByName("compress").Bool() {
+			compressed++
+		}
+	}
+	if compressed != 1 {
+		t.Fatalf("the event was compressed %d times for 10 connections, want once", compressed)
 	}
 }
 
