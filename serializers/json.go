@@ -23,7 +23,9 @@ func (*jsonSerializer) Binary() bool            { return false }
 func (*jsonSerializer) Encoding() wamp.Encoding { return wamp.EncodingJSON }
 
 func (*jsonSerializer) Decode(data []byte) (wamp.Message, error) {
-	var elems []json.RawMessage
+	// A message has at most 7 elements: room for them up front saves
+	// encoding/json growing the slice element by element.
+	elems := make([]json.RawMessage, 0, 7)
 	if err := json.Unmarshal(data, &elems); err != nil {
 		return nil, malformed("not a JSON list: %v", err)
 	}
