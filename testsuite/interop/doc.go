@@ -1,0 +1,17 @@
+// Package interop runs real WAMP client libraries against an in-process
+// Junction: AutobahnJS and wampy.js on Node, Autobahn|Python (Debian's
+// python3-autobahn) on /usr/bin/python3, each with its serializers, over a
+// matrix of scenarios, plus mixed cases where two libraries talk to each
+// other through the router. The nexus Go client is covered by
+// ../TestJunction.
+//
+// Each library has one scenario program here (autobahnjs.cjs, wampy.mjs,
+// autobahn_python.py) run as
+//
+//	PROGRAM URL REALM SERIALIZER SCENARIO
+//
+// that prints one JSON result line; TestInterop starts the router, runs the
+// programs and reports one subtest per client/serializer/scenario. Install
+// the libraries with .ci/install-interop. With INTEROP_WRITE_MATRIX=1 the
+// test rewrites MATRIX.md from its results.
+package interop
