@@ -2,8 +2,8 @@
 // Junction: AutobahnJS and wampy.js on Node, Autobahn|Python (Debian's
 // python3-autobahn) on /usr/bin/python3, each with its serializers, over a
 // matrix of scenarios, plus mixed cases where two libraries talk to each
-// other through the router. The nexus Go client is covered by
-// ../TestJunction.
+// other through the router. The nexus Go client is covered by TestJunction
+// in package testsuite.
 //
 // Each library has one scenario program here (autobahnjs.cjs, wampy.mjs,
 // autobahn_python.py) run as
@@ -12,6 +12,9 @@
 //
 // that prints one JSON result line; TestInterop starts the router, runs the
 // programs and reports one subtest per client/serializer/scenario. Install
-// the libraries with .ci/install-interop. With INTEROP_WRITE_MATRIX=1 the
-// test rewrites MATRIX.md from its results.
+// the libraries with .ci/install-interop; without them the cases are
+// skipped, unless CI is set, when that is a failure.
+//
+// Environment: INTEROP_WRITE_MATRIX=1 rewrites MATRIX.md from the results;
+// INTEROP_STDERR=1 logs the programs' stderr for passing cases too.
 package interop

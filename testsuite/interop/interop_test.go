@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -301,6 +302,18 @@ func TestInterop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if os.Getenv("CI") != "" {
+		// CI must run every case: say once what is missing, and stop.
+		var missing []string
+		for _, c := range clients {
+			if _, err := c.check(dir); err != nil && !slices.Contains(missing, err.Error()) {
+				missing = append(missing, err.Error())
+			}
+		}
+		if len(missing) > 0 {
+			t.Fatalf("CI is set, so a missing interop tool is a failure, not a skip:\n%s", strings.Join(missing, "\n"))
+		}
+	}
 	fixture, principals := newAuthFixture()
 	authJSON, _ := json.Marshal(fixture)
 
@@ -395,6 +408,9 @@ func report(t *testing.T, results *matrix, key caseKey, res *programResult, skip
 		results.set(key, outcome{status: "pass", detail: l.Detail})
 		if l.Detail != "" {
 			t.Log(l.Detail)
+		}
+		if os.Getenv("INTEROP_STDERR") != "" && strings.TrimSpace(res.stderr) != "" {
+			t.Logf("the program's stderr:\n%s", tail(res.stderr))
 		}
 	case l.Result == "skip" && skipAllowed:
 		results.set(key, outcome{status: "n/a", detail: l.Detail})
