@@ -1,26 +1,66 @@
-// Command junction is the Junction WAMP router.
+// Command junction is the Junction WAMP router and its operator command line.
 //
-// With no flags it serves the embedded default config (the repository's
-// config.toml): ws://127.0.0.1:8080/ws, realm "realm1", anonymous, json,
-// msgpack and cbor, compression on. --config FILE overrides keys of the
-// default, JUNCTION_<SECTION>_<KEY> environment variables override the file,
-// and --listen overrides server.listen.
+// Usage:
 //
-// Exit status: 0 after a clean start and a signal (SIGINT, SIGTERM), 1 when
-// serving fails (e.g. the address is in use), 2 for bad flags or config.
+//	junction [serve] [--config FILE] [--listen ADDRESS] [--cpuprofile FILE] [--memprofile FILE]
+//	junction call URI [ARG...] [--kw KEY=VALUE]...
+//	junction publish URI [ARG...] [--kw KEY=VALUE]... [--ack]
+//	junction subscribe URI [--match exact|prefix|wildcard] [--stats] [--count N]
+//	junction register URI [--timeout 30s] -- COMMAND [ARG...]
+//	junction check-config FILE
+//	junction version
+//	junction completion bash|zsh|fish|powershell
+//
+// serve, which is also what junction with no command runs, serves the
+// embedded default config (the repository's config.toml):
+// ws://127.0.0.1:8080/ws, realm "realm1", anonymous, json, msgpack and cbor,
+// compression on. --config FILE overrides keys of the default,
+// JUNCTION_<SECTION>_<KEY> environment variables override the file (a
+// JUNCTION_ variable that names no key is refused), and --listen overrides
+// server.listen. check-config loads a file the same way and reports every
+// invalid value.
+//
+// call, publish, subscribe and register are WAMP clients (clientlib) of a
+// running router: --url (default ws://127.0.0.1:8080/ws), --realm (default
+// realm1), --serializer, and --authid with --ticket, --wampcra-secret,
+// --cryptosign-key-file or --tls-cert to authenticate. A positional argument
+// or --kw value is taken as JSON when it parses as JSON (42, "x", {"a":1},
+// true, null), otherwise as a string; put -- before arguments that start
+// with "-". Results and events go to stdout, as text (strings as they are,
+// other values as compact JSON) or with --json as one JSON object per line;
+// help, logs and errors go to stderr.
+//
+// register runs COMMAND for each call, with the call's positional arguments
+// appended as further arguments (strings as they are, other values as JSON;
+// never through a shell) and its keyword arguments as one JSON object on
+// stdin ({} when there are none). WAMP_PROCEDURE, and WAMP_CALLER,
+// WAMP_CALLER_AUTHID and WAMP_CALLER_AUTHROLE when the router disclosed the
+// caller, are added to its environment. Its stdout, less trailing newlines
+// (as the shell's $(...) does), is the call's result, a string. A non-zero
+// exit answers junction.error.command_failed with exit_code, stdout and
+// stderr as keyword arguments; a command still running after --timeout is
+// killed, with its children, and answers junction.error.command_timeout; a
+// cancelled call kills its command.
+//
+// Exit status: 0 on success, and for serve, subscribe and register after an
+// interrupt (SIGINT, SIGTERM) or, for subscribe, --count events; 1 when
+// something fails at run time: serving (e.g. the address is in use), the
+// connection or session, a call or acknowledged publish that gets an error,
+// an invalid file given to check-config; 2 for a bad command line (unknown
+// command or flag, wrong arguments) and, for serve, a bad config.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"syscall"
-
-	"github.com/spf13/pflag"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -41,37 +81,48 @@ type runOptions struct {
 	// reload, if set, replaces SIGHUP as the signal to read the TLS
 	// certificate again.
 	reload <-chan struct{}
+	// stdout receives results and events; default os.Stdout.
+	stdout io.Writer
+	// statsInterval is how often subscribe --stats updates; default 1s.
+	statsInterval time.Duration
 }
 
-// run is the whole program: it serves until ctx is done and returns the exit status.
+// run is the whole program: it runs the command that args name until it
+// ends or ctx is done, and returns the exit status.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
 	return runWith(ctx, args, stderr, runOptions{})
 }
 
 func runWith(ctx context.Context, args []string, stderr io.Writer, opts runOptions) int {
-	flags := pflag.NewFlagSet("junction", pflag.ContinueOnError)
-	flags.SetOutput(stderr)
-	configPath := flags.String("config", "", "TOML `file` of keys to change from the embedded default config")
-	listen := flags.String("listen", "", "listen `address` (host:port), overrides server.listen; port 0 picks a free port")
-	showVersion := flags.Bool("version", false, "print the version and exit")
-	flags.Usage = func() { usage(stderr, flags) }
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "junction: %v (see junction --help)\n", err)
-		return 2
+	if opts.stdout == nil {
+		opts.stdout = os.Stdout
 	}
-	if flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "junction: unexpected argument %q\n", flags.Arg(0))
-		usage(stderr, flags)
-		return 2
+	if opts.statsInterval <= 0 {
+		opts.statsInterval = time.Second
 	}
-	if *showVersion {
+	if args == nil {
+		args = []string{} // nil would make cobra read os.Args
+	}
+	root := newRootCommand(stderr, &opts)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	return exitStatus(cmd, err, stderr)
+}
+
+// serveFlags are the flags of serve, which junction with no command also takes.
+type serveFlags struct {
+	config, listen         string
+	cpuProfile, memProfile string
+	version                bool
+}
+
+// runServe serves until ctx is done and returns the exit status.
+func runServe(ctx context.Context, f *serveFlags, stderr io.Writer, opts *runOptions) int {
+	if f.version {
 		fmt.Fprintln(stderr, "junction", version)
 		return 0
 	}
-	cfg, err := loadConfig(*configPath, *listen)
+	cfg, err := loadConfig(f.config, f.listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "junction:", err)
 		return 2
@@ -82,39 +133,63 @@ func runWith(ctx context.Context, args []string, stderr io.Writer, opts runOptio
 		fmt.Fprintln(stderr, "junction: invalid config:", err)
 		return 2
 	}
-	if opts.reload == nil {
+	reload := opts.reload
+	if reload == nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
-		reload := make(chan struct{})
+		r := make(chan struct{})
 		go func() {
 			for {
 				select {
 				case <-hup:
-					reload <- struct{}{}
+					r <- struct{}{}
 				case <-ctx.Done():
 					return
 				}
 			}
 		}()
-		opts.reload = reload
+		reload = r
 	}
-	if err := srv.serve(ctx, opts.listening, opts.reload); err != nil {
+	stopProfiles, err := startProfiles(f.cpuProfile, f.memProfile)
+	if err != nil {
+		fmt.Fprintln(stderr, "junction:", err)
+		return 2
+	}
+	defer stopProfiles()
+	if err := srv.serve(ctx, opts.listening, reload); err != nil {
 		logger.Error("junction stopped", "error", err)
 		return 1
 	}
 	return 0
 }
 
-func usage(w io.Writer, flags *pflag.FlagSet) {
-	fmt.Fprintf(w, `Usage: junction [--config FILE] [--listen ADDRESS]
-
-Junction is a WAMP v2 router. Without --config it runs on the embedded
-default config (the repository's config.toml). Config keys can also be set
-from the environment as JUNCTION_<SECTION>_<KEY>, e.g. JUNCTION_LOG_LEVEL=debug.
-
-Flags:
-%s`, flags.FlagUsages())
+// startProfiles starts the CPU profile and returns the function that ends
+// it and writes the heap profile. Either file may be empty.
+func startProfiles(cpuFile, memFile string) (stop func(), err error) {
+	var cpu *os.File
+	if cpuFile != "" {
+		if cpu, err = os.Create(cpuFile); err != nil {
+			return nil, err
+		}
+		if err = pprof.StartCPUProfile(cpu); err != nil {
+			cpu.Close()
+			return nil, err
+		}
+	}
+	return func() {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			cpu.Close()
+		}
+		if memFile != "" {
+			if f, err := os.Create(memFile); err == nil {
+				runtime.GC()
+				_ = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
+	}, nil
 }
 
 // newLogger returns the text or JSON logger on w that cfg asks for.

@@ -142,7 +142,7 @@ func TestExitStatus(t *testing.T) {
 		{"version", []string{"--version"}, 0, "junction dev"},
 		{"help", []string{"--help"}, 0, "--config file"},
 		{"unknown flag", []string{"--verbose"}, 2, "unknown flag: --verbose"},
-		{"argument", []string{"serve"}, 2, `unexpected argument "serve"`},
+		{"argument", []string{"bogus"}, 2, `unknown command "bogus"`},
 		{"invalid config", []string{"--config", "CONFIG:[bogus]\nx = 1"}, 2, "unknown key bogus"},
 		{"invalid listen", []string{"--listen", "8080"}, 2, `server.listen = "8080"`},
 		{"missing config", []string{"--config", "/nonexistent/junction.toml"}, 2, "/nonexistent/junction.toml"},

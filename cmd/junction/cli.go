@@ -1,0 +1,201 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// exitError ends a command with an exit status other than 2 (which any
+// other error from the command tree gets: a bad command line). err, if not
+// nil, is printed; nil means the command has said what went wrong already.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// failed is a run-time failure: exit status 1.
+func failed(err error) error { return &exitError{code: 1, err: err} }
+
+// exitStatus prints err, if any, and returns the exit status for it.
+func exitStatus(cmd *cobra.Command, err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "junction:", ee.err)
+		}
+		return ee.code
+	}
+	path := "junction"
+	if cmd != nil {
+		path = cmd.CommandPath()
+	}
+	fmt.Fprintf(stderr, "junction: %v (see %s --help)\n", err, path)
+	return 2
+}
+
+// newRootCommand builds the command tree. Help and errors go to stderr,
+// results and completion scripts to opts.stdout.
+func newRootCommand(stderr io.Writer, opts *runOptions) *cobra.Command {
+	var rootServe, serve serveFlags
+	root := &cobra.Command{
+		Use:   "junction [--config FILE] [--listen ADDRESS]",
+		Short: "Junction, a WAMP v2 router",
+		Long: `Junction is a WAMP v2 router. With no command it serves (see junction serve
+--help): without --config on the embedded default config (the repository's
+config.toml), ws://127.0.0.1:8080/ws, realm "realm1", anonymous. Config keys
+can also be set from the environment as JUNCTION_<SECTION>_<KEY>, e.g.
+JUNCTION_LOG_LEVEL=debug.
+
+call, publish, subscribe and register are WAMP clients of a running router.
+
+Exit status: 0 on success; 1 when something fails at run time (serving, the
+connection, a call, an invalid file given to check-config); 2 for a bad
+command line and, for serve, a bad config.`,
+		Example: `  junction --listen 127.0.0.1:9000
+  junction call com.example.add2 2 3
+  junction subscribe com.example. --match prefix --json
+  junction register com.example.uptime -- uptime`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serveExit(runServe(cmd.Context(), &rootServe, stderr, opts))
+		},
+	}
+	rootServe.add(root.Flags())
+	root.SetOut(opts.stdout)
+	root.SetErr(stderr)
+	root.SetHelpFunc(func(c *cobra.Command, _ []string) {
+		w := c.ErrOrStderr()
+		text := c.Long
+		if text == "" {
+			text = c.Short
+		}
+		if text = strings.TrimSpace(text); text != "" {
+			fmt.Fprintf(w, "%s\n\n", text)
+		}
+		fmt.Fprint(w, c.UsageString())
+	})
+
+	serveCmd := &cobra.Command{
+		Use:   "serve [--config FILE] [--listen ADDRESS]",
+		Short: "Run the router (the default command)",
+		Long: `Run the router until SIGINT or SIGTERM, then end every session within
+server.shutdown_grace. Without --config it runs on the embedded default config
+(the repository's config.toml); --config FILE changes the keys the file sets,
+JUNCTION_<SECTION>_<KEY> environment variables override the file (one that
+names no key is refused), and --listen overrides server.listen. SIGHUP reloads
+the TLS certificate.
+
+Exit status: 0 after a clean start and a signal, 1 when serving fails (e.g.
+the address is in use), 2 for bad flags or config.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serveExit(runServe(cmd.Context(), &serve, stderr, opts))
+		},
+	}
+	serve.add(serveCmd.Flags())
+
+	root.AddCommand(serveCmd, newVersionCommand(), newCheckConfigCommand(stderr),
+		newCallCommand(stderr), newPublishCommand(stderr), newSubscribeCommand(stderr, opts),
+		newRegisterCommand(stderr))
+	return root
+}
+
+func (f *serveFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "TOML `file` of keys to change from the embedded default config")
+	fs.StringVar(&f.listen, "listen", "", "listen `address` (host:port), overrides server.listen; port 0 picks a free port")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the whole run to `file`")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a heap profile (pprof) to `file` when the router stops")
+}
+
+// serveExit turns runServe's exit status into the command's error; runServe
+// has printed or logged the reason.
+func serveExit(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return &exitError{code: code}
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "junction", version)
+			return err
+		},
+	}
+}
+
+func newCheckConfigCommand(stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check-config FILE",
+		Short: "Check a config file as serve would load it",
+		Long: `Load FILE over the embedded default config, with the JUNCTION_* environment
+variables applied, exactly as serve --config FILE would, build the router
+from it and load its TLS certificate and client CA, without listening.
+Print "ok" on stdout, or every invalid value on stderr.
+
+Exit status: 0 if the config is valid, 1 if it is not (or cannot be read),
+2 for a bad command line.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return errors.New("want one FILE")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkConfig(args[0]); err != nil {
+				return failed(fmt.Errorf("%s: %w", args[0], err))
+			}
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "ok")
+			return err
+		},
+	}
+}
+
+// checkConfig does what serve does with a config file, short of listening.
+func checkConfig(path string) error {
+	cfg, err := loadConfig(path, "")
+	if err != nil {
+		return err
+	}
+	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	cfg.ShutdownGrace = time.Second // nothing to wait for: it never served
+	srv.shutdown(nil)
+	if cfg.TLSCert != "" {
+		certs, err := newCertReloader(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return err
+		}
+		if _, err := tlsConfig(cfg, certs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
