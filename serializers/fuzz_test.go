@@ -1,6 +1,7 @@
 package serializers
 
 import (
+	"encoding/json"
 	"testing"
 )
 
@@ -13,6 +14,11 @@ func fuzzDecode(f *testing.F, ser Serializer) {
 		if err != nil {
 			return
 		}
+		// JSON is split by gjson: encoding/json is the oracle that what we
+		// accept (and pass through to other peers) is valid JSON.
+		if ser == jsonSer && !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
 		out, err := ser.Encode(m)
 		if err != nil {
 			t.Fatalf("decoded %s but cannot encode it: %v", m.MessageType(), err)
@@ -20,6 +26,9 @@ func fuzzDecode(f *testing.F, ser Serializer) {
 		m2, err := ser.Decode(out)
 		if err != nil {
 			t.Fatalf("cannot decode re-encoded %s %x: %v", m.MessageType(), out, err)
+		}
+		if ser == jsonSer && !json.Valid(out) {
+			t.Fatalf("encoded invalid JSON %q from %q", out, data)
 		}
 		if m2.MessageType() != m.MessageType() {
 			t.Fatalf("re-encoded %s decodes as %s", m.MessageType(), m2.MessageType())

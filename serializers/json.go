@@ -9,6 +9,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -23,13 +25,50 @@ func (*jsonSerializer) Binary() bool            { return false }
 func (*jsonSerializer) Encoding() wamp.Encoding { return wamp.EncodingJSON }
 
 func (*jsonSerializer) Decode(data []byte) (wamp.Message, error) {
-	// A message has at most 7 elements: room for them up front saves
-	// encoding/json growing the slice element by element.
-	elems := make([]json.RawMessage, 0, 7)
-	if err := json.Unmarshal(data, &elems); err != nil {
-		return nil, malformed("not a JSON list: %v", err)
+	elems, err := splitJSONList(data)
+	if err != nil {
+		return nil, err
 	}
 	return decodeMessage(&jsonReader{elems: elems}, len(elems), wamp.EncodingJSON)
+}
+
+// maxJSONNesting is how deep the fast path lets a message nest; it is
+// encoding/json's own limit.
+const maxJSONNesting = 10000
+
+// splitJSONList checks that data is one valid JSON value, a list, and
+// returns its elements as slices of data (at most 8: a message has no more
+// than 7, and decodeMessage refuses the rest).
+//
+// gjson validates and splits a message in a pass each over the bytes, about
+// ten times faster than encoding/json, which scans a large payload two or
+// three times on its way to a json.RawMessage. gjson validates by recursive
+// descent, so a message that could nest deeper than maxJSONNesting (it has
+// more brackets than that) goes to encoding/json instead, which refuses deep
+// nesting itself: no message can grow a goroutine's stack without bound.
+func splitJSONList(data []byte) ([]json.RawMessage, error) {
+	if bytes.Count(data, []byte("[")) > maxJSONNesting/2 || bytes.Count(data, []byte("{")) > maxJSONNesting/2 {
+		elems := make([]json.RawMessage, 0, 7)
+		if err := json.Unmarshal(data, &elems); err != nil {
+			return nil, malformed("not a JSON list: %v", err)
+		}
+		return elems, nil
+	}
+	if !gjson.ValidBytes(data) {
+		return nil, malformed("not a JSON list: invalid JSON")
+	}
+	list := bytes.TrimLeft(data, " \t\r\n")
+	root := gjson.Result{Type: gjson.JSON, Raw: string(list)}
+	if !root.IsArray() {
+		return nil, malformed("not a JSON list")
+	}
+	elems := make([]json.RawMessage, 0, 7)
+	root.ForEach(func(_, v gjson.Result) bool {
+		end := v.Index + len(v.Raw)
+		elems = append(elems, json.RawMessage(list[v.Index:end:end]))
+		return len(elems) <= 7
+	})
+	return elems, nil
 }
 
 var jsonWriters = sync.Pool{New: func() any { return &jsonWriter{} }}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/junction-wamp/junction/wamp"
@@ -226,6 +227,38 @@ func TestHostileMsgPack(t *testing.T) {
 	} {
 		if _, err := msgpackSer.Decode(data); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%x: %v", data[:min(len(data), 16)], err)
+		}
+	}
+}
+
+// TestJSONSplitEdges covers the fast JSON path's edges: leading whitespace,
+// nesting deeper than encoding/json allows (refused, without growing the
+// stack), brackets inside strings past the fast path's bound (decoded by
+// encoding/json), and invalid JSON after a valid prefix.
+func TestJSONSplitEdges(t *testing.T) {
+	t.Parallel()
+	m, err := jsonSer.Decode([]byte(" \n\t[48, 7, {}, \"com.x\", [1, \"a\"]]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := m.(*wamp.Call); c.Request != 7 || string(c.Payload.RawArgs) != `[1, "a"]` {
+		t.Fatalf("%+v", c)
+	}
+	deep := `[48,1,{},"com.x",` + strings.Repeat("[", 200000) + strings.Repeat("]", 200000) + `]`
+	if _, err := jsonSer.Decode([]byte(deep)); err == nil {
+		t.Fatal("200,000 levels of nesting accepted")
+	}
+	brackets := strings.Repeat("[{", 10000)
+	m, err = jsonSer.Decode([]byte(`[48,1,{},"com.x",["` + brackets + `"]]`))
+	if err != nil {
+		t.Fatalf("brackets inside a string: %v", err)
+	}
+	if got := string(m.(*wamp.Call).Payload.RawArgs); got != `["`+brackets+`"]` {
+		t.Fatalf("args %.40s...", got)
+	}
+	for _, bad := range []string{`[48,1,{},"com.x",[1,]]`, `[48,1,{},"com.x"] x`, `[48,1,{},"com.x",["\q"]]`, `{"a":1}`, ``} {
+		if _, err := jsonSer.Decode([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
 		}
 	}
 }
