@@ -90,12 +90,27 @@ func runPubSub(ctx context.Context, o *options, progress func(int64)) (map[strin
 	}()
 	start := time.Now()
 	deadline := start.Add(o.duration)
+	// A router that stops acknowledging or loses the end marker must not
+	// hang the run: past the deadline and a grace period wampbench stops
+	// waiting, and what did not arrive counts as lost.
+	giveUp := time.NewTimer(o.duration + answerGrace)
+	defer giveUp.Stop()
+	timedOut := false
+	ack := func() bool {
+		select {
+		case _, ok := <-acks:
+			return ok
+		case <-giveUp.C:
+			timedOut = true
+			return false
+		}
+	}
 	stop := tick(progress, &delivered)
 	var published int64
 	inflight := 0
-	for published < o.count && time.Now().Before(deadline) {
+	for published < o.count && time.Now().Before(deadline) && !timedOut {
 		if inflight == o.window {
-			if _, ok := <-acks; !ok {
+			if !ack() {
 				break
 			}
 			inflight--
@@ -107,15 +122,29 @@ func runPubSub(ctx context.Context, o *options, progress func(int64)) (map[strin
 		published++
 		inflight++
 	}
-	for ; inflight > 0; inflight-- {
-		if _, ok := <-acks; !ok {
+	for ; inflight > 0 && !timedOut; inflight-- {
+		if !ack() {
 			break
 		}
 	}
 	pubElapsed := time.Since(start)
 	end, _ := serializers.EncodePayload(ser.Encoding(), []any{-1, 0}, nil)
 	_ = pub.send(&wamp.Publish{Request: wamp.ID(published + 2), Options: wamp.Dict{"acknowledge": true}, Topic: topic, Payload: end})
-	wg.Wait()
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	if !timedOut {
+		select {
+		case <-finished:
+		case <-giveUp.C:
+			timedOut = true
+		}
+	}
+	if timedOut {
+		for _, s := range subs {
+			s.ws.Close() // ends each subscriber's reader
+		}
+		<-finished
+	}
 	elapsed := time.Since(start)
 	stop()
 	for _, s := range subs {
@@ -129,7 +158,7 @@ func runPubSub(ctx context.Context, o *options, progress func(int64)) (map[strin
 	}
 	res := map[string]any{"published": published, "delivered": delivered.Load(), "lost": lost,
 		"published_per_s": float64(published) / pubElapsed.Seconds(), "delivered_per_s": float64(delivered.Load()) / elapsed.Seconds(),
-		"seconds": elapsed.Seconds()}
+		"seconds": elapsed.Seconds(), "timed_out": timedOut}
 	for k, v := range all.summary() {
 		res[k] = v
 	}

@@ -113,8 +113,17 @@ func callLoop(c *conn, proc wamp.URI, payload wamp.Payload, window int, n int64,
 		_ = c.send(&wamp.Call{Request: next, Options: wamp.Dict{}, Procedure: proc, Payload: payload})
 		issued++
 	}
+	// A router that never answers some calls must not hang the run: past
+	// the deadline and a grace period, what is unanswered counts as errors.
+	giveUp := time.NewTimer(time.Until(deadline) + answerGrace)
+	defer giveUp.Stop()
 	for completed < issued {
-		r := <-results
+		var r error
+		select {
+		case r = <-results:
+		case <-giveUp.C:
+			return lat, errs + issued - completed
+		}
 		completed++
 		switch r := r.(type) {
 		case latencyMsg:
@@ -137,6 +146,10 @@ func callLoop(c *conn, proc wamp.URI, payload wamp.Payload, window int, n int64,
 	}
 	return lat, errs
 }
+
+// answerGrace is how long past the run's deadline wampbench waits for
+// answers still due (calls, acknowledgements, the end of a fan-out).
+const answerGrace = 10 * time.Second
 
 // latencyMsg is a completed call's latency, passed as an error-typed value.
 type latencyMsg time.Duration
