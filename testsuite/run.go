@@ -82,31 +82,40 @@ func runScenarios(t *testing.T, target Target, peers []PeerConfig, opts RunOptio
 		if len(peers) > 1 && sc.Peers < 2 {
 			continue // nothing to mix
 		}
-		t.Run(sc.Name, func(t *testing.T) {
-			if why, ok := opts.Deviations[sc.Name]; ok {
-				t.Skipf("known deviation of this router: %s", why)
-			}
-			if why, ok := opts.Deviations[sc.Name+"/mixed"]; ok && len(peers) > 1 {
-				t.Skipf("known deviation of this router: %s", why)
-			}
-			for _, pc := range peers[:min(len(peers), sc.Peers)] {
-				if d, ok := pc.Driver.(Deviator); ok {
-					if why := d.Deviation(sc.Name, pc.Serializer); why != "" {
-						t.Skipf("known deviation of the %s client: %s", pc.Driver.Name(), why)
-					}
-				}
-			}
-			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
-			defer cancel()
-			e := &env{
-				target:  target,
-				peers:   slices.Clone(peers),
-				prefix:  fmt.Sprintf("test.run%d", runs.Add(1)),
-				timeout: ctx,
-				history: opts.HistoryPrefix,
-			}
-			sc.Run(t, e)
-		})
+		t.Run(sc.Name, func(t *testing.T) { RunScenario(t, target, peers, sc, opts) })
 	}
+}
+
+// RunScenario runs one scenario with peers (the first sc.Peers of them)
+// against target, in the calling test: it skips with the reason when the
+// router or a peer's client has a known deviation, and calls t.Parallel
+// otherwise.
+func RunScenario(t *testing.T, target Target, peers []PeerConfig, sc Scenario, opts RunOptions) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 20 * time.Second
+	}
+	if why, ok := opts.Deviations[sc.Name]; ok {
+		t.Skipf("known deviation of this router: %s", why)
+	}
+	if why, ok := opts.Deviations[sc.Name+"/mixed"]; ok && len(peers) > 1 {
+		t.Skipf("known deviation of this router: %s", why)
+	}
+	for _, pc := range peers[:min(len(peers), sc.Peers)] {
+		if d, ok := pc.Driver.(Deviator); ok {
+			if why := d.Deviation(sc.Name, pc.Serializer); why != "" {
+				t.Skipf("known deviation of the %s client: %s", pc.Driver.Name(), why)
+			}
+		}
+	}
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+	defer cancel()
+	e := &env{
+		target:  target,
+		peers:   slices.Clone(peers),
+		prefix:  fmt.Sprintf("test.run%d", runs.Add(1)),
+		timeout: ctx,
+		history: opts.HistoryPrefix,
+	}
+	sc.Run(t, e)
 }

@@ -340,11 +340,18 @@ func TestInterop(t *testing.T) {
 			return
 		}
 		path := filepath.Join(dir, "MATRIX.md")
-		if err := os.WriteFile(path, results.markdown(), 0o644); err != nil {
+		md := results.markdown()
+		if err := os.WriteFile(path, md, 0o644); err != nil {
 			t.Errorf("writing %s: %v", path, err)
 			return
 		}
 		t.Logf("wrote %s", path)
+		readme := filepath.Join(dir, "..", "..", "README.md")
+		if err := spliceReadme(readme, md); err != nil {
+			t.Errorf("README: %v", err)
+			return
+		}
+		t.Logf("updated the matrix in %s", readme)
 	})
 
 	env := []string{
@@ -378,6 +385,10 @@ func TestInterop(t *testing.T) {
 			}
 		})
 	}
+	t.Run("go", func(t *testing.T) {
+		t.Parallel()
+		runGoClients(t, results)
+	})
 	t.Run("mixed", func(t *testing.T) {
 		t.Parallel()
 		for _, m := range mixedCases() {

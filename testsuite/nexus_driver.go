@@ -38,6 +38,8 @@ func (NexusDriver) Deviation(scenario, serializer string) string {
 	switch {
 	case scenario == "binary_payload" && serializer == "json":
 		return "its JSON serializer writes []byte as plain base64, without WAMP's \\u0000 prefix, so the peer gets a string"
+	case scenario == "progressive_call_invocations":
+		return "its client has no API to send a call in progressive chunks (CALL with progress=true)"
 	case scenario == "event_retention":
 		return "it installs an event handler only after SUBSCRIBED is handed to the subscribing goroutine, so the retained EVENT that follows SUBSCRIBED at once finds no handler and is dropped"
 	}

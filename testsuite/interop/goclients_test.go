@@ -1,0 +1,57 @@
+package interop
+
+import (
+	"testing"
+
+	"github.com/junction-wamp/junction/internal/routertest"
+	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/testsuite"
+)
+
+// goDrivers are the Go clients in the matrix: ours and the nexus client, an
+// independent implementation. They run testsuite's scenarios, in process.
+var goDrivers = []testsuite.Driver{testsuite.ClientlibDriver{}, testsuite.NexusDriver{}}
+
+// goScenarios are the testsuite scenarios the Go clients run, in the
+// matrix's order.
+func goScenarios() []testsuite.Scenario {
+	return append(append([]testsuite.Scenario(nil), testsuite.Scenarios...), testsuite.AdvancedScenarios...)
+}
+
+// runGoClients runs every testsuite scenario with each Go client and
+// serializer against one in-process Junction and records each outcome in
+// results: pass, fail, or n/a for a known deviation of the client (the
+// skip's reason is the note).
+func runGoClients(t *testing.T, results *matrix) {
+	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{
+		Name: "realm1", Anonymous: true,
+		EventHistory: []router.HistoryConfig{{Topic: "test", Match: "prefix", Limit: 10000}},
+	}}}})
+	target := testsuite.Target{URL: srv.URL, Realm: "realm1"}
+	opts := testsuite.RunOptions{HistoryPrefix: "test"}
+	for _, d := range goDrivers {
+		for _, ser := range []string{"json", "msgpack", "cbor"} {
+			peers := []testsuite.PeerConfig{{Driver: d, Serializer: ser}}
+			for _, sc := range goScenarios() {
+				t.Run(d.Name()+"/"+ser+"/"+sc.Name, func(t *testing.T) {
+					key := caseKey{group: "go-" + d.Name(), serializer: ser, scenario: sc.Name}
+					defer func() { // runs after t.Skip, t.Fatal and a return alike
+						switch {
+						case t.Failed():
+							results.set(key, outcome{status: "fail", detail: "see the test log"})
+						case t.Skipped():
+							why := d.Name() + ": skipped by the scenario (see the test log)"
+							if dv, ok := d.(testsuite.Deviator); ok && dv.Deviation(sc.Name, ser) != "" {
+								why = d.Name() + ": " + dv.Deviation(sc.Name, ser)
+							}
+							results.set(key, outcome{status: "n/a", detail: why})
+						default:
+							results.set(key, outcome{status: "pass"})
+						}
+					}()
+					testsuite.RunScenario(t, target, peers, sc, opts)
+				})
+			}
+		}
+	}
+}
