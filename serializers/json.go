@@ -176,27 +176,111 @@ func plainJSONString(e []byte) (string, bool) {
 // decodeList, decodeDict and encodeValue implement valueCodec.
 
 func (*jsonSerializer) decodeValue(raw []byte) (any, error) {
-	var v any
-	if err := jsonUnmarshal(raw, &v); err != nil {
+	r, err := parseJSON(raw)
+	if err != nil {
 		return nil, err
 	}
-	return fromJSON(v), nil
+	return jsonValue(r)
 }
 
 func (*jsonSerializer) decodeList(raw []byte) ([]any, error) {
-	var v []any
-	if err := jsonUnmarshal(raw, &v); err != nil {
+	r, err := parseJSON(raw)
+	if err != nil {
 		return nil, err
 	}
-	return fromJSONList(v), nil
+	if !r.IsArray() {
+		return nil, fmt.Errorf("want a list, got %.20s", raw)
+	}
+	return jsonList(r)
 }
 
 func (*jsonSerializer) decodeDict(raw []byte) (map[string]any, error) {
-	var v map[string]any
-	if err := jsonUnmarshal(raw, &v); err != nil {
+	r, err := parseJSON(raw)
+	if err != nil {
 		return nil, err
 	}
-	return fromJSONMap(v), nil
+	if !r.IsObject() {
+		return nil, fmt.Errorf("want a dict, got %.20s", raw)
+	}
+	return jsonDict(r)
+}
+
+// parseJSON checks raw (one JSON value) and returns it for the jsonValue
+// walk. Values nesting deeper than maxJSONNesting could be are refused,
+// as encoding/json refuses them.
+func parseJSON(raw []byte) (gjson.Result, error) {
+	if bytes.Count(raw, []byte("[")) > maxJSONNesting/2 || bytes.Count(raw, []byte("{")) > maxJSONNesting/2 {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil { // the nesting limit, or invalid
+			return gjson.Result{}, err
+		}
+	}
+	if !gjson.ValidBytes(raw) {
+		return gjson.Result{}, fmt.Errorf("invalid JSON %.20q", raw)
+	}
+	return gjson.ParseBytes(raw), nil
+}
+
+// jsonValue turns a checked JSON value into Go values: integers as int64
+// (uint64 above int64's range), other numbers as float64, strings as
+// string or, with WAMP's binary convention ("\u0000" + base64), []byte. A
+// number beyond float64's range is refused: no serializer could write it
+// back.
+func jsonValue(r gjson.Result) (any, error) {
+	switch r.Type {
+	case gjson.Null:
+		return nil, nil
+	case gjson.False:
+		return false, nil
+	case gjson.True:
+		return true, nil
+	case gjson.String:
+		return fromJSONString(r.Str), nil
+	case gjson.Number:
+		if i, err := strconv.ParseInt(r.Raw, 10, 64); err == nil {
+			return i, nil
+		}
+		if u, err := strconv.ParseUint(r.Raw, 10, 64); err == nil {
+			return u, nil
+		}
+		f, err := strconv.ParseFloat(r.Raw, 64)
+		if err != nil {
+			return nil, fmt.Errorf("number %.30s out of range", r.Raw)
+		}
+		return f, nil
+	}
+	if r.IsArray() {
+		return jsonList(r)
+	}
+	return jsonDict(r)
+}
+
+func jsonList(r gjson.Result) ([]any, error) {
+	l := []any{}
+	var err error
+	r.ForEach(func(_, e gjson.Result) bool {
+		var v any
+		if v, err = jsonValue(e); err != nil {
+			return false
+		}
+		l = append(l, v)
+		return true
+	})
+	return l, err
+}
+
+func jsonDict(r gjson.Result) (map[string]any, error) {
+	d := map[string]any{}
+	var err error
+	r.ForEach(func(k, e gjson.Result) bool {
+		var v any
+		if v, err = jsonValue(e); err != nil {
+			return false
+		}
+		d[k.Str] = v
+		return true
+	})
+	return d, err
 }
 
 func (*jsonSerializer) encodeValue(v any) ([]byte, error) {
@@ -205,55 +289,6 @@ func (*jsonSerializer) encodeValue(v any) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// jsonUnmarshal decodes with numbers kept exact (json.Number), refusing
-// numbers beyond float64's range, which no serializer could write back.
-func jsonUnmarshal(raw []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return fmt.Errorf("trailing data after JSON value")
-	}
-	return checkNumbers(v)
-}
-
-// checkNumbers fails on a json.Number that is not a finite float64.
-func checkNumbers(v any) error {
-	switch x := v.(type) {
-	case *any:
-		return checkNumbers(*x)
-	case *[]any:
-		return checkNumbers(*x)
-	case *map[string]any:
-		return checkNumbers(*x)
-	case json.Number:
-		if _, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return nil
-		}
-		if _, err := strconv.ParseUint(string(x), 10, 64); err == nil {
-			return nil
-		}
-		if _, err := x.Float64(); err != nil {
-			return fmt.Errorf("number %.30s out of range", x)
-		}
-	case []any:
-		for _, e := range x {
-			if err := checkNumbers(e); err != nil {
-				return err
-			}
-		}
-	case map[string]any:
-		for _, e := range x {
-			if err := checkNumbers(e); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // jsonMarshalTo appends the compact JSON of v to buf, without HTML escaping.
@@ -265,43 +300,6 @@ func jsonMarshalTo(buf *bytes.Buffer, v any) error {
 	}
 	buf.Truncate(buf.Len() - 1) // Encode's newline
 	return nil
-}
-
-// fromJSON turns json.Number into int64 (or uint64, or float64) and strings
-// following the binary convention into []byte.
-func fromJSON(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return i
-		}
-		if u, err := strconv.ParseUint(string(x), 10, 64); err == nil {
-			return u
-		}
-		f, _ := x.Float64()
-		return f
-	case string:
-		return fromJSONString(x)
-	case []any:
-		return fromJSONList(x)
-	case map[string]any:
-		return fromJSONMap(x)
-	}
-	return v
-}
-
-func fromJSONList(l []any) []any {
-	for i, e := range l {
-		l[i] = fromJSON(e)
-	}
-	return l
-}
-
-func fromJSONMap(m map[string]any) map[string]any {
-	for k, e := range m {
-		m[k] = fromJSON(e)
-	}
-	return m
 }
 
 type jsonWriter struct {
