@@ -30,7 +30,7 @@ type scenario struct {
 var scenarios = []scenario{
 	{"rpc C=8 W=4", []string{"rpc", "-c", "8", "-w", "4", "-n", "60000"}, []string{"junction", "nexus", "echo"},
 		[]string{"calls_per_s", "p50_us", "p99_us", "router_cpu_us_per_calls", "errors"}},
-	{"rpc 64KiB args", []string{"rpc", "-c", "8", "-w", "4", "-p", "65536", "-n", "4000"}, []string{"junction", "nexus"},
+	{"rpc 64KiB args", []string{"rpc", "-c", "8", "-w", "4", "-p", "65536", "-n", "4000"}, []string{"junction", "nexus", "echo"},
 		[]string{"calls_per_s", "p99_us", "router_cpu_us_per_calls", "errors"}},
 	{"rpc 4096 in flight", []string{"rpc", "-c", "8", "-w", "512", "-n", "40960"}, []string{"junction", "nexus"},
 		[]string{"calls_per_s", "errors"}},
