@@ -39,7 +39,7 @@ var scenarios = []scenario{
 	{"pubsub S=1000 W=8", []string{"pubsub", "-s", "1000", "-w", "8", "-n", "1000"}, []string{"junction", "nexus"},
 		[]string{"delivered_per_s", "p99_us", "router_cpu_us_per_delivered", "lost"}},
 	{"sessions N=10000", []string{"sessions", "-n", "10000"}, []string{"junction", "nexus"},
-		[]string{"joins_per_s", "rss_per_session_bytes"}},
+		[]string{"joins_per_s", "router_cpu_us_per_join", "rss_per_session_bytes"}},
 	{"churn", []string{"churn", "-n", "1000"}, []string{"junction", "nexus"},
 		[]string{"sessions_per_s", "errors"}},
 }

@@ -19,7 +19,7 @@ func TestScenarios(t *testing.T) {
 	for name, want := range map[string][]string{
 		"rpc":      {"calls", "calls_per_s", "p99_us", "errors", "router_cpu_us_per_calls"},
 		"pubsub":   {"published", "delivered", "lost", "delivered_per_s", "p99_us", "router_cpu_us_per_delivered"},
-		"sessions": {"sessions", "joins_per_s", "rss_per_session_bytes"},
+		"sessions": {"sessions", "joins_per_s", "rss_per_session_bytes", "router_cpu_us_per_join"},
 		"churn":    {"sessions", "sessions_per_s"},
 	} {
 		var out, errOut bytes.Buffer

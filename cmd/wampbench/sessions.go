@@ -16,6 +16,7 @@ func runSessions(ctx context.Context, o *options, progress func(int64)) (map[str
 	rss0, haveRSS := procRSS(o.pid)
 	var joined atomic.Int64
 	stop := tick(progress, &joined)
+	cpu0, haveCPU := procCPU(o.pid)
 	start := time.Now()
 	// Callers dialers join in parallel, so the join rate is the router's,
 	// not one client's round trip.
@@ -47,9 +48,13 @@ func runSessions(ctx context.Context, o *options, progress func(int64)) (map[str
 		}()
 	}
 	wg.Wait()
+	cpu1, _ := procCPU(o.pid)
 	elapsed := time.Since(start)
 	stop()
 	res := map[string]any{"sessions": len(conns), "joins_per_s": float64(len(conns)) / elapsed.Seconds()}
+	if haveCPU && len(conns) > 0 { // the joins alone, not the teardown
+		res["router_cpu_us_per_join"] = float64((cpu1 - cpu0).Microseconds()) / float64(len(conns))
+	}
 	if err != nil {
 		res["error"] = err.Error()
 	}
