@@ -218,7 +218,7 @@ func (s *session) awaitAuthenticate() (*wamp.Authenticate, bool) {
 		timedOut.Store(true)
 		s.abort(wamp.ErrAuthenticationFailed, "no AUTHENTICATE received within "+timeout.String(), transport.ClosePolicyViolation)
 	})
-	msg, err := s.peer.Recv()
+	msg, err := s.recv()
 	if !timer.Stop() || timedOut.Load() {
 		return nil, false
 	}

@@ -13,9 +13,6 @@ func (s *session) dispatch(msg wamp.Message) (end bool, reason string) {
 	if testHookDispatch != nil {
 		testHookDispatch(msg)
 	}
-	if t := msg.MessageType(); int(t) < len(s.r.stats.MessagesIn) {
-		s.r.stats.MessagesIn[t].Add(1)
-	}
 	if id, ok := requestID(msg); ok && !id.Valid() {
 		return s.protocolViolation(fmt.Sprintf("%s with request id %d, outside [1, 2^53]", msg.MessageType(), id))
 	}

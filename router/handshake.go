@@ -56,7 +56,7 @@ func (s *session) handshake() bool {
 		s.logger().Info("no HELLO in time, closing", "timeout", timeout)
 		s.abort(wamp.ErrProtocolViolation, "no HELLO received within "+timeout.String(), transport.ClosePolicyViolation)
 	})
-	msg, err := s.peer.Recv()
+	msg, err := s.recv()
 	if !timer.Stop() || timedOut.Load() {
 		return false
 	}

@@ -82,6 +82,17 @@ func (s *session) logger() *slog.Logger {
 	return l
 }
 
+// recv reads the peer's next message and counts it by type.
+func (s *session) recv() (wamp.Message, error) {
+	msg, err := s.peer.Recv()
+	if err == nil {
+		if t := msg.MessageType(); int(t) < len(s.r.stats.MessagesIn) {
+			s.r.stats.MessagesIn[t].Add(1)
+		}
+	}
+	return msg, err
+}
+
 // SessionID implements realms.Recipient.
 func (s *session) SessionID() wamp.ID { return s.id }
 
@@ -107,7 +118,7 @@ func (s *session) serve() {
 // loop reads and dispatches messages until the session ends, and says why it ended.
 func (s *session) loop() string {
 	for {
-		msg, err := s.peer.Recv()
+		msg, err := s.recv()
 		if err != nil {
 			return s.inputError(err)
 		}

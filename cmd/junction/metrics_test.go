@@ -16,8 +16,9 @@ import (
 	"github.com/junction-wamp/junction/clientlib"
 )
 
-// scrape reads the Prometheus text at url and returns, for each metric
-// family (the name before the labels), its largest sample.
+// scrape reads the Prometheus text at url and returns each sample by its
+// name and labels, and for each metric family (the name before the
+// labels) its largest sample.
 func scrape(t *testing.T, url string) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -37,12 +38,13 @@ func scrape(t *testing.T, url string) map[string]float64 {
 		}
 		sp := strings.LastIndexByte(line, ' ')
 		name := line[:sp]
-		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name = name[:i]
-		}
 		v, err := strconv.ParseFloat(line[sp+1:], 64)
 		if err != nil {
 			t.Fatalf("bad sample %q", line)
+		}
+		samples[name] = v // the sample itself, labels and all
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
 		}
 		samples[name] = max(samples[name], v)
 	}
@@ -133,6 +135,11 @@ ticket_file = "`+ticket+`"
 		if got[family] <= 0 {
 			t.Errorf("%s: %v, want a positive sample", family, got[family])
 		}
+	}
+	// Three sessions joined (callee, caller, the stuck subscriber) and one
+	// was refused: HELLO is counted before the handshake ends.
+	if n := got[`junction_messages_in_total{type="HELLO"}`]; n < 4 {
+		t.Errorf("HELLO messages in: %v, want at least 4", n)
 	}
 	if got["junction_call_duration_seconds_count"] != 10 {
 		t.Errorf("call_duration count %v, want the 10 calls", got["junction_call_duration_seconds_count"])
