@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,7 +77,9 @@ func (s *Server) serveConn(conn *websocket.Conn, bc *batchConn, ser serializers.
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wait)) })
 
-	p.ping = time.AfterFunc(s.cfg.PingInterval, p.sendPing)
+	// Armed only once p.ping is set: sendPing re-arms it.
+	p.ping = time.AfterFunc(time.Duration(math.MaxInt64), p.sendPing)
+	p.ping.Reset(s.cfg.PingInterval)
 	s.mu.Lock()
 	s.peers[p] = struct{}{}
 	s.mu.Unlock()

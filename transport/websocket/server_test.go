@@ -317,7 +317,9 @@ func TestPingPong(t *testing.T) {
 	t.Parallel()
 	cfg := websocket.DefaultConfig()
 	cfg.PingInterval = 20 * time.Millisecond
-	cfg.PongTimeout = 40 * time.Millisecond
+	// Generous: a loaded CI machine can stall a timer or a reader for tens
+	// of milliseconds, and the answering client must not be cut off then.
+	cfg.PongTimeout = 2 * time.Second
 	h := newEcho()
 	_, url := start(t, cfg, h)
 
@@ -332,15 +334,23 @@ func TestPingPong(t *testing.T) {
 		pings <- struct{}{}
 		return alive.WriteControl(gws.PongMessage, []byte(data), time.Now().Add(time.Second))
 	})
+	readerDone := make(chan error, 1)
 	go func() {
 		for {
 			if _, _, err := alive.ReadMessage(); err != nil {
+				readerDone <- err
 				return
 			}
 		}
 	}()
-	for range 10 {
-		<-pings
+	for i := range 10 {
+		select {
+		case <-pings:
+		case err := <-readerDone:
+			t.Fatalf("answering client disconnected after %d pings: %v", i, err)
+		case <-time.After(10 * time.Second): // a guard against a hang, not a timing assertion
+			t.Fatalf("no ping %d within 10s (interval %v)", i+1, cfg.PingInterval)
+		}
 	}
 	select {
 	case err := <-h.ended:
@@ -353,8 +363,13 @@ func TestPingPong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := <-h.ended; err == nil {
-		t.Fatal("silent client: session ended without an error")
+	select {
+	case err := <-h.ended:
+		if err == nil {
+			t.Fatal("silent client: session ended without an error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("silent client still connected after 30s")
 	}
 }
 
