@@ -50,10 +50,10 @@ type peer struct {
 
 var _ transport.Peer = (*peer)(nil)
 
-// serveConn runs a connection's session on this goroutine; writes happen on
-// a writer goroutine started when there is something to write.
-func (s *Server) serveConn(conn *websocket.Conn, bc *batchConn, ser serializers.Serializer, info transport.Info) {
-	defer s.wg.Done()
+// newPeer sets a connection up and registers it, on the goroutine that
+// upgraded it, so that CloseAll, once the client has its handshake answer,
+// never misses it.
+func (s *Server) newPeer(conn *websocket.Conn, bc *batchConn, ser serializers.Serializer, info transport.Info) *peer {
 	p := &peer{
 		s: s, conn: conn, bc: bc, ser: ser,
 		msgType:    websocket.TextMessage,
@@ -82,9 +82,20 @@ func (s *Server) serveConn(conn *websocket.Conn, bc *batchConn, ser serializers.
 	p.ping.Reset(s.cfg.PingInterval)
 	s.mu.Lock()
 	s.peers[p] = struct{}{}
+	closedAll := s.closedAll
 	s.mu.Unlock()
 	s.stats.Accepted.Add(1)
 	s.stats.Connections.Add(1)
+	if closedAll != nil { // CloseAll ran while this one was being upgraded
+		p.Close(closedAll.code, closedAll.reason)
+	}
+	return p
+}
+
+// serveConn runs a registered peer's session on this goroutine; writes
+// happen on a writer goroutine started when there is something to write.
+func (s *Server) serveConn(p *peer) {
+	defer s.wg.Done()
 	defer func() {
 		m, b := p.q.HighWater()
 		storeMax(&s.stats.closedHighMsgs, int64(m))

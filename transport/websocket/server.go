@@ -80,11 +80,12 @@ type Server struct {
 
 	proxies []*net.IPNet
 
-	closing atomic.Bool
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	peers   map[*peer]struct{}
-	stats   Stats
+	closing   atomic.Bool
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	peers     map[*peer]struct{}
+	closedAll *closeAll // set by CloseAll: later connections are closed too
+	stats     Stats
 }
 
 // NewServer returns a server handing accepted peers to h. Zero fields of cfg
@@ -221,7 +222,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// HTTP server's frames and request on its stack, can end: an idle
 	// session then holds one small stack.
 	s.wg.Add(1)
-	go s.serveConn(conn, hj.conn, ser, info)
+	go s.serveConn(s.newPeer(conn, hj.conn, ser, info))
 }
 
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
@@ -344,9 +345,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// CloseAll closes every open connection with code and reason.
+// closeAll is what CloseAll closed connections with.
+type closeAll struct {
+	code   transport.CloseCode
+	reason string
+}
+
+// CloseAll closes every open connection with code and reason, and any
+// connection accepted afterwards.
 func (s *Server) CloseAll(code transport.CloseCode, reason string) {
 	s.mu.Lock()
+	s.closedAll = &closeAll{code, reason}
 	all := make([]*peer, 0, len(s.peers))
 	for p := range s.peers {
 		all = append(all, p)
