@@ -200,7 +200,6 @@ func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audi
 	var frames [4]*transport.Frame // by wamp.Encoding
 	var failed [4]bool
 	var sent uint64
-	var stats *Stats
 	for _, rc := range recipients {
 		to := rc.(*session)
 		if !aud.admits(to) {
@@ -224,10 +223,7 @@ func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audi
 		// An error means the subscriber is closing; the transport logged why.
 		if to.peer.SendFrame(f) == nil {
 			sent++
-			stats = &to.r.stats
 		}
 	}
-	if stats != nil {
-		stats.MessagesOut[wamp.EVENT].Add(sent)
-	}
+	rm.stats.MessagesOut.add(wamp.EVENT, sent)
 }

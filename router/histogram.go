@@ -6,7 +6,7 @@ import (
 )
 
 // LatencyBuckets are the upper bounds of Histogram's buckets.
-var LatencyBuckets = []time.Duration{
+var LatencyBuckets = [...]time.Duration{
 	50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
 	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
 	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
@@ -17,8 +17,8 @@ var LatencyBuckets = []time.Duration{
 // Histogram counts durations in LatencyBuckets with atomic adds only, so
 // the hot path takes no lock to be measured; exporters read a Snapshot.
 type Histogram struct {
-	counts [20]atomic.Uint64 // len(LatencyBuckets) + 1 for +Inf
-	sum    atomic.Int64      // nanoseconds
+	counts [len(LatencyBuckets) + 1]atomic.Uint64 // the last is +Inf
+	sum    atomic.Int64                           // nanoseconds
 }
 
 // Observe counts d.

@@ -49,6 +49,7 @@ type realm struct {
 	events *eventStore
 	perms  map[string]*permissions // by role, compiled at start
 	authz  *dynamicAuthz           // nil without an authorizer
+	stats  *Stats                  // the router's
 }
 
 var _ transport.Handler = (*Router)(nil)
@@ -100,7 +101,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
 			}
 		}
-		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory), perms: perms}
+		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory), perms: perms, stats: &r.stats}
 		if rc.Authorizer != "" {
 			ttl := rc.AuthorizerCacheTTL
 			if ttl == 0 {
@@ -124,7 +125,7 @@ func (r *Router) realm(name wamp.URI) *realm {
 	r.realmsMu.Lock()
 	defer r.realmsMu.Unlock()
 	if rm = r.realms[name]; rm == nil {
-		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil)}
+		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil), stats: &r.stats}
 		r.realms[name] = rm
 		r.log.Info("realm created", "realm", name)
 	}
@@ -221,11 +222,21 @@ type Stats struct {
 
 	// MessagesIn and MessagesOut count WAMP messages by type code: received
 	// from peers, and queued to peers (an event fanned out to n
-	// subscribers counts n).
-	MessagesIn  [wamp.EVENT_RECEIVED + 1]atomic.Uint64
-	MessagesOut [wamp.EVENT_RECEIVED + 1]atomic.Uint64
+	// subscribers counts n). See countMessages.
+	MessagesIn  messageCounts
+	MessagesOut messageCounts
 	// CallLatency is the time from CALL to its final RESULT or ERROR.
 	CallLatency Histogram
+}
+
+// messageCounts counts messages by type code, with atomic adds only.
+type messageCounts [wamp.EVENT_RECEIVED + 1]atomic.Uint64
+
+// add counts n messages of type t; a type beyond the table is not counted.
+func (c *messageCounts) add(t wamp.MessageType, n uint64) {
+	if int(t) < len(c) {
+		c[t].Add(n)
+	}
 }
 
 // Stats returns the router's counters.

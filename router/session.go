@@ -86,9 +86,7 @@ func (s *session) logger() *slog.Logger {
 func (s *session) recv() (wamp.Message, error) {
 	msg, err := s.peer.Recv()
 	if err == nil {
-		if t := msg.MessageType(); int(t) < len(s.r.stats.MessagesIn) {
-			s.r.stats.MessagesIn[t].Add(1)
-		}
+		s.r.stats.MessagesIn.add(msg.MessageType(), 1)
 	}
 	return msg, err
 }
@@ -290,7 +288,7 @@ func (s *session) takeInvocation(id wamp.ID) *invocation {
 // (closed, or cut off as a slow consumer, which the transport logs and counts)
 // or that the message could not be encoded for this peer, which is logged here.
 func (s *session) send(m wamp.Message) error {
-	s.r.stats.MessagesOut[m.MessageType()].Add(1)
+	s.r.stats.MessagesOut.add(m.MessageType(), 1)
 	err := s.peer.Send(m)
 	if err != nil && !errors.Is(err, transport.ErrClosed) && !errors.Is(err, transport.ErrSlowConsumer) {
 		s.logger().Error("cannot send message", "type", m.MessageType(), "error", err)
