@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -57,8 +58,11 @@ func splitJSONList(data []byte) ([]json.RawMessage, error) {
 	if !gjson.ValidBytes(data) {
 		return nil, malformed("not a JSON list: invalid JSON")
 	}
-	list := bytes.TrimLeft(data, " \t\r\n")
-	root := gjson.Result{Type: gjson.JSON, Raw: string(list)}
+	list := bytes.TrimLeft(data, " \t\r\n") // not empty: data is valid JSON
+	// gjson reads strings. A read-only view of the frame saves copying the
+	// whole message (its payload included) once more: the view does not
+	// outlive this function, as the elements are taken from list by index.
+	root := gjson.Result{Type: gjson.JSON, Raw: unsafe.String(unsafe.SliceData(list), len(list))}
 	if !root.IsArray() {
 		return nil, malformed("not a JSON list")
 	}
