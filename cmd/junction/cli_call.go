@@ -38,12 +38,8 @@ status is 1.
 		Args: uriArgs(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			uri := args[0]
-			list, dict, err := parsePayload(args[1:], kws)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			c, err := f.connect(ctx, stderr)
+			list, dict, c, err := f.connectWithPayload(ctx, stderr, args[1:], kws)
 			if err != nil {
 				return err
 			}
@@ -111,12 +107,8 @@ success.
 		Args:    uriArgs(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			uri := args[0]
-			list, dict, err := parsePayload(args[1:], kws)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			c, err := f.connect(ctx, stderr)
+			list, dict, c, err := f.connectWithPayload(ctx, stderr, args[1:], kws)
 			if err != nil {
 				return err
 			}

@@ -204,6 +204,21 @@ func (f *clientFlags) connect(ctx context.Context, stderr io.Writer) (*clientlib
 }
 
 // closeClient ends the session; an interrupted command still says GOODBYE.
+// connectWithPayload parses the arguments and keyword arguments of a call
+// or publication, then connects: the start of both commands. The payload
+// is checked first, so a typo costs no connection.
+func (f *clientFlags) connectWithPayload(ctx context.Context, stderr io.Writer, args, kws []string) ([]any, map[string]any, *clientlib.Client, error) {
+	list, dict, err := parsePayload(args, kws)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := f.connect(ctx, stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return list, dict, c, nil
+}
+
 func closeClient(c *clientlib.Client) {
 	_ = c.Close(context.Background()) // bounded by clientlib's CloseTimeout
 }
