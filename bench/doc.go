@@ -5,7 +5,9 @@
 //
 // builds Junction, a small nexus router main (bench/nexusrouter) and a
 // gorilla/websocket echo that answers CALL with RESULT itself
-// (bench/echorouter, the floor of the WebSocket layer alone), runs the
+// (bench/echorouter, the floor of the WebSocket layer alone; "echo-raw" is
+// the same echo answering by rewriting the CALL header, payload never
+// decoded or copied: the floor of gorilla/websocket itself), runs the
 // wampbench scenarios against each in turn, A B A B, and prints medians and
 // ratios Junction/nexus, router CPU per call and per delivered event
 // included. Nothing here is part of the product: only this harness imports

@@ -28,9 +28,9 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{"rpc C=8 W=4", []string{"rpc", "-c", "8", "-w", "4", "-n", "60000"}, []string{"junction", "nexus", "echo"},
+	{"rpc C=8 W=4", []string{"rpc", "-c", "8", "-w", "4", "-n", "60000"}, []string{"junction", "nexus", "echo", "echo-raw"},
 		[]string{"calls_per_s", "p50_us", "p99_us", "router_cpu_us_per_calls", "errors"}},
-	{"rpc 64KiB args", []string{"rpc", "-c", "8", "-w", "4", "-p", "65536", "-n", "4000"}, []string{"junction", "nexus", "echo"},
+	{"rpc 64KiB args", []string{"rpc", "-c", "8", "-w", "4", "-p", "65536", "-n", "4000"}, []string{"junction", "nexus", "echo", "echo-raw"},
 		[]string{"calls_per_s", "p99_us", "router_cpu_us_per_calls", "errors"}},
 	{"rpc 4096 in flight", []string{"rpc", "-c", "8", "-w", "512", "-n", "40960"}, []string{"junction", "nexus"},
 		[]string{"calls_per_s", "errors"}},
@@ -85,7 +85,12 @@ var listening = regexp.MustCompile(`addr=(\S+)`)
 
 // runOnce starts a fresh router, runs one wampbench scenario against it and stops it.
 func runOnce(bins map[string]string, target string, args []string) (map[string]any, error) {
-	cmd := exec.Command(bins[target], "--listen", "127.0.0.1:0")
+	var cmd *exec.Cmd
+	if target == "echo-raw" { // the echo, payload never decoded or copied
+		cmd = exec.Command(bins["echo"], "--listen", "127.0.0.1:0", "-raw")
+	} else {
+		cmd = exec.Command(bins[target], "--listen", "127.0.0.1:0")
+	}
 	var out *bufio.Reader
 	if target == "junction" {
 		pipe, _ := cmd.StderrPipe()
