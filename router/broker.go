@@ -43,6 +43,9 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 	}
 	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)
 	_ = s.send(&wamp.Subscribed{Request: m.Request, Subscription: sub.ID})
+	if l := s.r.link.Load(); l != nil && created {
+		l.announce(&envelope{Kind: kInterest, Realm: string(s.realm.Name), Topic: string(sub.Topic), Match: sub.Match, On: true})
+	}
 	if created {
 		s.realm.metaEvent("wamp.subscription.on_create", uint64(s.id), subscriptionDetails(sub))
 	}
@@ -54,21 +57,25 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 }
 
 func (s *session) handleUnsubscribe(m *wamp.Unsubscribe) {
-	_, deleted, err := s.realm.Broker.Unsubscribe(s, m.Subscription)
+	sub, deleted, err := s.realm.Broker.Unsubscribe(s, m.Subscription)
 	if err != nil {
 		s.sendError(wamp.UNSUBSCRIBE, m.Request, wamp.ErrNoSuchSubscription,
 			fmt.Sprintf("no subscription %d in this session", m.Subscription))
 		return
 	}
 	_ = s.send(&wamp.Unsubscribed{Request: m.Request})
-	s.realm.subscriptionGone(s, m.Subscription, deleted)
+	s.realm.subscriptionGone(s, sub, deleted)
 }
 
-// subscriptionGone publishes the meta events of s leaving a subscription.
-func (rm *realm) subscriptionGone(s *session, id wamp.ID, deleted bool) {
-	rm.metaEvent("wamp.subscription.on_unsubscribe", uint64(s.id), uint64(id))
+// subscriptionGone publishes the meta events of s leaving a subscription,
+// and tells the cluster when the subscription is gone.
+func (rm *realm) subscriptionGone(s *session, sub *realms.Subscription, deleted bool) {
+	rm.metaEvent("wamp.subscription.on_unsubscribe", uint64(s.id), uint64(sub.ID))
 	if deleted {
-		rm.metaEvent("wamp.subscription.on_delete", uint64(s.id), uint64(id))
+		if l := s.r.link.Load(); l != nil {
+			l.announce(&envelope{Kind: kInterest, Realm: string(rm.Name), Topic: string(sub.Topic), Match: sub.Match})
+		}
+		rm.metaEvent("wamp.subscription.on_delete", uint64(s.id), uint64(sub.ID))
 	}
 }
 
@@ -150,7 +157,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 			return false, ""
 		}
 	}
-	pub := s.realm.publish(s, m.Topic, m.Payload, &aud, disclose)
+	pub := s.realm.publish(s, m.Topic, m.Payload, &aud, disclose, retain)
 	s.realm.events.record(&storedEvent{publication: pub, topic: m.Topic, time: time.Now(), payload: m.Payload,
 		publisher: s, disclose: disclose, aud: aud.forLater()}, retain)
 	if ack {
@@ -170,15 +177,24 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 }
 
 // publish delivers a publication to every matching subscription of the
-// realm and returns its id. publisher is nil for the router's own events.
-func (rm *realm) publish(publisher *session, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool) wamp.ID {
+// realm, here and on the other nodes of a cluster, and returns its id.
+// publisher is nil for the router's own events.
+func (rm *realm) publish(publisher *session, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool) wamp.ID {
 	pub := wamp.GlobalID()
+	rm.deliver(publisher, pub, topic, payload, aud, disclose)
+	if l := rm.link.Load(); l != nil {
+		l.forwardPublish(rm, publisher, pub, topic, payload, aud, disclose, retain)
+	}
+	return pub
+}
+
+// deliver delivers publication pub to this node's subscribers.
+func (rm *realm) deliver(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool) {
 	var buf [4]*realms.Subscription
 	for _, sub := range rm.Broker.Match(buf[:0], topic) {
 		ev := &wamp.Event{Subscription: sub.ID, Publication: pub, Details: eventDetails(publisher, sub, topic, disclose), Payload: payload}
 		rm.fanout(ev, sub.Subscribers, aud)
 	}
-	return pub
 }
 
 // eventDetails returns EVENT.Details; nil (encoded as {}) for a plain event.

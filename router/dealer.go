@@ -68,6 +68,9 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 		return false, ""
 	}
 	_ = s.send(&wamp.Registered{Request: m.Request, Registration: reg.ID})
+	if l := s.r.link.Load(); l != nil && !s.internal {
+		l.announce(registerEnvelope(s, reg))
+	}
 	if created {
 		s.realm.metaEvent("wamp.registration.on_create", uint64(s.id), registrationDetails(reg))
 	}
@@ -83,6 +86,9 @@ func (s *session) handleUnregister(m *wamp.Unregister) {
 		return
 	}
 	_ = s.send(&wamp.Unregistered{Request: m.Request})
+	if l := s.r.link.Load(); l != nil && !s.internal {
+		l.announce(&envelope{Kind: kUnregister, Realm: string(s.realm.Name), Session: uint64(s.id), Registration: uint64(m.Registration)})
+	}
 	s.realm.registrationGone(s, m.Registration, deleted)
 }
 
@@ -147,7 +153,13 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
 		return false, ""
 	}
-	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: progress, registration: reg.ID, chunked: chunk, start: time.Now()}
+	regID := reg.ID
+	if callee.remote != "" { // the callee knows the registration by its own node's id
+		callee.invMu.Lock()
+		regID = callee.remoteRegs[reg.ID]
+		callee.invMu.Unlock()
+	}
+	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: progress, registration: regID, chunked: chunk, start: time.Now()}
 	if !callee.addInvocation(inv) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "callee left before the call could be delivered")
 		return false, ""
@@ -177,7 +189,7 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 			s.callMu.Unlock()
 		}
 	}
-	err := callee.send(&wamp.Invocation{Request: inv.id, Registration: reg.ID, Details: details.d, Payload: m.Payload})
+	err := callee.send(&wamp.Invocation{Request: inv.id, Registration: regID, Details: details.d, Payload: m.Payload})
 	if err != nil && callee.takeInvocation(inv.id) != nil {
 		s.endCall(inv)
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "call could not be delivered to the callee: "+err.Error())

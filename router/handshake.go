@@ -130,6 +130,9 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		"authprovider": s.authprovider,
 		"agent":        Agent,
 	}})
+	if l := s.r.link.Load(); l != nil && !s.internal {
+		l.announce(joinEnvelope(s))
+	}
 	rm.metaEvent("wamp.session.on_join", s.sessionInfo())
 	s.r.stats.SessionsJoined.Add(1)
 	s.logger().Info("session joined", "authrole", s.authrole)

@@ -287,6 +287,9 @@ func metaAddTestament(s *session, args []any, kwargs map[string]any) ([]any, *wa
 	s.testMu.Lock()
 	s.testaments[scope] = append(s.testaments[scope], t)
 	s.testMu.Unlock()
+	if l := s.r.link.Load(); l != nil {
+		l.announce(testamentEnvelope(s, scope, t))
+	}
 	return nil, nil
 }
 
@@ -298,6 +301,9 @@ func metaFlushTestaments(s *session, _ []any, kwargs map[string]any) ([]any, *wa
 	s.testMu.Lock()
 	delete(s.testaments, scope)
 	s.testMu.Unlock()
+	if l := s.r.link.Load(); l != nil {
+		l.announce(&envelope{Kind: kFlush, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope})
+	}
 	return nil, nil
 }
 
@@ -317,14 +323,14 @@ func (s *session) publishTestaments() {
 				excludeAuthID: o.strs("exclude_authid"), eligibleAuthID: o.strs("eligible_authid"),
 				excludeAuthRole: o.strs("exclude_authrole"), eligibleAuthRole: o.strs("eligible_authrole"),
 			}
-			s.realm.publish(s, t.topic, wamp.Values(t.args, t.kwargs), &aud, o.boolean(wamp.OptDiscloseMe, false))
+			s.realm.publish(s, t.topic, wamp.Values(t.args, t.kwargs), &aud, o.boolean(wamp.OptDiscloseMe, false), o.boolean("retain", false))
 		}
 	}
 }
 
 // metaEvent publishes a router event on a wamp.* topic of the realm.
 func (rm *realm) metaEvent(topic wamp.URI, args ...any) {
-	rm.publish(nil, topic, wamp.Values(args, nil), &audience{}, false)
+	rm.publish(nil, topic, wamp.Values(args, nil), &audience{}, false, false)
 }
 
 func registrationDetails(r *realms.Registration) wamp.Dict {

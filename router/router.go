@@ -39,6 +39,8 @@ type Router struct {
 
 	stats    Stats
 	failures failureLog
+
+	link atomic.Pointer[clusterLink] // nil: a single node
 }
 
 // realm is a realms.Realm with the router-side settings of that realm.
@@ -50,6 +52,10 @@ type realm struct {
 	perms  map[string]*permissions // by role, compiled at start
 	authz  *dynamicAuthz           // nil without an authorizer
 	stats  *Stats                  // the router's
+	// interest holds the other cluster nodes' subscriptions (recipients are
+	// nodeRecipients): where a publication must be sent. Empty on a single node.
+	interest *realms.Broker
+	link     *atomic.Pointer[clusterLink] // the router's
 }
 
 var _ transport.Handler = (*Router)(nil)
@@ -101,7 +107,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
 			}
 		}
-		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory), perms: perms, stats: &r.stats}
+		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory), perms: perms, stats: &r.stats, interest: realms.NewBroker(), link: &r.link}
 		if rc.Authorizer != "" {
 			ttl := rc.AuthorizerCacheTTL
 			if ttl == 0 {
@@ -125,7 +131,7 @@ func (r *Router) realm(name wamp.URI) *realm {
 	r.realmsMu.Lock()
 	defer r.realmsMu.Unlock()
 	if rm = r.realms[name]; rm == nil {
-		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil), stats: &r.stats}
+		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil), stats: &r.stats, interest: realms.NewBroker(), link: &r.link}
 		r.realms[name] = rm
 		r.log.Info("realm created", "realm", name)
 	}
@@ -243,7 +249,7 @@ func (c *messageCounts) add(t wamp.MessageType, n uint64) {
 func (r *Router) Stats() *Stats { return &r.stats }
 
 // PendingInvocations is the number of calls routed to callees and not yet
-// answered, over all sessions.
+// answered, over all sessions (remote callees of calls made here included).
 func (r *Router) PendingInvocations() int {
 	r.sessionsMu.Lock()
 	all := make([]*session, 0, len(r.sessions))
@@ -251,6 +257,7 @@ func (r *Router) PendingInvocations() int {
 		all = append(all, s)
 	}
 	r.sessionsMu.Unlock()
+	all = append(all, r.proxies()...)
 	n := 0
 	for _, s := range all {
 		s.invMu.Lock()

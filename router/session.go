@@ -43,6 +43,13 @@ type session struct {
 	invocations map[wamp.ID]*invocation
 	gone        bool
 	invIDs      wamp.Sequence
+	invBase     uint64 // this node's tag << 32 for a proxy, else 0 (see cluster.go)
+
+	// remote is the cluster node of a proxy (a session of another node), ""
+	// for this node's sessions. remoteRegs maps a proxy's registrations here
+	// to their ids on its node, which its INVOCATIONs must carry (under invMu).
+	remote     string
+	remoteRegs map[wamp.ID]wamp.ID
 
 	testMu     sync.Mutex
 	testaments map[string][]testament // by scope: detached, destroyed
@@ -201,10 +208,13 @@ func (s *session) leave(reason string) {
 		}
 	}
 	for _, sub := range subs {
-		s.realm.subscriptionGone(s, sub.ID, sub.Deleted)
+		s.realm.subscriptionGone(s, sub.Subscription, sub.Deleted)
 	}
 	for _, reg := range regs {
 		s.realm.registrationGone(s, reg.ID, reg.Deleted)
+	}
+	if l := s.r.link.Load(); l != nil && !s.internal {
+		l.announce(&envelope{Kind: kLeave, Realm: string(s.realm.Name), Session: uint64(s.id)})
 	}
 	s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
 	s.r.stats.SessionsLeft.Add(1)
@@ -220,7 +230,7 @@ func (s *session) addInvocation(inv *invocation) bool {
 	if s.gone {
 		return false
 	}
-	inv.id = s.invIDs.Next()
+	inv.id = wamp.ID(s.invBase | ((uint64(s.invIDs.Next())-1)%maxLocalInvocation + 1))
 	s.invocations[inv.id] = inv
 	return true
 }

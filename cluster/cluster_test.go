@@ -1,0 +1,488 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/cluster"
+	"github.com/junction-wamp/junction/internal/routertest"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// nodeTimeout is short so that a node's death is noticed within a test;
+// what is asserted never depends on it being met.
+const nodeTimeout = 500 * time.Millisecond
+
+// startNATS runs a NATS server on 127.0.0.1 for the test.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns.ClientURL()
+}
+
+type node struct {
+	*routertest.Server
+	n *cluster.Node
+}
+
+func startNode(t *testing.T, natsURL string, opts routertest.Options) *node {
+	t.Helper()
+	srv := routertest.Start(t, opts)
+	n, err := cluster.Start(cluster.Config{Name: "test", NATSURL: natsURL, NodeTimeout: nodeTimeout}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	if err := n.Run(srv.Router.AttachCluster(n)); err != nil {
+		t.Fatal(err)
+	}
+	return &node{srv, n}
+}
+
+// startCluster starts count nodes on one NATS and waits until each knows the others.
+func startCluster(t *testing.T, count int) []*node {
+	t.Helper()
+	nodes, _ := startClusterURL(t, count)
+	return nodes
+}
+
+func startClusterURL(t *testing.T, count int) ([]*node, string) {
+	t.Helper()
+	url := startNATS(t)
+	nodes := make([]*node, count)
+	for i := range nodes {
+		nodes[i] = startNode(t, url, routertest.Options{})
+	}
+	for _, n := range nodes {
+		eventually(t, "every node sees the others", func() bool { return n.Router.ClusterNodes() == count-1 })
+	}
+	return nodes, url
+}
+
+// eventually waits for cond, which other goroutines make true; it fails the
+// test if that takes longer than any healthy run could.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// recv receives from ch, failing the test if nothing comes in a time no
+// healthy run needs.
+func recv[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatal("timed out waiting for a message")
+		panic("unreachable")
+	}
+}
+
+func connect(t *testing.T, n *node, serializer string) *clientlib.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := clientlib.Connect(ctx, n.URL, "realm1", clientlib.Options{Serializer: serializer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestCallAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 3)
+	callee := connect(t, nodes[1], "msgpack")
+	_, err := callee.Register(ctx(t), "com.example.add", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		a, _ := wamp.AsInt(inv.Args[0])
+		b, _ := wamp.AsInt(inv.Args[1])
+		if b == 0 {
+			return nil, &wamp.RPCError{URI: "com.example.zero", Args: []any{"b is zero"}}
+		}
+		return &clientlib.Result{Args: []any{a + b}, Kwargs: map[string]any{"node": "B"}}, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node A knows the remote callee", func() bool { return nodes[0].Router.RemoteCallees("realm1", "com.example.add") == 1 })
+	eventually(t, "node C knows the remote callee", func() bool { return nodes[2].Router.RemoteCallees("realm1", "com.example.add") == 1 })
+	for i, ser := range []string{"json", "msgpack", "cbor"} {
+		caller := connect(t, nodes[i%2*2], ser) // nodes A and C
+		res, err := caller.Call(ctx(t), "com.example.add", []any{2, 3}, nil, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", ser, err)
+		}
+		if n, _ := wamp.AsInt(res.Args[0]); n != 5 || res.Kwargs["node"] != "B" {
+			t.Fatalf("%s: result %v %v", ser, res.Args, res.Kwargs)
+		}
+		_, err = caller.Call(ctx(t), "com.example.add", []any{2, 0}, nil, nil)
+		var rerr *wamp.RPCError
+		if !errors.As(err, &rerr) || rerr.URI != "com.example.zero" || len(rerr.Args) != 1 || rerr.Args[0] != "b is zero" {
+			t.Fatalf("%s: error %v", ser, err)
+		}
+	}
+}
+
+func TestProgressCancelTimeoutAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 2)
+	callee := connect(t, nodes[1], "json")
+	interrupted := make(chan string, 4)
+	blocked := make(chan string, 4)
+	_, err := callee.Register(ctx(t), "com.example.count", func(c context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		for i := range 3 {
+			if err := inv.Progress(c, []any{i}, nil); err != nil {
+				return nil, err
+			}
+		}
+		return &clientlib.Result{Args: []any{"done"}}, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = callee.Register(ctx(t), "com.example.block", func(c context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		blocked <- fmt.Sprint(inv.Args)
+		<-c.Done()
+		interrupted <- fmt.Sprint(inv.Args)
+		return nil, c.Err()
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node A knows both procedures", func() bool {
+		return nodes[0].Router.RemoteCallees("realm1", "com.example.count") == 1 && nodes[0].Router.RemoteCallees("realm1", "com.example.block") == 1
+	})
+	caller := connect(t, nodes[0], "cbor")
+
+	var mu sync.Mutex
+	var progress []any
+	res, err := caller.Call(ctx(t), "com.example.count", nil, nil, &clientlib.CallOptions{OnProgress: func(r *clientlib.Result) {
+		mu.Lock()
+		progress = append(progress, r.Args...)
+		mu.Unlock()
+	}})
+	if err != nil || res.Args[0] != "done" {
+		t.Fatalf("progressive call: %v %v", res, err)
+	}
+	mu.Lock()
+	if fmt.Sprint(progress) != "[0 1 2]" {
+		t.Fatalf("progress %v", progress)
+	}
+	mu.Unlock()
+
+	// Timeout: the router on A ends the call and interrupts the callee on B.
+	_, err = caller.Call(ctx(t), "com.example.block", []any{"timeout"}, nil, &clientlib.CallOptions{Timeout: 100 * time.Millisecond})
+	var rerr *wamp.RPCError
+	if !errors.As(err, &rerr) || rerr.URI != wamp.ErrTimeout {
+		t.Fatalf("timeout: %v", err)
+	}
+	if got := recv(t, blocked); got != "[timeout]" {
+		t.Fatalf("blocked %s", got)
+	}
+	if got := recv(t, interrupted); got != "[timeout]" {
+		t.Fatalf("interrupted %s", got)
+	}
+
+	// Cancel, each mode.
+	for _, mode := range []string{"kill", "killnowait", "skip"} {
+		c, cancel := context.WithCancel(ctx(t))
+		done := make(chan error, 1)
+		go func() {
+			_, err := caller.Call(c, "com.example.block", []any{mode}, nil, &clientlib.CallOptions{CancelMode: mode})
+			done <- err
+		}()
+		if got := recv(t, blocked); got != "["+mode+"]" {
+			t.Fatalf("%s: callee runs %s", mode, got)
+		}
+		cancel()
+		if err := recv(t, done); err == nil {
+			t.Fatalf("%s: canceled call succeeded", mode)
+		}
+		if mode != "skip" {
+			if got := recv(t, interrupted); got != "["+mode+"]" {
+				t.Fatalf("%s: interrupted %s", mode, got)
+			}
+		}
+		eventually(t, "nothing pending on the caller's node", func() bool { return nodes[0].Router.PendingInvocations() == 0 })
+	}
+}
+
+func TestSharedRegistrationAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 3)
+	for i, n := range nodes {
+		c := connect(t, n, "json")
+		name := string(rune('A' + i))
+		_, err := c.Register(ctx(t), "com.example.who", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+			return &clientlib.Result{Args: []any{name}}, nil
+		}, &clientlib.RegisterOptions{Invoke: "roundrobin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "A sees two remote callees", func() bool { return nodes[0].Router.RemoteCallees("realm1", "com.example.who") == 2 })
+	caller := connect(t, nodes[0], "json")
+	seen := map[any]int{}
+	for range 6 {
+		res, err := caller.Call(ctx(t), "com.example.who", nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[res.Args[0]]++
+	}
+	if seen["A"] != 2 || seen["B"] != 2 || seen["C"] != 2 {
+		t.Fatalf("roundrobin over the cluster: %v", seen)
+	}
+}
+
+func TestPatternPrecedenceAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 3)
+	reg := func(n *node, proc, match, answer string) {
+		c := connect(t, n, "json")
+		_, err := c.Register(ctx(t), proc, func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+			return &clientlib.Result{Args: []any{answer}}, nil
+		}, &clientlib.RegisterOptions{Match: match})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg(nodes[1], "com.example", "prefix", "prefix")
+	reg(nodes[2], "com..op", "wildcard", "wildcard")
+	reg(nodes[1], "com.example.exact.op", "exact", "exact")
+	eventually(t, "A knows the three registrations", func() bool { return nodes[0].Router.RemoteRegistrations("realm1") == 3 })
+	caller := connect(t, nodes[0], "json")
+	for proc, want := range map[string]string{"com.example.exact.op": "exact", "com.example.other.op": "prefix", "com.other.op": "wildcard"} {
+		res, err := caller.Call(ctx(t), proc, nil, nil, nil)
+		if err != nil || res.Args[0] != want {
+			t.Fatalf("%s: %v %v, want %s", proc, res, err, want)
+		}
+	}
+}
+
+func TestPublishAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 3)
+	type got struct {
+		who string
+		ev  *clientlib.Event
+	}
+	events := make(chan got, 100)
+	subscribe := func(n *node, who, topic, match string) *clientlib.Client {
+		c := connect(t, n, []string{"json", "msgpack", "cbor"}[len(who)%3])
+		_, err := c.Subscribe(ctx(t), topic, func(ev *clientlib.Event) { events <- got{who, ev} }, &clientlib.SubscribeOptions{Match: match})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	subscribe(nodes[1], "B-exact", "com.example.news", "")
+	excluded := subscribe(nodes[1], "B-prefix", "com.example", "prefix")
+	subscribe(nodes[2], "C-wildcard", "com..news", "wildcard")
+	subscribe(nodes[0], "A-exact", "com.example.news", "")
+	eventually(t, "A knows the remote interest", func() bool { return nodes[0].Router.RemoteInterest("realm1", "com.example.news") })
+	eventually(t, "every subscription is known on A", func() bool {
+		// B's two subscriptions and C's: a publish to com.other.news reaches only C.
+		return nodes[0].Router.RemoteInterest("realm1", "com.other.news") && nodes[0].Router.RemoteInterest("realm1", "com.example.x")
+	})
+	pub := connect(t, nodes[0], "json")
+	err := pub.Publish(ctx(t), "com.example.news", []any{"hello", []byte{1, 2, 3}}, map[string]any{"k": 1},
+		&clientlib.PublishOptions{Acknowledge: true, DiscloseMe: true, Exclude: []wamp.ID{excluded.ID()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"B-exact": true, "C-wildcard": true, "A-exact": true}
+	for len(want) > 0 {
+		g := recv(t, events)
+		if !want[g.who] {
+			t.Fatalf("unexpected or duplicate event for %s", g.who)
+		}
+		delete(want, g.who)
+		if g.ev.Args[0] != "hello" || fmt.Sprint(g.ev.Args[1]) != "[1 2 3]" || g.ev.Details["publisher"] != uint64(pub.ID()) {
+			t.Fatalf("%s got %v %v", g.who, g.ev.Args, g.ev.Details)
+		}
+		if g.who == "C-wildcard" && g.ev.Details["topic"] != "com.example.news" {
+			t.Fatalf("wildcard event without its topic: %v", g.ev.Details)
+		}
+	}
+	// A second publication: each subscriber gets it once; none got the first twice.
+	if err := pub.Publish(ctx(t), "com.example.news", []any{"again"}, nil, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]bool{"B-exact": true, "B-prefix": true, "C-wildcard": true, "A-exact": true}
+	for len(want) > 0 {
+		g := recv(t, events)
+		if !want[g.who] || g.ev.Args[0] != "again" {
+			t.Fatalf("unexpected event for %s: %v", g.who, g.ev.Args)
+		}
+		delete(want, g.who)
+	}
+}
+
+func TestRetainedEventAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 2)
+	pub := connect(t, nodes[0], "json")
+	if err := pub.Publish(ctx(t), "com.example.state", []any{"v1"}, nil, &clientlib.PublishOptions{Acknowledge: true, Retain: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The retained event travels to every node; a marker publication sent
+	// after it, on the same path, says it has arrived.
+	sub := connect(t, nodes[1], "json")
+	marker := make(chan struct{}, 1)
+	if _, err := sub.Subscribe(ctx(t), "com.example.marker", func(*clientlib.Event) { marker <- struct{}{} }, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "A knows B's interest", func() bool { return nodes[0].Router.RemoteInterest("realm1", "com.example.marker") })
+	if err := pub.Publish(ctx(t), "com.example.marker", nil, nil, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, marker)
+	got := make(chan *clientlib.Event, 1)
+	if _, err := sub.Subscribe(ctx(t), "com.example.state", func(ev *clientlib.Event) { got <- ev }, &clientlib.SubscribeOptions{GetRetained: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recv(t, got); ev.Args[0] != "v1" || ev.Details["retained"] != true {
+		t.Fatalf("retained event %v %v", ev.Args, ev.Details)
+	}
+}
+
+func TestSessionMetaAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 3)
+	joins := make(chan uint64, 10)
+	watcher := connect(t, nodes[0], "json")
+	if _, err := watcher.Subscribe(ctx(t), "wamp.session.on_join", func(ev *clientlib.Event) {
+		d := wamp.AsDict(ev.Args[0])
+		id, _ := wamp.AsID(d["session"])
+		joins <- uint64(id)
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B and C know A's interest in on_join", func() bool {
+		return nodes[1].Router.RemoteInterest("realm1", "wamp.session.on_join") && nodes[2].Router.RemoteInterest("realm1", "wamp.session.on_join")
+	})
+	b := connect(t, nodes[1], "json")
+	c := connect(t, nodes[2], "msgpack")
+	seen := map[uint64]bool{}
+	for len(seen) < 2 {
+		seen[recv(t, joins)] = true
+	}
+	if !seen[uint64(b.ID())] || !seen[uint64(c.ID())] {
+		t.Fatalf("on_join from other nodes: %v, want %d and %d", seen, b.ID(), c.ID())
+	}
+	eventually(t, "A counts the sessions of the cluster", func() bool {
+		res, err := watcher.Call(ctx(t), "wamp.session.count", nil, nil, nil)
+		n, _ := wamp.AsInt(res.Args[0])
+		return err == nil && n == 3
+	})
+	res, err := watcher.Call(ctx(t), "wamp.session.get", []any{c.ID()}, nil, nil)
+	if err != nil || wamp.AsDict(res.Args[0])["authrole"] != "anonymous" {
+		t.Fatalf("session.get of a remote session: %v %v", res, err)
+	}
+}
+
+func TestNodeDeath(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+
+	callee := connect(t, b, "json")
+	started := make(chan struct{}, 1)
+	if _, err := callee.Register(ctx(t), "com.example.slow", func(c context.Context, _ *clientlib.Invocation) (*clientlib.Result, error) {
+		started <- struct{}{}
+		<-c.Done()
+		return nil, c.Err()
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A testament of a session on B, for a subscriber on C.
+	if _, err := callee.Call(ctx(t), "wamp.session.add_testament", []any{"com.example.gone", []any{"B died"}}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	sub := connect(t, c, "json")
+	testaments := make(chan *clientlib.Event, 4)
+	if _, err := sub.Subscribe(ctx(t), "com.example.gone", func(ev *clientlib.Event) { testaments <- ev }, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "A knows B's callee and C's interest", func() bool {
+		return a.Router.RemoteCallees("realm1", "com.example.slow") == 1 && a.Router.RemoteInterest("realm1", "com.example.gone")
+	})
+	eventually(t, "C knows B's callee", func() bool { return c.Router.RemoteCallees("realm1", "com.example.slow") == 1 })
+
+	caller := connect(t, a, "json")
+	done := make(chan error, 1)
+	go func() {
+		_, err := caller.Call(ctx(t), "com.example.slow", nil, nil, nil)
+		done <- err
+	}()
+	recv(t, started)
+	b.n.Crash() // as kill -9: no goodbye
+
+	err := recv(t, done)
+	var rerr *wamp.RPCError
+	if !errors.As(err, &rerr) || rerr.URI != wamp.ErrCanceled {
+		t.Fatalf("call in flight to a dead node: %v", err)
+	}
+	eventually(t, "the dead node's registration is gone everywhere", func() bool {
+		return a.Router.RemoteCallees("realm1", "com.example.slow") == 0 && c.Router.RemoteCallees("realm1", "com.example.slow") == 0
+	})
+	ev := recv(t, testaments)
+	if ev.Args[0] != "B died" {
+		t.Fatalf("testament %v", ev.Args)
+	}
+	_, err = caller.Call(ctx(t), "com.example.slow", nil, nil, nil)
+	if !errors.As(err, &rerr) || rerr.URI != wamp.ErrNoSuchProcedure {
+		t.Fatalf("call after the node died: %v", err)
+	}
+	select {
+	case ev := <-testaments:
+		t.Fatalf("testament published twice: %v", ev.Args)
+	default:
+	}
+
+}
+
+func TestNodeRejoins(t *testing.T) {
+	nodes, url := startClusterURL(t, 3)
+	a, b := nodes[0], nodes[1]
+	b.n.Crash()
+	eventually(t, "A drops B", func() bool { return a.Router.ClusterNodes() == 1 })
+	back := startNode(t, url, routertest.Options{}) // B restarted: a new node id
+	for _, n := range []*node{a, nodes[2], back} {
+		eventually(t, "the cluster has three nodes again", func() bool { return n.Router.ClusterNodes() == 2 })
+	}
+	callee := connect(t, back, "json")
+	if _, err := callee.Register(ctx(t), "com.example.back", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: []any{"back"}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "A knows the new node's callee", func() bool { return a.Router.RemoteCallees("realm1", "com.example.back") == 1 })
+	res, err := connect(t, a, "json").Call(ctx(t), "com.example.back", nil, nil, nil)
+	if err != nil || res.Args[0] != "back" {
+		t.Fatalf("call to the node that came back: %v %v", res, err)
+	}
+}

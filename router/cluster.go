@@ -1,0 +1,829 @@
+package router
+
+import (
+	"bytes"
+	"hash/fnv"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/junction-wamp/junction/realms"
+	"github.com/junction-wamp/junction/serializers"
+	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// Bus carries the router's messages to the other nodes of a cluster. Package
+// cluster implements it over NATS; messages from one node to another arrive
+// in the order they were sent.
+type Bus interface {
+	// ID is this node's id.
+	ID() string
+	// Send queues data for node to; it does not block on the network.
+	Send(to string, data []byte) error
+}
+
+// How the nodes of a cluster share one router (see ARCHITECTURE.md,
+// "Cluster"):
+//
+//   - Every node tells the others of its sessions (join, leave), its
+//     registrations and the topics its sessions subscribe to (interest), and
+//     its sessions' testaments. A node that hears of another sends it all of
+//     that at once (a snapshot).
+//   - A remote session is a proxy: a *session whose peer is a clusterPeer. It
+//     is in the realm's sessions (so the session meta API counts it) and in
+//     the dealer as callee of its registrations, so a call is routed on the
+//     caller's node exactly as to a local callee, shared registrations and
+//     pattern precedence included. The INVOCATION is encoded there with the
+//     callee's serializer and the callee's node writes those bytes to the
+//     callee as they are.
+//   - INVOCATION request ids a node allocates for proxies carry the node's tag
+//     in their high bits (local ones stay below 2^32), so the callee's node
+//     sends a YIELD or ERROR with such an id back to the node that owns the
+//     call, where the proxy's invocation table, timers and cancel live.
+//   - A publication is delivered on its node, then sent once to each node
+//     with a matching subscription (and to every node if retained), which
+//     delivers it to its own subscribers under its own subscription ids.
+//   - A node that goes silent is dropped: its proxies leave (their pending
+//     invocations fail with wamp.error.canceled) and the live node with the
+//     smallest id publishes their testaments and wamp.session.on_leave.
+
+// maxLocalInvocation bounds the INVOCATION request ids a session's own node
+// hands out; ids above it carry a node's tag.
+const maxLocalInvocation = 1<<32 - 1
+
+// Kinds of cluster messages.
+const (
+	kSnapshot uint8 = iota + 1
+	kJoin
+	kLeave
+	kRegister
+	kUnregister
+	kInterest
+	kTestament
+	kFlush
+	kFrame   // to a local session: an encoded message
+	kClose   // to a local session: close its connection
+	kAnswer  // to the node owning an invocation: YIELD or ERROR from its callee
+	kPublish // a publication, for this node's subscribers
+)
+
+// envelope is one cluster message, msgpack-encoded; a kind uses some fields.
+type envelope struct {
+	Kind    uint8  `msgpack:"k"`
+	Realm   string `msgpack:"r,omitempty"`
+	Session uint64 `msgpack:"s,omitempty"`
+
+	// kJoin
+	AuthID       string         `msgpack:"ai,omitempty"`
+	AuthRole     string         `msgpack:"ar,omitempty"`
+	AuthMethod   string         `msgpack:"am,omitempty"`
+	AuthProvider string         `msgpack:"ap,omitempty"`
+	Serializer   string         `msgpack:"z,omitempty"`
+	Roles        map[string]any `msgpack:"ro,omitempty"`
+	Joined       int64          `msgpack:"j,omitempty"`
+
+	// kRegister, kUnregister
+	Procedure      string `msgpack:"p,omitempty"`
+	Match          string `msgpack:"m,omitempty"`
+	Invoke         string `msgpack:"i,omitempty"`
+	Registration   uint64 `msgpack:"g,omitempty"`
+	DiscloseCaller bool   `msgpack:"dc,omitempty"`
+	ForwardTimeout bool   `msgpack:"ft,omitempty"`
+
+	// kInterest, kPublish, kTestament
+	Topic string `msgpack:"t,omitempty"`
+	On    bool   `msgpack:"on,omitempty"`
+
+	// kFrame, kAnswer, kPublish: a message encoded with Serializer.
+	Frame  []byte `msgpack:"f,omitempty"`
+	Binary bool   `msgpack:"b,omitempty"`
+	// kClose
+	Code   int    `msgpack:"c,omitempty"`
+	Reason string `msgpack:"re,omitempty"`
+
+	// kPublish
+	Publication      uint64   `msgpack:"pu,omitempty"`
+	Disclose         bool     `msgpack:"d,omitempty"`
+	Retain           bool     `msgpack:"rt,omitempty"`
+	Exclude          []uint64 `msgpack:"x,omitempty"`
+	Eligible         []uint64 `msgpack:"e,omitempty"`
+	ExcludeAuthID    []string `msgpack:"xi,omitempty"`
+	EligibleAuthID   []string `msgpack:"ei,omitempty"`
+	ExcludeAuthRole  []string `msgpack:"xr,omitempty"`
+	EligibleAuthRole []string `msgpack:"er,omitempty"`
+
+	// kTestament, kFlush
+	Scope   string         `msgpack:"sc,omitempty"`
+	Args    []any          `msgpack:"a,omitempty"`
+	Kwargs  map[string]any `msgpack:"kw,omitempty"`
+	Options map[string]any `msgpack:"o,omitempty"`
+
+	// kSnapshot
+	Items []*envelope `msgpack:"it,omitempty"`
+	Reply bool        `msgpack:"rp,omitempty"`
+}
+
+func encodeEnvelope(e *envelope) ([]byte, error) { return msgpack.Marshal(e) }
+
+func decodeEnvelope(data []byte) (*envelope, error) {
+	d := msgpack.NewDecoder(bytes.NewReader(data))
+	d.UseLooseInterfaceDecoding(true) // integers as int64/uint64, as the rest of the router expects
+	e := new(envelope)
+	return e, d.Decode(e)
+}
+
+// remoteNode is what this node knows of another.
+type remoteNode struct {
+	id      string
+	tag     uint64
+	rec     nodeRecipient
+	proxies map[wamp.ID]*session // its sessions, by id
+}
+
+// nodeRecipient stands for a node in a realm's interest table.
+type nodeRecipient struct {
+	id  string
+	tag wamp.ID
+}
+
+func (n nodeRecipient) SessionID() wamp.ID { return n.tag }
+
+// clusterLink is a router's membership of a cluster.
+type clusterLink struct {
+	r   *Router
+	bus Bus
+	id  string
+	tag uint64
+
+	mu    sync.Mutex
+	nodes map[string]*remoteNode
+	byTag map[uint64]*remoteNode
+}
+
+// nodeTag is a number in [1, 2^21) for a node id: the high bits of the
+// INVOCATION request ids that node allocates (2^21 * 2^32 = 2^53).
+func nodeTag(id string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id))
+	return h.Sum64()%(1<<21-1) + 1
+}
+
+// AttachCluster makes the router one node of a cluster. The caller then runs
+// the bus with the returned handler (cluster.Node.Run).
+func (r *Router) AttachCluster(bus Bus) *ClusterHandler {
+	l := &clusterLink{r: r, bus: bus, id: bus.ID(), tag: nodeTag(bus.ID()),
+		nodes: make(map[string]*remoteNode), byTag: make(map[uint64]*remoteNode)}
+	r.link.Store(l)
+	return &ClusterHandler{l}
+}
+
+// ClusterHandler receives what the bus hears (it implements cluster.Handler).
+type ClusterHandler struct{ l *clusterLink }
+
+// NodeUp sends the new node everything it must know of this one.
+func (h *ClusterHandler) NodeUp(id string) { h.l.nodeUp(id) }
+
+// NodeDown drops a node and what it held.
+func (h *ClusterHandler) NodeDown(id string) { h.l.nodeDown(id) }
+
+// Deliver handles a message from node from.
+func (h *ClusterHandler) Deliver(from string, data []byte) { h.l.deliver(from, data) }
+
+// ClusterNodes is the number of other nodes this router knows alive.
+func (r *Router) ClusterNodes() int {
+	l := r.link.Load()
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.nodes)
+}
+
+// RemoteInterest reports whether another node has told this one of a
+// subscription matching topic in realm: a publication here would reach it.
+func (r *Router) RemoteInterest(realm, topic string) bool {
+	rm := r.realm(wamp.URI(realm))
+	if rm == nil || r.link.Load() == nil {
+		return false
+	}
+	return len(rm.interest.Match(nil, wamp.URI(topic))) > 0
+}
+
+// RemoteCallees is the number of remote callees of procedure's registration
+// in realm as this node routes it (exact match first, then patterns).
+func (r *Router) RemoteCallees(realm, procedure string) int {
+	rm := r.realm(wamp.URI(realm))
+	if rm == nil {
+		return 0
+	}
+	reg := rm.Dealer.Match(wamp.URI(procedure))
+	if reg == nil {
+		return 0
+	}
+	n := 0
+	for _, c := range reg.Callees {
+		if c.(*session).remote != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// RemoteRegistrations is the number of registrations of realm with a callee
+// on another node.
+func (r *Router) RemoteRegistrations(realm string) int {
+	rm := r.realm(wamp.URI(realm))
+	if rm == nil {
+		return 0
+	}
+	n := 0
+	for _, reg := range rm.Dealer.All() {
+		if slices.ContainsFunc(reg.Callees, func(c realms.Recipient) bool { return c.(*session).remote != "" }) {
+			n++
+		}
+	}
+	return n
+}
+
+// proxies are the remote sessions this node knows.
+func (r *Router) proxies() []*session {
+	l := r.link.Load()
+	if l == nil {
+		return nil
+	}
+	var out []*session
+	for _, rm := range r.allRealms() {
+		for _, rc := range rm.Sessions() {
+			if s := rc.(*session); s.remote != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func (l *clusterLink) node(id string) *remoteNode {
+	n := l.nodes[id]
+	if n == nil {
+		tag := nodeTag(id)
+		n = &remoteNode{id: id, tag: tag, rec: nodeRecipient{id, wamp.ID(tag)}, proxies: make(map[wamp.ID]*session)}
+		if other := l.byTag[tag]; other != nil || tag == l.tag {
+			l.r.log.Error("two cluster nodes share an invocation tag; calls between them may be misrouted", "node", id, "tag", tag)
+		}
+		l.nodes[id] = n
+		l.byTag[tag] = n
+	}
+	return n
+}
+
+// send encodes e for node to.
+func (l *clusterLink) send(to string, e *envelope) {
+	data, err := encodeEnvelope(e)
+	if err != nil {
+		l.r.log.Error("cannot encode cluster message", "kind", e.Kind, "error", err)
+		return
+	}
+	if err := l.bus.Send(to, data); err != nil {
+		l.r.log.Warn("cluster message not sent", "node", to, "kind", e.Kind, "error", err)
+	}
+}
+
+// announce sends e to every node known alive.
+func (l *clusterLink) announce(e *envelope) {
+	data, err := encodeEnvelope(e)
+	if err != nil {
+		l.r.log.Error("cannot encode cluster message", "kind", e.Kind, "error", err)
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock() // held while sending, so a snapshot cannot overtake
+	for id := range l.nodes {
+		if err := l.bus.Send(id, data); err != nil {
+			l.r.log.Warn("cluster message not sent", "node", id, "kind", e.Kind, "error", err)
+		}
+	}
+}
+
+func (l *clusterLink) nodeUp(id string) {
+	l.mu.Lock()
+	l.node(id)
+	snap := l.snapshot(true)
+	l.send(id, snap)
+	l.mu.Unlock()
+}
+
+// snapshot is everything the other nodes must know of this one.
+func (l *clusterLink) snapshot(reply bool) *envelope {
+	snap := &envelope{Kind: kSnapshot, Reply: reply}
+	for _, rm := range l.r.allRealms() {
+		for _, rc := range rm.Sessions() {
+			s := rc.(*session)
+			if s.remote != "" || s.internal {
+				continue
+			}
+			snap.Items = append(snap.Items, joinEnvelope(s))
+			s.testMu.Lock()
+			for scope, ts := range s.testaments {
+				for _, t := range ts {
+					snap.Items = append(snap.Items, testamentEnvelope(s, scope, t))
+				}
+			}
+			s.testMu.Unlock()
+		}
+		for _, reg := range rm.Dealer.All() {
+			for _, c := range reg.Callees {
+				if s := c.(*session); s.remote == "" {
+					snap.Items = append(snap.Items, registerEnvelope(s, reg))
+				}
+			}
+		}
+		for _, sub := range rm.Broker.All() {
+			snap.Items = append(snap.Items, &envelope{Kind: kInterest, Realm: string(rm.Name), Topic: string(sub.Topic), Match: sub.Match, On: true})
+		}
+	}
+	return snap
+}
+
+func (r *Router) allRealms() []*realm {
+	r.realmsMu.RLock()
+	defer r.realmsMu.RUnlock()
+	out := make([]*realm, 0, len(r.realms))
+	for _, rm := range r.realms {
+		out = append(out, rm)
+	}
+	return out
+}
+
+func joinEnvelope(s *session) *envelope {
+	return &envelope{Kind: kJoin, Realm: string(s.realm.Name), Session: uint64(s.id), AuthID: s.authid, AuthRole: s.authrole,
+		AuthMethod: s.authmethod, AuthProvider: s.authprovider, Serializer: s.peer.Serializer().Name(),
+		Roles: s.roles, Joined: s.joined.UnixMilli()}
+}
+
+func registerEnvelope(s *session, reg *realms.Registration) *envelope {
+	return &envelope{Kind: kRegister, Realm: string(s.realm.Name), Session: uint64(s.id), Procedure: string(reg.Procedure),
+		Match: reg.Match, Invoke: reg.Invoke, Registration: uint64(reg.ID),
+		DiscloseCaller: reg.DiscloseCaller, ForwardTimeout: reg.ForwardTimeout}
+}
+
+func testamentEnvelope(s *session, scope string, t testament) *envelope {
+	return &envelope{Kind: kTestament, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope,
+		Topic: string(t.topic), Args: t.args, Kwargs: t.kwargs, Options: t.options}
+}
+
+// nodeDown drops node id: its proxies leave, their pending invocations
+// fail, and if this is the live node with the smallest id, their testaments
+// and on_leave events are published.
+func (l *clusterLink) nodeDown(id string) {
+	l.mu.Lock()
+	n := l.nodes[id]
+	if n == nil {
+		l.mu.Unlock()
+		return
+	}
+	delete(l.nodes, id)
+	delete(l.byTag, n.tag)
+	elected := true
+	for other := range l.nodes {
+		if other < l.id {
+			elected = false
+		}
+	}
+	l.mu.Unlock()
+	for _, rm := range l.r.allRealms() {
+		rm.interest.RemoveSession(n.rec)
+	}
+	for _, p := range n.proxies {
+		if elected {
+			p.publishTestaments()
+			p.realm.metaEvent("wamp.session.on_leave", uint64(p.id), p.authid, p.authrole)
+		}
+		l.dropProxy(p, "node "+id+" is gone")
+	}
+	l.r.log.Warn("cluster node dropped", "node", id, "sessions", len(n.proxies), "published_testaments", elected)
+}
+
+// dropProxy removes a remote session: from the realm and its registrations;
+// the calls routed to it fail.
+func (l *clusterLink) dropProxy(p *session, why string) {
+	p.realm.Leave(p)
+	p.invMu.Lock()
+	p.gone = true
+	pending := p.invocations
+	p.invocations = nil
+	p.invMu.Unlock()
+	for _, inv := range pending {
+		inv.caller.endCall(inv)
+		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrCanceled, "callee is gone: "+why)
+	}
+	p.peer.(*clusterPeer).closeLocal()
+}
+
+func (l *clusterLink) deliver(from string, data []byte) {
+	e, err := decodeEnvelope(data)
+	if err != nil {
+		l.r.log.Error("malformed cluster message ignored", "node", from, "error", err)
+		return
+	}
+	l.mu.Lock()
+	n := l.node(from)
+	l.mu.Unlock()
+	l.apply(n, e)
+}
+
+// apply handles one message of node n. Messages of one node are applied in
+// order, on one goroutine.
+func (l *clusterLink) apply(n *remoteNode, e *envelope) {
+	if e.Kind == kSnapshot {
+		l.applySnapshot(n, e)
+		return
+	}
+	rm := l.r.realm(wamp.URI(e.Realm))
+	if rm == nil {
+		l.r.log.Warn("cluster message for a realm this node does not have", "node", n.id, "realm", e.Realm, "kind", e.Kind)
+		return
+	}
+	id := wamp.ID(e.Session)
+	switch e.Kind {
+	case kJoin:
+		l.addProxy(n, rm, e)
+	case kLeave:
+		if p := n.proxies[id]; p != nil {
+			delete(n.proxies, id)
+			l.dropProxy(p, "session left")
+		}
+	case kRegister:
+		if p := n.proxies[id]; p != nil {
+			l.addRegistration(p, e)
+		}
+	case kUnregister:
+		if p := n.proxies[id]; p != nil {
+			l.removeRegistration(p, wamp.ID(e.Registration))
+		}
+	case kInterest:
+		if e.On {
+			rm.interest.Subscribe(n.rec, wamp.URI(e.Topic), e.Match)
+		} else if sub := rm.interest.Lookup(wamp.URI(e.Topic), e.Match); sub != nil {
+			_, _, _ = rm.interest.Unsubscribe(n.rec, sub.ID)
+		}
+	case kTestament:
+		if p := n.proxies[id]; p != nil {
+			p.testMu.Lock()
+			p.testaments[e.Scope] = append(p.testaments[e.Scope], testament{topic: wamp.URI(e.Topic), args: e.Args, kwargs: e.Kwargs, options: e.Options})
+			p.testMu.Unlock()
+		}
+	case kFlush:
+		if p := n.proxies[id]; p != nil {
+			p.testMu.Lock()
+			delete(p.testaments, e.Scope)
+			p.testMu.Unlock()
+		}
+	case kFrame, kClose:
+		rc, ok := rm.Session(id)
+		s, _ := rc.(*session)
+		if !ok || s.remote != "" {
+			l.r.log.Debug("cluster message for a session that is gone", "node", n.id, "session", e.Session, "kind", e.Kind)
+			return
+		}
+		if e.Kind == kClose {
+			s.peer.Close(transport.CloseCode(e.Code), e.Reason)
+			return
+		}
+		// Counted as sent on the node that routed it.
+		_ = s.peer.SendFrame(transport.NewFrame(e.Frame, e.Binary))
+	case kAnswer:
+		p := n.proxies[id]
+		if p == nil {
+			return
+		}
+		msg, err := p.peer.Serializer().Decode(e.Frame)
+		if err != nil {
+			l.r.log.Error("undecodable answer from a cluster node", "node", n.id, "error", err)
+			return
+		}
+		switch m := msg.(type) {
+		case *wamp.Yield:
+			p.handleYield(m)
+		case *wamp.Error:
+			p.handleError(m)
+		}
+	case kPublish:
+		l.applyPublish(rm, e)
+	}
+}
+
+func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *envelope) *session {
+	id := wamp.ID(e.Session)
+	if p := n.proxies[id]; p != nil {
+		return p
+	}
+	ser, ok := serializers.ByName(e.Serializer)
+	if !ok {
+		l.r.log.Error("remote session with an unknown serializer ignored", "node", n.id, "serializer", e.Serializer)
+		return nil
+	}
+	p := &session{
+		r: l.r, encoding: ser.Encoding(), binary: ser.Binary(), address: "node " + n.id,
+		id: id, realm: rm, authid: e.AuthID, authrole: e.AuthRole, authmethod: e.AuthMethod, authprovider: e.AuthProvider,
+		joined: time.UnixMilli(e.Joined), roles: wamp.Dict(e.Roles),
+		invocations: make(map[wamp.ID]*invocation), calls: make(map[wamp.ID]*invocation), testaments: make(map[string][]testament),
+		remote: n.id, invBase: l.tag << 32, remoteRegs: make(map[wamp.ID]wamp.ID),
+	}
+	p.peer = &clusterPeer{l: l, node: n.id, realm: e.Realm, id: id, ser: ser, done: make(chan struct{})}
+	p.established.Store(true)
+	n.proxies[id] = p
+	rm.Join(p)
+	return p
+}
+
+func (l *clusterLink) addRegistration(p *session, e *envelope) {
+	remoteID := wamp.ID(e.Registration)
+	for _, rid := range p.remoteRegs {
+		if rid == remoteID {
+			return // known (a snapshot repeats what was announced)
+		}
+	}
+	reg, _, err := p.realm.Dealer.Register(p, wamp.URI(e.Procedure), e.Match, e.Invoke, realms.RegisterOptions{
+		DiscloseCaller: e.DiscloseCaller, ForwardTimeout: e.ForwardTimeout})
+	if err != nil {
+		l.r.log.Warn("remote registration conflicts with one on this node; calls here will not reach it",
+			"procedure", e.Procedure, "node", p.remote, "session", uint64(p.id), "error", err)
+		return
+	}
+	p.invMu.Lock()
+	p.remoteRegs[reg.ID] = remoteID
+	p.invMu.Unlock()
+}
+
+func (l *clusterLink) removeRegistration(p *session, remoteID wamp.ID) {
+	p.invMu.Lock()
+	var local wamp.ID
+	for lid, rid := range p.remoteRegs {
+		if rid == remoteID {
+			local = lid
+			delete(p.remoteRegs, lid)
+		}
+	}
+	p.invMu.Unlock()
+	if local != 0 {
+		_, _, _ = p.realm.Dealer.Unregister(p, local)
+	}
+}
+
+// applySnapshot brings what this node knows of n in line with n's snapshot.
+func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
+	sessions := make(map[wamp.ID]bool)
+	regs := make(map[wamp.ID]map[wamp.ID]bool) // session -> remote registration ids
+	interest := make(map[*realm]map[[2]string]bool)
+	for _, e := range snap.Items {
+		switch e.Kind {
+		case kJoin:
+			sessions[wamp.ID(e.Session)] = true
+		case kRegister:
+			if regs[wamp.ID(e.Session)] == nil {
+				regs[wamp.ID(e.Session)] = make(map[wamp.ID]bool)
+			}
+			regs[wamp.ID(e.Session)][wamp.ID(e.Registration)] = true
+		case kInterest:
+			if rm := l.r.realm(wamp.URI(e.Realm)); rm != nil {
+				if interest[rm] == nil {
+					interest[rm] = make(map[[2]string]bool)
+				}
+				interest[rm][[2]string{e.Match, e.Topic}] = true
+			}
+		}
+	}
+	// What n no longer has goes first.
+	for id, p := range n.proxies {
+		if !sessions[id] {
+			delete(n.proxies, id)
+			l.dropProxy(p, "session left")
+			continue
+		}
+		p.invMu.Lock()
+		var stale []wamp.ID
+		for _, rid := range p.remoteRegs {
+			if !regs[id][rid] {
+				stale = append(stale, rid)
+			}
+		}
+		p.invMu.Unlock()
+		for _, rid := range stale {
+			l.removeRegistration(p, rid)
+		}
+		p.testMu.Lock()
+		clear(p.testaments) // resent below
+		p.testMu.Unlock()
+	}
+	for _, rm := range l.r.allRealms() {
+		for _, sub := range rm.interest.All() {
+			if !interest[rm][[2]string{sub.Match, string(sub.Topic)}] && slices.Contains(sub.Subscribers, realms.Recipient(n.rec)) {
+				_, _, _ = rm.interest.Unsubscribe(n.rec, sub.ID)
+			}
+		}
+	}
+	for _, e := range snap.Items {
+		l.apply(n, e)
+	}
+	if snap.Reply {
+		l.mu.Lock()
+		if l.nodes[n.id] != nil {
+			l.send(n.id, l.snapshot(false))
+		}
+		l.mu.Unlock()
+	}
+}
+
+// applyPublish delivers a publication of another node to this node's subscribers.
+func (l *clusterLink) applyPublish(rm *realm, e *envelope) {
+	ser, ok := serializers.ByName(e.Serializer)
+	if !ok {
+		return
+	}
+	msg, err := ser.Decode(e.Frame)
+	ev, isEvent := msg.(*wamp.Event)
+	if err != nil || !isEvent {
+		l.r.log.Error("undecodable publication from a cluster node", "error", err)
+		return
+	}
+	publisher := &session{id: wamp.ID(e.Session), authid: e.AuthID, authrole: e.AuthRole, remote: "publisher"}
+	if e.Session == 0 {
+		publisher = nil
+	}
+	aud := audience{
+		exclude: idSet(e.Exclude), eligible: idSet(e.Eligible),
+		excludeAuthID: strSet(e.ExcludeAuthID), eligibleAuthID: strSet(e.EligibleAuthID),
+		excludeAuthRole: strSet(e.ExcludeAuthRole), eligibleAuthRole: strSet(e.EligibleAuthRole),
+	}
+	pub := wamp.ID(e.Publication)
+	topic := wamp.URI(e.Topic)
+	rm.deliver(publisher, pub, topic, ev.Payload, &aud, e.Disclose)
+	rm.events.record(&storedEvent{publication: pub, topic: topic, time: time.Now(), payload: ev.Payload,
+		publisher: publisher, disclose: e.Disclose, aud: aud}, e.Retain)
+}
+
+// forwardPublish sends a publication made on this node to the nodes that
+// have a matching subscription (every node if it is retained).
+func (l *clusterLink) forwardPublish(rm *realm, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool) {
+	var targets []string
+	if retain {
+		l.mu.Lock()
+		for id := range l.nodes {
+			targets = append(targets, id)
+		}
+		l.mu.Unlock()
+	} else {
+		var buf [4]*realms.Subscription
+		for _, sub := range rm.interest.Match(buf[:0], topic) {
+			for _, rc := range sub.Subscribers {
+				if id := rc.(nodeRecipient).id; !slices.Contains(targets, id) {
+					targets = append(targets, id)
+				}
+			}
+		}
+	}
+	if len(targets) == 0 {
+		return
+	}
+	ser := serializers.ForEncoding(payload.Encoding)
+	if ser == nil {
+		ser, _ = serializers.ByName("msgpack")
+	}
+	frame, err := ser.Encode(&wamp.Event{Subscription: 1, Publication: pub, Payload: payload})
+	if err != nil {
+		l.r.log.Error("cannot encode a publication for the cluster", "topic", topic, "error", err)
+		return
+	}
+	e := &envelope{Kind: kPublish, Realm: string(rm.Name), Topic: string(topic), Publication: uint64(pub),
+		Serializer: ser.Name(), Frame: frame, Disclose: disclose, Retain: retain,
+		Exclude: idList(aud.exclude), Eligible: idList(aud.eligible),
+		ExcludeAuthID: strList(aud.excludeAuthID), EligibleAuthID: strList(aud.eligibleAuthID),
+		ExcludeAuthRole: strList(aud.excludeAuthRole), EligibleAuthRole: strList(aud.eligibleAuthRole)}
+	if publisher != nil {
+		e.Session, e.AuthID, e.AuthRole = uint64(publisher.id), publisher.authid, publisher.authrole
+	}
+	data, err := encodeEnvelope(e)
+	if err != nil {
+		l.r.log.Error("cannot encode cluster message", "kind", e.Kind, "error", err)
+		return
+	}
+	for _, id := range targets {
+		if err := l.bus.Send(id, data); err != nil {
+			l.r.log.Warn("publication not sent to a cluster node", "node", id, "error", err)
+		}
+	}
+}
+
+// forwardAnswer sends a callee's YIELD or ERROR for an invocation another
+// node owns (its tag is in the request id) to that node.
+func (l *clusterLink) forwardAnswer(s *session, m wamp.Message, request wamp.ID) {
+	l.mu.Lock()
+	n := l.byTag[uint64(request)>>32]
+	l.mu.Unlock()
+	if n == nil {
+		s.logger().Debug("answer for an invocation of a node that is gone dropped", "request", uint64(request))
+		return
+	}
+	data, err := s.peer.Serializer().Encode(m)
+	if err != nil {
+		s.logger().Error("cannot encode an answer for the cluster", "error", err)
+		return
+	}
+	l.send(n.id, &envelope{Kind: kAnswer, Realm: string(s.realm.Name), Session: uint64(s.id), Frame: data})
+}
+
+func idSet(ids []uint64) map[wamp.ID]bool {
+	if ids == nil {
+		return nil
+	}
+	m := make(map[wamp.ID]bool, len(ids))
+	for _, id := range ids {
+		m[wamp.ID(id)] = true
+	}
+	return m
+}
+
+func strSet(ss []string) map[string]bool {
+	if ss == nil {
+		return nil
+	}
+	m := make(map[string]bool, len(ss))
+	for _, s := range ss {
+		m[s] = true
+	}
+	return m
+}
+
+func idList(m map[wamp.ID]bool) []uint64 {
+	if m == nil {
+		return nil
+	}
+	out := make([]uint64, 0, len(m))
+	for id := range m {
+		out = append(out, uint64(id))
+	}
+	return out
+}
+
+func strList(m map[string]bool) []string {
+	if m == nil {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for s := range m {
+		out = append(out, s)
+	}
+	return out
+}
+
+// clusterPeer is the peer of a proxy: what is sent to it goes to its node.
+type clusterPeer struct {
+	l     *clusterLink
+	node  string
+	realm string
+	id    wamp.ID
+	ser   serializers.Serializer
+	once  sync.Once
+	done  chan struct{}
+}
+
+var _ transport.Peer = (*clusterPeer)(nil)
+
+func (p *clusterPeer) Recv() (wamp.Message, error) { return nil, transport.ErrClosed }
+
+func (p *clusterPeer) Send(m wamp.Message) error {
+	data, err := p.ser.Encode(m)
+	if err != nil {
+		return err
+	}
+	return p.sendFrame(data)
+}
+
+func (p *clusterPeer) SendFrame(f *transport.Frame) error { return p.sendFrame(f.Data) }
+
+func (p *clusterPeer) sendFrame(data []byte) error {
+	select {
+	case <-p.done:
+		return transport.ErrClosed
+	default:
+	}
+	p.l.send(p.node, &envelope{Kind: kFrame, Realm: p.realm, Session: uint64(p.id), Frame: data, Binary: p.ser.Binary()})
+	return nil
+}
+
+func (p *clusterPeer) Serializer() serializers.Serializer { return p.ser }
+
+// Close closes the remote session's connection, on its node.
+func (p *clusterPeer) Close(code transport.CloseCode, reason string) {
+	p.l.send(p.node, &envelope{Kind: kClose, Realm: p.realm, Session: uint64(p.id), Code: int(code), Reason: reason})
+}
+
+func (p *clusterPeer) closeLocal()           { p.once.Do(func() { close(p.done) }) }
+func (p *clusterPeer) Done() <-chan struct{} { return p.done }
+func (p *clusterPeer) Info() transport.Info {
+	return transport.Info{RemoteAddr: "cluster node " + p.node, Subprotocol: p.ser.Subprotocol()}
+}
