@@ -72,6 +72,8 @@ type Node struct {
 	h       Handler
 	members map[string]time.Time // node id -> last heard
 	left    map[string]bool      // nodes that said goodbye: their ids never come back
+	waits   map[string]*ackWait  // SendAll confirmations awaited, by token
+	tokens  uint64
 	subs    []*nats.Subscription
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -97,7 +99,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		log = slog.Default()
 	}
 	n := &Node{cfg: cfg, log: log.With("component", "cluster"), id: newNodeID(), prefix: "junction." + cfg.Name,
-		members: make(map[string]time.Time), left: make(map[string]bool), stop: make(chan struct{})}
+		members: make(map[string]time.Time), left: make(map[string]bool), waits: make(map[string]*ackWait), stop: make(chan struct{})}
 	url := cfg.NATSURL
 	var opts []nats.Option
 	if cfg.Embedded {
@@ -185,8 +187,12 @@ func splitHostPort(a string) (string, int, error) {
 	return host, port, nil
 }
 
-// idLen is the length of a node id: 16 hex digits.
-const idLen = 16
+// idLen is the length of a node id and of an ack token: 16 hex digits.
+const (
+	idLen     = 16
+	headerLen = 2*idLen + 2
+	noAck     = "0000000000000000"
+)
 
 func newNodeID() string {
 	var b [8]byte
@@ -219,15 +225,19 @@ func (n *Node) Run(h Handler) error {
 	n.h = h
 	n.mu.Unlock()
 	data, err := n.nc.Subscribe(n.prefix+".node."+n.id, func(m *nats.Msg) {
-		if len(m.Data) < idLen+1 || m.Data[idLen] != ' ' {
+		if len(m.Data) < headerLen || m.Data[idLen] != ' ' || m.Data[2*idLen+1] != ' ' {
 			n.log.Warn("malformed cluster message ignored", "bytes", len(m.Data))
 			return
 		}
-		from := string(m.Data[:idLen])
+		from, token := string(m.Data[:idLen]), m.Data[idLen+1:2*idLen+1]
 		n.hmu.Lock()
-		defer n.hmu.Unlock()
-		if n.heard(from) {
-			h.Deliver(from, m.Data[idLen+1:])
+		ok := n.heard(from)
+		if ok {
+			h.Deliver(from, m.Data[headerLen:])
+		}
+		n.hmu.Unlock()
+		if ok && string(token) != noAck {
+			_ = n.nc.Publish(n.prefix+".ack."+from, token)
 		}
 	})
 	if err != nil {
@@ -255,8 +265,22 @@ func (n *Node) Run(h Handler) error {
 		return err
 	}
 	_ = hb.SetPendingLimits(-1, -1)
+	ack, err := n.nc.Subscribe(n.prefix+".ack."+n.id, func(m *nats.Msg) {
+		n.mu.Lock()
+		if w := n.waits[string(m.Data)]; w != nil {
+			if w.left--; w.left == 0 {
+				close(w.done)
+				delete(n.waits, string(m.Data))
+			}
+		}
+		n.mu.Unlock()
+	})
+	if err != nil {
+		return err
+	}
+	_ = ack.SetPendingLimits(-1, -1)
 	n.mu.Lock()
-	n.subs = []*nats.Subscription{data, hb}
+	n.subs = []*nats.Subscription{data, hb, ack}
 	n.mu.Unlock()
 	if err := n.nc.Flush(); err != nil {
 		return err
@@ -348,10 +372,59 @@ func (n *Node) Members() []string {
 // Send queues data for node to. NATS delivers a node's messages to another
 // in the order they were sent.
 func (n *Node) Send(to string, data []byte) error {
-	msg := make([]byte, 0, len(n.id)+1+len(data))
-	msg = append(append(append(msg, n.id...), ' '), data...)
-	return n.nc.Publish(n.prefix+".node."+to, msg)
+	return n.nc.Publish(n.prefix+".node."+to, n.frame(noAck, data))
 }
+
+// SendAll sends data to each node of to, in order with Send, and returns a
+// function that waits until each has handled it, or for at most timeout.
+// It reports the nodes that did not answer in time.
+func (n *Node) SendAll(to []string, data []byte) (wait func(timeout time.Duration) error) {
+	if len(to) == 0 {
+		return func(time.Duration) error { return nil }
+	}
+	n.mu.Lock()
+	n.tokens++
+	token := fmt.Sprintf("%016x", n.tokens)
+	w := &ackWait{left: len(to), done: make(chan struct{})}
+	n.waits[token] = w
+	n.mu.Unlock()
+	msg := n.frame(token, data)
+	for _, id := range to {
+		if err := n.nc.Publish(n.prefix+".node."+id, msg); err != nil {
+			n.log.Warn("cluster message not sent", "node", id, "error", err)
+		}
+	}
+	return func(timeout time.Duration) error {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-w.done:
+			return nil
+		case <-t.C:
+			n.mu.Lock()
+			left := w.left
+			delete(n.waits, token)
+			n.mu.Unlock()
+			return fmt.Errorf("cluster: %d of %d nodes did not confirm within %s", left, len(to), timeout)
+		}
+	}
+}
+
+// ackWait counts the confirmations a SendAll still waits for.
+type ackWait struct {
+	left int
+	done chan struct{}
+}
+
+// frame is a message as it travels: sender id, ack token, data.
+func (n *Node) frame(token string, data []byte) []byte {
+	msg := make([]byte, 0, headerLen+len(data))
+	msg = append(append(append(append(msg, n.id...), ' '), token...), ' ')
+	return append(msg, data...)
+}
+
+// NodeTimeout is how long a node may stay silent before it is dropped.
+func (n *Node) NodeTimeout() time.Duration { return n.cfg.NodeTimeout }
 
 // Close leaves the cluster: a goodbye, so the others forget this node at
 // once, then the connection and the embedded server.

@@ -14,6 +14,8 @@ import (
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/internal/routertest"
+	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/testsuite"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -21,10 +23,14 @@ import (
 // what is asserted never depends on it being met.
 const nodeTimeout = 500 * time.Millisecond
 
-// startNATS runs a NATS server on 127.0.0.1 for the test.
-func startNATS(t *testing.T) string {
+// startNATS runs a NATS server on 127.0.0.1 for the test, with max_payload
+// as Junction's embedded server has it: above the default
+// websocket.max_message_size, so a large call still fits one NATS message.
+func startNATS(t *testing.T) string { return startNATSMax(t, 64<<20) }
+
+func startNATSMax(t *testing.T, maxPayload int32) string {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true})
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true, MaxPayload: maxPayload})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +155,32 @@ func TestCallAcrossNodes(t *testing.T) {
 		if !errors.As(err, &rerr) || rerr.URI != "com.example.zero" || len(rerr.Args) != 1 || rerr.Args[0] != "b is zero" {
 			t.Fatalf("%s: error %v", ser, err)
 		}
+	}
+}
+
+// TestMessageOverNATSLimit: a call too large for the NATS server's
+// max_payload fails at once with an error; it does not hang.
+func TestMessageOverNATSLimit(t *testing.T) {
+	url := startNATSMax(t, 64<<10)
+	a, b := startNode(t, url, routertest.Options{}), startNode(t, url, routertest.Options{})
+	eventually(t, "the nodes see each other", func() bool { return a.Router.ClusterNodes() == 1 && b.Router.ClusterNodes() == 1 })
+	callee := connect(t, b, "json")
+	if _, err := callee.Register(ctx(t), "com.example.echo", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: inv.Args}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	caller := connect(t, a, "json")
+	if _, err := caller.Call(ctx(t), "com.example.echo", []any{"small"}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := caller.Call(ctx(t), "com.example.echo", []any{string(make([]byte, 100<<10))}, nil, nil)
+	var rerr *wamp.RPCError
+	if !errors.As(err, &rerr) || rerr.URI != wamp.ErrCanceled {
+		t.Fatalf("call over max_payload: %v", err)
+	}
+	if n := a.Router.PendingInvocations(); n != 0 {
+		t.Fatalf("%d invocations left pending", n)
 	}
 }
 
@@ -485,4 +517,24 @@ func TestNodeRejoins(t *testing.T) {
 	if err != nil || res.Args[0] != "back" {
 		t.Fatalf("call to the node that came back: %v %v", res, err)
 	}
+}
+
+// TestSuiteAcrossNodes runs every testsuite scenario with each of its peers
+// on another node of a three-node cluster, with our client and the nexus
+// client, every serializer, and mixed: the cluster behaves as one router.
+func TestSuiteAcrossNodes(t *testing.T) {
+	url := startNATS(t)
+	opts := routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{
+		Name: "realm1", Anonymous: true,
+		EventHistory: []router.HistoryConfig{{Topic: "test", Match: "prefix", Limit: 10000}},
+	}}}}
+	var nodes []*node
+	for range 3 {
+		nodes = append(nodes, startNode(t, url, opts))
+	}
+	for _, n := range nodes {
+		eventually(t, "every node sees the others", func() bool { return n.Router.ClusterNodes() == 2 })
+	}
+	target := testsuite.Target{URL: nodes[0].URL, More: []string{nodes[1].URL, nodes[2].URL}, Realm: "realm1"}
+	testsuite.Run(t, target, []testsuite.Driver{testsuite.ClientlibDriver{}, testsuite.NexusDriver{}}, testsuite.RunOptions{HistoryPrefix: "test"})
 }

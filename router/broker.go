@@ -42,10 +42,11 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 		return false, ""
 	}
 	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)
-	_ = s.send(&wamp.Subscribed{Request: m.Request, Subscription: sub.ID})
-	if l := s.r.link.Load(); l != nil && created {
-		l.announce(&envelope{Kind: kInterest, Realm: string(s.realm.Name), Topic: string(sub.Topic), Match: sub.Match, On: true})
+	if l := s.r.link.Load(); l != nil {
+		// Publications from every node reach the subscriber once SUBSCRIBED.
+		l.announce(subscribeEnvelope(s, sub, true), true)
 	}
+	_ = s.send(&wamp.Subscribed{Request: m.Request, Subscription: sub.ID})
 	if created {
 		s.realm.metaEvent("wamp.subscription.on_create", uint64(s.id), subscriptionDetails(sub))
 	}
@@ -63,19 +64,18 @@ func (s *session) handleUnsubscribe(m *wamp.Unsubscribe) {
 			fmt.Sprintf("no subscription %d in this session", m.Subscription))
 		return
 	}
+	if l := s.r.link.Load(); l != nil {
+		l.announce(subscribeEnvelope(s, sub, false), true)
+	}
 	_ = s.send(&wamp.Unsubscribed{Request: m.Request})
-	s.realm.subscriptionGone(s, sub, deleted)
+	s.realm.subscriptionGone(s, m.Subscription, deleted)
 }
 
-// subscriptionGone publishes the meta events of s leaving a subscription,
-// and tells the cluster when the subscription is gone.
-func (rm *realm) subscriptionGone(s *session, sub *realms.Subscription, deleted bool) {
-	rm.metaEvent("wamp.subscription.on_unsubscribe", uint64(s.id), uint64(sub.ID))
+// subscriptionGone publishes the meta events of s leaving a subscription.
+func (rm *realm) subscriptionGone(s *session, id wamp.ID, deleted bool) {
+	rm.metaEvent("wamp.subscription.on_unsubscribe", uint64(s.id), uint64(id))
 	if deleted {
-		if l := s.r.link.Load(); l != nil {
-			l.announce(&envelope{Kind: kInterest, Realm: string(rm.Name), Topic: string(sub.Topic), Match: sub.Match})
-		}
-		rm.metaEvent("wamp.subscription.on_delete", uint64(s.id), uint64(sub.ID))
+		rm.metaEvent("wamp.subscription.on_delete", uint64(s.id), uint64(id))
 	}
 }
 
@@ -218,8 +218,8 @@ func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audi
 	var sent uint64
 	for _, rc := range recipients {
 		to := rc.(*session)
-		if !aud.admits(to) {
-			continue
+		if to.remote != "" || !aud.admits(to) {
+			continue // a remote subscriber's node delivers to it
 		}
 		f := frames[to.encoding]
 		if f == nil {

@@ -23,29 +23,36 @@ type Bus interface {
 	ID() string
 	// Send queues data for node to; it does not block on the network.
 	Send(to string, data []byte) error
+	// SendAll sends data to each node of to, in order with Send, and
+	// returns a function that waits until each has handled it (or at most
+	// timeout).
+	SendAll(to []string, data []byte) (wait func(timeout time.Duration) error)
+	// NodeTimeout is how long a node may stay silent before it is dropped.
+	NodeTimeout() time.Duration
 }
 
 // How the nodes of a cluster share one router (see ARCHITECTURE.md,
 // "Cluster"):
 //
-//   - Every node tells the others of its sessions (join, leave), its
-//     registrations and the topics its sessions subscribe to (interest), and
-//     its sessions' testaments. A node that hears of another sends it all of
+//   - Every node tells the others of its sessions (join, leave), their
+//     registrations, subscriptions and testaments. A node that hears of another sends it all of
 //     that at once (a snapshot).
 //   - A remote session is a proxy: a *session whose peer is a clusterPeer. It
-//     is in the realm's sessions (so the session meta API counts it) and in
-//     the dealer as callee of its registrations, so a call is routed on the
-//     caller's node exactly as to a local callee, shared registrations and
-//     pattern precedence included. The INVOCATION is encoded there with the
+//     is in the realm's sessions, in the dealer as callee of its
+//     registrations and in the broker as subscriber, so the meta API answers
+//     for the cluster and a call is routed on the caller's node exactly as
+//     to a local callee, shared registrations and pattern precedence
+//     included. The INVOCATION is encoded there with the
 //     callee's serializer and the callee's node writes those bytes to the
 //     callee as they are.
 //   - INVOCATION request ids a node allocates for proxies carry the node's tag
 //     in their high bits (local ones stay below 2^32), so the callee's node
 //     sends a YIELD or ERROR with such an id back to the node that owns the
 //     call, where the proxy's invocation table, timers and cancel live.
-//   - A publication is delivered on its node, then sent once to each node
-//     with a matching subscription (and to every node if retained), which
-//     delivers it to its own subscribers under its own subscription ids.
+//   - A publication is delivered on its node to its local subscribers, then
+//     sent once to each node with a matching subscriber (and to every node
+//     if retained), which delivers it to its own subscribers under its own
+//     subscription ids. Proxies get no events directly.
 //   - A node that goes silent is dropped: its proxies leave (their pending
 //     invocations fail with wamp.error.canceled) and the live node with the
 //     smallest id publishes their testaments and wamp.session.on_leave.
@@ -61,7 +68,7 @@ const (
 	kLeave
 	kRegister
 	kUnregister
-	kInterest
+	kSubscribe
 	kTestament
 	kFlush
 	kFrame   // to a local session: an encoded message
@@ -93,7 +100,7 @@ type envelope struct {
 	DiscloseCaller bool   `msgpack:"dc,omitempty"`
 	ForwardTimeout bool   `msgpack:"ft,omitempty"`
 
-	// kInterest, kPublish, kTestament
+	// kSubscribe, kPublish, kTestament
 	Topic string `msgpack:"t,omitempty"`
 	On    bool   `msgpack:"on,omitempty"`
 
@@ -139,17 +146,8 @@ func decodeEnvelope(data []byte) (*envelope, error) {
 type remoteNode struct {
 	id      string
 	tag     uint64
-	rec     nodeRecipient
 	proxies map[wamp.ID]*session // its sessions, by id
 }
-
-// nodeRecipient stands for a node in a realm's interest table.
-type nodeRecipient struct {
-	id  string
-	tag wamp.ID
-}
-
-func (n nodeRecipient) SessionID() wamp.ID { return n.tag }
 
 // clusterLink is a router's membership of a cluster.
 type clusterLink struct {
@@ -203,14 +201,24 @@ func (r *Router) ClusterNodes() int {
 	return len(l.nodes)
 }
 
-// RemoteInterest reports whether another node has told this one of a
-// subscription matching topic in realm: a publication here would reach it.
+// RemoteInterest reports whether a session of another node subscribed to a
+// topic matching topic in realm: a publication here would be sent there.
 func (r *Router) RemoteInterest(realm, topic string) bool {
 	rm := r.realm(wamp.URI(realm))
-	if rm == nil || r.link.Load() == nil {
-		return false
+	return rm != nil && len(rm.remoteNodes(wamp.URI(topic), nil)) > 0
+}
+
+// remoteNodes appends to buf the nodes with a subscriber to topic.
+func (rm *realm) remoteNodes(topic wamp.URI, buf []string) []string {
+	var subs [4]*realms.Subscription
+	for _, sub := range rm.Broker.Match(subs[:0], topic) {
+		for _, rc := range sub.Subscribers {
+			if node := rc.(*session).remote; node != "" && !slices.Contains(buf, node) {
+				buf = append(buf, node)
+			}
+		}
 	}
-	return len(rm.interest.Match(nil, wamp.URI(topic))) > 0
+	return buf
 }
 
 // RemoteCallees is the number of remote callees of procedure's registration
@@ -270,7 +278,7 @@ func (l *clusterLink) node(id string) *remoteNode {
 	n := l.nodes[id]
 	if n == nil {
 		tag := nodeTag(id)
-		n = &remoteNode{id: id, tag: tag, rec: nodeRecipient{id, wamp.ID(tag)}, proxies: make(map[wamp.ID]*session)}
+		n = &remoteNode{id: id, tag: tag, proxies: make(map[wamp.ID]*session)}
 		if other := l.byTag[tag]; other != nil || tag == l.tag {
 			l.r.log.Error("two cluster nodes share an invocation tag; calls between them may be misrouted", "node", id, "tag", tag)
 		}
@@ -280,30 +288,37 @@ func (l *clusterLink) node(id string) *remoteNode {
 	return n
 }
 
-// send encodes e for node to.
-func (l *clusterLink) send(to string, e *envelope) {
+// send encodes e for node to. An error is logged and returned.
+func (l *clusterLink) send(to string, e *envelope) error {
 	data, err := encodeEnvelope(e)
-	if err != nil {
-		l.r.log.Error("cannot encode cluster message", "kind", e.Kind, "error", err)
-		return
+	if err == nil {
+		err = l.bus.Send(to, data)
 	}
-	if err := l.bus.Send(to, data); err != nil {
+	if err != nil {
 		l.r.log.Warn("cluster message not sent", "node", to, "kind", e.Kind, "error", err)
 	}
+	return err
 }
 
-// announce sends e to every node known alive.
-func (l *clusterLink) announce(e *envelope) {
+// announce sends e to every node known alive. With wait it returns once
+// each has applied it (or after the node timeout): what a client is told
+// next (WELCOME, REGISTERED, SUBSCRIBED...) then holds on every node.
+func (l *clusterLink) announce(e *envelope, wait bool) {
 	data, err := encodeEnvelope(e)
 	if err != nil {
 		l.r.log.Error("cannot encode cluster message", "kind", e.Kind, "error", err)
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock() // held while sending, so a snapshot cannot overtake
+	l.mu.Lock() // held while sending, so a snapshot cannot overtake
+	ids := make([]string, 0, len(l.nodes))
 	for id := range l.nodes {
-		if err := l.bus.Send(id, data); err != nil {
-			l.r.log.Warn("cluster message not sent", "node", id, "kind", e.Kind, "error", err)
+		ids = append(ids, id)
+	}
+	done := l.bus.SendAll(ids, data)
+	l.mu.Unlock()
+	if wait {
+		if err := done(l.bus.NodeTimeout()); err != nil {
+			l.r.log.Warn("cluster nodes did not confirm a change in time", "kind", e.Kind, "error", err)
 		}
 	}
 }
@@ -312,7 +327,7 @@ func (l *clusterLink) nodeUp(id string) {
 	l.mu.Lock()
 	l.node(id)
 	snap := l.snapshot(true)
-	l.send(id, snap)
+	_ = l.send(id, snap)
 	l.mu.Unlock()
 }
 
@@ -342,7 +357,11 @@ func (l *clusterLink) snapshot(reply bool) *envelope {
 			}
 		}
 		for _, sub := range rm.Broker.All() {
-			snap.Items = append(snap.Items, &envelope{Kind: kInterest, Realm: string(rm.Name), Topic: string(sub.Topic), Match: sub.Match, On: true})
+			for _, rc := range sub.Subscribers {
+				if s := rc.(*session); s.remote == "" {
+					snap.Items = append(snap.Items, subscribeEnvelope(s, sub, true))
+				}
+			}
 		}
 	}
 	return snap
@@ -370,6 +389,10 @@ func registerEnvelope(s *session, reg *realms.Registration) *envelope {
 		DiscloseCaller: reg.DiscloseCaller, ForwardTimeout: reg.ForwardTimeout}
 }
 
+func subscribeEnvelope(s *session, sub *realms.Subscription, on bool) *envelope {
+	return &envelope{Kind: kSubscribe, Realm: string(s.realm.Name), Session: uint64(s.id), Topic: string(sub.Topic), Match: sub.Match, On: on}
+}
+
 func testamentEnvelope(s *session, scope string, t testament) *envelope {
 	return &envelope{Kind: kTestament, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope,
 		Topic: string(t.topic), Args: t.args, Kwargs: t.kwargs, Options: t.options}
@@ -394,9 +417,6 @@ func (l *clusterLink) nodeDown(id string) {
 		}
 	}
 	l.mu.Unlock()
-	for _, rm := range l.r.allRealms() {
-		rm.interest.RemoveSession(n.rec)
-	}
 	for _, p := range n.proxies {
 		if elected {
 			p.publishTestaments()
@@ -464,11 +484,15 @@ func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 		if p := n.proxies[id]; p != nil {
 			l.removeRegistration(p, wamp.ID(e.Registration))
 		}
-	case kInterest:
+	case kSubscribe:
+		p := n.proxies[id]
+		if p == nil {
+			return
+		}
 		if e.On {
-			rm.interest.Subscribe(n.rec, wamp.URI(e.Topic), e.Match)
-		} else if sub := rm.interest.Lookup(wamp.URI(e.Topic), e.Match); sub != nil {
-			_, _, _ = rm.interest.Unsubscribe(n.rec, sub.ID)
+			rm.Broker.Subscribe(p, wamp.URI(e.Topic), e.Match)
+		} else if sub := rm.Broker.Lookup(wamp.URI(e.Topic), e.Match); sub != nil {
+			_, _, _ = rm.Broker.Unsubscribe(p, sub.ID)
 		}
 	case kTestament:
 		if p := n.proxies[id]; p != nil {
@@ -577,24 +601,23 @@ func (l *clusterLink) removeRegistration(p *session, remoteID wamp.ID) {
 // applySnapshot brings what this node knows of n in line with n's snapshot.
 func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
 	sessions := make(map[wamp.ID]bool)
-	regs := make(map[wamp.ID]map[wamp.ID]bool) // session -> remote registration ids
-	interest := make(map[*realm]map[[2]string]bool)
+	regs := make(map[wamp.ID]map[wamp.ID]bool)   // session -> remote registration ids
+	subs := make(map[wamp.ID]map[[2]string]bool) // session -> match and topic
 	for _, e := range snap.Items {
+		id := wamp.ID(e.Session)
 		switch e.Kind {
 		case kJoin:
-			sessions[wamp.ID(e.Session)] = true
+			sessions[id] = true
 		case kRegister:
-			if regs[wamp.ID(e.Session)] == nil {
-				regs[wamp.ID(e.Session)] = make(map[wamp.ID]bool)
+			if regs[id] == nil {
+				regs[id] = make(map[wamp.ID]bool)
 			}
-			regs[wamp.ID(e.Session)][wamp.ID(e.Registration)] = true
-		case kInterest:
-			if rm := l.r.realm(wamp.URI(e.Realm)); rm != nil {
-				if interest[rm] == nil {
-					interest[rm] = make(map[[2]string]bool)
-				}
-				interest[rm][[2]string{e.Match, e.Topic}] = true
+			regs[id][wamp.ID(e.Registration)] = true
+		case kSubscribe:
+			if subs[id] == nil {
+				subs[id] = make(map[[2]string]bool)
 			}
+			subs[id][[2]string{e.Match, e.Topic}] = true
 		}
 	}
 	// What n no longer has goes first.
@@ -615,16 +638,14 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
 		for _, rid := range stale {
 			l.removeRegistration(p, rid)
 		}
+		for _, sub := range p.realm.Broker.All() {
+			if !subs[id][[2]string{sub.Match, string(sub.Topic)}] && slices.Contains(sub.Subscribers, realms.Recipient(p)) {
+				_, _, _ = p.realm.Broker.Unsubscribe(p, sub.ID)
+			}
+		}
 		p.testMu.Lock()
 		clear(p.testaments) // resent below
 		p.testMu.Unlock()
-	}
-	for _, rm := range l.r.allRealms() {
-		for _, sub := range rm.interest.All() {
-			if !interest[rm][[2]string{sub.Match, string(sub.Topic)}] && slices.Contains(sub.Subscribers, realms.Recipient(n.rec)) {
-				_, _, _ = rm.interest.Unsubscribe(n.rec, sub.ID)
-			}
-		}
 	}
 	for _, e := range snap.Items {
 		l.apply(n, e)
@@ -632,7 +653,7 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
 	if snap.Reply {
 		l.mu.Lock()
 		if l.nodes[n.id] != nil {
-			l.send(n.id, l.snapshot(false))
+			_ = l.send(n.id, l.snapshot(false))
 		}
 		l.mu.Unlock()
 	}
@@ -677,14 +698,7 @@ func (l *clusterLink) forwardPublish(rm *realm, publisher *session, pub wamp.ID,
 		}
 		l.mu.Unlock()
 	} else {
-		var buf [4]*realms.Subscription
-		for _, sub := range rm.interest.Match(buf[:0], topic) {
-			for _, rc := range sub.Subscribers {
-				if id := rc.(nodeRecipient).id; !slices.Contains(targets, id) {
-					targets = append(targets, id)
-				}
-			}
-		}
+		targets = rm.remoteNodes(topic, nil)
 	}
 	if len(targets) == 0 {
 		return
@@ -713,7 +727,8 @@ func (l *clusterLink) forwardPublish(rm *realm, publisher *session, pub wamp.ID,
 	}
 	for _, id := range targets {
 		if err := l.bus.Send(id, data); err != nil {
-			l.r.log.Warn("publication not sent to a cluster node", "node", id, "error", err)
+			l.r.log.Error("publication not sent to a cluster node: its subscribers miss it", "node", id,
+				"topic", topic, "bytes", len(data), "error", err)
 		}
 	}
 }
@@ -733,7 +748,7 @@ func (l *clusterLink) forwardAnswer(s *session, m wamp.Message, request wamp.ID)
 		s.logger().Error("cannot encode an answer for the cluster", "error", err)
 		return
 	}
-	l.send(n.id, &envelope{Kind: kAnswer, Realm: string(s.realm.Name), Session: uint64(s.id), Frame: data})
+	_ = l.send(n.id, &envelope{Kind: kAnswer, Realm: string(s.realm.Name), Session: uint64(s.id), Frame: data})
 }
 
 func idSet(ids []uint64) map[wamp.ID]bool {
@@ -811,15 +826,16 @@ func (p *clusterPeer) sendFrame(data []byte) error {
 		return transport.ErrClosed
 	default:
 	}
-	p.l.send(p.node, &envelope{Kind: kFrame, Realm: p.realm, Session: uint64(p.id), Frame: data, Binary: p.ser.Binary()})
-	return nil
+	// An error (such as a message over NATS's max_payload) fails the call
+	// or is logged: nothing is dropped unnoticed.
+	return p.l.send(p.node, &envelope{Kind: kFrame, Realm: p.realm, Session: uint64(p.id), Frame: data, Binary: p.ser.Binary()})
 }
 
 func (p *clusterPeer) Serializer() serializers.Serializer { return p.ser }
 
 // Close closes the remote session's connection, on its node.
 func (p *clusterPeer) Close(code transport.CloseCode, reason string) {
-	p.l.send(p.node, &envelope{Kind: kClose, Realm: p.realm, Session: uint64(p.id), Code: int(code), Reason: reason})
+	_ = p.l.send(p.node, &envelope{Kind: kClose, Realm: p.realm, Session: uint64(p.id), Code: int(code), Reason: reason})
 }
 
 func (p *clusterPeer) closeLocal()           { p.once.Do(func() { close(p.done) }) }

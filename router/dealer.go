@@ -67,10 +67,10 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 			fmt.Sprintf("procedure %q is already registered (shared registration needs the same invoke policy, other than single)", m.Procedure))
 		return false, ""
 	}
-	_ = s.send(&wamp.Registered{Request: m.Request, Registration: reg.ID})
 	if l := s.r.link.Load(); l != nil && !s.internal {
-		l.announce(registerEnvelope(s, reg))
+		l.announce(registerEnvelope(s, reg), true) // callable from every node once REGISTERED
 	}
+	_ = s.send(&wamp.Registered{Request: m.Request, Registration: reg.ID})
 	if created {
 		s.realm.metaEvent("wamp.registration.on_create", uint64(s.id), registrationDetails(reg))
 	}
@@ -85,10 +85,10 @@ func (s *session) handleUnregister(m *wamp.Unregister) {
 			fmt.Sprintf("no registration %d in this session", m.Registration))
 		return
 	}
-	_ = s.send(&wamp.Unregistered{Request: m.Request})
 	if l := s.r.link.Load(); l != nil && !s.internal {
-		l.announce(&envelope{Kind: kUnregister, Realm: string(s.realm.Name), Session: uint64(s.id), Registration: uint64(m.Registration)})
+		l.announce(&envelope{Kind: kUnregister, Realm: string(s.realm.Name), Session: uint64(s.id), Registration: uint64(m.Registration)}, true)
 	}
+	_ = s.send(&wamp.Unregistered{Request: m.Request})
 	s.realm.registrationGone(s, m.Registration, deleted)
 }
 

@@ -121,6 +121,9 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 
 	rm.Join(s)
 	s.established.Store(true)
+	if l := s.r.link.Load(); l != nil && !s.internal {
+		l.announce(joinEnvelope(s), true) // known on every node before the client is
+	}
 	_ = s.send(&wamp.Welcome{Session: s.id, Details: wamp.Dict{
 		"roles":        welcomeRoles(),
 		"realm":        string(rm.Name),
@@ -130,9 +133,6 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		"authprovider": s.authprovider,
 		"agent":        Agent,
 	}})
-	if l := s.r.link.Load(); l != nil && !s.internal {
-		l.announce(joinEnvelope(s))
-	}
 	rm.metaEvent("wamp.session.on_join", s.sessionInfo())
 	s.r.stats.SessionsJoined.Add(1)
 	s.logger().Info("session joined", "authrole", s.authrole)

@@ -288,7 +288,7 @@ func metaAddTestament(s *session, args []any, kwargs map[string]any) ([]any, *wa
 	s.testaments[scope] = append(s.testaments[scope], t)
 	s.testMu.Unlock()
 	if l := s.r.link.Load(); l != nil {
-		l.announce(testamentEnvelope(s, scope, t))
+		l.announce(testamentEnvelope(s, scope, t), true)
 	}
 	return nil, nil
 }
@@ -302,7 +302,7 @@ func metaFlushTestaments(s *session, _ []any, kwargs map[string]any) ([]any, *wa
 	delete(s.testaments, scope)
 	s.testMu.Unlock()
 	if l := s.r.link.Load(); l != nil {
-		l.announce(&envelope{Kind: kFlush, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope})
+		l.announce(&envelope{Kind: kFlush, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope}, true)
 	}
 	return nil, nil
 }

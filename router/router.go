@@ -49,13 +49,10 @@ type realm struct {
 	cfg    RealmConfig
 	log    *slog.Logger
 	events *eventStore
-	perms  map[string]*permissions // by role, compiled at start
-	authz  *dynamicAuthz           // nil without an authorizer
-	stats  *Stats                  // the router's
-	// interest holds the other cluster nodes' subscriptions (recipients are
-	// nodeRecipients): where a publication must be sent. Empty on a single node.
-	interest *realms.Broker
-	link     *atomic.Pointer[clusterLink] // the router's
+	perms  map[string]*permissions      // by role, compiled at start
+	authz  *dynamicAuthz                // nil without an authorizer
+	stats  *Stats                       // the router's
+	link   *atomic.Pointer[clusterLink] // the router's
 }
 
 var _ transport.Handler = (*Router)(nil)
@@ -107,7 +104,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
 			}
 		}
-		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory), perms: perms, stats: &r.stats, interest: realms.NewBroker(), link: &r.link}
+		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory), perms: perms, stats: &r.stats, link: &r.link}
 		if rc.Authorizer != "" {
 			ttl := rc.AuthorizerCacheTTL
 			if ttl == 0 {
@@ -131,7 +128,7 @@ func (r *Router) realm(name wamp.URI) *realm {
 	r.realmsMu.Lock()
 	defer r.realmsMu.Unlock()
 	if rm = r.realms[name]; rm == nil {
-		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil), stats: &r.stats, interest: realms.NewBroker(), link: &r.link}
+		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil), stats: &r.stats, link: &r.link}
 		r.realms[name] = rm
 		r.log.Info("realm created", "realm", name)
 	}

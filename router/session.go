@@ -208,13 +208,13 @@ func (s *session) leave(reason string) {
 		}
 	}
 	for _, sub := range subs {
-		s.realm.subscriptionGone(s, sub.Subscription, sub.Deleted)
+		s.realm.subscriptionGone(s, sub.ID, sub.Deleted)
 	}
 	for _, reg := range regs {
 		s.realm.registrationGone(s, reg.ID, reg.Deleted)
 	}
 	if l := s.r.link.Load(); l != nil && !s.internal {
-		l.announce(&envelope{Kind: kLeave, Realm: string(s.realm.Name), Session: uint64(s.id)})
+		l.announce(&envelope{Kind: kLeave, Realm: string(s.realm.Name), Session: uint64(s.id)}, false)
 	}
 	s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
 	s.r.stats.SessionsLeft.Add(1)

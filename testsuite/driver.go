@@ -11,6 +11,10 @@ import (
 type Target struct {
 	URL   string // e.g. ws://127.0.0.1:8080/ws
 	Realm string
+	// More are further URLs of the same router, such as the other nodes of
+	// a cluster: a scenario's peers connect to URL, More[0], More[1], ...
+	// in turn, so each peer of a scenario is on another node.
+	More []string
 }
 
 // Driver connects clients of one WAMP client library.
@@ -134,8 +138,12 @@ type env struct {
 func (e *env) connect(t *testing.T) Client {
 	t.Helper()
 	pc := e.peers[e.next%len(e.peers)]
+	target := e.target
+	if urls := append([]string{target.URL}, target.More...); len(urls) > 1 {
+		target.URL = urls[e.next%len(urls)]
+	}
 	e.next++
-	c, err := pc.Driver.Connect(e.timeout, e.target, pc.Serializer, pc.Compression)
+	c, err := pc.Driver.Connect(e.timeout, target, pc.Serializer, pc.Compression)
 	if err != nil {
 		t.Fatalf("connect %s: %v", pc, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 
+	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/transport/websocket"
 	"github.com/junction-wamp/junction/wamp"
@@ -40,6 +41,17 @@ type fileConfig struct {
 	Realms    []realmSection   `mapstructure:"realms"`
 	Web       webSection       `mapstructure:"web"`
 	Metrics   metricsSection   `mapstructure:"metrics"`
+	Cluster   clusterSection   `mapstructure:"cluster"`
+}
+
+type clusterSection struct {
+	Name              string   `mapstructure:"name"`
+	NATSURL           string   `mapstructure:"nats_url"`
+	EmbeddedNATS      bool     `mapstructure:"embedded_nats"`
+	NATSListen        string   `mapstructure:"nats_listen"`
+	NATSClusterListen string   `mapstructure:"nats_cluster_listen"`
+	NATSRoutes        []string `mapstructure:"nats_routes"`
+	NodeTimeout       string   `mapstructure:"node_timeout"`
 }
 
 type serverSection struct {
@@ -127,6 +139,7 @@ type config struct {
 	WebSocket     websocket.Config
 	Web           webConfig
 	Metrics       metricsConfig
+	Cluster       *cluster.Config // nil: a single node
 }
 
 // metricsConfig is the [metrics] section: Prometheus metrics (serve.go).
@@ -285,6 +298,7 @@ func (fc *fileConfig) resolve() (*config, error) {
 	if c.TLSClientCA != "" && c.TLSCert == "" {
 		ck.bad("server.tls_client_ca", c.TLSClientCA, "client certificates need tls_cert and tls_key")
 	}
+	c.Cluster = fc.Cluster.resolve(&ck)
 	c.Router.Realms = resolveRealms(&ck, fc.Realms, c.Router.StrictURI)
 	if len(c.Router.Realms) == 0 && !c.Router.AutoCreateRealms {
 		ck.bad("realms", []string{}, "configure at least one realm or set router.auto_create_realms")
@@ -293,6 +307,36 @@ func (fc *fileConfig) resolve() (*config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// resolve returns the cluster config, nil when neither nats_url nor
+// embedded_nats is set.
+func (cs *clusterSection) resolve(ck *checker) *cluster.Config {
+	timeout := ck.duration("cluster.node_timeout", cs.NodeTimeout)
+	if timeout < 100*time.Millisecond {
+		ck.bad("cluster.node_timeout", cs.NodeTimeout, "want at least 100ms")
+	}
+	if cs.Name == "" || strings.ContainsAny(cs.Name, ".*> \t") {
+		ck.bad("cluster.name", cs.Name, "want a name without '.', '*', '>' or spaces")
+	}
+	for key, addr := range map[string]string{"cluster.nats_listen": cs.NATSListen, "cluster.nats_cluster_listen": cs.NATSClusterListen} {
+		if addr == "" && key == "cluster.nats_cluster_listen" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			ck.bad(key, addr, `want host:port, such as "127.0.0.1:4222"`)
+		}
+	}
+	for _, r := range cs.NATSRoutes {
+		if !strings.HasPrefix(r, "nats://") && !strings.HasPrefix(r, "nats-route://") {
+			ck.bad("cluster.nats_routes", r, `want route URLs such as "nats://10.0.0.2:6222"`)
+		}
+	}
+	if cs.NATSURL == "" && !cs.EmbeddedNATS {
+		return nil
+	}
+	return &cluster.Config{Name: cs.Name, NATSURL: cs.NATSURL, Embedded: cs.EmbeddedNATS, Listen: cs.NATSListen,
+		ClusterListen: cs.NATSClusterListen, Routes: cs.NATSRoutes, NodeTimeout: timeout}
 }
 
 func (ws *websocketSection) resolve(ck *checker) websocket.Config {

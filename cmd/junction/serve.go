@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/metrics"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/transport"
@@ -30,6 +32,7 @@ type server struct {
 	log    *slog.Logger
 	router *router.Router
 	ws     *websocket.Server
+	node   *cluster.Node // nil: a single node
 }
 
 // newServer builds the router and the WebSocket server. It fails only on
@@ -52,6 +55,10 @@ func newServer(cfg *config, logger *slog.Logger) (*server, error) {
 // serve listens on cfg.Listen and serves until ctx is done, then shuts down
 // within cfg.ShutdownGrace. listening, if set, is told the bound address.
 func (s *server) serve(ctx context.Context, listening func(addr string), reload <-chan struct{}) error {
+	if err := s.joinCluster(); err != nil {
+		s.shutdown(nil)
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		s.shutdown(nil)
@@ -220,6 +227,29 @@ func (s *server) shutdown(hs *http.Server) {
 	if err := errors.Join(rerr, werr, herr); err != nil {
 		s.log.Warn("shutdown incomplete within the grace period; connections closed", "error", err)
 	}
+	if s.node != nil {
+		s.node.Close() // after the sessions left, so the others heard of it
+	}
+}
+
+// joinCluster starts the [cluster] node, if configured, before any session
+// is accepted.
+func (s *server) joinCluster() error {
+	if s.cfg.Cluster == nil {
+		return nil
+	}
+	node, err := cluster.Start(*s.cfg.Cluster, s.log)
+	if err != nil {
+		return err
+	}
+	if err := node.Run(s.router.AttachCluster(node)); err != nil {
+		node.Close()
+		return fmt.Errorf("cluster: %w", err)
+	}
+	s.node = node
+	s.log.Info("cluster node started", "node", node.ID(), "cluster", s.cfg.Cluster.Name,
+		"nats", cmp.Or(s.cfg.Cluster.NATSURL, node.ClientURL()), "routes", node.ClusterURL())
+	return nil
 }
 
 // reloadOn reads the certificate again each time reload fires.
