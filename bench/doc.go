@@ -12,4 +12,11 @@
 // ratios Junction/nexus, router CPU per call and per delivered event
 // included. Nothing here is part of the product: only this harness imports
 // nexus.
+//
+//	go run ./bench/cluster
+//
+// starts Junction as one node and as a three-node cluster (embedded NATS
+// with routes) and runs wampbench rpc and pubsub with every peer on one
+// node and with the callee or subscribers on another node, in turn, and
+// prints medians with router CPU summed over the nodes.
 package bench

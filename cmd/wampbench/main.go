@@ -6,10 +6,14 @@
 //	wampbench pubsub -s 50 -w 8
 //	wampbench sessions -n 10000 --pid $(pidof junction)
 //	wampbench churn -n 2000
+//	wampbench rpc --url ws://node1:8080/ws --url2 ws://node2:8080/ws --pid $PID1,$PID2
 //
 // With --pid, it reads the router's CPU time (utime+stime from
 // /proc/PID/stat) around the run and reports router CPU per call or per
-// delivered event. Every run is bounded by -n and --duration.
+// delivered event; with several PIDs (the nodes of a cluster), their sum.
+// With --url2, the callee (rpc) or the subscribers (pubsub) connect there:
+// another node of a cluster, so every call or event crosses nodes. Every
+// run is bounded by -n and --duration.
 package main
 
 import (
@@ -27,13 +31,14 @@ import (
 )
 
 type options struct {
-	url, realm, serializer string
-	callers, window        int
-	subscribers, payload   int
-	count                  int64
-	duration               time.Duration
-	pid                    int
-	json                   bool
+	url, url2, realm     string
+	serializer           string
+	callers, window      int
+	subscribers, payload int
+	count                int64
+	duration             time.Duration
+	pids                 []int
+	json                 bool
 }
 
 var scenarios = map[string]func(context.Context, *options, func(int64)) (map[string]any, error){
@@ -59,7 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVarP(&o.payload, "payload", "p", 0, "bytes of padding in each call or event (0: [42, \"hello\"])")
 	fs.Int64VarP(&o.count, "count", "n", 100000, "calls, publications or sessions at most")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "run at most this long")
-	fs.IntVar(&o.pid, "pid", 0, "router process id, to report its CPU time and RSS")
+	fs.StringVar(&o.url2, "url2", "", "rpc: the callee, pubsub: the subscribers connect here (another cluster node); default --url")
+	fs.IntSliceVar(&o.pids, "pid", nil, "router process id(s), to report their CPU time and RSS (comma-separated: summed)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -80,7 +86,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	name := fs.Arg(0)
 	progress := func(done int64) { fmt.Fprintf(stderr, "\r%s: %d done", name, done) }
-	cpu0, haveCPU := procCPU(o.pid)
+	if o.url2 == "" {
+		o.url2 = o.url
+	}
+	cpu0, haveCPU := procCPU(o.pids)
 	res, err := scenarios[name](ctx, o, progress)
 	fmt.Fprintln(stderr)
 	if err != nil {
@@ -88,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	res["scenario"], res["serializer"] = name, o.serializer
-	if cpu1, ok := procCPU(o.pid); ok && haveCPU {
+	if cpu1, ok := procCPU(o.pids); ok && haveCPU {
 		cpu := cpu1 - cpu0
 		res["router_cpu_s"] = cpu.Seconds()
 		for _, per := range []string{"calls", "delivered"} {

@@ -27,7 +27,7 @@ func runPubSub(ctx context.Context, o *options, progress func(int64)) (map[strin
 	var subs []*conn
 	var wg sync.WaitGroup
 	for i := range o.subscribers {
-		c, err := dial(ctx, o.url, o.realm, o.serializer)
+		c, err := dial(ctx, o.url2, o.realm, o.serializer)
 		if err != nil {
 			return nil, err
 		}

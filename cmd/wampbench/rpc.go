@@ -14,7 +14,7 @@ import (
 
 // runRPC: one callee echoing, Callers callers each keeping Window calls in flight.
 func runRPC(ctx context.Context, o *options, progress func(done int64)) (map[string]any, error) {
-	callee, err := dial(ctx, o.url, o.realm, o.serializer)
+	callee, err := dial(ctx, o.url2, o.realm, o.serializer)
 	if err != nil {
 		return nil, err
 	}

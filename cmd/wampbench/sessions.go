@@ -13,10 +13,10 @@ import (
 // runSessions joins Count idle sessions, Callers at a time, and reports the join rate and, with
 // the router's PID, its RSS growth per session.
 func runSessions(ctx context.Context, o *options, progress func(int64)) (map[string]any, error) {
-	rss0, haveRSS := procRSS(o.pid)
+	rss0, haveRSS := procRSS(o.pids)
 	var joined atomic.Int64
 	stop := tick(progress, &joined)
-	cpu0, haveCPU := procCPU(o.pid)
+	cpu0, haveCPU := procCPU(o.pids)
 	start := time.Now()
 	// Callers dialers join in parallel, so the join rate is the router's,
 	// not one client's round trip.
@@ -48,7 +48,7 @@ func runSessions(ctx context.Context, o *options, progress func(int64)) (map[str
 		}()
 	}
 	wg.Wait()
-	cpu1, _ := procCPU(o.pid)
+	cpu1, _ := procCPU(o.pids)
 	elapsed := time.Since(start)
 	stop()
 	res := map[string]any{"sessions": len(conns), "joins_per_s": float64(len(conns)) / elapsed.Seconds()}
@@ -58,7 +58,7 @@ func runSessions(ctx context.Context, o *options, progress func(int64)) (map[str
 	if err != nil {
 		res["error"] = err.Error()
 	}
-	if rss1, ok := procRSS(o.pid); ok && haveRSS && len(conns) > 0 {
+	if rss1, ok := procRSS(o.pids); ok && haveRSS && len(conns) > 0 {
 		res["router_rss_bytes"] = rss1
 		res["rss_per_session_bytes"] = float64(rss1-rss0) / float64(len(conns))
 	}

@@ -28,8 +28,20 @@ func (l latencies) summary() map[string]float64 {
 	return out
 }
 
-// procCPU returns the process's user+system CPU time, from /proc/PID/stat.
-func procCPU(pid int) (time.Duration, bool) {
+// procCPU returns the processes' user+system CPU time, summed, from /proc/PID/stat.
+func procCPU(pids []int) (time.Duration, bool) {
+	var sum time.Duration
+	for _, pid := range pids {
+		d, ok := procCPU1(pid)
+		if !ok {
+			return 0, false
+		}
+		sum += d
+	}
+	return sum, len(pids) > 0
+}
+
+func procCPU1(pid int) (time.Duration, bool) {
 	if pid == 0 {
 		return 0, false
 	}
@@ -48,8 +60,20 @@ func procCPU(pid int) (time.Duration, bool) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, true
 }
 
-// procRSS returns the process's resident set size in bytes, from /proc/PID/status.
-func procRSS(pid int) (int64, bool) {
+// procRSS returns the processes' resident set size in bytes, summed, from /proc/PID/status.
+func procRSS(pids []int) (int64, bool) {
+	var sum int64
+	for _, pid := range pids {
+		n, ok := procRSS1(pid)
+		if !ok {
+			return 0, false
+		}
+		sum += n
+	}
+	return sum, len(pids) > 0
+}
+
+func procRSS1(pid int) (int64, bool) {
 	if pid == 0 {
 		return 0, false
 	}

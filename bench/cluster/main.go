@@ -1,0 +1,280 @@
+// Command cluster measures Junction as a three-node cluster on this machine
+// (embedded NATS, routes between the nodes) beside a single node, in the same
+// run: wampbench rpc and pubsub with every peer on one node, then with the
+// callee or the subscribers on another node than the callers or the
+// publisher. Router CPU is the sum over the nodes. See package bench.
+//
+//	go run ./bench/cluster
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type scenario struct {
+	name    string
+	args    []string
+	metrics []string
+}
+
+var scenarios = []scenario{
+	{"rpc C=8 W=4", []string{"rpc", "-c", "8", "-w", "4", "-n", "40000"},
+		[]string{"calls_per_s", "p50_us", "p99_us", "router_cpu_us_per_calls", "errors"}},
+	{"pubsub S=50 W=8", []string{"pubsub", "-s", "50", "-w", "8", "-n", "10000"},
+		[]string{"delivered_per_s", "p99_us", "router_cpu_us_per_delivered", "lost"}},
+}
+
+// layouts are where the peers of a scenario are.
+var layouts = []string{"single node", "cluster, same node", "cluster, across nodes"}
+
+func main() {
+	rounds := flag.Int("rounds", 3, "runs of each scenario per layout (medians are reported)")
+	serializer := flag.String("serializer", "json", "serializer for every scenario")
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "junction-cluster-bench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	bins := map[string]string{}
+	for name, pkg := range map[string]string{"junction": "./cmd/junction", "wampbench": "./cmd/wampbench"} {
+		bins[name] = filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", bins[name], pkg).CombinedOutput(); err != nil {
+			log.Fatalf("building %s: %v\n%s", pkg, err, out)
+		}
+	}
+	fmt.Printf("Junction cluster benchmark, %s, %d rounds, serializer %s (medians; router CPU summed over the nodes)\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), *rounds, *serializer)
+	for _, sc := range scenarios {
+		results := map[string][]map[string]any{}
+		for range *rounds {
+			for _, layout := range layouts {
+				res, err := runOnce(bins, dir, layout, append(sc.args, "--serializer", *serializer))
+				if err != nil {
+					log.Printf("%s, %s: %v", sc.name, layout, err)
+					continue
+				}
+				results[layout] = append(results[layout], res)
+			}
+		}
+		report(sc, results)
+	}
+}
+
+// node is a running junction process.
+type node struct {
+	cmd    *exec.Cmd
+	url    string
+	joined chan struct{} // gets a value per "node joined the cluster" line
+}
+
+var listening = regexp.MustCompile(`msg="junction listening" addr=(\S+)`)
+
+// runOnce starts the layout's routers, runs wampbench once and stops them.
+func runOnce(bins map[string]string, dir, layout string, args []string) (map[string]any, error) {
+	count := 3
+	if layout == "single node" {
+		count = 1
+	}
+	configs, err := writeConfigs(dir, count)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []*node
+	defer func() {
+		for _, n := range nodes {
+			stop(n.cmd)
+		}
+	}()
+	for _, cfg := range configs {
+		n, err := start(bins["junction"], cfg)
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, n)
+	}
+	if count > 1 {
+		for _, n := range nodes {
+			for range count - 1 {
+				select {
+				case <-n.joined:
+				case <-time.After(30 * time.Second):
+					return nil, fmt.Errorf("the cluster did not form")
+				}
+			}
+		}
+	}
+	url2 := nodes[0].url
+	if layout == "cluster, across nodes" {
+		url2 = nodes[1].url
+	}
+	var pids []string
+	for _, n := range nodes {
+		pids = append(pids, fmt.Sprint(n.cmd.Process.Pid))
+	}
+	bench := exec.Command(bins["wampbench"], append(args, "--url", nodes[0].url, "--url2", url2, "--json",
+		"--duration", "60s", "--pid", strings.Join(pids, ","))...)
+	var stdout, stderr bytes.Buffer
+	bench.Stdout, bench.Stderr = &stdout, &stderr
+	if err := bench.Run(); err != nil {
+		return nil, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var res map[string]any
+	return res, json.Unmarshal(stdout.Bytes(), &res)
+}
+
+// writeConfigs writes count node configs on free 127.0.0.1 ports; with
+// more than one, each node's embedded NATS has routes to the others'.
+func writeConfigs(dir string, count int) ([]string, error) {
+	if count == 1 {
+		p := filepath.Join(dir, "single.toml")
+		return []string{p}, os.WriteFile(p, []byte("[server]\nlisten = \"127.0.0.1:0\"\n"), 0o600)
+	}
+	ports, err := freePorts(2 * count)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i := range count {
+		var routes []string
+		for j := range count {
+			if j != i {
+				routes = append(routes, fmt.Sprintf("%q", fmt.Sprintf("nats://127.0.0.1:%d", ports[count+j])))
+			}
+		}
+		cfg := fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\n\n[cluster]\nembedded_nats = true\n"+
+			"nats_listen = \"127.0.0.1:%d\"\nnats_cluster_listen = \"127.0.0.1:%d\"\nnats_routes = [%s]\n",
+			ports[i], ports[count+i], strings.Join(routes, ", "))
+		p := filepath.Join(dir, fmt.Sprintf("node%d.toml", i+1))
+		if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func start(bin, config string) (*node, error) {
+	cmd := exec.Command(bin, "--config", config)
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	n := &node{cmd: cmd, joined: make(chan struct{}, 16)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			line := sc.Text()
+			if m := listening.FindStringSubmatch(line); m != nil {
+				addr <- m[1]
+			}
+			if strings.Contains(line, `msg="node joined the cluster"`) {
+				n.joined <- struct{}{}
+			}
+		}
+		_, _ = io.Copy(io.Discard, pipe)
+	}()
+	select {
+	case a := <-addr:
+		n.url = "ws://" + a + "/ws"
+		return n, nil
+	case <-time.After(30 * time.Second):
+		stop(cmd)
+		return nil, fmt.Errorf("%s did not start", config)
+	}
+}
+
+// stop ends a process started here, by its PID.
+func stop(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+func median(rs []map[string]any, key string) (float64, bool) {
+	var vs []float64
+	for _, r := range rs {
+		if v, ok := r[key].(float64); ok {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return 0, false
+	}
+	slices.Sort(vs)
+	return vs[len(vs)/2], true
+}
+
+func report(sc scenario, results map[string][]map[string]any) {
+	fmt.Printf("## %s\n\n| metric |", sc.name)
+	for _, l := range layouts {
+		fmt.Printf(" %s |", l)
+	}
+	fmt.Printf(" across/single |\n|---|")
+	for range layouts {
+		fmt.Printf("---|")
+	}
+	fmt.Printf("---|\n")
+	for _, m := range sc.metrics {
+		fmt.Printf("| %s |", m)
+		for _, l := range layouts {
+			if v, ok := median(results[l], m); ok {
+				fmt.Printf(" %.1f |", v)
+			} else {
+				fmt.Printf(" - |")
+			}
+		}
+		a, ok1 := median(results["cluster, across nodes"], m)
+		s, ok2 := median(results["single node"], m)
+		if ok1 && ok2 && s != 0 {
+			fmt.Printf(" %.2f |\n", a/s)
+		} else {
+			fmt.Printf(" - |\n")
+		}
+	}
+	fmt.Println()
+}
