@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -74,10 +75,12 @@ type Node struct {
 	left    map[string]bool      // nodes that said goodbye: their ids never come back
 	waits   map[string]*ackWait  // SendAll confirmations awaited, by token
 	tokens  uint64
-	subs    []*nats.Subscription
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	closed  bool
+
+	sent   atomic.Uint64 // messages sent to other nodes (heartbeats aside)
+	subs   []*nats.Subscription
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	closed bool
 }
 
 // Start connects to the cluster's NATS (starting the embedded server first if
@@ -372,6 +375,7 @@ func (n *Node) Members() []string {
 // Send queues data for node to. NATS delivers a node's messages to another
 // in the order they were sent.
 func (n *Node) Send(to string, data []byte) error {
+	n.sent.Add(1)
 	return n.nc.Publish(n.prefix+".node."+to, n.frame(noAck, data))
 }
 
@@ -389,6 +393,7 @@ func (n *Node) SendAll(to []string, data []byte) (wait func(timeout time.Duratio
 	n.waits[token] = w
 	n.mu.Unlock()
 	msg := n.frame(token, data)
+	n.sent.Add(uint64(len(to)))
 	for _, id := range to {
 		if err := n.nc.Publish(n.prefix+".node."+id, msg); err != nil {
 			n.log.Warn("cluster message not sent", "node", id, "error", err)
@@ -422,6 +427,10 @@ func (n *Node) frame(token string, data []byte) []byte {
 	msg = append(append(append(append(msg, n.id...), ' '), token...), ' ')
 	return append(msg, data...)
 }
+
+// Sent is the number of messages this node has sent to others, heartbeats
+// aside.
+func (n *Node) Sent() uint64 { return n.sent.Load() }
 
 // NodeTimeout is how long a node may stay silent before it is dropped.
 func (n *Node) NodeTimeout() time.Duration { return n.cfg.NodeTimeout }

@@ -435,6 +435,55 @@ func TestSessionMetaAcrossNodes(t *testing.T) {
 	if err != nil || wamp.AsDict(res.Args[0])["authrole"] != "anonymous" {
 		t.Fatalf("session.get of a remote session: %v %v", res, err)
 	}
+	leaves := make(chan uint64, 10)
+	if _, err := watcher.Subscribe(ctx(t), "wamp.session.on_leave", func(ev *clientlib.Event) {
+		id, _ := wamp.AsID(ev.Args[0])
+		leaves <- uint64(id)
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if id := recv(t, leaves); id != uint64(c.ID()) {
+		t.Fatalf("on_leave for %d, want %d", id, c.ID())
+	}
+	res, err = watcher.Call(ctx(t), "wamp.session.count", nil, nil, nil)
+	if n, _ := wamp.AsInt(res.Args[0]); err != nil || n != 2 {
+		t.Fatalf("session count after a remote leave: %v %v", res, err)
+	}
+}
+
+// TestLocalTrafficStaysLocal: calls and events between sessions of one node
+// send nothing to the other nodes.
+func TestLocalTrafficStaysLocal(t *testing.T) {
+	nodes := startCluster(t, 2)
+	a := nodes[0]
+	callee := connect(t, a, "json")
+	if _, err := callee.Register(ctx(t), "com.example.local", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: []any{"ok"}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan *clientlib.Event, 100)
+	sub := connect(t, a, "msgpack")
+	if _, err := sub.Subscribe(ctx(t), "com.example.local", func(ev *clientlib.Event) { events <- ev }, nil); err != nil {
+		t.Fatal(err)
+	}
+	caller := connect(t, a, "cbor")
+	before := a.n.Sent()
+	for range 100 {
+		if _, err := caller.Call(ctx(t), "com.example.local", nil, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := caller.Publish(ctx(t), "com.example.local", []any{1}, nil, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, events)
+	}
+	if sent := a.n.Sent() - before; sent != 0 {
+		t.Fatalf("local calls and events sent %d messages to the other node", sent)
+	}
 }
 
 func TestNodeDeath(t *testing.T) {
