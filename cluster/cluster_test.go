@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/internal/routertest"
+	"github.com/junction-wamp/junction/metrics"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/testsuite"
 	"github.com/junction-wamp/junction/wamp"
@@ -92,6 +95,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// scrape returns n's Prometheus metrics.
+func scrape(t *testing.T, n *node) string {
+	t.Helper()
+	w := httptest.NewRecorder()
+	metrics.Handler(n.Router, n.Transport).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	return w.Body.String()
 }
 
 // recv receives from ch, failing the test if nothing comes in a time no
@@ -530,6 +541,9 @@ func TestNodeDeath(t *testing.T) {
 	eventually(t, "the dead node's registration is gone everywhere", func() bool {
 		return a.Router.RemoteCallees("realm1", "com.example.slow") == 0 && c.Router.RemoteCallees("realm1", "com.example.slow") == 0
 	})
+	if m := scrape(t, a); !strings.Contains(m, "junction_cluster_nodes 1\n") || !strings.Contains(m, "junction_cluster_nodes_dropped_total 1\n") {
+		t.Fatalf("metrics after a node died:\n%s", m)
+	}
 	ev := recv(t, testaments)
 	if ev.Args[0] != "B died" {
 		t.Fatalf("testament %v", ev.Args)

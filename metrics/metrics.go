@@ -65,6 +65,8 @@ var (
 	descBytesOut       = desc("bytes_out_total", "WebSocket message payload bytes written.")
 	descQueueMsgs      = desc("queue_high_water_messages", "Deepest outbound queue of any connection since start, in messages.")
 	descQueueBytes     = desc("queue_high_water_bytes", "Deepest outbound queue of any connection since start, in bytes.")
+	descClusterNodes   = desc("cluster_nodes", "Other cluster nodes this node hears from (0 on a single node).")
+	descNodesDropped   = desc("cluster_nodes_dropped_total", "Cluster nodes dropped: said goodbye or stayed silent past node_timeout.")
 )
 
 // Describe implements prometheus.Collector.
@@ -73,6 +75,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		descSessions, descJoined, descLeft, descAborted, descAuthFailures, descProtocolErrors,
 		descInternalErrors, descMessagesIn, descMessagesOut, descCallDuration, descConnections,
 		descAccepted, descRefused, descSlow, descBytesIn, descBytesOut, descQueueMsgs, descQueueBytes,
+		descClusterNodes, descNodesDropped,
 	} {
 		ch <- d
 	}
@@ -97,6 +100,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAuthFailures, rs.AuthFailures.Load())
 	counter(descProtocolErrors, rs.ProtocolErrors.Load())
 	counter(descInternalErrors, rs.InternalErrors.Load())
+	gauge(descClusterNodes, float64(c.r.ClusterNodes()))
+	counter(descNodesDropped, rs.ClusterNodesDropped.Load())
 	for i := range rs.MessagesIn {
 		t := wamp.MessageType(i)
 		if !t.Known() {

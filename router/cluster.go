@@ -410,6 +410,7 @@ func (l *clusterLink) nodeDown(id string) {
 	}
 	delete(l.nodes, id)
 	delete(l.byTag, n.tag)
+	l.r.stats.ClusterNodesDropped.Add(1)
 	elected := true
 	for other := range l.nodes {
 		if other < l.id {

@@ -222,6 +222,8 @@ type Stats struct {
 	ProtocolErrors atomic.Uint64
 	InternalErrors atomic.Uint64
 	AuthFailures   atomic.Uint64
+	// ClusterNodesDropped counts cluster nodes dropped (goodbye or silence).
+	ClusterNodesDropped atomic.Uint64
 
 	// MessagesIn and MessagesOut count WAMP messages by type code: received
 	// from peers, and queued to peers (an event fanned out to n
