@@ -414,6 +414,31 @@ func TestRetainedEventAcrossNodes(t *testing.T) {
 	}
 }
 
+// TestRetainedEventReachesLateNode: a node that joins later gets the
+// retained events of the others.
+func TestRetainedEventReachesLateNode(t *testing.T) {
+	nodes, url := startClusterURL(t, 1)
+	pub := connect(t, nodes[0], "msgpack")
+	if err := pub.Publish(ctx(t), "com.example.state", []any{"v1"}, nil, &clientlib.PublishOptions{Acknowledge: true, Retain: true}); err != nil {
+		t.Fatal(err)
+	}
+	late := startNode(t, url, routertest.Options{})
+	sub := connect(t, late, "json")
+	// Node A's snapshot holds its retained events before its sessions.
+	eventually(t, "the late node knows A's sessions", func() bool {
+		res, err := sub.Call(ctx(t), "wamp.session.count", nil, nil, nil)
+		n, _ := wamp.AsInt(res.Args[0])
+		return err == nil && n == 2
+	})
+	got := make(chan *clientlib.Event, 1)
+	if _, err := sub.Subscribe(ctx(t), "com.example.state", func(ev *clientlib.Event) { got <- ev }, &clientlib.SubscribeOptions{GetRetained: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recv(t, got); ev.Args[0] != "v1" || ev.Details["retained"] != true {
+		t.Fatalf("retained event on the late node: %v %v", ev.Args, ev.Details)
+	}
+}
+
 func TestSessionMetaAcrossNodes(t *testing.T) {
 	nodes := startCluster(t, 3)
 	joins := make(chan uint64, 10)

@@ -115,6 +115,8 @@ type envelope struct {
 	Publication      uint64   `msgpack:"pu,omitempty"`
 	Disclose         bool     `msgpack:"d,omitempty"`
 	Retain           bool     `msgpack:"rt,omitempty"`
+	StoreOnly        bool     `msgpack:"so,omitempty"` // a retained event in a snapshot: keep, do not deliver
+	Time             int64    `msgpack:"tm,omitempty"` // when it was published, Unix nanoseconds
 	Exclude          []uint64 `msgpack:"x,omitempty"`
 	Eligible         []uint64 `msgpack:"e,omitempty"`
 	ExcludeAuthID    []string `msgpack:"xi,omitempty"`
@@ -335,6 +337,15 @@ func (l *clusterLink) nodeUp(id string) {
 func (l *clusterLink) snapshot(reply bool) *envelope {
 	snap := &envelope{Kind: kSnapshot, Reply: reply}
 	for _, rm := range l.r.allRealms() {
+		// Retained events first: whoever sees this node's sessions there
+		// finds its retained events too.
+		for _, ev := range rm.events.allRetained() {
+			e, err := l.publishEnvelope(rm, ev.publisher, ev.publication, ev.topic, ev.payload, &ev.aud, ev.disclose, true, ev.time)
+			if err == nil {
+				e.StoreOnly = true
+				snap.Items = append(snap.Items, e)
+			}
+		}
 		for _, rc := range rm.Sessions() {
 			s := rc.(*session)
 			if s.remote != "" || s.internal {
@@ -363,6 +374,7 @@ func (l *clusterLink) snapshot(reply bool) *envelope {
 				}
 			}
 		}
+
 	}
 	return snap
 }
@@ -683,9 +695,14 @@ func (l *clusterLink) applyPublish(rm *realm, e *envelope) {
 	}
 	pub := wamp.ID(e.Publication)
 	topic := wamp.URI(e.Topic)
+	stored := &storedEvent{publication: pub, topic: topic, time: time.Unix(0, e.Time), payload: ev.Payload,
+		publisher: publisher, disclose: e.Disclose, aud: aud}
+	if e.StoreOnly {
+		rm.events.retainNewer(stored)
+		return
+	}
 	rm.deliver(publisher, pub, topic, ev.Payload, &aud, e.Disclose)
-	rm.events.record(&storedEvent{publication: pub, topic: topic, time: time.Now(), payload: ev.Payload,
-		publisher: publisher, disclose: e.Disclose, aud: aud}, e.Retain)
+	rm.events.record(stored, e.Retain)
 }
 
 // forwardPublish sends a publication made on this node to the nodes that
@@ -704,22 +721,10 @@ func (l *clusterLink) forwardPublish(rm *realm, publisher *session, pub wamp.ID,
 	if len(targets) == 0 {
 		return
 	}
-	ser := serializers.ForEncoding(payload.Encoding)
-	if ser == nil {
-		ser, _ = serializers.ByName("msgpack")
-	}
-	frame, err := ser.Encode(&wamp.Event{Subscription: 1, Publication: pub, Payload: payload})
+	e, err := l.publishEnvelope(rm, publisher, pub, topic, payload, aud, disclose, retain, time.Now())
 	if err != nil {
 		l.r.log.Error("cannot encode a publication for the cluster", "topic", topic, "error", err)
 		return
-	}
-	e := &envelope{Kind: kPublish, Realm: string(rm.Name), Topic: string(topic), Publication: uint64(pub),
-		Serializer: ser.Name(), Frame: frame, Disclose: disclose, Retain: retain,
-		Exclude: idList(aud.exclude), Eligible: idList(aud.eligible),
-		ExcludeAuthID: strList(aud.excludeAuthID), EligibleAuthID: strList(aud.eligibleAuthID),
-		ExcludeAuthRole: strList(aud.excludeAuthRole), EligibleAuthRole: strList(aud.eligibleAuthRole)}
-	if publisher != nil {
-		e.Session, e.AuthID, e.AuthRole = uint64(publisher.id), publisher.authid, publisher.authrole
 	}
 	data, err := encodeEnvelope(e)
 	if err != nil {
@@ -732,6 +737,27 @@ func (l *clusterLink) forwardPublish(rm *realm, publisher *session, pub wamp.ID,
 				"topic", topic, "bytes", len(data), "error", err)
 		}
 	}
+}
+
+// publishEnvelope is a publication as it travels to another node.
+func (l *clusterLink) publishEnvelope(rm *realm, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, at time.Time) (*envelope, error) {
+	ser := serializers.ForEncoding(payload.Encoding)
+	if ser == nil {
+		ser, _ = serializers.ByName("msgpack")
+	}
+	frame, err := ser.Encode(&wamp.Event{Subscription: 1, Publication: pub, Payload: payload})
+	if err != nil {
+		return nil, err
+	}
+	e := &envelope{Kind: kPublish, Realm: string(rm.Name), Topic: string(topic), Publication: uint64(pub),
+		Serializer: ser.Name(), Frame: frame, Disclose: disclose, Retain: retain, Time: at.UnixNano(),
+		Exclude: idList(aud.exclude), Eligible: idList(aud.eligible),
+		ExcludeAuthID: strList(aud.excludeAuthID), EligibleAuthID: strList(aud.eligibleAuthID),
+		ExcludeAuthRole: strList(aud.excludeAuthRole), EligibleAuthRole: strList(aud.eligibleAuthRole)}
+	if publisher != nil {
+		e.Session, e.AuthID, e.AuthRole = uint64(publisher.id), publisher.authid, publisher.authrole
+	}
+	return e, nil
 }
 
 // forwardAnswer sends a callee's YIELD or ERROR for an invocation another

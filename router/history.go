@@ -81,6 +81,27 @@ func (st *eventStore) record(ev *storedEvent, retain bool) {
 	}
 }
 
+// retainNewer keeps ev as its topic's retained event unless the one kept is
+// later: another node's snapshot may carry an older one.
+func (st *eventStore) retainNewer(ev *storedEvent) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if old := st.retained[ev.topic]; old == nil || old.time.Before(ev.time) {
+		st.retained[ev.topic] = ev
+	}
+}
+
+// allRetained returns every retained event.
+func (st *eventStore) allRetained() []*storedEvent {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]*storedEvent, 0, len(st.retained))
+	for _, ev := range st.retained {
+		out = append(out, ev)
+	}
+	return out
+}
+
 // retainedFor returns the retained events a new subscription would have received.
 func (st *eventStore) retainedFor(sub *realms.Subscription) []*storedEvent {
 	st.mu.Lock()
