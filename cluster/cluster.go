@@ -270,13 +270,19 @@ func (n *Node) Run(h Handler) error {
 	_ = hb.SetPendingLimits(-1, -1)
 	ack, err := n.nc.Subscribe(n.prefix+".ack."+n.id, func(m *nats.Msg) {
 		n.mu.Lock()
-		if w := n.waits[string(m.Data)]; w != nil {
-			if w.left--; w.left == 0 {
-				close(w.done)
+		w := n.waits[string(m.Data)]
+		if w != nil {
+			if w.left--; w.left > 0 {
+				w = nil
+			} else {
 				delete(n.waits, string(m.Data))
+				w.timer.Stop()
 			}
 		}
 		n.mu.Unlock()
+		if w != nil {
+			w.done(nil)
+		}
 	})
 	if err != nil {
 		return err
@@ -379,18 +385,30 @@ func (n *Node) Send(to string, data []byte) error {
 	return n.nc.Publish(n.prefix+".node."+to, n.frame(noAck, data))
 }
 
-// SendAll sends data to each node of to, in order with Send, and returns a
-// function that waits until each has handled it, or for at most timeout.
-// It reports the nodes that did not answer in time.
-func (n *Node) SendAll(to []string, data []byte) (wait func(timeout time.Duration) error) {
+// SendAll sends data to each node of to, in order with Send, and calls
+// done once each has handled it, or with an error naming how many did not
+// within timeout. done runs on another goroutine (or this one when to is
+// empty) and must not block.
+func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done func(error)) {
 	if len(to) == 0 {
-		return func(time.Duration) error { return nil }
+		done(nil)
+		return
 	}
 	n.mu.Lock()
 	n.tokens++
 	token := fmt.Sprintf("%016x", n.tokens)
-	w := &ackWait{left: len(to), done: make(chan struct{})}
+	w := &ackWait{left: len(to), done: done}
 	n.waits[token] = w
+	w.timer = time.AfterFunc(timeout, func() {
+		n.mu.Lock()
+		_, waiting := n.waits[token]
+		delete(n.waits, token)
+		left := w.left
+		n.mu.Unlock()
+		if waiting {
+			done(fmt.Errorf("cluster: %d of %d nodes did not confirm within %s", left, len(to), timeout))
+		}
+	})
 	n.mu.Unlock()
 	msg := n.frame(token, data)
 	n.sent.Add(uint64(len(to)))
@@ -399,26 +417,13 @@ func (n *Node) SendAll(to []string, data []byte) (wait func(timeout time.Duratio
 			n.log.Warn("cluster message not sent", "node", id, "error", err)
 		}
 	}
-	return func(timeout time.Duration) error {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		select {
-		case <-w.done:
-			return nil
-		case <-t.C:
-			n.mu.Lock()
-			left := w.left
-			delete(n.waits, token)
-			n.mu.Unlock()
-			return fmt.Errorf("cluster: %d of %d nodes did not confirm within %s", left, len(to), timeout)
-		}
-	}
 }
 
-// ackWait counts the confirmations a SendAll still waits for.
+// ackWait counts the confirmations a SendAll still waits for (under mu).
 type ackWait struct {
-	left int
-	done chan struct{}
+	left  int
+	done  func(error)
+	timer *time.Timer
 }
 
 // frame is a message as it travels: sender id, ack token, data.

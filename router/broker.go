@@ -157,12 +157,14 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 			return false, ""
 		}
 	}
-	pub := s.realm.publish(s, m.Topic, m.Payload, &aud, disclose, retain)
+	pub := wamp.GlobalID()
 	s.realm.events.record(&storedEvent{publication: pub, topic: m.Topic, time: time.Now(), payload: m.Payload,
 		publisher: s, disclose: disclose, aud: aud.forLater()}, retain)
-	if ack {
-		_ = s.send(&wamp.Published{Request: m.Request, Publication: pub})
+	var published func()
+	if ack { // once every node that has subscribers delivered it
+		published = func() { _ = s.send(&wamp.Published{Request: m.Request, Publication: pub}) }
 	}
+	s.realm.publish(s, pub, m.Topic, m.Payload, &aud, disclose, retain, published)
 	return false, ""
 }
 
@@ -176,16 +178,18 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 	s.logger().Debug("publication dropped", "error", uri, "message", message)
 }
 
-// publish delivers a publication to every matching subscription of the
-// realm, here and on the other nodes of a cluster, and returns its id.
-// publisher is nil for the router's own events.
-func (rm *realm) publish(publisher *session, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool) wamp.ID {
-	pub := wamp.GlobalID()
+// publish delivers publication pub to every matching subscription of the
+// realm, here and on the other nodes of a cluster. publisher is nil for the
+// router's own events. delivered, if set, is called once it is queued to
+// every subscriber: at once on a single node, when the other nodes confirm
+// in a cluster (from another goroutine).
+func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func()) {
 	rm.deliver(publisher, pub, topic, payload, aud, disclose)
 	if l := rm.link.Load(); l != nil {
-		l.forwardPublish(rm, publisher, pub, topic, payload, aud, disclose, retain)
+		l.forwardPublish(rm, publisher, pub, topic, payload, aud, disclose, retain, delivered)
+	} else if delivered != nil {
+		delivered()
 	}
-	return pub
 }
 
 // deliver delivers publication pub to this node's subscribers.

@@ -23,10 +23,10 @@ type Bus interface {
 	ID() string
 	// Send queues data for node to; it does not block on the network.
 	Send(to string, data []byte) error
-	// SendAll sends data to each node of to, in order with Send, and
-	// returns a function that waits until each has handled it (or at most
-	// timeout).
-	SendAll(to []string, data []byte) (wait func(timeout time.Duration) error)
+	// SendAll sends data to each node of to, in order with Send, and calls
+	// done once each has handled it, or with an error after timeout. done
+	// must not block.
+	SendAll(to []string, data []byte, timeout time.Duration, done func(error))
 	// NodeTimeout is how long a node may stay silent before it is dropped.
 	NodeTimeout() time.Duration
 }
@@ -316,10 +316,11 @@ func (l *clusterLink) announce(e *envelope, wait bool) {
 	for id := range l.nodes {
 		ids = append(ids, id)
 	}
-	done := l.bus.SendAll(ids, data)
+	confirmed := make(chan error, 1)
+	l.bus.SendAll(ids, data, l.bus.NodeTimeout(), func(err error) { confirmed <- err })
 	l.mu.Unlock()
 	if wait {
-		if err := done(l.bus.NodeTimeout()); err != nil {
+		if err := <-confirmed; err != nil {
 			l.r.log.Warn("cluster nodes did not confirm a change in time", "kind", e.Kind, "error", err)
 		}
 	}
@@ -706,8 +707,10 @@ func (l *clusterLink) applyPublish(rm *realm, e *envelope) {
 }
 
 // forwardPublish sends a publication made on this node to the nodes that
-// have a matching subscription (every node if it is retained).
-func (l *clusterLink) forwardPublish(rm *realm, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool) {
+// have a matching subscription (every node if it is retained). confirmed,
+// if set, is called once they have all delivered it (or after the node
+// timeout).
+func (l *clusterLink) forwardPublish(rm *realm, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, confirmed func()) {
 	var targets []string
 	if retain {
 		l.mu.Lock()
@@ -719,16 +722,30 @@ func (l *clusterLink) forwardPublish(rm *realm, publisher *session, pub wamp.ID,
 		targets = rm.remoteNodes(topic, nil)
 	}
 	if len(targets) == 0 {
+		if confirmed != nil {
+			confirmed()
+		}
 		return
 	}
 	e, err := l.publishEnvelope(rm, publisher, pub, topic, payload, aud, disclose, retain, time.Now())
+	var data []byte
+	if err == nil {
+		data, err = encodeEnvelope(e)
+	}
 	if err != nil {
 		l.r.log.Error("cannot encode a publication for the cluster", "topic", topic, "error", err)
+		if confirmed != nil {
+			confirmed()
+		}
 		return
 	}
-	data, err := encodeEnvelope(e)
-	if err != nil {
-		l.r.log.Error("cannot encode cluster message", "kind", e.Kind, "error", err)
+	if confirmed != nil {
+		l.bus.SendAll(targets, data, l.bus.NodeTimeout(), func(err error) {
+			if err != nil {
+				l.r.log.Warn("publication not confirmed by every node", "topic", topic, "error", err)
+			}
+			confirmed()
+		})
 		return
 	}
 	for _, id := range targets {

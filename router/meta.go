@@ -323,14 +323,14 @@ func (s *session) publishTestaments() {
 				excludeAuthID: o.strs("exclude_authid"), eligibleAuthID: o.strs("eligible_authid"),
 				excludeAuthRole: o.strs("exclude_authrole"), eligibleAuthRole: o.strs("eligible_authrole"),
 			}
-			s.realm.publish(s, t.topic, wamp.Values(t.args, t.kwargs), &aud, o.boolean(wamp.OptDiscloseMe, false), o.boolean("retain", false))
+			s.realm.publish(s, wamp.GlobalID(), t.topic, wamp.Values(t.args, t.kwargs), &aud, o.boolean(wamp.OptDiscloseMe, false), o.boolean("retain", false), nil)
 		}
 	}
 }
 
 // metaEvent publishes a router event on a wamp.* topic of the realm.
 func (rm *realm) metaEvent(topic wamp.URI, args ...any) {
-	rm.publish(nil, topic, wamp.Values(args, nil), &audience{}, false, false)
+	rm.publish(nil, wamp.GlobalID(), topic, wamp.Values(args, nil), &audience{}, false, false, nil)
 }
 
 func registrationDetails(r *realms.Registration) wamp.Dict {
