@@ -195,6 +195,35 @@ func TestMessageOverNATSLimit(t *testing.T) {
 	}
 }
 
+// TestInvocationIDsIncrease: a callee called from its own node and from
+// others sees INVOCATION request ids that increase, as the spec asks; the
+// nexus client drops an INVOCATION whose id is below one it has seen.
+func TestInvocationIDsIncrease(t *testing.T) {
+	nodes := startCluster(t, 3)
+	callee, err := testsuite.NexusDriver{}.Connect(ctx(t), testsuite.Target{URL: nodes[1].URL, Realm: "realm1"}, "json", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = callee.Close(context.Background()) })
+	if _, err := callee.Register(ctx(t), "com.example.nexus", func(_ context.Context, inv testsuite.Invocation) ([]any, map[string]any, error) {
+		return inv.Args, nil, nil
+	}, testsuite.RegisterOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	callers := []*clientlib.Client{connect(t, nodes[1], "json"), connect(t, nodes[0], "json"), connect(t, nodes[2], "json")}
+	for i := range 9 {
+		c, cancel := context.WithTimeout(ctx(t), 10*time.Second)
+		res, err := callers[i%3].Call(c, "com.example.nexus", []any{i}, nil, nil)
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d from node %d: %v", i, []int{1, 0, 2}[i%3], err)
+		}
+		if n, _ := wamp.AsInt(res.Args[0]); n != int64(i) {
+			t.Fatalf("call %d: result %v", i, res.Args)
+		}
+	}
+}
+
 func TestProgressCancelTimeoutAcrossNodes(t *testing.T) {
 	nodes := startCluster(t, 2)
 	callee := connect(t, nodes[1], "json")

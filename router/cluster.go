@@ -2,7 +2,6 @@ package router
 
 import (
 	"bytes"
-	"hash/fnv"
 	"slices"
 	"sync"
 	"time"
@@ -45,10 +44,13 @@ type Bus interface {
 //     included. The INVOCATION is encoded there with the
 //     callee's serializer and the callee's node writes those bytes to the
 //     callee as they are.
-//   - INVOCATION request ids a node allocates for proxies carry the node's tag
-//     in their high bits (local ones stay below 2^32), so the callee's node
-//     sends a YIELD or ERROR with such an id back to the node that owns the
-//     call, where the proxy's invocation table, timers and cancel live.
+//   - The callee's node hands out the INVOCATION request id from the
+//     callee's own sequence (so a client sees them increase by one, as the
+//     spec asks and the nexus client needs): it rewrites the id of an
+//     INVOCATION or INTERRUPT that the caller's node sent under its own
+//     proxy id, and rewrites it back in the callee's YIELD or ERROR, which
+//     goes to the node that owns the call, where the proxy's invocation
+//     table, timers and cancel state are.
 //   - A publication is delivered on its node to its local subscribers, then
 //     sent once to each node with a matching subscriber (and to every node
 //     if retained), which delivers it to its own subscribers under its own
@@ -56,10 +58,6 @@ type Bus interface {
 //   - A node that goes silent is dropped: its proxies leave (their pending
 //     invocations fail with wamp.error.canceled) and the live node with the
 //     smallest id publishes their testaments and wamp.session.on_leave.
-
-// maxLocalInvocation bounds the INVOCATION request ids a session's own node
-// hands out; ids above it carry a node's tag.
-const maxLocalInvocation = 1<<32 - 1
 
 // Kinds of cluster messages.
 const (
@@ -107,6 +105,9 @@ type envelope struct {
 	// kFrame, kAnswer, kPublish: a message encoded with Serializer.
 	Frame  []byte `msgpack:"f,omitempty"`
 	Binary bool   `msgpack:"b,omitempty"`
+	// kFrame of an INVOCATION or INTERRUPT: the request id on the node
+	// that owns the call.
+	Request uint64 `msgpack:"q,omitempty"`
 	// kClose
 	Code   int    `msgpack:"c,omitempty"`
 	Reason string `msgpack:"re,omitempty"`
@@ -147,8 +148,13 @@ func decodeEnvelope(data []byte) (*envelope, error) {
 // remoteNode is what this node knows of another.
 type remoteNode struct {
 	id      string
-	tag     uint64
 	proxies map[wamp.ID]*session // its sessions, by id
+}
+
+// origin is an invocation as the node that owns the call knows it.
+type origin struct {
+	node string
+	id   wamp.ID // the request id there
 }
 
 // clusterLink is a router's membership of a cluster.
@@ -156,26 +162,15 @@ type clusterLink struct {
 	r   *Router
 	bus Bus
 	id  string
-	tag uint64
 
 	mu    sync.Mutex
 	nodes map[string]*remoteNode
-	byTag map[uint64]*remoteNode
-}
-
-// nodeTag is a number in [1, 2^21) for a node id: the high bits of the
-// INVOCATION request ids that node allocates (2^21 * 2^32 = 2^53).
-func nodeTag(id string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(id))
-	return h.Sum64()%(1<<21-1) + 1
 }
 
 // AttachCluster makes the router one node of a cluster. The caller then runs
 // the bus with the returned handler (cluster.Node.Run).
 func (r *Router) AttachCluster(bus Bus) *ClusterHandler {
-	l := &clusterLink{r: r, bus: bus, id: bus.ID(), tag: nodeTag(bus.ID()),
-		nodes: make(map[string]*remoteNode), byTag: make(map[uint64]*remoteNode)}
+	l := &clusterLink{r: r, bus: bus, id: bus.ID(), nodes: make(map[string]*remoteNode)}
 	r.link.Store(l)
 	return &ClusterHandler{l}
 }
@@ -279,13 +274,8 @@ func (r *Router) proxies() []*session {
 func (l *clusterLink) node(id string) *remoteNode {
 	n := l.nodes[id]
 	if n == nil {
-		tag := nodeTag(id)
-		n = &remoteNode{id: id, tag: tag, proxies: make(map[wamp.ID]*session)}
-		if other := l.byTag[tag]; other != nil || tag == l.tag {
-			l.r.log.Error("two cluster nodes share an invocation tag; calls between them may be misrouted", "node", id, "tag", tag)
-		}
+		n = &remoteNode{id: id, proxies: make(map[wamp.ID]*session)}
 		l.nodes[id] = n
-		l.byTag[tag] = n
 	}
 	return n
 }
@@ -422,7 +412,6 @@ func (l *clusterLink) nodeDown(id string) {
 		return
 	}
 	delete(l.nodes, id)
-	delete(l.byTag, n.tag)
 	l.r.stats.ClusterNodesDropped.Add(1)
 	elected := true
 	for other := range l.nodes {
@@ -431,6 +420,7 @@ func (l *clusterLink) nodeDown(id string) {
 		}
 	}
 	l.mu.Unlock()
+	l.abandonInvocations(id)
 	for _, p := range n.proxies {
 		if elected {
 			p.publishTestaments()
@@ -531,6 +521,10 @@ func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 			s.peer.Close(transport.CloseCode(e.Code), e.Reason)
 			return
 		}
+		if e.Request != 0 {
+			l.deliverInvocation(n, s, e)
+			return
+		}
 		// Counted as sent on the node that routed it.
 		_ = s.peer.SendFrame(transport.NewFrame(e.Frame, e.Binary))
 	case kAnswer:
@@ -569,7 +563,7 @@ func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *envelope) *session {
 		id: id, realm: rm, authid: e.AuthID, authrole: e.AuthRole, authmethod: e.AuthMethod, authprovider: e.AuthProvider,
 		joined: time.UnixMilli(e.Joined), roles: wamp.Dict(e.Roles),
 		invocations: make(map[wamp.ID]*invocation), calls: make(map[wamp.ID]*invocation), testaments: make(map[string][]testament),
-		remote: n.id, invBase: l.tag << 32, remoteRegs: make(map[wamp.ID]wamp.ID),
+		remote: n.id, remoteRegs: make(map[wamp.ID]wamp.ID),
 	}
 	p.peer = &clusterPeer{l: l, node: n.id, realm: e.Realm, id: id, ser: ser, done: make(chan struct{})}
 	p.established.Store(true)
@@ -777,22 +771,99 @@ func (l *clusterLink) publishEnvelope(rm *realm, publisher *session, pub wamp.ID
 	return e, nil
 }
 
-// forwardAnswer sends a callee's YIELD or ERROR for an invocation another
-// node owns (its tag is in the request id) to that node.
-func (l *clusterLink) forwardAnswer(s *session, m wamp.Message, request wamp.ID) {
-	l.mu.Lock()
-	n := l.byTag[uint64(request)>>32]
-	l.mu.Unlock()
-	if n == nil {
-		s.logger().Debug("answer for an invocation of a node that is gone dropped", "request", uint64(request))
+// deliverInvocation gives local callee s an INVOCATION or INTERRUPT of a
+// call node n owns, under s's own request id.
+func (l *clusterLink) deliverInvocation(n *remoteNode, s *session, e *envelope) {
+	msg, err := s.peer.Serializer().Decode(e.Frame)
+	if err != nil {
+		l.r.log.Error("undecodable invocation from a cluster node", "node", n.id, "error", err)
 		return
+	}
+	from := origin{n.id, wamp.ID(e.Request)}
+	s.invMu.Lock()
+	id, known := s.remoteIDs[from]
+	switch msg.(type) {
+	case *wamp.Invocation:
+		if !known && !s.gone { // a further chunk of a progressive call invocation is known
+			id = s.invIDs.Next()
+			if s.remoteInv == nil {
+				s.remoteInv, s.remoteIDs = make(map[wamp.ID]origin), make(map[origin]wamp.ID)
+			}
+			s.remoteInv[id], s.remoteIDs[from] = from, id
+		}
+	case *wamp.Interrupt:
+	default:
+		id = 0
+	}
+	s.invMu.Unlock()
+	if id == 0 {
+		return // the callee is gone (its node's leave tells the caller's), or the call was answered
+	}
+	switch m := msg.(type) {
+	case *wamp.Invocation:
+		m.Request = id
+	case *wamp.Interrupt:
+		m.Request = id
+	}
+	_ = s.send(msg)
+}
+
+// answerOrigin returns the call another node owns that an answer of s with
+// request id belongs to; final forgets it.
+func (s *session) answerOrigin(id wamp.ID, final bool) (origin, bool) {
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	from, ok := s.remoteInv[id]
+	if ok && final {
+		delete(s.remoteInv, id)
+		delete(s.remoteIDs, from)
+	}
+	return from, ok
+}
+
+// forwardAnswer sends a callee's YIELD or ERROR for an invocation another
+// node owns to that node, under that node's request id.
+func (l *clusterLink) forwardAnswer(s *session, m wamp.Message, from origin) {
+	switch m := m.(type) {
+	case *wamp.Yield:
+		m.Request = from.id
+	case *wamp.Error:
+		m.Request = from.id
 	}
 	data, err := s.peer.Serializer().Encode(m)
 	if err != nil {
 		s.logger().Error("cannot encode an answer for the cluster", "error", err)
 		return
 	}
-	_ = l.send(n.id, &envelope{Kind: kAnswer, Realm: string(s.realm.Name), Session: uint64(s.id), Frame: data})
+	_ = l.send(from.node, &envelope{Kind: kAnswer, Realm: string(s.realm.Name), Session: uint64(s.id), Frame: data})
+}
+
+// abandonInvocations interrupts what this node's callees run for the calls
+// of a node that is gone: nobody waits for their answers.
+func (l *clusterLink) abandonInvocations(node string) {
+	l.r.sessionsMu.Lock()
+	all := make([]*session, 0, len(l.r.sessions))
+	for s := range l.r.sessions {
+		all = append(all, s)
+	}
+	l.r.sessionsMu.Unlock()
+	for _, s := range all {
+		var ids []wamp.ID
+		s.invMu.Lock()
+		for id, from := range s.remoteInv {
+			if from.node == node {
+				ids = append(ids, id)
+				delete(s.remoteInv, id)
+				delete(s.remoteIDs, from)
+			}
+		}
+		s.invMu.Unlock()
+		if len(ids) > 0 && s.canCancel() {
+			for _, id := range ids {
+				_ = s.send(&wamp.Interrupt{Request: id, Options: wamp.Dict{"mode": cancelKillNoWait, "reason": string(wamp.ErrCanceled)}})
+			}
+		}
+	}
 }
 
 func idSet(ids []uint64) map[wamp.ID]bool {
@@ -859,12 +930,19 @@ func (p *clusterPeer) Send(m wamp.Message) error {
 	if err != nil {
 		return err
 	}
-	return p.sendFrame(data)
+	var request wamp.ID // the callee's node gives it the callee's own id
+	switch m := m.(type) {
+	case *wamp.Invocation:
+		request = m.Request
+	case *wamp.Interrupt:
+		request = m.Request
+	}
+	return p.sendFrame(data, request)
 }
 
-func (p *clusterPeer) SendFrame(f *transport.Frame) error { return p.sendFrame(f.Data) }
+func (p *clusterPeer) SendFrame(f *transport.Frame) error { return p.sendFrame(f.Data, 0) }
 
-func (p *clusterPeer) sendFrame(data []byte) error {
+func (p *clusterPeer) sendFrame(data []byte, request wamp.ID) error {
 	select {
 	case <-p.done:
 		return transport.ErrClosed
@@ -872,7 +950,8 @@ func (p *clusterPeer) sendFrame(data []byte) error {
 	}
 	// An error (such as a message over NATS's max_payload) fails the call
 	// or is logged: nothing is dropped unnoticed.
-	return p.l.send(p.node, &envelope{Kind: kFrame, Realm: p.realm, Session: uint64(p.id), Frame: data, Binary: p.ser.Binary()})
+	return p.l.send(p.node, &envelope{Kind: kFrame, Realm: p.realm, Session: uint64(p.id), Frame: data,
+		Binary: p.ser.Binary(), Request: uint64(request)})
 }
 
 func (p *clusterPeer) Serializer() serializers.Serializer { return p.ser }

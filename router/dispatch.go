@@ -30,13 +30,19 @@ func (s *session) dispatch(msg wamp.Message) (end bool, reason string) {
 	case *wamp.Unregister:
 		s.handleUnregister(m)
 	case *wamp.Yield:
-		if m.Request > maxLocalInvocation {
-			return s.answerRemote(m, m.Request)
+		if l := s.r.link.Load(); l != nil {
+			if from, ok := s.answerOrigin(m.Request, !m.Options.Bool("progress", false)); ok {
+				l.forwardAnswer(s, m, from)
+				return false, ""
+			}
 		}
 		return s.handleYield(m)
 	case *wamp.Error:
-		if m.Type == wamp.INVOCATION && m.Request > maxLocalInvocation {
-			return s.answerRemote(m, m.Request)
+		if l := s.r.link.Load(); l != nil && m.Type == wamp.INVOCATION {
+			if from, ok := s.answerOrigin(m.Request, true); ok {
+				l.forwardAnswer(s, m, from)
+				return false, ""
+			}
 		}
 		return s.handleError(m)
 	case *wamp.Cancel:
@@ -90,15 +96,4 @@ func (s *session) handleGoodbye(m *wamp.Goodbye) (bool, string) {
 // validURI checks a topic or procedure URI against the router's rule.
 func (s *session) validURI(u wamp.URI) bool {
 	return len(u) <= s.r.cfg.MaxURILength && wamp.ValidURI(u, s.r.cfg.StrictURI, false)
-}
-
-// answerRemote sends a YIELD or ERROR for an invocation another cluster node
-// routed here (its id carries that node's tag) back to that node.
-func (s *session) answerRemote(m wamp.Message, request wamp.ID) (bool, string) {
-	if l := s.r.link.Load(); l != nil {
-		l.forwardAnswer(s, m, request)
-	} else {
-		s.logger().Debug("answer for an unknown invocation ignored", "request", uint64(request))
-	}
-	return false, ""
 }

@@ -43,7 +43,10 @@ type session struct {
 	invocations map[wamp.ID]*invocation
 	gone        bool
 	invIDs      wamp.Sequence
-	invBase     uint64 // this node's tag << 32 for a proxy, else 0 (see cluster.go)
+	// remoteInv are invocations of s for calls another cluster node owns,
+	// by s's request id, and remoteIDs the reverse (see cluster.go).
+	remoteInv map[wamp.ID]origin
+	remoteIDs map[origin]wamp.ID
 
 	// remote is the cluster node of a proxy (a session of another node), ""
 	// for this node's sessions. remoteRegs maps a proxy's registrations here
@@ -230,7 +233,7 @@ func (s *session) addInvocation(inv *invocation) bool {
 	if s.gone {
 		return false
 	}
-	inv.id = wamp.ID(s.invBase | ((uint64(s.invIDs.Next())-1)%maxLocalInvocation + 1))
+	inv.id = s.invIDs.Next()
 	s.invocations[inv.id] = inv
 	return true
 }
