@@ -254,11 +254,11 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	if args, _ := clusterCallWhenRegistered(t, caller1, "node 1", "com.example.slow", nil); !slices.Equal(args, []any{"node 2 is back"}) {
 		t.Fatalf("the restarted node 2's procedure from node 1: %v", args)
 	}
-	// Calls between every two nodes, the restarted one included. (Each
-	// probe's callee is a clientlib session: the nexus client drops an
-	// INVOCATION whose request id is below one it has seen, and the ids of
-	// calls from different nodes are not in one sequence.)
-	clusterMesh(t, "reformed", map[string]testsuite.Client{"node 1": caller1, "node 2": clusterClient(t, ours, n2, "msgpack"), "node 3": other3})
+	// Calls between every two nodes, the restarted one included; node 2's
+	// probe is a nexus callee called from both others (the nexus client
+	// drops an INVOCATION whose request id is below one it has seen, so
+	// this also checks that a callee's ids increase across callers' nodes).
+	clusterMesh(t, "reformed", map[string]testsuite.Client{"node 1": caller1, "node 2": clusterClient(t, nexus, n2, "msgpack"), "node 3": other3})
 	for _, p := range []*clusterProc{n1, n3} {
 		select {
 		case <-p.exited:
