@@ -334,6 +334,39 @@ func TestSharedRegistrationAcrossNodes(t *testing.T) {
 	}
 }
 
+// TestSharedPoliciesAcrossNodes: first, last and random choose among the
+// callees of every node, in the order they registered.
+func TestSharedPoliciesAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 3)
+	for _, policy := range []string{"first", "last", "random"} {
+		proc := "com.example." + policy
+		for i, n := range nodes[1:] { // B registers before C: REGISTERED means every node knows
+			name := string(rune('B' + i))
+			c := connect(t, n, "json")
+			if _, err := c.Register(ctx(t), proc, func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+				return &clientlib.Result{Args: []any{name}}, nil
+			}, &clientlib.RegisterOptions{Invoke: policy}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		caller := connect(t, nodes[0], "json")
+		seen := map[any]int{}
+		for range 40 {
+			res, err := caller.Call(ctx(t), proc, nil, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[res.Args[0]]++
+		}
+		switch {
+		case policy == "first" && seen["B"] != 40,
+			policy == "last" && seen["C"] != 40,
+			policy == "random" && (seen["B"] == 0 || seen["C"] == 0 || seen["B"]+seen["C"] != 40):
+			t.Fatalf("%s over callees on nodes B and C, called from A: %v", policy, seen)
+		}
+	}
+}
+
 func TestPatternPrecedenceAcrossNodes(t *testing.T) {
 	nodes := startCluster(t, 3)
 	reg := func(n *node, proc, match, answer string) {
