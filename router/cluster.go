@@ -139,6 +139,9 @@ type envelope struct {
 func encodeEnvelope(e *envelope) ([]byte, error) { return msgpack.Marshal(e) }
 
 func decodeEnvelope(data []byte) (*envelope, error) {
+	if err := serializers.CheckMsgpack(data); err != nil { // bounds what the decoder allocates
+		return nil, err
+	}
 	d := msgpack.NewDecoder(bytes.NewReader(data))
 	d.UseLooseInterfaceDecoding(true) // integers as int64/uint64, as the rest of the router expects
 	e := new(envelope)
@@ -611,6 +614,7 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
 	sessions := make(map[wamp.ID]bool)
 	regs := make(map[wamp.ID]map[wamp.ID]bool)   // session -> remote registration ids
 	subs := make(map[wamp.ID]map[[2]string]bool) // session -> match and topic
+	snap.Items = slices.DeleteFunc(snap.Items, func(e *envelope) bool { return e == nil })
 	for _, e := range snap.Items {
 		id := wamp.ID(e.Session)
 		switch e.Kind {

@@ -17,6 +17,13 @@ const maxNesting = 64
 // hostile bytes could make it allocate gigabytes or overflow the stack; this
 // check runs on every frame before it is decoded.
 func checkMsgpack(data []byte) error {
+	return CheckMsgpack(data)
+}
+
+// CheckMsgpack is checkMsgpack for other MessagePack input than WAMP
+// frames, such as the router's cluster messages, before vmihailenco/msgpack
+// decodes it.
+func CheckMsgpack(data []byte) error {
 	pos := 0
 	stack := []int{1} // remaining items per open container
 	for len(stack) > 0 {

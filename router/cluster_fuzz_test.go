@@ -1,0 +1,80 @@
+package router
+
+import (
+	"testing"
+	"time"
+
+	"github.com/junction-wamp/junction/serializers"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// fakeBus is a cluster bus that goes nowhere and confirms at once.
+type fakeBus struct{}
+
+func (fakeBus) ID() string                                                      { return "0000000000000001" }
+func (fakeBus) Send(string, []byte) error                                       { return nil }
+func (fakeBus) NodeTimeout() time.Duration                                      { return time.Second }
+func (fakeBus) SendAll(_ []string, _ []byte, _ time.Duration, done func(error)) { done(nil) }
+
+// FuzzClusterDeliver hands the router arbitrary messages from another
+// cluster node, then drops that node, next to a local session that
+// registered and subscribed: nothing panics and the local session keeps
+// working.
+func FuzzClusterDeliver(f *testing.F) {
+	json, _ := serializers.ByName("json")
+	invocation, _ := json.Encode(&wamp.Invocation{Request: 7, Registration: 1, Payload: wamp.Values([]any{1}, nil)})
+	yield, _ := json.Encode(&wamp.Yield{Request: 7, Options: wamp.Dict{}, Payload: wamp.Values([]any{2}, nil)})
+	event, _ := json.Encode(&wamp.Event{Subscription: 1, Publication: 9, Payload: wamp.Values([]any{"x"}, nil)})
+	joined := &envelope{Kind: kJoin, Realm: "realm1", Session: 42, AuthID: "a", AuthRole: "anonymous", Serializer: "json",
+		Roles: map[string]any{"callee": map[string]any{"features": map[string]any{"call_canceling": true}}}}
+	seeds := []*envelope{
+		joined,
+		{Kind: kRegister, Realm: "realm1", Session: 42, Procedure: "com.remote", Registration: 3},
+		{Kind: kSubscribe, Realm: "realm1", Session: 42, Topic: "local.topic", On: true},
+		{Kind: kPublish, Realm: "realm1", Topic: "local.topic", Publication: 9, Serializer: "json", Frame: event, Retain: true},
+		{Kind: kFrame, Realm: "realm1", Session: 0, Frame: invocation, Request: 5},
+		{Kind: kAnswer, Realm: "realm1", Session: 42, Frame: yield},
+		{Kind: kTestament, Realm: "realm1", Session: 42, Scope: "destroyed", Topic: "local.topic", Args: []any{"bye"}},
+		{Kind: kSnapshot, Items: []*envelope{joined, {Kind: kRegister, Realm: "realm1", Session: 42, Procedure: "com.remote", Match: "prefix", Registration: 4}}, Reply: true},
+		{Kind: kLeave, Realm: "realm1", Session: 42},
+		{Kind: kClose, Realm: "realm1", Session: 1, Code: 1000},
+	}
+	for _, e := range seeds {
+		data, err := encodeEnvelope(e)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := newTestRouter(t, Config{})
+		local, id := join(t, r, "json")
+		register(t, local, 1, "local.proc")
+		subscribe(t, local, 2, "local.topic")
+		h := r.AttachCluster(fakeBus{})
+		h.NodeUp("000000000000000a")
+		h.Deliver("000000000000000a", data)
+		if e, err := decodeEnvelope(data); err == nil && e.Kind == kFrame {
+			// A frame may address the local session: as its id.
+			e.Session = uint64(id)
+			if again, err := encodeEnvelope(e); err == nil {
+				h.Deliver("000000000000000a", again)
+			}
+		}
+		h.NodeDown("000000000000000a")
+		for len(local.out) > 0 { // what the remote node sent it
+			<-local.out
+		}
+		local.in <- &wamp.Call{Request: 3, Options: wamp.Dict{}, Procedure: "local.proc"}
+		inv := expectType[*wamp.Invocation](t, local)
+		local.in <- &wamp.Yield{Request: inv.Request, Options: wamp.Dict{}}
+		for {
+			if res, ok := local.expect(t).(*wamp.Result); ok {
+				if res.Request != 3 {
+					t.Fatalf("RESULT for %d", res.Request)
+				}
+				return
+			}
+		}
+	})
+}
