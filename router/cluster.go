@@ -131,10 +131,16 @@ type envelope struct {
 	Kwargs  map[string]any `msgpack:"kw,omitempty"`
 	Options map[string]any `msgpack:"o,omitempty"`
 
-	// kSnapshot
+	// kSnapshot: sent in parts of at most snapshotPart items; More is set
+	// on every part but the last.
 	Items []*envelope `msgpack:"it,omitempty"`
 	Reply bool        `msgpack:"rp,omitempty"`
+	More  bool        `msgpack:"mo,omitempty"`
 }
+
+// snapshotPart bounds the items of one snapshot message, so that a node
+// with many sessions stays far below NATS's max_payload.
+var snapshotPart = 2000 // a variable for tests
 
 func encodeEnvelope(e *envelope) ([]byte, error) { return msgpack.Marshal(e) }
 
@@ -150,8 +156,9 @@ func decodeEnvelope(data []byte) (*envelope, error) {
 
 // remoteNode is what this node knows of another.
 type remoteNode struct {
-	id      string
-	proxies map[wamp.ID]*session // its sessions, by id
+	id       string
+	proxies  map[wamp.ID]*session // its sessions, by id
+	snapshot []*envelope          // the parts of its snapshot received so far
 }
 
 // origin is an invocation as the node that owns the call knows it.
@@ -322,9 +329,25 @@ func (l *clusterLink) announce(e *envelope, wait bool) {
 func (l *clusterLink) nodeUp(id string) {
 	l.mu.Lock()
 	l.node(id)
-	snap := l.snapshot(true)
-	_ = l.send(id, snap)
+	l.sendSnapshot(id, true)
 	l.mu.Unlock()
+}
+
+// sendSnapshot sends node to this node's snapshot, in parts. Under l.mu, so
+// that no change is sent in between.
+func (l *clusterLink) sendSnapshot(to string, reply bool) {
+	snap := l.snapshot(reply)
+	items := snap.Items
+	for {
+		part := *snap
+		part.Items = items[:min(len(items), snapshotPart)]
+		items = items[len(part.Items):]
+		part.More = len(items) > 0
+		_ = l.send(to, &part)
+		if !part.More {
+			return
+		}
+	}
 }
 
 // snapshot is everything the other nodes must know of this one.
@@ -466,7 +489,11 @@ func (l *clusterLink) deliver(from string, data []byte) {
 // order, on one goroutine.
 func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 	if e.Kind == kSnapshot {
-		l.applySnapshot(n, e)
+		n.snapshot = append(n.snapshot, e.Items...)
+		if !e.More {
+			e.Items, n.snapshot = n.snapshot, nil
+			l.applySnapshot(n, e)
+		}
 		return
 	}
 	rm := l.r.realm(wamp.URI(e.Realm))
@@ -665,7 +692,7 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
 	if snap.Reply {
 		l.mu.Lock()
 		if l.nodes[n.id] != nil {
-			_ = l.send(n.id, l.snapshot(false))
+			l.sendSnapshot(n.id, false)
 		}
 		l.mu.Unlock()
 	}
