@@ -453,7 +453,7 @@ func (n *Node) Close() {
 	close(n.stop)
 	n.wg.Wait()
 	_ = n.nc.Publish(n.prefix+".hb", []byte("bye "+n.id))
-	_ = n.nc.Flush()
+	_ = n.nc.FlushTimeout(time.Second) // NATS may be gone: the others then time this node out
 	n.nc.Close()
 	n.shutdownServer()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -645,6 +646,58 @@ func TestNodeDeath(t *testing.T) {
 	default:
 	}
 
+}
+
+// TestNATSOutage: when NATS goes away and comes back, the nodes drop each
+// other, then find each other again by themselves.
+func TestNATSOutage(t *testing.T) {
+	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true, MaxPayload: 64 << 20}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS did not start")
+	}
+	url := ns.ClientURL()
+	a, b := startNode(t, url, routertest.Options{}), startNode(t, url, routertest.Options{})
+	eventually(t, "the nodes see each other", func() bool { return a.Router.ClusterNodes() == 1 && b.Router.ClusterNodes() == 1 })
+	callee := connect(t, b, "json")
+	if _, err := callee.Register(ctx(t), "com.example.survivor", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: []any{"up"}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	port := ns.Addr().(*net.TCPAddr).Port
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	eventually(t, "the nodes drop each other", func() bool { return a.Router.ClusterNodes() == 0 && b.Router.ClusterNodes() == 0 })
+	caller := connect(t, a, "json")
+	_, err = caller.Call(ctx(t), "com.example.survivor", nil, nil, nil)
+	var rerr *wamp.RPCError
+	if !errors.As(err, &rerr) || rerr.URI != wamp.ErrNoSuchProcedure {
+		t.Fatalf("call while NATS is down: %v", err)
+	}
+
+	opts.Port = port // NATS back on the same address
+	ns2, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns2.Start()
+	if !ns2.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS did not restart")
+	}
+	t.Cleanup(func() { ns2.Shutdown(); ns2.WaitForShutdown() })
+	eventually(t, "the nodes find each other again", func() bool {
+		return a.Router.RemoteCallees("realm1", "com.example.survivor") == 1
+	})
+	res, err := caller.Call(ctx(t), "com.example.survivor", nil, nil, nil)
+	if err != nil || res.Args[0] != "up" {
+		t.Fatalf("call after NATS came back: %v %v", res, err)
+	}
 }
 
 func TestNodeRejoins(t *testing.T) {
