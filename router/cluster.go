@@ -391,7 +391,6 @@ func (l *clusterLink) snapshot(reply bool) *envelope {
 				}
 			}
 		}
-
 	}
 	return snap
 }
@@ -448,11 +447,13 @@ func (l *clusterLink) nodeDown(id string) {
 	l.mu.Unlock()
 	l.abandonInvocations(id)
 	for _, p := range n.proxies {
-		if elected {
+		l.dropProxy(p, "node "+id+" is gone")
+	}
+	if elected { // once no proxy of the dead node is a subscriber any more
+		for _, p := range n.proxies {
 			p.publishTestaments()
 			p.realm.metaEvent("wamp.session.on_leave", uint64(p.id), p.authid, p.authrole)
 		}
-		l.dropProxy(p, "node "+id+" is gone")
 	}
 	l.r.log.Warn("cluster node dropped", "node", id, "sessions", len(n.proxies), "published_testaments", elected)
 }
