@@ -11,9 +11,13 @@
 //	PROGRAM URL REALM SERIALIZER SCENARIO
 //
 // that prints one JSON result line; TestInterop starts the router, runs the
-// programs and reports one subtest per client/serializer/scenario. Install
-// the libraries with .ci/install-interop; without them the cases are
-// skipped, unless CI is set, when that is a failure.
+// programs and reports one subtest per client/serializer/scenario. The
+// mixed cases run twice: on one Junction (TestInterop/mixed), and across two
+// Junction nodes clustered over an in-process NATS server, the callee or
+// subscriber on one node and the caller or publisher on the other
+// (TestInterop/mixed_across_nodes; not in MATRIX.md). Install the
+// libraries with .ci/install-interop; without them the cases are skipped,
+// unless CI is set, when that is a failure.
 //
 // Environment: INTEROP_WRITE_MATRIX=1 rewrites MATRIX.md from the results;
 // INTEROP_STDERR=1 logs the programs' stderr for passing cases too.

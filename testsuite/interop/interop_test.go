@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,9 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/router"
 )
@@ -296,7 +300,8 @@ func mixedCases() []mixedCase {
 }
 
 // TestInterop runs every client library, serializer and scenario, and the
-// mixed cases, against one in-process Junction.
+// mixed cases, against one in-process Junction, and the mixed cases again
+// across two clustered Junction nodes (mixed_across_nodes).
 func TestInterop(t *testing.T) {
 	dir, err := os.Getwd() // go test runs in the package directory
 	if err != nil {
@@ -329,9 +334,11 @@ func TestInterop(t *testing.T) {
 			}
 		}
 	}
+	var mixedRealms []router.RealmConfig
 	for _, m := range mixedCases() {
-		realms = append(realms, router.RealmConfig{Name: m.realm(), Anonymous: true})
+		mixedRealms = append(mixedRealms, router.RealmConfig{Name: m.realm(), Anonymous: true})
 	}
+	realms = append(realms, mixedRealms...)
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: realms}})
 
 	results := newMatrix()
@@ -391,20 +398,72 @@ func TestInterop(t *testing.T) {
 	})
 	t.Run("mixed", func(t *testing.T) {
 		t.Parallel()
-		for _, m := range mixedCases() {
-			t.Run(m.kind+"/"+m.name(), func(t *testing.T) {
-				t.Parallel()
-				key := caseKey{group: "mixed", serializer: m.kind, scenario: m.name()}
-				for _, c := range []*client{m.server, m.other} {
-					if _, err := c.check(dir); err != nil {
-						results.set(key, outcome{status: "missing", detail: err.Error()})
-						missing(t, err)
-					}
-				}
-				runMixed(t, dir, srv.URL, m, env, results, key)
-			})
-		}
+		runMixedCases(t, dir, srv.URL, srv.URL, env, results)
 	})
+	t.Run("mixed_across_nodes", func(t *testing.T) {
+		t.Parallel()
+		one, two := startCluster(t, mixedRealms)
+		// The server side (callee, subscriber) is on node 2, the other side
+		// on node 1: every call, result, error and event crosses NATS. The
+		// matrix reports the cases on one node: these outcomes stay out of it.
+		runMixedCases(t, dir, two.URL, one.URL, env, newMatrix())
+	})
+}
+
+// runMixedCases runs every mixed case as a parallel subtest, the server
+// side connected to serverURL and the other side to otherURL.
+func runMixedCases(t *testing.T, dir, serverURL, otherURL string, env []string, results *matrix) {
+	for _, m := range mixedCases() {
+		t.Run(m.kind+"/"+m.name(), func(t *testing.T) {
+			t.Parallel()
+			key := caseKey{group: "mixed", serializer: m.kind, scenario: m.name()}
+			for _, c := range []*client{m.server, m.other} {
+				if _, err := c.check(dir); err != nil {
+					results.set(key, outcome{status: "missing", detail: err.Error()})
+					missing(t, err)
+				}
+			}
+			runMixed(t, dir, serverURL, otherURL, m, env, results, key)
+		})
+	}
+}
+
+// startCluster runs a NATS server and two Junction nodes clustered over it,
+// all on 127.0.0.1 and each with realms, until the test ends, and waits
+// until each node knows the other. From then on a registration or a
+// subscription is known to every node by the time its client is told of it.
+func startCluster(t *testing.T, realms []router.RealmConfig) (one, two *routertest.Server) {
+	t.Helper()
+	// max_payload as Junction's embedded NATS server has it.
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, NoLog: true, NoSigs: true, MaxPayload: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	nodes := make([]*routertest.Server, 2)
+	for i := range nodes {
+		nodes[i] = routertest.Start(t, routertest.Options{Router: router.Config{Realms: realms}})
+		n, err := cluster.Start(cluster.Config{Name: "interop", NATSURL: ns.ClientURL()}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Close) // before the router shuts down: cleanups run last first
+		if err := n.Run(nodes[i].Router.AttachCluster(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for nodes[0].Router.ClusterNodes() != 1 || nodes[1].Router.ClusterNodes() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the nodes did not see each other within 20s (node 1 sees %d, node 2 sees %d)", nodes[0].Router.ClusterNodes(), nodes[1].Router.ClusterNodes())
+		}
+		time.Sleep(5 * time.Millisecond) // polls the condition above
+	}
+	return nodes[0], nodes[1]
 }
 
 // report turns a program's result into the subtest's outcome.
@@ -435,11 +494,13 @@ func report(t *testing.T, results *matrix, key caseKey, res *programResult, skip
 	}
 }
 
-func runMixed(t *testing.T, dir, url string, m mixedCase, env []string, results *matrix, key caseKey) {
+// runMixed runs one mixed case: the server side connects to serverURL, the
+// other side to otherURL (the same router, or two nodes of a cluster).
+func runMixed(t *testing.T, dir, serverURL, otherURL string, m mixedCase, env []string, results *matrix, key caseKey) {
 	env = append(env[:len(env):len(env)], "INTEROP_MIXED_BINARY="+map[bool]string{true: "1", false: "0"}[m.binary()])
 	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 	defer cancel()
-	server, err := startProgram(ctx, dir, m.server, url, m.realm(), m.serverSer, m.serverScen, env, true)
+	server, err := startProgram(ctx, dir, m.server, serverURL, m.realm(), m.serverSer, m.serverScen, env, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +514,7 @@ func runMixed(t *testing.T, dir, url string, m mixedCase, env []string, results 
 		results.set(key, outcome{status: "fail", detail: fmt.Sprintf("%s was not ready within %v", m.serverScen, caseTimeout)})
 		t.Fatalf("%s was not ready within %v\n%s", m.serverScen, caseTimeout, server.output())
 	}
-	other := runProgram(t, dir, m.other, url, m.realm(), m.otherSer, m.otherScn, env)
+	other := runProgram(t, dir, m.other, otherURL, m.realm(), m.otherSer, m.otherScn, env)
 	_ = server.stdin.Close() // the callee leaves on EOF; the subscriber leaves after its events
 	<-server.done
 	sres := server.result(m.server, m.serverSer, m.serverScen)
