@@ -233,9 +233,15 @@ func (n *Node) Run(h Handler) error {
 			return
 		}
 		from, token := string(m.Data[:idLen]), m.Data[idLen+1:2*idLen+1]
+		isNew, ok := n.touch(from)
+		if !ok {
+			return // a late message of a node that said goodbye
+		}
 		n.hmu.Lock()
-		ok := n.heard(from)
-		if ok {
+		if isNew {
+			n.up(from)
+		}
+		if ok = n.member(from); ok {
 			h.Deliver(from, m.Data[headerLen:])
 		}
 		n.hmu.Unlock()
@@ -256,13 +262,19 @@ func (n *Node) Run(h Handler) error {
 		if id == n.id {
 			return
 		}
-		n.hmu.Lock()
-		defer n.hmu.Unlock()
 		if bye {
+			n.hmu.Lock()
 			n.down(id, true)
+			n.hmu.Unlock()
 			return
 		}
-		n.heard(id)
+		// A heartbeat is recorded at once, not behind the handler: a node
+		// busy applying another's messages must not take it for dead.
+		if isNew, ok := n.touch(id); ok && isNew {
+			n.hmu.Lock()
+			n.up(id)
+			n.hmu.Unlock()
+		}
 	})
 	if err != nil {
 		return err
@@ -299,23 +311,39 @@ func (n *Node) Run(h Handler) error {
 	return nil
 }
 
-// heard records that node id is alive, and reports it when it is new. It
-// is false for a node that said goodbye (a late message of it). Under hmu.
-func (n *Node) heard(id string) bool {
+// touch records that node id is alive now; isNew when it was not a member.
+// ok is false for a node that said goodbye (a late message of it).
+func (n *Node) touch(id string) (isNew, ok bool) {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.left[id] {
-		n.mu.Unlock()
-		return false
+		return false, false
 	}
 	_, known := n.members[id]
 	n.members[id] = time.Now()
+	return !known, true
+}
+
+// member reports whether node id is alive as far as this node knows.
+func (n *Node) member(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.members[id]
+	return ok
+}
+
+// up tells the handler of a new node, unless it went away meanwhile. Under hmu.
+func (n *Node) up(id string) {
+	if !n.member(id) {
+		return
+	}
+	n.mu.Lock()
 	h := n.h
 	n.mu.Unlock()
-	if !known && h != nil {
+	if h != nil {
 		n.log.Info("node joined the cluster", "node", id)
 		h.NodeUp(id)
 	}
-	return true
 }
 
 // down forgets node id; bye: for good. Under hmu.

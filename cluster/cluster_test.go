@@ -23,9 +23,14 @@ import (
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// nodeTimeout is short so that a node's death is noticed within a test;
-// what is asserted never depends on it being met.
-const nodeTimeout = 500 * time.Millisecond
+// nodeTimeout is long enough that a node busy under the race detector on a
+// loaded machine is not taken for dead; deathTimeout, for the tests that
+// kill a node, is short so that its death is noticed soon. What is asserted
+// never depends on either being met.
+const (
+	nodeTimeout  = 5 * time.Second
+	deathTimeout = time.Second
+)
 
 // startNATS runs a NATS server on 127.0.0.1 for the test, with max_payload
 // as Junction's embedded server has it: above the default
@@ -53,8 +58,13 @@ type node struct {
 
 func startNode(t *testing.T, natsURL string, opts routertest.Options) *node {
 	t.Helper()
+	return startNodeTimeout(t, natsURL, opts, nodeTimeout)
+}
+
+func startNodeTimeout(t *testing.T, natsURL string, opts routertest.Options, timeout time.Duration) *node {
+	t.Helper()
 	srv := routertest.Start(t, opts)
-	n, err := cluster.Start(cluster.Config{Name: "test", NATSURL: natsURL, NodeTimeout: nodeTimeout}, slog.New(slog.DiscardHandler))
+	n, err := cluster.Start(cluster.Config{Name: "test", NATSURL: natsURL, NodeTimeout: timeout}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,16 +78,16 @@ func startNode(t *testing.T, natsURL string, opts routertest.Options) *node {
 // startCluster starts count nodes on one NATS and waits until each knows the others.
 func startCluster(t *testing.T, count int) []*node {
 	t.Helper()
-	nodes, _ := startClusterURL(t, count)
+	nodes, _ := startClusterURL(t, count, nodeTimeout)
 	return nodes
 }
 
-func startClusterURL(t *testing.T, count int) ([]*node, string) {
+func startClusterURL(t *testing.T, count int, timeout time.Duration) ([]*node, string) {
 	t.Helper()
 	url := startNATS(t)
 	nodes := make([]*node, count)
 	for i := range nodes {
-		nodes[i] = startNode(t, url, routertest.Options{})
+		nodes[i] = startNodeTimeout(t, url, routertest.Options{}, timeout)
 	}
 	for _, n := range nodes {
 		eventually(t, "every node sees the others", func() bool { return n.Router.ClusterNodes() == count-1 })
@@ -480,7 +490,7 @@ func TestRetainedEventAcrossNodes(t *testing.T) {
 // TestRetainedEventReachesLateNode: a node that joins later gets the
 // retained events of the others.
 func TestRetainedEventReachesLateNode(t *testing.T) {
-	nodes, url := startClusterURL(t, 1)
+	nodes, url := startClusterURL(t, 1, nodeTimeout)
 	pub := connect(t, nodes[0], "msgpack")
 	if err := pub.Publish(ctx(t), "com.example.state", []any{"v1"}, nil, &clientlib.PublishOptions{Acknowledge: true, Retain: true}); err != nil {
 		t.Fatal(err)
@@ -586,7 +596,7 @@ func TestLocalTrafficStaysLocal(t *testing.T) {
 }
 
 func TestNodeDeath(t *testing.T) {
-	nodes := startCluster(t, 3)
+	nodes, _ := startClusterURL(t, 3, deathTimeout)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 
 	callee := connect(t, b, "json")
@@ -661,7 +671,7 @@ func TestNATSOutage(t *testing.T) {
 		t.Fatal("NATS did not start")
 	}
 	url := ns.ClientURL()
-	a, b := startNode(t, url, routertest.Options{}), startNode(t, url, routertest.Options{})
+	a, b := startNodeTimeout(t, url, routertest.Options{}, deathTimeout), startNodeTimeout(t, url, routertest.Options{}, deathTimeout)
 	eventually(t, "the nodes see each other", func() bool { return a.Router.ClusterNodes() == 1 && b.Router.ClusterNodes() == 1 })
 	callee := connect(t, b, "json")
 	if _, err := callee.Register(ctx(t), "com.example.survivor", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
@@ -701,11 +711,11 @@ func TestNATSOutage(t *testing.T) {
 }
 
 func TestNodeRejoins(t *testing.T) {
-	nodes, url := startClusterURL(t, 3)
+	nodes, url := startClusterURL(t, 3, deathTimeout)
 	a, b := nodes[0], nodes[1]
 	b.n.Crash()
 	eventually(t, "A drops B", func() bool { return a.Router.ClusterNodes() == 1 })
-	back := startNode(t, url, routertest.Options{}) // B restarted: a new node id
+	back := startNodeTimeout(t, url, routertest.Options{}, deathTimeout) // B restarted: a new node id
 	for _, n := range []*node{a, nodes[2], back} {
 		eventually(t, "the cluster has three nodes again", func() bool { return n.Router.ClusterNodes() == 2 })
 	}

@@ -36,7 +36,7 @@ const clusterWait = 30 * time.Second
 
 // clusterNodeTimeout is the [cluster] node_timeout the processes get, so
 // that a killed node is dropped within the test.
-const clusterNodeTimeout = "1s"
+const clusterNodeTimeout = "2s"
 
 const (
 	errNoSuchProcedure = "wamp.error.no_such_procedure"
@@ -112,7 +112,7 @@ func TestClusterExampleConfigs(t *testing.T) {
 
 // TestClusterOfThreeProcesses runs examples/cluster as three junction
 // processes (the example configs, each port moved to one free at test time,
-// node_timeout 1s) and checks, with Junction's client and the nexus client:
+// node_timeout 2s) and checks, with Junction's client and the nexus client:
 //
 //   - a call from node 1 to a callee on node 2;
 //   - an event published on node 1, received once on node 3;
@@ -364,7 +364,7 @@ func clusterConfigs(t *testing.T, root string) []string {
 		if err != nil {
 			t.Fatalf("the config derived from node%d.toml: %v", i+1, err)
 		}
-		if c.Cluster == nil || !c.Cluster.Embedded || c.Cluster.NodeTimeout != time.Second || len(c.Cluster.Routes) != 2 {
+		if c.Cluster == nil || !c.Cluster.Embedded || c.Cluster.NodeTimeout != 2*time.Second || len(c.Cluster.Routes) != 2 {
 			t.Fatalf("the config derived from node%d.toml: cluster %+v", i+1, c.Cluster)
 		}
 		paths = append(paths, path)
