@@ -378,6 +378,58 @@ func TestSharedPoliciesAcrossNodes(t *testing.T) {
 	}
 }
 
+// TestMetaIDsAcrossNodes: a registration or subscription has the same id on
+// every node, so the ids in REGISTERED, SUBSCRIBED and the meta events work
+// with the meta API of any node.
+func TestMetaIDsAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 3)
+	callee := connect(t, nodes[1], "json")
+	reg, err := callee.Register(ctx(t), "com.example.meta", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{}, nil
+	}, &clientlib.RegisterOptions{Invoke: "roundrobin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := connect(t, nodes[2], "msgpack") // joins the shared registration on another node
+	reg2, err := other.Register(ctx(t), "com.example.meta", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{}, nil
+	}, &clientlib.RegisterOptions{Invoke: "roundrobin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := other.Subscribe(ctx(t), "com.example.meta", func(*clientlib.Event) {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg2.ID != reg.ID {
+		t.Fatalf("the shared registration is %d on node B and %d on node C", reg.ID, reg2.ID)
+	}
+	for i, n := range nodes {
+		c := connect(t, n, "json")
+		res, err := c.Call(ctx(t), "wamp.registration.lookup", []any{"com.example.meta"}, nil, nil)
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		if id, _ := wamp.AsID(res.Args[0]); id != reg.ID {
+			t.Fatalf("node %d: registration.lookup %v %v, want %d", i, res, err, reg.ID)
+		}
+		res, err = c.Call(ctx(t), "wamp.registration.count_callees", []any{reg.ID}, nil, nil)
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		if n, _ := wamp.AsInt(res.Args[0]); n != 2 {
+			t.Fatalf("node %d: count_callees %v %v", i, res, err)
+		}
+		res, err = c.Call(ctx(t), "wamp.subscription.lookup", []any{"com.example.meta"}, nil, nil)
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		if id, _ := wamp.AsID(res.Args[0]); id != sub.ID {
+			t.Fatalf("node %d: subscription.lookup %v %v, want %d", i, res, err, sub.ID)
+		}
+	}
+}
+
 func TestPatternPrecedenceAcrossNodes(t *testing.T) {
 	nodes := startCluster(t, 3)
 	reg := func(n *node, proc, match, answer string) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/junction-wamp/junction/wamp"
@@ -36,6 +37,25 @@ type Broker struct {
 	patterns  []*Subscription // prefix and wildcard subscriptions, copy on write
 	bySession map[wamp.ID]map[wamp.ID]struct{}
 	ids       wamp.Sequence
+	global    atomic.Bool // ids drawn at random (a cluster: unique across nodes)
+}
+
+// GlobalIDs makes the broker draw subscription ids at random from the
+// global scope instead of counting, so that the nodes of a cluster do not
+// hand out the same id for different subscriptions.
+func (b *Broker) GlobalIDs() { b.global.Store(true) }
+
+// nextID is a subscription id not in use. Under b.mu.
+func (b *Broker) nextID() wamp.ID {
+	for {
+		id := b.ids.Next()
+		if b.global.Load() {
+			id = wamp.GlobalID()
+		}
+		if b.byID[id] == nil {
+			return id
+		}
+	}
 }
 
 // NewBroker returns an empty broker.
@@ -51,12 +71,21 @@ func NewBroker() *Broker {
 // needed. created reports a new subscription; subscribing twice returns the
 // same one.
 func (b *Broker) Subscribe(s Recipient, topic wamp.URI, match string) (sub *Subscription, created bool) {
+	return b.SubscribeAs(s, topic, match, 0)
+}
+
+// SubscribeAs is Subscribe, giving a subscription it creates the id id
+// unless id is 0 or taken: a cluster node takes the id another node chose.
+func (b *Broker) SubscribeAs(s Recipient, topic wamp.URI, match string, id wamp.ID) (sub *Subscription, created bool) {
 	match = normMatch(match)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	sub = b.byKey[subKey{match, topic}]
 	if sub == nil {
-		sub = &Subscription{ID: b.ids.Next(), Topic: topic, Match: match, Created: time.Now()}
+		if id == 0 || b.byID[id] != nil {
+			id = b.nextID()
+		}
+		sub = &Subscription{ID: id, Topic: topic, Match: match, Created: time.Now()}
 		created = true
 	}
 	if !slices.Contains(sub.Subscribers, s) {

@@ -76,6 +76,25 @@ type Dealer struct {
 	patterns  []*Registration // prefix and wildcard registrations, copy on write
 	bySession map[wamp.ID]map[wamp.ID]struct{}
 	ids       wamp.Sequence
+	global    atomic.Bool // ids drawn at random (a cluster: unique across nodes)
+}
+
+// GlobalIDs makes the dealer draw registration ids at random from the
+// global scope instead of counting, so that the nodes of a cluster do not
+// hand out the same id for different registrations.
+func (d *Dealer) GlobalIDs() { d.global.Store(true) }
+
+// nextID is a registration id not in use. Under d.mu.
+func (d *Dealer) nextID() wamp.ID {
+	for {
+		id := d.ids.Next()
+		if d.global.Load() {
+			id = wamp.GlobalID()
+		}
+		if d.byID[id] == nil {
+			return id
+		}
+	}
 }
 
 // NewDealer returns an empty dealer.
@@ -91,6 +110,12 @@ func NewDealer() *Dealer {
 // policy invoke. A procedure already registered is shared only when both
 // registrations ask for the same policy, other than single.
 func (d *Dealer) Register(s Recipient, procedure wamp.URI, match, invoke string, opts RegisterOptions) (reg *Registration, created bool, err error) {
+	return d.RegisterAs(s, procedure, match, invoke, opts, 0)
+}
+
+// RegisterAs is Register, giving a registration it creates the id id
+// unless id is 0 or taken: a cluster node takes the id another node chose.
+func (d *Dealer) RegisterAs(s Recipient, procedure wamp.URI, match, invoke string, opts RegisterOptions, id wamp.ID) (reg *Registration, created bool, err error) {
 	match = normMatch(match)
 	if invoke == "" {
 		invoke = InvokeSingle
@@ -99,7 +124,10 @@ func (d *Dealer) Register(s Recipient, procedure wamp.URI, match, invoke string,
 	defer d.mu.Unlock()
 	reg = d.byKey[regKey{match, procedure}]
 	if reg == nil {
-		reg = &Registration{ID: d.ids.Next(), Procedure: procedure, Match: match, Invoke: invoke, Created: time.Now(),
+		if id == 0 || d.byID[id] != nil {
+			id = d.nextID()
+		}
+		reg = &Registration{ID: id, Procedure: procedure, Match: match, Invoke: invoke, Created: time.Now(),
 			RegisterOptions: opts, turn: new(atomic.Uint64)}
 		created = true
 	} else if invoke == InvokeSingle || reg.Invoke != invoke || slices.Contains(reg.Callees, s) {

@@ -99,8 +99,9 @@ type envelope struct {
 	ForwardTimeout bool   `msgpack:"ft,omitempty"`
 
 	// kSubscribe, kPublish, kTestament
-	Topic string `msgpack:"t,omitempty"`
-	On    bool   `msgpack:"on,omitempty"`
+	Topic        string `msgpack:"t,omitempty"`
+	On           bool   `msgpack:"on,omitempty"`
+	Subscription uint64 `msgpack:"sb,omitempty"` // kSubscribe: its id on the sending node
 
 	// kFrame, kAnswer, kPublish: a message encoded with Serializer.
 	Frame  []byte `msgpack:"f,omitempty"`
@@ -181,7 +182,13 @@ type clusterLink struct {
 // the bus with the returned handler (cluster.Node.Run).
 func (r *Router) AttachCluster(bus Bus) *ClusterHandler {
 	l := &clusterLink{r: r, bus: bus, id: bus.ID(), nodes: make(map[string]*remoteNode)}
+	r.realmsMu.Lock() // a realm created from now on gets global ids too (Router.realm)
 	r.link.Store(l)
+	for _, rm := range r.realms {
+		rm.Dealer.GlobalIDs()
+		rm.Broker.GlobalIDs()
+	}
+	r.realmsMu.Unlock()
 	return &ClusterHandler{l}
 }
 
@@ -418,7 +425,8 @@ func registerEnvelope(s *session, reg *realms.Registration) *envelope {
 }
 
 func subscribeEnvelope(s *session, sub *realms.Subscription, on bool) *envelope {
-	return &envelope{Kind: kSubscribe, Realm: string(s.realm.Name), Session: uint64(s.id), Topic: string(sub.Topic), Match: sub.Match, On: on}
+	return &envelope{Kind: kSubscribe, Realm: string(s.realm.Name), Session: uint64(s.id), Topic: string(sub.Topic), Match: sub.Match,
+		On: on, Subscription: uint64(sub.ID)}
 }
 
 func testamentEnvelope(s *session, scope string, t testament) *envelope {
@@ -524,8 +532,8 @@ func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 		if p == nil {
 			return
 		}
-		if e.On {
-			rm.Broker.Subscribe(p, wamp.URI(e.Topic), e.Match)
+		if e.On { // a new subscription takes the sending node's id, so ids agree across nodes
+			rm.Broker.SubscribeAs(p, wamp.URI(e.Topic), e.Match, wamp.ID(e.Subscription))
 		} else if sub := rm.Broker.Lookup(wamp.URI(e.Topic), e.Match); sub != nil {
 			_, _, _ = rm.Broker.Unsubscribe(p, sub.ID)
 		}
@@ -610,8 +618,9 @@ func (l *clusterLink) addRegistration(p *session, e *envelope) {
 			return // known (a snapshot repeats what was announced)
 		}
 	}
-	reg, _, err := p.realm.Dealer.Register(p, wamp.URI(e.Procedure), e.Match, e.Invoke, realms.RegisterOptions{
-		DiscloseCaller: e.DiscloseCaller, ForwardTimeout: e.ForwardTimeout})
+	// A new registration takes the sending node's id, so ids agree across nodes.
+	reg, _, err := p.realm.Dealer.RegisterAs(p, wamp.URI(e.Procedure), e.Match, e.Invoke, realms.RegisterOptions{
+		DiscloseCaller: e.DiscloseCaller, ForwardTimeout: e.ForwardTimeout}, remoteID)
 	if err != nil {
 		l.r.log.Warn("remote registration conflicts with one on this node; calls here will not reach it",
 			"procedure", e.Procedure, "node", p.remote, "session", uint64(p.id), "error", err)

@@ -129,6 +129,10 @@ func (r *Router) realm(name wamp.URI) *realm {
 	defer r.realmsMu.Unlock()
 	if rm = r.realms[name]; rm == nil {
 		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil), stats: &r.stats, link: &r.link}
+		if r.link.Load() != nil { // registration and subscription ids unique across the cluster
+			rm.Dealer.GlobalIDs()
+			rm.Broker.GlobalIDs()
+		}
 		r.realms[name] = rm
 		r.log.Info("realm created", "realm", name)
 	}
