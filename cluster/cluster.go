@@ -461,6 +461,9 @@ func (n *Node) frame(token string, data []byte) []byte {
 	return append(msg, data...)
 }
 
+// MaxPayload is the largest message the NATS server takes.
+func (n *Node) MaxPayload() int64 { return n.nc.MaxPayload() }
+
 // Sent is the number of messages this node has sent to others, heartbeats
 // aside.
 func (n *Node) Sent() uint64 { return n.sent.Load() }
@@ -470,33 +473,25 @@ func (n *Node) NodeTimeout() time.Duration { return n.cfg.NodeTimeout }
 
 // Close leaves the cluster: a goodbye, so the others forget this node at
 // once, then the connection and the embedded server.
-func (n *Node) Close() {
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return
-	}
-	n.closed = true
-	n.mu.Unlock()
-	close(n.stop)
-	n.wg.Wait()
-	_ = n.nc.Publish(n.prefix+".hb", []byte("bye "+n.id))
-	_ = n.nc.FlushTimeout(time.Second) // NATS may be gone: the others then time this node out
-	n.nc.Close()
-	n.shutdownServer()
-}
+func (n *Node) Close() { n.leave(true) }
 
 // Crash drops the node as kill -9 would: no goodbye, nothing flushed. For tests.
-func (n *Node) Crash() {
+func (n *Node) Crash() { n.leave(false) }
+
+func (n *Node) leave(goodbye bool) {
 	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return
-	}
+	closed := n.closed
 	n.closed = true
 	n.mu.Unlock()
+	if closed {
+		return
+	}
 	close(n.stop)
 	n.wg.Wait()
+	if goodbye {
+		_ = n.nc.Publish(n.prefix+".hb", []byte("bye "+n.id))
+		_ = n.nc.FlushTimeout(time.Second) // NATS may be gone: the others then time this node out
+	}
 	n.nc.Close()
 	n.shutdownServer()
 }

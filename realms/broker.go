@@ -4,7 +4,6 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/junction-wamp/junction/wamp"
@@ -36,27 +35,13 @@ type Broker struct {
 	byID      map[wamp.ID]*Subscription
 	patterns  []*Subscription // prefix and wildcard subscriptions, copy on write
 	bySession map[wamp.ID]map[wamp.ID]struct{}
-	ids       wamp.Sequence
-	global    atomic.Bool // ids drawn at random (a cluster: unique across nodes)
+	ids       idSource
 }
 
 // GlobalIDs makes the broker draw subscription ids at random from the
 // global scope instead of counting, so that the nodes of a cluster do not
 // hand out the same id for different subscriptions.
-func (b *Broker) GlobalIDs() { b.global.Store(true) }
-
-// nextID is a subscription id not in use. Under b.mu.
-func (b *Broker) nextID() wamp.ID {
-	for {
-		id := b.ids.Next()
-		if b.global.Load() {
-			id = wamp.GlobalID()
-		}
-		if b.byID[id] == nil {
-			return id
-		}
-	}
-}
+func (b *Broker) GlobalIDs() { b.ids.global.Store(true) }
 
 // NewBroker returns an empty broker.
 func NewBroker() *Broker {
@@ -83,7 +68,7 @@ func (b *Broker) SubscribeAs(s Recipient, topic wamp.URI, match string, id wamp.
 	sub = b.byKey[subKey{match, topic}]
 	if sub == nil {
 		if id == 0 || b.byID[id] != nil {
-			id = b.nextID()
+			id = b.ids.next(func(id wamp.ID) bool { return b.byID[id] != nil })
 		}
 		sub = &Subscription{ID: id, Topic: topic, Match: match, Created: time.Now()}
 		created = true

@@ -75,27 +75,13 @@ type Dealer struct {
 	byID      map[wamp.ID]*Registration
 	patterns  []*Registration // prefix and wildcard registrations, copy on write
 	bySession map[wamp.ID]map[wamp.ID]struct{}
-	ids       wamp.Sequence
-	global    atomic.Bool // ids drawn at random (a cluster: unique across nodes)
+	ids       idSource
 }
 
 // GlobalIDs makes the dealer draw registration ids at random from the
 // global scope instead of counting, so that the nodes of a cluster do not
 // hand out the same id for different registrations.
-func (d *Dealer) GlobalIDs() { d.global.Store(true) }
-
-// nextID is a registration id not in use. Under d.mu.
-func (d *Dealer) nextID() wamp.ID {
-	for {
-		id := d.ids.Next()
-		if d.global.Load() {
-			id = wamp.GlobalID()
-		}
-		if d.byID[id] == nil {
-			return id
-		}
-	}
-}
+func (d *Dealer) GlobalIDs() { d.ids.global.Store(true) }
 
 // NewDealer returns an empty dealer.
 func NewDealer() *Dealer {
@@ -125,7 +111,7 @@ func (d *Dealer) RegisterAs(s Recipient, procedure wamp.URI, match, invoke strin
 	reg = d.byKey[regKey{match, procedure}]
 	if reg == nil {
 		if id == 0 || d.byID[id] != nil {
-			id = d.nextID()
+			id = d.ids.next(func(id wamp.ID) bool { return d.byID[id] != nil })
 		}
 		reg = &Registration{ID: id, Procedure: procedure, Match: match, Invoke: invoke, Created: time.Now(),
 			RegisterOptions: opts, turn: new(atomic.Uint64)}

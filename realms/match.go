@@ -2,6 +2,7 @@ package realms
 
 import (
 	"strings"
+	"sync/atomic"
 
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -85,4 +86,25 @@ func wildcardBetter(a, b wamp.URI) bool {
 		}
 	}
 	return a < b // a stable choice between equals
+}
+
+// idSource hands out subscription or registration ids: counting from 1, or
+// at random in the global scope once global is set (a cluster, where nodes
+// must not hand out the same id for different things).
+type idSource struct {
+	seq    wamp.Sequence
+	global atomic.Bool
+}
+
+// next returns an id for which taken is false.
+func (s *idSource) next(taken func(wamp.ID) bool) wamp.ID {
+	for {
+		id := s.seq.Next()
+		if s.global.Load() {
+			id = wamp.GlobalID()
+		}
+		if !taken(id) {
+			return id
+		}
+	}
 }

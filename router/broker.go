@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/junction-wamp/junction/realms"
@@ -184,20 +185,26 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 // every subscriber: at once on a single node, when the other nodes confirm
 // in a cluster (from another goroutine).
 func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func()) {
-	rm.deliver(publisher, pub, topic, payload, aud, disclose)
-	if l := rm.link.Load(); l != nil {
-		l.forwardPublish(rm, publisher, pub, topic, payload, aud, disclose, retain, delivered)
-	} else if delivered != nil {
-		delivered()
+	l := rm.link.Load()
+	if l == nil {
+		rm.deliver(publisher, pub, topic, payload, aud, disclose, nil)
+		if delivered != nil {
+			delivered()
+		}
+		return
 	}
+	var nodes []string // with a subscriber to the topic, found by the same match
+	rm.deliver(publisher, pub, topic, payload, aud, disclose, &nodes)
+	l.forwardPublish(rm, nodes, publisher, pub, topic, payload, aud, disclose, retain, delivered)
 }
 
-// deliver delivers publication pub to this node's subscribers.
-func (rm *realm) deliver(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool) {
+// deliver delivers publication pub to this node's subscribers. With nodes
+// set, it appends the cluster nodes of the remote subscribers it passes.
+func (rm *realm) deliver(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool, nodes *[]string) {
 	var buf [4]*realms.Subscription
 	for _, sub := range rm.Broker.Match(buf[:0], topic) {
 		ev := &wamp.Event{Subscription: sub.ID, Publication: pub, Details: eventDetails(publisher, sub, topic, disclose), Payload: payload}
-		rm.fanout(ev, sub.Subscribers, aud)
+		rm.fanout(ev, sub.Subscribers, aud, nodes)
 	}
 }
 
@@ -215,15 +222,22 @@ func eventDetails(publisher *session, sub *realms.Subscription, topic wamp.URI, 
 	return d.d
 }
 
-// fanout queues ev to every recipient the audience admits.
-func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audience) {
+// fanout queues ev to every local recipient the audience admits. A remote
+// one's node delivers to it: with nodes set, that node is appended there.
+func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audience, nodes *[]string) {
 	var frames [4]*transport.Frame // by wamp.Encoding
 	var failed [4]bool
 	var sent uint64
 	for _, rc := range recipients {
 		to := rc.(*session)
-		if to.remote != "" || !aud.admits(to) {
-			continue // a remote subscriber's node delivers to it
+		if to.remote != "" {
+			if nodes != nil && !slices.Contains(*nodes, to.remote) {
+				*nodes = append(*nodes, to.remote)
+			}
+			continue
+		}
+		if !aud.admits(to) {
+			continue
 		}
 		f := frames[to.encoding]
 		if f == nil {

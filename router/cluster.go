@@ -470,15 +470,7 @@ func (l *clusterLink) nodeDown(id string) {
 // the calls routed to it fail.
 func (l *clusterLink) dropProxy(p *session, why string) {
 	p.realm.Leave(p)
-	p.invMu.Lock()
-	p.gone = true
-	pending := p.invocations
-	p.invocations = nil
-	p.invMu.Unlock()
-	for _, inv := range pending {
-		inv.caller.endCall(inv)
-		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrCanceled, "callee is gone: "+why)
-	}
+	p.failInvocations("callee is gone: " + why)
 	p.peer.(*clusterPeer).closeLocal()
 }
 
@@ -737,24 +729,22 @@ func (l *clusterLink) applyPublish(rm *realm, e *envelope) {
 		rm.events.retainNewer(stored)
 		return
 	}
-	rm.deliver(publisher, pub, topic, ev.Payload, &aud, e.Disclose)
+	rm.deliver(publisher, pub, topic, ev.Payload, &aud, e.Disclose, nil)
 	rm.events.record(stored, e.Retain)
 }
 
-// forwardPublish sends a publication made on this node to the nodes that
-// have a matching subscription (every node if it is retained). confirmed,
-// if set, is called once they have all delivered it (or after the node
-// timeout).
-func (l *clusterLink) forwardPublish(rm *realm, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, confirmed func()) {
-	var targets []string
+// forwardPublish sends a publication made on this node to targets, the
+// nodes that have a matching subscriber (every node if it is retained).
+// confirmed, if set, is called once they have all delivered it (or after
+// the node timeout).
+func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, confirmed func()) {
 	if retain {
+		targets = targets[:0]
 		l.mu.Lock()
 		for id := range l.nodes {
 			targets = append(targets, id)
 		}
 		l.mu.Unlock()
-	} else {
-		targets = rm.remoteNodes(topic, nil)
 	}
 	if len(targets) == 0 {
 		if confirmed != nil {

@@ -187,15 +187,7 @@ func (s *session) shutdown() {
 func (s *session) leave(reason string) {
 	s.publishTestaments()
 	subs, regs := s.realm.Leave(s)
-	s.invMu.Lock()
-	s.gone = true
-	pending := s.invocations
-	s.invocations = nil
-	s.invMu.Unlock()
-	for _, inv := range pending {
-		inv.caller.endCall(inv)
-		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrCanceled, "callee left before answering the call")
-	}
+	failed := s.failInvocations("callee left before answering the call")
 	s.callMu.Lock()
 	own := s.calls
 	s.calls = nil
@@ -222,7 +214,23 @@ func (s *session) leave(reason string) {
 	s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
 	s.r.stats.SessionsLeft.Add(1)
 	s.logger().Info("session left", "reason", reason, "duration", time.Since(s.joined).Round(time.Millisecond),
-		"failed_invocations", len(pending))
+		"failed_invocations", failed)
+}
+
+// failInvocations marks s gone, so that no call is routed to it any more,
+// and answers the calls it had not answered with wamp.error.canceled. It
+// returns how many there were.
+func (s *session) failInvocations(why string) int {
+	s.invMu.Lock()
+	s.gone = true
+	pending := s.invocations
+	s.invocations = nil
+	s.invMu.Unlock()
+	for _, inv := range pending {
+		inv.caller.endCall(inv)
+		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrCanceled, why)
+	}
+	return len(pending)
 }
 
 // addInvocation records a call routed to s as callee under a new INVOCATION

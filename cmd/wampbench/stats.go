@@ -29,14 +29,17 @@ func (l latencies) summary() map[string]float64 {
 }
 
 // procCPU returns the processes' user+system CPU time, summed, from /proc/PID/stat.
-func procCPU(pids []int) (time.Duration, bool) {
-	var sum time.Duration
+func procCPU(pids []int) (time.Duration, bool) { return sumOver(pids, procCPU1) }
+
+// sumOver sums f over pids; false if there are none or one fails.
+func sumOver[T time.Duration | int64](pids []int, f func(int) (T, bool)) (T, bool) {
+	var sum T
 	for _, pid := range pids {
-		d, ok := procCPU1(pid)
+		v, ok := f(pid)
 		if !ok {
 			return 0, false
 		}
-		sum += d
+		sum += v
 	}
 	return sum, len(pids) > 0
 }
@@ -61,17 +64,7 @@ func procCPU1(pid int) (time.Duration, bool) {
 }
 
 // procRSS returns the processes' resident set size in bytes, summed, from /proc/PID/status.
-func procRSS(pids []int) (int64, bool) {
-	var sum int64
-	for _, pid := range pids {
-		n, ok := procRSS1(pid)
-		if !ok {
-			return 0, false
-		}
-		sum += n
-	}
-	return sum, len(pids) > 0
-}
+func procRSS(pids []int) (int64, bool) { return sumOver(pids, procRSS1) }
 
 func procRSS1(pid int) (int64, bool) {
 	if pid == 0 {
