@@ -247,6 +247,11 @@ func (s *server) joinCluster() error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	s.node = node
+	// A message crosses nodes inside an envelope: leave it 64 KiB.
+	if limit := node.MaxPayload(); s.cfg.WebSocket.ReadLimit > limit-64<<10 {
+		s.log.Warn("NATS takes smaller messages than websocket.max_message_size: calls and events larger than it fail between nodes",
+			"nats_max_payload", limit, "max_message_size", s.cfg.WebSocket.ReadLimit)
+	}
 	s.log.Info("cluster node started", "node", node.ID(), "cluster", s.cfg.Cluster.Name,
 		"nats", cmp.Or(s.cfg.Cluster.NATSURL, node.ClientURL()), "routes", node.ClusterURL())
 	return nil
