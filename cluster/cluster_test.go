@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -15,7 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/junction-wamp/junction/clientlib"
-	"github.com/junction-wamp/junction/cluster"
+	"github.com/junction-wamp/junction/internal/clustertest"
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/metrics"
 	"github.com/junction-wamp/junction/router"
@@ -32,29 +31,9 @@ const (
 	deathTimeout = time.Second
 )
 
-// startNATS runs a NATS server on 127.0.0.1 for the test, with max_payload
-// as Junction's embedded server has it: above the default
-// websocket.max_message_size, so a large call still fits one NATS message.
-func startNATS(t *testing.T) string { return startNATSMax(t, 64<<20) }
+func startNATS(t *testing.T) string { return clustertest.StartNATS(t, clustertest.MaxPayload) }
 
-func startNATSMax(t *testing.T, maxPayload int32) string {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true, MaxPayload: maxPayload})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL()
-}
-
-type node struct {
-	*routertest.Server
-	n *cluster.Node
-}
+type node = clustertest.Node
 
 func startNode(t *testing.T, natsURL string, opts routertest.Options) *node {
 	t.Helper()
@@ -63,16 +42,7 @@ func startNode(t *testing.T, natsURL string, opts routertest.Options) *node {
 
 func startNodeTimeout(t *testing.T, natsURL string, opts routertest.Options, timeout time.Duration) *node {
 	t.Helper()
-	srv := routertest.Start(t, opts)
-	n, err := cluster.Start(cluster.Config{Name: "test", NATSURL: natsURL, NodeTimeout: timeout}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.Close)
-	if err := n.Run(srv.Router.AttachCluster(n)); err != nil {
-		t.Fatal(err)
-	}
-	return &node{srv, n}
+	return clustertest.StartNode(t, natsURL, "test", timeout, opts)
 }
 
 // startCluster starts count nodes on one NATS and waits until each knows the others.
@@ -89,9 +59,7 @@ func startClusterURL(t *testing.T, count int, timeout time.Duration) ([]*node, s
 	for i := range nodes {
 		nodes[i] = startNodeTimeout(t, url, routertest.Options{}, timeout)
 	}
-	for _, n := range nodes {
-		eventually(t, "every node sees the others", func() bool { return n.Router.ClusterNodes() == count-1 })
-	}
+	clustertest.WaitFormed(t, nodes...)
 	return nodes, url
 }
 
@@ -183,7 +151,7 @@ func TestCallAcrossNodes(t *testing.T) {
 // TestMessageOverNATSLimit: a call too large for the NATS server's
 // max_payload fails at once with an error; it does not hang.
 func TestMessageOverNATSLimit(t *testing.T) {
-	url := startNATSMax(t, 64<<10)
+	url := clustertest.StartNATS(t, 64<<10)
 	a, b := startNode(t, url, routertest.Options{}), startNode(t, url, routertest.Options{})
 	eventually(t, "the nodes see each other", func() bool { return a.Router.ClusterNodes() == 1 && b.Router.ClusterNodes() == 1 })
 	callee := connect(t, b, "json")
@@ -632,7 +600,7 @@ func TestLocalTrafficStaysLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	caller := connect(t, a, "cbor")
-	before := a.n.Sent()
+	before := a.Cluster.Sent()
 	for range 100 {
 		if _, err := caller.Call(ctx(t), "com.example.local", nil, nil, nil); err != nil {
 			t.Fatal(err)
@@ -642,7 +610,7 @@ func TestLocalTrafficStaysLocal(t *testing.T) {
 		}
 		recv(t, events)
 	}
-	if sent := a.n.Sent() - before; sent != 0 {
+	if sent := a.Cluster.Sent() - before; sent != 0 {
 		t.Fatalf("local calls and events sent %d messages to the other node", sent)
 	}
 }
@@ -681,7 +649,7 @@ func TestNodeDeath(t *testing.T) {
 		done <- err
 	}()
 	recv(t, started)
-	b.n.Crash() // as kill -9: no goodbye
+	b.Cluster.Crash() // as kill -9: no goodbye
 
 	err := recv(t, done)
 	var rerr *wamp.RPCError
@@ -713,7 +681,7 @@ func TestNodeDeath(t *testing.T) {
 // TestNATSOutage: when NATS goes away and comes back, the nodes drop each
 // other, then find each other again by themselves.
 func TestNATSOutage(t *testing.T) {
-	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true, MaxPayload: 64 << 20}
+	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true, MaxPayload: clustertest.MaxPayload}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -765,7 +733,7 @@ func TestNATSOutage(t *testing.T) {
 func TestNodeRejoins(t *testing.T) {
 	nodes, url := startClusterURL(t, 3, deathTimeout)
 	a, b := nodes[0], nodes[1]
-	b.n.Crash()
+	b.Cluster.Crash()
 	eventually(t, "A drops B", func() bool { return a.Router.ClusterNodes() == 1 })
 	back := startNodeTimeout(t, url, routertest.Options{}, deathTimeout) // B restarted: a new node id
 	for _, n := range []*node{a, nodes[2], back} {
@@ -797,9 +765,7 @@ func TestSuiteAcrossNodes(t *testing.T) {
 	for range 3 {
 		nodes = append(nodes, startNode(t, url, opts))
 	}
-	for _, n := range nodes {
-		eventually(t, "every node sees the others", func() bool { return n.Router.ClusterNodes() == 2 })
-	}
+	clustertest.WaitFormed(t, nodes...)
 	target := testsuite.Target{URL: nodes[0].URL, More: []string{nodes[1].URL, nodes[2].URL}, Realm: "realm1"}
 	testsuite.Run(t, target, []testsuite.Driver{testsuite.ClientlibDriver{}, testsuite.NexusDriver{}}, testsuite.RunOptions{HistoryPrefix: "test"})
 }

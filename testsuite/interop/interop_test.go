@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,9 +21,7 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
-	"github.com/junction-wamp/junction/cluster"
+	"github.com/junction-wamp/junction/internal/clustertest"
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/router"
 )
@@ -428,42 +425,15 @@ func runMixedCases(t *testing.T, dir, serverURL, otherURL string, env []string, 
 	}
 }
 
-// startCluster runs a NATS server and two Junction nodes clustered over it,
-// all on 127.0.0.1 and each with realms, until the test ends, and waits
-// until each node knows the other. From then on a registration or a
-// subscription is known to every node by the time its client is told of it.
+// startCluster starts two Junction nodes with realms, clustered over an
+// in-process NATS, and waits until they know each other.
 func startCluster(t *testing.T, realms []router.RealmConfig) (one, two *routertest.Server) {
 	t.Helper()
-	// max_payload as Junction's embedded NATS server has it.
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, NoLog: true, NoSigs: true, MaxPayload: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nodes := make([]*routertest.Server, 2)
-	for i := range nodes {
-		nodes[i] = routertest.Start(t, routertest.Options{Router: router.Config{Realms: realms}})
-		n, err := cluster.Start(cluster.Config{Name: "interop", NATSURL: ns.ClientURL()}, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(n.Close) // before the router shuts down: cleanups run last first
-		if err := n.Run(nodes[i].Router.AttachCluster(n)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for nodes[0].Router.ClusterNodes() != 1 || nodes[1].Router.ClusterNodes() != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the nodes did not see each other within 20s (node 1 sees %d, node 2 sees %d)", nodes[0].Router.ClusterNodes(), nodes[1].Router.ClusterNodes())
-		}
-		time.Sleep(5 * time.Millisecond) // polls the condition above
-	}
-	return nodes[0], nodes[1]
+	url := clustertest.StartNATS(t, clustertest.MaxPayload)
+	opts := routertest.Options{Router: router.Config{Realms: realms}}
+	a, b := clustertest.StartNode(t, url, "interop", 5*time.Second, opts), clustertest.StartNode(t, url, "interop", 5*time.Second, opts)
+	clustertest.WaitFormed(t, a, b)
+	return a.Server, b.Server
 }
 
 // report turns a program's result into the subtest's outcome.

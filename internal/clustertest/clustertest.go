@@ -1,0 +1,72 @@
+// Package clustertest starts, for tests, a NATS server and in-process
+// Junction nodes joined to a cluster over it, all on 127.0.0.1.
+package clustertest
+
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/junction-wamp/junction/cluster"
+	"github.com/junction-wamp/junction/internal/routertest"
+)
+
+// MaxPayload is the max_payload of Junction's embedded NATS server: above
+// the default websocket.max_message_size, so a large call fits one message.
+const MaxPayload = 64 << 20
+
+// StartNATS runs a NATS server taking messages up to maxPayload until the
+// test ends, and returns its client URL.
+func StartNATS(t testing.TB, maxPayload int32) string {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true, MaxPayload: maxPayload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns.ClientURL()
+}
+
+// Node is an in-process Junction that is a node of a cluster.
+type Node struct {
+	*routertest.Server
+	Cluster *cluster.Node
+}
+
+// StartNode starts a Junction joined to the cluster named name on natsURL.
+// It leaves the cluster before the router shuts down.
+func StartNode(t testing.TB, natsURL, name string, timeout time.Duration, opts routertest.Options) *Node {
+	t.Helper()
+	srv := routertest.Start(t, opts)
+	n, err := cluster.Start(cluster.Config{Name: name, NATSURL: natsURL, NodeTimeout: timeout}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close) // cleanups run last first: before the router's
+	if err := n.Run(srv.Router.AttachCluster(n)); err != nil {
+		t.Fatal(err)
+	}
+	return &Node{srv, n}
+}
+
+// WaitFormed waits until each of nodes knows all the others, failing the
+// test after 20 s.
+func WaitFormed(t testing.TB, nodes ...*Node) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, n := range nodes {
+		for n.Router.ClusterNodes() != len(nodes)-1 {
+			if time.Now().After(deadline) {
+				t.Fatal(fmt.Sprintf("the nodes did not see each other within 20s (one sees %d of %d)", n.Router.ClusterNodes(), len(nodes)-1))
+			}
+			time.Sleep(5 * time.Millisecond) // polls the condition above
+		}
+	}
+}
