@@ -20,10 +20,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/junction-wamp/junction/bench/internal/benchrun"
 )
 
 type scenario struct {
@@ -51,17 +51,11 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	bins := map[string]string{}
-	for name, pkg := range map[string]string{"junction": "./cmd/junction", "wampbench": "./cmd/wampbench"} {
-		bins[name] = filepath.Join(dir, name)
-		if out, err := exec.Command("go", "build", "-o", bins[name], pkg).CombinedOutput(); err != nil {
-			log.Fatalf("building %s: %v\n%s", pkg, err, out)
-		}
-	}
+	bins := benchrun.Build(dir, map[string]string{"junction": "./cmd/junction", "wampbench": "./cmd/wampbench"})
 	fmt.Printf("Junction cluster benchmark, %s, %d rounds, serializer %s (medians; router CPU summed over the nodes)\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), *rounds, *serializer)
 	for _, sc := range scenarios {
-		results := map[string][]map[string]any{}
+		results := benchrun.Results{}
 		for range *rounds {
 			for _, layout := range layouts {
 				res, err := runOnce(bins, dir, layout, append(sc.args, "--serializer", *serializer))
@@ -72,7 +66,7 @@ func main() {
 				results[layout] = append(results[layout], res)
 			}
 		}
-		report(sc, results)
+		benchrun.Table(sc.name, layouts, sc.metrics, results, "cluster, across nodes", "single node", "across/single")
 	}
 }
 
@@ -98,7 +92,7 @@ func runOnce(bins map[string]string, dir, layout string, args []string) (map[str
 	var nodes []*node
 	defer func() {
 		for _, n := range nodes {
-			stop(n.cmd)
+			benchrun.Stop(n.cmd)
 		}
 	}()
 	for _, cfg := range configs {
@@ -217,64 +211,7 @@ func start(bin, config string) (*node, error) {
 		n.url = "ws://" + a + "/ws"
 		return n, nil
 	case <-time.After(30 * time.Second):
-		stop(cmd)
+		benchrun.Stop(cmd)
 		return nil, fmt.Errorf("%s did not start", config)
 	}
-}
-
-// stop ends a process started here, by its PID.
-func stop(cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-func median(rs []map[string]any, key string) (float64, bool) {
-	var vs []float64
-	for _, r := range rs {
-		if v, ok := r[key].(float64); ok {
-			vs = append(vs, v)
-		}
-	}
-	if len(vs) == 0 {
-		return 0, false
-	}
-	slices.Sort(vs)
-	return vs[len(vs)/2], true
-}
-
-func report(sc scenario, results map[string][]map[string]any) {
-	fmt.Printf("## %s\n\n| metric |", sc.name)
-	for _, l := range layouts {
-		fmt.Printf(" %s |", l)
-	}
-	fmt.Printf(" across/single |\n|---|")
-	for range layouts {
-		fmt.Printf("---|")
-	}
-	fmt.Printf("---|\n")
-	for _, m := range sc.metrics {
-		fmt.Printf("| %s |", m)
-		for _, l := range layouts {
-			if v, ok := median(results[l], m); ok {
-				fmt.Printf(" %.1f |", v)
-			} else {
-				fmt.Printf(" - |")
-			}
-		}
-		a, ok1 := median(results["cluster, across nodes"], m)
-		s, ok2 := median(results["single node"], m)
-		if ok1 && ok2 && s != 0 {
-			fmt.Printf(" %.2f |\n", a/s)
-		} else {
-			fmt.Printf(" - |\n")
-		}
-	}
-	fmt.Println()
 }

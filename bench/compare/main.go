@@ -12,12 +12,11 @@ import (
 	"log"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/junction-wamp/junction/bench/internal/benchrun"
 )
 
 type scenario struct {
@@ -54,19 +53,13 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	bins := map[string]string{}
-	for name, pkg := range map[string]string{"junction": "./cmd/junction", "nexus": "./bench/nexusrouter", "echo": "./bench/echorouter", "wampbench": "./cmd/wampbench"} {
-		bins[name] = filepath.Join(dir, name)
-		if out, err := exec.Command("go", "build", "-o", bins[name], pkg).CombinedOutput(); err != nil {
-			log.Fatalf("building %s: %v\n%s", pkg, err, out)
-		}
-	}
+	bins := benchrun.Build(dir, map[string]string{"junction": "./cmd/junction", "nexus": "./bench/nexusrouter", "echo": "./bench/echorouter", "wampbench": "./cmd/wampbench"})
 	fmt.Printf("wampbench comparison, %s, %d rounds, serializer %s (medians)\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), *rounds, *serializer)
 	for _, sc := range scenarios {
 		if *only != "" && !strings.Contains(sc.name, *only) {
 			continue
 		}
-		results := map[string][]map[string]any{}
+		results := benchrun.Results{}
 		for range *rounds {
 			for _, target := range sc.targets {
 				res, err := runOnce(bins, target, append(sc.args, "--serializer", *serializer))
@@ -77,7 +70,7 @@ func main() {
 				results[target] = append(results[target], res)
 			}
 		}
-		report(sc, results)
+		benchrun.Table(sc.name, sc.targets, sc.metrics, results, "junction", "nexus", "junction/nexus")
 	}
 }
 
@@ -102,17 +95,7 @@ func runOnce(bins map[string]string, target string, args []string) (map[string]a
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM) // ends only the process started here
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}()
+	defer benchrun.Stop(cmd) // ends only the process started here
 	var addr string
 	for addr == "" {
 		line, err := out.ReadString('\n')
@@ -144,48 +127,4 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
-}
-
-func median(rs []map[string]any, key string) (float64, bool) {
-	var vs []float64
-	for _, r := range rs {
-		if v, ok := r[key].(float64); ok {
-			vs = append(vs, v)
-		}
-	}
-	if len(vs) == 0 {
-		return 0, false
-	}
-	slices.Sort(vs)
-	return vs[len(vs)/2], true
-}
-
-func report(sc scenario, results map[string][]map[string]any) {
-	fmt.Printf("## %s\n\n| metric |", sc.name)
-	for _, t := range sc.targets {
-		fmt.Printf(" %s |", t)
-	}
-	fmt.Printf(" junction/nexus |\n|---|")
-	for range sc.targets {
-		fmt.Printf("---|")
-	}
-	fmt.Printf("---|\n")
-	for _, m := range sc.metrics {
-		fmt.Printf("| %s |", m)
-		for _, t := range sc.targets {
-			if v, ok := median(results[t], m); ok {
-				fmt.Printf(" %.1f |", v)
-			} else {
-				fmt.Printf(" - |")
-			}
-		}
-		j, ok1 := median(results["junction"], m)
-		n, ok2 := median(results["nexus"], m)
-		if ok1 && ok2 && n != 0 {
-			fmt.Printf(" %.2f |\n", j/n)
-		} else {
-			fmt.Printf(" - |\n")
-		}
-	}
-	fmt.Println()
 }

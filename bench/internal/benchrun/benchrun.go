@@ -1,0 +1,92 @@
+// Package benchrun holds what the benchmark harnesses in bench/ share:
+// building the binaries, stopping the processes they start, and printing
+// medians of wampbench's JSON results as a table.
+package benchrun
+
+import (
+	"fmt"
+	"log"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+)
+
+// Results are wampbench's JSON objects, one per run, by column (a router or
+// a layout).
+type Results map[string][]map[string]any
+
+// Build builds each package (name -> import path) into dir and returns the
+// binaries by name; it exits on a build failure.
+func Build(dir string, pkgs map[string]string) map[string]string {
+	bins := map[string]string{}
+	for name, pkg := range pkgs {
+		bins[name] = filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", bins[name], pkg).CombinedOutput(); err != nil {
+			log.Fatalf("building %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return bins
+}
+
+// Stop ends a process started by the harness, by its PID: SIGTERM, then
+// SIGKILL after 15 s.
+func Stop(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Median is the median of key over runs; false if no run has it.
+func Median(runs []map[string]any, key string) (float64, bool) {
+	var vs []float64
+	for _, r := range runs {
+		if v, ok := r[key].(float64); ok {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return 0, false
+	}
+	slices.Sort(vs)
+	return vs[len(vs)/2], true
+}
+
+// Table prints a Markdown table: one row per metric, the median of each
+// column, and the ratio of column num to column den.
+func Table(title string, columns, metrics []string, res Results, num, den, ratio string) {
+	fmt.Printf("## %s\n\n| metric |", title)
+	for _, c := range columns {
+		fmt.Printf(" %s |", c)
+	}
+	fmt.Printf(" %s |\n|---|", ratio)
+	for range columns {
+		fmt.Printf("---|")
+	}
+	fmt.Printf("---|\n")
+	for _, m := range metrics {
+		fmt.Printf("| %s |", m)
+		for _, c := range columns {
+			if v, ok := Median(res[c], m); ok {
+				fmt.Printf(" %.1f |", v)
+			} else {
+				fmt.Printf(" - |")
+			}
+		}
+		a, ok1 := Median(res[num], m)
+		b, ok2 := Median(res[den], m)
+		if ok1 && ok2 && b != 0 {
+			fmt.Printf(" %.2f |\n", a/b)
+		} else {
+			fmt.Printf(" - |\n")
+		}
+	}
+	fmt.Println()
+}
