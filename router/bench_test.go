@@ -52,6 +52,7 @@ func (p *benchPeer) Serializer() serializers.Serializer { return p.ser }
 func (p *benchPeer) Close(transport.CloseCode, string)  {}
 func (p *benchPeer) Done() <-chan struct{}              { return p.done }
 func (p *benchPeer) Info() transport.Info               { return transport.Info{RemoteAddr: "192.0.2.1:1"} }
+func (p *benchPeer) Established()                       {}
 func (p *benchPeer) expect(b *testing.B, want wamp.MessageType) []byte {
 	data := <-p.out
 	m, err := p.ser.Decode(data)

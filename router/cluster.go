@@ -994,6 +994,7 @@ func (p *clusterPeer) Close(code transport.CloseCode, reason string) {
 
 func (p *clusterPeer) closeLocal()           { p.once.Do(func() { close(p.done) }) }
 func (p *clusterPeer) Done() <-chan struct{} { return p.done }
+func (p *clusterPeer) Established()          {}
 func (p *clusterPeer) Info() transport.Info {
 	return transport.Info{RemoteAddr: "cluster node " + p.node, Subprotocol: p.ser.Subprotocol()}
 }

@@ -17,20 +17,50 @@ type Config struct {
 	HelloTimeout time.Duration
 	// AuthTimeout is how long a client has to answer CHALLENGE. Default 10s.
 	AuthTimeout time.Duration
-	// MaxSessions bounds the sessions of the router; 0: no bound.
+	// MaxSessions bounds the sessions of the router. Default 100,000;
+	// negative: no bound.
 	MaxSessions int
-	// MaxSessionsPerAddress bounds the sessions from one remote address; 0: no bound.
+	// MaxSessionsPerAddress bounds the sessions from one remote address.
+	// Default 1,000; negative: no bound.
 	MaxSessionsPerAddress int
 	// MaxURILength bounds topic and procedure URIs, in bytes. Default 1024.
 	MaxURILength int
 	// MaxSubscriptionsPerSession and MaxRegistrationsPerSession bound what
-	// one session may hold; 0: no bound.
+	// one session may hold. Defaults 10,000 and 1,000; negative: no bound.
 	MaxSubscriptionsPerSession int
 	MaxRegistrationsPerSession int
+	// MaxCallsPerSession bounds a session's own calls in flight (made and
+	// not yet answered); MaxInvocationsPerSession the calls routed to a
+	// session as callee and not yet answered. Defaults 10,000 and 100,000;
+	// negative: no bound.
+	MaxCallsPerSession       int
+	MaxInvocationsPerSession int
+	// MaxTestamentsPerSession and MaxTestamentBytesPerSession bound the
+	// testaments a session may leave (wamp.session.add_testament), in
+	// number and in encoded payload bytes. Defaults 100 and 256 KiB;
+	// negative: no bound.
+	MaxTestamentsPerSession     int
+	MaxTestamentBytesPerSession int
+	// MaxRetainedEvents and MaxRetainedBytes bound each realm's retained
+	// events (one per topic), in number and in encoded payload bytes.
+	// Defaults 10,000 and 64 MiB; negative: no bound.
+	MaxRetainedEvents int
+	MaxRetainedBytes  int
+	// MaxHistoryBytes bounds the events each realm keeps for its event
+	// histories, in encoded payload bytes: past it the oldest go first.
+	// Default 64 MiB; negative: no bound.
+	MaxHistoryBytes int
+	// MaxHistoryResultBytes bounds the payload bytes one
+	// wamp.subscription.get_events answer carries. Default 4 MiB.
+	MaxHistoryResultBytes int
 	// AuthFailureLimit is how many failed authentications per minute a
-	// remote address may have before it is refused without a challenge.
-	// 0 means no limit.
+	// remote address may have, attempts in progress included, before it is
+	// refused without a challenge. Default 10; negative: no limit.
 	AuthFailureLimit int
+	// LimitWarningInterval is how often, at most, a limit reached by one
+	// remote address is logged at warn (the next line says how many were
+	// held back). Default 10s.
+	LimitWarningInterval time.Duration
 }
 
 // RealmConfig configures one realm.
@@ -55,6 +85,8 @@ type RealmConfig struct {
 	// AuthorizerCacheTTL is how long the authorizer's answers are reused.
 	// Default 1 minute; negative: not cached.
 	AuthorizerCacheTTL time.Duration
+	// AuthorizerCacheSize bounds the answers cached. Default 10,000.
+	AuthorizerCacheSize int
 	// Roles restrict what sessions of each role may do. A realm without
 	// roles lets every session do everything; with roles, a session's role
 	// must be one of them and may do only what its permissions grant.

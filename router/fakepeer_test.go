@@ -108,6 +108,8 @@ func (p *fakePeer) Close(code transport.CloseCode, reason string) {
 }
 
 func (p *fakePeer) Done() <-chan struct{} { return p.done }
+func (p *fakePeer) Established()          {}
+
 func (p *fakePeer) Info() transport.Info {
 	info := p.info
 	if info.RemoteAddr == "" {

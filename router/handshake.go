@@ -124,6 +124,7 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 	if l := s.r.link.Load(); l != nil && !s.internal {
 		l.announce(joinEnvelope(s), true) // known on every node before the client is
 	}
+	s.peer.Established()
 	_ = s.send(&wamp.Welcome{Session: s.id, Details: wamp.Dict{
 		"roles":        welcomeRoles(),
 		"realm":        string(rm.Name),

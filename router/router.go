@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/junction-wamp/junction/internal/ratelog"
 	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
@@ -39,6 +40,7 @@ type Router struct {
 
 	stats    Stats
 	failures failureLog
+	warnings *ratelog.Limiter // limit warnings, per limit and address
 
 	link atomic.Pointer[clusterLink] // nil: a single node
 }
@@ -59,21 +61,14 @@ var _ transport.Handler = (*Router)(nil)
 
 // New returns a router serving the realms of cfg.
 func New(cfg Config, opts Options) (*Router, error) {
-	if cfg.HelloTimeout == 0 {
-		cfg.HelloTimeout = 10 * time.Second
-	}
-	if cfg.AuthTimeout == 0 {
-		cfg.AuthTimeout = 10 * time.Second
-	}
-	if cfg.MaxURILength == 0 {
-		cfg.MaxURILength = 1024
-	}
+	cfg = withDefaults(cfg)
 	r := &Router{
 		cfg:        cfg,
 		log:        opts.Logger,
 		realms:     make(map[wamp.URI]*realm),
 		sessions:   make(map[*session]struct{}),
 		perAddress: make(map[string]int),
+		warnings:   ratelog.New(cfg.LimitWarningInterval),
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -158,9 +153,6 @@ func (r *Router) ServePeer(p transport.Peer) {
 	s.serve()
 }
 
-// ErrLimitExceeded is the ABORT or ERROR URI of a configured limit reached.
-const ErrLimitExceeded wamp.URI = "junction.error.limit_exceeded"
-
 // track records a new connection; it returns why it is refused, or "".
 func (r *Router) track(s *session) string {
 	r.sessionsMu.Lock()
@@ -236,6 +228,8 @@ type Stats struct {
 	MessagesOut messageCounts
 	// CallLatency is the time from CALL to its final RESULT or ERROR.
 	CallLatency Histogram
+
+	limits limitCounts // see LimitsReached
 }
 
 // messageCounts counts messages by type code, with atomic adds only.

@@ -17,6 +17,7 @@ const (
 	CloseGoingAway       CloseCode = 1001 // router shutdown
 	CloseProtocolError   CloseCode = 1002 // protocol violation
 	CloseUnsupportedData CloseCode = 1003 // wrong frame type for the serializer
+	CloseInvalidPayload  CloseCode = 1007 // a text frame that is not UTF-8
 	ClosePolicyViolation CloseCode = 1008 // policy: auth, slow consumer, limits
 	CloseMessageTooBig   CloseCode = 1009 // read limit exceeded
 	CloseInternalError   CloseCode = 1011 // internal error
@@ -69,6 +70,10 @@ type Peer interface {
 	Done() <-chan struct{}
 	// Info describes the connection.
 	Info() Info
+	// Established tells the peer that its session was welcomed into a realm.
+	// Until then a transport reads messages no larger than its handshake
+	// limit: what an unauthenticated client can make the router decode.
+	Established()
 }
 
 // Handler is what a transport hands accepted peers to; the router implements it.

@@ -184,6 +184,7 @@ func freePorts(n int) ([]int, error) {
 
 func start(bin, config string) (*node, error) {
 	cmd := exec.Command(bin, "--config", config)
+	cmd.Env = append(os.Environ(), benchrun.OneAddressEnv...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

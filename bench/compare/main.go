@@ -84,6 +84,11 @@ func runOnce(bins map[string]string, target string, args []string) (map[string]a
 	} else {
 		cmd = exec.Command(bins[target], "--listen", "127.0.0.1:0")
 	}
+	if target == "junction" {
+		// Every bench client comes from 127.0.0.1: lift the per-address
+		// bounds, which the sessions scenario (10,000) would reach.
+		cmd.Env = append(os.Environ(), benchrun.OneAddressEnv...)
+	}
 	var out *bufio.Reader
 	if target == "junction" {
 		pipe, _ := cmd.StderrPipe()

@@ -87,6 +87,22 @@ func (ck *checker) size(key, s string) int64 {
 	return n
 }
 
+// limitSize parses a byte size that may be 0 (no limit).
+func (ck *checker) limitSize(key, s string) int64 {
+	if s == "0" {
+		return 0
+	}
+	return ck.size(key, s)
+}
+
+// count checks a count that may be 0 (no limit).
+func (ck *checker) count(key string, v int) int {
+	if v < 0 {
+		ck.bad(key, v, "want 0 (no limit) or more")
+	}
+	return v
+}
+
 // level parses a log level: debug, info, warn or error.
 func (ck *checker) level(key, s string) slog.Level {
 	var l slog.Level

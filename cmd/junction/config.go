@@ -18,6 +18,7 @@ import (
 
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/transport/websocket"
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -55,16 +56,22 @@ type clusterSection struct {
 }
 
 type serverSection struct {
-	Listen        string `mapstructure:"listen"`
-	ShutdownGrace string `mapstructure:"shutdown_grace"`
-	TLSCert       string `mapstructure:"tls_cert"`
-	TLSKey        string `mapstructure:"tls_key"`
-	TLSClientCA   string `mapstructure:"tls_client_ca"`
+	Listen                   string `mapstructure:"listen"`
+	ShutdownGrace            string `mapstructure:"shutdown_grace"`
+	ReadHeaderTimeout        string `mapstructure:"read_header_timeout"`
+	IdleTimeout              string `mapstructure:"idle_timeout"`
+	MaxConnections           int    `mapstructure:"max_connections"`
+	MaxConnectionsPerAddress int    `mapstructure:"max_connections_per_address"`
+	TLSCert                  string `mapstructure:"tls_cert"`
+	TLSKey                   string `mapstructure:"tls_key"`
+	TLSClientCA              string `mapstructure:"tls_client_ca"`
 }
 
 type logSection struct {
-	Format string `mapstructure:"format"`
-	Level  string `mapstructure:"level"`
+	Format               string `mapstructure:"format"`
+	Level                string `mapstructure:"level"`
+	MaxFieldLength       int    `mapstructure:"max_field_length"`
+	LimitWarningInterval string `mapstructure:"limit_warning_interval"`
 }
 
 type websocketSection struct {
@@ -77,6 +84,7 @@ type websocketSection struct {
 	PongTimeout         string   `mapstructure:"pong_timeout"`
 	WriteTimeout        string   `mapstructure:"write_timeout"`
 	MaxMessageSize      string   `mapstructure:"max_message_size"`
+	MaxHandshakeSize    string   `mapstructure:"max_handshake_message_size"`
 	QueueMessages       int      `mapstructure:"queue_messages"`
 	QueueBytes          string   `mapstructure:"queue_bytes"`
 	SlowConsumerTimeout string   `mapstructure:"slow_consumer_timeout"`
@@ -104,6 +112,14 @@ type routerSection struct {
 	MaxURILength          int    `mapstructure:"max_uri_length"`
 	MaxSubscriptions      int    `mapstructure:"max_subscriptions_per_session"`
 	MaxRegistrations      int    `mapstructure:"max_registrations_per_session"`
+	MaxCalls              int    `mapstructure:"max_calls_per_session"`
+	MaxInvocations        int    `mapstructure:"max_invocations_per_session"`
+	MaxTestaments         int    `mapstructure:"max_testaments_per_session"`
+	MaxTestamentBytes     string `mapstructure:"max_testament_bytes_per_session"`
+	MaxRetainedEvents     int    `mapstructure:"max_retained_events"`
+	MaxRetainedBytes      string `mapstructure:"max_retained_bytes"`
+	MaxHistoryBytes       string `mapstructure:"max_history_bytes"`
+	MaxHistoryResultBytes string `mapstructure:"max_history_result_bytes"`
 }
 
 type realmSection struct {
@@ -118,6 +134,7 @@ type realmSection struct {
 	Authenticator     string            `mapstructure:"authenticator"`
 	Authorizer        string            `mapstructure:"authorizer"`
 	AuthorizerTTL     string            `mapstructure:"authorizer_cache_ttl"`
+	AuthorizerCache   int               `mapstructure:"authorizer_cache_size"`
 }
 
 type historySection struct {
@@ -128,18 +145,22 @@ type historySection struct {
 
 // config is the resolved configuration the binary runs with.
 type config struct {
-	Listen        string
-	TLSCert       string // with TLSKey: serve wss:// (TLS 1.2 or later)
-	TLSKey        string
-	TLSClientCA   string // verify client certificates against this CA file
-	ShutdownGrace time.Duration
-	LogFormat     string
-	LogLevel      slog.Level
-	Router        router.Config
-	WebSocket     websocket.Config
-	Web           webConfig
-	Metrics       metricsConfig
-	Cluster       *cluster.Config // nil: a single node
+	Listen            string
+	TLSCert           string // with TLSKey: serve wss:// (TLS 1.2 or later)
+	TLSKey            string
+	TLSClientCA       string // verify client certificates against this CA file
+	ShutdownGrace     time.Duration
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	Connections       transport.ListenerLimits
+	LogFormat         string
+	LogLevel          slog.Level
+	LogMaxField       int // longest log field value, in bytes
+	Router            router.Config
+	WebSocket         websocket.Config
+	Web               webConfig
+	Metrics           metricsConfig
+	Cluster           *cluster.Config // nil: a single node
 }
 
 // metricsConfig is the [metrics] section: Prometheus metrics (serve.go).
@@ -263,16 +284,27 @@ func envName(key string) string {
 func (fc *fileConfig) resolve() (*config, error) {
 	var ck checker
 	c := &config{
-		Listen:        fc.Server.Listen,
-		TLSCert:       fc.Server.TLSCert,
-		TLSKey:        fc.Server.TLSKey,
-		TLSClientCA:   fc.Server.TLSClientCA,
-		ShutdownGrace: ck.duration("server.shutdown_grace", fc.Server.ShutdownGrace),
-		LogFormat:     fc.Log.Format,
-		LogLevel:      ck.level("log.level", fc.Log.Level),
-		WebSocket:     fc.WebSocket.resolve(&ck),
-		Router:        fc.Router.resolve(&ck),
+		Listen:            fc.Server.Listen,
+		TLSCert:           fc.Server.TLSCert,
+		TLSKey:            fc.Server.TLSKey,
+		TLSClientCA:       fc.Server.TLSClientCA,
+		ShutdownGrace:     ck.duration("server.shutdown_grace", fc.Server.ShutdownGrace),
+		ReadHeaderTimeout: ck.duration("server.read_header_timeout", fc.Server.ReadHeaderTimeout),
+		IdleTimeout:       ck.duration("server.idle_timeout", fc.Server.IdleTimeout),
+		Connections: transport.ListenerLimits{
+			Connections:           noLimitIfZero(ck.count("server.max_connections", fc.Server.MaxConnections)),
+			ConnectionsPerAddress: noLimitIfZero(ck.count("server.max_connections_per_address", fc.Server.MaxConnectionsPerAddress)),
+		},
+		LogFormat:   fc.Log.Format,
+		LogLevel:    ck.level("log.level", fc.Log.Level),
+		LogMaxField: fc.Log.MaxFieldLength,
+		WebSocket:   fc.WebSocket.resolve(&ck),
+		Router:      fc.Router.resolve(&ck),
 	}
+	if c.LogMaxField < 64 {
+		ck.bad("log.max_field_length", c.LogMaxField, "want at least 64 bytes")
+	}
+	c.Router.LimitWarningInterval = ck.duration("log.limit_warning_interval", fc.Log.LimitWarningInterval)
 	c.Web = fc.Web.resolve(&ck, c.WebSocket.Path)
 	c.Metrics = metricsConfig(fc.Metrics)
 	if p := c.Metrics.Path; p != "" {
@@ -373,6 +405,7 @@ func (ws *websocketSection) resolve(ck *checker) websocket.Config {
 		PongTimeout:         ck.duration("websocket.pong_timeout", ws.PongTimeout),
 		WriteTimeout:        ck.duration("websocket.write_timeout", ws.WriteTimeout),
 		ReadLimit:           ck.size("websocket.max_message_size", ws.MaxMessageSize),
+		HandshakeReadLimit:  ck.size("websocket.max_handshake_message_size", ws.MaxHandshakeSize),
 		QueueMessages:       ws.QueueMessages,
 		QueueBytes:          int(ck.size("websocket.queue_bytes", ws.QueueBytes)),
 		SlowConsumerTimeout: ck.duration("websocket.slow_consumer_timeout", ws.SlowConsumerTimeout),
@@ -400,31 +433,44 @@ func (w *webSection) resolve(ck *checker, wsPath string) webConfig {
 }
 
 func (rs *routerSection) resolve(ck *checker) router.Config {
-	for key, v := range map[string]int{
-		"router.auth_failures_per_minute": rs.AuthFailuresPerMinute, "router.max_sessions": rs.MaxSessions,
-		"router.max_sessions_per_address": rs.MaxSessionsPerAddress, "router.max_subscriptions_per_session": rs.MaxSubscriptions,
-		"router.max_registrations_per_session": rs.MaxRegistrations,
-	} {
-		if v < 0 {
-			ck.bad(key, v, "want 0 (no limit) or more")
-		}
-	}
 	if rs.MaxURILength <= 0 {
 		ck.bad("router.max_uri_length", rs.MaxURILength, "want a positive number of bytes")
 	}
+	// In the file 0 means no limit; in router.Config a negative value does
+	// (its zero value is the default).
+	count := func(key string, v int) int { return noLimitIfZero(ck.count(key, v)) }
+	size := func(key, v string) int { return noLimitIfZero(int(ck.limitSize(key, v))) }
+	resultBytes := int(ck.size("router.max_history_result_bytes", rs.MaxHistoryResultBytes))
 	return router.Config{
 		AutoCreateRealms: rs.AutoCreateRealms,
 		StrictURI:        rs.StrictURI,
 		HelloTimeout:     ck.duration("router.hello_timeout", rs.HelloTimeout),
 		AuthTimeout:      ck.duration("router.auth_timeout", rs.AuthTimeout),
-		AuthFailureLimit: rs.AuthFailuresPerMinute,
+		AuthFailureLimit: count("router.auth_failures_per_minute", rs.AuthFailuresPerMinute),
 
-		MaxSessions:                rs.MaxSessions,
-		MaxSessionsPerAddress:      rs.MaxSessionsPerAddress,
-		MaxURILength:               rs.MaxURILength,
-		MaxSubscriptionsPerSession: rs.MaxSubscriptions,
-		MaxRegistrationsPerSession: rs.MaxRegistrations,
+		MaxSessions:                 count("router.max_sessions", rs.MaxSessions),
+		MaxSessionsPerAddress:       count("router.max_sessions_per_address", rs.MaxSessionsPerAddress),
+		MaxURILength:                rs.MaxURILength,
+		MaxSubscriptionsPerSession:  count("router.max_subscriptions_per_session", rs.MaxSubscriptions),
+		MaxRegistrationsPerSession:  count("router.max_registrations_per_session", rs.MaxRegistrations),
+		MaxCallsPerSession:          count("router.max_calls_per_session", rs.MaxCalls),
+		MaxInvocationsPerSession:    count("router.max_invocations_per_session", rs.MaxInvocations),
+		MaxTestamentsPerSession:     count("router.max_testaments_per_session", rs.MaxTestaments),
+		MaxTestamentBytesPerSession: size("router.max_testament_bytes_per_session", rs.MaxTestamentBytes),
+		MaxRetainedEvents:           count("router.max_retained_events", rs.MaxRetainedEvents),
+		MaxRetainedBytes:            size("router.max_retained_bytes", rs.MaxRetainedBytes),
+		MaxHistoryBytes:             size("router.max_history_bytes", rs.MaxHistoryBytes),
+		MaxHistoryResultBytes:       resultBytes,
 	}
+}
+
+// noLimitIfZero maps config.toml's "0: no limit" to the packages' negative
+// "no limit" (their zero value means the default).
+func noLimitIfZero(v int) int {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 func resolveRealms(ck *checker, sections []realmSection, strictURI bool) []router.RealmConfig {
@@ -451,6 +497,10 @@ func resolveRealms(ck *checker, sections []realmSection, strictURI bool) []route
 			Authenticator:     rs.Authenticator,
 			Authorizer:        rs.Authorizer,
 		}
+		if rs.AuthorizerCache < 0 {
+			ck.bad(key+".authorizer_cache_size", rs.AuthorizerCache, "want a positive number of answers (0: 10000)")
+		}
+		rc.AuthorizerCacheSize = rs.AuthorizerCache
 		if rs.AuthorizerTTL != "" {
 			if rs.AuthorizerTTL == "0" || rs.AuthorizerTTL == "0s" {
 				rc.AuthorizerCacheTTL = -1 // no caching

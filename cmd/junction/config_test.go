@@ -47,7 +47,9 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen != "127.0.0.1:8080" || c.ShutdownGrace != 10*time.Second ||
-		c.LogFormat != "text" || c.LogLevel != slog.LevelInfo {
+		c.ReadHeaderTimeout != 10*time.Second || c.IdleTimeout != 30*time.Second ||
+		c.Connections.Connections != 100_000 || c.Connections.ConnectionsPerAddress != 1_000 ||
+		c.LogFormat != "text" || c.LogLevel != slog.LevelInfo || c.LogMaxField != 1024 {
 		t.Errorf("server/log: %+v", c)
 	}
 	ws := c.WebSocket
@@ -62,13 +64,8 @@ func TestDefaults(t *testing.T) {
 	if want := websocket.DefaultConfig(); !reflect.DeepEqual(ws, want) {
 		t.Errorf("websocket:\n got %+v\nwant %+v", ws, want)
 	}
-	want := router.Config{
-		HelloTimeout:     10 * time.Second,
-		AuthTimeout:      10 * time.Second,
-		AuthFailureLimit: 10,
-		MaxURILength:     1024,
-		Realms:           []router.RealmConfig{{Name: "realm1", Anonymous: true}},
-	}
+	want := router.DefaultConfig()
+	want.Realms = []router.RealmConfig{{Name: "realm1", Anonymous: true}}
 	if !reflect.DeepEqual(c.Router, want) {
 		t.Errorf("router:\n got %+v\nwant %+v", c.Router, want)
 	}

@@ -51,6 +51,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -61,6 +62,8 @@ import (
 	"runtime/pprof"
 	"syscall"
 	"time"
+
+	"github.com/junction-wamp/junction/internal/logclip"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -195,8 +198,9 @@ func startProfiles(cpuFile, memFile string) (stop func(), err error) {
 // newLogger returns the text or JSON logger on w that cfg asks for.
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logclip.New(h, cmp.Or(cfg.LogMaxField, 1024)))
 }

@@ -22,17 +22,14 @@ import (
 	"github.com/junction-wamp/junction/transport/websocket"
 )
 
-// readHeaderTimeout bounds how long a client may take to send its HTTP
-// request headers (the WebSocket handshake or GET /healthz).
-const readHeaderTimeout = 10 * time.Second
-
 // server is the router and its WebSocket transport, built from one config.
 type server struct {
 	cfg    *config
 	log    *slog.Logger
 	router *router.Router
 	ws     *websocket.Server
-	node   *cluster.Node // nil: a single node
+	node   *cluster.Node            // nil: a single node
+	conns  *transport.ListenerStats // nil until serve listens
 }
 
 // newServer builds the router and the WebSocket server. It fails only on
@@ -64,6 +61,7 @@ func (s *server) serve(ctx context.Context, listening func(addr string), reload 
 		s.shutdown(nil)
 		return err
 	}
+	ln = s.limitConnections(ln)
 	scheme := "ws"
 	if s.cfg.TLSCert != "" {
 		certs, err := newCertReloader(s.cfg.TLSCert, s.cfg.TLSKey)
@@ -92,7 +90,8 @@ func (s *server) serve(ctx context.Context, listening func(addr string), reload 
 	}
 	hs := &http.Server{
 		Handler:           s.handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	served := make(chan error, 1)
@@ -153,7 +152,7 @@ func (s *server) serveMetrics() (*http.Server, string, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, s.ws))
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout,
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { _ = hs.Serve(ln) }()
 	s.log.Info("serving metrics", "addr", ln.Addr().String(), "path", s.cfg.Metrics.Path)
@@ -256,6 +255,29 @@ func (s *server) joinCluster() error {
 		"nats", cmp.Or(s.cfg.Cluster.NATSURL, node.ClientURL()), "routes", node.ClusterURL())
 	return nil
 }
+
+// limitConnections bounds the connections ln holds ([server]
+// max_connections, max_connections_per_address), trusted proxies exempt
+// from the per-address bound. The total is lowered to what the file
+// descriptor limit leaves room for.
+func (s *server) limitConnections(ln net.Listener) net.Listener {
+	limits := s.cfg.Connections
+	limits.Exempt = s.ws.TrustedProxy
+	if fds, ok := fileLimit(); ok {
+		room := int(fds) - fdReserve
+		if limits.Connections < 0 || limits.Connections > room {
+			s.log.Warn("server.max_connections lowered to what the file descriptor limit leaves room for",
+				"max_connections", max(room, 1), "ulimit_n", fds)
+			limits.Connections = max(room, 1)
+		}
+	}
+	ln, s.conns = transport.LimitListener(ln, limits, s.log)
+	return ln
+}
+
+// fdReserve is how many file descriptors are kept for what is not a client
+// connection: listeners, the cluster's NATS connections, files, logs.
+const fdReserve = 256
 
 // reloadOn reads the certificate again each time reload fires.
 func (s *server) reloadOn(ctx context.Context, reload <-chan struct{}, certs *certReloader) {

@@ -25,9 +25,14 @@ type Config struct {
 	PongTimeout time.Duration
 	// WriteTimeout bounds one write to the peer. Default 10s.
 	WriteTimeout time.Duration
-	// ReadLimit is the largest message accepted, in bytes; a larger one closes
-	// the connection with 1009. Default 16 MiB.
+	// ReadLimit is the largest message accepted, in bytes after
+	// permessage-deflate inflation; a larger one closes the connection with
+	// 1009. Default 16 MiB.
 	ReadLimit int64
+	// HandshakeReadLimit is the largest message accepted before the session
+	// is established (HELLO, AUTHENTICATE), in bytes after inflation.
+	// Default 64 KiB.
+	HandshakeReadLimit int64
 	// QueueMessages bounds the outbound queue of a session in messages. Default 4096.
 	QueueMessages int
 	// QueueBytes bounds the outbound queue of a session in bytes. Default 16 MiB.
@@ -52,6 +57,7 @@ func DefaultConfig() Config {
 		PongTimeout:         20 * time.Second,
 		WriteTimeout:        10 * time.Second,
 		ReadLimit:           16 << 20,
+		HandshakeReadLimit:  64 << 10,
 		QueueMessages:       4096,
 		QueueBytes:          16 << 20,
 		SlowConsumerTimeout: 5 * time.Second,

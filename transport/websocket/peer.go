@@ -33,6 +33,11 @@ type peer struct {
 	info    transport.Info
 	q       *transport.Queue
 
+	// limit is the largest message read, after inflation: the handshake
+	// limit until Established, then ReadLimit. Only the read goroutine
+	// reads it; Established is called on that goroutine too.
+	limit int64
+
 	writing  atomic.Bool // a writer goroutine is running or starting
 	wmu      sync.Mutex  // held while a batch is taken and written: keeps batches in order
 	failed   bool        // under wmu: a write failed, the connection is abandoned
@@ -72,7 +77,10 @@ func (s *Server) newPeer(conn *websocket.Conn, bc *batchConn, ser serializers.Se
 		_ = conn.SetCompressionLevel(s.cfg.CompressionLevel)
 	}
 	conn.EnableWriteCompression(info.Compression)
+	// gorilla's own limit counts the bytes on the wire; readMessage bounds
+	// the inflated message, which is what the router holds and decodes.
 	conn.SetReadLimit(s.cfg.ReadLimit)
+	p.limit = s.cfg.HandshakeReadLimit
 	wait := s.cfg.PingInterval + s.cfg.PongTimeout
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wait)) })
@@ -139,13 +147,27 @@ func (p *peer) readMessage() (int, []byte, error) {
 	}
 	buf := readBufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	_, err = buf.ReadFrom(r)
-	data := bytes.Clone(buf.Bytes())
+	// One byte more than the limit tells a message over it, however well
+	// it compresses, before more than that is held.
+	n, err := buf.ReadFrom(io.LimitReader(r, p.limit+1))
+	if err == nil && n > p.limit {
+		err = errTooBig
+	}
+	var data []byte
+	if err == nil {
+		data = bytes.Clone(buf.Bytes())
+	}
 	if buf.Cap() <= 1<<20 {
 		readBufs.Put(buf)
 	}
 	return mt, data, err
 }
+
+// errTooBig is a message over the peer's current read limit after inflation.
+var errTooBig = errors.New("websocket: message over the read limit")
+
+// Established lifts the handshake read limit (transport.Peer).
+func (p *peer) Established() { p.limit = p.s.cfg.ReadLimit }
 
 // Recv reads and decodes the next message.
 func (p *peer) Recv() (wamp.Message, error) {
@@ -175,9 +197,9 @@ func frameName(mt int) string {
 func (p *peer) readError(err error) error {
 	var ce *websocket.CloseError
 	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
+	case errors.Is(err, websocket.ErrReadLimit), errors.Is(err, errTooBig):
 		return &transport.ProtocolError{Code: transport.CloseMessageTooBig,
-			Err: fmt.Errorf("message larger than the read limit of %d bytes", p.s.cfg.ReadLimit)}
+			Err: fmt.Errorf("message larger than the read limit of %d bytes", p.limit)}
 	case errors.As(err, &ce):
 		if ce.Code == websocket.CloseProtocolError {
 			return &transport.ProtocolError{Code: transport.CloseProtocolError, Err: err}

@@ -151,6 +151,10 @@ func withDefaults(cfg Config) Config {
 	if cfg.ReadLimit == 0 {
 		cfg.ReadLimit = d.ReadLimit
 	}
+	if cfg.HandshakeReadLimit == 0 {
+		cfg.HandshakeReadLimit = d.HandshakeReadLimit
+	}
+	cfg.HandshakeReadLimit = min(cfg.HandshakeReadLimit, cfg.ReadLimit)
 	if cfg.QueueMessages == 0 {
 		cfg.QueueMessages = d.QueueMessages
 	}
@@ -281,6 +285,10 @@ func parseNet(s string) (*net.IPNet, error) {
 	}
 	return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
 }
+
+// TrustedProxy reports whether ip is one of the configured trusted proxies,
+// whose clients are told apart by X-Forwarded-For.
+func (s *Server) TrustedProxy(ip net.IP) bool { return s.trusted(ip) }
 
 func (s *Server) trusted(ip net.IP) bool {
 	for _, n := range s.proxies {

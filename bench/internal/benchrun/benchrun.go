@@ -90,3 +90,11 @@ func Table(title string, columns, metrics []string, res Results, num, den, ratio
 	}
 	fmt.Println()
 }
+
+// OneAddressEnv lifts Junction's per-address bounds (config.toml's
+// max_connections_per_address and max_sessions_per_address), for benchmarks
+// whose clients all come from 127.0.0.1.
+var OneAddressEnv = []string{
+	"JUNCTION_SERVER_MAX_CONNECTIONS_PER_ADDRESS=0",
+	"JUNCTION_ROUTER_MAX_SESSIONS_PER_ADDRESS=0",
+}

@@ -1,0 +1,151 @@
+package transport
+
+import (
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/junction-wamp/junction/internal/ratelog"
+)
+
+// ListenerLimits bound the connections a listener holds. Zero values mean
+// the defaults named on each field; negative values mean no bound.
+type ListenerLimits struct {
+	// Connections is the most connections open at once. Default 100,000.
+	Connections int
+	// ConnectionsPerAddress is the most connections open at once from one
+	// IP address, except from the Exempt ones. Default 1,000.
+	ConnectionsPerAddress int
+	// Exempt reports the addresses not bounded per address (trusted
+	// reverse proxies, which carry many clients). Nil: none.
+	Exempt func(net.IP) bool
+}
+
+// ListenerStats are a limited listener's counters.
+type ListenerStats struct {
+	Open                  atomic.Int64  // connections open now
+	Refused               atomic.Uint64 // closed at accept: Connections reached
+	RefusedPerAddress     atomic.Uint64 // closed at accept: ConnectionsPerAddress reached
+	refusedLog            *ratelog.Limiter
+	perAddressRefusalsLog *ratelog.Limiter
+}
+
+// LimitListener wraps a listener so that it holds at most the connections
+// limits allow: a connection past them is closed as soon as it is
+// accepted, logged (at most once per address per 10 s) and counted. A
+// connection counts from its accept until it is closed, whatever it is used
+// for: WebSocket sessions, handshakes in progress and idle HTTP keep-alives
+// alike, so that a client cannot exhaust the process's file descriptors.
+func LimitListener(ln net.Listener, limits ListenerLimits, log *slog.Logger) (net.Listener, *ListenerStats) {
+	if log == nil {
+		log = slog.Default()
+	}
+	l := &limitListener{Listener: ln, limits: limits, log: log, perAddress: make(map[string]int),
+		stats: &ListenerStats{refusedLog: ratelog.New(0), perAddressRefusalsLog: ratelog.New(0)}}
+	l.limits.Connections = boundOf(limits.Connections, 100_000)
+	l.limits.ConnectionsPerAddress = boundOf(limits.ConnectionsPerAddress, 1_000)
+	return l, l.stats
+}
+
+func boundOf(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return int(^uint(0) >> 1)
+	}
+	return v
+}
+
+type limitListener struct {
+	net.Listener
+	limits ListenerLimits
+	log    *slog.Logger
+	stats  *ListenerStats
+
+	mu         sync.Mutex
+	open       int
+	perAddress map[string]int
+}
+
+// Accept returns the next connection within the limits; the ones past them
+// are closed here.
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if lc := l.admit(c); lc != nil {
+			return lc, nil
+		}
+	}
+}
+
+// admit counts c in, or closes it and returns nil when a limit is reached.
+func (l *limitListener) admit(c net.Conn) net.Conn {
+	ip := connIP(c)
+	key := ""
+	if ip != nil && (l.limits.Exempt == nil || !l.limits.Exempt(ip)) {
+		key = ip.String()
+	}
+	l.mu.Lock()
+	switch {
+	case l.open >= l.limits.Connections:
+		l.mu.Unlock()
+		l.refuse(c, &l.stats.Refused, l.stats.refusedLog, "", "server.max_connections", l.limits.Connections)
+		return nil
+	case key != "" && l.perAddress[key] >= l.limits.ConnectionsPerAddress:
+		l.mu.Unlock()
+		l.refuse(c, &l.stats.RefusedPerAddress, l.stats.perAddressRefusalsLog, key, "server.max_connections_per_address", l.limits.ConnectionsPerAddress)
+		return nil
+	}
+	l.open++
+	if key != "" {
+		l.perAddress[key]++
+	}
+	l.mu.Unlock()
+	l.stats.Open.Add(1)
+	return &limitedConn{Conn: c, release: func() { l.release(key) }}
+}
+
+func (l *limitListener) refuse(c net.Conn, counter *atomic.Uint64, rl *ratelog.Limiter, key, limit string, n int) {
+	counter.Add(1)
+	_ = c.Close()
+	if ok, held := rl.Allow(key); ok {
+		l.log.Warn("limit reached, connection closed", "limit", limit, "bound", n, "remote", c.RemoteAddr().String(), "held_back", held)
+	}
+}
+
+func (l *limitListener) release(key string) {
+	l.mu.Lock()
+	l.open--
+	if key != "" {
+		if l.perAddress[key]--; l.perAddress[key] <= 0 {
+			delete(l.perAddress, key)
+		}
+	}
+	l.mu.Unlock()
+	l.stats.Open.Add(-1)
+}
+
+func connIP(c net.Conn) net.IP {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP
+	}
+	return nil
+}
+
+// limitedConn gives its slot back once, when closed.
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
