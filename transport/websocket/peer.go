@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -179,6 +180,12 @@ func (p *peer) Recv() (wamp.Message, error) {
 	if mt != p.msgType {
 		return nil, &transport.ProtocolError{Code: transport.CloseUnsupportedData,
 			Err: fmt.Errorf("%s frame on a %s session", frameName(mt), p.ser.Subprotocol())}
+	}
+	if mt == websocket.TextMessage && !utf8.Valid(data) {
+		// RFC 6455 section 8.1: a text frame must be UTF-8; forwarded, it
+		// would make a browser subscriber fail its connection.
+		return nil, &transport.ProtocolError{Code: transport.CloseInvalidPayload,
+			Err: errors.New("text frame is not valid UTF-8")}
 	}
 	m, err := p.ser.Decode(data)
 	if err != nil {

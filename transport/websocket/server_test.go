@@ -253,6 +253,7 @@ func TestBadInputCloseCodes(t *testing.T) {
 		{"text on msgpack", "wamp.2.msgpack", gws.TextMessage, hello, gws.CloseUnsupportedData},
 		{"malformed", "wamp.2.json", gws.TextMessage, "[1,", gws.CloseProtocolError},
 		{"unknown type", "wamp.2.json", gws.TextMessage, "[99]", gws.CloseProtocolError},
+		{"invalid UTF-8", "wamp.2.json", gws.TextMessage, "[1,\"realm\xff\",{}]", gws.CloseInvalidFramePayloadData},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -548,5 +549,80 @@ func TestTrustedProxies(t *testing.T) {
 		if got := h.peer(0).Info().RemoteAddr; !strings.HasPrefix(got, tt.want) {
 			t.Errorf("proxies %v, X-Forwarded-For %q: client %q, want %q", tt.proxies, tt.xff, got, tt.want)
 		}
+	}
+}
+
+// TestReadLimitAfterInflation: the read limit bounds the message as
+// inflated, not the compressed bytes on the wire, so a compression bomb is
+// refused with 1009 before the router holds it.
+func TestReadLimitAfterInflation(t *testing.T) {
+	t.Parallel()
+	cfg := websocket.DefaultConfig()
+	cfg.ReadLimit = 64 << 10
+	h := newEcho()
+	_, url := start(t, cfg, h)
+	c, _, err := dial(t, url, []string{"wamp.2.json"}, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.EnableWriteCompression(true)
+	bomb := "[1," + strings.Repeat(" ", 8<<20) + "\"realm1\",{}]" // 8 MiB, deflates to about 8 KiB
+	if err := c.WriteMessage(gws.TextMessage, []byte(bomb)); err != nil {
+		t.Fatal(err)
+	}
+	if got := closeCode(t, c); got != gws.CloseMessageTooBig {
+		t.Fatalf("close code %d, want 1009", got)
+	}
+}
+
+// establisher marks its peer established after the first message, as the
+// router does after WELCOME, and echoes the rest.
+type establisher struct{ echo }
+
+func (e *establisher) ServePeer(p transport.Peer) {
+	if _, err := p.Recv(); err != nil {
+		e.ended <- err
+		if perr, ok := err.(*transport.ProtocolError); ok {
+			p.Close(perr.Code, perr.Err.Error())
+		}
+		return
+	}
+	p.Established()
+	e.echo.ServePeer(p)
+}
+
+// TestHandshakeReadLimit: before the session is established a message is
+// bounded by the handshake limit; afterwards by the read limit.
+func TestHandshakeReadLimit(t *testing.T) {
+	t.Parallel()
+	cfg := websocket.DefaultConfig()
+	cfg.HandshakeReadLimit = 1 << 10
+	big := "[1,\"" + strings.Repeat("x", 4<<10) + "\",{}]"
+
+	h := &establisher{*newEcho()}
+	_, url := start(t, cfg, h)
+	c, _, err := dial(t, url, []string{"wamp.2.json"}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteMessage(gws.TextMessage, []byte(big)); err != nil {
+		t.Fatal(err)
+	}
+	if got := closeCode(t, c); got != gws.CloseMessageTooBig {
+		t.Fatalf("4 KiB before the session is established: close code %d, want 1009", got)
+	}
+
+	c2, _, err := dial(t, url, []string{"wamp.2.json"}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.WriteMessage(gws.TextMessage, []byte(hello)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.WriteMessage(gws.TextMessage, []byte(big)); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := c2.ReadMessage(); err != nil || len(got) != len(big) {
+		t.Fatalf("4 KiB once established: %d bytes back, %v", len(got), err)
 	}
 }
