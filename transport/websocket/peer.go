@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -253,20 +255,42 @@ func (p *peer) Close(code transport.CloseCode, reason string) {
 	p.closeWith(code, reason, false)
 }
 
-func (p *peer) closeWith(code transport.CloseCode, reason string, discard bool) {
+// closeWith closes the peer once; discard drops what is queued instead of
+// flushing it. It reports whether this call closed it.
+func (p *peer) closeWith(code transport.CloseCode, reason string, discard bool) (closed bool) {
 	p.closeOnce.Do(func() {
+		closed = true
 		p.closeCode, p.closeMsg, p.discard = code, reason, discard
-		p.q.Close()
+		if discard {
+			p.q.Discard()
+		} else {
+			p.q.Close()
+		}
 		close(p.closing)
 		go p.finish()
 	})
+	return closed
 }
 
-// slow is the queue's callback for a slow consumer.
+// slow closes a slow consumer with 1008, counted and logged (at most one
+// line per client address per interval: a client can cause many). The queue
+// has dropped what it held. The session's read is cut short, so that the
+// router ends the session now (its subscriptions with it); the close frame
+// follows the write in progress, if the peer takes it within the write
+// timeout.
 func (p *peer) slow(reason string) {
+	if !p.closeWith(transport.ClosePolicyViolation, "slow consumer", true) {
+		return
+	}
+	_ = p.conn.SetReadDeadline(time.Now())
 	p.s.stats.SlowConsumerDisconnects.Add(1)
-	p.s.log.Warn("disconnecting slow consumer", "remote", p.info.RemoteAddr, "reason", reason)
-	p.closeWith(transport.ClosePolicyViolation, "slow consumer", true)
+	host, _, err := net.SplitHostPort(p.info.RemoteAddr)
+	if err != nil {
+		host = p.info.RemoteAddr
+	}
+	if ok, held := p.s.slowLog.Allow(host); ok {
+		p.s.log.Warn("disconnecting slow consumer", "remote", p.info.RemoteAddr, "reason", reason, "held_back", held)
+	}
 }
 
 // writeLoop writes what is queued until the queue is empty, then ends. A
@@ -278,7 +302,7 @@ func (p *peer) writeLoop() {
 			if err := p.flush(); err != nil {
 				p.failed = true
 				p.wmu.Unlock()
-				p.abandon()
+				p.writeFailed(err)
 				return
 			}
 		}
@@ -311,26 +335,33 @@ func (p *peer) sendPing() {
 }
 
 // flush writes everything queued, with one write deadline for the batch,
-// coalesced into as few syscalls as batchConn can.
+// coalesced into as few syscalls as batchConn can. A batch of one shared
+// frame is written straight from the frame's bytes: no copy, and a write
+// stuck on a full socket holds no batch buffer.
 // The caller holds wmu.
 func (p *peer) flush() error {
-	batch := p.q.Take(nil)
-	if len(batch) == 0 {
+	b := p.q.Take()
+	if b.Len() == 0 {
 		return nil
 	}
 	p.extendWriteDeadline()
-	p.bc.begin()
-	n, size, err := p.writeAll(batch)
-	if endErr := p.bc.end(); err == nil {
-		err = endErr
+	direct := b.Len() == 1 && b.First().Frame != nil
+	if !direct {
+		p.bc.begin()
 	}
-	if err != nil {
-		// What end failed to write was reported written to gorilla; the
+	_, size, err := b.Write(p.write)
+	if !direct {
+		// What end fails to write was reported written to gorilla; the
 		// connection is abandoned either way.
-		p.q.Written(n, size)
+		if endErr := p.bc.end(); err == nil {
+			err = endErr
+		}
+	}
+	p.q.Written(&b)
+	b.Release()
+	if err != nil {
 		return err
 	}
-	p.q.Written(len(batch), size)
 	p.s.stats.BytesOut.Add(uint64(size))
 	return nil
 }
@@ -348,27 +379,16 @@ func (p *peer) extendWriteDeadline() {
 	}
 }
 
-// writeAll hands the batch to gorilla; it returns how many items and bytes
-// it wrote before the first error.
-func (p *peer) writeAll(batch []transport.Item) (int, int, error) {
-	size := 0
-	for i, it := range batch {
-		var err error
-		if it.Frame != nil {
-			var pm *websocket.PreparedMessage
-			if pm, err = it.Frame.Prepared(); err == nil {
-				err = p.conn.WritePreparedMessage(pm)
-			}
-		} else {
-			err = p.conn.WriteMessage(p.msgType, it.Data)
-		}
-		if err != nil {
-			return i, size, err
-		}
-		size += it.Size()
-		batch[i] = transport.Item{}
+// write hands one item to gorilla.
+func (p *peer) write(it transport.Item) error {
+	if it.Frame == nil {
+		return p.conn.WriteMessage(p.msgType, it.Data)
 	}
-	return len(batch), size, nil
+	pm, err := it.Frame.Prepared()
+	if err != nil {
+		return err
+	}
+	return p.conn.WritePreparedMessage(pm)
 }
 
 // finish flushes what is queued (unless discarding), sends the close frame,
@@ -397,6 +417,17 @@ func (p *peer) finish() {
 		}
 	}
 	_ = p.conn.Close()
+}
+
+// writeFailed abandons the connection after a failed write. A write that
+// did not complete within the write timeout is a peer that stopped reading:
+// a slow consumer, counted as such (no close frame can follow a frame
+// written in part).
+func (p *peer) writeFailed(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		p.slow(fmt.Sprintf("slow consumer: a write did not complete within %s", p.s.cfg.WriteTimeout))
+	}
+	p.abandon()
 }
 
 // abandon closes a connection that cannot be written to.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/junction-wamp/junction/internal/ratelog"
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport"
 )
@@ -29,9 +30,12 @@ type Options struct {
 
 // Stats are the transport's counters.
 type Stats struct {
-	Connections             atomic.Int64  // open now
-	Accepted                atomic.Uint64 // handshakes accepted
-	Refused                 atomic.Uint64 // handshakes refused (protocol, origin, shutdown)
+	Connections atomic.Int64  // open now
+	Accepted    atomic.Uint64 // handshakes accepted
+	Refused     atomic.Uint64 // handshakes refused (protocol, origin, shutdown)
+	// SlowConsumerDisconnects counts the connections closed because their
+	// outbound queue reached twice its bound, stayed over it, or waited
+	// behind a write that did not complete (the peer stopped reading).
 	SlowConsumerDisconnects atomic.Uint64
 	BytesIn                 atomic.Uint64 // WebSocket message payloads read
 	BytesOut                atomic.Uint64 // WebSocket message payloads written
@@ -69,6 +73,23 @@ func (s *Server) QueueHighWater() (msgs, bytes int64) {
 	return msgs, bytes
 }
 
+// Pending is what the open connections' outbound queues hold now, in
+// messages and bytes: queued, or taken by a writer and not yet written. A
+// frame shared by a fan-out counts once per connection it is queued to.
+func (s *Server) Pending() (msgs, bytes int64) {
+	s.mu.Lock()
+	open := make([]*peer, 0, len(s.peers))
+	for p := range s.peers {
+		open = append(open, p)
+	}
+	s.mu.Unlock()
+	for _, p := range open {
+		m, b := p.q.Pending()
+		msgs, bytes = msgs+int64(m), bytes+int64(b)
+	}
+	return msgs, bytes
+}
+
 // Server is the WebSocket endpoint.
 type Server struct {
 	cfg      Config
@@ -86,13 +107,15 @@ type Server struct {
 	peers     map[*peer]struct{}
 	closedAll *closeAll // set by CloseAll: later connections are closed too
 	stats     Stats
+	slowLog   *ratelog.Limiter // slow-consumer warnings, per client address
 }
 
 // NewServer returns a server handing accepted peers to h. Zero fields of cfg
 // take the values of DefaultConfig.
 func NewServer(cfg Config, h transport.Handler, opts Options) (*Server, error) {
 	cfg = withDefaults(cfg)
-	s := &Server{cfg: cfg, handler: h, log: opts.Logger, ready: opts.Ready, peers: make(map[*peer]struct{})}
+	s := &Server{cfg: cfg, handler: h, log: opts.Logger, ready: opts.Ready, peers: make(map[*peer]struct{}),
+		slowLog: ratelog.New(0)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

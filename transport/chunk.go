@@ -1,0 +1,120 @@
+package transport
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// chunkLen is the number of items a chunk holds: a queue of a few messages
+// holds one chunk, and a long one is linked every 32 items instead of copied
+// as it grows.
+const chunkLen = 32
+
+// chunk is a run of queued items; chunks are linked oldest first. A shared
+// frame costs a pointer: the recipients of a fan-out that stopped reading
+// hold one entry per event each until they are cut, so an entry is kept as
+// small as it can be. Bytes encoded for this peer alone (the rarer item in a
+// long queue) go to a side array, borrowed with the chunk's first.
+type chunk struct {
+	frames [chunkLen]*Frame // nil: the item is the next of data
+	data   *[chunkLen][]byte
+	n, nd  int // items, data items
+	next   *chunk
+}
+
+// chunks and dataArrays recycle between the queues of all peers: a queue
+// holds them only while it holds items.
+var (
+	chunks     = sync.Pool{New: func() any { return new(chunk) }}
+	dataArrays = sync.Pool{New: func() any { return new([chunkLen][]byte) }}
+)
+
+// add stores it; the chunk has room.
+func (c *chunk) add(it Item) {
+	if it.Frame == nil {
+		if c.data == nil {
+			c.data = dataArrays.Get().(*[chunkLen][]byte)
+		}
+		c.data[c.nd] = it.Data
+		c.nd++
+	}
+	c.frames[c.n] = it.Frame
+	c.n++
+}
+
+// release clears the chunk and returns it, and its data array, to the pools.
+func (c *chunk) release() {
+	if c.data != nil {
+		clear(c.data[:c.nd])
+		dataArrays.Put(c.data)
+	}
+	*c = chunk{}
+	chunks.Put(c)
+}
+
+// Batch is what a writer took from a Queue: the items queued at the time,
+// in order. Its chunks go back to the pool on Release.
+type Batch struct {
+	head  *chunk
+	n     int       // items
+	bytes int       // their size
+	wrote *progress // the queue's count of what was written
+}
+
+// progress counts the messages and bytes a queue's writer wrote; only the
+// writer adds, the queue reads.
+type progress struct {
+	msgs, bytes atomic.Uint64
+}
+
+// Len is the number of items in the batch.
+func (b *Batch) Len() int { return b.n }
+
+// Size is the size of the items in bytes.
+func (b *Batch) Size() int { return b.bytes }
+
+// First returns the first item; the batch must not be empty.
+func (b *Batch) First() Item {
+	if f := b.head.frames[0]; f != nil {
+		return Item{Frame: f}
+	}
+	return Item{Data: b.head.data[0]}
+}
+
+// Write calls write for each item in order, clearing each once written (a
+// writer stuck on a later one does not hold it), until write fails. It
+// returns how many items were written and their size.
+func (b *Batch) Write(write func(Item) error) (n, size int, err error) {
+	for c := b.head; c != nil; c = c.next {
+		d := 0
+		for i := range c.n {
+			it := Item{Frame: c.frames[i]}
+			if it.Frame == nil {
+				it.Data = c.data[d]
+				d++
+			}
+			if err = write(it); err != nil {
+				return n, size, err
+			}
+			c.frames[i] = nil
+			if it.Frame == nil {
+				c.data[d-1] = nil
+			}
+			sz := it.Size()
+			n, size = n+1, size+sz
+			b.wrote.msgs.Add(1)
+			b.wrote.bytes.Add(uint64(sz))
+		}
+	}
+	return n, size, nil
+}
+
+// Release returns the batch's chunks to the pool.
+func (b *Batch) Release() {
+	for c := b.head; c != nil; {
+		next := c.next
+		c.release()
+		c = next
+	}
+	*b = Batch{}
+}
