@@ -149,3 +149,15 @@ func (c *limitedConn) Close() error {
 	c.once.Do(c.release)
 	return err
 }
+
+// TCPConn returns the TCP connection c is, or that a connection from
+// LimitListener wraps; nil for any other (a TLS connection, for one, whose
+// bytes must go through it). Writes to it may use writev, which a wrapper
+// hides.
+func TCPConn(c net.Conn) *net.TCPConn {
+	if lc, ok := c.(*limitedConn); ok {
+		c = lc.Conn
+	}
+	tc, _ := c.(*net.TCPConn)
+	return tc
+}

@@ -388,7 +388,10 @@ func (p *peer) write(it transport.Item) error {
 	if err != nil {
 		return err
 	}
-	return p.conn.WritePreparedMessage(pm)
+	p.bc.lend(true) // the prepared bytes stay as they are: no copy
+	err = p.conn.WritePreparedMessage(pm)
+	p.bc.lend(false)
+	return err
 }
 
 // finish flushes what is queued (unless discarding), sends the close frame,
