@@ -38,8 +38,9 @@ type peer struct {
 
 	// limit is the largest message read, after inflation: the handshake
 	// limit until Established, then ReadLimit. Only the read goroutine
-	// reads it; Established is called on that goroutine too.
-	limit int64
+	// reads them; Established is called on that goroutine too.
+	limit       int64
+	established bool
 
 	writing  atomic.Bool // a writer goroutine is running or starting
 	wmu      sync.Mutex  // held while a batch is taken and written: keeps batches in order
@@ -170,7 +171,7 @@ func (p *peer) readMessage() (int, []byte, error) {
 var errTooBig = errors.New("websocket: message over the read limit")
 
 // Established lifts the handshake read limit (transport.Peer).
-func (p *peer) Established() { p.limit = p.s.cfg.ReadLimit }
+func (p *peer) Established() { p.limit, p.established = p.s.cfg.ReadLimit, true }
 
 // Recv reads and decodes the next message.
 func (p *peer) Recv() (wamp.Message, error) {
@@ -184,6 +185,7 @@ func (p *peer) Recv() (wamp.Message, error) {
 			Err: fmt.Errorf("%s frame on a %s session", frameName(mt), p.ser.Subprotocol())}
 	}
 	if mt == websocket.TextMessage && !utf8.Valid(data) {
+		p.s.stats.InvalidUTF8.Add(1)
 		// RFC 6455 section 8.1: a text frame must be UTF-8; forwarded, it
 		// would make a browser subscriber fail its connection.
 		return nil, &transport.ProtocolError{Code: transport.CloseInvalidPayload,
@@ -207,6 +209,11 @@ func (p *peer) readError(err error) error {
 	var ce *websocket.CloseError
 	switch {
 	case errors.Is(err, websocket.ErrReadLimit), errors.Is(err, errTooBig):
+		if p.established {
+			p.s.stats.TooBig.Add(1)
+		} else {
+			p.s.stats.TooBigHandshake.Add(1)
+		}
 		return &transport.ProtocolError{Code: transport.CloseMessageTooBig,
 			Err: fmt.Errorf("message larger than the read limit of %d bytes", p.limit)}
 	case errors.As(err, &ce):

@@ -39,6 +39,13 @@ type Stats struct {
 	SlowConsumerDisconnects atomic.Uint64
 	BytesIn                 atomic.Uint64 // WebSocket message payloads read
 	BytesOut                atomic.Uint64 // WebSocket message payloads written
+	// TooBigHandshake counts the messages refused with 1009 before the
+	// session was established (over HandshakeReadLimit), TooBig those
+	// refused after (over ReadLimit).
+	TooBigHandshake atomic.Uint64
+	TooBig          atomic.Uint64
+	// InvalidUTF8 counts the text frames refused with 1007.
+	InvalidUTF8 atomic.Uint64
 
 	// The highest outbound queue depths of connections that have closed;
 	// QueueHighWater adds the open ones.

@@ -241,24 +241,27 @@ func TestBadInputCloseCodes(t *testing.T) {
 	t.Parallel()
 	cfg := websocket.DefaultConfig()
 	cfg.ReadLimit = 1024
+	tooBigHandshake := func(s *websocket.Stats) uint64 { return s.TooBigHandshake.Load() }
+	invalidUTF8 := func(s *websocket.Stats) uint64 { return s.InvalidUTF8.Load() }
 	for _, tt := range []struct {
 		name     string
 		protocol string
 		msgType  int
 		data     string
 		code     int
+		counter  func(*websocket.Stats) uint64 // counts it, if not nil
 	}{
-		{"oversized", "wamp.2.json", gws.TextMessage, "[" + strings.Repeat(" ", 2000) + "]", gws.CloseMessageTooBig},
-		{"binary on json", "wamp.2.json", gws.BinaryMessage, hello, gws.CloseUnsupportedData},
-		{"text on msgpack", "wamp.2.msgpack", gws.TextMessage, hello, gws.CloseUnsupportedData},
-		{"malformed", "wamp.2.json", gws.TextMessage, "[1,", gws.CloseProtocolError},
-		{"unknown type", "wamp.2.json", gws.TextMessage, "[99]", gws.CloseProtocolError},
-		{"invalid UTF-8", "wamp.2.json", gws.TextMessage, "[1,\"realm\xff\",{}]", gws.CloseInvalidFramePayloadData},
+		{"oversized", "wamp.2.json", gws.TextMessage, "[" + strings.Repeat(" ", 2000) + "]", gws.CloseMessageTooBig, tooBigHandshake},
+		{"binary on json", "wamp.2.json", gws.BinaryMessage, hello, gws.CloseUnsupportedData, nil},
+		{"text on msgpack", "wamp.2.msgpack", gws.TextMessage, hello, gws.CloseUnsupportedData, nil},
+		{"malformed", "wamp.2.json", gws.TextMessage, "[1,", gws.CloseProtocolError, nil},
+		{"unknown type", "wamp.2.json", gws.TextMessage, "[99]", gws.CloseProtocolError, nil},
+		{"invalid UTF-8", "wamp.2.json", gws.TextMessage, "[1,\"realm\xff\",{}]", gws.CloseInvalidFramePayloadData, invalidUTF8},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newEcho()
-			_, url := start(t, cfg, h)
+			s, url := start(t, cfg, h)
 			c, _, err := dial(t, url, []string{tt.protocol}, nil, false)
 			if err != nil {
 				t.Fatal(err)
@@ -271,6 +274,9 @@ func TestBadInputCloseCodes(t *testing.T) {
 			}
 			if _, ok := (<-h.ended).(*transport.ProtocolError); !ok {
 				t.Fatal("Recv did not report a ProtocolError")
+			}
+			if tt.counter != nil && tt.counter(s.Stats()) != 1 {
+				t.Fatalf("counted %d times, want once", tt.counter(s.Stats()))
 			}
 		})
 	}
@@ -592,15 +598,17 @@ func (e *establisher) ServePeer(p transport.Peer) {
 }
 
 // TestHandshakeReadLimit: before the session is established a message is
-// bounded by the handshake limit; afterwards by the read limit.
+// bounded by the handshake limit; afterwards by the read limit. Each is
+// counted apart.
 func TestHandshakeReadLimit(t *testing.T) {
 	t.Parallel()
 	cfg := websocket.DefaultConfig()
 	cfg.HandshakeReadLimit = 1 << 10
+	cfg.ReadLimit = 8 << 10
 	big := "[1,\"" + strings.Repeat("x", 4<<10) + "\",{}]"
 
 	h := &establisher{*newEcho()}
-	_, url := start(t, cfg, h)
+	s, url := start(t, cfg, h)
 	c, _, err := dial(t, url, []string{"wamp.2.json"}, nil, false)
 	if err != nil {
 		t.Fatal(err)
@@ -624,5 +632,14 @@ func TestHandshakeReadLimit(t *testing.T) {
 	}
 	if _, got, err := c2.ReadMessage(); err != nil || len(got) != len(big) {
 		t.Fatalf("4 KiB once established: %d bytes back, %v", len(got), err)
+	}
+	if err := c2.WriteMessage(gws.TextMessage, []byte(big+strings.Repeat(" ", 8<<10))); err != nil {
+		t.Fatal(err)
+	}
+	if got := closeCode(t, c2); got != gws.CloseMessageTooBig {
+		t.Fatalf("12 KiB once established: close code %d, want 1009", got)
+	}
+	if hs, est := s.Stats().TooBigHandshake.Load(), s.Stats().TooBig.Load(); hs != 1 || est != 1 {
+		t.Fatalf("too big: %d before the session was established, %d after; want 1 and 1", hs, est)
 	}
 }
