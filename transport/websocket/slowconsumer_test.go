@@ -61,7 +61,7 @@ func (l smallSendBuffers) Accept() (net.Conn, error) {
 
 // waitFor polls cond until it holds; the deadline only guards against a
 // hang.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -72,7 +72,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // dialPeer connects a client (rcvbuf > 0: that receive buffer) and returns
 // it with the server's peer for it.
-func dialPeer(t *testing.T, url string, h *hub, rcvbuf int) (*gws.Conn, transport.Peer) {
+func dialPeer(t testing.TB, url string, h *hub, rcvbuf int) (*gws.Conn, transport.Peer) {
 	t.Helper()
 	nd := &net.Dialer{}
 	if rcvbuf > 0 {
@@ -234,6 +234,48 @@ func checkStalledCut(t *testing.T, stalled []*gws.Conn) {
 			if got := eventSeq(msg); got != next {
 				t.Fatalf("stalled subscriber %d: event %d where %d was due", i, got, next)
 			}
+		}
+	}
+}
+
+// BenchmarkFanOut is one event queued to 50 subscribers on real
+// connections, each reading it: the write path of a fan-out (a shared
+// frame, prepared once, written by each subscriber's writer).
+func BenchmarkFanOut(b *testing.B) {
+	const subs = 50
+	h := &hub{peers: map[string]transport.Peer{}}
+	s, err := websocket.NewServer(websocket.DefaultConfig(), h, websocket.Options{Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
+	got := make(chan struct{}, subs)
+	var peers []transport.Peer
+	for range subs {
+		c, p := dialPeer(b, url, h, 0)
+		peers = append(peers, p)
+		go func() {
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+				got <- struct{}{}
+			}
+		}()
+	}
+	event := []byte(`[36,1,2,{},["` + strings.Repeat("x", 200) + `"]]`)
+	b.ReportAllocs()
+	for b.Loop() {
+		f := transport.NewFrame(event, false)
+		for _, p := range peers {
+			if err := p.SendFrame(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range subs {
+			<-got
 		}
 	}
 }
