@@ -59,6 +59,24 @@ func (l smallSendBuffers) Accept() (net.Conn, error) {
 	return c, err
 }
 
+// startHub starts a server handing its peers to a hub, with small kernel
+// send buffers if asked.
+func startHub(t testing.TB, cfg websocket.Config, smallBuffers bool) (*websocket.Server, string, *hub) {
+	t.Helper()
+	h := &hub{peers: map[string]transport.Peer{}}
+	s, err := websocket.NewServer(cfg, h, websocket.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(s.Handler())
+	if smallBuffers {
+		hs.Listener = smallSendBuffers{hs.Listener}
+	}
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return s, "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", h
+}
+
 // waitFor polls cond until it holds; the deadline only guards against a
 // hang.
 func waitFor(t testing.TB, what string, cond func() bool) {
@@ -137,16 +155,7 @@ func TestStalledSubscribers(t *testing.T) {
 	cfg.SlowConsumerTimeout = 2 * time.Second
 	cfg.WriteTimeout = time.Minute // the write deadline does not end the stalled ones
 	cfg.Compression = false
-	h := &hub{peers: map[string]transport.Peer{}}
-	s, err := websocket.NewServer(cfg, h, websocket.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(s.Handler())
-	hs.Listener = smallSendBuffers{hs.Listener}
-	hs.Start()
-	t.Cleanup(hs.Close)
-	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
+	s, url, h := startHub(t, cfg, true)
 
 	stalled := make([]*gws.Conn, stalledN)
 	var peers []transport.Peer
@@ -243,14 +252,7 @@ func checkStalledCut(t *testing.T, stalled []*gws.Conn) {
 // frame, prepared once, written by each subscriber's writer).
 func BenchmarkFanOut(b *testing.B) {
 	const subs = 50
-	h := &hub{peers: map[string]transport.Peer{}}
-	s, err := websocket.NewServer(websocket.DefaultConfig(), h, websocket.Options{Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs := httptest.NewServer(s.Handler())
-	defer hs.Close()
-	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
+	_, url, h := startHub(b, websocket.DefaultConfig(), false)
 	got := make(chan struct{}, subs)
 	var peers []transport.Peer
 	for range subs {
