@@ -94,8 +94,12 @@ func Start(t testing.TB, bin, config string) *Junction {
 	}()
 	t.Cleanup(func() {
 		j.Stop(t)
+		if dir := os.Getenv("HOSTILE_LOG_DIR"); dir != "" {
+			name := strings.NewReplacer("/", "_").Replace(t.Name())
+			_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, j.PID())), []byte(j.Log()), 0o644)
+		}
 		if t.Failed() {
-			t.Logf("junction (pid %d) log:\n%s", j.PID(), clip(j.Log(), 64<<10))
+			t.Logf("junction (pid %d) log:\n%s", j.PID(), tail(j.Log(), 64<<10))
 		}
 	})
 	select {
@@ -288,6 +292,14 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n] + fmt.Sprintf("...(%d bytes)", len(s))
+}
+
+// tail is the end of s, at most n bytes, for a message.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("(%d bytes before)...", len(s)-n) + s[len(s)-n:]
 }
 
 // Ctx is a context that ends after Wait or with the test.

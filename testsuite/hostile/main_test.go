@@ -6,10 +6,14 @@ import (
 	"testing"
 )
 
-// bin is the junction binary TestMain builds.
+// bin is the junction binary TestMain builds, or the one named by
+// HOSTILE_JUNCTION_BIN (to run the attacks on another build).
 var bin string
 
 func TestMain(m *testing.M) {
+	if bin = os.Getenv("HOSTILE_JUNCTION_BIN"); bin != "" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "hostile")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,12 +1,15 @@
 package hostile
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,8 +155,9 @@ func Dict(v any) map[string]any {
 // Conn is a WAMP connection driven message by message, for clients that
 // misbehave.
 type Conn struct {
-	WS    *websocket.Conn
-	Codec Codec
+	WS         *websocket.Conn
+	Codec      Codec
+	Extensions string // the router's Sec-WebSocket-Extensions answer
 }
 
 // DialOptions configure Dial.
@@ -161,6 +165,7 @@ type DialOptions struct {
 	From        string // local address to dial from; default 127.0.0.1
 	Compression bool   // offer permessage-deflate
 	Header      http.Header
+	RecvBuffer  int // SO_RCVBUF of the client's socket, if set: a small one stalls the router's writes sooner
 }
 
 // NetDialer dials from the local address from (e.g. "127.0.0.2").
@@ -190,6 +195,17 @@ func TryDial(url string, codec Codec, opts DialOptions) (*Conn, error) {
 		opts.From = "127.0.0.1"
 	}
 	d := WSDialer(opts.From)
+	if opts.RecvBuffer > 0 {
+		nd := NetDialer(opts.From)
+		nd.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, opts.RecvBuffer)
+			})
+			return errors.Join(err, serr)
+		}
+		d.NetDialContext = nd.DialContext
+	}
 	d.Subprotocols = []string{codec.Subprotocol}
 	d.EnableCompression = opts.Compression
 	ws, resp, err := d.Dial(url, opts.Header)
@@ -203,7 +219,7 @@ func TryDial(url string, codec Codec, opts DialOptions) (*Conn, error) {
 		_ = ws.Close()
 		return nil, fmt.Errorf("subprotocol %q, want %q", ws.Subprotocol(), codec.Subprotocol)
 	}
-	return &Conn{WS: ws, Codec: codec}, nil
+	return &Conn{WS: ws, Codec: codec, Extensions: resp.Header.Get("Sec-WebSocket-Extensions")}, nil
 }
 
 // Send encodes and writes one message.
@@ -223,6 +239,19 @@ func (c *Conn) SendRaw(t testing.TB, data []byte) {
 	if err := c.WS.WriteMessage(c.Codec.Frame, data); err != nil {
 		t.Fatalf("writing a message: %v", err)
 	}
+}
+
+// WriteFrames writes frames as they are, under gorilla, on the connection.
+// It returns the write error: the router may close the connection before
+// it has read them all.
+func (c *Conn) WriteFrames(frames ...Frame) error {
+	var out []byte
+	for _, f := range frames {
+		out = append(out, f.Encode()...)
+	}
+	_ = c.WS.NetConn().SetWriteDeadline(time.Now().Add(Wait))
+	_, err := c.WS.NetConn().Write(out)
+	return err
 }
 
 // Read reads and decodes the next message, waiting at most Wait.
@@ -307,6 +336,63 @@ func (c *Conn) ReadToClose(t testing.TB) ([]Msg, int) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// DrainToClose reads and discards frames until the connection ends and
+// returns the close code (1006 without a close frame); it fails the test
+// if the connection is still open after Wait. It reads the frames itself,
+// under gorilla, which must have nothing buffered, and skips their payloads
+// unread: a stalled client may have megabytes waiting.
+func (c *Conn) DrainToClose(t testing.TB) int {
+	t.Helper()
+	nc := c.WS.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(Wait))
+	code, err := closeCodeOf(bufio.NewReaderSize(nc, 64<<10))
+	if isTimeout(err) {
+		t.Errorf("connection still open after %s", Wait)
+	}
+	return code
+}
+
+// closeCodeOf reads server frames from r until a close frame and returns
+// its code (1005 if it has none), or 1006 and the error if the stream ends
+// first.
+func closeCodeOf(r *bufio.Reader) (int, error) {
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			return websocket.CloseAbnormalClosure, err
+		}
+		n := uint64(h[1] & 0x7f)
+		switch n {
+		case 126, 127:
+			ext := make([]byte, map[uint64]int{126: 2, 127: 8}[n])
+			if _, err := io.ReadFull(r, ext); err != nil {
+				return websocket.CloseAbnormalClosure, err
+			}
+			n = 0
+			for _, b := range ext {
+				n = n<<8 | uint64(b)
+			}
+		}
+		if h[1]&0x80 != 0 {
+			n += 4 // a masking key: not from a server, but skip it
+		}
+		if h[0]&0x0f != OpClose {
+			if _, err := r.Discard(int(n)); err != nil {
+				return websocket.CloseAbnormalClosure, err
+			}
+			continue
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return websocket.CloseAbnormalClosure, err
+		}
+		if len(payload) < 2 {
+			return websocket.CloseNoStatusReceived, nil
+		}
+		return int(payload[0])<<8 | int(payload[1]), nil
+	}
 }
 
 // ExpectAbort reads until the connection ends and fails the test unless an
