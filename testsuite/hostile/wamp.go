@@ -304,15 +304,23 @@ func (c *Conn) ExpectError(t testing.TB, uri string) Msg {
 func (c *Conn) ExpectClose(t testing.TB, code int) []Msg {
 	t.Helper()
 	msgs, got := c.ReadToClose(t)
+	if got == StillOpen {
+		t.Fatalf("connection still open after %s, want close %d (messages: %v)", Wait, code, clipMsgs(msgs))
+	}
 	if got != code {
 		t.Fatalf("connection ended with close code %d, want %d (messages before: %v)", got, code, clipMsgs(msgs))
 	}
 	return msgs
 }
 
+// StillOpen is the code ReadToClose returns for a connection still open
+// after Wait.
+const StillOpen = -1
+
 // ReadToClose reads until the connection ends (at most 10,000 messages)
 // and returns the messages read and the close code: 1006 when the
-// connection ended without a close frame.
+// connection ended without a close frame, StillOpen if it did not end
+// within Wait.
 func (c *Conn) ReadToClose(t testing.TB) ([]Msg, int) {
 	t.Helper()
 	var msgs []Msg
@@ -323,7 +331,7 @@ func (c *Conn) ReadToClose(t testing.TB) ([]Msg, int) {
 		case errors.As(err, &ce):
 			return msgs, ce.Code
 		case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-			t.Fatalf("connection still open after %s (messages: %v)", Wait, clipMsgs(msgs))
+			return msgs, StillOpen
 		case err != nil:
 			return msgs, websocket.CloseAbnormalClosure
 		}
