@@ -118,3 +118,60 @@ func (w *bitWriter) align() {
 		w.write(0, 8-w.nbits)
 	}
 }
+
+// FuzzWire turns a fuzz input into the bytes a client writes after the
+// WebSocket handshake: each frame is a first header byte (FIN, RSV,
+// opcode: as given), a second (mask bit and length code, as given), the
+// extended length (2 or 8 bytes, for codes 126 and 127), a masking key (4
+// bytes, if the mask bit is set) and the payload: as many bytes as the
+// length says, or as remain, masked with the key. A frame's header says
+// its length even when fewer bytes remain, so inputs end mid-frame too.
+func FuzzWire(data []byte) []byte {
+	var out []byte
+	next := func(n int) []byte {
+		n = min(n, len(data))
+		b := data[:n]
+		data = data[n:]
+		return b
+	}
+	for len(data) >= 2 {
+		h := next(2)
+		out = append(out, h...)
+		n := uint64(h[1] & 0x7f)
+		switch n {
+		case 126, 127:
+			ext := next(map[uint64]int{126: 2, 127: 8}[n])
+			out = append(out, ext...)
+			n = 0
+			for _, b := range ext {
+				n = n<<8 | uint64(b)
+			}
+		}
+		var key []byte
+		if h[1]&0x80 != 0 {
+			key = next(4)
+			out = append(out, key...)
+		}
+		payload := next(int(min(n, uint64(len(data)))))
+		for i, c := range payload {
+			if len(key) == 4 {
+				c ^= key[i%4]
+			}
+			out = append(out, c)
+		}
+	}
+	return append(out, data...)
+}
+
+// FuzzInput is FuzzWire's inverse for seeds: flags, then each frame with
+// its payload unmasked.
+func FuzzInput(flags byte, frames ...Frame) []byte {
+	out := []byte{flags}
+	for _, f := range frames {
+		enc := f.Encode()
+		hdr := len(enc) - len(f.Payload)
+		out = append(out, enc[:hdr]...)
+		out = append(out, f.Payload...)
+	}
+	return out
+}

@@ -75,3 +75,62 @@ func closedErr(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
+
+// upgrade sends a WebSocket handshake for protocol (offering
+// permessage-deflate if deflate) and reads the 101 answer.
+func (c *tcpConn) upgrade(host, protocol string, deflate bool) error {
+	req := "GET /ws HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: " + protocol + "\r\n"
+	if deflate {
+		req += "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n"
+	}
+	_ = c.SetDeadline(time.Now().Add(Wait))
+	defer func() { _ = c.SetDeadline(time.Time{}) }()
+	if _, err := c.Write([]byte(req + "\r\n")); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return fmt.Errorf("handshake: HTTP %s", resp.Status)
+	}
+	return nil
+}
+
+// skipFrame reads one frame from the router and discards it.
+func (c *tcpConn) skipFrame() error {
+	_ = c.SetReadDeadline(time.Now().Add(Wait))
+	var h [2]byte
+	if _, err := io.ReadFull(c.br, h[:]); err != nil {
+		return err
+	}
+	n := uint64(h[1] & 0x7f)
+	if n >= 126 {
+		ext := make([]byte, map[bool]int{true: 2, false: 8}[n == 126])
+		if _, err := io.ReadFull(c.br, ext); err != nil {
+			return err
+		}
+		n = 0
+		for _, b := range ext {
+			n = n<<8 | uint64(b)
+		}
+	}
+	_, err := c.br.Discard(int(n))
+	return err
+}
+
+// closeWriteAndWait half-closes the connection and reads until the router
+// closes it, for at most Wait.
+func (c *tcpConn) closeWriteAndWait() error {
+	if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
+		return err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(Wait))
+	_, err := io.Copy(io.Discard, c.br)
+	if err == nil || closedErr(err) {
+		return nil
+	}
+	return fmt.Errorf("router did not close the connection: %w", err)
+}
