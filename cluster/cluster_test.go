@@ -758,7 +758,7 @@ func TestNodeRejoins(t *testing.T) {
 func TestSuiteAcrossNodes(t *testing.T) {
 	url := startNATS(t)
 	opts := routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{
-		Name: "realm1", Anonymous: true,
+		Name: "realm1", Anonymous: true, Roles: routertest.TrustedRoles("anonymous"), // session_kill
 		EventHistory: []router.HistoryConfig{{Topic: "test", Match: "prefix", Limit: 10000}},
 	}}}}
 	var nodes []*node

@@ -35,11 +35,11 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
 		return false, ""
 	}
-	if ok, _ := s.authorize(actionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, true); !ok {
+	if ok, _ := s.authorize(actionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, match, true); !ok {
 		return false, ""
 	}
-	if max := s.r.cfg.MaxSubscriptionsPerSession; max > 0 && s.realm.Broker.SessionCount(s) >= max {
-		s.sendError(wamp.SUBSCRIBE, m.Request, ErrLimitExceeded, fmt.Sprintf("a session may hold at most %d subscriptions", max))
+	if max := s.r.cfg.MaxSubscriptionsPerSession; s.realm.Broker.SessionCount(s) >= max {
+		s.refuseOverLimit(LimitSubscriptions, wamp.SUBSCRIBE, m.Request, "a session may hold at most %d subscriptions", max)
 		return false, ""
 	}
 	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)
@@ -142,12 +142,13 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
 		return false, ""
 	}
-	allowed, perm := s.authorize(actionPublish, wamp.PUBLISH, m.Request, m.Topic, ack)
-	if !allowed {
+	if wamp.Reserved(m.Topic) {
+		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("topic %q is reserved: wamp.* events come from the router", m.Topic))
 		return false, ""
 	}
-	if perm != nil && perm.DisclosePublisher {
-		disclose = true
+	allowed, perm := s.authorize(actionPublish, wamp.PUBLISH, m.Request, m.Topic, "", ack)
+	if !allowed {
+		return false, ""
 	}
 	switch s.realm.cfg.DisclosePublisher {
 	case DiscloseAlways:
@@ -157,6 +158,8 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 			s.refusePublish(ack, m.Request, "wamp.error.option_disallowed.disclose_me", "this realm does not disclose publishers")
 			return false, ""
 		}
+	default:
+		disclose = disclose || perm != nil && perm.DisclosePublisher
 	}
 	pub := wamp.GlobalID()
 	s.realm.events.record(&storedEvent{publication: pub, topic: m.Topic, time: time.Now(), payload: m.Payload,

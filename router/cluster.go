@@ -2,6 +2,8 @@ package router
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -981,9 +983,16 @@ func (p *clusterPeer) sendFrame(data []byte, request wamp.ID) error {
 	}
 	// An error (such as a message over NATS's max_payload) fails the call
 	// or is logged: nothing is dropped unnoticed.
-	return p.l.send(p.node, &envelope{Kind: kFrame, Realm: p.realm, Session: uint64(p.id), Frame: data,
-		Binary: p.ser.Binary(), Request: uint64(request)})
+	if err := p.l.send(p.node, &envelope{Kind: kFrame, Realm: p.realm, Session: uint64(p.id), Frame: data,
+		Binary: p.ser.Binary(), Request: uint64(request)}); err != nil {
+		return fmt.Errorf("%w: %w", errNodeUnreachable, err)
+	}
+	return nil
 }
+
+// errNodeUnreachable: a message for a session of another node could not be
+// sent to that node.
+var errNodeUnreachable = errors.New("router: cluster node unreachable")
 
 func (p *clusterPeer) Serializer() serializers.Serializer { return p.ser }
 

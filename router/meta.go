@@ -49,6 +49,13 @@ func init() {
 	}
 }
 
+// killProcedures end other sessions: they need a grant that names them
+// (session.grantedExplicitly), even in a realm without roles.
+var killProcedures = map[wamp.URI]bool{
+	"wamp.session.kill": true, "wamp.session.kill_by_authid": true,
+	"wamp.session.kill_by_authrole": true, "wamp.session.kill_all": true,
+}
+
 // callMeta answers m if it calls a meta procedure; false if it does not.
 func (s *session) callMeta(m *wamp.Call) bool {
 	if !strings.HasPrefix(string(m.Procedure), "wamp.") {

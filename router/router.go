@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ type Router struct {
 	perAddress map[string]int
 	wg         sync.WaitGroup
 	closing    atomic.Bool
+	draining   atomic.Bool // shutting down: calls in flight finish, new ones are refused
 
 	stats    Stats
 	failures failureLog
@@ -105,7 +107,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 			if ttl == 0 {
 				ttl = time.Minute
 			}
-			rm.authz = &dynamicAuthz{rm: rm, ttl: ttl}
+			rm.authz = &dynamicAuthz{rm: rm, ttl: ttl, size: cmp.Or(rc.AuthorizerCacheSize, 10_000)}
 		}
 		r.realms[name] = rm
 	}
@@ -218,6 +220,9 @@ type Stats struct {
 	ProtocolErrors atomic.Uint64
 	InternalErrors atomic.Uint64
 	AuthFailures   atomic.Uint64
+	// ConversionFailures counts messages whose payload a receiver's
+	// serializer could not carry (msgpack's NaN to JSON, for instance).
+	ConversionFailures atomic.Uint64
 	// ClusterNodesDropped counts cluster nodes dropped (goodbye or silence).
 	ClusterNodesDropped atomic.Uint64
 
