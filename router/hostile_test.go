@@ -39,7 +39,7 @@ func TestPatternAuthorization(t *testing.T) {
 		{"prefix", "app.fn", actionRegister, false}, // would get app.fn.admin.reset
 		{"exact", "app.fn", actionRegister, true},
 		{"prefix", "pub.news", actionSubscribe, true},
-		{"prefix", "pub.", actionSubscribe, false},        // covers pub.secret and pub.hidden
+		{"prefix", "pub.", actionSubscribe, false},         // covers pub.secret and pub.hidden
 		{"prefix", "pub.secret.x", actionSubscribe, false}, // governed by the deny
 		{"wildcard", "pub..x", actionSubscribe, false},     // meets pub.secret.x
 		{"wildcard", "pub.news.", actionSubscribe, true},
