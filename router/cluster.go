@@ -728,11 +728,14 @@ func (l *clusterLink) applyPublish(rm *realm, e *envelope) {
 	stored := &storedEvent{publication: pub, topic: topic, time: time.Unix(0, e.Time), payload: ev.Payload,
 		publisher: publisher, disclose: e.Disclose, aud: aud}
 	if e.StoreOnly {
-		rm.events.retainNewer(stored)
-		return
+		err = rm.events.retainNewer(stored)
+	} else {
+		rm.deliver(publisher, pub, topic, ev.Payload, &aud, e.Disclose, nil)
+		err = rm.events.record(stored, e.Retain)
 	}
-	rm.deliver(publisher, pub, topic, ev.Payload, &aud, e.Disclose, nil)
-	rm.events.record(stored, e.Retain)
+	if err != nil {
+		rm.log.Warn("retained event of another node not kept", "topic", topic, "error", err)
+	}
 }
 
 // forwardPublish sends a publication made on this node to targets, the

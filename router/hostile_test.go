@@ -235,3 +235,129 @@ func TestUnconvertibleAnswers(t *testing.T) {
 		t.Fatalf("conversion failures counted: %d, want 4", r.stats.ConversionFailures.Load())
 	}
 }
+
+// TestUnconvertiblePublication: an acknowledged publication that some
+// subscriber's serializer cannot carry gets the publisher an ERROR; the
+// subscribers that can take it get it.
+func TestUnconvertiblePublication(t *testing.T) {
+	t.Parallel()
+	r := newTestRouter(t, Config{})
+	jsonSub, _ := join(t, r, "json")
+	subscribe(t, jsonSub, 1, "com.t")
+	msgpackSub, _ := join(t, r, "msgpack")
+	subscribe(t, msgpackSub, 1, "com.t")
+	pub, _ := join(t, r, "msgpack")
+	pub.in <- &wamp.Publish{Request: 1, Options: wamp.Dict{"acknowledge": true}, Topic: "com.t",
+		Payload: encodedPayload(t, "msgpack", []any{math.Inf(1)}, nil)}
+	expectError(t, pub, wamp.PUBLISH, 1, wamp.ErrInvalidArgument)
+	ev := expectType[*wamp.Event](t, msgpackSub)
+	if got := args(t, &ev.Payload); !math.IsInf(got[0].(float64), 1) {
+		t.Fatalf("msgpack subscriber got %v", got)
+	}
+	// The JSON subscriber got nothing broken: its next event is the next one.
+	pub.in <- &wamp.Publish{Request: 2, Options: wamp.Dict{"acknowledge": true}, Topic: "com.t",
+		Payload: encodedPayload(t, "msgpack", []any{"marker"}, nil)}
+	expectType[*wamp.Published](t, pub)
+	if got := args(t, &expectType[*wamp.Event](t, jsonSub).Payload); got[0] != "marker" {
+		t.Fatalf("json subscriber got %v", got)
+	}
+}
+
+// TestRetainedBounded: past the realm's bound a retained publication to a
+// new topic is refused; replacing a kept topic's event still works.
+func TestRetainedBounded(t *testing.T) {
+	t.Parallel()
+	r := newTestRouter(t, Config{MaxRetainedEvents: 2})
+	p, _ := join(t, r, "json")
+	retain := func(req wamp.ID, topic wamp.URI) wamp.Message {
+		p.in <- &wamp.Publish{Request: req, Options: wamp.Dict{"acknowledge": true, "retain": true}, Topic: topic,
+			Payload: wamp.Values([]any{string(topic)}, nil)}
+		return p.expect(t)
+	}
+	for i, topic := range []wamp.URI{"com.a", "com.b", "com.a"} {
+		if m, ok := retain(wamp.ID(i+1), topic).(*wamp.Published); !ok {
+			t.Fatalf("retained publication %d to %s: %v", i+1, topic, m)
+		}
+	}
+	if e, ok := retain(9, "com.c").(*wamp.Error); !ok || e.Error != ErrLimitExceeded {
+		t.Fatalf("a third retained topic: %v", e)
+	}
+	other, _ := join(t, r, "json")
+	other.in <- &wamp.Subscribe{Request: 1, Options: wamp.Dict{"get_retained": true, "match": "prefix"}, Topic: "com"}
+	expectType[*wamp.Subscribed](t, other)
+	got := map[string]bool{}
+	for range 2 {
+		got[args(t, &expectType[*wamp.Event](t, other).Payload)[0].(string)] = true
+	}
+	if !got["com.a"] || !got["com.b"] {
+		t.Fatalf("retained events %v", got)
+	}
+}
+
+// TestHistoryBounded: a realm's histories hold at most max_history_bytes,
+// dropping the oldest, and get_events answers at most
+// max_history_result_bytes.
+func TestHistoryBounded(t *testing.T) {
+	t.Parallel()
+	const payload = 10 << 10
+	r := newTestRouter(t, Config{MaxHistoryBytes: 50 * payload, MaxHistoryResultBytes: 20 * payload,
+		Realms: []RealmConfig{{Name: "realm1", Anonymous: true, EventHistory: []HistoryConfig{{Topic: "com.log", Match: "prefix", Limit: 1000}}}}})
+	sub, _ := join(t, r, "json")
+	subID := subscribe(t, sub, 1, "com.log")
+	pub, _ := join(t, r, "json")
+	for i := range 200 {
+		pub.in <- &wamp.Publish{Request: wamp.ID(i + 1), Options: wamp.Dict{"acknowledge": true}, Topic: "com.log",
+			Payload: encodedPayload(t, "json", []any{i, strings.Repeat("x", payload)}, nil)}
+		expectType[*wamp.Published](t, pub)
+	}
+	st := r.realm("realm1").events
+	st.mu.Lock()
+	held, kept := st.historyBytes, len(st.histories[0].events)
+	st.mu.Unlock()
+	if held > 50*payload || kept > 50 || kept < 40 {
+		t.Fatalf("history holds %d events, %d bytes; bound %d bytes", kept, held, 50*payload)
+	}
+	res, uri := metaCall(t, sub, 2, "wamp.subscription.get_events", []any{uint64(subID)}, nil)
+	if uri != "" {
+		t.Fatal(uri)
+	}
+	events := res[0].([]any)
+	if len(events) == 0 || len(events) > 20 {
+		t.Fatalf("get_events answered %d events of 10 KiB, bound 200 KiB", len(events))
+	}
+	first := wamp.AsDict(events[0])["args"].([]any)[0]
+	if n, _ := wamp.AsInt(first); n < 150 {
+		t.Fatalf("oldest event answered %v: the oldest should have been dropped", first)
+	}
+}
+
+// TestTestamentsBounded: testaments are bounded in number and in bytes.
+func TestTestamentsBounded(t *testing.T) {
+	t.Parallel()
+	r := newTestRouter(t, Config{MaxTestamentsPerSession: 3, MaxTestamentBytesPerSession: 4 << 10})
+	p, _ := join(t, r, "json")
+	add := func(req wamp.ID, topic string, size int) wamp.URI {
+		_, uri := metaCall(t, p, req, "wamp.session.add_testament", []any{topic, []any{strings.Repeat("x", size)}}, nil)
+		return uri
+	}
+	if uri := add(1, "com.gone", 5<<10); uri != ErrLimitExceeded {
+		t.Fatalf("a 5 KiB testament with a 4 KiB bound: %q", uri)
+	}
+	for i := range 3 {
+		if uri := add(wamp.ID(2+i), "com.gone", 10); uri != "" {
+			t.Fatalf("testament %d: %q", i+1, uri)
+		}
+	}
+	if uri := add(9, "com.gone", 10); uri != ErrLimitExceeded {
+		t.Fatalf("a fourth testament with a bound of 3: %q", uri)
+	}
+	if uri := add(10, "wamp.session.on_leave", 10); uri != wamp.ErrInvalidURI {
+		t.Fatalf("a testament on a wamp.* topic: %q", uri)
+	}
+	if _, uri := metaCall(t, p, 11, "wamp.session.flush_testaments", nil, nil); uri != "" {
+		t.Fatal(uri)
+	}
+	if uri := add(12, "com.gone", 10); uri != "" {
+		t.Fatalf("after a flush: %q", uri)
+	}
+}

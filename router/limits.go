@@ -102,6 +102,11 @@ func withDefaults(cfg Config) Config {
 	return cfg
 }
 
+// storeLimits are the bounds of each realm's event store.
+func (cfg *Config) storeLimits() storeLimits {
+	return storeLimits{retainedEvents: cfg.MaxRetainedEvents, retainedBytes: cfg.MaxRetainedBytes, historyBytes: cfg.MaxHistoryBytes}
+}
+
 // limitReached counts that s reached limit l and logs it at warn with the
 // client's address, at most once per address and limit per
 // LimitWarningInterval.

@@ -56,6 +56,7 @@ type session struct {
 
 	testMu     sync.Mutex
 	testaments map[string][]testament // by scope: detached, destroyed
+	testBytes  int                    // their sizes, summed
 
 	// calls are this session's own calls in flight, by CALL request id, for
 	// CANCEL and for cleanup when the session leaves.
