@@ -1,9 +1,11 @@
 package router
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -359,5 +361,48 @@ func TestTestamentsBounded(t *testing.T) {
 	}
 	if uri := add(12, "com.gone", 10); uri != "" {
 		t.Fatalf("after a flush: %q", uri)
+	}
+}
+
+// TestShutdownDrainsCalls: on shutdown the calls in flight may finish; a
+// new call is refused unless its caller is finishing an invocation; the
+// calls left get ERROR wamp.error.canceled before GOODBYE.
+func TestShutdownDrainsCalls(t *testing.T) {
+	t.Parallel()
+	r := newTestRouter(t, Config{})
+	callee, _ := join(t, r, "json")
+	register(t, callee, 1, "com.slow")
+	register(t, callee, 2, "com.helper")
+	caller, _ := join(t, r, "json")
+	var invs []*wamp.Invocation
+	for i := 1; i <= 2; i++ {
+		caller.in <- &wamp.Call{Request: wamp.ID(i), Options: wamp.Dict{}, Procedure: "com.slow"}
+		invs = append(invs, expectType[*wamp.Invocation](t, callee))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- r.Shutdown(ctx) }()
+	waitFor(t, "the drain", r.draining.Load)
+
+	caller.in <- &wamp.Call{Request: 3, Options: wamp.Dict{}, Procedure: "com.slow"}
+	expectError(t, caller, wamp.CALL, 3, wamp.ErrCanceled) // no new call from a plain caller
+	callee.in <- &wamp.Call{Request: 7, Options: wamp.Dict{}, Procedure: "com.helper"}
+	nested := expectType[*wamp.Invocation](t, callee) // a callee finishing its work may call
+	callee.in <- &wamp.Yield{Request: nested.Request, Options: wamp.Dict{}}
+	expectType[*wamp.Result](t, callee)
+
+	callee.in <- &wamp.Yield{Request: invs[0].Request, Options: wamp.Dict{}, Payload: wamp.Values([]any{"done"}, nil)}
+	if res := expectType[*wamp.Result](t, caller); res.Request != 1 {
+		t.Fatalf("RESULT for %d, want 1", res.Request)
+	}
+	expectError(t, caller, wamp.CALL, 2, wamp.ErrCanceled)
+	if g := expectType[*wamp.Goodbye](t, caller); g.Reason != wamp.CloseSystemShutdown {
+		t.Fatalf("GOODBYE %s", g.Reason)
+	}
+	caller.in <- &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut}
+	callee.in <- &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
 	}
 }

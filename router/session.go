@@ -218,6 +218,20 @@ func (s *session) leave(reason string) {
 		"failed_invocations", failed)
 }
 
+// cancelCalls ends s's calls in flight: s gets ERROR uri for each, and
+// their callees an INTERRUPT if they can be canceled.
+func (s *session) cancelCalls(uri wamp.URI, why string) {
+	s.callMu.Lock()
+	own := make([]*invocation, 0, len(s.calls))
+	for _, inv := range s.calls {
+		own = append(own, inv)
+	}
+	s.callMu.Unlock()
+	for _, inv := range own {
+		s.r.cancel(inv, cancelKillNoWait, uri, why)
+	}
+}
+
 // failInvocations marks s gone, so that no call is routed to it any more,
 // and answers the calls it had not answered with wamp.error.canceled. It
 // returns how many there were.
