@@ -32,7 +32,7 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 		return s.protocolViolation(o.err.Error())
 	}
 	if !s.patternURI(m.Topic, match) {
-		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
+		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", clip(string(m.Topic))))
 		return false, ""
 	}
 	if ok, _ := s.authorize(actionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, match, true); !ok {
@@ -139,7 +139,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 		return s.protocolViolation(o.err.Error())
 	}
 	if !s.validURI(m.Topic) {
-		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
+		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", clip(string(m.Topic))))
 		return false, ""
 	}
 	if wamp.Reserved(m.Topic) {

@@ -49,7 +49,7 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 		return s.protocolViolation(o.err.Error())
 	}
 	if !s.patternURI(m.Procedure, match) {
-		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", m.Procedure))
+		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", clip(string(m.Procedure))))
 		return false, ""
 	}
 	if wamp.Reserved(m.Procedure) && !s.internal {
@@ -130,7 +130,7 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 		return s.protocolViolation(o.err.Error())
 	}
 	if !s.validURI(m.Procedure) {
-		s.sendError(wamp.CALL, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", m.Procedure))
+		s.sendError(wamp.CALL, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", clip(string(m.Procedure))))
 		return false, ""
 	}
 	if discloseMe && s.realm.cfg.DiscloseCaller == DiscloseNever {

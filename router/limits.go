@@ -124,3 +124,13 @@ func (s *session) refuseOverLimit(l Limit, reqType wamp.MessageType, request wam
 	s.limitReached(l, msg)
 	s.sendError(reqType, request, ErrLimitExceeded, msg+" ("+l.String()+")")
 }
+
+// clip cuts text a client chose (a URI, an option name) to what an error
+// message or a log line should quote of it.
+func clip(s string) string {
+	const most = 256
+	if len(s) <= most {
+		return s
+	}
+	return fmt.Sprintf("%s...(%d bytes)", s[:most], len(s))
+}

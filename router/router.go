@@ -96,6 +96,11 @@ func New(cfg Config, opts Options) (*Router, error) {
 			}
 			perms[role.Name] = p
 		}
+		for _, proc := range []string{rc.Authenticator, rc.Authorizer} {
+			if wamp.Reserved(wamp.URI(proc)) {
+				return nil, fmt.Errorf("router: realm %s: %q cannot be an authenticator or authorizer: wamp.* procedures belong to the router", rc.Name, proc)
+			}
+		}
 		for _, m := range rc.AuthMethods {
 			if m != AuthTicket && m != AuthWAMPCRA && m != AuthCryptosign && m != AuthTLS {
 				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
