@@ -8,10 +8,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"slices"
 	"sync/atomic"
 	"time"
 
+	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -184,9 +186,7 @@ func (s *session) authFailed(method, who string) *authenticated {
 // answer means no such principal. ticket, when set, becomes the principal's
 // ticket: the authenticator accepted it.
 func (s *session) dynamicPrincipal(rm *realm, method, authid string, details wamp.Dict, ticket string) *Principal {
-	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.AuthTimeout)
-	defer cancel()
-	res, _, err := s.r.callInternal(ctx, rm, wamp.URI(rm.cfg.Authenticator), []any{string(rm.Name), authid, map[string]any(details)}, nil)
+	res, err := s.callAuthenticator(rm, []any{string(rm.Name), authid, map[string]any(details)})
 	if err != nil || len(res) == 0 {
 		s.logger().Info("dynamic authenticator refused", "authmethod", method, "authid", authid, "error", err)
 		return nil
@@ -236,6 +236,24 @@ func (p *Principal) hasCredentials(method string) bool {
 		return len(p.ed25519Keys()) > 0
 	}
 	return true
+}
+
+// errNoAuthenticator: no exact registration of the realm's authenticator.
+var errNoAuthenticator = errors.New("router: the authenticator procedure is not registered (a pattern registration that matches it is not trusted with it)")
+
+// callAuthenticator calls the realm's authenticator procedure. Only an
+// exact registration of it is trusted: a prefix or wildcard registration
+// matching it, which a role may be allowed to make, would otherwise answer
+// for it while it is not registered, and log anyone in with any role.
+func (s *session) callAuthenticator(rm *realm, args []any) ([]any, error) {
+	uri := wamp.URI(rm.cfg.Authenticator)
+	if reg := rm.Dealer.Match(uri); reg == nil || reg.Match != realms.MatchExact {
+		return nil, errNoAuthenticator
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.AuthTimeout)
+	defer cancel()
+	res, _, err := s.r.callInternal(ctx, rm, uri, args, nil)
+	return res, err
 }
 
 func asList(v any) []any {

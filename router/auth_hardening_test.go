@@ -350,3 +350,36 @@ func TestCRADynamicDerivationCount(t *testing.T) {
 		t.Errorf("key derivations: %d for a salted dynamic principal, %d for an authid without one; want 1 and 1", known, unknown)
 	}
 }
+
+// TestAuthenticatorPatternRegistrationNotTrusted: a role allowed to
+// register a prefix that covers the authenticator's URI cannot answer for
+// the authenticator (and so log anyone in with any role) while it is not
+// registered.
+func TestAuthenticatorPatternRegistrationNotTrusted(t *testing.T) {
+	t.Parallel()
+	srv := routertest.Start(t, routertest.Options{Router: router.Config{
+		AuthFailureLimit: -1,
+		Realms: []router.RealmConfig{{
+			Name: "r", AuthMethods: []string{router.AuthTicket, router.AuthWAMPCRA}, Authenticator: "com.auth.authenticate",
+			Principals: []router.Principal{{AuthID: "be", Role: "backend", Ticket: "be"}},
+			Roles: []router.RoleConfig{
+				{Name: "backend", Permissions: []router.Permission{{URI: "com", Match: "prefix", Register: true}}},
+				{Name: "admin"},
+			},
+		}},
+	}})
+	be, err := connectAs(t, srv.URL, "r", "be", clientlib.TicketAuth("be"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close(ctx(t))
+	if _, err := be.Register(ctx(t), "com.auth", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: []any{map[string]any{"role": "admin", "secret": "mine"}}}, nil
+	}, &clientlib.RegisterOptions{Match: "prefix"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := connectAs(t, srv.URL, "r", "root", clientlib.TicketAuth("anything"))
+	wantAuthFailed(t, "ticket, a prefix registration answering for the authenticator", c, err)
+	c, err = connectAs(t, srv.URL, "r", "root", clientlib.CRAAuth("mine"))
+	wantAuthFailed(t, "wampcra, a prefix registration answering for the authenticator", c, err)
+}
