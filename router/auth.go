@@ -247,13 +247,21 @@ var errNoAuthenticator = errors.New("router: the authenticator procedure is not 
 // for it while it is not registered, and log anyone in with any role.
 func (s *session) callAuthenticator(rm *realm, args []any) ([]any, error) {
 	uri := wamp.URI(rm.cfg.Authenticator)
-	if reg := rm.Dealer.Match(uri); reg == nil || reg.Match != realms.MatchExact {
+	if !rm.exactlyRegistered(uri) {
 		return nil, errNoAuthenticator
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.AuthTimeout)
 	defer cancel()
 	res, _, err := s.r.callInternal(ctx, rm, uri, args, nil)
 	return res, err
+}
+
+// exactlyRegistered reports whether a call of procedure goes to an exact
+// registration of it, the only kind trusted to answer for the router's
+// own calls (authenticator, authorizer).
+func (rm *realm) exactlyRegistered(procedure wamp.URI) bool {
+	reg := rm.Dealer.Match(procedure)
+	return reg != nil && reg.Match == realms.MatchExact
 }
 
 func asList(v any) []any {
