@@ -55,6 +55,7 @@ type realm struct {
 	events *eventStore
 	perms  map[string]*permissions      // by role, compiled at start
 	authz  *dynamicAuthz                // nil without an authorizer
+	auth   *realmAuth                   // prepared at New; nil for a realm created on demand
 	stats  *Stats                       // the router's
 	link   *atomic.Pointer[clusterLink] // the router's
 }
@@ -106,7 +107,11 @@ func New(cfg Config, opts Options) (*Router, error) {
 				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
 			}
 		}
-		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory, cfg.storeLimits()), perms: perms, stats: &r.stats, link: &r.link}
+		auth, err := newRealmAuth(rc)
+		if err != nil {
+			return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
+		}
+		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory, cfg.storeLimits()), perms: perms, auth: auth, stats: &r.stats, link: &r.link}
 		if rc.Authorizer != "" {
 			ttl := rc.AuthorizerCacheTTL
 			if ttl == 0 {
