@@ -11,11 +11,11 @@ import (
 // compatible with it and never scans the patterns of others.
 //
 //   - Prefix patterns are in one trie whose edges are literal components
-//     ("" included): matching walks a single path, one map lookup per
-//     component of the URI. "a.b" ends at node a->b (val: matches URIs
-//     that reach the node); "a.b." ends at the same node as beyond (matches
-//     only URIs with a component after it), so along the path the matches
-//     come out shortest first, and the last is the longest.
+//     ("" included): matching walks a single path, one lookup per
+//     component of the URI. "a.b" is the value of node a->b (it matches the
+//     URIs that reach the node); "a.b." is the value of that node's wild
+//     child (it matches only URIs with a component after b). Along the path
+//     the matches come out shortest first, and the last is the longest.
 //   - Wildcard patterns are in one trie per component count (a URI matches
 //     only patterns with as many components), with a wild edge for an empty
 //     component. Matching walks depth first, the literal child before the
@@ -29,9 +29,10 @@ import (
 //     sessions, which only use the valid ones) match like exact ones, as
 //     matches() does, and are kept by URI in others.
 //
-// Literal edges of every trie are in one map keyed by (parent, component),
-// so a node with thousands of children costs no map of its own and a chain
-// costs no map at all. A node is removed as soon as nothing ends at or below
+// A node keeps its first literal child itself (most nodes have one at
+// most: a walk down a chain compares strings and hashes nothing); the
+// others of every trie are in one map keyed by (parent, component), so a
+// node with thousands of children costs no map of its own. A node is removed as soon as nothing ends at or below
 // it, so the index holds no node that no pattern needs (nodes counts them).
 //
 // Concurrency: the index is the owner's, guarded by its RWMutex: written
@@ -63,25 +64,26 @@ type patternIndex[V any] struct {
 	nodes  int // nodes in the tries, the roots of wildcard tries included
 }
 
-// node is a point of a trie: a component path from its root.
+// node is a point of a trie: a path of components from its root.
 type node[V any] struct {
-	wild     *node[V] // the child for any one component (wildcard tries)
-	children int      // literal children, in patternIndex.edges
-	val      *V       // the pattern whose path ends here
-	beyond   *V       // the prefix pattern whose path ends here followed by "."
+	wild  *node[V] // the child for any one component (prefix trie: "." ends there)
+	comp  string   // the component of child
+	child *node[V] // a literal child
+	more  int      // the other literal children, in patternIndex.edges
+	val   *V       // the pattern whose path ends here
 }
 
-// edge is a literal component below parent. comp is a slice of the URI of
-// the pattern that made the edge, so it keeps that URI's string in memory
-// while the edge exists, even after that pattern went: at most one URI per
-// live node.
+// edge is a literal component below parent. comp (and node.comp) is a
+// slice of the URI of the pattern that made the edge, so it keeps that
+// URI's string in memory while the edge exists, even after that pattern
+// went: at most one URI per live node.
 type edge[V any] struct {
 	parent *node[V]
 	comp   string
 }
 
 func (n *node[V]) empty() bool {
-	return n.wild == nil && n.children == 0 && n.val == nil && n.beyond == nil
+	return n.wild == nil && n.child == nil && n.more == 0 && n.val == nil
 }
 
 func newPatternIndex[V any]() patternIndex[V] {
@@ -117,14 +119,14 @@ func (x *patternIndex[V]) replace(match, pattern string, old, next *V) {
 	for off := 0; off <= len(path); {
 		comp, nextOff := component(path, off)
 		trail = append(trail, edge[V]{n, comp})
-		n = x.child(n, comp, match == MatchWildcard && comp == "")
+		n = x.makeChild(n, comp, match == MatchWildcard && comp == "")
 		off = nextOff
 	}
 	if beyond {
-		n.beyond = next
-	} else {
-		n.val = next
+		trail = append(trail, edge[V]{n, ""})
+		n = x.makeChild(n, "", true)
 	}
+	n.val = next
 	for i := len(trail) - 1; i >= 0 && n.empty(); i-- {
 		x.unlink(trail[i], n)
 		n = trail[i].parent
@@ -152,8 +154,19 @@ func (x *patternIndex[V]) root(match, pattern string) (root *node[V], path strin
 	return x.wild[k], pattern, false
 }
 
-// child returns n's child by comp, or its wild child, made if needed.
-func (x *patternIndex[V]) child(n *node[V], comp string, wild bool) *node[V] {
+// literal returns n's child by comp, or nil.
+func (x *patternIndex[V]) literal(n *node[V], comp string) *node[V] {
+	if n.child != nil && n.comp == comp {
+		return n.child
+	}
+	if n.more == 0 {
+		return nil
+	}
+	return x.edges[edge[V]{n, comp}]
+}
+
+// makeChild returns n's child by comp, or its wild child, made if needed.
+func (x *patternIndex[V]) makeChild(n *node[V], comp string, wild bool) *node[V] {
 	if wild {
 		if n.wild == nil {
 			n.wild = new(node[V])
@@ -161,24 +174,30 @@ func (x *patternIndex[V]) child(n *node[V], comp string, wild bool) *node[V] {
 		}
 		return n.wild
 	}
-	e := edge[V]{n, comp}
-	c := x.edges[e]
-	if c == nil {
-		c = new(node[V])
-		x.edges[e] = c
-		n.children++
-		x.nodes++
+	if c := x.literal(n, comp); c != nil {
+		return c
+	}
+	c := new(node[V])
+	x.nodes++
+	if n.child == nil {
+		n.comp, n.child = comp, c
+	} else {
+		x.edges[edge[V]{n, comp}] = c
+		n.more++
 	}
 	return c
 }
 
 // unlink removes the empty node c below e.
 func (x *patternIndex[V]) unlink(e edge[V], c *node[V]) {
-	if e.parent.wild == c {
-		e.parent.wild = nil
-	} else {
+	switch p := e.parent; {
+	case p.wild == c:
+		p.wild = nil
+	case p.child == c:
+		p.comp, p.child = "", nil
+	default:
 		delete(x.edges, e)
-		e.parent.children--
+		p.more--
 	}
 	x.nodes--
 }
@@ -200,14 +219,14 @@ func (x *patternIndex[V]) appendPrefixes(buf []*V, uri string) []*V {
 	n := x.prefix
 	for off := 0; off <= len(uri); {
 		comp, next := component(uri, off)
-		if n = x.edges[edge[V]{n, comp}]; n == nil {
+		if n = x.literal(n, comp); n == nil {
 			break
 		}
 		if n.val != nil {
 			buf = append(buf, n.val)
 		}
-		if n.beyond != nil && next <= len(uri) {
-			buf = append(buf, n.beyond)
+		if n.wild != nil && n.wild.val != nil && next <= len(uri) {
+			buf = append(buf, n.wild.val) // the pattern ends in "." and uri goes on
 		}
 		off = next
 	}
@@ -224,6 +243,9 @@ type frame[V any] struct {
 // appendWildcards appends the wildcard patterns matching uri, best first
 // (the dealer's precedence), at most limit of them (limit < 1: all).
 func (x *patternIndex[V]) appendWildcards(buf []*V, uri string, limit int) []*V {
+	if len(x.wild) == 0 {
+		return buf
+	}
 	root := x.wild[components(uri)]
 	if root == nil {
 		return buf
@@ -249,7 +271,7 @@ func (x *patternIndex[V]) appendWildcards(buf []*V, uri string, limit int) []*V 
 		if comp == "" { // no literal edge is "" in a wildcard trie
 			continue
 		}
-		if c := x.edges[edge[V]{f.n, comp}]; c != nil {
+		if c := x.literal(f.n, comp); c != nil {
 			todo = append(todo, frame[V]{c, next}) // popped first: literal before wild
 		}
 	}

@@ -31,13 +31,15 @@ func checkIndex[V any](t *testing.T, x *patternIndex[V]) {
 				t.Errorf("a stale node is kept")
 			}
 		}
-		if n.children != len(kids[n]) {
-			t.Errorf("a node counts %d children, has %d", n.children, len(kids[n]))
+		if n.more != len(kids[n]) {
+			t.Errorf("a node counts %d children in the map, has %d", n.more, len(kids[n]))
 		}
 		edges += len(kids[n])
 		todo = append(todo, kids[n]...)
-		if n.wild != nil {
-			todo = append(todo, n.wild)
+		for _, c := range []*node[V]{n.wild, n.child} {
+			if c != nil {
+				todo = append(todo, c)
+			}
 		}
 	}
 	if reached != x.nodes || edges != len(x.edges) {
