@@ -30,32 +30,38 @@ import (
 //     matches() does, and are kept by URI in others.
 //
 // A node keeps its first literal child itself (most nodes have one at
-// most: a walk down a chain compares strings and hashes nothing); the
-// others of every trie are in one map keyed by (parent, component), so a
-// node with thousands of children costs no map of its own. A node is removed as soon as nothing ends at or below
-// it, so the index holds no node that no pattern needs (nodes counts them).
+// most: a walk down a chain compares strings and hashes nothing); the other
+// literal children of every trie are in one map keyed by (parent,
+// component), so a node with thousands of children costs no map of its
+// own. A node is 48 bytes. It is removed as soon as nothing ends at or
+// below it, so the index holds no node that no pattern needs (nodes counts
+// them, and is 0 once every pattern is gone).
 //
-// Concurrency: the index is the owner's, guarded by its RWMutex: written
-// under the write lock, walked under the read lock. A walk only collects
-// the immutable *V it passes (never calls out), so the read lock is held for
-// O(component) map lookups, and Subscribe and Unsubscribe change O(component)
-// nodes under the write lock. A persistent copy-on-write trie would spare
-// readers the lock but make every write copy the nodes on its path with
-// their child tables: a node such as "com.example" with 30,000 children
-// would make each subscription cost O(patterns), the scan moved from
-// publishers to subscribers.
+// Concurrency: the index is its owner's, guarded by the owner's RWMutex:
+// written under the write lock, walked under the read lock. A walk only
+// collects the immutable *V it passes (it calls nothing outside), so the
+// read lock is held for the walk below, and a Subscribe or Unsubscribe
+// changes O(components) nodes under the write lock. A persistent
+// copy-on-write trie would spare readers the lock but make every write copy
+// the nodes on its path with their child tables: a node such as
+// "com.example" with 30,000 children would make each subscription cost
+// O(patterns), the scan moved from publishers to subscribers (the old
+// pattern slice was copied on every write, so 100,000 wildcard
+// subscriptions took 40 s to make).
 //
-// Cost of a walk: the prefix walk visits at most one node per component.
-// The wildcard walk visits only nodes that are prefixes of a pattern with
-// the URI's component count whose first d components are compatible with
-// the URI's (literal equal, or wild); at depth d there are at most 2^d such
-// nodes, and never more than the stored nodes of that trie, and each node
-// visited is a prefix shared by at least one pattern the naive scan would
-// have compared that far, so the walk never compares more components than
-// the scan did. Patterns that differ from the URI in a literal component
-// cost nothing past that component (one map lookup at the parent). The
-// walk is iterative with an explicit stack of at most one frame per
-// component plus one, so nothing recurses, whatever the URI's length.
+// Cost of a walk, for a URI of k components: the prefix walk visits at
+// most one node per component (a string comparison, or a map lookup where
+// the node has several children). The wildcard walk visits only nodes that
+// are prefixes of a pattern of k components whose first d components are
+// compatible with the URI's (equal, or wild): at depth d at most 2^d of
+// them, never more than the trie's stored nodes, and each is a prefix of a
+// pattern the scan would have compared that far, so the walk never compares
+// more components than the scan did, and patterns that differ from the URI
+// in a literal component cost nothing past it (a lookup at their parent).
+// So a hostile session can slow only the URIs its patterns are built to
+// follow, at a cost bounded by the nodes it stores (its subscription limit
+// times its patterns' components). The walk is iterative with an explicit
+// stack of at most k+1 frames: nothing recurses, whatever the URI's length.
 type patternIndex[V any] struct {
 	prefix *node[V]
 	wild   map[int]*node[V] // root of the wildcard patterns with that many components
