@@ -3,6 +3,7 @@ package realms
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -152,5 +153,41 @@ func BenchmarkSubscriptionMemory(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/sub")
 		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, "allocB/sub")
 		b.ReportMetric(float64(took.Nanoseconds())/n, "ns/sub")
+	}
+}
+
+// BenchmarkWildcardHostile: one session holds the 8,192 wildcard patterns
+// that follow the first 13 components of a 14-component topic in every mix
+// of literal and wildcard and fail at the last one, so a publication to
+// that topic makes the walk branch at every level (the worst case of the
+// index); a publication to a topic of 14 components that differs from it
+// in every component walks only the all-wildcard path.
+func BenchmarkWildcardHostile(b *testing.B) {
+	const k = 14
+	comps := make([]string, k)
+	for i := range comps {
+		comps[i] = fmt.Sprintf("c%d", i)
+	}
+	br := NewBroker()
+	for mask := range 1 << (k - 1) {
+		p := make([]string, k)
+		for i := range k - 1 {
+			if mask&(1<<i) != 0 {
+				p[i] = comps[i]
+			}
+		}
+		p[k-1] = "zz"
+		br.Subscribe(sess(2), wamp.URI(strings.Join(p, ".")), MatchWildcard)
+	}
+	target := strings.Join(comps, ".")
+	for _, topic := range []string{target, strings.ReplaceAll(target, "c", "y")} {
+		b.Run(map[bool]string{true: "target", false: "other"}[topic == target], func(b *testing.B) {
+			var buf [8]*Subscription
+			for b.Loop() {
+				if got := br.Match(buf[:0], wamp.URI(topic)); len(got) != 0 {
+					b.Fatalf("%d matches", len(got))
+				}
+			}
+		})
 	}
 }
