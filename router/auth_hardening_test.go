@@ -112,7 +112,7 @@ func dynamicRealm(t *testing.T, answer any) *routertest.Server {
 			Name: "dyn", AuthMethods: []string{router.AuthTicket, router.AuthWAMPCRA, router.AuthCryptosign},
 			Authenticator: "com.auth.authenticate",
 			Principals:    []router.Principal{{AuthID: "authsvc", Role: "trusted", Ticket: "svc"}},
-			Roles:         []router.RoleConfig{{Name: "trusted", Permissions: []router.Permission{{URI: "com.auth", Match: "prefix", Register: true}}}, {Name: "user"}},
+			Roles:         []router.RoleConfig{{Name: "trusted", Permissions: []router.Permission{{URI: "com.auth", Match: "prefix", Register: true}, {URI: "com.auth.authenticate", Register: true}}}, {Name: "user"}},
 		}},
 	}})
 	svc, err := connectAs(t, srv.URL, "dyn", "authsvc", clientlib.TicketAuth("svc"))

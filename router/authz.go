@@ -329,6 +329,26 @@ func matchNote(match string) string {
 	return " (match " + match + ": everything it can match must be allowed)"
 }
 
+// authProcedure reports whether procedure is the realm's authenticator or
+// authorizer: whoever answers for it decides who logs in, or what sessions
+// may do.
+func (rm *realm) authProcedure(procedure wamp.URI) bool {
+	return procedure != "" && (string(procedure) == rm.cfg.Authenticator || string(procedure) == rm.cfg.Authorizer)
+}
+
+// namesExactly reports whether s's role has a rule for exactly uri (not a
+// pattern that covers it) granting a. The realm's authenticator and
+// authorizer may be registered only so, and never in a realm without
+// roles: a session allowed to register "com." must not take over
+// "com.auth.authenticate" while its service is down.
+func (s *session) namesExactly(a action, uri wamp.URI) bool {
+	if s.perms == nil {
+		return false
+	}
+	perm := s.perms.lookup(uri)
+	return perm.grants(a) && perm.URI == string(uri)
+}
+
 // grantedExplicitly reports whether s's role names procedure (a wamp.*
 // meta procedure) in a rule that lets it call: a rule whose URI starts with
 // "wamp.", not a catch-all, or the realm's dynamic authorizer, which decides

@@ -63,6 +63,12 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 	if ok, _ := s.authorize(actionRegister, wamp.REGISTER, m.Request, m.Procedure, match, true); !ok {
 		return false, ""
 	}
+	if s.realm.authProcedure(m.Procedure) && !s.namesExactly(actionRegister, m.Procedure) {
+		s.logger().Warn("not authorized to register the realm's authenticator or authorizer", "procedure", m.Procedure, "authrole", s.authrole)
+		s.sendError(wamp.REGISTER, m.Request, wamp.ErrNotAuthorized, fmt.Sprintf(
+			"%s decides who logs in or what they may do: only a role with a rule naming it exactly may register it", m.Procedure))
+		return false, ""
+	}
 	if max := s.r.cfg.MaxRegistrationsPerSession; s.realm.Dealer.SessionCount(s) >= max {
 		s.refuseOverLimit(LimitRegistrations, wamp.REGISTER, m.Request, "a session may hold at most %d registrations", max)
 		return false, ""
@@ -186,7 +192,9 @@ func (s *session) callReserved(m *wamp.Call) {
 func (s *session) route(c *callRequest) {
 	m := c.Call
 	reg := s.realm.Dealer.Match(m.Procedure)
-	if reg == nil {
+	if reg == nil || s.internal && reg.Match != realms.MatchExact {
+		// The router's own calls (authenticator, authorizer) trust only an
+		// exact registration: a pattern must not answer who may log in.
 		s.sendError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, fmt.Sprintf("no callee registered procedure %q", m.Procedure))
 		return
 	}

@@ -406,3 +406,34 @@ func TestShutdownDrainsCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAuthProceduresNeedExactGrant: the realm's authenticator and
+// authorizer decide who logs in and what sessions may do, so only a role
+// naming them exactly may register them, and the router calls only an
+// exact registration of them.
+func TestAuthProceduresNeedExactGrant(t *testing.T) {
+	t.Parallel()
+	r := newTestRouter(t, Config{Realms: []RealmConfig{{Name: "realm1", Anonymous: true,
+		Authenticator: "com.auth.authenticate", Authorizer: "com.auth.authorize",
+		Roles: []RoleConfig{
+			{Name: "anonymous", Permissions: []Permission{{URI: "com", Match: "prefix", Register: true, Call: true}}},
+		}}}})
+	p, _ := join(t, r, "json")
+	for i, proc := range []wamp.URI{"com.auth.authenticate", "com.auth.authorize"} {
+		p.in <- &wamp.Register{Request: wamp.ID(i + 1), Options: wamp.Dict{}, Procedure: proc}
+		expectError(t, p, wamp.REGISTER, wamp.ID(i+1), wamp.ErrNotAuthorized)
+	}
+	// A pattern covering them may be registered, but never answers for them.
+	p.in <- &wamp.Register{Request: 3, Options: wamp.Dict{"match": "prefix"}, Procedure: "com.auth"}
+	expectType[*wamp.Registered](t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := r.callInternal(ctx, r.realm("realm1"), "com.auth.authorize", nil, nil); err == nil {
+		t.Fatal("the router's own call was answered by a pattern registration")
+	}
+	select {
+	case m := <-p.out:
+		t.Fatalf("the pattern's callee was invoked: %v", m)
+	default:
+	}
+}
