@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -76,7 +77,26 @@ func newRealmAuth(rc RealmConfig) (*realmAuth, error) {
 		}
 	}
 	a.decoy = saltingOf(salted)
+	if len(a.craKeys) > 0 {
+		a.decoySecret = secretOf(a.craKeys)
+	}
 	return a, nil
+}
+
+// secretOf derives the decoy salts' secret from the realm's WAMP-CRA keys:
+// the same on every start and on every node of a cluster with the same
+// config, as real salts are (a random one would change an unknown authid's
+// salt at each restart, which a known authid's never does), and unknown to
+// whoever does not have the secrets.
+func secretOf(keys map[string][]byte) []byte {
+	mac := hmac.New(sha256.New, []byte("junction: WAMP-CRA decoy salts"))
+	for _, authid := range slices.Sorted(maps.Keys(keys)) {
+		mac.Write([]byte(authid))
+		mac.Write([]byte{0})
+		mac.Write(keys[authid])
+		mac.Write([]byte{0})
+	}
+	return mac.Sum(nil)
 }
 
 // saltingOf returns how most of salted are salted, nil for none.

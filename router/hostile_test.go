@@ -437,3 +437,25 @@ func TestAuthProceduresNeedExactGrant(t *testing.T) {
 	default:
 	}
 }
+
+// TestDecoySaltStable: an unknown authid's decoy salt is the same on every
+// start of the same config, as a known authid's real salt is.
+func TestDecoySaltStable(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Realms: []RealmConfig{{Name: "realm1", AuthMethods: []string{AuthWAMPCRA},
+		Principals: []Principal{{AuthID: "billing", Role: "backend", Secret: "s3cret", Salt: "0123456789abcdef", Iterations: 100, KeyLen: 32}}}}}
+	salt := func(c Config) string {
+		r := newTestRouter(t, c)
+		return r.realm("realm1").auth.decoySalt("nobody")
+	}
+	first := salt(cfg)
+	if again := salt(cfg); again != first {
+		t.Fatalf("decoy salt changed across starts: %q, then %q", first, again)
+	}
+	other := cfg
+	other.Realms = []RealmConfig{cfg.Realms[0]}
+	other.Realms[0].Principals = []Principal{{AuthID: "billing", Role: "backend", Secret: "other", Salt: "0123456789abcdef", Iterations: 100, KeyLen: 32}}
+	if salt(other) == first {
+		t.Fatal("decoy salt does not depend on the secrets")
+	}
+}
