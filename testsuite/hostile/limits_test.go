@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/junction-wamp/junction/clientlib"
 )
 
@@ -99,9 +101,9 @@ func TestLimits(t *testing.T) {
 			j := start(t, "[router]\n"+tc.config+"\n"+anonRealm)
 			b := NewBystander(t, j.URL(), "realm1", clientlib.Options{})
 			tc.attack(t, j, b)
-			b.Check(t)
-			j.CheckLimitCounted(t, tc.limit)
 			j.CheckRSS(t, tc.rss)
+			j.CheckLimitCounted(t, tc.limit)
+			b.Check(t)
 		})
 	}
 }
@@ -180,16 +182,16 @@ func attackTestamentBytes(t *testing.T, j *Junction, _ *Bystander) {
 	ty.expect(t, "1,000 testaments of 64 KiB", RESULT, 0, 1000)
 }
 
-// attackRetainedEvents: 10,000 acknowledged retained publications to
+// attackRetainedEvents: 30,000 acknowledged retained publications to
 // distinct topics, 100 kept; the refused ones are not delivered either.
 func attackRetainedEvents(t *testing.T, j *Junction, b *Bystander) {
-	attackRetained(t, j, b, 10000, 16, 100)
+	attackRetained(t, j, b, 30000, 16, 100)
 }
 
-// attackRetainedBytes: 1,000 retained publications of 10,000 bytes to
+// attackRetainedBytes: 4,000 retained publications of 10,000 bytes to
 // distinct topics; 64 KiB hold 6 of them.
 func attackRetainedBytes(t *testing.T, j *Junction, b *Bystander) {
-	attackRetained(t, j, b, 1000, 10000, 6)
+	attackRetained(t, j, b, 4000, 10000, 6)
 }
 
 func attackRetained(t *testing.T, j *Junction, b *Bystander, n, size, kept int) {
@@ -207,7 +209,7 @@ func attackRetained(t *testing.T, j *Junction, b *Bystander, n, size, kept int) 
 	ty.expect(t, fmt.Sprintf("%d retained publications of %d bytes", n, size), PUBLISHED, kept, n-kept)
 	c.Send(t, PUBLISH, n+2, map[string]any{"acknowledge": true}, "ret.marker", []any{"marker"})
 	c.Expect(t, PUBLISHED)
-	for i := 0; ; i++ {
+	for i := 0; i <= kept; i++ {
 		select {
 		case ev := <-events:
 			if ev.Topic == "ret.marker" {
@@ -220,4 +222,61 @@ func attackRetained(t *testing.T, j *Junction, b *Bystander, n, size, kept int) 
 			t.Fatalf("no marker event after %d events", i)
 		}
 	}
+	t.Errorf("more than %d retained publications delivered", kept)
+}
+
+// TestCallIDReuse: a caller reusing the request ids of its calls in flight
+// (10,000 CALLs over 50 ids, to a callee that never answers) cannot get
+// past max_calls_per_session = 100: the callee gets at most 100
+// INVOCATIONs from it (counted up to a marker call of the bystander), and
+// the caller gets no RESULT, only ERRORs or ABORT
+// wamp.error.protocol_violation (the spec's answer to a request id that is
+// not sequential).
+func TestCallIDReuse(t *testing.T) {
+	t.Parallel()
+	j := start(t, "[router]\nmax_calls_per_session = 100\n"+anonRealm)
+	b := NewBystander(t, j.URL(), "realm1", clientlib.Options{})
+	callee := rawCallee(t, j, JSON, "app.never")
+	c := Dial(t, j.URL(), JSON, DialOptions{})
+	c.Join(t, "realm1")
+	go func() {
+		for i := range 10000 {
+			if c.WS.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `[48,%d,{},"app.never",[]]`, i%50+1)) != nil {
+				return
+			}
+		}
+		_ = c.WS.WriteMessage(websocket.TextMessage, []byte(`[48,50001,{},"wamp.session.count",[]]`))
+	}()
+	ty := tally{}
+	for {
+		m, err := c.Read()
+		if err != nil || (m.Type() == RESULT && m.ID(1) == 50001) || m.Type() == ABORT {
+			if m.Type() == ABORT && m.Reason() != protocolViolation {
+				t.Errorf("caller: %v, want ABORT %s if any", clipMsg(m), protocolViolation)
+			}
+			break
+		}
+		ty.add(m)
+	}
+	if ty[fmt.Sprint(RESULT)] > 0 {
+		t.Errorf("caller: answers %v, want no RESULT", ty)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := b.Client().Call(Ctx(t), "app.never", []any{"marker"}, nil, nil); done <- err }()
+	for n := 0; ; n++ {
+		m := callee.Expect(t, INVOCATION)
+		if fmt.Sprint(m.Args(4)) == "[marker]" {
+			callee.Send(t, YIELD, m.ID(1), map[string]any{})
+			t.Logf("%d INVOCATIONs from 10,000 CALLs reusing 50 request ids (caller's answers: %v)", n, ty)
+			if n > 100 {
+				t.Errorf("the callee got %d INVOCATIONs from one caller, over max_calls_per_session = 100", n)
+			}
+			break
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("marker call: %v", err)
+	}
+	b.Check(t)
+	j.CheckRSS(t, 64)
 }
