@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/junction-wamp/junction/clientlib"
 )
@@ -283,6 +284,7 @@ func TestShutdownCallsInFlight(t *testing.T) {
 		pending = append(pending, answers.Expect(t, INVOCATION).ID(1))
 		never.Expect(t, INVOCATION)
 	}
+	signalled := time.Now()
 	j.Signal(t, syscall.SIGTERM)
 	for _, id := range pending {
 		answers.Send(t, YIELD, id, map[string]any{}, []any{"done"})
@@ -292,6 +294,7 @@ func TestShutdownCallsInFlight(t *testing.T) {
 		checkShutdownAnswers(t, i, msgs)
 	}
 	j.WaitExit(t, Wait)
+	t.Logf("exited %.1fs after SIGTERM (shutdown_grace 3s)", time.Since(signalled).Seconds())
 }
 
 // checkShutdownAnswers checks what caller i read before the close: a

@@ -156,7 +156,7 @@ func TestWildcardSubscriptions(t *testing.T) {
 	}
 	publish("with 30,000 wildcard subscriptions")
 	b.Check(t)
-	j.CheckRSS(t, 256)
+	j.CheckRSS(t, 128)
 }
 
 // TestConnectionsPerAddress: one address opens connections that send GET
