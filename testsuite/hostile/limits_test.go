@@ -12,37 +12,32 @@ import (
 
 const limitExceeded = "junction.error.limit_exceeded"
 
-// pipeline writes the n messages msg(1..n) on c without waiting, then a
-// marker CALL (wamp.session.count, request id n+1), and hands every message
-// read before the marker's RESULT to each, reading as it writes so that
-// the attacker is never a slow consumer. Answers to the router's own
-// requests (INVOCATIONs) are not expected on c.
+// pipeline writes the n messages msg(1..n) on c in bursts of 500 without
+// waiting for answers, each burst followed by a marker CALL
+// (wamp.session.count, request id n+1, n+2...), and hands every message
+// read before each marker's RESULT to each. A burst bounds what the router
+// queues for c below its queue's bound, however slowly this process reads.
 func pipeline(t *testing.T, c *Conn, n int, msg func(i int) []byte, each func(Msg)) {
 	t.Helper()
-	werr := make(chan error, 1)
-	go func() {
-		for i := 1; i <= n; i++ {
-			if err := c.WS.WriteMessage(c.Codec.Frame, msg(i)); err != nil {
-				werr <- err
-				return
+	const burst = 500
+	marker := int64(n)
+	for first := 1; first <= n; first += burst {
+		for i := first; i < first+burst && i <= n; i++ {
+			c.SendRaw(t, msg(i))
+		}
+		marker++
+		c.SendRaw(t, fmt.Appendf(nil, `[48,%d,{},"wamp.session.count",[]]`, marker))
+		for {
+			m, err := c.Read()
+			if err != nil {
+				t.Fatalf("pipeline of %d messages, at %d: %v", n, first, err)
 			}
-		}
-		werr <- c.WS.WriteMessage(c.Codec.Frame, fmt.Appendf(nil, `[48,%d,{},"wamp.session.count",[]]`, n+1))
-	}()
-	for range n + 1 {
-		m, err := c.Read()
-		if err != nil {
-			t.Fatalf("pipeline of %d messages: %v", n, err)
-		}
-		if m.Type() == RESULT && m.ID(1) == int64(n+1) {
-			if err := <-werr; err != nil {
-				t.Fatal(err)
+			if m.Type() == RESULT && m.ID(1) == marker {
+				break
 			}
-			return
+			each(m)
 		}
-		each(m)
 	}
-	t.Fatalf("pipeline of %d messages: no marker RESULT after %d answers", n, n+1)
 }
 
 // tally counts the answers of a pipeline by type and error URI.
