@@ -93,6 +93,10 @@ func Start(t testing.TB, bin, config string) *Junction {
 		close(j.exited)
 	}()
 	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("HOSTILE_DUMP") != "" {
+			_ = cmd.Process.Signal(syscall.SIGQUIT) // the Go runtime prints every goroutine's stack
+			<-j.exited
+		}
 		j.Stop(t)
 		if dir := os.Getenv("HOSTILE_LOG_DIR"); dir != "" {
 			name := strings.NewReplacer("/", "_").Replace(t.Name())
@@ -255,7 +259,8 @@ type logBuffer struct {
 	mu      sync.Mutex
 	b       bytes.Buffer
 	scanned int
-	addr    chan string
+	found   bool
+	addr    chan string // buffered: receives the address once
 }
 
 var listeningAddr = regexp.MustCompile(`msg="junction listening" addr=(\S+)`)
@@ -264,17 +269,15 @@ func (o *logBuffer) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.b.Write(p)
-	for {
+	for !o.found { // after the address, only appended: the process must never wait on its log
 		line, _, ok := bytes.Cut(o.b.Bytes()[o.scanned:], []byte("\n"))
 		if !ok {
 			break
 		}
 		o.scanned += len(line) + 1
 		if m := listeningAddr.FindSubmatch(line); m != nil {
-			select {
-			case o.addr <- string(m[1]):
-			default:
-			}
+			o.found = true
+			o.addr <- string(m[1])
 		}
 	}
 	return len(p), nil
