@@ -25,7 +25,14 @@ func (*jsonSerializer) Subprotocol() string     { return "wamp.2.json" }
 func (*jsonSerializer) Binary() bool            { return false }
 func (*jsonSerializer) Encoding() wamp.Encoding { return wamp.EncodingJSON }
 
+// Decode refuses a frame that is not UTF-8 anywhere (RFC 8259 section 8.1):
+// neither gjson nor encoding/json checks it, and a transport that does not
+// (RawSocket, unlike a WebSocket text frame) would otherwise let payloads
+// that are not text reach JSON peers unchanged.
 func (*jsonSerializer) Decode(data []byte) (wamp.Message, error) {
+	if !utf8.Valid(data) {
+		return nil, malformed("not UTF-8")
+	}
 	elems, err := splitJSONList(data)
 	if err != nil {
 		return nil, err
