@@ -16,7 +16,17 @@ type cborSerializer struct{}
 var _ Serializer = (*cborSerializer)(nil)
 
 var (
-	cborDec = mustDecMode(cbor.DecOptions{DefaultMapType: reflect.TypeOf(map[string]any(nil))})
+	// cborDec's bounds are its library's defaults, written out: they are
+	// what config.toml promises. A container declaring more elements than
+	// these is refused before anything is allocated for it (valid.go,
+	// wellformedInternal); checkCBOR refuses it first when the frame does
+	// not have a byte per element.
+	cborDec = mustDecMode(cbor.DecOptions{
+		DefaultMapType:   reflect.TypeOf(map[string]any(nil)),
+		MaxNestedLevels:  maxCBORNesting,
+		MaxArrayElements: 131072,
+		MaxMapPairs:      131072,
+	})
 	cborEnc = mustEncMode(cbor.EncOptions{})
 )
 
@@ -42,6 +52,9 @@ func (*cborSerializer) Binary() bool            { return true }
 func (*cborSerializer) Encoding() wamp.Encoding { return wamp.EncodingCBOR }
 
 func (*cborSerializer) Decode(data []byte) (wamp.Message, error) {
+	if err := checkCBOR(data); err != nil {
+		return nil, malformed("not a valid CBOR value: %v", err)
+	}
 	var elems []cbor.RawMessage
 	if err := cborDec.Unmarshal(data, &elems); err != nil {
 		return nil, malformed("not a CBOR list: %v", err)

@@ -2,8 +2,14 @@ package serializers
 
 import (
 	"encoding/json"
+	"errors"
+	"reflect"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/junction-wamp/junction/wamp"
 )
 
 // fuzzDecode checks that decoding never panics and that whatever decodes
@@ -20,6 +26,16 @@ func fuzzDecode(f *testing.F, ser Serializer) {
 		// Nor does encoding/json check UTF-8: utf8.Valid is its oracle.
 		if ser == jsonSer && (!json.Valid(data) || !utf8.Valid(data)) {
 			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		// fxamacker/cbor is the oracle of CBOR well-formedness (checkCBOR does
+		// not count tags as levels of nesting, as the library does).
+		var tooDeep *cbor.MaxNestedLevelError
+		if err := cborDec.Wellformed(data); ser == cborSer && err != nil && !errors.As(err, &tooDeep) {
+			t.Fatalf("accepted CBOR the library finds not well formed (%v): %x", err, data)
+		}
+		// Every string of the message is text: header, dicts, payload.
+		if s, ok := notText(messageValues(m)); !ok {
+			t.Fatalf("decoded a string that is not UTF-8: %q", s)
 		}
 		out, err := ser.Encode(m)
 		if err != nil {
@@ -45,3 +61,56 @@ func fuzzDecode(f *testing.F, ser Serializer) {
 func FuzzDecodeJSON(f *testing.F)    { fuzzDecode(f, jsonSer) }
 func FuzzDecodeMsgPack(f *testing.F) { fuzzDecode(f, msgpackSer) }
 func FuzzDecodeCBOR(f *testing.F)    { fuzzDecode(f, cborSer) }
+
+// messageValues is every string and value of m: its attributes, and its
+// payload's values when they decode.
+func messageValues(m wamp.Message) []any {
+	var vals []any
+	rv := reflect.ValueOf(m).Elem()
+	for i := range rv.NumField() {
+		switch f := rv.Field(i); f.Kind() {
+		case reflect.String:
+			vals = append(vals, f.String())
+		case reflect.Map:
+			vals = append(vals, f.Interface())
+		}
+	}
+	if p := wamp.PayloadOf(m); p != nil {
+		if args, kwargs, err := DecodePayload(p); err == nil {
+			vals = append(vals, args, kwargs)
+		}
+	}
+	return vals
+}
+
+// notText returns a string in v (at any depth, map keys included) that is
+// not UTF-8.
+func notText(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, utf8.ValidString(x)
+	case []any:
+		for _, e := range x {
+			if s, ok := notText(e); !ok {
+				return s, false
+			}
+		}
+	case map[string]any:
+		return notTextMap(x)
+	case wamp.Dict:
+		return notTextMap(x)
+	}
+	return "", true
+}
+
+func notTextMap(m map[string]any) (string, bool) {
+	for k, e := range m {
+		if !utf8.ValidString(k) {
+			return k, false
+		}
+		if s, ok := notText(e); !ok {
+			return s, false
+		}
+	}
+	return "", true
+}

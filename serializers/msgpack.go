@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -46,6 +47,22 @@ func dropUndefined(m map[string]any) map[string]any {
 	return m
 }
 
+// msgpackDict decodes a dict of the message's header: JavaScript's
+// undefined values are dropped, then the values are normalized as
+// payloads are (bin stays []byte: the reader's loose decoding, which
+// would make it a string, is not used for dicts).
+func msgpackDict(d *msgpack.Decoder) (map[string]any, error) {
+	m, err := d.DecodeMap()
+	if err != nil {
+		return nil, err
+	}
+	v, err := normalizeMsgpack(dropUndefined(m))
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string]any), nil
+}
+
 // msgpackReader decodes elements in place; raw payloads are sub-slices of the
 // frame (the decoder reads a bytes.Reader directly, without buffering, so the
 // reader's offset is the decoder's).
@@ -59,7 +76,6 @@ type msgpackReader struct {
 var msgpackReaders = sync.Pool{New: func() any {
 	r := &msgpackReader{r: bytes.NewReader(nil)}
 	r.d = msgpack.NewDecoder(r.r)
-	r.d.UseLooseInterfaceDecoding(true)
 	return r
 }}
 
@@ -72,7 +88,6 @@ func (*msgpackSerializer) Decode(data []byte) (wamp.Message, error) {
 	mr.data = data
 	mr.r.Reset(data)
 	mr.d.Reset(mr.r)
-	mr.d.UseLooseInterfaceDecoding(true)
 	n, err := mr.d.DecodeArrayLen()
 	if err != nil || n < 0 {
 		return nil, malformed("not a MessagePack list: %v", err)
@@ -144,8 +159,8 @@ func (r *msgpackReader) dict() (wamp.Dict, error) {
 	if !isMsgpackMap(c) {
 		return nil, fmt.Errorf("want a dict, got code %#x", c)
 	}
-	m, err := r.d.DecodeMap()
-	return wamp.Dict(dropUndefined(m)), err
+	m, err := msgpackDict(r.d)
+	return wamp.Dict(m), err
 }
 
 // rawElem returns the next element's bytes without decoding them.
@@ -208,20 +223,48 @@ func (*msgpackSerializer) decodeDict(raw []byte) (map[string]any, error) {
 	return m, nil
 }
 
-// msgpackValue decodes one application value. It does not use the loose
-// decoding of the message reader, which turns bin into string: bin must stay
-// []byte. Integers are normalised to int64 (uint64 above its range), floats to
-// float64.
+// msgpackValue decodes one application value. It does not use
+// vmihailenco/msgpack's loose decoding, which turns bin into string: bin
+// must stay []byte. See normalizeMsgpack.
 func msgpackValue(raw []byte) (any, error) {
 	d := msgpack.NewDecoder(bytes.NewReader(raw))
 	v, err := d.DecodeInterface()
 	if err != nil {
 		return nil, err
 	}
-	return normalizeMsgpack(v), nil
+	return normalizeMsgpack(v)
 }
 
-func normalizeMsgpack(v any) any {
+// normalizeMsgpack rewrites a decoded value in place: integers as int64
+// (uint64 above its range), floats as float64, JavaScript's undefined as
+// nil. It refuses a map key that is not UTF-8: vmihailenco/msgpack decodes
+// a bin key as a string, and a map key must be text for every peer
+// (checkMsgpack has checked the str ones).
+func normalizeMsgpack(v any) (any, error) {
+	var err error
+	switch x := v.(type) {
+	case []any:
+		for i, e := range x {
+			if x[i], err = normalizeMsgpack(e); err != nil {
+				return nil, err
+			}
+		}
+		return x, nil
+	case map[string]any:
+		for k, e := range x {
+			if !utf8.ValidString(k) {
+				return nil, fmt.Errorf("map key %q is not UTF-8", k)
+			}
+			if x[k], err = normalizeMsgpack(e); err != nil {
+				return nil, err
+			}
+		}
+		return x, nil
+	}
+	return normalizeMsgpackScalar(v), nil
+}
+
+func normalizeMsgpackScalar(v any) any {
 	switch x := v.(type) {
 	case int8:
 		return int64(x)
@@ -243,14 +286,6 @@ func normalizeMsgpack(v any) any {
 		return float64(x)
 	case jsUndefined:
 		return nil
-	case []any:
-		for i, e := range x {
-			x[i] = normalizeMsgpack(e)
-		}
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalizeMsgpack(e)
-		}
 	}
 	return v
 }

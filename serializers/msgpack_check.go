@@ -3,6 +3,7 @@ package serializers
 import (
 	"encoding/binary"
 	"fmt"
+	"unicode/utf8"
 )
 
 // maxNesting bounds how deeply lists and dicts may nest in a message.
@@ -10,7 +11,9 @@ const maxNesting = 64
 
 // checkMsgpack walks the structure of one MessagePack value without decoding
 // it and fails if it is truncated, nests deeper than maxNesting, declares more
-// elements than it has bytes for, or is followed by trailing bytes.
+// elements than it has bytes for, holds a str that is not UTF-8 (the
+// MessagePack spec requires it; vmihailenco/msgpack does not check), or is
+// followed by trailing bytes.
 //
 // vmihailenco/msgpack preallocates containers from their declared length (up
 // to a million entries each) and recurses without a depth limit, so a few
@@ -84,7 +87,7 @@ func msgpackItem(b []byte) (size, items int, err error) {
 	case c >= 0x90 && c <= 0x9f:
 		return 1, int(c & 0x0f), nil
 	case c >= 0xa0 && c <= 0xbf:
-		return 1 + int(c&0x1f), 0, nil
+		return msgpackStr(b, 1, int(c&0x1f))
 	}
 	fixed := map[byte]int{0xca: 5, 0xcb: 9, 0xcc: 2, 0xcd: 3, 0xce: 5, 0xcf: 9, 0xd0: 2, 0xd1: 3, 0xd2: 5, 0xd3: 9,
 		0xd4: 3, 0xd5: 4, 0xd6: 6, 0xd7: 10, 0xd8: 18}
@@ -121,6 +124,18 @@ func msgpackItem(b []byte) (size, items int, err error) {
 		return 1 + width, n, nil
 	case 0xde, 0xdf:
 		return 1 + width, 2 * n, nil
+	case 0xd9, 0xda, 0xdb:
+		return msgpackStr(b, 1+width, n)
 	}
 	return 1 + width + extra + n, 0, nil
+}
+
+// msgpackStr is the size of a str item whose n bytes of text follow a
+// header of hdr bytes, checking that they are UTF-8. A truncated str is
+// left to the caller, which compares the size with what is left.
+func msgpackStr(b []byte, hdr, n int) (size, items int, err error) {
+	if size = hdr + n; size <= len(b) && !utf8.Valid(b[hdr:size]) {
+		return 0, 0, fmt.Errorf("str is not UTF-8")
+	}
+	return size, 0, nil
 }
