@@ -2,6 +2,7 @@ package serializers
 
 import (
 	"fmt"
+	"math/big"
 	"reflect"
 	"sync"
 
@@ -146,22 +147,57 @@ func (r *cborReader) rawDict() ([]byte, error) {
 func (*cborSerializer) decodeValue(raw []byte) (any, error) {
 	var v any
 	err := cborDec.Unmarshal(raw, &v)
-	return v, err
+	return normalizeCBOR(v), err
 }
 
 func (*cborSerializer) decodeList(raw []byte) ([]any, error) {
 	var v []any
 	err := cborDec.Unmarshal(raw, &v)
+	normalizeCBOR(v)
 	return v, err
 }
 
 func (*cborSerializer) decodeDict(raw []byte) (map[string]any, error) {
 	var v map[string]any
 	err := cborDec.Unmarshal(raw, &v)
+	normalizeCBOR(v)
 	return v, err
 }
 
-func (*cborSerializer) encodeValue(v any) ([]byte, error) { return cborEnc.Marshal(v) }
+// normalizeCBOR rewrites in place the integers that the decoder returns as
+// big.Int although they fit in 64 bits (bignums, tags 2 and 3, of small
+// values: RFC 8949 section 3.4.3 makes them the same numbers) as int64, or
+// uint64 above its range.
+func normalizeCBOR(v any) any {
+	switch x := v.(type) {
+	case big.Int:
+		if x.IsInt64() {
+			return x.Int64()
+		}
+		if x.IsUint64() {
+			return x.Uint64()
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeCBOR(e)
+		}
+	case map[string]any:
+		for k, e := range x {
+			switch e.(type) {
+			case big.Int, []any, map[string]any:
+				x[k] = normalizeCBOR(e)
+			}
+		}
+	}
+	return v
+}
+
+func (*cborSerializer) encodeValue(v any) ([]byte, error) {
+	if _, _, err := portable(v, wamp.EncodingCBOR); err != nil {
+		return nil, err
+	}
+	return cborEnc.Marshal(v)
+}
 
 // cborWriter collects the elements, raw payloads as cbor.RawMessage, and
 // marshals the list once.
@@ -193,13 +229,21 @@ func (w *cborWriter) dict(d wamp.Dict) error {
 	if d == nil {
 		d = wamp.Dict{}
 	}
-	w.elems = append(w.elems, map[string]any(d))
-	return nil
+	return w.value(map[string]any(d))
 }
 
 func (w *cborWriter) payload() *payloadWriter { return &w.payloadWriter }
 func (w *cborWriter) raw(b []byte)            { w.elems = append(w.elems, cbor.RawMessage(b)) }
-func (w *cborWriter) value(v any) error       { w.elems = append(w.elems, v); return nil }
+
+// value keeps v for finish, which portable checks: for CBOR it never
+// changes it.
+func (w *cborWriter) value(v any) error {
+	if _, _, err := portable(v, wamp.EncodingCBOR); err != nil {
+		return err
+	}
+	w.elems = append(w.elems, v)
+	return nil
+}
 
 // finish writes the list: a CBOR array header, then each element; raw
 // payloads are appended as they are (the encoder would re-validate them, and

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
@@ -232,11 +234,9 @@ func parseJSON(raw []byte) (gjson.Result, error) {
 	return gjson.ParseBytes(raw), nil
 }
 
-// jsonValue turns a checked JSON value into Go values: integers as int64
-// (uint64 above int64's range), other numbers as float64, strings as
-// string or, with WAMP's binary convention ("\u0000" + base64), []byte. A
-// number beyond float64's range is refused: no serializer could write it
-// back.
+// jsonValue turns a checked JSON value into Go values: numbers as
+// jsonNumber does, strings as string or, with WAMP's binary convention
+// ("\u0000" + base64), []byte.
 func jsonValue(r gjson.Result) (any, error) {
 	switch r.Type {
 	case gjson.Null:
@@ -248,22 +248,45 @@ func jsonValue(r gjson.Result) (any, error) {
 	case gjson.String:
 		return fromJSONString(r.Str), nil
 	case gjson.Number:
-		if i, err := strconv.ParseInt(r.Raw, 10, 64); err == nil {
-			return i, nil
-		}
-		if u, err := strconv.ParseUint(r.Raw, 10, 64); err == nil {
-			return u, nil
-		}
-		f, err := strconv.ParseFloat(r.Raw, 64)
-		if err != nil {
-			return nil, fmt.Errorf("number %.30s out of range", r.Raw)
-		}
-		return f, nil
+		return jsonNumber(r.Raw)
 	}
 	if r.IsArray() {
 		return jsonList(r)
 	}
 	return jsonDict(r)
+}
+
+// jsonNumber turns a JSON number into int64, uint64 above int64's range, or
+// float64. A number that float64 cannot hold is refused (ErrUnconvertible),
+// as no other serializer could carry it: one beyond float64's range
+// (1e400), or an integer literal beyond 64 bits that is neither exactly a
+// float64 nor the shortest form of one, which is what encoders of float64s
+// (JavaScript's JSON.stringify, encoding/json) write. A fraction or an
+// exponent is rounded to the nearest float64, as every JSON reader does.
+//
+// Such a number still reaches JSON peers as it came: a payload is spliced
+// between peers of the same serializer without being decoded, and it is
+// valid JSON. Only converting it to msgpack or CBOR fails (and a dict of a
+// message's header holding one is refused, as the router decodes those).
+func jsonNumber(raw string) (any, error) {
+	if i, err := strconv.ParseInt(raw, 10, 64); err == nil {
+		return i, nil
+	}
+	if u, err := strconv.ParseUint(raw, 10, 64); err == nil {
+		return u, nil
+	}
+	f, err := strconv.ParseFloat(raw, 64)
+	if err != nil {
+		return nil, unconvertible("number %.40s is beyond float64", raw)
+	}
+	if strings.ContainsAny(raw, ".eE") || strconv.FormatFloat(f, 'f', -1, 64) == raw {
+		return f, nil
+	}
+	exact, _ := new(big.Float).SetFloat64(f).Int(nil)
+	if lit, ok := new(big.Int).SetString(raw, 10); ok && exact.Cmp(lit) == 0 {
+		return f, nil
+	}
+	return nil, unconvertible("integer %.40s does not fit in 64 bits nor in a float64", raw)
 }
 
 func jsonList(r gjson.Result) ([]any, error) {
@@ -295,8 +318,12 @@ func jsonDict(r gjson.Result) (map[string]any, error) {
 }
 
 func (*jsonSerializer) encodeValue(v any) ([]byte, error) {
+	p, _, err := portable(v, wamp.EncodingJSON)
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
-	if err := jsonMarshalTo(&buf, toJSONValue(v)); err != nil {
+	if err := jsonMarshalTo(&buf, p); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -361,8 +388,12 @@ func finishBuf(buf *[]byte) []byte {
 const maxPooledBuf = 64 << 10
 
 func (w *jsonWriter) value(v any) error {
+	p, _, err := portable(v, wamp.EncodingJSON)
+	if err != nil {
+		return err
+	}
 	w.tmp.Reset()
-	if err := jsonMarshalTo(&w.tmp, toJSONValue(v)); err != nil {
+	if err := jsonMarshalTo(&w.tmp, p); err != nil {
 		return err
 	}
 	w.raw(w.tmp.Bytes())

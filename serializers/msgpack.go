@@ -291,6 +291,9 @@ func normalizeMsgpackScalar(v any) any {
 }
 
 func (*msgpackSerializer) encodeValue(v any) ([]byte, error) {
+	if _, _, err := portable(v, wamp.EncodingMsgPack); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	e := msgpack.NewEncoder(&buf)
 	e.UseCompactInts(true)
@@ -332,18 +335,25 @@ func (w *msgpackWriter) keep(err error) {
 	}
 }
 
-func (w *msgpackWriter) begin(n int)       { w.keep(w.e.EncodeArrayLen(n)) }
-func (w *msgpackWriter) id(v wamp.ID)      { w.keep(w.e.EncodeUint(uint64(v))) }
-func (w *msgpackWriter) integer(v int64)   { w.keep(w.e.EncodeInt(v)) }
-func (w *msgpackWriter) str(s string)      { w.keep(w.e.EncodeString(s)) }
-func (w *msgpackWriter) raw(b []byte)      { w.buf.Write(b) }
-func (w *msgpackWriter) value(v any) error { return w.e.Encode(v) }
+func (w *msgpackWriter) begin(n int)     { w.keep(w.e.EncodeArrayLen(n)) }
+func (w *msgpackWriter) id(v wamp.ID)    { w.keep(w.e.EncodeUint(uint64(v))) }
+func (w *msgpackWriter) integer(v int64) { w.keep(w.e.EncodeInt(v)) }
+func (w *msgpackWriter) str(s string)    { w.keep(w.e.EncodeString(s)) }
+func (w *msgpackWriter) raw(b []byte)    { w.buf.Write(b) }
+
+// value writes v, which portable checks: for msgpack it never changes it.
+func (w *msgpackWriter) value(v any) error {
+	if _, _, err := portable(v, wamp.EncodingMsgPack); err != nil {
+		return err
+	}
+	return w.e.Encode(v)
+}
 
 func (w *msgpackWriter) dict(d wamp.Dict) error {
 	if d == nil {
 		return w.e.EncodeMapLen(0)
 	}
-	return w.e.Encode(map[string]any(d))
+	return w.value(map[string]any(d))
 }
 
 func (w *msgpackWriter) payload() *payloadWriter { return &w.payloadWriter }

@@ -1,0 +1,212 @@
+package serializers
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// asArgs and asKwargs wrap one encoded item as Arguments|list [item] and
+// ArgumentsKw|dict {"k": item} in the encoding of ser.
+func asArgs(ser Serializer, item []byte) []byte {
+	switch ser {
+	case jsonSer:
+		return []byte("[" + string(item) + "]")
+	case msgpackSer:
+		return append([]byte{0x91}, item...)
+	}
+	return append([]byte{0x81}, item...)
+}
+
+func asKwargs(ser Serializer, item []byte) []byte {
+	switch ser {
+	case jsonSer:
+		return []byte(`{"k":` + string(item) + "}")
+	case msgpackSer:
+		return append([]byte{0x81, 0xa1, 'k'}, item...)
+	}
+	return append([]byte{0xa1, 0x61, 'k'}, item...)
+}
+
+// errorFrame is [ERROR, CALL, 1, {"k": item}, "e"] in ser's encoding.
+func errorFrame(ser Serializer, item []byte) []byte {
+	switch ser {
+	case jsonSer:
+		return []byte(`[8,48,1,{"k":` + string(item) + `},"e"]`)
+	case msgpackSer:
+		return append(append([]byte{0x95, 0x08, 0x30, 0x01, 0x81, 0xa1, 'k'}, item...), 0xa1, 'e')
+	}
+	return append(append([]byte{0x85, 0x08, 0x18, 0x30, 0x01, 0xa1, 0x61, 'k'}, item...), 0x61, 'e')
+}
+
+// unconvertibleCases are values some serializers cannot carry. refused
+// lists the other serializers that cannot; in a dict of the header (which
+// the router decodes) the value is refused as malformed when badDict, and
+// re-encoding it for its own serializer fails too when selfDict.
+var unconvertibleCases = []struct {
+	name     string
+	from     Serializer
+	item     []byte
+	refused  []Serializer
+	reason   string
+	badDict  bool
+	selfDict bool
+}{
+	{"msgpack NaN", msgpackSer, []byte{0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1}, []Serializer{jsonSer}, "NaN is not a JSON number", false, false},
+	{"msgpack float32 NaN", msgpackSer, []byte{0xca, 0x7f, 0xc0, 0, 0}, []Serializer{jsonSer}, "NaN is not a JSON number", false, false},
+	{"msgpack +Inf", msgpackSer, []byte{0xcb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0}, []Serializer{jsonSer}, "+Inf is not a JSON number", false, false},
+	{"msgpack -Inf", msgpackSer, []byte{0xcb, 0xff, 0xf0, 0, 0, 0, 0, 0, 0}, []Serializer{jsonSer}, "-Inf is not a JSON number", false, false},
+	{"msgpack ext 5", msgpackSer, []byte{0xd4, 0x05, 0x01}, []Serializer{jsonSer, cborSer}, "msgpack extension type 5", true, false},
+	{"msgpack timestamp", msgpackSer, []byte{0xd6, 0xff, 0x51, 0x4b, 0x67, 0xb0}, []Serializer{jsonSer, cborSer}, "timestamp", false, true},
+	{"msgpack integer key", msgpackSer, []byte{0x81, 0x01, 0x02}, []Serializer{jsonSer, cborSer}, "msgpack map key that is not a string", true, false},
+	{"msgpack bin key not UTF-8", msgpackSer, []byte{0x91, 0x81, 0xc4, 0x01, 0xff, 0x02}, []Serializer{jsonSer, cborSer}, "is not UTF-8", true, false},
+	{"cbor NaN", cborSer, []byte{0xf9, 0x7e, 0x00}, []Serializer{jsonSer}, "NaN is not a JSON number", false, false},
+	{"cbor +Inf", cborSer, []byte{0xf9, 0x7c, 0x00}, []Serializer{jsonSer}, "+Inf is not a JSON number", false, false},
+	{"cbor -Inf", cborSer, []byte{0xfb, 0xff, 0xf0, 0, 0, 0, 0, 0, 0}, []Serializer{jsonSer}, "-Inf is not a JSON number", false, false},
+	{"cbor integer key", cborSer, []byte{0xa1, 0x01, 0x02}, []Serializer{jsonSer, msgpackSer}, "CBOR map key that is not a text string", true, false},
+	{"cbor nested byte string key", cborSer, []byte{0x81, 0xa1, 0x41, 'k', 0x02}, []Serializer{jsonSer, msgpackSer}, "CBOR map key that is not a text string", true, false},
+	{"cbor tag 42", cborSer, []byte{0xd8, 0x2a, 0x01}, []Serializer{jsonSer, msgpackSer}, "CBOR tag 42 has no", false, false},
+	{"cbor date tag 1", cborSer, []byte{0xc1, 0x1a, 0x51, 0x4b, 0x67, 0xb0}, []Serializer{jsonSer, msgpackSer}, "timestamp", false, true},
+	{"cbor date tag 0", cborSer, append([]byte{0xc0, 0x74}, "2013-03-21T20:04:00Z"...), []Serializer{jsonSer, msgpackSer}, "timestamp", false, true},
+	{"cbor simple value 16", cborSer, []byte{0xf0}, []Serializer{jsonSer, msgpackSer}, "CBOR simple value 16 has no", false, false},
+	{"cbor bignum 2^64", cborSer, []byte{0xc2, 0x49, 1, 0, 0, 0, 0, 0, 0, 0, 0}, []Serializer{jsonSer, msgpackSer}, "integer 18446744073709551616 does not fit in 64 bits", false, false},
+	{"cbor -2^64", cborSer, []byte{0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, []Serializer{jsonSer, msgpackSer}, "integer -18446744073709551616 does not fit", false, false},
+	{"json 1e400", jsonSer, []byte("1e400"), []Serializer{msgpackSer, cborSer}, "number 1e400 is beyond float64", true, false},
+	{"json -1e400", jsonSer, []byte("-1e400"), []Serializer{msgpackSer, cborSer}, "number -1e400 is beyond float64", true, false},
+	{"json big integer", jsonSer, []byte("123456789012345678901234567890"), []Serializer{msgpackSer, cborSer}, "integer 123456789012345678901234567890 does not fit in 64 bits", true, false},
+	{"json integer below int64", jsonSer, []byte("-9223372036854775809"), []Serializer{msgpackSer, cborSer}, "integer -9223372036854775809 does not fit", true, false},
+}
+
+// TestUnconvertiblePayload: each value in args and kwargs of a CALL,
+// encoded as an INVOCATION for every serializer: refused with
+// ErrUnconvertible and a message naming the part, the serializer and the
+// value for those that cannot carry it; carried unchanged by the others
+// (its own splices the bytes).
+func TestUnconvertiblePayload(t *testing.T) {
+	t.Parallel()
+	for _, c := range unconvertibleCases {
+		for _, part := range []string{"args", "kwargs"} {
+			p := wamp.Payload{Encoding: c.from.Encoding(), RawArgs: asArgs(c.from, c.item)}
+			if part == "kwargs" {
+				p = wamp.Payload{Encoding: c.from.Encoding(), RawArgs: emptyList(c.from), RawKwargs: asKwargs(c.from, c.item)}
+			}
+			frame, err := c.from.Encode(&wamp.Call{Request: 1, Options: wamp.Dict{}, Procedure: "p", Payload: p})
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			m, err := c.from.Decode(frame)
+			if err != nil {
+				t.Fatalf("%s %s: decode: %v", c.name, part, err)
+			}
+			inv := &wamp.Invocation{Request: 1, Registration: 2, Details: wamp.Dict{}, Payload: m.(*wamp.Call).Payload}
+			for _, to := range all {
+				checkConversion(t, c.name+" "+part, inv, to, slices.Contains(c.refused, to), part, c.reason)
+			}
+		}
+	}
+}
+
+func emptyList(ser Serializer) []byte {
+	switch ser {
+	case jsonSer:
+		return []byte("[]")
+	case msgpackSer:
+		return []byte{0x90}
+	}
+	return []byte{0x80}
+}
+
+// checkConversion encodes m for to: refused as described, or carried.
+func checkConversion(t *testing.T, name string, m wamp.Message, to Serializer, refused bool, part, reason string) {
+	t.Helper()
+	out, err := to.Encode(m)
+	if refused {
+		if !errors.Is(err, ErrUnconvertible) {
+			t.Errorf("%s -> %s: got %v, want ErrUnconvertible", name, to.Name(), err)
+			return
+		}
+		want := "cannot encode " + part + " for " + to.Name() + ": "
+		if msg := err.Error(); !strings.Contains(msg, want) || !strings.Contains(msg, reason) {
+			t.Errorf("%s -> %s: message %q, want %q and %q", name, to.Name(), msg, want, reason)
+		}
+		return
+	}
+	if err != nil {
+		t.Errorf("%s -> %s: %v", name, to.Name(), err)
+		return
+	}
+	back, err := to.Decode(out)
+	if err != nil {
+		t.Errorf("%s -> %s: cannot decode %x: %v", name, to.Name(), out, err)
+		return
+	}
+	if !sameMessages(m, back) {
+		t.Errorf("%s -> %s: changed:\n%#v\n%#v", name, to.Name(), m, back)
+	}
+}
+
+// TestUnconvertibleDict: the same values in the details of an ERROR (a
+// callee's, which the router forwards to the caller): decoded by the router,
+// so refused as malformed when no Go value holds them; else refused or
+// carried as in payloads.
+func TestUnconvertibleDict(t *testing.T) {
+	t.Parallel()
+	for _, c := range unconvertibleCases {
+		m, err := c.from.Decode(errorFrame(c.from, c.item))
+		if c.badDict {
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s: details: got %v, want ErrMalformed", c.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: details: %v", c.name, err)
+		}
+		for _, to := range all {
+			refused := slices.Contains(c.refused, to) || to == c.from && c.selfDict
+			checkConversion(t, c.name+" details", m, to, refused, "details", c.reason)
+		}
+	}
+}
+
+// TestUnconvertibleMessage: the whole text of one error.
+func TestUnconvertibleMessage(t *testing.T) {
+	t.Parallel()
+	p := wamp.Payload{Encoding: wamp.EncodingMsgPack, RawArgs: []byte{0x92, 0x01, 0x81, 0xa1, 'x', 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1}}
+	_, err := jsonSer.Encode(&wamp.Invocation{Request: 1, Registration: 2, Details: wamp.Dict{}, Payload: p})
+	const want = `serializers: encoding INVOCATION: cannot encode args for json: NaN is not a JSON number (at [1]["x"])`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}
+
+// TestUnconvertibleValues: Go values (the router's, a client's) that the
+// encoding cannot carry, through Encode and EncodePayload, and a
+// transparent payload (payload passthru mode).
+func TestUnconvertibleValues(t *testing.T) {
+	t.Parallel()
+	for _, v := range []any{math.NaN(), math.Inf(1), float32(math.Inf(-1)), map[string]any{"a": []any{math.NaN()}}} {
+		_, err := jsonSer.Encode(&wamp.Event{Subscription: 1, Publication: 2, Details: wamp.Dict{}, Payload: wamp.Values([]any{v}, nil)})
+		if !errors.Is(err, ErrUnconvertible) || !strings.Contains(err.Error(), "cannot encode args for json") {
+			t.Errorf("Encode %v: %v", v, err)
+		}
+		_, err = EncodePayload(wamp.EncodingJSON, nil, map[string]any{"v": v})
+		if !errors.Is(err, ErrUnconvertible) || !strings.Contains(err.Error(), "cannot encode kwargs for json") {
+			t.Errorf("EncodePayload %v: %v", v, err)
+		}
+	}
+	// PUBLISH in payload passthru mode, from msgpack: the payload is NaN.
+	frame := []byte{0x95, 0x10, 0x01, 0x81, 0xaa, 'p', 'p', 't', '_', 's', 'c', 'h', 'e', 'm', 'e', 0xa1, 'x', 0xa1, 't', 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1}
+	m, err := msgpackSer.Decode(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := m.(*wamp.Publish)
+	ev := &wamp.Event{Subscription: 1, Publication: 2, Details: wamp.Dict{"ppt_scheme": "x"}, Payload: pub.Payload}
+	checkConversion(t, "transparent NaN", ev, jsonSer, true, "payload", "NaN is not a JSON number")
+	checkConversion(t, "transparent NaN", ev, cborSer, false, "", "")
+}
