@@ -22,6 +22,8 @@ import (
 // string keys. These convert losslessly between the three. The rest is
 // refused with ErrUnconvertible when it would have to cross:
 //
+//   - to JSON, a string of U+0000 followed by base64, which a JSON peer
+//     would read as binary;
 //   - NaN and infinities to JSON, which has no such numbers;
 //   - integers beyond int64 and uint64 (CBOR negative integers below
 //     -2^63, bignums; JSON integer literals a float64 does not hold),
@@ -98,7 +100,14 @@ func forPart(err error, part string, to wamp.Encoding) error {
 // decoders do not produce (the router's own) pass unchecked.
 func portable(v any, to wamp.Encoding) (out any, changed bool, err error) {
 	switch x := v.(type) {
-	case nil, bool, string, int64, uint64, int:
+	case nil, bool, int64, uint64, int:
+		return v, false, nil
+	case string:
+		if to == wamp.EncodingJSON && len(x) > 0 && x[0] == 0 {
+			if _, err := base64.StdEncoding.DecodeString(x[1:]); err == nil {
+				return nil, false, unconvertible("a string of U+0000 and base64 would read as binary in JSON")
+			}
+		}
 		return v, false, nil
 	case float64:
 		return v, false, portableFloat(x, to)

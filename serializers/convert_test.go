@@ -75,6 +75,8 @@ var unconvertibleCases = []struct {
 	{"cbor simple value 16", cborSer, []byte{0xf0}, []Serializer{jsonSer, msgpackSer}, "CBOR simple value 16 has no", false, false},
 	{"cbor bignum 2^64", cborSer, []byte{0xc2, 0x49, 1, 0, 0, 0, 0, 0, 0, 0, 0}, []Serializer{jsonSer, msgpackSer}, "integer 18446744073709551616 does not fit in 64 bits", false, false},
 	{"cbor -2^64", cborSer, []byte{0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, []Serializer{jsonSer, msgpackSer}, "integer -18446744073709551616 does not fit", false, false},
+	{"msgpack string read as binary", msgpackSer, []byte{0xa5, 0x00, 'A', 'A', 'E', 'C'}, []Serializer{jsonSer}, "would read as binary in JSON", false, false},
+	{"cbor string read as binary", cborSer, []byte{0x61, 0x00}, []Serializer{jsonSer}, "would read as binary in JSON", false, false},
 	{"json 1e400", jsonSer, []byte("1e400"), []Serializer{msgpackSer, cborSer}, "number 1e400 is beyond float64", true, false},
 	{"json -1e400", jsonSer, []byte("-1e400"), []Serializer{msgpackSer, cborSer}, "number -1e400 is beyond float64", true, false},
 	{"json big integer", jsonSer, []byte("123456789012345678901234567890"), []Serializer{msgpackSer, cborSer}, "integer 123456789012345678901234567890 does not fit in 64 bits", true, false},
@@ -209,4 +211,119 @@ func TestUnconvertibleValues(t *testing.T) {
 	ev := &wamp.Event{Subscription: 1, Publication: 2, Details: wamp.Dict{"ppt_scheme": "x"}, Payload: pub.Payload}
 	checkConversion(t, "transparent NaN", ev, jsonSer, true, "payload", "NaN is not a JSON number")
 	checkConversion(t, "transparent NaN", ev, cborSer, false, "", "")
+}
+
+// losslessArgs and losslessKwargs are values every serializer carries: they
+// must come back the same through any pair.
+var (
+	losslessArgs = []any{
+		int64(math.MinInt64), int64(math.MaxInt64), uint64(math.MaxUint64), int64(1<<53 + 1), int64(-1), int64(0),
+		0.1, -2.5, 1e308, math.MaxFloat64, math.SmallestNonzeroFloat64, 1e20, -1e-300,
+		"", "ünïcode ✓ 𝄞 日本語", "\x00 not base64!", "tab\tquote\"backslash\\nul\x00ctl\x01",
+		[]byte{0, 1, 255}, []byte{}, []byte("\x00AAEC"),
+		true, false, nil,
+		[]any{[]any{[]any{}}, map[string]any{}}, map[string]any{"a": map[string]any{"b": []any{int64(1), "x", []byte{7}}}},
+	}
+	losslessKwargs = map[string]any{"ü✓": "日本語", "bin": []byte("\x00raw"), "neg": int64(math.MinInt64), "": nil, "deep": []any{map[string]any{"f": 0.5}}}
+)
+
+// TestLosslessConversion: through every pair of serializers, args and
+// kwargs, args alone, and kwargs with empty args come back the same.
+func TestLosslessConversion(t *testing.T) {
+	t.Parallel()
+	payloads := []struct {
+		name   string
+		args   []any
+		kwargs map[string]any
+	}{
+		{"args and kwargs", losslessArgs, losslessKwargs},
+		{"args", losslessArgs, nil},
+		{"kwargs, empty args", []any{}, losslessKwargs},
+	}
+	for _, from := range all {
+		for _, pl := range payloads {
+			p, err := EncodePayload(from.Encoding(), pl.args, pl.kwargs)
+			if err != nil {
+				t.Fatalf("%s: %v", from.Name(), err)
+			}
+			frame, err := from.Encode(&wamp.Call{Request: 1, Options: wamp.Dict{"k": pl.kwargs}, Procedure: "p", Payload: p})
+			if err != nil {
+				t.Fatalf("%s: %v", from.Name(), err)
+			}
+			m, err := from.Decode(frame)
+			if err != nil {
+				t.Fatalf("%s %s: %v", from.Name(), pl.name, err)
+			}
+			for _, to := range all {
+				out, err := to.Encode(m)
+				if err != nil {
+					t.Fatalf("%s -> %s %s: %v", from.Name(), to.Name(), pl.name, err)
+				}
+				back, err := to.Decode(out)
+				if err != nil {
+					t.Fatalf("%s -> %s %s: %v", from.Name(), to.Name(), pl.name, err)
+				}
+				args, kwargs, err := DecodePayload(wamp.PayloadOf(back))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !sameValue(args, pl.args) || !sameMap(kwargs, pl.kwargs) && len(pl.kwargs) > 0 {
+					t.Errorf("%s -> %s %s:\n got %#v %#v\nwant %#v %#v", from.Name(), to.Name(), pl.name, args, kwargs, pl.args, pl.kwargs)
+				}
+				if o := back.(*wamp.Call).Options; len(pl.kwargs) > 0 && !sameValue(o["k"], pl.kwargs) {
+					t.Errorf("%s -> %s options: got %#v", from.Name(), to.Name(), o)
+				}
+			}
+		}
+	}
+}
+
+// TestLosslessFromWire: values only one encoding writes (a msgpack
+// float32, CBOR half floats, a small bignum, undefined, -2^63 as a CBOR
+// negative integer, indefinite lengths) convert to what they mean.
+func TestLosslessFromWire(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		from Serializer
+		item []byte
+		want any
+	}{
+		{msgpackSer, []byte{0xca, 0x3f, 0x00, 0x00, 0x00}, 0.5},
+		{msgpackSer, []byte{0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, uint64(math.MaxUint64)},
+		{msgpackSer, []byte{0xd4, 0x00, 0x00}, nil},
+		{msgpackSer, []byte{0xc4, 0x02, 0x00, 0xff}, []byte{0, 0xff}},
+		{cborSer, []byte{0xf9, 0x3c, 0x00}, 1.0},
+		{cborSer, []byte{0xf9, 0x00, 0x01}, 5.960464477539063e-08},
+		{cborSer, []byte{0xc2, 0x41, 0x05}, int64(5)},
+		{cborSer, []byte{0xc3, 0x41, 0x05}, int64(-6)},
+		{cborSer, []byte{0xf7}, nil},
+		{cborSer, []byte{0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, int64(math.MinInt64)},
+		{cborSer, []byte{0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, uint64(math.MaxUint64)},
+		{cborSer, []byte{0x9f, 0x01, 0x7f, 0x61, 'a', 0x61, 'b', 0xff, 0xff}, []any{int64(1), "ab"}},
+		{cborSer, []byte{0x5f, 0x41, 0x01, 0x41, 0x02, 0xff}, []byte{1, 2}},
+		{jsonSer, []byte(`"\u0000AAEC"`), []byte{0, 1, 2}},
+		{jsonSer, []byte(`"\ud834\udd1e"`), "𝄞"},
+		{jsonSer, []byte(`18446744073709551615`), uint64(math.MaxUint64)},
+		{jsonSer, []byte(`100000000000000000000`), 1e20},
+		{jsonSer, []byte(`123456789012345680000`), 123456789012345680000.0}, // JSON.stringify of that float64
+		{jsonSer, []byte(`18446744073709551616`), 18446744073709551616.0},   // 2^64, exactly a float64
+		{jsonSer, []byte(`1.5e3`), 1500.0},
+	} {
+		p := wamp.Payload{Encoding: c.from.Encoding(), RawArgs: asArgs(c.from, c.item)}
+		for _, to := range all {
+			out, err := to.Encode(&wamp.Invocation{Request: 1, Registration: 2, Details: wamp.Dict{}, Payload: p})
+			if err != nil {
+				t.Errorf("%s %x -> %s: %v", c.from.Name(), c.item, to.Name(), err)
+				continue
+			}
+			back, err := to.Decode(out)
+			if err != nil {
+				t.Fatalf("%s %x -> %s: %v", c.from.Name(), c.item, to.Name(), err)
+			}
+			args, _, err := DecodePayload(wamp.PayloadOf(back))
+			if err != nil || len(args) != 1 || !sameValue(args[0], c.want) {
+				t.Errorf("%s %x -> %s: got %#v (%v), want %#v", c.from.Name(), c.item, to.Name(), args, err, c.want)
+			}
+		}
+	}
 }
