@@ -224,12 +224,13 @@ func portableMap(m map[string]any, to wamp.Encoding) (any, bool, error) {
 // decodeFailure explains why part of a payload that came in a valid frame
 // has no Go value: what the decoding libraries refuse, in the user's words.
 func decodeFailure(from wamp.Encoding, part string, err error) error {
-	ce, ok := err.(*conversionError)
-	if !ok {
+	var ce *conversionError
+	if !errors.As(err, &ce) {
 		ce = decodeReason(from, err)
 	}
-	ce.part = part
-	return ce
+	c := *ce
+	c.part = part
+	return &c
 }
 
 func decodeReason(from wamp.Encoding, err error) *conversionError {
@@ -242,9 +243,6 @@ func decodeReason(from wamp.Encoding, err error) *conversionError {
 	// vmihailenco/msgpack's errors have no types: matched by their text.
 	case from == wamp.EncodingMsgPack && strings.HasPrefix(msg, "msgpack: unknown ext id="):
 		return unconvertible("msgpack extension type %s is not converted between serializers", strings.TrimPrefix(msg, "msgpack: unknown ext id="))
-	case from == wamp.EncodingMsgPack && strings.HasSuffix(msg, "decoding string/bytes length"):
-		// Decoding into interface values, the only string target is a map key.
-		return unconvertible("a msgpack map key that is not a string")
 	}
 	return unconvertible("%s value: %v", from, err)
 }

@@ -114,3 +114,36 @@ func notTextMap(m map[string]any) (string, bool) {
 	}
 	return "", true
 }
+
+// FuzzTranscode decodes a frame with one serializer (all[from%3]) and
+// encodes the message with each of the three. Encode either fails with
+// ErrUnconvertible, or writes a frame that the target decodes into the same
+// message (payload values compared by value, or byte for byte when
+// spliced). It never panics. Seeds in testdata/fuzz/FuzzTranscode/ are
+// real frames with what does not convert: NaN, infinities, CBOR maps with
+// integer keys, tags, 1e400, binary values, nesting.
+func FuzzTranscode(f *testing.F) {
+	f.Fuzz(func(t *testing.T, from byte, data []byte) {
+		src := all[int(from)%len(all)]
+		m, err := src.Decode(data)
+		if err != nil {
+			return
+		}
+		for _, to := range all {
+			out, err := to.Encode(m)
+			if err != nil {
+				if !errors.Is(err, ErrUnconvertible) {
+					t.Fatalf("%s -> %s: %s: not ErrUnconvertible: %v", src.Name(), to.Name(), m.MessageType(), err)
+				}
+				continue
+			}
+			back, err := to.Decode(out)
+			if err != nil {
+				t.Fatalf("%s -> %s: cannot decode %q: %v", src.Name(), to.Name(), out, err)
+			}
+			if !sameMessages(m, back) {
+				t.Fatalf("%s -> %s changed the message:\n%#v\n%#v", src.Name(), to.Name(), m, back)
+			}
+		}
+	})
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -52,15 +51,39 @@ func dropUndefined(m map[string]any) map[string]any {
 // payloads are (bin stays []byte: the reader's loose decoding, which
 // would make it a string, is not used for dicts).
 func msgpackDict(d *msgpack.Decoder) (map[string]any, error) {
-	m, err := d.DecodeMap()
+	m, err := decodeMsgpackMap(d)
 	if err != nil {
 		return nil, err
 	}
-	v, err := normalizeMsgpack(dropUndefined(m))
+	return normalizeMsgpack(dropUndefined(m.(map[string]any))).(map[string]any), nil
+}
+
+// decodeMsgpackMap is the decoders' map decoder: a map whose keys are all
+// str. vmihailenco/msgpack would take a bin key, or nil (as ""), for a
+// string, and a map key must be text for every peer.
+func decodeMsgpackMap(d *msgpack.Decoder) (any, error) {
+	n, err := d.DecodeMapLen()
 	if err != nil {
 		return nil, err
 	}
-	return v.(map[string]any), nil
+	m := make(map[string]any, min(n, 64)) // n <= bytes left: checkMsgpack
+	for range n {
+		c, err := d.PeekCode()
+		if err != nil {
+			return nil, err
+		}
+		if !msgpcode.IsString(c) {
+			return nil, unconvertible("a msgpack map key that is not a string (code %#x)", c)
+		}
+		k, err := d.DecodeString()
+		if err != nil {
+			return nil, err
+		}
+		if m[k], err = d.DecodeInterface(); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // msgpackReader decodes elements in place; raw payloads are sub-slices of the
@@ -88,6 +111,7 @@ func (*msgpackSerializer) Decode(data []byte) (wamp.Message, error) {
 	mr.data = data
 	mr.r.Reset(data)
 	mr.d.Reset(mr.r)
+	mr.d.SetMapDecoder(decodeMsgpackMap)
 	n, err := mr.d.DecodeArrayLen()
 	if err != nil || n < 0 {
 		return nil, malformed("not a MessagePack list: %v", err)
@@ -228,43 +252,18 @@ func (*msgpackSerializer) decodeDict(raw []byte) (map[string]any, error) {
 // must stay []byte. See normalizeMsgpack.
 func msgpackValue(raw []byte) (any, error) {
 	d := msgpack.NewDecoder(bytes.NewReader(raw))
+	d.SetMapDecoder(decodeMsgpackMap)
 	v, err := d.DecodeInterface()
 	if err != nil {
 		return nil, err
 	}
-	return normalizeMsgpack(v)
+	return normalizeMsgpack(v), nil
 }
 
 // normalizeMsgpack rewrites a decoded value in place: integers as int64
 // (uint64 above its range), floats as float64, JavaScript's undefined as
-// nil. It refuses a map key that is not UTF-8: vmihailenco/msgpack decodes
-// a bin key as a string, and a map key must be text for every peer
-// (checkMsgpack has checked the str ones).
-func normalizeMsgpack(v any) (any, error) {
-	var err error
-	switch x := v.(type) {
-	case []any:
-		for i, e := range x {
-			if x[i], err = normalizeMsgpack(e); err != nil {
-				return nil, err
-			}
-		}
-		return x, nil
-	case map[string]any:
-		for k, e := range x {
-			if !utf8.ValidString(k) {
-				return nil, fmt.Errorf("map key %q is not UTF-8", k)
-			}
-			if x[k], err = normalizeMsgpack(e); err != nil {
-				return nil, err
-			}
-		}
-		return x, nil
-	}
-	return normalizeMsgpackScalar(v), nil
-}
-
-func normalizeMsgpackScalar(v any) any {
+// nil.
+func normalizeMsgpack(v any) any {
 	switch x := v.(type) {
 	case int8:
 		return int64(x)
@@ -286,6 +285,14 @@ func normalizeMsgpackScalar(v any) any {
 		return float64(x)
 	case jsUndefined:
 		return nil
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeMsgpack(e)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeMsgpack(e)
+		}
 	}
 	return v
 }
