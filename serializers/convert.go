@@ -2,6 +2,7 @@ package serializers
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -110,7 +111,13 @@ func portable(v any, to wamp.Encoding) (out any, changed bool, err error) {
 		}
 		return v, false, nil
 	case float64:
-		return v, false, portableFloat(x, to)
+		if err := portableFloat(x, to); err != nil {
+			return nil, false, err
+		}
+		if n, ok := jsonBigFloat(x, to); ok {
+			return n, true, nil
+		}
+		return v, false, nil
 	case float32:
 		return v, false, portableFloat(float64(x), to)
 	case []byte:
@@ -141,6 +148,18 @@ func portableFloat(f float64, to wamp.Encoding) error {
 		return unconvertible("-Inf is not a JSON number")
 	}
 	return nil
+}
+
+// jsonBigFloat writes a float64 holding an integer of 2^53 or more (and
+// below 1e21, where encoding/json switches to an exponent itself) with an
+// exponent. encoding/json would write its shortest digits padded with
+// zeros, 27233566358816970 for 27233566358816968.0: a JSON reader that reads
+// integers as integers (ours does) would take that for a different number.
+func jsonBigFloat(f float64, to wamp.Encoding) (json.Number, bool) {
+	if a := math.Abs(f); to != wamp.EncodingJSON || a < 1<<53 || a >= 1e21 || f != math.Trunc(f) {
+		return "", false
+	}
+	return json.Number(strconv.FormatFloat(f, 'e', -1, 64)), true
 }
 
 // portableOther refuses the values only one serializer has.

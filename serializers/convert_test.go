@@ -220,6 +220,7 @@ var (
 	losslessArgs = []any{
 		int64(math.MinInt64), int64(math.MaxInt64), uint64(math.MaxUint64), int64(1<<53 + 1), int64(-1), int64(0),
 		0.1, -2.5, 1e308, math.MaxFloat64, math.SmallestNonzeroFloat64, 1e20, -1e-300,
+		27233566358816968.0, -1.2345678901234567e19, 1 << 53, // JSON writes these with an exponent
 		"", "ünïcode ✓ 𝄞 日本語", "\x00 not base64!", "tab\tquote\"backslash\\nul\x00ctl\x01",
 		[]byte{0, 1, 255}, []byte{}, []byte("\x00AAEC"),
 		true, false, nil,
