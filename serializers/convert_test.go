@@ -78,6 +78,10 @@ var unconvertibleCases = []struct {
 	{"cbor -2^64", cborSer, []byte{0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, []Serializer{jsonSer, msgpackSer}, "integer -18446744073709551616 does not fit", false, false},
 	{"msgpack string read as binary", msgpackSer, []byte{0xa5, 0x00, 'A', 'A', 'E', 'C'}, []Serializer{jsonSer}, "would read as binary in JSON", false, false},
 	{"cbor string read as binary", cborSer, []byte{0x61, 0x00}, []Serializer{jsonSer}, "would read as binary in JSON", false, false},
+	{"json unpaired high surrogate", jsonSer, []byte(`"a\ud800b"`), []Serializer{msgpackSer, cborSer}, "unpaired surrogate", true, false},
+	{"json unpaired low surrogate", jsonSer, []byte(`"\udc00"`), []Serializer{msgpackSer, cborSer}, "unpaired surrogate", true, false},
+	{"json two high surrogates", jsonSer, []byte(`"\uD834\uD834"`), []Serializer{msgpackSer, cborSer}, "unpaired surrogate", true, false},
+	{"json high surrogate at the end", jsonSer, []byte(`"x\ud834"`), []Serializer{msgpackSer, cborSer}, "unpaired surrogate", true, false},
 	{"json 1e400", jsonSer, []byte("1e400"), []Serializer{msgpackSer, cborSer}, "number 1e400 is beyond float64", true, false},
 	{"json -1e400", jsonSer, []byte("-1e400"), []Serializer{msgpackSer, cborSer}, "number -1e400 is beyond float64", true, false},
 	{"json big integer", jsonSer, []byte("123456789012345678901234567890"), []Serializer{msgpackSer, cborSer}, "integer 123456789012345678901234567890 does not fit in 64 bits", true, false},
@@ -305,6 +309,7 @@ func TestLosslessFromWire(t *testing.T) {
 		{cborSer, []byte{0x5f, 0x41, 0x01, 0x41, 0x02, 0xff}, []byte{1, 2}},
 		{jsonSer, []byte(`"\u0000AAEC"`), []byte{0, 1, 2}},
 		{jsonSer, []byte(`"\ud834\udd1e"`), "𝄞"},
+		{jsonSer, []byte(`"\uD834\uDD1E \\ud800 \ufffd �"`), "𝄞 \\ud800 \ufffd \ufffd"},
 		{jsonSer, []byte(`18446744073709551615`), uint64(math.MaxUint64)},
 		{jsonSer, []byte(`100000000000000000000`), 1e20},
 		{jsonSer, []byte(`123456789012345680000`), 123456789012345680000.0}, // JSON.stringify of that float64

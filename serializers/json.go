@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 
@@ -246,6 +247,11 @@ func jsonValue(r gjson.Result) (any, error) {
 	case gjson.True:
 		return true, nil
 	case gjson.String:
+		// gjson, like encoding/json, reads an unpaired surrogate escape
+		// ("\ud800", valid JSON but not text) as U+FFFD.
+		if strings.Contains(r.Str, "\uFFFD") && unpairedSurrogate(r.Raw) {
+			return nil, unconvertible("a JSON string with an unpaired surrogate (%.20s) is not text", r.Raw)
+		}
 		return fromJSONString(r.Str), nil
 	case gjson.Number:
 		return jsonNumber(r.Raw)
@@ -287,6 +293,41 @@ func jsonNumber(raw string) (any, error) {
 		return f, nil
 	}
 	return nil, unconvertible("integer %.40s does not fit in 64 bits nor in a float64", raw)
+}
+
+// unpairedSurrogate reports whether the JSON string literal raw escapes a
+// UTF-16 surrogate that is not half of a pair.
+func unpairedSurrogate(raw string) bool {
+	for i := 0; i < len(raw)-1; i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if raw[i] != 'u' || i+4 >= len(raw) {
+			continue
+		}
+		r := hexRune(raw[i+1 : i+5])
+		i += 4
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		if r >= 0xdc00 || i+6 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+			return true // a low half first, or a high half alone
+		}
+		if low := hexRune(raw[i+3 : i+7]); low < 0xdc00 || low > 0xdfff {
+			return true
+		}
+		i += 6
+	}
+	return false
+}
+
+func hexRune(h string) rune {
+	v, err := strconv.ParseUint(h, 16, 16)
+	if err != nil {
+		return -1
+	}
+	return rune(v)
 }
 
 func jsonList(r gjson.Result) ([]any, error) {
