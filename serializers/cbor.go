@@ -17,16 +17,15 @@ type cborSerializer struct{}
 var _ Serializer = (*cborSerializer)(nil)
 
 var (
-	// cborDec's bounds are its library's defaults, written out: they are
-	// what config.toml promises. A container declaring more elements than
-	// these is refused before anything is allocated for it (valid.go,
-	// wellformedInternal); checkCBOR refuses it first when the frame does
-	// not have a byte per element.
+	// cborDec's bounds are its library's defaults, written out (see
+	// maxCBORNesting): config.toml promises them. A container declaring
+	// more elements than these is refused before anything is allocated for
+	// it (valid.go, wellformedInternal); splitCBORList refuses it first.
 	cborDec = mustDecMode(cbor.DecOptions{
 		DefaultMapType:   reflect.TypeOf(map[string]any(nil)),
 		MaxNestedLevels:  maxCBORNesting,
-		MaxArrayElements: 131072,
-		MaxMapPairs:      131072,
+		MaxArrayElements: maxCBORElements,
+		MaxMapPairs:      maxCBORPairs,
 	})
 	cborEnc = mustEncMode(cbor.EncOptions{})
 )
@@ -52,15 +51,15 @@ func (*cborSerializer) Subprotocol() string     { return "wamp.2.cbor" }
 func (*cborSerializer) Binary() bool            { return true }
 func (*cborSerializer) Encoding() wamp.Encoding { return wamp.EncodingCBOR }
 
+// Decode splits the frame with splitCBORList, which checks all of it
+// (payloads are not decoded, so fxamacker/cbor never reads them), then
+// decodes the elements of the header one by one.
 func (*cborSerializer) Decode(data []byte) (wamp.Message, error) {
-	if err := checkCBOR(data); err != nil {
-		return nil, malformed("not a valid CBOR value: %v", err)
+	elems, n, err := splitCBORList(data)
+	if err != nil {
+		return nil, malformed("not a valid CBOR list: %v", err)
 	}
-	var elems []cbor.RawMessage
-	if err := cborDec.Unmarshal(data, &elems); err != nil {
-		return nil, malformed("not a CBOR list: %v", err)
-	}
-	return decodeMessage(&cborReader{elems: elems}, len(elems), wamp.EncodingCBOR)
+	return decodeMessage(&cborReader{elems: elems}, n, wamp.EncodingCBOR)
 }
 
 type cborReader struct {

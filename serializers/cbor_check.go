@@ -5,18 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
-// maxCBORNesting bounds how deeply arrays and maps may nest in a CBOR
-// message, its own list included. It is fxamacker/cbor's MaxNestedLevels,
-// which cborDec sets to it.
-const maxCBORNesting = 32
+// Bounds of a CBOR message, fxamacker/cbor's defaults, which cborDec sets
+// explicitly: how deeply arrays, maps and tags may nest, the message's own
+// list included (32 levels, as config.toml says), and how many elements an
+// array, pairs a map may declare. checkCBOR applies them as the library
+// does (valid.go, wellformedInternal), so a payload that is forwarded
+// without being decoded is held to what decoding it would accept.
+const (
+	maxCBORNesting  = 32
+	maxCBORElements = 131072
+	maxCBORPairs    = 131072
+)
 
 // cborLevel is an open array or map during checkCBOR.
 type cborLevel struct {
 	left  int  // items still to come, keys and values counted apart; -1: until a break
+	read  int  // items read
+	depth int  // its level of nesting, tags counted as the library counts them
 	isMap bool // items come in pairs
-	read  int  // items read, for a map of indefinite length
 }
 
 // cborChecker walks one CBOR item; pos is where it stopped.
@@ -24,22 +34,32 @@ type cborChecker struct {
 	data  []byte
 	pos   int
 	stack [maxCBORNesting + 1]cborLevel
+
+	// The elements of the top-level list: how many, where the one being
+	// read began, and the first maxElems of them, slices of data.
+	count int
+	start int
+	elems []cbor.RawMessage
 }
+
+// maxElems is how many elements of a message splitCBORList keeps: a message
+// has no more than 7, and decodeMessage refuses the rest by their count.
+const maxElems = 8
 
 var errCBORTruncated = errors.New("truncated")
 
 // checkCBOR walks the structure of one CBOR data item without decoding it
 // and fails if it is not well formed (RFC 8949 appendix C), is truncated,
-// nests deeper than maxCBORNesting, declares more elements than it has bytes
-// for, holds a text string that is not UTF-8 (RFC 8949 section 3.1, major
-// type 3), or is followed by trailing bytes.
+// exceeds the bounds above, declares more elements than it has bytes for,
+// holds a text string that is not UTF-8 (RFC 8949 section 3.1, major type
+// 3), or is followed by trailing bytes.
 //
 // fxamacker/cbor checks UTF-8 only where it decodes a text string into a Go
-// value (decode.go, parseTextString), not in the cbor.RawMessage elements a
-// frame is split into: a payload is forwarded as it came, so its text is
-// checked here. Each step consumes at least one byte and the walk keeps its
-// own stack, bounded by maxCBORNesting: the work is linear in len(data),
-// indefinite-length items included, with no recursion.
+// value (decode.go, parseTextString), neither in Valid/Wellformed nor in the
+// cbor.RawMessage elements a frame used to be split into. Each step here
+// consumes at least one byte and the walk keeps its own stack, bounded by
+// maxCBORNesting: the work is linear in len(data), indefinite-length items
+// included, with no recursion and no allocation.
 func checkCBOR(data []byte) error {
 	c := cborChecker{data: data}
 	if err := c.walk(); err != nil {
@@ -48,38 +68,67 @@ func checkCBOR(data []byte) error {
 	return nil
 }
 
+// splitCBORList checks data as checkCBOR does and, if it is a list,
+// returns its number of elements and the first maxElems of them as slices
+// of data: payloads are forwarded as these bytes, which no library decodes.
+func splitCBORList(data []byte) ([]cbor.RawMessage, int, error) {
+	if len(data) == 0 || data[0]>>5 != 4 {
+		return nil, 0, fmt.Errorf("not a list")
+	}
+	c := cborChecker{data: data, elems: make([]cbor.RawMessage, 0, 7)}
+	if err := c.walk(); err != nil {
+		return nil, 0, fmt.Errorf("at byte %d: %w", c.pos, err)
+	}
+	return c.elems, c.count, nil
+}
+
+// ended records the end of an item in the container at stack depth d: for
+// d 1 (the top-level list), an element of the message.
+func (c *cborChecker) ended(d int) {
+	if d != 1 {
+		return
+	}
+	c.count++
+	if c.elems != nil && len(c.elems) < maxElems {
+		c.elems = append(c.elems, c.data[c.start:c.pos:c.pos])
+	}
+}
+
 func (c *cborChecker) walk() error {
 	stack := append(c.stack[:0], cborLevel{left: 1})
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
-		if top.left == 0 {
+		if top.left == 0 || top.left < 0 && c.pos < len(c.data) && c.data[c.pos] == 0xff {
+			if top.left < 0 { // the break ending an indefinite length
+				if top.isMap && top.read%2 != 0 {
+					return fmt.Errorf("a map of indefinite length ends after a key")
+				}
+				c.pos++
+			}
 			stack = stack[:len(stack)-1]
+			c.ended(len(stack) - 1)
 			continue
 		}
 		if c.pos >= len(c.data) {
 			return errCBORTruncated
 		}
-		if top.left < 0 && c.data[c.pos] == 0xff { // the break ending an indefinite length
-			if top.isMap && top.read%2 != 0 {
-				return fmt.Errorf("a map of indefinite length ends after a key")
-			}
-			c.pos++
-			stack = stack[:len(stack)-1]
-			continue
-		}
 		if top.left > 0 {
 			top.left--
 		}
-		top.read++
-		open, lvl, err := c.item()
+		if top.read++; top.left < 0 && (!top.isMap && top.read > maxCBORElements || top.isMap && top.read > 2*maxCBORPairs) {
+			return fmt.Errorf("more than %d elements", maxCBORElements)
+		}
+		if len(stack) == 2 { // an element of the top-level list begins
+			c.start = c.pos
+		}
+		open, lvl, err := c.item(top.depth)
 		if err != nil {
 			return err
 		}
 		if open {
-			if len(stack) > maxCBORNesting {
-				return fmt.Errorf("nested deeper than %d levels", maxCBORNesting)
-			}
-			stack = append(stack, lvl)
+			stack = append(stack, lvl) // lvl.depth <= maxCBORNesting: room
+		} else {
+			c.ended(len(stack) - 1)
 		}
 	}
 	if c.pos != len(c.data) {
@@ -88,13 +137,20 @@ func (c *cborChecker) walk() error {
 	return nil
 }
 
-// item reads one item's head, after any tags: a scalar or string whole, an
-// array or map as the level it opens.
-func (c *cborChecker) item() (open bool, lvl cborLevel, err error) {
-	for {
+// item reads one item's head, after any tags, in a container at depth: a
+// scalar or string whole, an array or map as the level it opens. As in the
+// library, each tag after the first of a chain is a level of nesting.
+func (c *cborChecker) item(depth int) (open bool, lvl cborLevel, err error) {
+	for tags := 0; ; tags++ {
 		major, ai, val, err := c.head()
 		if err != nil {
 			return false, lvl, err
+		}
+		if tags > 1 {
+			depth++
+		}
+		if depth > maxCBORNesting {
+			return false, lvl, fmt.Errorf("nested deeper than %d levels", maxCBORNesting)
 		}
 		indefinite := ai == 31
 		if indefinite && (major < 2 || major == 6) {
@@ -107,20 +163,12 @@ func (c *cborChecker) item() (open bool, lvl cborLevel, err error) {
 			}
 			return false, lvl, c.str(major, val)
 		case 4, 5:
-			lvl.isMap = major == 5
-			if indefinite {
-				lvl.left = -1
-				return true, lvl, nil
+			lvl, err = c.container(major == 5, indefinite, val)
+			lvl.depth = depth + 1
+			if err == nil && lvl.depth > maxCBORNesting {
+				err = fmt.Errorf("nested deeper than %d levels", maxCBORNesting)
 			}
-			n, left := val, uint64(len(c.data)-c.pos)
-			if lvl.isMap && n <= left {
-				n *= 2
-			}
-			if n > left {
-				return false, lvl, fmt.Errorf("%d elements declared, %d bytes left", val, left)
-			}
-			lvl.left = int(n)
-			return true, lvl, nil
+			return err == nil, lvl, err
 		case 6: // a tag: its content is the item
 			continue
 		case 7:
@@ -133,6 +181,25 @@ func (c *cborChecker) item() (open bool, lvl cborLevel, err error) {
 		}
 		return false, lvl, nil
 	}
+}
+
+// container is the level an array or map opens, for n elements (pairs).
+func (c *cborChecker) container(isMap, indefinite bool, n uint64) (cborLevel, error) {
+	lvl := cborLevel{isMap: isMap, left: -1}
+	if indefinite {
+		return lvl, nil
+	}
+	if !isMap && n > maxCBORElements || isMap && n > maxCBORPairs {
+		return lvl, fmt.Errorf("%d elements declared, more than %d", n, maxCBORElements)
+	}
+	if isMap {
+		n *= 2
+	}
+	if left := uint64(len(c.data) - c.pos); n > left {
+		return lvl, fmt.Errorf("%d elements declared, %d bytes left", n, left)
+	}
+	lvl.left = int(n)
+	return lvl, nil
 }
 
 // head reads an initial byte and its argument. For ai 31 (indefinite

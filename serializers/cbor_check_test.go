@@ -58,26 +58,40 @@ func TestCBORStructure(t *testing.T) {
 	}
 }
 
-// TestCBORNestingLimit: the limit is the decoder's own (32 levels, the
-// message's list included), so what checkCBOR lets through the library
-// decodes, and what the library would refuse checkCBOR refuses first.
-func TestCBORNestingLimit(t *testing.T) {
+// TestCBORBounds: the bounds are the decoder's own (32 levels, the
+// message's list included, nested tags counted as it counts them; 131072
+// elements or pairs), so what Decode lets through the library accepts, and
+// what the library refuses Decode refuses. Payloads are never read by the
+// library on their way to CBOR peers.
+func TestCBORBounds(t *testing.T) {
 	t.Parallel()
-	ok := cborCall(5, nestedCBOR(31)...)
-	if _, err := cborSer.Decode(ok); err != nil {
-		t.Fatalf("32 levels: %v", err)
-	}
-	var v any
-	if err := cborDec.Unmarshal(ok, &v); err != nil {
-		t.Fatalf("32 levels, library: %v", err)
-	}
-	deep := cborCall(5, nestedCBOR(32)...)
-	if err := checkCBOR(deep); err == nil {
-		t.Fatal("checkCBOR: 33 levels accepted")
-	}
-	var tooDeep *cbor.MaxNestedLevelError
-	if err := cborDec.Unmarshal(deep, &v); !errors.As(err, &tooDeep) {
-		t.Fatalf("33 levels, library: %v", err)
+	tagged := func(n int, item ...byte) []byte { return append(bytes.Repeat([]byte{0xd8, 0x2a}, n), item...) }
+	count := func(head []byte, n int, item byte) []byte { return append(head, bytes.Repeat([]byte{item}, n)...) }
+	for _, c := range []struct {
+		name string
+		ok   bool
+		data []byte
+	}{
+		{"32 levels", true, cborCall(5, nestedCBOR(31)...)},
+		{"33 levels", false, cborCall(5, nestedCBOR(32)...)},
+		{"a tag on the 32nd level", true, cborCall(5, append(bytes.Repeat([]byte{0x81}, 30), tagged(1, 0x81, 0x01)...)...)},
+		{"two tags on the 32nd level", false, cborCall(5, append(bytes.Repeat([]byte{0x81}, 30), tagged(2, 0x81, 0x01)...)...)},
+		{"31 tags on a scalar on level 2", true, cborCall(5, append([]byte{0x81}, tagged(31, 0x01)...)...)},
+		{"32 tags on a scalar on level 2", false, cborCall(5, append([]byte{0x81}, tagged(32, 0x01)...)...)},
+		{"indefinite, 33 levels", false, cborCall(5, append(bytes.Repeat([]byte{0x9f}, 32), bytes.Repeat([]byte{0xff}, 32)...)...)},
+		{"131072 elements", true, count(cborCall(5, 0x9a, 0x00, 0x02, 0x00, 0x00), 131072, 0x01)},
+		{"131073 elements", false, count(cborCall(5, 0x9a, 0x00, 0x02, 0x00, 0x01), 131073, 0x01)},
+		{"131072 pairs", true, count(cborCall(6, 0x80, 0xba, 0x00, 0x02, 0x00, 0x00), 2*131072, 0x01)},
+		{"131073 pairs", false, count(cborCall(6, 0x80, 0xba, 0x00, 0x02, 0x00, 0x01), 2*131073, 0x01)},
+		{"indefinite, 131072 elements", true, append(count(cborCall(5, 0x9f), 131072, 0x01), 0xff)},
+		{"indefinite, 131073 elements", false, append(count(cborCall(5, 0x9f), 131073, 0x01), 0xff)},
+		{"indefinite, 131073 pairs", false, append(count(cborCall(6, 0x80, 0xbf), 2*131073, 0x01), 0xff)},
+	} {
+		_, err := cborSer.Decode(c.data)
+		libErr := cborDec.Wellformed(c.data)
+		if c.ok != (err == nil) || c.ok != (libErr == nil) {
+			t.Errorf("%s: Decode: %v; library: %v", c.name, err, libErr)
+		}
 	}
 }
 
