@@ -82,6 +82,9 @@ func within(err error, step string) error {
 // forPart names the serializer of a conversion error and, unless it is
 // known already, the part of the message; other errors pass unchanged.
 func forPart(err error, part string, to wamp.Encoding) error {
+	if err == nil {
+		return nil // errors.As would allocate its target
+	}
 	var ce *conversionError
 	if errors.As(err, &ce) {
 		c := *ce
@@ -126,7 +129,11 @@ func portable(v any, to wamp.Encoding) (out any, changed bool, err error) {
 		}
 		return v, false, nil
 	case []any:
-		return portableList(x, to)
+		l, changed, err := portableList(x, to)
+		if err != nil || !changed {
+			return v, false, err // v, not l: boxing a slice again allocates
+		}
+		return l, true, nil
 	case map[string]any:
 		return portableMap(x, to)
 	case wamp.Dict:
@@ -196,7 +203,7 @@ func bigInt(x *big.Int, to wamp.Encoding) error {
 	return nil
 }
 
-func portableList(l []any, to wamp.Encoding) (any, bool, error) {
+func portableList(l []any, to wamp.Encoding) ([]any, bool, error) {
 	var out []any // a copy, once an element changes
 	for i, e := range l {
 		p, changed, err := portable(e, to)
