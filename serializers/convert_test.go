@@ -191,6 +191,20 @@ func TestUnconvertibleMessage(t *testing.T) {
 	}
 }
 
+// TestUnconvertibleJSONMessage: where in a JSON payload the number is.
+func TestUnconvertibleJSONMessage(t *testing.T) {
+	t.Parallel()
+	m, err := jsonSer.Decode([]byte(`[70,1,{},[1,{"a":[2,1e400]}]]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cborSer.Encode(m)
+	const want = `serializers: encoding YIELD: cannot encode args for cbor: number 1e400 is beyond float64 (at [1]["a"][1])`
+	if !errors.Is(err, ErrUnconvertible) || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}
+
 // TestUnconvertibleValues: Go values (the router's, a client's) that the
 // encoding cannot carry, through Encode and EncodePayload, and a
 // transparent payload (payload passthru mode).

@@ -336,6 +336,7 @@ func jsonList(r gjson.Result) ([]any, error) {
 	r.ForEach(func(_, e gjson.Result) bool {
 		var v any
 		if v, err = jsonValue(e); err != nil {
+			err = within(err, "["+strconv.Itoa(len(l))+"]")
 			return false
 		}
 		l = append(l, v)
@@ -350,6 +351,7 @@ func jsonDict(r gjson.Result) (map[string]any, error) {
 	r.ForEach(func(k, e gjson.Result) bool {
 		var v any
 		if v, err = jsonValue(e); err != nil {
+			err = within(err, "["+strconv.Quote(k.Str)+"]")
 			return false
 		}
 		d[k.Str] = v
