@@ -37,7 +37,10 @@ import (
 //     no timestamp crosses.
 //
 // Payloads of the receiver's own serializer are spliced as they came and
-// never checked here: JSON 1e400 reaches JSON peers unchanged.
+// never checked here: JSON 1e400 reaches JSON peers unchanged. Dicts of the
+// header are decoded by the router and written again, so the rules apply to
+// them for every serializer: a timestamp in details is refused even for a
+// peer of the serializer it came in.
 
 // conversionError is a value that Encode cannot write for its serializer
 // (or, from DecodePayload, that has no Go value). It wraps ErrUnconvertible.
