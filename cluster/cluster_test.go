@@ -80,7 +80,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func scrape(t *testing.T, n *node) string {
 	t.Helper()
 	w := httptest.NewRecorder()
-	metrics.Handler(n.Router, n.Transport).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	metrics.Handler(n.Router, n.Transport, nil).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	return w.Body.String()
 }
 
@@ -758,7 +758,7 @@ func TestNodeRejoins(t *testing.T) {
 func TestSuiteAcrossNodes(t *testing.T) {
 	url := startNATS(t)
 	opts := routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{
-		Name: "realm1", Anonymous: true,
+		Name: "realm1", Anonymous: true, Roles: routertest.TrustedRoles("anonymous"), // session_kill
 		EventHistory: []router.HistoryConfig{{Topic: "test", Match: "prefix", Limit: 10000}},
 	}}}}
 	var nodes []*node

@@ -82,8 +82,8 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		s.protocolViolation(msg)
 		return false
 	}
-	if !wamp.ValidURI(hello.Realm, s.r.cfg.StrictURI, false) {
-		s.refuse(wamp.ErrInvalidURI, fmt.Sprintf("invalid realm URI %q", hello.Realm))
+	if len(hello.Realm) > s.r.cfg.MaxURILength || !wamp.ValidURI(hello.Realm, s.r.cfg.StrictURI, false) {
+		s.refuse(wamp.ErrInvalidURI, fmt.Sprintf("invalid realm URI %q", clip(string(hello.Realm))))
 		return false
 	}
 	rm := s.r.realm(hello.Realm)

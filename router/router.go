@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ type Router struct {
 	perAddress map[string]int
 	wg         sync.WaitGroup
 	closing    atomic.Bool
+	draining   atomic.Bool // shutting down: calls in flight finish, new ones are refused
 
 	stats    Stats
 	failures failureLog
@@ -53,6 +55,7 @@ type realm struct {
 	events *eventStore
 	perms  map[string]*permissions      // by role, compiled at start
 	authz  *dynamicAuthz                // nil without an authorizer
+	auth   *realmAuth                   // prepared at New; nil for a realm created on demand
 	stats  *Stats                       // the router's
 	link   *atomic.Pointer[clusterLink] // the router's
 }
@@ -94,18 +97,27 @@ func New(cfg Config, opts Options) (*Router, error) {
 			}
 			perms[role.Name] = p
 		}
+		for _, proc := range []string{rc.Authenticator, rc.Authorizer} {
+			if wamp.Reserved(wamp.URI(proc)) {
+				return nil, fmt.Errorf("router: realm %s: %q cannot be an authenticator or authorizer: wamp.* procedures belong to the router", rc.Name, proc)
+			}
+		}
 		for _, m := range rc.AuthMethods {
 			if m != AuthTicket && m != AuthWAMPCRA && m != AuthCryptosign && m != AuthTLS {
 				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
 			}
 		}
-		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory), perms: perms, stats: &r.stats, link: &r.link}
+		auth, err := newRealmAuth(rc)
+		if err != nil {
+			return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
+		}
+		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory, cfg.storeLimits()), perms: perms, auth: auth, stats: &r.stats, link: &r.link}
 		if rc.Authorizer != "" {
 			ttl := rc.AuthorizerCacheTTL
 			if ttl == 0 {
 				ttl = time.Minute
 			}
-			rm.authz = &dynamicAuthz{rm: rm, ttl: ttl}
+			rm.authz = &dynamicAuthz{rm: rm, ttl: ttl, size: cmp.Or(rc.AuthorizerCacheSize, 10_000)}
 		}
 		r.realms[name] = rm
 	}
@@ -123,7 +135,7 @@ func (r *Router) realm(name wamp.URI) *realm {
 	r.realmsMu.Lock()
 	defer r.realmsMu.Unlock()
 	if rm = r.realms[name]; rm == nil {
-		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil), stats: &r.stats, link: &r.link}
+		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil, r.cfg.storeLimits()), stats: &r.stats, link: &r.link}
 		if r.link.Load() != nil { // registration and subscription ids unique across the cluster
 			rm.Dealer.GlobalIDs()
 			rm.Broker.GlobalIDs()
@@ -182,21 +194,26 @@ func (r *Router) untrack(s *session) {
 	r.wg.Done()
 }
 
-// Shutdown stops accepting sessions, sends GOODBYE wamp.close.system_shutdown to
-// every session, closes their connections with 1001 and waits until every
-// session has ended or ctx is done.
+// Shutdown stops accepting sessions and lets the calls in flight finish
+// while ctx's deadline allows (keeping min(1s, a quarter of the time left)
+// for the end; sessions keep working meanwhile, but new calls are refused
+// except from callees finishing theirs). Then every call still unanswered
+// gets ERROR wamp.error.canceled, every session GOODBYE
+// wamp.close.system_shutdown and close 1001, and Shutdown waits until
+// every session has ended or ctx is done.
 func (r *Router) Shutdown(ctx context.Context) error {
 	r.sessionsMu.Lock()
 	if r.closing.Swap(true) {
 		r.sessionsMu.Unlock()
 		return ErrShutdown
 	}
-	all := make([]*session, 0, len(r.sessions))
-	for s := range r.sessions {
-		all = append(all, s)
-	}
 	r.sessionsMu.Unlock()
+	r.drain(ctx)
 
+	all := r.liveSessions()
+	for _, s := range all {
+		s.cancelCalls(wamp.ErrCanceled, "the router is shutting down")
+	}
 	for _, s := range all {
 		s.shutdown()
 	}
@@ -210,6 +227,54 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	}
 }
 
+// drainPoll is how often drain looks whether the calls in flight are over.
+const drainPoll = 20 * time.Millisecond
+
+// drain waits until no call is in flight, or until ctx's deadline less
+// min(1s, a quarter of the time left). Without a deadline it does not wait.
+func (r *Router) drain(ctx context.Context) {
+	r.draining.Store(true)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return
+	}
+	left := time.Until(deadline)
+	stop := time.Now().Add(left - min(time.Second, left/4))
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	for r.callsInFlight() > 0 && time.Now().Before(stop) {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// callsInFlight counts the calls routed to callees and not answered: this
+// node's callees', the invocations of remote callees made here, and this
+// node's callees' invocations for other nodes' callers.
+func (r *Router) callsInFlight() int {
+	n := r.PendingInvocations()
+	for _, s := range r.liveSessions() {
+		s.invMu.Lock()
+		n += len(s.remoteInv)
+		s.invMu.Unlock()
+	}
+	return n
+}
+
+// liveSessions returns the sessions of this node.
+func (r *Router) liveSessions() []*session {
+	r.sessionsMu.Lock()
+	defer r.sessionsMu.Unlock()
+	all := make([]*session, 0, len(r.sessions))
+	for s := range r.sessions {
+		all = append(all, s)
+	}
+	return all
+}
+
 // Stats are the router's counters.
 type Stats struct {
 	SessionsJoined atomic.Uint64
@@ -218,6 +283,9 @@ type Stats struct {
 	ProtocolErrors atomic.Uint64
 	InternalErrors atomic.Uint64
 	AuthFailures   atomic.Uint64
+	// ConversionFailures counts messages whose payload a receiver's
+	// serializer could not carry (msgpack's NaN to JSON, for instance).
+	ConversionFailures atomic.Uint64
 	// ClusterNodesDropped counts cluster nodes dropped (goodbye or silence).
 	ClusterNodesDropped atomic.Uint64
 
@@ -248,13 +316,7 @@ func (r *Router) Stats() *Stats { return &r.stats }
 // PendingInvocations is the number of calls routed to callees and not yet
 // answered, over all sessions (remote callees of calls made here included).
 func (r *Router) PendingInvocations() int {
-	r.sessionsMu.Lock()
-	all := make([]*session, 0, len(r.sessions))
-	for s := range r.sessions {
-		all = append(all, s)
-	}
-	r.sessionsMu.Unlock()
-	all = append(all, r.proxies()...)
+	all := append(r.liveSessions(), r.proxies()...)
 	n := 0
 	for _, s := range all {
 		s.invMu.Lock()
@@ -273,14 +335,8 @@ type SessionKey struct {
 // SessionCounts counts the established sessions by realm and serializer,
 // for exporters (it takes the session set's lock once, not per message).
 func (r *Router) SessionCounts() map[SessionKey]int {
-	r.sessionsMu.Lock()
-	all := make([]*session, 0, len(r.sessions))
-	for s := range r.sessions {
-		all = append(all, s)
-	}
-	r.sessionsMu.Unlock()
 	counts := make(map[SessionKey]int)
-	for _, s := range all {
+	for _, s := range r.liveSessions() {
 		if s.established.Load() && !s.internal {
 			counts[SessionKey{Realm: string(s.realm.Name), Serializer: s.peer.Serializer().Name()}]++
 		}
