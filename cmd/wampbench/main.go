@@ -41,8 +41,9 @@
 // a failure exits 1. Every --sample it reads the router's VmRSS and open
 // file descriptors from /proc/PID and go_memstats_heap_inuse_bytes,
 // go_goroutines, junction_sessions and process_open_fds from --metrics,
-// and writes them to soak.csv in --out as it goes; at the end it writes
-// soak.json: the traffic, the failures (the first few described),
+// and writes them to soak.csv in --out as it goes; at the end it draws
+// soak.png (memory, goroutines, descriptors and sessions over minutes) and
+// writes soak.json: the traffic, the failures (the first few described),
 // and for each series its mean in the first minute after --warmup, in the
 // last minute, and the slope per hour of a least-squares fit over the
 // second half. go run ./bench/soak builds and starts a Junction for it.

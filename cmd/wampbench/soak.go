@@ -94,7 +94,7 @@ func (s *soak) failN(kind *atomic.Int64, n int64, format string, args ...any) {
 }
 
 // runSoak runs mixed traffic for the run's duration while sampling the
-// router, then writes soak.csv and soak.json in --out.
+// router, then writes soak.csv, soak.png and soak.json in --out.
 func runSoak(ctx context.Context, o *options, progress func(int64)) (map[string]any, error) {
 	so := &o.soak
 	if so.sample <= 0 || so.answerTimeout <= 0 || so.callRate <= 0 || so.publishRate <= 0 || so.joinRate <= 0 || so.hostileEvery <= 0 {
@@ -123,6 +123,9 @@ func runSoak(ctx context.Context, o *options, progress func(int64)) (map[string]
 	s.end()
 	smp.after()
 	res := s.result(smp)
+	if err := plotSamples(filepath.Join(so.out, "soak.png"), smp.samples, s.title(res)); err != nil {
+		return nil, err
+	}
 	return res, writeJSON(filepath.Join(so.out, "soak.json"), res)
 }
 
@@ -153,6 +156,13 @@ func (s *soak) end() {
 	for _, m := range members {
 		m.close()
 	}
+}
+
+// title is the plot's title.
+func (s *soak) title(res map[string]any) string {
+	return fmt.Sprintf("wampbench soak, %s, %s: %v calls, %v events delivered, %v joins, %v failures",
+		s.start.UTC().Format("2006-01-02 15:04 MST"), time.Duration(s.o.duration).Round(time.Second),
+		res["calls"], res["delivered"], res["joins"], res["failures"])
 }
 
 func writeJSON(path string, v any) error {

@@ -35,7 +35,7 @@ func (x sample) fdCount() float64 {
 func (s *soak) result(smp *sampler) map[string]any {
 	secs := s.trafficTime.Seconds()
 	res := map[string]any{"seconds": secs, "samples": len(smp.samples), "failures": s.st.failed(),
-		"csv": filepath.Join(s.so.out, "soak.csv")}
+		"csv": filepath.Join(s.so.out, "soak.csv"), "png": filepath.Join(s.so.out, "soak.png")}
 	for _, c := range append(s.st.traffic(), s.st.failures()...) {
 		res[c.name] = c.n.Load()
 	}

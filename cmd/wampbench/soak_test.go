@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"image/png"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -17,7 +18,8 @@ import (
 )
 
 // TestSoak runs the soak scenario for two seconds, at low rates, against an
-// in-process Junction with its metrics, and checks the report and the CSV.
+// in-process Junction with its metrics, and checks the report, the CSV and
+// the plot.
 func TestSoak(t *testing.T) {
 	t.Parallel()
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{MaxSubscriptionsPerSession: 100}})
@@ -51,6 +53,7 @@ func TestSoak(t *testing.T) {
 		t.Errorf("sessions_after = %v, want 0", res["sessions_after"])
 	}
 	checkCSV(t, filepath.Join(out, "soak.csv"), res["samples"])
+	checkPNG(t, filepath.Join(out, "soak.png"))
 	if _, err := os.Stat(filepath.Join(out, "soak.json")); err != nil {
 		t.Error(err)
 	}
@@ -70,5 +73,21 @@ func checkCSV(t *testing.T, path string, samples any) {
 	}
 	if len(rows) < 3 || rows[0][0] != "seconds" || float64(len(rows)-1) != samples {
 		t.Errorf("%d CSV rows for %v samples: %v", len(rows), samples, rows)
+	}
+}
+
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 500 {
+		t.Errorf("%s is %v", path, b)
 	}
 }
