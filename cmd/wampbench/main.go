@@ -27,26 +27,27 @@
 // pause reading now and then); sessions joining and leaving (--join-rate,
 // 5/s; each registers, subscribes and calls, and one in three leaves by
 // closing its TCP connection without GOODBYE); a subscriber that stops
-// reading (a 4 KiB receive buffer, and bulk events only it gets) until the
-// router cuts it, reconnecting later; and every --hostile-every, in turn: a
-// malformed frame, a HELLO over the handshake limit, a HELLO to a realm
-// that does not exist, subscriptions up to --sub-limit and one more then
-// unsubscribed, calls to procedures nobody registered, a frame over
-// --max-message-size, a WebSocket that never says HELLO and a TCP
-// connection that never sends a byte. Every answer is checked: a call or
-// acknowledgement not answered within --answer-timeout, a wrong answer, an
-// event lost or out of order, a well-behaved session disconnected, a
-// hostile client not refused or closed, the stalled subscriber not cut, a
-// session left on the router at the end: each is a failure, and a run with
-// a failure exits 1. Every --sample it reads the router's VmRSS and open
-// file descriptors from /proc/PID and go_memstats_heap_inuse_bytes,
-// go_goroutines, junction_sessions and process_open_fds from --metrics,
-// and writes them to soak.csv in --out as it goes; at the end it draws
-// soak.png (memory, goroutines, descriptors and sessions over minutes) and
-// writes soak.json: the traffic, the failures (the first few described),
-// and for each series its mean in the first minute after --warmup, in the
-// last minute, and the slope per hour of a least-squares fit over the
-// second half. go run ./bench/soak builds and starts a Junction for it.
+// reading (a 4 KiB receive buffer; every event four times, and bulk events
+// only it gets) until the router cuts it as a slow consumer, connecting
+// again after a while; and every --hostile-every, in turn: a malformed
+// frame, a HELLO over the handshake limit, a HELLO to a realm that does not
+// exist, subscriptions up to --sub-limit and one more then unsubscribed,
+// calls to procedures nobody registered, a frame over --max-message-size, a
+// WebSocket that never says HELLO and a TCP connection that never sends a
+// byte. Every answer is checked: a call or acknowledgement not answered
+// within --answer-timeout, a wrong answer, an event lost or out of order, a
+// well-behaved session disconnected, a hostile client not refused or closed,
+// the stalled subscriber not cut, a session left on the router at the end:
+// each is a failure, and a run with a failure exits 1. Every --sample it
+// reads the router's VmRSS and open file descriptors from /proc/PID and
+// go_memstats_heap_inuse_bytes, go_goroutines, junction_sessions and
+// process_open_fds from --metrics, and writes them to soak.csv in --out as
+// it goes; at the end it draws soak.png (memory, goroutines, descriptors and
+// sessions over minutes) and writes soak.json: the traffic, the failures
+// (the first few described), and for each series its median in the first
+// minute after --warmup, in the last minute, and the slope per hour of a
+// least-squares fit over the second half. go run ./bench/soak builds and
+// starts a Junction for it.
 package main
 
 import (

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/wamp"
@@ -121,58 +118,6 @@ func goodbye(c *conn, timeout time.Duration) error {
 		}
 		if _, ok := m.(*wamp.Goodbye); ok {
 			return nil
-		}
-	}
-}
-
-// stalled runs a subscriber that stops reading, which the router must cut
-// as a slow consumer; it connects again a while later, and again.
-func (s *soak) stalled(ctx context.Context) {
-	for ctx.Err() == nil {
-		s.stallOnce(ctx)
-		wait(ctx, min(s.so.stall/3, 20*time.Second))
-	}
-}
-
-// stallOnce subscribes to the events and the bulk events through a small
-// receive buffer and reads nothing until the router has cut a slow consumer
-// (seen in its metrics) or --stall has passed; then the connection must be
-// found closed.
-func (s *soak) stallOnce(ctx context.Context) {
-	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: (&net.Dialer{Control: smallReceiveBuffer}).DialContext}
-	c, err := dialWith(ctx, d, s.o.url, s.o.realm, "json")
-	if err != nil {
-		if ctx.Err() == nil {
-			s.fail(&s.st.joinFailures, "stalled subscriber: %v", err)
-		}
-		return
-	}
-	defer c.ws.Close()
-	s.st.joins.Add(1)
-	_ = c.ws.SetReadDeadline(time.Now().Add(s.so.answerTimeout))
-	for i, sub := range []*wamp.Subscribe{{Options: wamp.Dict{"match": "prefix"}, Topic: s.uri("ev")}, {Options: wamp.Dict{}, Topic: s.uri("bulk")}} {
-		sub.Request = wamp.ID(i + 1)
-		if _, err := c.request(sub, sub.Request); err != nil {
-			s.fail(&s.st.joinFailures, "stalled subscriber: subscribe: %v", err)
-			return
-		}
-	}
-	cuts := s.slowCuts.Load()
-	end := time.Now().Add(s.so.stall)
-	for (cuts < 0 || s.slowCuts.Load() == cuts) && time.Now().Before(end) {
-		if !wait(ctx, time.Second) {
-			return
-		}
-	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(s.so.answerTimeout))
-	for {
-		if _, _, err := c.ws.ReadMessage(); err != nil {
-			if isTimeout(err) {
-				s.fail(&s.st.notCut, "stalled subscriber not cut after %s", s.so.stall)
-			} else {
-				s.st.stalledCut.Add(1)
-			}
-			return
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"image/color"
 	"math"
 	"os"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -82,8 +83,13 @@ func panelPlot(panel plotPanel, samples []sample) (*plot.Plot, error) {
 	p := plot.New()
 	p.Y.Label.Text = panel.label
 	p.Y.Min, p.X.Min = 0, 0
+	p.Y.Tick.Marker, p.X.Tick.Marker = plainTicks, plot.TickerFunc(stepTicks)
 	p.Add(plotter.NewGrid())
 	p.Legend.Top, p.Legend.Left = true, true
+	headroom := 1.15 // room above the lines, for the legend if there is one
+	if len(panel.lines) > 1 {
+		headroom = 1.5
+	}
 	for _, l := range panel.lines {
 		var xys plotter.XYs
 		for _, x := range samples {
@@ -100,12 +106,48 @@ func panelPlot(panel plotPanel, samples []sample) (*plot.Plot, error) {
 		}
 		line.Color, line.Width = l.color, vg.Points(1.5)
 		p.Add(line)
-		p.Y.Max = math.Max(p.Y.Max, math.Max(maxY(xys)*1.25, 1))
+		p.Y.Max = math.Max(p.Y.Max, math.Max(maxY(xys)*headroom, 1))
 		if l.name != "" {
 			p.Legend.Add(l.name, line)
 		}
 	}
 	return p, nil
+}
+
+// plainTicks are plot's default ticks labelled without trailing zeros
+// ("50", not "50.00").
+var plainTicks = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i, t := range ticks {
+		if t.Label != "" {
+			ticks[i].Label = strconv.FormatFloat(math.Round(t.Value*1e6)/1e6, 'f', -1, 64)
+		}
+	}
+	return ticks
+})
+
+// stepTicks labels a tick every 1, 2 or 5 times a power of ten, whichever
+// gives at most eight labels, with an unlabelled tick halfway.
+func stepTicks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) {
+		return nil
+	}
+	step := math.Pow(10, math.Floor(math.Log10(hi-lo)))
+	for _, f := range []float64{0.1, 0.2, 0.5, 1} {
+		if (hi-lo)/(step*f) <= 8 {
+			step *= f
+			break
+		}
+	}
+	var ticks []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi; v += step / 2 {
+		label := ""
+		if r := math.Round(v/step*2) / 2; r == math.Trunc(r) {
+			label = strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
+		}
+		ticks = append(ticks, plot.Tick{Value: v, Label: label})
+	}
+	return ticks
 }
 
 func maxY(xys plotter.XYs) float64 {

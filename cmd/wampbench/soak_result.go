@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -64,36 +65,44 @@ func (s *soak) result(smp *sampler) map[string]any {
 	return res
 }
 
-// trend is a series' mean in the first minute after the warm-up (the
-// whole run if it is shorter), its mean in the last minute, and the slope
-// per hour of its least-squares fit over the second half of the run.
+// trend is a series' median in the first minute after the warm-up (the
+// whole run if it is shorter), its median in the last minute, and the
+// slope per hour of its least-squares fit over the second half of the run.
+// Medians, so that the stalled subscriber's queue, which the router holds a
+// few seconds in each of its cycles, does not decide the first or the last
+// value by the phase it was sampled in.
 func trend(samples []sample, warmup time.Duration, f func(sample) float64) (first, last, slope float64, ok bool) {
 	if len(samples) == 0 {
 		return 0, 0, 0, false
 	}
 	end := samples[len(samples)-1].at
-	first, ok = mean(samples, f, warmup, warmup+time.Minute)
+	first, ok = median(samples, f, warmup, warmup+time.Minute)
 	if !ok {
-		first, ok = mean(samples, f, 0, end)
+		first, ok = median(samples, f, 0, end)
 	}
 	if !ok {
 		return 0, 0, 0, false
 	}
-	last, _ = mean(samples, f, end-time.Minute, end)
+	last, _ = median(samples, f, end-time.Minute, end)
 	return first, last, fitSlope(samples, f, end/2) * float64(time.Hour/time.Second), true
 }
 
-// mean is f's mean over the samples taken from..to; false if none has a value.
-func mean(samples []sample, f func(sample) float64, from, to time.Duration) (float64, bool) {
-	var sum float64
-	n := 0
+// median is f's median over the samples taken from..to; false if none has a value.
+func median(samples []sample, f func(sample) float64, from, to time.Duration) (float64, bool) {
+	var vs []float64
 	for _, x := range samples {
 		if v := f(x); x.at >= from && x.at <= to && !math.IsNaN(v) {
-			sum += v
-			n++
+			vs = append(vs, v)
 		}
 	}
-	return sum / float64(n), n > 0
+	if len(vs) == 0 {
+		return 0, false
+	}
+	slices.Sort(vs)
+	if n := len(vs); n%2 == 0 {
+		return (vs[n/2-1] + vs[n/2]) / 2, true
+	}
+	return vs[len(vs)/2], true
 }
 
 // fitSlope is the slope, per second, of the least-squares line through f

@@ -111,11 +111,12 @@ func (c *caller) inFlight() int {
 	return len(c.pending)
 }
 
-// call sends the next call: every 100th to the failing procedure. Its
-// arguments are [request id, "soak"]; the echo must answer them back.
+// call sends the next call, the first and every 100th after it to the
+// failing procedure. Its arguments are [request id, "soak"]; the echo must
+// answer them back.
 func (c *caller) call() bool {
 	id := c.m.id()
-	p := pendingCall{sent: time.Now(), failing: id%100 == 0}
+	p := pendingCall{sent: time.Now(), failing: id%100 == 1}
 	proc := c.echo
 	if p.failing {
 		proc = c.failing
