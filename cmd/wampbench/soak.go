@@ -43,7 +43,7 @@ func soakFlags(fs *pflag.FlagSet, s *soakOptions) {
 	fs.Float64Var(&s.joinRate, "join-rate", 5, "soak: short-lived sessions joining per second")
 	fs.IntVar(&s.bulkSize, "bulk-size", 8192, "soak: padding of the events only the stalled subscriber gets (one per 10 publications)")
 	fs.DurationVar(&s.hostileEvery, "hostile-every", 5*time.Second, "soak: interval between hostile clients (each kind in turn)")
-	fs.DurationVar(&s.stall, "stall", time.Minute, "soak: how long the stalled subscriber waits to be cut as a slow consumer")
+	fs.DurationVar(&s.stall, "stall", time.Minute, "soak: how long the router has to cut the stalled subscriber (asked with wamp.session.get)")
 	fs.IntVar(&s.subLimit, "sub-limit", 10000, "soak: the router's router.max_subscriptions_per_session")
 	fs.Int64Var(&s.maxMessage, "max-message-size", 16<<20, "soak: the router's websocket.max_message_size in bytes")
 	fs.DurationVar(&s.answerTimeout, "answer-timeout", 10*time.Second, "soak: a call, acknowledgement or event not there in this time is a failure")
@@ -62,9 +62,6 @@ type soak struct {
 	st    soakStats
 	// trafficTime is how long the traffic ran, set at its end.
 	trafficTime time.Duration
-	// slowCuts is the router's count of slow consumers cut, from its
-	// metrics at the last sample; -1 without them.
-	slowCuts atomic.Int64
 
 	gen     sync.WaitGroup // the traffic generators, until the run's end
 	mu      sync.Mutex
@@ -104,7 +101,6 @@ func runSoak(ctx context.Context, o *options, progress func(int64)) (map[string]
 		return nil, err
 	}
 	s := &soak{o: o, so: so, run: strconv.FormatInt(time.Now().UnixNano(), 36), start: time.Now()}
-	s.slowCuts.Store(-1)
 	smp, err := newSampler(s, filepath.Join(so.out, "soak.csv"))
 	if err != nil {
 		return nil, err

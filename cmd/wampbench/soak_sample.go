@@ -113,9 +113,6 @@ func (m *sampler) take() sample {
 	x.heapInuse, x.heapAlloc = v["go_memstats_heap_inuse_bytes"], v["go_memstats_heap_alloc_bytes"]
 	x.goroutines, x.sessions, x.openFDs = v["go_goroutines"], v["junction_sessions"], v["process_open_fds"]
 	x.slowCut = v["junction_slow_consumer_disconnects_total"]
-	if !math.IsNaN(x.slowCut) {
-		m.s.slowCuts.Store(int64(x.slowCut))
-	}
 	return x
 }
 

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -42,9 +44,8 @@ func (s *soak) stalledSubscriptions() []*wamp.Subscribe {
 	return subs
 }
 
-// stallOnce subscribes through a 4 KiB receive buffer and reads nothing
-// until the router has cut a slow consumer (seen in its metrics) or --stall
-// has passed; then the connection must be found closed.
+// stallOnce subscribes through a 4 KiB receive buffer and reads nothing:
+// the router must cut the session, within --stall.
 func (s *soak) stallOnce(ctx context.Context) {
 	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: (&net.Dialer{Control: smallReceiveBuffer}).DialContext}
 	c, err := dialWith(ctx, d, s.o.url, s.o.realm, "json")
@@ -65,28 +66,47 @@ func (s *soak) stallOnce(ctx context.Context) {
 			return
 		}
 	}
-	cuts := s.slowCuts.Load()
-	end := time.Now().Add(s.so.stall)
-	for (cuts < 0 || s.slowCuts.Load() == cuts) && time.Now().Before(end) {
-		if !wait(ctx, time.Second) {
-			return
-		}
+	cut, err := s.awaitCut(ctx, c.id)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		s.fail(&s.st.notCut, "stalled subscriber: %v", err)
+	case !cut:
+		s.fail(&s.st.notCut, "stalled subscriber still on the router after %s", s.so.stall)
+	default:
+		s.st.stalledCut.Add(1)
 	}
-	s.checkCut(c)
 }
 
-// checkCut reads what the stalled subscriber's socket still holds: the
-// router must have closed the connection behind it.
-func (s *soak) checkCut(c *conn) {
-	_ = c.ws.SetReadDeadline(time.Now().Add(s.so.answerTimeout))
-	for {
-		if _, _, err := c.ws.ReadMessage(); err != nil {
-			if isTimeout(err) {
-				s.fail(&s.st.notCut, "stalled subscriber not cut after %s", s.so.stall)
-			} else {
-				s.st.stalledCut.Add(1)
-			}
-			return
+// awaitCut asks the router every second, through a session of its own,
+// whether it still has session id (wamp.session.get), for at most --stall.
+// Reading what the stalled subscriber's socket holds would not tell: the
+// router's socket buffer can hold megabytes, which a 4 KiB receive window
+// drains slowly.
+func (s *soak) awaitCut(ctx context.Context, id wamp.ID) (bool, error) {
+	c, err := dial(ctx, s.o.url, s.o.realm, "json")
+	if err != nil {
+		return false, err
+	}
+	defer c.ws.Close()
+	defer context.AfterFunc(ctx, func() { c.ws.Close() })()
+	args, err := serializers.EncodePayload(c.ser.Encoding(), []any{int64(id)}, nil)
+	if err != nil {
+		return false, err
+	}
+	end := time.Now().Add(s.so.stall)
+	for req := wamp.ID(1); time.Now().Before(end); req++ {
+		if !wait(ctx, time.Second) {
+			return false, nil
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(s.so.answerTimeout))
+		_, err := c.request(&wamp.Call{Request: req, Options: wamp.Dict{}, Procedure: "wamp.session.get", Payload: args}, req)
+		if err != nil && err.Error() == string(wamp.ErrNoSuchSession) {
+			return true, goodbye(c, s.so.answerTimeout)
+		}
+		if err != nil {
+			return false, fmt.Errorf("wamp.session.get: %w", err)
 		}
 	}
+	return false, goodbye(c, s.so.answerTimeout)
 }
