@@ -9,7 +9,7 @@ import (
 
 // soakSeries is a sampled series the summary and the plot report.
 type soakSeries struct {
-	name  string // in the result: NAME_first, NAME_last, NAME_slope_per_h, NAME_after
+	name  string // in the result: NAME_before, NAME_first, NAME_last, NAME_slope_per_h, NAME_after
 	value func(sample) float64
 }
 
@@ -46,6 +46,9 @@ func (s *soak) result(smp *sampler) map[string]any {
 	for _, ser := range soakSeriesList {
 		if first, last, slope, ok := trend(smp.samples, s.so.warmup, ser.value); ok {
 			res[ser.name+"_first"], res[ser.name+"_last"], res[ser.name+"_slope_per_h"] = first, last, slope
+		}
+		if v := ser.value(smp.samples[0]); !math.IsNaN(v) {
+			res[ser.name+"_before"] = v
 		}
 		if v := ser.value(smp.final); !math.IsNaN(v) {
 			res[ser.name+"_after"] = v

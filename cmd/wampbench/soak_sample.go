@@ -62,7 +62,10 @@ func newSampler(s *soak, path string) (*sampler, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &sampler{s: s, f: f, w: csv.NewWriter(f), client: &http.Client{Timeout: 5 * time.Second}}
+	// A connection per scrape, closed after it, so that it is not among the
+	// router's descriptors between scrapes.
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	m := &sampler{s: s, f: f, w: csv.NewWriter(f), client: client}
 	_ = m.w.Write(sampleColumns)
 	return m, nil
 }
@@ -117,11 +120,14 @@ func (m *sampler) take() sample {
 }
 
 // after waits, at most the answer timeout, for the router to have no
-// session left (the soak's have all left), and takes the final sample.
+// session left (the soak's have all left) and no more descriptors than
+// before the soak, and takes the final sample.
+// A session left is a failure; descriptors are only reported.
 func (m *sampler) after() {
 	end := time.Now().Add(m.s.so.answerTimeout)
+	fds0 := m.samples[0].fdCount()
 	x := m.take()
-	for x.sessions > 0 && time.Now().Before(end) {
+	for (x.sessions > 0 || x.fdCount() > fds0) && time.Now().Before(end) {
 		time.Sleep(100 * time.Millisecond)
 		x = m.take()
 	}
