@@ -142,13 +142,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	code := 0
+	printResult(stdout, res, o.json)
 	if n, ok := res["failures"].(int64); ok && n > 0 {
-		code = 1 // soak: a failure fails the run
+		return 1 // soak: a failure fails the run
 	}
-	if o.json {
+	return 0
+}
+
+// printResult prints res as one JSON object, or as a table sorted by key.
+func printResult(stdout io.Writer, res map[string]any, asJSON bool) {
+	if asJSON {
 		_ = json.NewEncoder(stdout).Encode(res)
-		return code
+		return
 	}
 	keys := make([]string, 0, len(res))
 	for k := range res {
@@ -163,5 +168,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%-28s %v\n", k, v)
 		}
 	}
-	return code
 }

@@ -60,8 +60,9 @@ type soak struct {
 	run   string // URI component unique to the run
 	start time.Time
 	st    soakStats
-	// trafficTime is how long the traffic ran, set at its end.
-	trafficTime time.Duration
+	// trafficTime is how long the traffic ran, and routerCPU the router's
+	// CPU time meanwhile (with --pid), set at its end.
+	trafficTime, routerCPU time.Duration
 
 	gen     sync.WaitGroup // the traffic generators, until the run's end
 	mu      sync.Mutex
@@ -109,6 +110,7 @@ func runSoak(ctx context.Context, o *options, progress func(int64)) (map[string]
 	traffic, stop := context.WithTimeout(ctx, o.duration)
 	defer stop()
 	smp.record(smp.take()) // before any traffic
+	cpu0, haveCPU := procCPU(o.pids)
 	if err := s.begin(traffic); err != nil {
 		stop()
 		s.end()
@@ -116,6 +118,9 @@ func runSoak(ctx context.Context, o *options, progress func(int64)) (map[string]
 	}
 	smp.loop(traffic, func() { progress(s.st.calls.Load()) })
 	s.trafficTime = time.Since(s.start)
+	if cpu1, ok := procCPU(o.pids); ok && haveCPU {
+		s.routerCPU = cpu1 - cpu0
+	}
 	s.end()
 	smp.after()
 	res := s.result(smp)

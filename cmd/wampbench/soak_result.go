@@ -43,6 +43,9 @@ func (s *soak) result(smp *sampler) map[string]any {
 	res["calls_per_s"] = float64(s.st.calls.Load()) / secs
 	res["delivered_per_s"] = float64(s.st.delivered.Load()) / secs
 	res["joins_per_s"] = float64(s.st.joins.Load()) / secs
+	if s.routerCPU > 0 {
+		res["router_cpu_percent"] = 100 * s.routerCPU.Seconds() / secs // of one core
+	}
 	for _, ser := range soakSeriesList {
 		if first, last, slope, ok := trend(smp.samples, s.so.warmup, ser.value); ok {
 			res[ser.name+"_first"], res[ser.name+"_last"], res[ser.name+"_slope_per_h"] = first, last, slope
