@@ -17,13 +17,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -69,7 +67,7 @@ func soak(bins map[string]string, out string, duration time.Duration, extra []st
 		log.Fatal(err)
 	}
 	defer benchrun.Stop(cmd) // ends only the process started here
-	addr, err := listening(bufio.NewReader(pipe), logf)
+	addr, err := benchrun.Listening(bufio.NewReader(pipe), logf)
 	if err != nil {
 		log.Print(err)
 		return 1
@@ -89,22 +87,4 @@ func soak(bins map[string]string, out string, duration time.Duration, extra []st
 		return 1
 	}
 	return 0
-}
-
-var addrField = regexp.MustCompile(`msg="junction listening".* addr=(\S+)`)
-
-// listening copies Junction's log to logf until the line that says where it
-// listens, returns that address and copies the rest of the log as it comes.
-func listening(r *bufio.Reader, logf io.Writer) (string, error) {
-	for {
-		line, err := r.ReadString('\n')
-		_, _ = io.WriteString(logf, line)
-		if err != nil {
-			return "", fmt.Errorf("junction exited before it listened: %v", err)
-		}
-		if m := addrField.FindStringSubmatch(line); m != nil {
-			go func() { _, _ = io.Copy(logf, r) }()
-			return m[1], nil
-		}
-	}
 }
