@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -363,10 +364,7 @@ func (s *session) send(m wamp.Message) error {
 // cannotConvert reports whether err from Send means the message's payload
 // cannot be carried by the receiver's serializer: msgpack's NaN to JSON,
 // for instance. The sender of the payload gets an ERROR for it.
-func cannotConvert(err error) bool {
-	return err != nil && !errors.Is(err, transport.ErrClosed) && !errors.Is(err, transport.ErrSlowConsumer) &&
-		!errors.Is(err, errNodeUnreachable)
-}
+func cannotConvert(err error) bool { return errors.Is(err, serializers.ErrUnconvertible) }
 
 // conversionFailed counts a message s's serializer cannot carry and logs
 // it at warn, at most once per interval for s's address.
