@@ -197,13 +197,7 @@ func TryDial(url string, codec Codec, opts DialOptions) (*Conn, error) {
 	d := WSDialer(opts.From)
 	if opts.RecvBuffer > 0 {
 		nd := NetDialer(opts.From)
-		nd.Control = func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, opts.RecvBuffer)
-			})
-			return errors.Join(err, serr)
-		}
+		nd.Control = func(_, _ string, rc syscall.RawConn) error { return setRecvBuffer(rc, opts.RecvBuffer) }
 		d.NetDialContext = nd.DialContext
 	}
 	d.Subprotocols = []string{codec.Subprotocol}
