@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -164,8 +165,11 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	pub := wamp.GlobalID()
 	if err := s.realm.events.record(&storedEvent{publication: pub, topic: m.Topic, time: time.Now(), payload: m.Payload,
 		publisher: s, disclose: disclose, aud: aud.forLater()}, retain); err != nil {
-		s.limitReached(LimitRetained, err.Error())
-		s.refusePublish(ack, m.Request, ErrLimitExceeded, err.Error()+" (router.max_retained_events, router.max_retained_bytes)")
+		var full *retainedFull
+		if errors.As(err, &full) {
+			s.limitReached(full.limit, err.Error())
+		}
+		s.refusePublish(ack, m.Request, ErrLimitExceeded, err.Error())
 		return false, ""
 	}
 	published := func(failed int) { s.published(ack, m.Request, pub, failed) }

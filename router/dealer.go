@@ -143,7 +143,13 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 		s.sendError(wamp.CALL, m.Request, "wamp.error.disclose_me.not_allowed", "this realm does not disclose callers")
 		return false, ""
 	}
-	if inv := s.call(m.Request); inv != nil && inv.chunked {
+	if inv := s.call(m.Request); inv != nil {
+		if !inv.chunked {
+			// The spec's request ids increase; reusing one of a call in
+			// flight would also orphan that call and slip past the bound on
+			// calls in flight.
+			return s.protocolViolation(fmt.Sprintf("CALL request id %d is that of a call in flight", m.Request))
+		}
 		s.callChunk(inv, m, c.chunk)
 		return false, ""
 	}

@@ -1,7 +1,6 @@
 package router
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -57,8 +56,18 @@ type history struct {
 	events []*storedEvent // oldest first, at most cfg.Limit
 }
 
-// errRetainedFull: a retained event would take the realm past its bounds.
-var errRetainedFull = errors.New("this realm keeps the most retained events it may")
+// retainedFull is a retained event refused: it would take the realm past
+// the bound limit.
+type retainedFull struct {
+	limit         Limit
+	events, bytes int // held
+	need          int // the event's size
+}
+
+func (e *retainedFull) Error() string {
+	return fmt.Sprintf("this realm keeps the most retained events it may (%d events, %d bytes; this one needs %d bytes) (%s)",
+		e.events, e.bytes, e.need, e.limit)
+}
 
 func newEventStore(cfgs []HistoryConfig, limits storeLimits) *eventStore {
 	st := &eventStore{retained: make(map[wamp.URI]*storedEvent), limits: limits}
@@ -118,8 +127,11 @@ func (st *eventStore) retainLocked(ev *storedEvent) error {
 	} else {
 		n++
 	}
-	if n > st.limits.retainedEvents || bytes > st.limits.retainedBytes {
-		return fmt.Errorf("%w (%d events, %d bytes; this one needs %d bytes)", errRetainedFull, len(st.retained), st.retainedBytes, ev.size())
+	switch {
+	case n > st.limits.retainedEvents:
+		return &retainedFull{LimitRetainedEvents, len(st.retained), st.retainedBytes, ev.size()}
+	case bytes > st.limits.retainedBytes:
+		return &retainedFull{LimitRetainedBytes, len(st.retained), st.retainedBytes, ev.size()}
 	}
 	st.retained[ev.topic] = ev
 	st.retainedBytes = bytes

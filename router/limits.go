@@ -24,7 +24,9 @@ const (
 	LimitCalls
 	LimitInvocations
 	LimitTestaments
-	LimitRetained
+	LimitTestamentBytes
+	LimitRetainedEvents
+	LimitRetainedBytes
 	LimitHistoryResult
 	LimitAuthFailures
 	numLimits
@@ -38,7 +40,9 @@ var limitNames = [numLimits]string{
 	LimitCalls:              "router.max_calls_per_session",
 	LimitInvocations:        "router.max_invocations_per_session",
 	LimitTestaments:         "router.max_testaments_per_session",
-	LimitRetained:           "router.max_retained_bytes",
+	LimitTestamentBytes:     "router.max_testament_bytes_per_session",
+	LimitRetainedEvents:     "router.max_retained_events",
+	LimitRetainedBytes:      "router.max_retained_bytes",
 	LimitHistoryResult:      "router.max_history_result_bytes",
 	LimitAuthFailures:       "router.auth_failures_per_minute",
 }

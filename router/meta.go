@@ -331,16 +331,18 @@ func (s *session) keepTestament(scope string, t testament) *wamp.RPCError {
 		n += len(ts)
 	}
 	var why string
+	limit := LimitTestaments
 	switch {
 	case n >= s.r.cfg.MaxTestamentsPerSession:
-		why = fmt.Sprintf("a session may leave at most %d testaments (router.max_testaments_per_session)", s.r.cfg.MaxTestamentsPerSession)
+		why = fmt.Sprintf("a session may leave at most %d testaments", s.r.cfg.MaxTestamentsPerSession)
 	case s.testBytes+t.size > s.r.cfg.MaxTestamentBytesPerSession:
-		why = fmt.Sprintf("a session's testaments may hold at most %d bytes, and this one needs %d more than the %d held (router.max_testament_bytes_per_session)",
+		limit = LimitTestamentBytes
+		why = fmt.Sprintf("a session's testaments may hold at most %d bytes, and this one needs %d more than the %d held",
 			s.r.cfg.MaxTestamentBytesPerSession, t.size, s.testBytes)
 	}
 	if why != "" {
-		s.limitReached(LimitTestaments, why)
-		return wamp.NewError(ErrLimitExceeded, why)
+		s.limitReached(limit, why)
+		return wamp.NewError(ErrLimitExceeded, why+" ("+limit.String()+")")
 	}
 	s.testaments[scope] = append(s.testaments[scope], t)
 	s.testBytes += t.size

@@ -152,36 +152,48 @@ func (r *Router) Serving() bool { return !r.closing.Load() }
 // ServePeer runs the WAMP session of p until it ends. It implements transport.Handler.
 func (r *Router) ServePeer(p transport.Peer) {
 	s := newSession(r, p)
-	if refusal := r.track(s); refusal != "" {
-		if refusal == "shutdown" {
-			s.abort(wamp.CloseSystemShutdown, "router is shutting down", transport.CloseGoingAway)
-		} else {
-			s.logger().Warn("connection refused", "reason", refusal)
-			s.abort(ErrLimitExceeded, refusal, transport.ClosePolicyViolation)
-		}
+	var over *overLimit
+	switch err := r.track(s); {
+	case errors.Is(err, errShuttingDown):
+		s.abort(wamp.CloseSystemShutdown, "router is shutting down", transport.CloseGoingAway)
+		return
+	case errors.As(err, &over):
+		s.limitReached(over.limit, over.msg)
+		s.abort(ErrLimitExceeded, over.msg+" ("+over.limit.String()+")", transport.ClosePolicyViolation)
 		return
 	}
 	defer r.untrack(s)
 	s.serve()
 }
 
-// track records a new connection; it returns why it is refused, or "".
-func (r *Router) track(s *session) string {
+// errShuttingDown: no session is accepted once shutdown began.
+var errShuttingDown = errors.New("router: shutting down")
+
+// overLimit is a session refused because a limit is reached.
+type overLimit struct {
+	limit Limit
+	msg   string
+}
+
+func (e *overLimit) Error() string { return e.msg }
+
+// track records a new connection, or says why it is refused.
+func (r *Router) track(s *session) error {
 	r.sessionsMu.Lock()
 	defer r.sessionsMu.Unlock()
 	if r.closing.Load() {
-		return "shutdown"
+		return errShuttingDown
 	}
-	if max := r.cfg.MaxSessions; max > 0 && len(r.sessions) >= max {
-		return fmt.Sprintf("the router holds its maximum of %d sessions", max)
+	if max := r.cfg.MaxSessions; len(r.sessions) >= max {
+		return &overLimit{LimitSessions, fmt.Sprintf("the router holds its maximum of %d sessions", max)}
 	}
-	if max := r.cfg.MaxSessionsPerAddress; max > 0 && r.perAddress[s.address] >= max {
-		return fmt.Sprintf("%s already has the maximum of %d sessions per address", s.address, max)
+	if max := r.cfg.MaxSessionsPerAddress; r.perAddress[s.address] >= max {
+		return &overLimit{LimitSessionsPerAddress, fmt.Sprintf("%s already has the maximum of %d sessions per address", s.address, max)}
 	}
 	r.sessions[s] = struct{}{}
 	r.perAddress[s.address]++
 	r.wg.Add(1)
-	return ""
+	return nil
 }
 
 func (r *Router) untrack(s *session) {

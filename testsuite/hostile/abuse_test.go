@@ -143,13 +143,13 @@ func TestConversions(t *testing.T) {
 	}
 	jc := Dial(t, j.URL(), JSON, DialOptions{})
 	jc.Join(t, "realm1")
-	for _, callee := range []*Conn{mp, cb} {
+	for i, callee := range []*Conn{mp, cb} {
 		proc := map[*Conn]string{mp: "conv.mp", cb: "conv.cbor"}[callee]
-		jc.SendRaw(t, fmt.Appendf(nil, `[48,1,{},%q,[1e400]]`, proc))
+		jc.SendRaw(t, fmt.Appendf(nil, `[48,%d,{},%q,[1e400]]`, 2*i+1, proc))
 		if m := jc.Recv(t); m.Type() != ERROR || m.Reason() != "wamp.error.invalid_argument" {
 			t.Errorf("JSON 1e400 to %s: %v, want ERROR wamp.error.invalid_argument", proc, clipMsg(m))
 		}
-		jc.Send(t, CALL, 2, map[string]any{}, proc, []any{"marker"})
+		jc.Send(t, CALL, 2*i+2, map[string]any{}, proc, []any{"marker"}) // in flight from here on
 		if m := callee.Expect(t, INVOCATION); fmt.Sprint(m.Args(4)) != "[marker]" {
 			t.Fatalf("%s: INVOCATION %v, want the marker call", proc, clipMsg(m))
 		}
