@@ -2,11 +2,14 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -458,4 +461,55 @@ func TestDecoySaltStable(t *testing.T) {
 	if salt(other) == first {
 		t.Fatal("decoy salt does not depend on the secrets")
 	}
+}
+
+// TestRealmsCreatedOnDemandGoAway: with auto_create_realms, a realm
+// created for a HELLO goes away with its last session, so HELLOs to ever
+// new names do not make the router hold ever more realms; sessions joining
+// while others leave always end up in the realm the table holds.
+func TestRealmsCreatedOnDemandGoAway(t *testing.T) {
+	t.Parallel()
+	r := newTestRouter(t, Config{AutoCreateRealms: true, Realms: []RealmConfig{}})
+	for i := range 50 {
+		p := serve(t, r, "json")
+		p.in <- &wamp.Hello{Realm: wamp.URI(fmt.Sprintf("com.junk.r%d", i)), Details: allRoles}
+		expectType[*wamp.Welcome](t, p)
+		p.in <- &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseNormal}
+		expectType[*wamp.Goodbye](t, p)
+		<-p.Done()
+	}
+	waitFor(t, "the realms created on demand to go", func() bool {
+		r.realmsMu.RLock()
+		defer r.realmsMu.RUnlock()
+		return len(r.realms) == 0
+	})
+
+	// Churn on one name: whoever is joined is in the realm the table holds.
+	var wg sync.WaitGroup
+	stay := make([]*fakePeer, 8)
+	for i := range stay {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				p, _ := joinRealm(t, r, "com.busy")
+				p.Close(transport.CloseNormal, "churn")
+			}
+			stay[i], _ = joinRealm(t, r, "com.busy")
+		}()
+	}
+	wg.Wait()
+	res, _ := metaCall(t, stay[0], 100, "wamp.session.count", nil, nil)
+	if n, _ := wamp.AsInt(res[0]); n != int64(len(stay)) {
+		t.Fatalf("%d sessions in the realm, want %d: some joined a realm that went away", n, len(stay))
+	}
+}
+
+// joinRealm serves a new peer joined to realm.
+func joinRealm(t *testing.T, r *Router, realm wamp.URI) (*fakePeer, wamp.ID) {
+	t.Helper()
+	p := serve(t, r, "json")
+	p.in <- &wamp.Hello{Realm: realm, Details: allRoles}
+	w := expectType[*wamp.Welcome](t, p)
+	return p, w.Session
 }

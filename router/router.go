@@ -56,6 +56,9 @@ type realm struct {
 	perms  map[string]*permissions      // by role, compiled at start
 	authz  *dynamicAuthz                // nil without an authorizer
 	auth   *realmAuth                   // prepared at New; nil for a realm created on demand
+	// onDemand: created for a HELLO (auto_create_realms), and removed, with
+	// its retained events, when its last session leaves.
+	onDemand bool
 	stats  *Stats                       // the router's
 	link   *atomic.Pointer[clusterLink] // the router's
 }
@@ -135,7 +138,8 @@ func (r *Router) realm(name wamp.URI) *realm {
 	r.realmsMu.Lock()
 	defer r.realmsMu.Unlock()
 	if rm = r.realms[name]; rm == nil {
-		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil, r.cfg.storeLimits()), stats: &r.stats, link: &r.link}
+		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name),
+			events: newEventStore(nil, r.cfg.storeLimits()), stats: &r.stats, link: &r.link, onDemand: true}
 		if r.link.Load() != nil { // registration and subscription ids unique across the cluster
 			rm.Dealer.GlobalIDs()
 			rm.Broker.GlobalIDs()
@@ -144,6 +148,38 @@ func (r *Router) realm(name wamp.URI) *realm {
 		r.log.Info("realm created", "realm", name)
 	}
 	return rm
+}
+
+// join adds s to its realm. A realm created on demand may have been
+// removed since s looked it up (its last session left): s then joins the
+// realm of that name created anew. Joining holds the realm table's read
+// lock, and removal its write lock, so no session joins a removed realm.
+func (r *Router) join(s *session) {
+	for {
+		r.realmsMu.RLock()
+		if r.realms[s.realm.Name] == s.realm {
+			s.realm.Join(s)
+			r.realmsMu.RUnlock()
+			return
+		}
+		r.realmsMu.RUnlock()
+		s.realm = r.realm(s.realm.Name) // only realms created on demand go away, and come back
+	}
+}
+
+// retire removes a realm created on demand once its last session has left,
+// so that HELLOs to ever new realm names do not make the router hold ever
+// more realms. In a cluster they stay: other nodes' sessions are in them.
+func (r *Router) retire(rm *realm) {
+	if !rm.onDemand || r.link.Load() != nil {
+		return
+	}
+	r.realmsMu.Lock()
+	defer r.realmsMu.Unlock()
+	if r.realms[rm.Name] == rm && rm.SessionCount() == 0 {
+		delete(r.realms, rm.Name)
+		r.log.Debug("realm created on demand removed: its last session left", "realm", rm.Name)
+	}
 }
 
 // Serving reports whether the router accepts sessions (false once shutdown began).

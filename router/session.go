@@ -214,6 +214,7 @@ func (s *session) leave(reason string) {
 		l.announce(&envelope{Kind: kLeave, Realm: string(s.realm.Name), Session: uint64(s.id)}, false)
 	}
 	s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
+	s.r.retire(s.realm)
 	s.r.stats.SessionsLeft.Add(1)
 	s.logger().Info("session left", "reason", reason, "duration", time.Since(s.joined).Round(time.Millisecond),
 		"failed_invocations", failed)
