@@ -53,14 +53,14 @@ type realm struct {
 	cfg    RealmConfig
 	log    *slog.Logger
 	events *eventStore
-	perms  map[string]*permissions      // by role, compiled at start
-	authz  *dynamicAuthz                // nil without an authorizer
-	auth   *realmAuth                   // prepared at New; nil for a realm created on demand
+	perms  map[string]*permissions // by role, compiled at start
+	authz  *dynamicAuthz           // nil without an authorizer
+	auth   *realmAuth              // prepared at New; nil for a realm created on demand
 	// onDemand: created for a HELLO (auto_create_realms), and removed, with
 	// its retained events, when its last session leaves.
 	onDemand bool
-	stats  *Stats                       // the router's
-	link   *atomic.Pointer[clusterLink] // the router's
+	stats    *Stats                       // the router's
+	link     *atomic.Pointer[clusterLink] // the router's
 }
 
 var _ transport.Handler = (*Router)(nil)
