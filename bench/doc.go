@@ -19,4 +19,11 @@
 // with routes) and runs wampbench rpc and pubsub with every peer on one
 // node and with the callee or subscribers on another node, in turn, and
 // prints medians with router CPU summed over the nodes.
+//
+//	go run ./bench/soak -duration 30m -out soak-results
+//
+// starts Junction with its default config on 127.0.0.1 and runs wampbench
+// soak against it: mixed traffic with slow and hostile clients, every answer
+// checked, the router's RSS, heap, goroutines and file descriptors sampled
+// to soak.csv and plotted in soak.png.
 package bench

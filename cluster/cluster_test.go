@@ -80,7 +80,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func scrape(t *testing.T, n *node) string {
 	t.Helper()
 	w := httptest.NewRecorder()
-	metrics.Handler(n.Router, n.Transport).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	metrics.Handler(n.Router, n.Transport, nil).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	return w.Body.String()
 }
 
@@ -459,7 +459,7 @@ func TestPublishAcrossNodes(t *testing.T) {
 			t.Fatalf("unexpected or duplicate event for %s", g.who)
 		}
 		delete(want, g.who)
-		if g.ev.Args[0] != "hello" || fmt.Sprint(g.ev.Args[1]) != "[1 2 3]" || g.ev.Details["publisher"] != uint64(pub.ID()) {
+		if g.ev.Args[0] != "hello" || fmt.Sprint(g.ev.Args[1]) != "[1 2 3]" || !sameID(g.ev.Details["publisher"], pub.ID()) {
 			t.Fatalf("%s got %v %v", g.who, g.ev.Args, g.ev.Details)
 		}
 		if g.who == "C-wildcard" && g.ev.Details["topic"] != "com.example.news" {
@@ -758,7 +758,7 @@ func TestNodeRejoins(t *testing.T) {
 func TestSuiteAcrossNodes(t *testing.T) {
 	url := startNATS(t)
 	opts := routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{
-		Name: "realm1", Anonymous: true,
+		Name: "realm1", Anonymous: true, Roles: routertest.TrustedRoles("anonymous"), // session_kill
 		EventHistory: []router.HistoryConfig{{Topic: "test", Match: "prefix", Limit: 10000}},
 	}}}}
 	var nodes []*node
@@ -768,4 +768,10 @@ func TestSuiteAcrossNodes(t *testing.T) {
 	clustertest.WaitFormed(t, nodes...)
 	target := testsuite.Target{URL: nodes[0].URL, More: []string{nodes[1].URL, nodes[2].URL}, Realm: "realm1"}
 	testsuite.Run(t, target, []testsuite.Driver{testsuite.ClientlibDriver{}, testsuite.NexusDriver{}}, testsuite.RunOptions{HistoryPrefix: "test"})
+}
+
+// sameID reports whether a decoded id (int64 or uint64, by serializer) is id.
+func sameID(v any, id wamp.ID) bool {
+	got, ok := wamp.AsID(v)
+	return ok && got == id
 }

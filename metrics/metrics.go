@@ -15,31 +15,35 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/transport/websocket"
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// Handler serves the metrics of r and ws, plus the Go runtime's and the
-// process's, for Prometheus to scrape.
-func Handler(r *router.Router, ws *websocket.Server) http.Handler {
+// Handler serves the metrics of r, ws and the listener whose stats conns
+// are (nil if none is limited), plus the Go runtime's and the process's,
+// for Prometheus to scrape.
+func Handler(r *router.Router, ws *websocket.Server, conns *transport.ListenerStats) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		NewCollector(r, ws),
+		NewCollector(r, ws, conns),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// Collector reads a router's and a WebSocket server's counters at scrape time.
+// Collector reads a router's, a WebSocket server's and a listener's
+// counters at scrape time.
 type Collector struct {
-	r  *router.Router
-	ws *websocket.Server
+	r     *router.Router
+	ws    *websocket.Server
+	conns *transport.ListenerStats // nil: no limited listener
 }
 
-// NewCollector returns the collector of r and ws.
-func NewCollector(r *router.Router, ws *websocket.Server) *Collector {
-	return &Collector{r: r, ws: ws}
+// NewCollector returns the collector of r, ws and conns (which may be nil).
+func NewCollector(r *router.Router, ws *websocket.Server, conns *transport.ListenerStats) *Collector {
+	return &Collector{r: r, ws: ws, conns: conns}
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -67,6 +71,9 @@ var (
 	descQueueBytes     = desc("queue_high_water_bytes", "Deepest outbound queue of any connection since start, in bytes.")
 	descClusterNodes   = desc("cluster_nodes", "Other cluster nodes this node hears from (0 on a single node).")
 	descNodesDropped   = desc("cluster_nodes_dropped_total", "Cluster nodes dropped: said goodbye or stayed silent past node_timeout.")
+	descLimits         = desc("limits_reached_total", "Requests and connections refused, or answers cut, because a configured limit was reached, by config key.", "limit")
+	descConversions    = desc("conversion_failures_total", "Messages a receiver's serializer could not carry (msgpack's NaN to JSON, for instance); the sender got an ERROR where it waits for an answer.")
+	descOpenConns      = desc("tcp_connections", "TCP connections the server holds: sessions, handshakes and HTTP keep-alives.")
 )
 
 // Describe implements prometheus.Collector.
@@ -75,7 +82,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		descSessions, descJoined, descLeft, descAborted, descAuthFailures, descProtocolErrors,
 		descInternalErrors, descMessagesIn, descMessagesOut, descCallDuration, descConnections,
 		descAccepted, descRefused, descSlow, descBytesIn, descBytesOut, descQueueMsgs, descQueueBytes,
-		descClusterNodes, descNodesDropped,
+		descClusterNodes, descNodesDropped, descLimits, descConversions, descOpenConns,
 	} {
 		ch <- d
 	}
@@ -100,6 +107,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descAuthFailures, rs.AuthFailures.Load())
 	counter(descProtocolErrors, rs.ProtocolErrors.Load())
 	counter(descInternalErrors, rs.InternalErrors.Load())
+	counter(descConversions, rs.ConversionFailures.Load())
+	for limit, n := range c.r.Stats().LimitsReached() {
+		counter(descLimits, n, limit)
+	}
+	if c.conns != nil {
+		gauge(descOpenConns, float64(c.conns.Open.Load()))
+		counter(descLimits, c.conns.Refused.Load(), "server.max_connections")
+		counter(descLimits, c.conns.RefusedPerAddress.Load(), "server.max_connections_per_address")
+	}
 	gauge(descClusterNodes, float64(c.r.ClusterNodes()))
 	counter(descNodesDropped, rs.ClusterNodesDropped.Load())
 	for i := range rs.MessagesIn {

@@ -33,7 +33,7 @@ type Broker struct {
 	mu        sync.RWMutex
 	byKey     map[subKey]*Subscription
 	byID      map[wamp.ID]*Subscription
-	patterns  []*Subscription // prefix and wildcard subscriptions, copy on write
+	patterns  patternIndex[Subscription] // prefix and wildcard subscriptions
 	bySession map[wamp.ID]map[wamp.ID]struct{}
 	ids       idSource
 }
@@ -48,6 +48,7 @@ func NewBroker() *Broker {
 	return &Broker{
 		byKey:     make(map[subKey]*Subscription),
 		byID:      make(map[wamp.ID]*Subscription),
+		patterns:  newPatternIndex[Subscription](),
 		bySession: make(map[wamp.ID]map[wamp.ID]struct{}),
 	}
 }
@@ -102,11 +103,7 @@ func (b *Broker) replace(sub *Subscription, subscribers []Recipient) *Subscripti
 		b.byID[sub.ID] = next
 	}
 	if sub.Match != MatchExact {
-		patterns := slices.DeleteFunc(slices.Clone(b.patterns), func(p *Subscription) bool { return p == old })
-		if next != nil {
-			patterns = append(patterns, next)
-		}
-		b.patterns = patterns
+		b.patterns.replace(sub.Match, string(sub.Topic), old, next)
 	}
 	return next
 }
@@ -155,22 +152,22 @@ func (b *Broker) RemoveSession(s Recipient) (removed []SubscriptionRemoval) {
 	return removed
 }
 
-// Match appends to buf the subscriptions matching topic: the exact one, then
-// every prefix and wildcard subscription that matches. The returned values
-// are immutable.
+// Match appends to buf the subscriptions matching topic: the exact one,
+// then the prefix ones (shortest first), then the wildcard ones (in the
+// dealer's precedence: a literal component before a wildcard, from the
+// left), then any of another match policy. The returned values are
+// immutable. It holds the read lock while it walks the pattern index, which
+// costs O(components of topic) plus the nodes of patterns compatible with
+// it (see patternIndex), not O(subscriptions).
 func (b *Broker) Match(buf []*Subscription, topic wamp.URI) []*Subscription {
 	b.mu.RLock()
+	defer b.mu.RUnlock()
 	if sub := b.byKey[subKey{MatchExact, topic}]; sub != nil {
 		buf = append(buf, sub)
 	}
-	patterns := b.patterns
-	b.mu.RUnlock()
-	for _, p := range patterns {
-		if matches(p.Match, p.Topic, topic) {
-			buf = append(buf, p)
-		}
-	}
-	return buf
+	buf = b.patterns.appendPrefixes(buf, string(topic))
+	buf = b.patterns.appendWildcards(buf, string(topic), 0)
+	return b.patterns.appendOthers(buf, string(topic))
 }
 
 // Lookup returns the subscription of topic under match exactly (not by matching).

@@ -73,7 +73,7 @@ type Dealer struct {
 	mu        sync.RWMutex
 	byKey     map[regKey]*Registration
 	byID      map[wamp.ID]*Registration
-	patterns  []*Registration // prefix and wildcard registrations, copy on write
+	patterns  patternIndex[Registration] // prefix and wildcard registrations
 	bySession map[wamp.ID]map[wamp.ID]struct{}
 	ids       idSource
 }
@@ -88,6 +88,7 @@ func NewDealer() *Dealer {
 	return &Dealer{
 		byKey:     make(map[regKey]*Registration),
 		byID:      make(map[wamp.ID]*Registration),
+		patterns:  newPatternIndex[Registration](),
 		bySession: make(map[wamp.ID]map[wamp.ID]struct{}),
 	}
 }
@@ -145,11 +146,7 @@ func (d *Dealer) replace(reg *Registration, callees []Recipient) *Registration {
 		d.byID[reg.ID] = next
 	}
 	if reg.Match != MatchExact {
-		patterns := slices.DeleteFunc(slices.Clone(d.patterns), func(p *Registration) bool { return p == old })
-		if next != nil {
-			patterns = append(patterns, next)
-		}
-		d.patterns = patterns
+		d.patterns.replace(reg.Match, string(reg.Procedure), old, next)
 	}
 	return next
 }
@@ -200,35 +197,22 @@ func (d *Dealer) RemoveSession(s Recipient) (removed []RegistrationRemoval) {
 
 // Match returns the registration a call of procedure goes to, with the spec's
 // precedence: exact, then the longest prefix, then the best wildcard; nil if
-// none matches.
+// none matches. Registrations of another match policy are never routed to.
+// It walks the pattern index under the read lock (see patternIndex).
 func (d *Dealer) Match(procedure wamp.URI) *Registration {
 	d.mu.RLock()
-	reg := d.byKey[regKey{MatchExact, procedure}]
-	patterns := d.patterns
-	d.mu.RUnlock()
-	if reg != nil {
+	defer d.mu.RUnlock()
+	if reg := d.byKey[regKey{MatchExact, procedure}]; reg != nil {
 		return reg
 	}
-	var prefix, wildcard *Registration
-	for _, p := range patterns {
-		if !matches(p.Match, p.Procedure, procedure) {
-			continue
-		}
-		switch p.Match {
-		case MatchPrefix:
-			if prefix == nil || len(p.Procedure) > len(prefix.Procedure) {
-				prefix = p
-			}
-		case MatchWildcard:
-			if wildcard == nil || wildcardBetter(p.Procedure, wildcard.Procedure) {
-				wildcard = p
-			}
-		}
+	var found [8]*Registration
+	if prefixes := d.patterns.appendPrefixes(found[:0], string(procedure)); len(prefixes) > 0 {
+		return prefixes[len(prefixes)-1] // the longest
 	}
-	if prefix != nil {
-		return prefix
+	if best := d.patterns.appendWildcards(found[:0], string(procedure), 1); len(best) > 0 {
+		return best[0]
 	}
-	return wildcard
+	return nil
 }
 
 // Lookup returns the registration of procedure under match exactly.

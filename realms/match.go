@@ -74,20 +74,6 @@ func matchWildcard(pattern, uri string) bool {
 	}
 }
 
-// wildcardBetter reports whether wildcard pattern a takes precedence over b
-// for the same URI: at the first component where they differ in being a
-// wildcard, the one with the literal component wins (the spec's "longest
-// portion of URI components matched before each wildcard").
-func wildcardBetter(a, b wamp.URI) bool {
-	ac, bc := strings.Split(string(a), "."), strings.Split(string(b), ".")
-	for i := range min(len(ac), len(bc)) {
-		if (ac[i] == "") != (bc[i] == "") {
-			return ac[i] != ""
-		}
-	}
-	return a < b // a stable choice between equals
-}
-
 // idSource hands out subscription or registration ids: counting from 1, or
 // at random in the global scope once global is set (a cluster, where nodes
 // must not hand out the same id for different things).

@@ -4,19 +4,16 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
-	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"net"
+	"errors"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -80,42 +77,59 @@ func (rm *realm) methodEnabled(m string) bool {
 	return slices.Contains(rm.cfg.AuthMethods, m)
 }
 
-// authenticate runs the CHALLENGE/AUTHENTICATE exchange of method. It
-// returns false after answering ABORT itself.
+// authenticate authenticates a session with method. A failure is answered
+// with ABORT and counted against the client's address; an address at its
+// limit of failures (authentications in progress included) is refused
+// without a challenge.
 func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*authenticated, bool) {
 	if method == AuthAnonymous {
 		return &authenticated{authrole: rm.anonymousRole(), authmethod: AuthAnonymous, authprovider: "static"}, true
 	}
-	ip := remoteIP(s.peer.Info().RemoteAddr)
-	if s.r.failures.blocked(ip, s.r.cfg.AuthFailureLimit) {
+	if !s.r.failures.reserve(s.address, s.r.cfg.AuthFailureLimit) {
 		s.r.stats.AuthFailures.Add(1)
+		s.limitReached(LimitAuthFailures, "authentication refused without a challenge")
 		s.refuse(wamp.ErrAuthenticationFailed, "too many failed authentications from this address; try again later")
 		return nil, false
 	}
+	var auth *authenticated
+	if method == AuthTLS {
+		auth = s.authenticateTLS(rm)
+	} else {
+		auth = s.challengeResponse(rm, method, hello)
+	}
+	// A timeout, a disconnection or a wrong answer: a failure all the same.
+	s.r.failures.release(s.address, auth == nil)
+	if auth == nil {
+		s.r.stats.AuthFailures.Add(1)
+	}
+	return auth, auth != nil
+}
+
+// challengeResponse runs the CHALLENGE/AUTHENTICATE exchange of method. It
+// returns nil after the session was aborted.
+//
+// A principal is challenged only with the credentials it has for method:
+// an authid the realm does not know, and a principal without credentials
+// for method, get the same exchange as a known one, against credentials
+// nobody has, so failures say nothing about which authids exist.
+func (s *session) challengeResponse(rm *realm, method string, hello *wamp.Hello) *authenticated {
 	authid := hello.Details.String("authid")
 	authextra := hello.Details.Dict("authextra")
-	if method == AuthTLS {
-		return s.authenticateTLS(rm, ip)
+	p, dynamic := s.findPrincipal(rm, method, authid, authextra)
+	var ch challenge
+	if method == AuthWAMPCRA {
+		key, params := s.craCredentials(rm, p, dynamic)
+		if key == nil {
+			p = nil
+		}
+		ch = craChallenge(rm.auth, authid, key, params)
+	} else {
+		ch = newChallenge(method, p)
 	}
-	var p *Principal
-	switch method {
-	case AuthCryptosign:
-		p = rm.principalByKey(authextra.String("pubkey"), authid)
-	default:
-		p = rm.principal(authid)
-	}
-	dynamic := p == nil && rm.cfg.Authenticator != ""
-	if dynamic && method != AuthTicket {
-		// WAMP-CRA and cryptosign need the credentials before the challenge.
-		p = s.dynamicPrincipal(rm, method, authid, wamp.Dict{"authmethod": method, "authextra": map[string]any(authextra)}, "")
-	}
-	// An unknown authid gets the same exchange as a known one, with
-	// credentials nobody has, so failures say nothing about which authids exist.
-	ch := newChallenge(method, p, authid, rm, s)
 	_ = s.send(&wamp.Challenge{AuthMethod: method, Extra: ch.extra})
 	msg, ok := s.awaitAuthenticate()
 	if !ok {
-		return nil, false
+		return nil
 	}
 	if dynamic && method == AuthTicket {
 		// The authenticator checks the ticket itself.
@@ -125,24 +139,44 @@ func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*au
 		}
 	}
 	if p == nil || !ch.verify(msg.Signature) {
-		return s.authFailed(ip, method, authid)
+		return s.authFailed(method, authid)
 	}
 	provider := "static"
 	if dynamic {
 		provider = "dynamic"
 	}
 	// welcome checks that the realm has the role.
-	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: method, authprovider: provider}, true
+	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: method, authprovider: provider}
+}
+
+// findPrincipal returns the static principal authid (or, for cryptosign,
+// the HELLO's public key) names, else, when the realm has an authenticator,
+// the dynamic one the authenticator answers, and whether it asked it. For
+// the ticket method the authenticator is asked after AUTHENTICATE, with the
+// ticket.
+func (s *session) findPrincipal(rm *realm, method, authid string, authextra wamp.Dict) (*Principal, bool) {
+	var p *Principal
+	if method == AuthCryptosign {
+		p = rm.principalByKey(authextra.String("pubkey"), authid)
+	} else {
+		p = rm.principal(authid)
+	}
+	if p != nil || rm.cfg.Authenticator == "" {
+		return p, false
+	}
+	if method == AuthTicket {
+		return nil, true
+	}
+	// WAMP-CRA and cryptosign need the credentials before the challenge.
+	return s.dynamicPrincipal(rm, method, authid, wamp.Dict{"authmethod": method, "authextra": map[string]any(authextra)}, ""), true
 }
 
 // authFailed refuses a session whose authentication failed, with the same
-// words whatever went wrong, and counts the failure against its address.
-func (s *session) authFailed(ip, method, who string) (*authenticated, bool) {
-	s.r.failures.record(ip)
-	s.r.stats.AuthFailures.Add(1)
+// words whatever went wrong.
+func (s *session) authFailed(method, who string) *authenticated {
 	s.logger().Info("authentication failed", "authmethod", method, "authid", who)
 	s.refuse(wamp.ErrAuthenticationFailed, "authentication failed")
-	return nil, false
+	return nil
 }
 
 // dynamicPrincipal asks the realm's authenticator procedure about authid:
@@ -152,9 +186,7 @@ func (s *session) authFailed(ip, method, who string) (*authenticated, bool) {
 // answer means no such principal. ticket, when set, becomes the principal's
 // ticket: the authenticator accepted it.
 func (s *session) dynamicPrincipal(rm *realm, method, authid string, details wamp.Dict, ticket string) *Principal {
-	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.AuthTimeout)
-	defer cancel()
-	res, _, err := s.r.callInternal(ctx, rm, wamp.URI(rm.cfg.Authenticator), []any{string(rm.Name), authid, map[string]any(details)}, nil)
+	res, err := s.callAuthenticator(rm, []any{string(rm.Name), authid, map[string]any(details)})
 	if err != nil || len(res) == 0 {
 		s.logger().Info("dynamic authenticator refused", "authmethod", method, "authid", authid, "error", err)
 		return nil
@@ -188,10 +220,48 @@ func (s *session) dynamicPrincipal(rm *realm, method, authid string, details wam
 			}
 		}
 	}
-	if p.Role == "" || p.AuthID == "" {
+	if p.Role == "" || p.AuthID == "" || !p.hasCredentials(method) {
 		return nil
 	}
 	return p
+}
+
+// hasCredentials reports whether p has what method checks: a WAMP-CRA
+// secret, a valid public key. A ticket is checked by the authenticator.
+func (p *Principal) hasCredentials(method string) bool {
+	switch method {
+	case AuthWAMPCRA:
+		return p.Secret != ""
+	case AuthCryptosign:
+		return len(p.ed25519Keys()) > 0
+	}
+	return true
+}
+
+// errNoAuthenticator: no exact registration of the realm's authenticator.
+var errNoAuthenticator = errors.New("router: the authenticator procedure is not registered (a pattern registration that matches it is not trusted with it)")
+
+// callAuthenticator calls the realm's authenticator procedure. Only an
+// exact registration of it is trusted: a prefix or wildcard registration
+// matching it, which a role may be allowed to make, would otherwise answer
+// for it while it is not registered, and log anyone in with any role.
+func (s *session) callAuthenticator(rm *realm, args []any) ([]any, error) {
+	uri := wamp.URI(rm.cfg.Authenticator)
+	if !rm.exactlyRegistered(uri) {
+		return nil, errNoAuthenticator
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.AuthTimeout)
+	defer cancel()
+	res, _, err := s.r.callInternal(ctx, rm, uri, args, nil)
+	return res, err
+}
+
+// exactlyRegistered reports whether a call of procedure goes to an exact
+// registration of it, the only kind trusted to answer for the router's
+// own calls (authenticator, authorizer).
+func (rm *realm) exactlyRegistered(procedure wamp.URI) bool {
+	reg := rm.Dealer.Match(procedure)
+	return reg != nil && reg.Match == realms.MatchExact
 }
 
 func asList(v any) []any {
@@ -201,13 +271,13 @@ func asList(v any) []any {
 
 // authenticateTLS admits the principal named by the verified client
 // certificate's common name.
-func (s *session) authenticateTLS(rm *realm, ip string) (*authenticated, bool) {
+func (s *session) authenticateTLS(rm *realm) *authenticated {
 	cn := s.peer.Info().ClientCert
 	p := rm.principal(cn)
 	if cn == "" || p == nil {
-		return s.authFailed(ip, AuthTLS, cn)
+		return s.authFailed(AuthTLS, cn)
 	}
-	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: AuthTLS, authprovider: "static"}, true
+	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: AuthTLS, authprovider: "static"}
 }
 
 // awaitAuthenticate reads AUTHENTICATE within the auth timeout.
@@ -246,99 +316,66 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-func newChallenge(method string, p *Principal, authid string, rm *realm, s *session) challenge {
+// newChallenge is the ticket or cryptosign CHALLENGE for p (nil: nobody
+// can answer it).
+func newChallenge(method string, p *Principal) challenge {
 	switch method {
 	case AuthTicket:
 		want := randomBytes(32)
 		if p != nil && p.Ticket != "" && (p.TicketExpires.IsZero() || time.Now().Before(p.TicketExpires)) {
 			want = []byte(p.Ticket)
 		}
+		// Compared as hashes: the time taken says nothing of the ticket's length.
+		wantSum := sha256.Sum256(want)
 		return challenge{extra: wamp.Dict{}, verify: func(sig string) bool {
-			return subtle.ConstantTimeCompare([]byte(sig), want) == 1
-		}}
-	case AuthWAMPCRA:
-		role := rm.anonymousRole()
-		key := randomBytes(32)
-		extra := wamp.Dict{}
-		if p != nil {
-			role = p.Role
-			key = []byte(p.Secret)
-			if p.Salt != "" {
-				key = []byte(deriveCRAKey(p.Secret, p.Salt, p.Iterations, p.KeyLen))
-			}
-		}
-		if p != nil && p.Salt != "" {
-			extra["salt"], extra["iterations"], extra["keylen"] = p.Salt, craIterations(p.Iterations), craKeyLen(p.KeyLen)
-		}
-		msg, _ := json.Marshal(map[string]any{
-			"authid": authid, "authrole": role, "authmethod": AuthWAMPCRA, "authprovider": "static",
-			"nonce": base64.StdEncoding.EncodeToString(randomBytes(16)), "timestamp": time.Now().UTC().Format(time.RFC3339Nano),
-			"session": uint64(wamp.GlobalID()),
-		})
-		extra["challenge"] = string(msg)
-		return challenge{extra: extra, verify: func(sig string) bool {
-			mac := hmac.New(sha256.New, key)
-			mac.Write(msg)
-			want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
-			return subtle.ConstantTimeCompare([]byte(sig), []byte(want)) == 1
+			sum := sha256.Sum256([]byte(sig))
+			return subtle.ConstantTimeCompare(sum[:], wantSum[:]) == 1
 		}}
 	case AuthCryptosign:
-		nonce := randomBytes(32)
-		var keys []ed25519.PublicKey
-		if p != nil {
-			for _, k := range p.PublicKeys {
-				if b, err := hex.DecodeString(k); err == nil && len(b) == ed25519.PublicKeySize {
-					keys = append(keys, b)
-				}
-			}
-		}
-		return challenge{extra: wamp.Dict{"challenge": hex.EncodeToString(nonce), "channel_binding": nil}, verify: func(sig string) bool {
-			b, err := hex.DecodeString(sig)
-			if err != nil || len(b) != ed25519.SignatureSize+len(nonce) || !hmac.Equal(b[ed25519.SignatureSize:], nonce) {
-				return false
-			}
-			for _, k := range keys {
-				if ed25519.Verify(k, nonce, b[:ed25519.SignatureSize]) {
-					return true
-				}
-			}
-			return false
-		}}
+		return cryptosignChallenge(p)
 	}
 	return challenge{extra: wamp.Dict{}, verify: func(string) bool { return false }}
 }
 
-func craIterations(n int) int {
-	if n <= 0 {
-		return 1000
+// cryptosignChallenge is a cryptosign CHALLENGE answered by a signature of
+// one of p's public keys (nil p, or none: nobody can answer it).
+func cryptosignChallenge(p *Principal) challenge {
+	nonce := randomBytes(32)
+	var keys []ed25519.PublicKey
+	if p != nil {
+		keys = p.ed25519Keys()
 	}
-	return n
+	return challenge{extra: wamp.Dict{"challenge": hex.EncodeToString(nonce), "channel_binding": nil}, verify: func(sig string) bool {
+		b, err := hex.DecodeString(sig)
+		if err != nil || len(b) != ed25519.SignatureSize+len(nonce) || !hmac.Equal(b[ed25519.SignatureSize:], nonce) {
+			return false
+		}
+		for _, k := range keys {
+			if ed25519.Verify(k, nonce, b[:ed25519.SignatureSize]) {
+				return true
+			}
+		}
+		return false
+	}}
 }
 
-func craKeyLen(n int) int {
-	if n <= 0 {
-		return 32
+// ed25519Keys is p's valid cryptosign public keys.
+func (p *Principal) ed25519Keys() []ed25519.PublicKey {
+	var keys []ed25519.PublicKey
+	for _, k := range p.PublicKeys {
+		if b, err := hex.DecodeString(k); err == nil && len(b) == ed25519.PublicKeySize {
+			keys = append(keys, b)
+		}
 	}
-	return n
-}
-
-// deriveCRAKey is salted WAMP-CRA's key: base64(PBKDF2-HMAC-SHA256(secret, salt)).
-func deriveCRAKey(secret, salt string, iterations, keylen int) string {
-	key, err := pbkdf2.Key(sha256.New, secret, []byte(salt), craIterations(iterations), craKeyLen(keylen))
-	if err != nil {
-		return "" // only for parameters FIPS mode refuses
-	}
-	return base64.StdEncoding.EncodeToString(key)
+	return keys
 }
 
 // principal returns the realm's principal with authid, or nil.
 func (rm *realm) principal(authid string) *Principal {
-	for i := range rm.cfg.Principals {
-		if p := &rm.cfg.Principals[i]; authid != "" && p.AuthID == authid {
-			return p
-		}
+	if rm.auth == nil { // a realm created on demand: no principals
+		return nil
 	}
-	return nil
+	return rm.auth.byAuthID[authid]
 }
 
 // principalByKey finds a cryptosign principal by public key (and authid, if given).
@@ -363,55 +400,4 @@ func (rm *realm) anonymousRole() string {
 		return rm.cfg.AnonymousRole
 	}
 	return AuthAnonymous
-}
-
-// failureLog counts failed authentications per remote address, to refuse an
-// address that fails too often (AuthFailureLimit per minute).
-type failureLog struct {
-	mu   sync.Mutex
-	byIP map[string]*failures
-}
-
-type failures struct {
-	count int
-	since time.Time
-}
-
-func (f *failureLog) record(ip string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.byIP == nil {
-		f.byIP = make(map[string]*failures)
-	}
-	now := time.Now()
-	e := f.byIP[ip]
-	if e == nil || now.Sub(e.since) > time.Minute {
-		e = &failures{since: now}
-		f.byIP[ip] = e
-	}
-	e.count++
-	if len(f.byIP) > 100000 { // bound the table: forget windows that are over
-		for k, v := range f.byIP {
-			if now.Sub(v.since) > time.Minute {
-				delete(f.byIP, k)
-			}
-		}
-	}
-}
-
-func (f *failureLog) blocked(ip string, limit int) bool {
-	if limit <= 0 {
-		return false
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	e := f.byIP[ip]
-	return e != nil && time.Since(e.since) <= time.Minute && e.count >= limit
-}
-
-func remoteIP(addr string) string {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
 }

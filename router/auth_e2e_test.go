@@ -356,6 +356,7 @@ func TestDynamicAuthenticationAndAuthorization(t *testing.T) {
 			Principals: []router.Principal{{AuthID: "authsvc", Role: "trusted", Ticket: "svc"}},
 			Roles: []router.RoleConfig{{Name: "trusted", Permissions: []router.Permission{
 				{URI: "com", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true},
+				{URI: "com.auth.authenticate", Register: true}, {URI: "com.auth.authorize", Register: true},
 			}}},
 		}},
 	}})

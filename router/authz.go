@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/junction-wamp/junction/realms"
@@ -99,18 +101,190 @@ func (p *permissions) lookup(uri wamp.URI) *Permission {
 // allows reports whether the rules grant a on uri, and the rule itself.
 func (p *permissions) allows(a action, uri wamp.URI) (bool, *Permission) {
 	perm := p.lookup(uri)
+	return perm.grants(a), perm
+}
+
+// grants reports whether the rule grants a; a nil rule grants nothing.
+func (perm *Permission) grants(a action) bool {
 	if perm == nil {
-		return false, nil
+		return false
 	}
 	switch a {
 	case actionCall:
-		return perm.Call, perm
+		return perm.Call
 	case actionRegister:
-		return perm.Register, perm
+		return perm.Register
 	case actionPublish:
-		return perm.Publish, perm
+		return perm.Publish
 	}
-	return perm.Subscribe, perm
+	return perm.Subscribe
+}
+
+// allowsPattern reports whether the rules grant a on every URI pattern can
+// match under match, and the rule governing the pattern. A SUBSCRIBE or
+// REGISTER with a pattern is allowed only then: a role allowed exactly
+// "app.status" must not receive "app.status.payroll" through the prefix
+// "app.status".
+func (p *permissions) allowsPattern(a action, match string, pattern wamp.URI) (bool, *Permission) {
+	switch match {
+	case realms.MatchPrefix:
+		return p.allowsPrefix(a, pattern)
+	case realms.MatchWildcard:
+		return p.allowsWildcard(a, pattern)
+	}
+	return p.allows(a, pattern)
+}
+
+// allowsPrefix: the longest prefix rule covering the pattern governs what it
+// matches, except where a more specific rule inside it (an exact or a longer
+// prefix rule) takes over; all of those must grant. Wildcard rules never
+// govern URIs a prefix rule covers, and cannot cover a prefix pattern (which
+// matches URIs of any length), so without a covering prefix rule it is refused.
+func (p *permissions) allowsPrefix(a action, pattern wamp.URI) (bool, *Permission) {
+	covering := p.coveringPrefix(func(q string) bool { return prefixCoversPrefix(q, string(pattern)) })
+	if !covering.grants(a) {
+		return false, covering
+	}
+	for uri, perm := range p.exact {
+		if realms.Matches(realms.MatchPrefix, pattern, uri) && !perm.grants(a) {
+			return false, perm
+		}
+	}
+	for _, perm := range p.prefix {
+		if perm != covering && prefixCoversPrefix(string(pattern), perm.URI) && !perm.grants(a) {
+			return false, perm
+		}
+	}
+	return true, covering
+}
+
+// allowsWildcard: with a prefix rule covering every URI the pattern matches,
+// it governs them except where exact rules or longer prefix rules take over;
+// without one, every rule the pattern meets must grant and a wildcard rule
+// must cover the whole pattern.
+func (p *permissions) allowsWildcard(a action, pattern wamp.URI) (bool, *Permission) {
+	comps := strings.Split(string(pattern), ".")
+	covering := p.coveringPrefix(func(q string) bool { return prefixCoversWildcard(q, comps) })
+	if covering != nil && !covering.grants(a) {
+		return false, covering
+	}
+	for uri, perm := range p.exact {
+		if realms.Matches(realms.MatchWildcard, pattern, uri) && !perm.grants(a) {
+			return false, perm
+		}
+	}
+	for _, perm := range p.prefix {
+		if perm != covering && (covering == nil || len(perm.URI) > len(covering.URI)) &&
+			prefixMeetsWildcard(perm.URI, comps) && !perm.grants(a) {
+			return false, perm
+		}
+	}
+	if covering != nil {
+		return true, covering
+	}
+	var governing *Permission
+	for _, perm := range p.wildcard {
+		rule := strings.Split(perm.URI, ".")
+		if !wildcardMeets(rule, comps) {
+			continue
+		}
+		if !perm.grants(a) {
+			return false, perm
+		}
+		if wildcardCovers(rule, comps) {
+			governing = perm
+		}
+	}
+	return governing != nil, governing
+}
+
+// coveringPrefix returns the longest prefix rule for which covers holds
+// (the rule "" covers everything), or nil.
+func (p *permissions) coveringPrefix(covers func(rule string) bool) *Permission {
+	for _, perm := range p.prefix { // longest first
+		if perm.URI == "" || covers(perm.URI) {
+			return perm
+		}
+	}
+	return nil
+}
+
+// prefixCoversPrefix reports whether every URI matching prefix inner also
+// matches prefix outer: inner itself matches outer.
+func prefixCoversPrefix(outer, inner string) bool {
+	return outer == "" || realms.Matches(realms.MatchPrefix, wamp.URI(outer), wamp.URI(inner))
+}
+
+// prefixParts splits a prefix rule into the components a URI must start
+// with and the fewest components such a URI has (a rule ending in "."
+// needs one more).
+func prefixParts(rule string) ([]string, int) {
+	if rule == "" {
+		return nil, 0
+	}
+	if trimmed, ok := strings.CutSuffix(rule, "."); ok {
+		c := strings.Split(trimmed, ".")
+		return c, len(c) + 1
+	}
+	c := strings.Split(rule, ".")
+	return c, len(c)
+}
+
+// prefixCoversWildcard reports whether every URI the wildcard pattern comps
+// matches starts with the prefix rule: the rule's components are literal
+// components of the pattern.
+func prefixCoversWildcard(rule string, comps []string) bool {
+	need, least := prefixParts(rule)
+	if len(comps) < least {
+		return false
+	}
+	for i, c := range need {
+		if comps[i] == "" || comps[i] != c {
+			return false
+		}
+	}
+	return true
+}
+
+// prefixMeetsWildcard reports whether some URI matches both the prefix rule
+// and the wildcard pattern comps.
+func prefixMeetsWildcard(rule string, comps []string) bool {
+	need, least := prefixParts(rule)
+	if len(comps) < least {
+		return false
+	}
+	for i, c := range need {
+		if comps[i] != "" && comps[i] != c {
+			return false
+		}
+	}
+	return true
+}
+
+// wildcardMeets reports whether some URI matches both wildcard patterns.
+func wildcardMeets(rule, comps []string) bool {
+	if len(rule) != len(comps) {
+		return false
+	}
+	for i := range rule {
+		if rule[i] != "" && comps[i] != "" && rule[i] != comps[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// wildcardCovers reports whether every URI matching comps matches rule.
+func wildcardCovers(rule, comps []string) bool {
+	if len(rule) != len(comps) {
+		return false
+	}
+	for i := range rule {
+		if rule[i] != "" && rule[i] != comps[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // hasRole reports whether sessions may join with role: any role when the
@@ -123,42 +297,100 @@ func (rm *realm) hasRole(role string) bool {
 	return ok
 }
 
-// authorize reports whether s may do a on uri; when it may not, it answers
-// the request with wamp.error.not_authorized (unless answer is false).
-func (s *session) authorize(a action, reqType wamp.MessageType, request wamp.ID, uri wamp.URI, answer bool) (bool, *Permission) {
+// authorize reports whether s may do a on uri (a pattern under match, for
+// SUBSCRIBE and REGISTER: every URI it can match must be allowed); when it
+// may not, it answers the request with wamp.error.not_authorized (unless
+// answer is false).
+func (s *session) authorize(a action, reqType wamp.MessageType, request wamp.ID, uri wamp.URI, match string, answer bool) (bool, *Permission) {
 	var ok bool
 	var perm *Permission
 	switch {
 	case s.perms != nil:
-		ok, perm = s.perms.allows(a, uri)
+		ok, perm = s.perms.allowsPattern(a, normMatch(match), uri)
 	case s.realm.cfg.Authorizer != "" && !s.internal:
-		ok, perm = s.realm.authz.decide(s, a, uri)
+		ok, perm = s.realm.authz.decide(s, a, uri, normMatch(match))
 	default:
 		return true, nil
 	}
 	if !ok {
-		s.logger().Info("not authorized", "action", a.String(), "uri", uri, "authrole", s.authrole)
+		s.logger().Info("not authorized", "action", a.String(), "uri", uri, "match", match, "authrole", s.authrole)
 		if answer {
 			s.sendError(reqType, request, wamp.ErrNotAuthorized,
-				fmt.Sprintf("role %q may not %s %q", s.authrole, a, uri))
+				fmt.Sprintf("role %q may not %s %q%s", s.authrole, a, uri, matchNote(match)))
 		}
 	}
 	return ok, perm
 }
 
+func matchNote(match string) string {
+	if normMatch(match) == realms.MatchExact {
+		return ""
+	}
+	return " (match " + match + ": everything it can match must be allowed)"
+}
+
+// authProcedure reports whether procedure is the realm's authenticator or
+// authorizer: whoever answers for it decides who logs in, or what sessions
+// may do.
+func (rm *realm) authProcedure(procedure wamp.URI) bool {
+	return procedure != "" && (string(procedure) == rm.cfg.Authenticator || string(procedure) == rm.cfg.Authorizer)
+}
+
+// namesExactly reports whether s's role has a rule for exactly uri (not a
+// pattern that covers it) granting a. The realm's authenticator and
+// authorizer may be registered only so, and never in a realm without
+// roles: a session allowed to register "com." must not take over
+// "com.auth.authenticate" while its service is down.
+func (s *session) namesExactly(a action, uri wamp.URI) bool {
+	if s.perms == nil {
+		return false
+	}
+	perm := s.perms.lookup(uri)
+	return perm.grants(a) && perm.URI == string(uri)
+}
+
+// grantedExplicitly reports whether s's role names procedure (a wamp.*
+// meta procedure) in a rule that lets it call: a rule whose URI starts with
+// "wamp.", not a catch-all, or the realm's dynamic authorizer, which decides
+// on the URI itself. Destructive meta procedures (the kill procedures) need
+// this, so that no realm, not even one without roles, exposes them to
+// every session by default.
+func (s *session) grantedExplicitly(procedure wamp.URI) bool {
+	switch {
+	case s.perms != nil:
+		perm := s.perms.lookup(procedure)
+		return perm.grants(actionCall) && strings.HasPrefix(perm.URI, "wamp.")
+	case s.realm.cfg.Authorizer != "" && !s.internal:
+		return true // authorize asked the authorizer about this very URI
+	}
+	return false
+}
+
+// normMatch is a SUBSCRIBE or REGISTER match policy, "" being exact.
+func normMatch(m string) string {
+	if m == "" {
+		return realms.MatchExact
+	}
+	return m
+}
+
 // dynamicAuthz asks the realm's authorizer procedure and caches its answers
-// per authid, authrole, action and URI for the configured TTL. It is used
-// only for roles without static permissions, only when configured.
+// per authid, authrole, action, URI and match policy for the configured
+// TTL, at most AuthorizerCacheSize of them. It is used only for roles
+// without static permissions, only when configured.
 type dynamicAuthz struct {
 	rm    *realm
 	ttl   time.Duration
+	size  int
 	cache sync.Map // authzKey -> authzEntry
+	count atomic.Int64
 }
 
 type authzKey struct {
 	authid, authrole string
 	a                action
 	uri              wamp.URI
+	match            string
 }
 
 type authzEntry struct {
@@ -167,21 +399,23 @@ type authzEntry struct {
 	expires  time.Time
 }
 
-// decide calls the authorizer with [session details, uri, action]; it
-// answers true/false, or a dict with allow and optionally disclose and cache
-// (false: do not cache this answer). An error or another answer denies.
-func (d *dynamicAuthz) decide(s *session, a action, uri wamp.URI) (bool, *Permission) {
-	key := authzKey{s.authid, s.authrole, a, uri}
+// decide calls the authorizer with [session details, uri, action, options],
+// options carrying the match policy; it answers true/false, or a dict with
+// allow and optionally disclose and cache (false: do not cache this
+// answer). An error or another answer denies.
+func (d *dynamicAuthz) decide(s *session, a action, uri wamp.URI, match string) (bool, *Permission) {
+	key := authzKey{s.authid, s.authrole, a, uri, match}
 	if v, ok := d.cache.Load(key); ok {
 		if e := v.(authzEntry); time.Now().Before(e.expires) {
 			return e.allowed, e.permission()
 		}
-		d.cache.Delete(key)
+		d.forget(key)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.AuthTimeout)
 	defer cancel()
 	details := map[string]any{"session": uint64(s.id), "authid": s.authid, "authrole": s.authrole, "authmethod": s.authmethod}
-	res, _, err := s.r.callInternal(ctx, d.rm, wamp.URI(d.rm.cfg.Authorizer), []any{details, string(uri), a.String()}, nil)
+	res, _, err := s.r.callInternal(ctx, d.rm, wamp.URI(d.rm.cfg.Authorizer),
+		[]any{details, string(uri), a.String(), map[string]any{"match": match}}, nil)
 	e := authzEntry{expires: time.Now().Add(d.ttl)}
 	cacheIt := d.ttl > 0
 	if err != nil || len(res) == 0 {
@@ -198,9 +432,36 @@ func (d *dynamicAuthz) decide(s *session, a action, uri wamp.URI) (bool, *Permis
 		cacheIt = cacheIt && m.Bool("cache", true)
 	}
 	if cacheIt {
-		d.cache.Store(key, e)
+		d.store(key, e)
 	}
 	return e.allowed, e.permission()
+}
+
+// store caches an answer; a full cache first drops the answers that have
+// expired, and if none has, keeps this one out: a client trying many URIs
+// cannot make the cache grow, only make its own answers uncached.
+func (d *dynamicAuthz) store(key authzKey, e authzEntry) {
+	if d.count.Load() >= int64(d.size) {
+		now := time.Now()
+		d.cache.Range(func(k, v any) bool {
+			if !now.Before(v.(authzEntry).expires) {
+				d.forget(k.(authzKey))
+			}
+			return true
+		})
+		if d.count.Load() >= int64(d.size) {
+			return
+		}
+	}
+	if _, loaded := d.cache.Swap(key, e); !loaded {
+		d.count.Add(1)
+	}
+}
+
+func (d *dynamicAuthz) forget(key authzKey) {
+	if _, loaded := d.cache.LoadAndDelete(key); loaded {
+		d.count.Add(-1)
+	}
 }
 
 func (e authzEntry) permission() *Permission {

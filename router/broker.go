@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -32,14 +33,14 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 		return s.protocolViolation(o.err.Error())
 	}
 	if !s.patternURI(m.Topic, match) {
-		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
+		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", clip(string(m.Topic))))
 		return false, ""
 	}
-	if ok, _ := s.authorize(actionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, true); !ok {
+	if ok, _ := s.authorize(actionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, match, true); !ok {
 		return false, ""
 	}
-	if max := s.r.cfg.MaxSubscriptionsPerSession; max > 0 && s.realm.Broker.SessionCount(s) >= max {
-		s.sendError(wamp.SUBSCRIBE, m.Request, ErrLimitExceeded, fmt.Sprintf("a session may hold at most %d subscriptions", max))
+	if max := s.r.cfg.MaxSubscriptionsPerSession; s.realm.Broker.SessionCount(s) >= max {
+		s.refuseOverLimit(LimitSubscriptions, wamp.SUBSCRIBE, m.Request, "a session may hold at most %d subscriptions", max)
 		return false, ""
 	}
 	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)
@@ -139,15 +140,16 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 		return s.protocolViolation(o.err.Error())
 	}
 	if !s.validURI(m.Topic) {
-		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", m.Topic))
+		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", clip(string(m.Topic))))
 		return false, ""
 	}
-	allowed, perm := s.authorize(actionPublish, wamp.PUBLISH, m.Request, m.Topic, ack)
+	if wamp.Reserved(m.Topic) {
+		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("topic %q is reserved: wamp.* events come from the router", m.Topic))
+		return false, ""
+	}
+	allowed, perm := s.authorize(actionPublish, wamp.PUBLISH, m.Request, m.Topic, "", ack)
 	if !allowed {
 		return false, ""
-	}
-	if perm != nil && perm.DisclosePublisher {
-		disclose = true
 	}
 	switch s.realm.cfg.DisclosePublisher {
 	case DiscloseAlways:
@@ -157,16 +159,43 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 			s.refusePublish(ack, m.Request, "wamp.error.option_disallowed.disclose_me", "this realm does not disclose publishers")
 			return false, ""
 		}
+	default:
+		disclose = disclose || perm != nil && perm.DisclosePublisher
 	}
 	pub := wamp.GlobalID()
-	s.realm.events.record(&storedEvent{publication: pub, topic: m.Topic, time: time.Now(), payload: m.Payload,
-		publisher: s, disclose: disclose, aud: aud.forLater()}, retain)
-	var published func()
-	if ack { // once every node that has subscribers delivered it
-		published = func() { _ = s.send(&wamp.Published{Request: m.Request, Publication: pub}) }
+	if err := s.realm.events.record(&storedEvent{publication: pub, topic: m.Topic, time: time.Now(), payload: m.Payload,
+		publisher: s, disclose: disclose, aud: aud.forLater()}, retain); err != nil {
+		var full *retainedFull
+		if errors.As(err, &full) {
+			s.limitReached(full.limit, err.Error())
+		}
+		s.refusePublish(ack, m.Request, ErrLimitExceeded, err.Error())
+		return false, ""
 	}
+	published := func(failed int) { s.published(ack, m.Request, pub, failed) }
 	s.realm.publish(s, pub, m.Topic, m.Payload, &aud, disclose, retain, published)
 	return false, ""
+}
+
+// published answers an acknowledged PUBLISH once it is delivered: PUBLISHED,
+// or ERROR wamp.error.invalid_argument when failed subscribers could not
+// receive it because their serializer cannot carry its payload (the others
+// did). Without acknowledgement such a failure is only logged, and counted.
+func (s *session) published(ack bool, request, pub wamp.ID, failed int) {
+	if failed > 0 {
+		if ok, held := s.r.warnings.Allow("conversion " + s.address); ok {
+			s.logger().Warn("publication not delivered to subscribers whose serializer cannot carry its payload",
+				"subscribers", failed, "acknowledged", ack, "held_back", held)
+		}
+	}
+	switch {
+	case !ack:
+	case failed > 0:
+		s.sendError(wamp.PUBLISH, request, wamp.ErrInvalidArgument, fmt.Sprintf(
+			"publication %d reached the subscribers that could take it, but not %d whose serializer cannot carry its payload", pub, failed))
+	default:
+		_ = s.send(&wamp.Published{Request: request, Publication: pub})
+	}
 }
 
 // refusePublish answers a PUBLISH that cannot be routed: with ERROR when the
@@ -183,29 +212,39 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 // realm, here and on the other nodes of a cluster. publisher is nil for the
 // router's own events. delivered, if set, is called once it is queued to
 // every subscriber: at once on a single node, when the other nodes confirm
-// in a cluster (from another goroutine).
-func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func()) {
+// in a cluster (from another goroutine), with the number of this node's
+// subscribers whose serializer could not carry the payload (another node
+// counts and logs its own).
+func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func(failed int)) {
 	l := rm.link.Load()
 	if l == nil {
-		rm.deliver(publisher, pub, topic, payload, aud, disclose, nil)
+		failed := rm.deliver(publisher, pub, topic, payload, aud, disclose, nil)
 		if delivered != nil {
-			delivered()
+			delivered(failed)
 		}
 		return
 	}
 	var nodes []string // with a subscriber to the topic, found by the same match
-	rm.deliver(publisher, pub, topic, payload, aud, disclose, &nodes)
-	l.forwardPublish(rm, nodes, publisher, pub, topic, payload, aud, disclose, retain, delivered)
+	failed := rm.deliver(publisher, pub, topic, payload, aud, disclose, &nodes)
+	var confirmed func()
+	if delivered != nil {
+		confirmed = func() { delivered(failed) }
+	}
+	l.forwardPublish(rm, nodes, publisher, pub, topic, payload, aud, disclose, retain, confirmed)
 }
 
-// deliver delivers publication pub to this node's subscribers. With nodes
-// set, it appends the cluster nodes of the remote subscribers it passes.
-func (rm *realm) deliver(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool, nodes *[]string) {
+// deliver delivers publication pub to this node's subscribers, and returns
+// how many could not receive it because their serializer cannot carry its
+// payload. With nodes set, it appends the cluster nodes of the remote
+// subscribers it passes.
+func (rm *realm) deliver(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool, nodes *[]string) int {
 	var buf [4]*realms.Subscription
+	failed := 0
 	for _, sub := range rm.Broker.Match(buf[:0], topic) {
 		ev := &wamp.Event{Subscription: sub.ID, Publication: pub, Details: eventDetails(publisher, sub, topic, disclose), Payload: payload}
-		rm.fanout(ev, sub.Subscribers, aud, nodes)
+		failed += rm.fanout(ev, sub.Subscribers, aud, nodes)
 	}
+	return failed
 }
 
 // eventDetails returns EVENT.Details; nil (encoded as {}) for a plain event.
@@ -222,12 +261,15 @@ func eventDetails(publisher *session, sub *realms.Subscription, topic wamp.URI, 
 	return d.d
 }
 
-// fanout queues ev to every local recipient the audience admits. A remote
-// one's node delivers to it: with nodes set, that node is appended there.
-func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audience, nodes *[]string) {
+// fanout queues ev to every local recipient the audience admits, and
+// returns how many it could not because their serializer cannot carry the
+// payload. A remote one's node delivers to it: with nodes set, that node
+// is appended there.
+func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audience, nodes *[]string) int {
 	var frames [4]*transport.Frame // by wamp.Encoding
 	var failed [4]bool
 	var sent uint64
+	unconverted := 0
 	for _, rc := range recipients {
 		to := rc.(*session)
 		if to.remote != "" {
@@ -242,12 +284,14 @@ func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audi
 		f := frames[to.encoding]
 		if f == nil {
 			if failed[to.encoding] {
+				unconverted++
 				continue
 			}
 			data, err := to.peer.Serializer().Encode(ev)
 			if err != nil {
 				failed[to.encoding] = true
-				rm.log.Error("cannot encode event for subscribers", "serializer", to.peer.Serializer().Name(),
+				unconverted++
+				rm.log.Debug("event cannot be encoded for subscribers", "serializer", to.peer.Serializer().Name(),
 					"subscription", uint64(ev.Subscription), "error", err)
 				continue
 			}
@@ -260,4 +304,6 @@ func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audi
 		}
 	}
 	rm.stats.MessagesOut.add(wamp.EVENT, sent)
+	rm.stats.ConversionFailures.Add(uint64(unconverted))
+	return unconverted
 }

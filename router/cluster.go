@@ -2,6 +2,8 @@ package router
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -726,11 +728,14 @@ func (l *clusterLink) applyPublish(rm *realm, e *envelope) {
 	stored := &storedEvent{publication: pub, topic: topic, time: time.Unix(0, e.Time), payload: ev.Payload,
 		publisher: publisher, disclose: e.Disclose, aud: aud}
 	if e.StoreOnly {
-		rm.events.retainNewer(stored)
-		return
+		err = rm.events.retainNewer(stored)
+	} else {
+		rm.deliver(publisher, pub, topic, ev.Payload, &aud, e.Disclose, nil)
+		err = rm.events.record(stored, e.Retain)
 	}
-	rm.deliver(publisher, pub, topic, ev.Payload, &aud, e.Disclose, nil)
-	rm.events.record(stored, e.Retain)
+	if err != nil {
+		rm.log.Warn("retained event of another node not kept", "topic", topic, "error", err)
+	}
 }
 
 // forwardPublish sends a publication made on this node to targets, the
@@ -981,9 +986,16 @@ func (p *clusterPeer) sendFrame(data []byte, request wamp.ID) error {
 	}
 	// An error (such as a message over NATS's max_payload) fails the call
 	// or is logged: nothing is dropped unnoticed.
-	return p.l.send(p.node, &envelope{Kind: kFrame, Realm: p.realm, Session: uint64(p.id), Frame: data,
-		Binary: p.ser.Binary(), Request: uint64(request)})
+	if err := p.l.send(p.node, &envelope{Kind: kFrame, Realm: p.realm, Session: uint64(p.id), Frame: data,
+		Binary: p.ser.Binary(), Request: uint64(request)}); err != nil {
+		return fmt.Errorf("%w: %w", errNodeUnreachable, err)
+	}
+	return nil
 }
+
+// errNodeUnreachable: a message for a session of another node could not be
+// sent to that node.
+var errNodeUnreachable = errors.New("router: cluster node unreachable")
 
 func (p *clusterPeer) Serializer() serializers.Serializer { return p.ser }
 

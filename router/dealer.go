@@ -49,14 +49,28 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 		return s.protocolViolation(o.err.Error())
 	}
 	if !s.patternURI(m.Procedure, match) {
-		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", m.Procedure))
+		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", clip(string(m.Procedure))))
 		return false, ""
 	}
-	if ok, _ := s.authorize(actionRegister, wamp.REGISTER, m.Request, m.Procedure, true); !ok {
+	if wamp.Reserved(m.Procedure) && !s.internal {
+		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("procedure %q is reserved: wamp.* procedures belong to the router", m.Procedure))
 		return false, ""
 	}
-	if max := s.r.cfg.MaxRegistrationsPerSession; max > 0 && s.realm.Dealer.SessionCount(s) >= max {
-		s.sendError(wamp.REGISTER, m.Request, ErrLimitExceeded, fmt.Sprintf("a session may hold at most %d registrations", max))
+	if discloseCaller && s.realm.cfg.DiscloseCaller == DiscloseNever {
+		s.sendError(wamp.REGISTER, m.Request, wamp.ErrOptionNotAllowed, "this realm does not disclose callers: disclose_caller is not allowed")
+		return false, ""
+	}
+	if ok, _ := s.authorize(actionRegister, wamp.REGISTER, m.Request, m.Procedure, match, true); !ok {
+		return false, ""
+	}
+	if s.realm.authProcedure(m.Procedure) && !s.namesExactly(actionRegister, m.Procedure) {
+		s.logger().Warn("not authorized to register the realm's authenticator or authorizer", "procedure", m.Procedure, "authrole", s.authrole)
+		s.sendError(wamp.REGISTER, m.Request, wamp.ErrNotAuthorized, fmt.Sprintf(
+			"%s decides who logs in or what they may do: only a role with a rule naming it exactly may register it", m.Procedure))
+		return false, ""
+	}
+	if max := s.r.cfg.MaxRegistrationsPerSession; s.realm.Dealer.SessionCount(s) >= max {
+		s.refuseOverLimit(LimitRegistrations, wamp.REGISTER, m.Request, "a session may hold at most %d registrations", max)
 		return false, ""
 	}
 	reg, created, err := s.realm.Dealer.Register(s, m.Procedure, match, invoke, realms.RegisterOptions{
@@ -100,58 +114,100 @@ func (rm *realm) registrationGone(s *session, id wamp.ID, deleted bool) {
 	}
 }
 
+// callRequest is a CALL's options, read and checked.
+type callRequest struct {
+	*wamp.Call
+	progress bool  // receive_progress: the caller takes progressive results
+	chunk    bool  // progress: a progressive call invocation, more to come
+	timeout  int64 // milliseconds, 0: none
+	disclose bool  // disclose the caller to the callee
+}
+
 // handleCall routes a CALL to a callee as an INVOCATION carrying the
 // caller's payload as it came.
 func (s *session) handleCall(m *wamp.Call) (bool, string) {
 	o := options{d: m.Options, msg: wamp.CALL}
-	progress := o.boolean("receive_progress", false)
-	chunk := o.boolean("progress", false)
-	timeout := o.millis("timeout")
-	disclose := o.boolean(wamp.OptDiscloseMe, false)
+	c := callRequest{Call: m, progress: o.boolean("receive_progress", false), chunk: o.boolean("progress", false),
+		timeout: o.millis("timeout")}
+	discloseMe := o.boolean(wamp.OptDiscloseMe, false)
 	o.passthru()
 	o.routerLinks()
 	if o.err != nil {
 		return s.protocolViolation(o.err.Error())
 	}
 	if !s.validURI(m.Procedure) {
-		s.sendError(wamp.CALL, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", m.Procedure))
+		s.sendError(wamp.CALL, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", clip(string(m.Procedure))))
 		return false, ""
 	}
-	switch s.realm.cfg.DiscloseCaller {
-	case DiscloseAlways:
-		disclose = true
-	case DiscloseNever:
-		if disclose {
-			s.sendError(wamp.CALL, m.Request, "wamp.error.disclose_me.not_allowed", "this realm does not disclose callers")
-			return false, ""
+	if discloseMe && s.realm.cfg.DiscloseCaller == DiscloseNever {
+		s.sendError(wamp.CALL, m.Request, "wamp.error.disclose_me.not_allowed", "this realm does not disclose callers")
+		return false, ""
+	}
+	if inv := s.call(m.Request); inv != nil {
+		if !inv.chunked {
+			// The spec's request ids increase; reusing one of a call in
+			// flight would also orphan that call and slip past the bound on
+			// calls in flight.
+			return s.protocolViolation(fmt.Sprintf("CALL request id %d is that of a call in flight", m.Request))
 		}
-	}
-	if inv := s.call(m.Request); inv != nil && inv.chunked {
-		s.callChunk(inv, m, chunk)
+		s.callChunk(inv, m, c.chunk)
 		return false, ""
 	}
-	allowed, perm := s.authorize(actionCall, wamp.CALL, m.Request, m.Procedure, true)
+	allowed, perm := s.authorize(actionCall, wamp.CALL, m.Request, m.Procedure, "", true)
 	if !allowed {
 		return false, ""
 	}
-	if perm != nil && perm.DiscloseCaller {
-		disclose = true
-	}
-	if chunk && !s.feature(wamp.RoleCaller, "progressive_call_invocations") {
+	c.disclose = s.realm.cfg.DiscloseCaller == DiscloseAlways ||
+		s.realm.cfg.DiscloseCaller != DiscloseNever && (discloseMe || perm != nil && perm.DiscloseCaller)
+	if c.chunk && !s.feature(wamp.RoleCaller, "progressive_call_invocations") {
 		return s.protocolViolation("CALL with progress=true from a caller that did not announce progressive_call_invocations")
 	}
-	if s.callMeta(m) {
+	if wamp.Reserved(m.Procedure) {
+		s.callReserved(m)
 		return false, ""
 	}
-	reg := s.realm.Dealer.Match(m.Procedure)
-	if reg == nil {
-		s.sendError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, fmt.Sprintf("no callee registered procedure %q", m.Procedure))
+	if s.r.draining.Load() && !s.callingAsCallee() {
+		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "the router is shutting down and takes no new calls")
 		return false, ""
+	}
+	if max := s.r.cfg.MaxCallsPerSession; s.callCount() >= max {
+		s.refuseOverLimit(LimitCalls, wamp.CALL, m.Request, "a session may have at most %d calls in flight", max)
+		return false, ""
+	}
+	s.route(&c)
+	return false, ""
+}
+
+// callReserved answers a CALL of a wamp.* procedure: the router's own meta
+// procedures, never a client's registration (wamp.* belongs to the router,
+// and a client's pattern could otherwise match it). The kill procedures
+// need a grant that names them.
+func (s *session) callReserved(m *wamp.Call) {
+	if killProcedures[m.Procedure] && !s.grantedExplicitly(m.Procedure) {
+		s.logger().Info("not authorized", "action", "call", "uri", m.Procedure, "authrole", s.authrole)
+		s.sendError(wamp.CALL, m.Request, wamp.ErrNotAuthorized, fmt.Sprintf(
+			"%s needs a permission that names it (a rule whose uri starts with \"wamp.\"), which role %q does not have", m.Procedure, s.authrole))
+		return
+	}
+	if !s.callMeta(m) {
+		s.sendError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, fmt.Sprintf("no meta procedure %q: wamp.* procedures belong to the router", m.Procedure))
+	}
+}
+
+// route sends a checked CALL to the callee its procedure matches.
+func (s *session) route(c *callRequest) {
+	m := c.Call
+	reg := s.realm.Dealer.Match(m.Procedure)
+	if reg == nil || s.internal && reg.Match != realms.MatchExact {
+		// The router's own calls (authenticator, authorizer) trust only an
+		// exact registration: a pattern must not answer who may log in.
+		s.sendError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, fmt.Sprintf("no callee registered procedure %q", m.Procedure))
+		return
 	}
 	callee := reg.Pick().(*session)
-	if chunk && (!callee.feature(wamp.RoleCallee, "progressive_call_invocations") || !callee.canCancel()) {
+	if c.chunk && (!callee.feature(wamp.RoleCallee, "progressive_call_invocations") || !callee.canCancel()) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
-		return false, ""
+		return
 	}
 	regID := reg.ID
 	if callee.remote != "" { // the callee knows the registration by its own node's id
@@ -159,42 +215,57 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 		regID = callee.remoteRegs[reg.ID]
 		callee.invMu.Unlock()
 	}
-	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: progress, registration: regID, chunked: chunk, start: time.Now()}
-	if !callee.addInvocation(inv) {
+	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: c.progress, registration: regID, chunked: c.chunk, start: time.Now()}
+	switch callee.addInvocation(inv) {
+	case errCalleeGone:
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "callee left before the call could be delivered")
-		return false, ""
+		return
+	case errCalleeFull:
+		s.refuseOverLimit(LimitInvocations, wamp.CALL, m.Request, "the callee has the most calls in flight a session may have (%d)", s.r.cfg.MaxInvocationsPerSession)
+		return
 	}
 	s.addCall(inv)
+	details := s.invocationDetails(c, reg, callee, inv)
+	err := callee.send(&wamp.Invocation{Request: inv.id, Registration: regID, Details: details, Payload: m.Payload})
+	if err != nil && callee.takeInvocation(inv.id) != nil {
+		s.endCall(inv)
+		if cannotConvert(err) {
+			s.sendError(wamp.CALL, m.Request, wamp.ErrInvalidArgument, fmt.Sprintf(
+				"the call's arguments cannot be carried to the callee, which uses %s: %v", callee.peer.Serializer().Name(), err))
+			return
+		}
+		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "call could not be delivered to the callee: "+err.Error())
+	}
+}
+
+// invocationDetails returns INVOCATION.Details (nil for a plain call) and
+// starts the call's timer when the router, not the callee, times it.
+func (s *session) invocationDetails(c *callRequest, reg *realms.Registration, callee *session, inv *invocation) wamp.Dict {
 	var details lazyDict // no allocation for a plain call
 	if reg.Match != realms.MatchExact {
-		details.set("procedure", string(m.Procedure))
+		details.set("procedure", string(c.Procedure))
 	}
-	if disclose || reg.DiscloseCaller {
+	if c.disclose || reg.DiscloseCaller && s.realm.cfg.DiscloseCaller != DiscloseNever {
 		details.set("caller", uint64(s.id))
 		details.set("caller_authid", s.authid)
 		details.set("caller_authrole", s.authrole)
 	}
-	if progress && callee.feature(wamp.RoleCallee, "progressive_call_results") {
+	if c.progress && callee.feature(wamp.RoleCallee, "progressive_call_results") {
 		details.set("receive_progress", true)
 	}
-	if chunk {
+	if c.chunk {
 		details.set("progress", true)
 	}
-	if timeout > 0 {
+	if c.timeout > 0 {
 		if reg.ForwardTimeout && callee.feature(wamp.RoleCallee, "call_timeout") {
-			details.set("timeout", timeout)
+			details.set("timeout", c.timeout)
 		} else {
 			s.callMu.Lock() // endCall reads the timer under it, from any goroutine
-			inv.timer = time.AfterFunc(time.Duration(timeout)*time.Millisecond, func() { s.r.timeOut(inv) })
+			inv.timer = time.AfterFunc(time.Duration(c.timeout)*time.Millisecond, func() { s.r.timeOut(inv) })
 			s.callMu.Unlock()
 		}
 	}
-	err := callee.send(&wamp.Invocation{Request: inv.id, Registration: regID, Details: details.d, Payload: m.Payload})
-	if err != nil && callee.takeInvocation(inv.id) != nil {
-		s.endCall(inv)
-		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "call could not be delivered to the callee: "+err.Error())
-	}
-	return false, ""
+	return details.d
 }
 
 // callChunk forwards a further chunk of a progressive call invocation to the
@@ -206,8 +277,28 @@ func (s *session) callChunk(inv *invocation, m *wamp.Call, more bool) {
 	} else {
 		inv.chunked = false
 	}
-	if err := inv.callee.send(&wamp.Invocation{Request: inv.id, Registration: inv.registration, Details: details, Payload: m.Payload}); err != nil {
+	err := inv.callee.send(&wamp.Invocation{Request: inv.id, Registration: inv.registration, Details: details, Payload: m.Payload})
+	switch {
+	case cannotConvert(err):
+		s.r.abandonCall(inv, fmt.Sprintf("a chunk of the call's arguments cannot be carried to the callee, which uses %s: %v",
+			inv.callee.peer.Serializer().Name(), err))
+	case err != nil:
 		s.logger().Debug("chunk of a progressive call not delivered", "error", err)
+	}
+}
+
+// abandonCall ends a call whose messages cannot be carried between its
+// caller's and its callee's serializers: the caller gets ERROR
+// wamp.error.invalid_argument saying why, and the callee, if it can be
+// canceled, an INTERRUPT.
+func (r *Router) abandonCall(inv *invocation, why string) {
+	if inv.callee.takeInvocation(inv.id) == nil {
+		return // answered meanwhile
+	}
+	inv.caller.endCall(inv)
+	inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrInvalidArgument, why)
+	if inv.callee.canCancel() {
+		_ = inv.callee.send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": cancelKillNoWait, "reason": string(wamp.ErrInvalidArgument)}})
 	}
 }
 
@@ -237,7 +328,10 @@ func (s *session) handleYield(m *wamp.Yield) (bool, string) {
 		case !inv.progress:
 			s.logger().Debug("progressive YIELD ignored: the caller did not ask for progress", "request", uint64(m.Request))
 		default:
-			_ = inv.caller.send(&wamp.Result{Request: inv.request, Details: wamp.Dict{"progress": true}, Payload: m.Payload})
+			err := inv.caller.send(&wamp.Result{Request: inv.request, Details: wamp.Dict{"progress": true}, Payload: m.Payload})
+			if cannotConvert(err) {
+				s.r.abandonCall(inv, unconvertibleAnswer("a progressive result", inv.caller, err))
+			}
 		}
 		return false, ""
 	}
@@ -247,8 +341,16 @@ func (s *session) handleYield(m *wamp.Yield) (bool, string) {
 		return false, ""
 	}
 	inv.caller.endCall(inv)
-	_ = inv.caller.send(&wamp.Result{Request: inv.request, Payload: m.Payload}) // nil Details encode as {}
+	err := inv.caller.send(&wamp.Result{Request: inv.request, Payload: m.Payload}) // nil Details encode as {}
+	if cannotConvert(err) {
+		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrInvalidArgument, unconvertibleAnswer("the result", inv.caller, err))
+	}
 	return false, ""
+}
+
+// unconvertibleAnswer says why a callee's answer cannot reach its caller.
+func unconvertibleAnswer(what string, caller *session, err error) string {
+	return fmt.Sprintf("%s of the call cannot be carried to you in %s: %v", what, caller.peer.Serializer().Name(), err)
 }
 
 // handleError routes a callee's ERROR for an invocation back to the caller.
@@ -262,7 +364,11 @@ func (s *session) handleError(m *wamp.Error) (bool, string) {
 		return false, ""
 	}
 	inv.caller.endCall(inv)
-	_ = inv.caller.send(&wamp.Error{Type: wamp.CALL, Request: inv.request, Details: m.Details, Error: m.Error, Payload: m.Payload})
+	err := inv.caller.send(&wamp.Error{Type: wamp.CALL, Request: inv.request, Details: m.Details, Error: m.Error, Payload: m.Payload})
+	if cannotConvert(err) {
+		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrInvalidArgument,
+			unconvertibleAnswer("the callee's error "+string(m.Error), inv.caller, err))
+	}
 	return false, ""
 }
 

@@ -82,8 +82,8 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		s.protocolViolation(msg)
 		return false
 	}
-	if !wamp.ValidURI(hello.Realm, s.r.cfg.StrictURI, false) {
-		s.refuse(wamp.ErrInvalidURI, fmt.Sprintf("invalid realm URI %q", hello.Realm))
+	if len(hello.Realm) > s.r.cfg.MaxURILength || !wamp.ValidURI(hello.Realm, s.r.cfg.StrictURI, false) {
+		s.refuse(wamp.ErrInvalidURI, fmt.Sprintf("invalid realm URI %q", clip(string(hello.Realm))))
 		return false
 	}
 	rm := s.r.realm(hello.Realm)
@@ -119,7 +119,8 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 	s.authprovider = auth.authprovider
 	s.joined = time.Now()
 
-	rm.Join(s)
+	s.r.join(s)
+	rm = s.realm // another, if the realm was created on demand and went away meanwhile
 	s.established.Store(true)
 	if l := s.r.link.Load(); l != nil && !s.internal {
 		l.announce(joinEnvelope(s), true) // known on every node before the client is

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -29,11 +30,25 @@ type storedEvent struct {
 	aud         audience // eligibility, by authid and authrole
 }
 
+// size is what the router holds for a stored event, in bytes: its encoded
+// payload and topic, and about 200 bytes of bookkeeping.
+func (ev *storedEvent) size() int { return ev.payload.Size() + len(ev.topic) + 200 }
+
+// storeLimits bound what a realm's event store holds.
+type storeLimits struct {
+	retainedEvents, retainedBytes int // retained events, one per topic
+	historyBytes                  int // over every history
+}
+
 // eventStore is a realm's retained events and event histories.
 type eventStore struct {
-	mu        sync.Mutex
-	retained  map[wamp.URI]*storedEvent
-	histories []*history // fixed at start
+	limits storeLimits
+
+	mu            sync.Mutex
+	retained      map[wamp.URI]*storedEvent
+	retainedBytes int
+	histories     []*history // fixed at start
+	historyBytes  int        // the events' sizes summed over every history
 }
 
 type history struct {
@@ -41,8 +56,21 @@ type history struct {
 	events []*storedEvent // oldest first, at most cfg.Limit
 }
 
-func newEventStore(cfgs []HistoryConfig) *eventStore {
-	st := &eventStore{retained: make(map[wamp.URI]*storedEvent)}
+// retainedFull is a retained event refused: it would take the realm past
+// the bound limit.
+type retainedFull struct {
+	limit         Limit
+	events, bytes int // held
+	need          int // the event's size
+}
+
+func (e *retainedFull) Error() string {
+	return fmt.Sprintf("this realm keeps the most retained events it may (%d events, %d bytes; this one needs %d bytes) (%s)",
+		e.events, e.bytes, e.need, e.limit)
+}
+
+func newEventStore(cfgs []HistoryConfig, limits storeLimits) *eventStore {
+	st := &eventStore{retained: make(map[wamp.URI]*storedEvent), limits: limits}
 	for _, c := range cfgs {
 		if c.Match == "" {
 			c.Match = realms.MatchExact
@@ -58,37 +86,94 @@ func newEventStore(cfgs []HistoryConfig) *eventStore {
 // record keeps a publication: as the topic's retained event if retain, and
 // in every history whose pattern matches. Events addressed to session ids
 // (exclude, eligible) are not kept in histories, as the spec advises: the
-// ids mean nothing to later sessions.
-func (st *eventStore) record(ev *storedEvent, retain bool) {
+// ids mean nothing to later sessions. A retained event that would take the
+// realm past its bounds is refused (errRetainedFull), and not kept at all:
+// retained events outlive their publisher, so the newest may not evict
+// others. Histories drop their oldest events past their bound instead.
+func (st *eventStore) record(ev *storedEvent, retain bool) error {
 	if !retain && len(st.histories) == 0 {
-		return
+		return nil
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if retain {
-		st.retained[ev.topic] = ev
+		if err := st.retainLocked(ev); err != nil {
+			return err
+		}
 	}
 	if ev.aud.exclude != nil || ev.aud.eligible != nil {
-		return
+		return nil
 	}
 	for _, h := range st.histories {
 		if realms.Matches(h.cfg.Match, wamp.URI(h.cfg.Topic), ev.topic) {
 			h.events = append(h.events, ev)
+			st.historyBytes += ev.size()
 			if len(h.events) > h.cfg.Limit {
-				h.events = append(h.events[:0:0], h.events[len(h.events)-h.cfg.Limit:]...)
+				st.dropOldest(h)
 			}
 		}
 	}
+	for st.historyBytes > st.limits.historyBytes && st.dropOldestOfAll() {
+	}
+	return nil
+}
+
+// retainLocked makes ev its topic's retained event, within the bounds.
+func (st *eventStore) retainLocked(ev *storedEvent) error {
+	old := st.retained[ev.topic]
+	n, bytes := len(st.retained), st.retainedBytes+ev.size()
+	if old != nil {
+		bytes -= old.size()
+	} else {
+		n++
+	}
+	switch {
+	case n > st.limits.retainedEvents:
+		return &retainedFull{LimitRetainedEvents, len(st.retained), st.retainedBytes, ev.size()}
+	case bytes > st.limits.retainedBytes:
+		return &retainedFull{LimitRetainedBytes, len(st.retained), st.retainedBytes, ev.size()}
+	}
+	st.retained[ev.topic] = ev
+	st.retainedBytes = bytes
+	return nil
+}
+
+// dropOldest drops h's oldest event.
+func (st *eventStore) dropOldest(h *history) {
+	st.historyBytes -= h.events[0].size()
+	h.events[0] = nil
+	h.events = h.events[1:]
+	if cap(h.events) > 2*h.cfg.Limit+16 { // let the array behind go
+		h.events = append([]*storedEvent(nil), h.events...)
+	}
+}
+
+// dropOldestOfAll drops the oldest event of every history; false if they
+// are all empty.
+func (st *eventStore) dropOldestOfAll() bool {
+	var oldest *history
+	for _, h := range st.histories {
+		if len(h.events) > 0 && (oldest == nil || h.events[0].time.Before(oldest.events[0].time)) {
+			oldest = h
+		}
+	}
+	if oldest == nil {
+		return false
+	}
+	st.dropOldest(oldest)
+	return true
 }
 
 // retainNewer keeps ev as its topic's retained event unless the one kept is
-// later: another node's snapshot may carry an older one.
-func (st *eventStore) retainNewer(ev *storedEvent) {
+// later: another node's snapshot may carry an older one. Past the bounds it
+// is not kept (logged by the caller).
+func (st *eventStore) retainNewer(ev *storedEvent) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if old := st.retained[ev.topic]; old == nil || old.time.Before(ev.time) {
-		st.retained[ev.topic] = ev
+		return st.retainLocked(ev)
 	}
+	return nil
 }
 
 // allRetained returns every retained event.
@@ -162,6 +247,8 @@ func (s *session) sendRetained(sub *realms.Subscription) {
 			details = wamp.Dict{}
 		}
 		details["retained"] = true
+		// A payload this session's serializer cannot carry is counted and
+		// logged by send; the subscription stands.
 		_ = s.send(&wamp.Event{Subscription: sub.ID, Publication: ev.publication, Details: details, Payload: ev.payload})
 	}
 }
@@ -185,9 +272,14 @@ func metaGetEvents(s *session, args []any, kwargs map[string]any) ([]any, *wamp.
 		return nil, err
 	}
 	out := []any{}
+	budget := s.r.cfg.MaxHistoryResultBytes // what one answer may carry: it bounds the work too
 	for _, ev := range f.apply(events) {
 		if !ev.aud.admits(s) {
 			continue
+		}
+		if budget -= ev.payload.Size(); budget < 0 && len(out) > 0 {
+			s.limitReached(LimitHistoryResult, fmt.Sprintf("wamp.subscription.get_events answered with the %d events that fit", len(out)))
+			break
 		}
 		a, kw, derr := serializers.DecodePayload(&ev.payload)
 		if derr != nil {

@@ -24,7 +24,9 @@ const (
 	LimitCalls
 	LimitInvocations
 	LimitTestaments
-	LimitRetained
+	LimitTestamentBytes
+	LimitRetainedEvents
+	LimitRetainedBytes
 	LimitHistoryResult
 	LimitAuthFailures
 	numLimits
@@ -38,7 +40,9 @@ var limitNames = [numLimits]string{
 	LimitCalls:              "router.max_calls_per_session",
 	LimitInvocations:        "router.max_invocations_per_session",
 	LimitTestaments:         "router.max_testaments_per_session",
-	LimitRetained:           "router.max_retained_bytes",
+	LimitTestamentBytes:     "router.max_testament_bytes_per_session",
+	LimitRetainedEvents:     "router.max_retained_events",
+	LimitRetainedBytes:      "router.max_retained_bytes",
 	LimitHistoryResult:      "router.max_history_result_bytes",
 	LimitAuthFailures:       "router.auth_failures_per_minute",
 }
@@ -102,6 +106,11 @@ func withDefaults(cfg Config) Config {
 	return cfg
 }
 
+// storeLimits are the bounds of each realm's event store.
+func (cfg *Config) storeLimits() storeLimits {
+	return storeLimits{retainedEvents: cfg.MaxRetainedEvents, retainedBytes: cfg.MaxRetainedBytes, historyBytes: cfg.MaxHistoryBytes}
+}
+
 // limitReached counts that s reached limit l and logs it at warn with the
 // client's address, at most once per address and limit per
 // LimitWarningInterval.
@@ -118,4 +127,14 @@ func (s *session) refuseOverLimit(l Limit, reqType wamp.MessageType, request wam
 	msg := fmt.Sprintf(format, a...)
 	s.limitReached(l, msg)
 	s.sendError(reqType, request, ErrLimitExceeded, msg+" ("+l.String()+")")
+}
+
+// clip cuts text a client chose (a URI, an option name) to what an error
+// message or a log line should quote of it.
+func clip(s string) string {
+	const most = 256
+	if len(s) <= most {
+		return s
+	}
+	return fmt.Sprintf("%s...(%d bytes)", s[:most], len(s))
 }

@@ -49,6 +49,13 @@ func init() {
 	}
 }
 
+// killProcedures end other sessions: they need a grant that names them
+// (session.grantedExplicitly), even in a realm without roles.
+var killProcedures = map[wamp.URI]bool{
+	"wamp.session.kill": true, "wamp.session.kill_by_authid": true,
+	"wamp.session.kill_by_authrole": true, "wamp.session.kill_all": true,
+}
+
 // callMeta answers m if it calls a meta procedure; false if it does not.
 func (s *session) callMeta(m *wamp.Call) bool {
 	if !strings.HasPrefix(string(m.Procedure), "wamp.") {
@@ -247,6 +254,7 @@ type testament struct {
 	args    []any
 	kwargs  map[string]any
 	options wamp.Dict
+	size    int // encoded, what router.max_testament_bytes_per_session counts
 }
 
 func testamentScope(kwargs map[string]any) (string, *wamp.RPCError) {
@@ -265,13 +273,11 @@ func metaAddTestament(s *session, args []any, kwargs map[string]any) ([]any, *wa
 	if err != nil {
 		return nil, err
 	}
-	if !s.validURI(wamp.URI(topic)) {
-		return nil, wamp.NewError(wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", topic))
+	if !s.validURI(wamp.URI(topic)) || wamp.Reserved(wamp.URI(topic)) {
+		return nil, wamp.NewError(wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q (wamp.* events come from the router)", clip(topic)))
 	}
-	if s.perms != nil {
-		if ok, _ := s.perms.allows(actionPublish, wamp.URI(topic)); !ok {
-			return nil, wamp.NewError(wamp.ErrNotAuthorized, fmt.Sprintf("role %q may not publish to %q", s.authrole, topic))
-		}
+	if ok, _ := s.authorize(actionPublish, wamp.CALL, 0, wamp.URI(topic), "", false); !ok {
+		return nil, wamp.NewError(wamp.ErrNotAuthorized, fmt.Sprintf("role %q may not publish to %q", s.authrole, topic))
 	}
 	scope, err := testamentScope(kwargs)
 	if err != nil {
@@ -284,9 +290,14 @@ func metaAddTestament(s *session, args []any, kwargs map[string]any) ([]any, *wa
 	if len(args) > 2 {
 		t.kwargs = wamp.AsDict(args[2])
 	}
-	s.testMu.Lock()
-	s.testaments[scope] = append(s.testaments[scope], t)
-	s.testMu.Unlock()
+	encoded, eerr := serializers.EncodePayload(s.encoding, []any{t.args, t.kwargs, map[string]any(t.options)}, nil)
+	if eerr != nil {
+		return nil, invalidArg("cannot keep this testament: %v", eerr)
+	}
+	t.size = encoded.Size() + len(t.topic)
+	if err := s.keepTestament(scope, t); err != nil {
+		return nil, err
+	}
 	if l := s.r.link.Load(); l != nil {
 		l.announce(testamentEnvelope(s, scope, t), true)
 	}
@@ -299,12 +310,43 @@ func metaFlushTestaments(s *session, _ []any, kwargs map[string]any) ([]any, *wa
 		return nil, err
 	}
 	s.testMu.Lock()
+	for _, t := range s.testaments[scope] {
+		s.testBytes -= t.size
+	}
 	delete(s.testaments, scope)
 	s.testMu.Unlock()
 	if l := s.r.link.Load(); l != nil {
 		l.announce(&envelope{Kind: kFlush, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope}, true)
 	}
 	return nil, nil
+}
+
+// keepTestament adds t to s's testaments of scope, within the bounds on
+// their number and size.
+func (s *session) keepTestament(scope string, t testament) *wamp.RPCError {
+	s.testMu.Lock()
+	defer s.testMu.Unlock()
+	n := 0
+	for _, ts := range s.testaments {
+		n += len(ts)
+	}
+	var why string
+	limit := LimitTestaments
+	switch {
+	case n >= s.r.cfg.MaxTestamentsPerSession:
+		why = fmt.Sprintf("a session may leave at most %d testaments", s.r.cfg.MaxTestamentsPerSession)
+	case s.testBytes+t.size > s.r.cfg.MaxTestamentBytesPerSession:
+		limit = LimitTestamentBytes
+		why = fmt.Sprintf("a session's testaments may hold at most %d bytes, and this one needs %d more than the %d held",
+			s.r.cfg.MaxTestamentBytesPerSession, t.size, s.testBytes)
+	}
+	if why != "" {
+		s.limitReached(limit, why)
+		return wamp.NewError(ErrLimitExceeded, why+" ("+limit.String()+")")
+	}
+	s.testaments[scope] = append(s.testaments[scope], t)
+	s.testBytes += t.size
+	return nil
 }
 
 // publishTestaments publishes the testaments of a session that is going

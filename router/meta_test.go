@@ -36,9 +36,16 @@ func nextEvent(t *testing.T, p *fakePeer) []any {
 	}
 }
 
+// adminRealm lets anonymous sessions do everything, the kill procedures
+// included: they need a rule that names them.
+var adminRealm = []RealmConfig{{Name: "realm1", Anonymous: true, Roles: []RoleConfig{{Name: "anonymous", Permissions: []Permission{
+	{URI: "", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true},
+	{URI: "wamp.session.", Match: "prefix", Call: true, Subscribe: true},
+}}}}}
+
 func TestSessionMeta(t *testing.T) {
 	t.Parallel()
-	r := newTestRouter(t, Config{})
+	r := newTestRouter(t, Config{Realms: adminRealm})
 	watcher, watcherID := join(t, r, "json")
 	subscribe(t, watcher, 1, "wamp.session.on_join")
 	subscribe(t, watcher, 2, "wamp.session.on_leave")

@@ -22,7 +22,7 @@ type options struct {
 
 func (o *options) fail(key, want string, v any) {
 	if o.err == nil {
-		o.err = &optionError{fmt.Sprintf("%s option %q must be %s, got %T", o.msg, key, want, v)}
+		o.err = &optionError{fmt.Sprintf("%s option %q must be %s, got %T", o.msg, clip(key), want, v)}
 	}
 }
 

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ type Router struct {
 	perAddress map[string]int
 	wg         sync.WaitGroup
 	closing    atomic.Bool
+	draining   atomic.Bool // shutting down: calls in flight finish, new ones are refused
 
 	stats    Stats
 	failures failureLog
@@ -51,10 +53,14 @@ type realm struct {
 	cfg    RealmConfig
 	log    *slog.Logger
 	events *eventStore
-	perms  map[string]*permissions      // by role, compiled at start
-	authz  *dynamicAuthz                // nil without an authorizer
-	stats  *Stats                       // the router's
-	link   *atomic.Pointer[clusterLink] // the router's
+	perms  map[string]*permissions // by role, compiled at start
+	authz  *dynamicAuthz           // nil without an authorizer
+	auth   *realmAuth              // prepared at New; nil for a realm created on demand
+	// onDemand: created for a HELLO (auto_create_realms), and removed, with
+	// its retained events, when its last session leaves.
+	onDemand bool
+	stats    *Stats                       // the router's
+	link     *atomic.Pointer[clusterLink] // the router's
 }
 
 var _ transport.Handler = (*Router)(nil)
@@ -94,18 +100,27 @@ func New(cfg Config, opts Options) (*Router, error) {
 			}
 			perms[role.Name] = p
 		}
+		for _, proc := range []string{rc.Authenticator, rc.Authorizer} {
+			if wamp.Reserved(wamp.URI(proc)) {
+				return nil, fmt.Errorf("router: realm %s: %q cannot be an authenticator or authorizer: wamp.* procedures belong to the router", rc.Name, proc)
+			}
+		}
 		for _, m := range rc.AuthMethods {
 			if m != AuthTicket && m != AuthWAMPCRA && m != AuthCryptosign && m != AuthTLS {
 				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
 			}
 		}
-		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory), perms: perms, stats: &r.stats, link: &r.link}
+		auth, err := newRealmAuth(rc)
+		if err != nil {
+			return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
+		}
+		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory, cfg.storeLimits()), perms: perms, auth: auth, stats: &r.stats, link: &r.link}
 		if rc.Authorizer != "" {
 			ttl := rc.AuthorizerCacheTTL
 			if ttl == 0 {
 				ttl = time.Minute
 			}
-			rm.authz = &dynamicAuthz{rm: rm, ttl: ttl}
+			rm.authz = &dynamicAuthz{rm: rm, ttl: ttl, size: cmp.Or(rc.AuthorizerCacheSize, 10_000)}
 		}
 		r.realms[name] = rm
 	}
@@ -123,7 +138,8 @@ func (r *Router) realm(name wamp.URI) *realm {
 	r.realmsMu.Lock()
 	defer r.realmsMu.Unlock()
 	if rm = r.realms[name]; rm == nil {
-		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name), events: newEventStore(nil), stats: &r.stats, link: &r.link}
+		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name),
+			events: newEventStore(nil, r.cfg.storeLimits()), stats: &r.stats, link: &r.link, onDemand: true}
 		if r.link.Load() != nil { // registration and subscription ids unique across the cluster
 			rm.Dealer.GlobalIDs()
 			rm.Broker.GlobalIDs()
@@ -134,42 +150,86 @@ func (r *Router) realm(name wamp.URI) *realm {
 	return rm
 }
 
+// join adds s to its realm. A realm created on demand may have been
+// removed since s looked it up (its last session left): s then joins the
+// realm of that name created anew. Joining holds the realm table's read
+// lock, and removal its write lock, so no session joins a removed realm.
+func (r *Router) join(s *session) {
+	for {
+		r.realmsMu.RLock()
+		if r.realms[s.realm.Name] == s.realm {
+			s.realm.Join(s)
+			r.realmsMu.RUnlock()
+			return
+		}
+		r.realmsMu.RUnlock()
+		s.realm = r.realm(s.realm.Name) // only realms created on demand go away, and come back
+	}
+}
+
+// retire removes a realm created on demand once its last session has left,
+// so that HELLOs to ever new realm names do not make the router hold ever
+// more realms. In a cluster they stay: other nodes' sessions are in them.
+func (r *Router) retire(rm *realm) {
+	if !rm.onDemand || r.link.Load() != nil {
+		return
+	}
+	r.realmsMu.Lock()
+	defer r.realmsMu.Unlock()
+	if r.realms[rm.Name] == rm && rm.SessionCount() == 0 {
+		delete(r.realms, rm.Name)
+		r.log.Debug("realm created on demand removed: its last session left", "realm", rm.Name)
+	}
+}
+
 // Serving reports whether the router accepts sessions (false once shutdown began).
 func (r *Router) Serving() bool { return !r.closing.Load() }
 
 // ServePeer runs the WAMP session of p until it ends. It implements transport.Handler.
 func (r *Router) ServePeer(p transport.Peer) {
 	s := newSession(r, p)
-	if refusal := r.track(s); refusal != "" {
-		if refusal == "shutdown" {
-			s.abort(wamp.CloseSystemShutdown, "router is shutting down", transport.CloseGoingAway)
-		} else {
-			s.logger().Warn("connection refused", "reason", refusal)
-			s.abort(ErrLimitExceeded, refusal, transport.ClosePolicyViolation)
-		}
+	var over *overLimit
+	switch err := r.track(s); {
+	case errors.Is(err, errShuttingDown):
+		s.abort(wamp.CloseSystemShutdown, "router is shutting down", transport.CloseGoingAway)
+		return
+	case errors.As(err, &over):
+		s.limitReached(over.limit, over.msg)
+		s.abort(ErrLimitExceeded, over.msg+" ("+over.limit.String()+")", transport.ClosePolicyViolation)
 		return
 	}
 	defer r.untrack(s)
 	s.serve()
 }
 
-// track records a new connection; it returns why it is refused, or "".
-func (r *Router) track(s *session) string {
+// errShuttingDown: no session is accepted once shutdown began.
+var errShuttingDown = errors.New("router: shutting down")
+
+// overLimit is a session refused because a limit is reached.
+type overLimit struct {
+	limit Limit
+	msg   string
+}
+
+func (e *overLimit) Error() string { return e.msg }
+
+// track records a new connection, or says why it is refused.
+func (r *Router) track(s *session) error {
 	r.sessionsMu.Lock()
 	defer r.sessionsMu.Unlock()
 	if r.closing.Load() {
-		return "shutdown"
+		return errShuttingDown
 	}
-	if max := r.cfg.MaxSessions; max > 0 && len(r.sessions) >= max {
-		return fmt.Sprintf("the router holds its maximum of %d sessions", max)
+	if max := r.cfg.MaxSessions; len(r.sessions) >= max {
+		return &overLimit{LimitSessions, fmt.Sprintf("the router holds its maximum of %d sessions", max)}
 	}
-	if max := r.cfg.MaxSessionsPerAddress; max > 0 && r.perAddress[s.address] >= max {
-		return fmt.Sprintf("%s already has the maximum of %d sessions per address", s.address, max)
+	if max := r.cfg.MaxSessionsPerAddress; r.perAddress[s.address] >= max {
+		return &overLimit{LimitSessionsPerAddress, fmt.Sprintf("%s already has the maximum of %d sessions per address", s.address, max)}
 	}
 	r.sessions[s] = struct{}{}
 	r.perAddress[s.address]++
 	r.wg.Add(1)
-	return ""
+	return nil
 }
 
 func (r *Router) untrack(s *session) {
@@ -182,21 +242,26 @@ func (r *Router) untrack(s *session) {
 	r.wg.Done()
 }
 
-// Shutdown stops accepting sessions, sends GOODBYE wamp.close.system_shutdown to
-// every session, closes their connections with 1001 and waits until every
-// session has ended or ctx is done.
+// Shutdown stops accepting sessions and lets the calls in flight finish
+// while ctx's deadline allows (keeping min(1s, a quarter of the time left)
+// for the end; sessions keep working meanwhile, but new calls are refused
+// except from callees finishing theirs). Then every call still unanswered
+// gets ERROR wamp.error.canceled, every session GOODBYE
+// wamp.close.system_shutdown and close 1001, and Shutdown waits until
+// every session has ended or ctx is done.
 func (r *Router) Shutdown(ctx context.Context) error {
 	r.sessionsMu.Lock()
 	if r.closing.Swap(true) {
 		r.sessionsMu.Unlock()
 		return ErrShutdown
 	}
-	all := make([]*session, 0, len(r.sessions))
-	for s := range r.sessions {
-		all = append(all, s)
-	}
 	r.sessionsMu.Unlock()
+	r.drain(ctx)
 
+	all := r.liveSessions()
+	for _, s := range all {
+		s.cancelCalls(wamp.ErrCanceled, "the router is shutting down")
+	}
 	for _, s := range all {
 		s.shutdown()
 	}
@@ -210,6 +275,54 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	}
 }
 
+// drainPoll is how often drain looks whether the calls in flight are over.
+const drainPoll = 20 * time.Millisecond
+
+// drain waits until no call is in flight, or until ctx's deadline less
+// min(1s, a quarter of the time left). Without a deadline it does not wait.
+func (r *Router) drain(ctx context.Context) {
+	r.draining.Store(true)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return
+	}
+	left := time.Until(deadline)
+	stop := time.Now().Add(left - min(time.Second, left/4))
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	for r.callsInFlight() > 0 && time.Now().Before(stop) {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// callsInFlight counts the calls routed to callees and not answered: this
+// node's callees', the invocations of remote callees made here, and this
+// node's callees' invocations for other nodes' callers.
+func (r *Router) callsInFlight() int {
+	n := r.PendingInvocations()
+	for _, s := range r.liveSessions() {
+		s.invMu.Lock()
+		n += len(s.remoteInv)
+		s.invMu.Unlock()
+	}
+	return n
+}
+
+// liveSessions returns the sessions of this node.
+func (r *Router) liveSessions() []*session {
+	r.sessionsMu.Lock()
+	defer r.sessionsMu.Unlock()
+	all := make([]*session, 0, len(r.sessions))
+	for s := range r.sessions {
+		all = append(all, s)
+	}
+	return all
+}
+
 // Stats are the router's counters.
 type Stats struct {
 	SessionsJoined atomic.Uint64
@@ -218,6 +331,9 @@ type Stats struct {
 	ProtocolErrors atomic.Uint64
 	InternalErrors atomic.Uint64
 	AuthFailures   atomic.Uint64
+	// ConversionFailures counts messages whose payload a receiver's
+	// serializer could not carry (msgpack's NaN to JSON, for instance).
+	ConversionFailures atomic.Uint64
 	// ClusterNodesDropped counts cluster nodes dropped (goodbye or silence).
 	ClusterNodesDropped atomic.Uint64
 
@@ -248,13 +364,7 @@ func (r *Router) Stats() *Stats { return &r.stats }
 // PendingInvocations is the number of calls routed to callees and not yet
 // answered, over all sessions (remote callees of calls made here included).
 func (r *Router) PendingInvocations() int {
-	r.sessionsMu.Lock()
-	all := make([]*session, 0, len(r.sessions))
-	for s := range r.sessions {
-		all = append(all, s)
-	}
-	r.sessionsMu.Unlock()
-	all = append(all, r.proxies()...)
+	all := append(r.liveSessions(), r.proxies()...)
 	n := 0
 	for _, s := range all {
 		s.invMu.Lock()
@@ -273,14 +383,8 @@ type SessionKey struct {
 // SessionCounts counts the established sessions by realm and serializer,
 // for exporters (it takes the session set's lock once, not per message).
 func (r *Router) SessionCounts() map[SessionKey]int {
-	r.sessionsMu.Lock()
-	all := make([]*session, 0, len(r.sessions))
-	for s := range r.sessions {
-		all = append(all, s)
-	}
-	r.sessionsMu.Unlock()
 	counts := make(map[SessionKey]int)
-	for _, s := range all {
+	for _, s := range r.liveSessions() {
 		if s.established.Load() && !s.internal {
 			counts[SessionKey{Realm: string(s.realm.Name), Serializer: s.peer.Serializer().Name()}]++
 		}

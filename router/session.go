@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -56,6 +57,7 @@ type session struct {
 
 	testMu     sync.Mutex
 	testaments map[string][]testament // by scope: detached, destroyed
+	testBytes  int                    // their sizes, summed
 
 	// calls are this session's own calls in flight, by CALL request id, for
 	// CANCEL and for cleanup when the session leaves.
@@ -212,9 +214,24 @@ func (s *session) leave(reason string) {
 		l.announce(&envelope{Kind: kLeave, Realm: string(s.realm.Name), Session: uint64(s.id)}, false)
 	}
 	s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
+	s.r.retire(s.realm)
 	s.r.stats.SessionsLeft.Add(1)
 	s.logger().Info("session left", "reason", reason, "duration", time.Since(s.joined).Round(time.Millisecond),
 		"failed_invocations", failed)
+}
+
+// cancelCalls ends s's calls in flight: s gets ERROR uri for each, and
+// their callees an INTERRUPT if they can be canceled.
+func (s *session) cancelCalls(uri wamp.URI, why string) {
+	s.callMu.Lock()
+	own := make([]*invocation, 0, len(s.calls))
+	for _, inv := range s.calls {
+		own = append(own, inv)
+	}
+	s.callMu.Unlock()
+	for _, inv := range own {
+		s.r.cancel(inv, cancelKillNoWait, uri, why)
+	}
 }
 
 // failInvocations marks s gone, so that no call is routed to it any more,
@@ -233,17 +250,43 @@ func (s *session) failInvocations(why string) int {
 	return len(pending)
 }
 
+// Why addInvocation refused a call.
+var (
+	errCalleeGone = errors.New("router: callee left")
+	errCalleeFull = errors.New("router: callee has the most invocations in flight it may have")
+)
+
 // addInvocation records a call routed to s as callee under a new INVOCATION
-// request id (inv.id); false if s has left.
-func (s *session) addInvocation(inv *invocation) bool {
+// request id (inv.id). It fails if s has left, or holds the most
+// invocations a session may (MaxInvocationsPerSession).
+func (s *session) addInvocation(inv *invocation) error {
 	s.invMu.Lock()
 	defer s.invMu.Unlock()
 	if s.gone {
-		return false
+		return errCalleeGone
+	}
+	if len(s.invocations) >= s.r.cfg.MaxInvocationsPerSession {
+		return errCalleeFull
 	}
 	inv.id = s.invIDs.Next()
 	s.invocations[inv.id] = inv
-	return true
+	return nil
+}
+
+// callingAsCallee reports whether s has invocations in flight as callee:
+// while the router drains for shutdown, such a session may still call, to
+// finish its work.
+func (s *session) callingAsCallee() bool {
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	return len(s.invocations) > 0
+}
+
+// callCount is the number of s's own calls in flight.
+func (s *session) callCount() int {
+	s.callMu.Lock()
+	defer s.callMu.Unlock()
+	return len(s.calls)
 }
 
 // peekInvocation returns the invocation with request id without taking it.
@@ -306,15 +349,31 @@ func (s *session) takeInvocation(id wamp.ID) *invocation {
 }
 
 // send queues m to the session's peer. A failure means the peer is closing
-// (closed, or cut off as a slow consumer, which the transport logs and counts)
-// or that the message could not be encoded for this peer, which is logged here.
+// (closed, or cut off as a slow consumer, which the transport logs and
+// counts), that m cannot be carried by the peer's serializer (cannotConvert:
+// the caller answers whoever sent it), or that a cluster node could not be
+// reached (logged by the cluster link).
 func (s *session) send(m wamp.Message) error {
 	s.r.stats.MessagesOut.add(m.MessageType(), 1)
 	err := s.peer.Send(m)
-	if err != nil && !errors.Is(err, transport.ErrClosed) && !errors.Is(err, transport.ErrSlowConsumer) {
-		s.logger().Error("cannot send message", "type", m.MessageType(), "error", err)
+	if cannotConvert(err) {
+		s.conversionFailed(m.MessageType(), err)
 	}
 	return err
+}
+
+// cannotConvert reports whether err from Send means the message's payload
+// cannot be carried by the receiver's serializer: msgpack's NaN to JSON,
+// for instance. The sender of the payload gets an ERROR for it.
+func cannotConvert(err error) bool { return errors.Is(err, serializers.ErrUnconvertible) }
+
+// conversionFailed counts a message s's serializer cannot carry and logs
+// it at warn, at most once per interval for s's address.
+func (s *session) conversionFailed(t wamp.MessageType, err error) {
+	s.r.stats.ConversionFailures.Add(1)
+	if ok, held := s.r.warnings.Allow("conversion " + s.address); ok {
+		s.logger().Warn("payload cannot be converted for this session's serializer", "type", t, "error", err, "held_back", held)
+	}
 }
 
 // sendError answers request of type reqType with an ERROR carrying uri and a

@@ -3,6 +3,7 @@ package serializers
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -68,6 +69,37 @@ func BenchmarkTranscode(b *testing.B) {
 	for b.Loop() {
 		if _, err := msgpackSer.Encode(inv); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheck: the structure and text checks alone, on the frames of
+// BenchmarkDecode (checkMsgpack, checkCBOR, utf8.Valid for JSON).
+func BenchmarkCheck(b *testing.B) {
+	checks := map[Serializer]func([]byte) error{
+		jsonSer: func(d []byte) error {
+			if !utf8.Valid(d) {
+				return ErrMalformed
+			}
+			return nil
+		},
+		msgpackSer: checkMsgpack,
+		cborSer:    checkCBOR,
+	}
+	for _, ser := range all {
+		for name, m := range benchMessages(b, ser) {
+			data, err := ser.Encode(m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(ser.Name()+"/"+name, func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				for b.Loop() {
+					if err := checks[ser](data); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }

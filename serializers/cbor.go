@@ -2,6 +2,7 @@ package serializers
 
 import (
 	"fmt"
+	"math/big"
 	"reflect"
 	"sync"
 
@@ -16,7 +17,16 @@ type cborSerializer struct{}
 var _ Serializer = (*cborSerializer)(nil)
 
 var (
-	cborDec = mustDecMode(cbor.DecOptions{DefaultMapType: reflect.TypeOf(map[string]any(nil))})
+	// cborDec's bounds are its library's defaults, written out (see
+	// maxCBORNesting): config.toml promises them. A container declaring
+	// more elements than these is refused before anything is allocated for
+	// it (valid.go, wellformedInternal); splitCBORList refuses it first.
+	cborDec = mustDecMode(cbor.DecOptions{
+		DefaultMapType:   reflect.TypeOf(map[string]any(nil)),
+		MaxNestedLevels:  maxCBORNesting,
+		MaxArrayElements: maxCBORElements,
+		MaxMapPairs:      maxCBORPairs,
+	})
 	cborEnc = mustEncMode(cbor.EncOptions{})
 )
 
@@ -41,12 +51,15 @@ func (*cborSerializer) Subprotocol() string     { return "wamp.2.cbor" }
 func (*cborSerializer) Binary() bool            { return true }
 func (*cborSerializer) Encoding() wamp.Encoding { return wamp.EncodingCBOR }
 
+// Decode splits the frame with splitCBORList, which checks all of it
+// (payloads are not decoded, so fxamacker/cbor never reads them), then
+// decodes the elements of the header one by one.
 func (*cborSerializer) Decode(data []byte) (wamp.Message, error) {
-	var elems []cbor.RawMessage
-	if err := cborDec.Unmarshal(data, &elems); err != nil {
-		return nil, malformed("not a CBOR list: %v", err)
+	elems, n, err := splitCBORList(data)
+	if err != nil {
+		return nil, malformed("not a valid CBOR list: %v", err)
 	}
-	return decodeMessage(&cborReader{elems: elems}, len(elems), wamp.EncodingCBOR)
+	return decodeMessage(&cborReader{elems: elems}, n, wamp.EncodingCBOR)
 }
 
 type cborReader struct {
@@ -133,22 +146,57 @@ func (r *cborReader) rawDict() ([]byte, error) {
 func (*cborSerializer) decodeValue(raw []byte) (any, error) {
 	var v any
 	err := cborDec.Unmarshal(raw, &v)
-	return v, err
+	return normalizeCBOR(v), err
 }
 
 func (*cborSerializer) decodeList(raw []byte) ([]any, error) {
 	var v []any
 	err := cborDec.Unmarshal(raw, &v)
+	normalizeCBOR(v)
 	return v, err
 }
 
 func (*cborSerializer) decodeDict(raw []byte) (map[string]any, error) {
 	var v map[string]any
 	err := cborDec.Unmarshal(raw, &v)
+	normalizeCBOR(v)
 	return v, err
 }
 
-func (*cborSerializer) encodeValue(v any) ([]byte, error) { return cborEnc.Marshal(v) }
+// normalizeCBOR rewrites in place the integers that the decoder returns as
+// big.Int although they fit in 64 bits (bignums, tags 2 and 3, of small
+// values: RFC 8949 section 3.4.3 makes them the same numbers) as int64, or
+// uint64 above its range.
+func normalizeCBOR(v any) any {
+	switch x := v.(type) {
+	case big.Int:
+		if x.IsInt64() {
+			return x.Int64()
+		}
+		if x.IsUint64() {
+			return x.Uint64()
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeCBOR(e)
+		}
+	case map[string]any:
+		for k, e := range x {
+			switch e.(type) {
+			case big.Int, []any, map[string]any:
+				x[k] = normalizeCBOR(e)
+			}
+		}
+	}
+	return v
+}
+
+func (*cborSerializer) encodeValue(v any) ([]byte, error) {
+	if _, _, err := portable(v, wamp.EncodingCBOR); err != nil {
+		return nil, err
+	}
+	return cborEnc.Marshal(v)
+}
 
 // cborWriter collects the elements, raw payloads as cbor.RawMessage, and
 // marshals the list once.
@@ -180,13 +228,21 @@ func (w *cborWriter) dict(d wamp.Dict) error {
 	if d == nil {
 		d = wamp.Dict{}
 	}
-	w.elems = append(w.elems, map[string]any(d))
-	return nil
+	return w.value(map[string]any(d))
 }
 
 func (w *cborWriter) payload() *payloadWriter { return &w.payloadWriter }
 func (w *cborWriter) raw(b []byte)            { w.elems = append(w.elems, cbor.RawMessage(b)) }
-func (w *cborWriter) value(v any) error       { w.elems = append(w.elems, v); return nil }
+
+// value keeps v for finish, which portable checks: for CBOR it never
+// changes it.
+func (w *cborWriter) value(v any) error {
+	if _, _, err := portable(v, wamp.EncodingCBOR); err != nil {
+		return err
+	}
+	w.elems = append(w.elems, v)
+	return nil
+}
 
 // finish writes the list: a CBOR array header, then each element; raw
 // payloads are appended as they are (the encoder would re-validate them, and

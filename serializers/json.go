@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 
@@ -25,7 +28,14 @@ func (*jsonSerializer) Subprotocol() string     { return "wamp.2.json" }
 func (*jsonSerializer) Binary() bool            { return false }
 func (*jsonSerializer) Encoding() wamp.Encoding { return wamp.EncodingJSON }
 
+// Decode refuses a frame that is not UTF-8 anywhere (RFC 8259 section 8.1):
+// neither gjson nor encoding/json checks it, and a transport that does not
+// (RawSocket, unlike a WebSocket text frame) would otherwise let payloads
+// that are not text reach JSON peers unchanged.
 func (*jsonSerializer) Decode(data []byte) (wamp.Message, error) {
+	if !utf8.Valid(data) {
+		return nil, malformed("not UTF-8")
+	}
 	elems, err := splitJSONList(data)
 	if err != nil {
 		return nil, err
@@ -225,11 +235,9 @@ func parseJSON(raw []byte) (gjson.Result, error) {
 	return gjson.ParseBytes(raw), nil
 }
 
-// jsonValue turns a checked JSON value into Go values: integers as int64
-// (uint64 above int64's range), other numbers as float64, strings as
-// string or, with WAMP's binary convention ("\u0000" + base64), []byte. A
-// number beyond float64's range is refused: no serializer could write it
-// back.
+// jsonValue turns a checked JSON value into Go values: numbers as
+// jsonNumber does, strings as string or, with WAMP's binary convention
+// ("\u0000" + base64), []byte.
 func jsonValue(r gjson.Result) (any, error) {
 	switch r.Type {
 	case gjson.Null:
@@ -239,24 +247,87 @@ func jsonValue(r gjson.Result) (any, error) {
 	case gjson.True:
 		return true, nil
 	case gjson.String:
+		// gjson, like encoding/json, reads an unpaired surrogate escape
+		// ("\ud800", valid JSON but not text) as U+FFFD.
+		if strings.Contains(r.Str, "\uFFFD") && unpairedSurrogate(r.Raw) {
+			return nil, unconvertible("a JSON string with an unpaired surrogate (%.20s) is not text", r.Raw)
+		}
 		return fromJSONString(r.Str), nil
 	case gjson.Number:
-		if i, err := strconv.ParseInt(r.Raw, 10, 64); err == nil {
-			return i, nil
-		}
-		if u, err := strconv.ParseUint(r.Raw, 10, 64); err == nil {
-			return u, nil
-		}
-		f, err := strconv.ParseFloat(r.Raw, 64)
-		if err != nil {
-			return nil, fmt.Errorf("number %.30s out of range", r.Raw)
-		}
-		return f, nil
+		return jsonNumber(r.Raw)
 	}
 	if r.IsArray() {
 		return jsonList(r)
 	}
 	return jsonDict(r)
+}
+
+// jsonNumber turns a JSON number into int64, uint64 above int64's range, or
+// float64. A number that float64 cannot hold is refused (ErrUnconvertible),
+// as no other serializer could carry it: one beyond float64's range
+// (1e400), or an integer literal beyond 64 bits that is neither exactly a
+// float64 nor the shortest form of one, which is what encoders of float64s
+// (JavaScript's JSON.stringify, encoding/json) write. A fraction or an
+// exponent is rounded to the nearest float64, as every JSON reader does.
+//
+// Such a number still reaches JSON peers as it came: a payload is spliced
+// between peers of the same serializer without being decoded, and it is
+// valid JSON. Only converting it to msgpack or CBOR fails (and a dict of a
+// message's header holding one is refused, as the router decodes those).
+func jsonNumber(raw string) (any, error) {
+	if i, err := strconv.ParseInt(raw, 10, 64); err == nil {
+		return i, nil
+	}
+	if u, err := strconv.ParseUint(raw, 10, 64); err == nil {
+		return u, nil
+	}
+	f, err := strconv.ParseFloat(raw, 64)
+	if err != nil {
+		return nil, unconvertible("number %.40s is beyond float64", raw)
+	}
+	if strings.ContainsAny(raw, ".eE") || strconv.FormatFloat(f, 'f', -1, 64) == raw {
+		return f, nil
+	}
+	exact, _ := new(big.Float).SetFloat64(f).Int(nil)
+	if lit, ok := new(big.Int).SetString(raw, 10); ok && exact.Cmp(lit) == 0 {
+		return f, nil
+	}
+	return nil, unconvertible("integer %.40s does not fit in 64 bits nor in a float64", raw)
+}
+
+// unpairedSurrogate reports whether the JSON string literal raw escapes a
+// UTF-16 surrogate that is not half of a pair.
+func unpairedSurrogate(raw string) bool {
+	for i := 0; i < len(raw)-1; i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if raw[i] != 'u' || i+4 >= len(raw) {
+			continue
+		}
+		r := hexRune(raw[i+1 : i+5])
+		i += 4
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		if r >= 0xdc00 || i+6 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+			return true // a low half first, or a high half alone
+		}
+		if low := hexRune(raw[i+3 : i+7]); low < 0xdc00 || low > 0xdfff {
+			return true
+		}
+		i += 6
+	}
+	return false
+}
+
+func hexRune(h string) rune {
+	v, err := strconv.ParseUint(h, 16, 16)
+	if err != nil {
+		return -1
+	}
+	return rune(v)
 }
 
 func jsonList(r gjson.Result) ([]any, error) {
@@ -265,6 +336,7 @@ func jsonList(r gjson.Result) ([]any, error) {
 	r.ForEach(func(_, e gjson.Result) bool {
 		var v any
 		if v, err = jsonValue(e); err != nil {
+			err = within(err, "["+strconv.Itoa(len(l))+"]")
 			return false
 		}
 		l = append(l, v)
@@ -279,6 +351,7 @@ func jsonDict(r gjson.Result) (map[string]any, error) {
 	r.ForEach(func(k, e gjson.Result) bool {
 		var v any
 		if v, err = jsonValue(e); err != nil {
+			err = within(err, "["+strconv.Quote(k.Str)+"]")
 			return false
 		}
 		d[k.Str] = v
@@ -288,8 +361,12 @@ func jsonDict(r gjson.Result) (map[string]any, error) {
 }
 
 func (*jsonSerializer) encodeValue(v any) ([]byte, error) {
+	p, _, err := portable(v, wamp.EncodingJSON)
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
-	if err := jsonMarshalTo(&buf, toJSONValue(v)); err != nil {
+	if err := jsonMarshalTo(&buf, p); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -354,8 +431,12 @@ func finishBuf(buf *[]byte) []byte {
 const maxPooledBuf = 64 << 10
 
 func (w *jsonWriter) value(v any) error {
+	p, _, err := portable(v, wamp.EncodingJSON)
+	if err != nil {
+		return err
+	}
 	w.tmp.Reset()
-	if err := jsonMarshalTo(&w.tmp, toJSONValue(v)); err != nil {
+	if err := jsonMarshalTo(&w.tmp, p); err != nil {
 		return err
 	}
 	w.raw(w.tmp.Bytes())

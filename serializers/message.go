@@ -35,31 +35,35 @@ type elemWriter interface {
 // writeArgs writes Arguments|list: raw bytes of the writer's own encoding
 // spliced, anything else as values.
 func writeArgs(w elemWriter, p *wamp.Payload) error {
-	raw, v, err := w.payload().argsOf(p)
-	if err != nil {
-		return err
+	part := "args"
+	if p.Transparent {
+		part = "payload"
 	}
-	if raw != nil {
+	raw, v, err := w.payload().argsOf(p)
+	if err == nil && raw != nil {
 		w.raw(raw)
 		return nil
 	}
-	return w.value(v)
+	if err == nil {
+		err = w.value(v)
+	}
+	return forPart(err, part, w.payload().own)
 }
 
 // writeKwargs writes ArgumentsKw|dict the same way.
 func writeKwargs(w elemWriter, p *wamp.Payload) error {
 	raw, v, err := w.payload().kwargsOf(p)
-	if err != nil {
-		return err
-	}
-	if raw != nil {
+	if err == nil && raw != nil {
 		w.raw(raw)
 		return nil
 	}
-	if v == nil {
-		v = map[string]any{}
+	if err == nil {
+		if v == nil {
+			v = map[string]any{}
+		}
+		err = w.value(v)
 	}
-	return w.value(v)
+	return forPart(err, "kwargs", w.payload().own)
 }
 
 // arity is the [min, max] number of elements of each message type.
@@ -273,6 +277,7 @@ func encodeMessage(w elemWriter, m wamp.Message) ([]byte, error) {
 	}
 	t := m.MessageType()
 	head := func(n int) { w.begin(n); w.integer(int64(t)) }
+	dict := func(part string, d wamp.Dict) { keep(forPart(w.dict(d), part, w.payload().own)) }
 	tail := func(p *wamp.Payload) {
 		if n := len(p.RawArgs) + len(p.RawKwargs); n > 0 {
 			w.grow(n)
@@ -289,38 +294,38 @@ func encodeMessage(w elemWriter, m wamp.Message) ([]byte, error) {
 	case *wamp.Hello:
 		head(3)
 		w.str(string(m.Realm))
-		keep(w.dict(m.Details))
+		dict("details", m.Details)
 	case *wamp.Welcome:
 		head(3)
 		w.id(m.Session)
-		keep(w.dict(m.Details))
+		dict("details", m.Details)
 	case *wamp.Abort:
 		head(3)
-		keep(w.dict(m.Details))
+		dict("details", m.Details)
 		w.str(string(m.Reason))
 	case *wamp.Challenge:
 		head(3)
 		w.str(m.AuthMethod)
-		keep(w.dict(m.Extra))
+		dict("extra", m.Extra)
 	case *wamp.Authenticate:
 		head(3)
 		w.str(m.Signature)
-		keep(w.dict(m.Extra))
+		dict("extra", m.Extra)
 	case *wamp.Goodbye:
 		head(3)
-		keep(w.dict(m.Details))
+		dict("details", m.Details)
 		w.str(string(m.Reason))
 	case *wamp.Error:
 		head(5 + payloadLen(&m.Payload))
 		w.integer(int64(m.Type))
 		w.id(m.Request)
-		keep(w.dict(m.Details))
+		dict("details", m.Details)
 		w.str(string(m.Error))
 		tail(&m.Payload)
 	case *wamp.Publish:
 		head(4 + payloadLen(&m.Payload))
 		w.id(m.Request)
-		keep(w.dict(m.Options))
+		dict("options", m.Options)
 		w.str(string(m.Topic))
 		tail(&m.Payload)
 	case *wamp.Published:
@@ -330,7 +335,7 @@ func encodeMessage(w elemWriter, m wamp.Message) ([]byte, error) {
 	case *wamp.Subscribe:
 		head(4)
 		w.id(m.Request)
-		keep(w.dict(m.Options))
+		dict("options", m.Options)
 		w.str(string(m.Topic))
 	case *wamp.Subscribed:
 		head(3)
@@ -344,7 +349,7 @@ func encodeMessage(w elemWriter, m wamp.Message) ([]byte, error) {
 		if len(m.Details) > 0 {
 			head(3)
 			w.id(m.Request)
-			keep(w.dict(m.Details))
+			dict("details", m.Details)
 		} else {
 			head(2)
 			w.id(m.Request)
@@ -353,27 +358,27 @@ func encodeMessage(w elemWriter, m wamp.Message) ([]byte, error) {
 		head(4 + payloadLen(&m.Payload))
 		w.id(m.Subscription)
 		w.id(m.Publication)
-		keep(w.dict(m.Details))
+		dict("details", m.Details)
 		tail(&m.Payload)
 	case *wamp.Call:
 		head(4 + payloadLen(&m.Payload))
 		w.id(m.Request)
-		keep(w.dict(m.Options))
+		dict("options", m.Options)
 		w.str(string(m.Procedure))
 		tail(&m.Payload)
 	case *wamp.Cancel:
 		head(3)
 		w.id(m.Request)
-		keep(w.dict(m.Options))
+		dict("options", m.Options)
 	case *wamp.Result:
 		head(3 + payloadLen(&m.Payload))
 		w.id(m.Request)
-		keep(w.dict(m.Details))
+		dict("details", m.Details)
 		tail(&m.Payload)
 	case *wamp.Register:
 		head(4)
 		w.id(m.Request)
-		keep(w.dict(m.Options))
+		dict("options", m.Options)
 		w.str(string(m.Procedure))
 	case *wamp.Registered:
 		head(3)
@@ -387,7 +392,7 @@ func encodeMessage(w elemWriter, m wamp.Message) ([]byte, error) {
 		if len(m.Details) > 0 {
 			head(3)
 			w.id(m.Request)
-			keep(w.dict(m.Details))
+			dict("details", m.Details)
 		} else {
 			head(2)
 			w.id(m.Request)
@@ -396,19 +401,19 @@ func encodeMessage(w elemWriter, m wamp.Message) ([]byte, error) {
 		head(4 + payloadLen(&m.Payload))
 		w.id(m.Request)
 		w.id(m.Registration)
-		keep(w.dict(m.Details))
+		dict("details", m.Details)
 		tail(&m.Payload)
 	case *wamp.Interrupt:
 		head(3)
 		w.id(m.Request)
-		keep(w.dict(m.Options))
+		dict("options", m.Options)
 	case *wamp.EventReceived:
 		head(2)
 		w.id(m.Publication)
 	case *wamp.Yield:
 		head(3 + payloadLen(&m.Payload))
 		w.id(m.Request)
-		keep(w.dict(m.Options))
+		dict("options", m.Options)
 		tail(&m.Payload)
 	default:
 		return nil, fmt.Errorf("serializers: cannot encode %T", m)

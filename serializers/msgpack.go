@@ -46,6 +46,46 @@ func dropUndefined(m map[string]any) map[string]any {
 	return m
 }
 
+// msgpackDict decodes a dict of the message's header: JavaScript's
+// undefined values are dropped, then the values are normalized as
+// payloads are (bin stays []byte: the reader's loose decoding, which
+// would make it a string, is not used for dicts).
+func msgpackDict(d *msgpack.Decoder) (map[string]any, error) {
+	m, err := decodeMsgpackMap(d)
+	if err != nil {
+		return nil, err
+	}
+	return normalizeMsgpack(dropUndefined(m.(map[string]any))).(map[string]any), nil
+}
+
+// decodeMsgpackMap is the decoders' map decoder: a map whose keys are all
+// str. vmihailenco/msgpack would take a bin key, or nil (as ""), for a
+// string, and a map key must be text for every peer.
+func decodeMsgpackMap(d *msgpack.Decoder) (any, error) {
+	n, err := d.DecodeMapLen()
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]any, min(n, 64)) // n <= bytes left: checkMsgpack
+	for range n {
+		c, err := d.PeekCode()
+		if err != nil {
+			return nil, err
+		}
+		if !msgpcode.IsString(c) {
+			return nil, unconvertible("a msgpack map key that is not a string (code %#x)", c)
+		}
+		k, err := d.DecodeString()
+		if err != nil {
+			return nil, err
+		}
+		if m[k], err = d.DecodeInterface(); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
 // msgpackReader decodes elements in place; raw payloads are sub-slices of the
 // frame (the decoder reads a bytes.Reader directly, without buffering, so the
 // reader's offset is the decoder's).
@@ -59,7 +99,6 @@ type msgpackReader struct {
 var msgpackReaders = sync.Pool{New: func() any {
 	r := &msgpackReader{r: bytes.NewReader(nil)}
 	r.d = msgpack.NewDecoder(r.r)
-	r.d.UseLooseInterfaceDecoding(true)
 	return r
 }}
 
@@ -72,7 +111,7 @@ func (*msgpackSerializer) Decode(data []byte) (wamp.Message, error) {
 	mr.data = data
 	mr.r.Reset(data)
 	mr.d.Reset(mr.r)
-	mr.d.UseLooseInterfaceDecoding(true)
+	mr.d.SetMapDecoder(decodeMsgpackMap)
 	n, err := mr.d.DecodeArrayLen()
 	if err != nil || n < 0 {
 		return nil, malformed("not a MessagePack list: %v", err)
@@ -144,8 +183,8 @@ func (r *msgpackReader) dict() (wamp.Dict, error) {
 	if !isMsgpackMap(c) {
 		return nil, fmt.Errorf("want a dict, got code %#x", c)
 	}
-	m, err := r.d.DecodeMap()
-	return wamp.Dict(dropUndefined(m)), err
+	m, err := msgpackDict(r.d)
+	return wamp.Dict(m), err
 }
 
 // rawElem returns the next element's bytes without decoding them.
@@ -208,12 +247,12 @@ func (*msgpackSerializer) decodeDict(raw []byte) (map[string]any, error) {
 	return m, nil
 }
 
-// msgpackValue decodes one application value. It does not use the loose
-// decoding of the message reader, which turns bin into string: bin must stay
-// []byte. Integers are normalised to int64 (uint64 above its range), floats to
-// float64.
+// msgpackValue decodes one application value. It does not use
+// vmihailenco/msgpack's loose decoding, which turns bin into string: bin
+// must stay []byte. See normalizeMsgpack.
 func msgpackValue(raw []byte) (any, error) {
 	d := msgpack.NewDecoder(bytes.NewReader(raw))
+	d.SetMapDecoder(decodeMsgpackMap)
 	v, err := d.DecodeInterface()
 	if err != nil {
 		return nil, err
@@ -221,6 +260,9 @@ func msgpackValue(raw []byte) (any, error) {
 	return normalizeMsgpack(v), nil
 }
 
+// normalizeMsgpack rewrites a decoded value in place: integers as int64
+// (uint64 above its range), floats as float64, JavaScript's undefined as
+// nil.
 func normalizeMsgpack(v any) any {
 	switch x := v.(type) {
 	case int8:
@@ -256,6 +298,9 @@ func normalizeMsgpack(v any) any {
 }
 
 func (*msgpackSerializer) encodeValue(v any) ([]byte, error) {
+	if _, _, err := portable(v, wamp.EncodingMsgPack); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	e := msgpack.NewEncoder(&buf)
 	e.UseCompactInts(true)
@@ -297,18 +342,25 @@ func (w *msgpackWriter) keep(err error) {
 	}
 }
 
-func (w *msgpackWriter) begin(n int)       { w.keep(w.e.EncodeArrayLen(n)) }
-func (w *msgpackWriter) id(v wamp.ID)      { w.keep(w.e.EncodeUint(uint64(v))) }
-func (w *msgpackWriter) integer(v int64)   { w.keep(w.e.EncodeInt(v)) }
-func (w *msgpackWriter) str(s string)      { w.keep(w.e.EncodeString(s)) }
-func (w *msgpackWriter) raw(b []byte)      { w.buf.Write(b) }
-func (w *msgpackWriter) value(v any) error { return w.e.Encode(v) }
+func (w *msgpackWriter) begin(n int)     { w.keep(w.e.EncodeArrayLen(n)) }
+func (w *msgpackWriter) id(v wamp.ID)    { w.keep(w.e.EncodeUint(uint64(v))) }
+func (w *msgpackWriter) integer(v int64) { w.keep(w.e.EncodeInt(v)) }
+func (w *msgpackWriter) str(s string)    { w.keep(w.e.EncodeString(s)) }
+func (w *msgpackWriter) raw(b []byte)    { w.buf.Write(b) }
+
+// value writes v, which portable checks: for msgpack it never changes it.
+func (w *msgpackWriter) value(v any) error {
+	if _, _, err := portable(v, wamp.EncodingMsgPack); err != nil {
+		return err
+	}
+	return w.e.Encode(v)
+}
 
 func (w *msgpackWriter) dict(d wamp.Dict) error {
 	if d == nil {
 		return w.e.EncodeMapLen(0)
 	}
-	return w.e.Encode(map[string]any(d))
+	return w.value(map[string]any(d))
 }
 
 func (w *msgpackWriter) payload() *payloadWriter { return &w.payloadWriter }

@@ -21,25 +21,29 @@ func DecodePayload(p *wamp.Payload) (args []any, kwargs map[string]any, err erro
 	if p.Transparent {
 		v, err := c.decodeValue(p.RawArgs)
 		if err != nil {
-			return nil, nil, fmt.Errorf("serializers: decoding %s transparent payload: %w", p.Encoding, err)
+			return nil, nil, fmt.Errorf("serializers: decoding %s transparent payload: %w", p.Encoding, decodeFailure(p.Encoding, "payload", err))
 		}
 		return []any{v}, nil, nil
 	}
 	if p.RawArgs != nil {
 		if args, err = c.decodeList(p.RawArgs); err != nil {
-			return nil, nil, fmt.Errorf("serializers: decoding %s args: %w", p.Encoding, err)
+			return nil, nil, fmt.Errorf("serializers: decoding %s args: %w", p.Encoding, decodeFailure(p.Encoding, "args", err))
 		}
 	}
 	if p.RawKwargs != nil {
 		if kwargs, err = c.decodeDict(p.RawKwargs); err != nil {
-			return nil, nil, fmt.Errorf("serializers: decoding %s kwargs: %w", p.Encoding, err)
+			return nil, nil, fmt.Errorf("serializers: decoding %s kwargs: %w", p.Encoding, decodeFailure(p.Encoding, "kwargs", err))
 		}
 	}
 	return args, kwargs, nil
 }
 
+// DecodePayload's errors wrap ErrUnconvertible when a raw payload has no Go
+// value (see convert.go).
+
 // EncodePayload encodes args and kwargs in encoding e. A nil args with non-nil
-// kwargs is encoded as an empty list, as the wire format requires.
+// kwargs is encoded as an empty list, as the wire format requires. A value
+// that e cannot carry (NaN in JSON...) is an error wrapping ErrUnconvertible.
 func EncodePayload(e wamp.Encoding, args []any, kwargs map[string]any) (wamp.Payload, error) {
 	c := codecFor(e)
 	if c == nil {
@@ -52,12 +56,12 @@ func EncodePayload(e wamp.Encoding, args []any, kwargs map[string]any) (wamp.Pay
 			args = []any{}
 		}
 		if p.RawArgs, err = c.encodeValue(args); err != nil {
-			return wamp.Payload{}, err
+			return wamp.Payload{}, forPart(err, "args", e)
 		}
 	}
 	if kwargs != nil {
 		if p.RawKwargs, err = c.encodeValue(kwargs); err != nil {
-			return wamp.Payload{}, err
+			return wamp.Payload{}, forPart(err, "kwargs", e)
 		}
 	}
 	return p, nil
@@ -129,35 +133,6 @@ func (pw *payloadWriter) kwargsOf(p *wamp.Payload) (raw []byte, v any, err error
 	}
 	_, kwargs, err := pw.values(p)
 	return nil, kwargs, err
-}
-
-// toJSONValue rewrites []byte (at any depth) as JSON's binary convention, a
-// string "\u0000" + base64. Containers are copied; this runs only when values
-// are encoded, never when raw JSON payloads are spliced.
-func toJSONValue(v any) any {
-	switch x := v.(type) {
-	case []byte:
-		return "\x00" + base64.StdEncoding.EncodeToString(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = toJSONValue(e)
-		}
-		return out
-	case map[string]any:
-		return jsonMap(x)
-	case wamp.Dict:
-		return jsonMap(x)
-	}
-	return v
-}
-
-func jsonMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, e := range m {
-		out[k] = toJSONValue(e)
-	}
-	return out
 }
 
 // fromJSONString turns a JSON string that follows the binary convention into []byte.

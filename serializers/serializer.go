@@ -24,7 +24,8 @@ type Serializer interface {
 	Binary() bool
 	// Encoding is the payload encoding this serializer produces.
 	Encoding() wamp.Encoding
-	// Encode returns the frame bytes of m.
+	// Encode returns the frame bytes of m. Its errors wrap ErrUnconvertible
+	// when a value of m cannot be written in this encoding.
 	Encode(m wamp.Message) ([]byte, error)
 	// Decode parses one frame. Errors wrap ErrMalformed or ErrUnknownType.
 	Decode(data []byte) (wamp.Message, error)
@@ -38,3 +39,14 @@ var (
 	// ErrUnknownType: the frame is well formed but its message type code is unknown.
 	ErrUnknownType = errors.New("serializers: unknown message type")
 )
+
+// ErrUnconvertible is wrapped by the errors of Encode (and EncodePayload,
+// DecodePayload) when a value of the message cannot be written in the
+// serializer's encoding: a payload or dict that came in another encoding
+// holds something this one has no equivalent for (NaN for JSON, a CBOR map
+// with integer keys for JSON or msgpack, JSON's 1e400 for msgpack or CBOR;
+// convert.go lists them). The message could not be delivered to this peer;
+// the router answers its sender with wamp.error.invalid_argument. The
+// error's text names the part (args, kwargs, details...), the serializer
+// and the value.
+var ErrUnconvertible = errors.New("serializers: value cannot be converted")

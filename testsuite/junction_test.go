@@ -15,7 +15,7 @@ var drivers = []Driver{ClientlibDriver{}, NexusDriver{}}
 func TestJunction(t *testing.T) {
 	t.Parallel()
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{
-		Name: "realm1", Anonymous: true,
+		Name: "realm1", Anonymous: true, Roles: routertest.TrustedRoles("anonymous"), // session_kill
 		EventHistory: []router.HistoryConfig{{Topic: "test", Match: "prefix", Limit: 10000}},
 	}}}})
 	Run(t, Target{URL: srv.URL, Realm: "realm1"}, drivers, RunOptions{HistoryPrefix: "test"})

@@ -39,6 +39,15 @@ func ValidURI(u URI, strict, allowEmpty bool) bool {
 	return true
 }
 
+// Reserved reports whether u belongs to the router: the spec reserves URIs
+// whose first component is "wamp" for the protocol itself (meta procedures,
+// meta events, errors), so clients may subscribe to them but not publish
+// or register them.
+func Reserved(u URI) bool {
+	first, _, _ := strings.Cut(string(u), ".")
+	return first == "wamp"
+}
+
 // Error URIs named by the Basic and Advanced Profiles.
 const (
 	ErrInvalidURI             URI = "wamp.error.invalid_uri"

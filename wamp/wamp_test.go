@@ -34,6 +34,18 @@ func TestValidURI(t *testing.T) {
 	}
 }
 
+func TestReserved(t *testing.T) {
+	t.Parallel()
+	for u, want := range map[URI]bool{
+		"wamp": true, "wamp.session.on_join": true, "wamp.": true, "wamp..kill": true,
+		"wampy.x": false, "com.wamp": false, "wam": false, ".wamp": false, "": false,
+	} {
+		if got := Reserved(u); got != want {
+			t.Errorf("Reserved(%q) = %v, want %v", u, got, want)
+		}
+	}
+}
+
 func TestIDs(t *testing.T) {
 	t.Parallel()
 	for range 10000 {

@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -76,8 +75,6 @@ type node struct {
 	url    string
 	joined chan struct{} // gets a value per "node joined the cluster" line
 }
-
-var listening = regexp.MustCompile(`msg="junction listening" addr=(\S+)`)
 
 // runOnce starts the layout's routers, runs wampbench once and stops them.
 func runOnce(bins map[string]string, dir, layout string, args []string) (map[string]any, error) {
@@ -198,7 +195,7 @@ func start(bin, config string) (*node, error) {
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
 			line := sc.Text()
-			if m := listening.FindStringSubmatch(line); m != nil {
+			if m := benchrun.ListeningLine.FindStringSubmatch(line); m != nil {
 				addr <- m[1]
 			}
 			if strings.Contains(line, `msg="node joined the cluster"`) {

@@ -9,10 +9,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"time"
 
@@ -74,8 +74,6 @@ func main() {
 	}
 }
 
-var listening = regexp.MustCompile(`addr=(\S+)`)
-
 // runOnce starts a fresh router, runs one wampbench scenario against it and stops it.
 func runOnce(bins map[string]string, target string, args []string) (map[string]any, error) {
 	var cmd *exec.Cmd
@@ -102,18 +100,19 @@ func runOnce(bins map[string]string, target string, args []string) (map[string]a
 	}
 	defer benchrun.Stop(cmd) // ends only the process started here
 	var addr string
-	for addr == "" {
+	if target == "junction" {
+		var err error
+		if addr, err = benchrun.Listening(out, io.Discard); err != nil {
+			return nil, err
+		}
+	} else {
 		line, err := out.ReadString('\n')
 		if err != nil {
 			return nil, fmt.Errorf("no address from %s: %v", target, err)
 		}
-		if target != "junction" {
-			addr = strings.TrimSpace(line)
-		} else if m := listening.FindStringSubmatch(line); m != nil {
-			addr = m[1]
-		}
+		addr = strings.TrimSpace(line)
+		go func() { _, _ = out.WriteTo(io.Discard) }() // keep the router's output flowing
 	}
-	go func() { _, _ = out.WriteTo(discard{}) }() // keep the router's output flowing
 	bench := exec.Command(bins["wampbench"], append(args, "--url", "ws://"+addr+"/ws", "--json", "--duration", "60s",
 		"--pid", fmt.Sprint(cmd.Process.Pid))...)
 	var stdout, stderr bytes.Buffer
@@ -124,10 +123,6 @@ func runOnce(bins map[string]string, target string, args []string) (map[string]a
 	var res map[string]any
 	return res, json.Unmarshal(stdout.Bytes(), &res)
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")

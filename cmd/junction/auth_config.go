@@ -45,6 +45,24 @@ type roleConfig struct {
 	} `mapstructure:"permissions"`
 }
 
+// maxCRAKeyLen bounds a salted WAMP-CRA key's length: PBKDF2 makes it at
+// start, in memory, and a longer key than a few hash blocks adds nothing.
+const maxCRAKeyLen = 1024
+
+// checkCRASalting checks a principal's WAMP-CRA salt parameters: they salt
+// a secret, and must be ones PBKDF2 can derive a key with.
+func checkCRASalting(pkey string, p router.Principal, bad func(string, any, string)) {
+	if p.Secret == "" && (p.Salt != "" || p.Iterations != 0 || p.KeyLen != 0) {
+		bad(pkey+".salt", strconv.Quote(p.Salt), "salt, iterations and keylen salt a WAMP-CRA secret: set secret (or secret_env, secret_file) too")
+	}
+	if p.Iterations < 0 {
+		bad(pkey+".iterations", p.Iterations, "want 0 (the default, 1000) or more")
+	}
+	if p.KeyLen < 0 || p.KeyLen > maxCRAKeyLen {
+		bad(pkey+".keylen", p.KeyLen, fmt.Sprintf("want 0 (the default, 32) to %d bytes", maxCRAKeyLen))
+	}
+}
+
 // secretFrom returns the one of value, env var and file that is set.
 func secretFrom(key, value, env, file string, bad func(key string, value any, why string)) string {
 	set := 0
@@ -99,7 +117,7 @@ func resolveAuth(key string, methods []string, principals []principalConfig, rol
 			}
 			expires = t
 		}
-		rc.Principals = append(rc.Principals, router.Principal{
+		principal := router.Principal{
 			AuthID: p.AuthID, Role: p.Role, TicketExpires: expires,
 			Ticket:     secretFrom(pkey+".ticket", p.Ticket, p.TicketEnv, p.TicketFile, bad),
 			Secret:     secretFrom(pkey+".secret", p.Secret, p.SecretEnv, p.SecretFile, bad),
@@ -107,7 +125,9 @@ func resolveAuth(key string, methods []string, principals []principalConfig, rol
 			Iterations: p.Iterations,
 			KeyLen:     p.KeyLen,
 			PublicKeys: p.PublicKeys,
-		})
+		}
+		checkCRASalting(pkey, principal, bad)
+		rc.Principals = append(rc.Principals, principal)
 	}
 	for _, r := range roles {
 		role := router.RoleConfig{Name: r.Name}

@@ -512,6 +512,9 @@ func resolveRealms(ck *checker, sections []realmSection, strictURI bool) []route
 			if uri != "" && !wamp.ValidURI(wamp.URI(uri), strictURI, false) {
 				ck.bad(k, uri, "not a valid procedure URI")
 			}
+			if wamp.Reserved(wamp.URI(uri)) {
+				ck.bad(k, uri, "wamp.* procedures belong to the router; name one of your application's")
+			}
 		}
 		resolveAuth(key, rs.Auth, rs.Principals, rs.Roles, &rc, ck.badFormatted) // methods, principals, roles
 		out = append(out, rc)

@@ -131,6 +131,7 @@ ticket_file = "`+ticket+`"
 		"junction_queue_high_water_messages", "junction_queue_high_water_bytes",
 		"junction_slow_consumer_disconnects_total", "junction_auth_failures_total",
 		"junction_connections", "junction_handshakes_accepted_total", "go_goroutines",
+		"junction_tcp_connections",
 	} {
 		if got[family] <= 0 {
 			t.Errorf("%s: %v, want a positive sample", family, got[family])
@@ -140,6 +141,14 @@ ticket_file = "`+ticket+`"
 	// was refused: HELLO is counted before the handshake ends.
 	if n := got[`junction_messages_in_total{type="HELLO"}`]; n < 4 {
 		t.Errorf("HELLO messages in: %v, want at least 4", n)
+	}
+	for _, limit := range []string{"router.max_calls_per_session", "server.max_connections_per_address", "router.max_retained_bytes"} {
+		if _, ok := got[`junction_limits_reached_total{limit="`+limit+`"}`]; !ok {
+			t.Errorf("no junction_limits_reached_total for %s", limit)
+		}
+	}
+	if _, ok := got["junction_conversion_failures_total"]; !ok {
+		t.Error("no junction_conversion_failures_total")
 	}
 	if got["junction_call_duration_seconds_count"] != 10 {
 		t.Errorf("call_duration count %v, want the 10 calls", got["junction_call_duration_seconds_count"])

@@ -134,7 +134,7 @@ func (s *server) handler() http.Handler {
 		mux.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), staticFiles(s.cfg.Web.Dir)))
 	}
 	if withMetrics {
-		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, s.ws))
+		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, s.ws, s.conns))
 	}
 	return mux
 }
@@ -151,7 +151,7 @@ func (s *server) serveMetrics() (*http.Server, string, error) {
 		return nil, "", fmt.Errorf("metrics.listen: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, s.ws))
+	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, s.ws, s.conns))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { _ = hs.Serve(ln) }()

@@ -29,12 +29,39 @@ var benchRoles = wamp.Dict{"roles": wamp.Dict{
 
 // dial connects and joins realm.
 func dial(ctx context.Context, url, realm, serializer string) (*conn, error) {
+	return dialWith(ctx, &websocket.Dialer{HandshakeTimeout: 10 * time.Second}, url, realm, serializer)
+}
+
+// dialWith connects with d and joins realm.
+func dialWith(ctx context.Context, d *websocket.Dialer, url, realm, serializer string) (*conn, error) {
+	c, err := open(ctx, d, url, serializer)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.hello(realm, benchRoles)
+	if err != nil {
+		c.ws.Close()
+		return nil, err
+	}
+	w, ok := m.(*wamp.Welcome)
+	if !ok {
+		c.ws.Close()
+		return nil, fmt.Errorf("router answered HELLO with %s", m.MessageType())
+	}
+	c.id = w.Session
+	return c, nil
+}
+
+// open makes the WebSocket connection with d (its subprotocol set to the
+// serializer's), without joining a realm.
+func open(ctx context.Context, d *websocket.Dialer, url, serializer string) (*conn, error) {
 	ser, ok := serializers.ByName(serializer)
 	if !ok {
 		return nil, fmt.Errorf("unknown serializer %q", serializer)
 	}
-	d := websocket.Dialer{Subprotocols: []string{ser.Subprotocol()}, HandshakeTimeout: 10 * time.Second}
-	ws, resp, err := d.DialContext(ctx, url, http.Header{})
+	dd := *d
+	dd.Subprotocols = []string{ser.Subprotocol()}
+	ws, resp, err := dd.DialContext(ctx, url, http.Header{})
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("%w (HTTP %s)", err, resp.Status)
@@ -45,22 +72,15 @@ func dial(ctx context.Context, url, realm, serializer string) (*conn, error) {
 	if ser.Binary() {
 		c.msgType = websocket.BinaryMessage
 	}
-	if err := c.send(&wamp.Hello{Realm: wamp.URI(realm), Details: benchRoles}); err != nil {
-		ws.Close()
-		return nil, err
-	}
-	m, err := c.recv()
-	if err != nil {
-		ws.Close()
-		return nil, err
-	}
-	w, ok := m.(*wamp.Welcome)
-	if !ok {
-		ws.Close()
-		return nil, fmt.Errorf("router answered HELLO with %s", m.MessageType())
-	}
-	c.id = w.Session
 	return c, nil
+}
+
+// hello sends HELLO and returns the router's answer.
+func (c *conn) hello(realm string, details wamp.Dict) (wamp.Message, error) {
+	if err := c.send(&wamp.Hello{Realm: wamp.URI(realm), Details: details}); err != nil {
+		return nil, err
+	}
+	return c.recv()
 }
 
 func (c *conn) send(m wamp.Message) error {

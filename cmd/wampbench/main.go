@@ -14,6 +14,40 @@
 // With --url2, the callee (rpc) or the subscribers (pubsub) connect there:
 // another node of a cluster, so every call or event crosses nodes. Every
 // run is bounded by -n and --duration.
+//
+// The soak scenario is a leak test, not a throughput test:
+//
+//	wampbench soak --url ws://127.0.0.1:8080/ws --pid $PID --metrics http://127.0.0.1:8080/metrics --duration 30m --out soak-out
+//
+// runs, for --duration, modest mixed traffic at once: calls from -c callers
+// (-w in flight each; json, msgpack, cbor) to three callees sharing a
+// round-robin registration (--call-rate, 1,000/s; one in a hundred answered
+// with an error); a publisher (--publish-rate, 330/s) to four topics, each
+// event delivered to six subscribers (exact, prefix, wildcard; two of them
+// pause reading now and then); sessions joining and leaving (--join-rate,
+// 5/s; each registers, subscribes and calls, and one in three leaves by
+// closing its TCP connection without GOODBYE); a subscriber that stops
+// reading (a 4 KiB receive buffer; every event four times, and bulk events
+// only it gets) until the router cuts it as a slow consumer, connecting
+// again after a while; and every --hostile-every, in turn: a malformed
+// frame, a HELLO over the handshake limit, a HELLO to a realm that does not
+// exist, subscriptions up to --sub-limit and one more then unsubscribed,
+// calls to procedures nobody registered, a frame over --max-message-size, a
+// WebSocket that never says HELLO and a TCP connection that never sends a
+// byte. Every answer is checked: a call or acknowledgement not answered
+// within --answer-timeout, a wrong answer, an event lost or out of order, a
+// well-behaved session disconnected, a hostile client not refused or closed,
+// the stalled subscriber not cut, a session left on the router at the end:
+// each is a failure, and a run with a failure exits 1. Every --sample it
+// reads the router's VmRSS and open file descriptors from /proc/PID and
+// go_memstats_heap_inuse_bytes, go_goroutines, junction_sessions and
+// process_open_fds from --metrics, and writes them to soak.csv in --out as
+// it goes; at the end it draws soak.png (memory, goroutines, descriptors and
+// sessions over minutes) and writes soak.json: the traffic, the failures
+// (the first few described), and for each series its median in the first
+// minute after --warmup, in the last minute, and the slope per hour of a
+// least-squares fit over the second half. go run ./bench/soak builds and
+// starts a Junction for it.
 package main
 
 import (
@@ -39,10 +73,11 @@ type options struct {
 	duration             time.Duration
 	pids                 []int
 	json                 bool
+	soak                 soakOptions
 }
 
 var scenarios = map[string]func(context.Context, *options, func(int64)) (map[string]any, error){
-	"rpc": runRPC, "pubsub": runPubSub, "sessions": runSessions, "churn": runChurn,
+	"rpc": runRPC, "pubsub": runPubSub, "sessions": runSessions, "churn": runChurn, "soak": runSoak,
 }
 
 func main() {
@@ -67,6 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.url2, "url2", "", "rpc: the callee, pubsub: the subscribers connect here (another cluster node); default --url")
 	fs.IntSliceVar(&o.pids, "pid", nil, "router process id(s), to report their CPU time and RSS (comma-separated: summed)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
+	soakFlags(fs, &o.soak)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -106,9 +142,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if o.json {
+	printResult(stdout, res, o.json)
+	if n, ok := res["failures"].(int64); ok && n > 0 {
+		return 1 // soak: a failure fails the run
+	}
+	return 0
+}
+
+// printResult prints res as one JSON object, or as a table sorted by key.
+func printResult(stdout io.Writer, res map[string]any, asJSON bool) {
+	if asJSON {
 		_ = json.NewEncoder(stdout).Encode(res)
-		return 0
+		return
 	}
 	keys := make([]string, 0, len(res))
 	for k := range res {
@@ -123,5 +168,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%-28s %v\n", k, v)
 		}
 	}
-	return 0
 }

@@ -31,6 +31,16 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
+// TrustedRoles returns one role, named name, that may do everything, the
+// kill meta procedures included: those need a rule that names them, which a
+// realm without roles lacks.
+func TrustedRoles(name string) []router.RoleConfig {
+	return []router.RoleConfig{{Name: name, Permissions: []router.Permission{
+		{URI: "", Match: "prefix", Call: true, Register: true, Publish: true, Subscribe: true},
+		{URI: "wamp.session.", Match: "prefix", Call: true, Subscribe: true},
+	}}}
+}
+
 // Start runs a Junction until the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()

@@ -24,7 +24,7 @@ func goScenarios() []testsuite.Scenario {
 // skip's reason is the note).
 func runGoClients(t *testing.T, results *matrix) {
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{
-		Name: "realm1", Anonymous: true,
+		Name: "realm1", Anonymous: true, Roles: routertest.TrustedRoles("anonymous"), // session_kill
 		EventHistory: []router.HistoryConfig{{Topic: "test", Match: "prefix", Limit: 10000}},
 	}}}})
 	target := testsuite.Target{URL: srv.URL, Realm: "realm1"}

@@ -1,13 +1,17 @@
 // Package benchrun holds what the benchmark harnesses in bench/ share:
-// building the binaries, stopping the processes they start, and printing
-// medians of wampbench's JSON results as a table.
+// building the binaries, finding where a Junction they started listens,
+// stopping the processes they start, and printing medians of wampbench's
+// JSON results as a table.
 package benchrun
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"log"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"syscall"
 	"time"
@@ -97,4 +101,25 @@ func Table(title string, columns, metrics []string, res Results, num, den, ratio
 var OneAddressEnv = []string{
 	"JUNCTION_SERVER_MAX_CONNECTIONS_PER_ADDRESS=0",
 	"JUNCTION_ROUTER_MAX_SESSIONS_PER_ADDRESS=0",
+}
+
+// ListeningLine matches Junction's log line saying where it listens; its
+// group is the address.
+var ListeningLine = regexp.MustCompile(`msg="junction listening".* addr=(\S+)`)
+
+// Listening copies a Junction's log from r to w until the line saying where
+// it listens, returns that address, and keeps copying the rest of the log
+// to w in the background, so that the process never blocks on its output.
+func Listening(r *bufio.Reader, w io.Writer) (string, error) {
+	for {
+		line, err := r.ReadString('\n')
+		_, _ = io.WriteString(w, line)
+		if err != nil {
+			return "", fmt.Errorf("junction exited before it listened: %v", err)
+		}
+		if m := ListeningLine.FindStringSubmatch(line); m != nil {
+			go func() { _, _ = io.Copy(w, r) }()
+			return m[1], nil
+		}
+	}
 }

@@ -1,0 +1,96 @@
+package serializers
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// utf8Cases are frames whose text is not UTF-8 somewhere: in the header,
+// in options, in a map key, deep in the payload. Each must be refused as
+// malformed, whatever the transport checked before.
+var utf8Cases = []struct {
+	name string
+	ser  Serializer
+	data []byte
+}{
+	{"json uri", jsonSer, []byte("[48,1,{},\"com.\xff\"]")},
+	{"json options value", jsonSer, []byte("[48,1,{\"x\":\"\xc3\"},\"p\"]")},
+	{"json args", jsonSer, []byte("[48,1,{},\"p\",[\"a\xe2\x82\"]]")},
+	{"json kwargs key", jsonSer, []byte("[48,1,{},\"p\",[],{\"\xff\":1}]")},
+	{"json surrogate half", jsonSer, []byte("[48,1,{},\"p\",[\"\xed\xa0\x80\"]]")},
+	{"json overlong", jsonSer, []byte("[48,1,{},\"p\",[\"\xc0\xaf\"]]")},
+	{"json outside strings", jsonSer, []byte("[48,1,{},\"p\"]\xff")},
+
+	// msgpack: [48, 1, {}, "p", args...]; fixstr a1 ff is a one-byte invalid string.
+	{"msgpack uri", msgpackSer, []byte{0x94, 0x30, 0x01, 0x80, 0xa1, 0xff}},
+	{"msgpack options value", msgpackSer, []byte{0x94, 0x30, 0x01, 0x81, 0xa1, 'x', 0xa1, 0xff, 0xa1, 'p'}},
+	{"msgpack options key", msgpackSer, []byte{0x94, 0x30, 0x01, 0x81, 0xa1, 0xc3, 0x01, 0xa1, 'p'}},
+	{"msgpack options bin key", msgpackSer, []byte{0x94, 0x30, 0x01, 0x81, 0xc4, 0x01, 0xff, 0x01, 0xa1, 'p'}},
+	{"msgpack args", msgpackSer, []byte{0x95, 0x30, 0x01, 0x80, 0xa1, 'p', 0x91, 0xa2, 'a', 0xff}},
+	{"msgpack args str8", msgpackSer, []byte{0x95, 0x30, 0x01, 0x80, 0xa1, 'p', 0x91, 0xd9, 0x01, 0xff}},
+	{"msgpack args str16", msgpackSer, []byte{0x95, 0x30, 0x01, 0x80, 0xa1, 'p', 0x91, 0xda, 0x00, 0x01, 0xff}},
+	{"msgpack args str32", msgpackSer, []byte{0x95, 0x30, 0x01, 0x80, 0xa1, 'p', 0x91, 0xdb, 0x00, 0x00, 0x00, 0x01, 0xff}},
+	{"msgpack nested", msgpackSer, []byte{0x95, 0x30, 0x01, 0x80, 0xa1, 'p', 0x91, 0x91, 0x91, 0xa1, 0xff}},
+	{"msgpack kwargs key", msgpackSer, []byte{0x96, 0x30, 0x01, 0x80, 0xa1, 'p', 0x90, 0x81, 0xa1, 0xff, 0x01}},
+
+	// cbor: [48, 1, {}, "p", args...]; 61 ff is a one-byte invalid text string.
+	{"cbor uri", cborSer, []byte{0x84, 0x18, 0x30, 0x01, 0xa0, 0x61, 0xff}},
+	{"cbor options value", cborSer, []byte{0x84, 0x18, 0x30, 0x01, 0xa1, 0x61, 'x', 0x61, 0xff, 0x61, 'p'}},
+	{"cbor options key", cborSer, []byte{0x84, 0x18, 0x30, 0x01, 0xa1, 0x61, 0xff, 0x01, 0x61, 'p'}},
+	{"cbor args", cborSer, []byte{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x81, 0x62, 'a', 0xff}},
+	{"cbor args nested", cborSer, []byte{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x81, 0x81, 0x81, 0x61, 0xff}},
+	{"cbor args text8", cborSer, []byte{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x81, 0x78, 0x01, 0xff}},
+	{"cbor args indefinite text", cborSer, []byte{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x81, 0x7f, 0x61, 'a', 0x61, 0xff, 0xff}},
+	{"cbor args tagged", cborSer, []byte{0x85, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x81, 0xd8, 0x20, 0x61, 0xff}},
+	{"cbor kwargs key", cborSer, []byte{0x86, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x80, 0xa1, 0x61, 0xff, 0x01}},
+	{"cbor kwargs indefinite map key", cborSer, []byte{0x86, 0x18, 0x30, 0x01, 0xa0, 0x61, 'p', 0x80, 0xbf, 0x61, 0xff, 0x01, 0xff}},
+}
+
+func TestInvalidUTF8Refused(t *testing.T) {
+	t.Parallel()
+	for _, c := range utf8Cases {
+		if _, err := c.ser.Decode(c.data); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %x: got %v, want ErrMalformed", c.name, c.data, err)
+		}
+	}
+}
+
+// TestValidUTF8Accepted: the same shapes with valid text (multi-byte, in
+// every position) decode, so the check refuses only what it should.
+func TestValidUTF8Accepted(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		ser  Serializer
+		data []byte
+	}{
+		{jsonSer, []byte("[48,1,{\"é\":\"ü\"},\"com.ünï\",[\"✓\",{\"𝄞\":\"\\ud834\\udd1e\"}],{\"日本\":\"語\"}]")},
+		{msgpackSer, []byte{0x96, 0x30, 0x01, 0x81, 0xa2, 0xc3, 0xa9, 0xa1, 'x', 0xa1, 'p', 0x91, 0xa3, 0xe2, 0x9c, 0x93, 0x81, 0xa2, 0xc3, 0xbc, 0x01}},
+		{cborSer, []byte{0x86, 0x18, 0x30, 0x01, 0xa1, 0x62, 0xc3, 0xa9, 0x61, 'x', 0x61, 'p', 0x81, 0x7f, 0x63, 0xe2, 0x9c, 0x93, 0x61, 'a', 0xff, 0xbf, 0x62, 0xc3, 0xbc, 0x01, 0xff}},
+	} {
+		if _, err := c.ser.Decode(c.data); err != nil {
+			t.Errorf("%s: %x: %v", c.ser.Name(), c.data, err)
+		}
+	}
+}
+
+// TestMsgPackDictBinary: bin in a msgpack dict stays binary ([]byte), as
+// in payloads, rather than becoming a string that need not be text.
+func TestMsgPackDictBinary(t *testing.T) {
+	t.Parallel()
+	// [48, 1, {"b": bin(ff), "n": 1, "f": float32 0.5}, "p"]
+	m, err := msgpackSer.Decode([]byte{0x94, 0x30, 0x01, 0x83, 0xa1, 'b', 0xc4, 0x01, 0xff, 0xa1, 'n', 0x01, 0xa1, 'f', 0xca, 0x3f, 0x00, 0x00, 0x00, 0xa1, 'p'})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := m.(*wamp.Call).Options
+	if b, ok := o["b"].([]byte); !ok || !bytes.Equal(b, []byte{0xff}) || o["n"] != int64(1) || o["f"] != 0.5 {
+		t.Fatalf("options %#v", o)
+	}
+	js, err := jsonSer.Encode(m)
+	if err != nil || !bytes.Contains(js, []byte(`"b":"\u0000/w=="`)) {
+		t.Fatalf("to JSON: %s %v", js, err)
+	}
+}
