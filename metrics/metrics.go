@@ -74,6 +74,9 @@ var (
 	descLimits         = desc("limits_reached_total", "Requests and connections refused, or answers cut, because a configured limit was reached, by config key.", "limit")
 	descConversions    = desc("conversion_failures_total", "Messages a receiver's serializer could not carry (msgpack's NaN to JSON, for instance); the sender got an ERROR where it waits for an answer.")
 	descOpenConns      = desc("tcp_connections", "TCP connections the server holds: sessions, handshakes and HTTP keep-alives.")
+	descInvalidUTF8    = desc("invalid_utf8_total", "Text frames that were not UTF-8 (connection closed with 1007).")
+	descPendingMsgs    = desc("queued_messages", "Messages in the outbound queues of open connections now (a shared frame counts once per queue).")
+	descPendingBytes   = desc("queued_bytes", "Bytes in the outbound queues of open connections now (a shared frame counts once per queue).")
 )
 
 // Describe implements prometheus.Collector.
@@ -83,6 +86,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		descInternalErrors, descMessagesIn, descMessagesOut, descCallDuration, descConnections,
 		descAccepted, descRefused, descSlow, descBytesIn, descBytesOut, descQueueMsgs, descQueueBytes,
 		descClusterNodes, descNodesDropped, descLimits, descConversions, descOpenConns,
+		descInvalidUTF8, descPendingMsgs, descPendingBytes,
 	} {
 		ch <- d
 	}
@@ -143,4 +147,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	msgs, bytes := c.ws.QueueHighWater()
 	gauge(descQueueMsgs, float64(msgs))
 	gauge(descQueueBytes, float64(bytes))
+	msgs, bytes = c.ws.Pending()
+	gauge(descPendingMsgs, float64(msgs))
+	gauge(descPendingBytes, float64(bytes))
+	counter(descLimits, ts.TooBig.Load(), "websocket.max_message_size")
+	counter(descLimits, ts.TooBigHandshake.Load(), "websocket.max_handshake_message_size")
+	counter(descInvalidUTF8, ts.InvalidUTF8.Load())
 }

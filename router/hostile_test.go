@@ -499,9 +499,17 @@ func TestRealmsCreatedOnDemandGoAway(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	res, _ := metaCall(t, stay[0], 100, "wamp.session.count", nil, nil)
-	if n, _ := wamp.AsInt(res[0]); n != int64(len(stay)) {
-		t.Fatalf("%d sessions in the realm, want %d: some joined a realm that went away", n, len(stay))
+	waitFor(t, "the churned sessions to leave", func() bool { return len(r.liveSessions()) == len(stay) })
+	r.realmsMu.RLock()
+	busy := r.realms["com.busy"]
+	r.realmsMu.RUnlock()
+	for _, s := range r.liveSessions() {
+		if s.realm != busy {
+			t.Fatal("a session joined a realm that went away")
+		}
+	}
+	if n := busy.SessionCount(); n != len(stay) {
+		t.Fatalf("%d sessions in the realm, want %d", n, len(stay))
 	}
 }
 

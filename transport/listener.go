@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/junction-wamp/junction/internal/ratelog"
 )
@@ -20,6 +21,9 @@ type ListenerLimits struct {
 	// Exempt reports the addresses not bounded per address (trusted
 	// reverse proxies, which carry many clients). Nil: none.
 	Exempt func(net.IP) bool
+	// WarningInterval is how often, at most, a refusal is logged at warn
+	// per address. Default 10s.
+	WarningInterval time.Duration
 }
 
 // ListenerStats are a limited listener's counters.
@@ -42,7 +46,7 @@ func LimitListener(ln net.Listener, limits ListenerLimits, log *slog.Logger) (ne
 		log = slog.Default()
 	}
 	l := &limitListener{Listener: ln, limits: limits, log: log, perAddress: make(map[string]int),
-		stats: &ListenerStats{refusedLog: ratelog.New(0), perAddressRefusalsLog: ratelog.New(0)}}
+		stats: &ListenerStats{refusedLog: ratelog.New(limits.WarningInterval), perAddressRefusalsLog: ratelog.New(limits.WarningInterval)}}
 	l.limits.Connections = boundOf(limits.Connections, 100_000)
 	l.limits.ConnectionsPerAddress = boundOf(limits.ConnectionsPerAddress, 1_000)
 	return l, l.stats

@@ -305,6 +305,8 @@ func (fc *fileConfig) resolve() (*config, error) {
 		ck.bad("log.max_field_length", c.LogMaxField, "want at least 64 bytes")
 	}
 	c.Router.LimitWarningInterval = ck.duration("log.limit_warning_interval", fc.Log.LimitWarningInterval)
+	c.WebSocket.WarningInterval = c.Router.LimitWarningInterval
+	c.Connections.WarningInterval = c.Router.LimitWarningInterval
 	c.Web = fc.Web.resolve(&ck, c.WebSocket.Path)
 	c.Metrics = metricsConfig(fc.Metrics)
 	if p := c.Metrics.Path; p != "" {

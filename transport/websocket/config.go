@@ -44,6 +44,10 @@ type Config struct {
 	// before the session is closed as a slow consumer. Default 5s. A queue that
 	// reaches twice its bound closes the session at once.
 	SlowConsumerTimeout time.Duration
+	// WarningInterval is how often, at most, a slow consumer is logged at
+	// warn per client address (the next line says how many were held
+	// back). Default 10s.
+	WarningInterval time.Duration
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -61,5 +65,6 @@ func DefaultConfig() Config {
 		QueueMessages:       4096,
 		QueueBytes:          16 << 20,
 		SlowConsumerTimeout: 5 * time.Second,
+		WarningInterval:     10 * time.Second,
 	}
 }

@@ -122,7 +122,7 @@ type Server struct {
 func NewServer(cfg Config, h transport.Handler, opts Options) (*Server, error) {
 	cfg = withDefaults(cfg)
 	s := &Server{cfg: cfg, handler: h, log: opts.Logger, ready: opts.Ready, peers: make(map[*peer]struct{}),
-		slowLog: ratelog.New(0)}
+		slowLog: ratelog.New(cfg.WarningInterval)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -193,6 +193,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.SlowConsumerTimeout == 0 {
 		cfg.SlowConsumerTimeout = d.SlowConsumerTimeout
+	}
+	if cfg.WarningInterval == 0 {
+		cfg.WarningInterval = d.WarningInterval
 	}
 	return cfg
 }
