@@ -125,7 +125,7 @@ func BenchmarkRouteCall(b *testing.B) {
 func BenchmarkFanOutEvent(b *testing.B) {
 	for _, subs := range []int{50, 1000} {
 		b.Run(fmt.Sprintf("json/S=%d", subs), func(b *testing.B) {
-			r := newTestRouter(b, Config{})
+			r := newTestRouter(b, Config{MaxSessionsPerAddress: -1}) // every bench peer has one address
 			pub := benchJoin(b, r, "json")
 			peers := make([]*benchPeer, subs)
 			for i := range peers {
