@@ -172,8 +172,13 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 		s.refusePublish(ack, m.Request, ErrLimitExceeded, err.Error())
 		return false, ""
 	}
-	published := func(failed int) { s.published(ack, m.Request, pub, failed) }
-	s.realm.publish(s, pub, m.Topic, m.Payload, &aud, disclose, retain, published)
+	var published func(int)
+	if ack { // no closure for a plain publication
+		published = func(failed int) { s.published(ack, m.Request, pub, failed) }
+	}
+	if failed := s.realm.publish(s, pub, m.Topic, m.Payload, &aud, disclose, retain, published); failed > 0 && !ack {
+		s.published(ack, m.Request, pub, failed)
+	}
 	return false, ""
 }
 
@@ -214,15 +219,15 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 // every subscriber: at once on a single node, when the other nodes confirm
 // in a cluster (from another goroutine), with the number of this node's
 // subscribers whose serializer could not carry the payload (another node
-// counts and logs its own).
-func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func(failed int)) {
+// counts and logs its own). It returns that number too.
+func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func(failed int)) int {
 	l := rm.link.Load()
 	if l == nil {
 		failed := rm.deliver(publisher, pub, topic, payload, aud, disclose, nil)
 		if delivered != nil {
 			delivered(failed)
 		}
-		return
+		return failed
 	}
 	var nodes []string // with a subscriber to the topic, found by the same match
 	failed := rm.deliver(publisher, pub, topic, payload, aud, disclose, &nodes)
@@ -231,6 +236,7 @@ func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payloa
 		confirmed = func() { delivered(failed) }
 	}
 	l.forwardPublish(rm, nodes, publisher, pub, topic, payload, aud, disclose, retain, confirmed)
+	return failed
 }
 
 // deliver delivers publication pub to this node's subscribers, and returns
