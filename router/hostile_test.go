@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -368,8 +369,9 @@ func TestTestamentsBounded(t *testing.T) {
 }
 
 // TestShutdownDrainsCalls: on shutdown the calls in flight may finish; a
-// new call is refused unless its caller is finishing an invocation; the
-// calls left get ERROR wamp.error.canceled before GOODBYE.
+// new call is refused unless its caller is finishing an invocation; once
+// no call is in flight the sessions get GOODBYE, without waiting for the
+// deadline (a generous one: nothing here depends on timing).
 func TestShutdownDrainsCalls(t *testing.T) {
 	t.Parallel()
 	r := newTestRouter(t, Config{})
@@ -382,7 +384,7 @@ func TestShutdownDrainsCalls(t *testing.T) {
 		caller.in <- &wamp.Call{Request: wamp.ID(i), Options: wamp.Dict{}, Procedure: "com.slow"}
 		invs = append(invs, expectType[*wamp.Invocation](t, callee))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- r.Shutdown(ctx) }()
@@ -395,17 +397,47 @@ func TestShutdownDrainsCalls(t *testing.T) {
 	callee.in <- &wamp.Yield{Request: nested.Request, Options: wamp.Dict{}}
 	expectType[*wamp.Result](t, callee)
 
-	callee.in <- &wamp.Yield{Request: invs[0].Request, Options: wamp.Dict{}, Payload: wamp.Values([]any{"done"}, nil)}
-	if res := expectType[*wamp.Result](t, caller); res.Request != 1 {
-		t.Fatalf("RESULT for %d, want 1", res.Request)
+	for i, inv := range invs {
+		callee.in <- &wamp.Yield{Request: inv.Request, Options: wamp.Dict{}, Payload: wamp.Values([]any{"done"}, nil)}
+		if res := expectType[*wamp.Result](t, caller); res.Request != wamp.ID(i+1) {
+			t.Fatalf("RESULT for %d, want %d", res.Request, i+1)
+		}
 	}
-	expectError(t, caller, wamp.CALL, 2, wamp.ErrCanceled)
+	for _, p := range []*fakePeer{caller, callee} {
+		if g := expectType[*wamp.Goodbye](t, p); g.Reason != wamp.CloseSystemShutdown {
+			t.Fatalf("GOODBYE %s", g.Reason)
+		}
+		p.in <- &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut}
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestShutdownCancelsCallsLeft: a call still in flight when the drain ends
+// (a quarter of the time left before the deadline, at most 1s) gets ERROR
+// wamp.error.canceled before its caller's GOODBYE.
+func TestShutdownCancelsCallsLeft(t *testing.T) {
+	t.Parallel()
+	r := newTestRouter(t, Config{})
+	callee, _ := join(t, r, "json")
+	register(t, callee, 1, "com.never")
+	caller, _ := join(t, r, "json")
+	caller.in <- &wamp.Call{Request: 1, Options: wamp.Dict{}, Procedure: "com.never"}
+	expectType[*wamp.Invocation](t, callee)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- r.Shutdown(ctx) }()
+	expectError(t, caller, wamp.CALL, 1, wamp.ErrCanceled)
 	if g := expectType[*wamp.Goodbye](t, caller); g.Reason != wamp.CloseSystemShutdown {
 		t.Fatalf("GOODBYE %s", g.Reason)
 	}
 	caller.in <- &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut}
 	callee.in <- &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut}
-	if err := <-shut; err != nil {
+	// The sessions may outlive a deadline this short on a loaded machine:
+	// Shutdown then says so, which is all that is asked of it here.
+	if err := <-shut; err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatal(err)
 	}
 }
