@@ -116,7 +116,7 @@ limit = 10
 		ws.Compression || len(ws.Serializers) != 1 || len(ws.AllowedOrigins) != 1 || !c.Router.StrictURI {
 		t.Fatalf("overrides not applied: %+v", c)
 	}
-	if ws.Path != "/ws" || ws.QueueMessages != 4096 || c.ShutdownGrace != 10*time.Second || c.Router.HelloTimeout != 10*time.Second {
+	if ws.Path != "/ws" || ws.QueueMessages != 16384 || c.ShutdownGrace != 10*time.Second || c.Router.HelloTimeout != 10*time.Second {
 		t.Fatalf("defaults of keys the file leaves out lost: %+v", c)
 	}
 	realms := c.Router.Realms // the file's list replaces the default one

@@ -23,11 +23,12 @@ func (s *soak) stalled(ctx context.Context) {
 
 // stalledSubscriptions make the stalled subscriber get every event four
 // times (exact, prefix, wildcard, and a prefix of the whole run) and the bulk
-// events twice: some 1,400 messages a second at the default rates. Its
-// outbound queue then passes its bound (websocket.queue_messages, 4096) a
-// few seconds after the socket is full, and the router cuts it as a slow
-// consumer (websocket.slow_consumer_timeout, 5 s) before the write deadline
-// (websocket.write_timeout, 10 s) ends it as a failed write.
+// events twice: some 1,400 messages a second at the default rates. Once its
+// socket is full, not one message can be written to it, and the router cuts
+// it as a slow consumer 5 s later (websocket.slow_consumer_timeout), before
+// its queue reaches its bound (websocket.queue_messages, 16384) and before
+// the write deadline (websocket.write_timeout, 10 s) ends it as a failed
+// write.
 func (s *soak) stalledSubscriptions() []*wamp.Subscribe {
 	subs := []*wamp.Subscribe{
 		{Options: wamp.Dict{"match": "prefix"}, Topic: s.uri("ev")},

@@ -33,7 +33,7 @@ type Config struct {
 	// is established (HELLO, AUTHENTICATE), in bytes after inflation.
 	// Default 64 KiB.
 	HandshakeReadLimit int64
-	// QueueMessages bounds the outbound queue of a session in messages. Default 4096.
+	// QueueMessages bounds the outbound queue of a session in messages. Default 16384.
 	QueueMessages int
 	// QueueBytes bounds the outbound queue of a session in bytes. Default 16 MiB.
 	QueueBytes int
@@ -62,7 +62,7 @@ func DefaultConfig() Config {
 		WriteTimeout:        10 * time.Second,
 		ReadLimit:           16 << 20,
 		HandshakeReadLimit:  64 << 10,
-		QueueMessages:       4096,
+		QueueMessages:       16384,
 		QueueBytes:          16 << 20,
 		SlowConsumerTimeout: 5 * time.Second,
 		WarningInterval:     10 * time.Second,
