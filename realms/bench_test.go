@@ -193,3 +193,23 @@ func BenchmarkWildcardHostile(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSubscribeChurn is a hostile client's loop: one session subscribes
+// and unsubscribes a topic that 100,000 other sessions hold. Each change
+// replaces the subscription's immutable snapshot, so its cost (time and
+// B/op) is that of building the new snapshot.
+func BenchmarkSubscribeChurn(b *testing.B) {
+	const n = 100000
+	br := NewBroker()
+	for i := range n {
+		br.Subscribe(sess(1+i), benchTopic, MatchExact)
+	}
+	churner := sess(n + 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		sub, _ := br.Subscribe(churner, benchTopic, MatchExact)
+		if _, deleted, err := br.Unsubscribe(churner, sub.ID); err != nil || deleted {
+			b.Fatalf("unsubscribe: deleted %v, %v", deleted, err)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package realms
 
 import (
 	"errors"
-	"slices"
 	"sync"
 	"time"
 
@@ -14,13 +13,15 @@ var ErrNoSuchSubscription = errors.New("realms: no such subscription")
 
 // Subscription is one topic (or topic pattern) subscribed by one or more
 // sessions. It is immutable: a change replaces it, so a reader can iterate
-// Subscribers without a lock.
+// Subscribers without a lock. The replacement shares the unchanged chunks
+// of Subscribers (see Recipients), so a change costs
+// O(RecipientChunk + subscribers/RecipientChunk), not O(subscribers).
 type Subscription struct {
 	ID          wamp.ID
 	Topic       wamp.URI
 	Match       string // exact, prefix or wildcard
 	Created     time.Time
-	Subscribers []Recipient
+	Subscribers Recipients
 }
 
 type subKey struct {
@@ -30,11 +31,14 @@ type subKey struct {
 
 // Broker is the pub/sub routing table of a realm.
 type Broker struct {
-	mu        sync.RWMutex
-	byKey     map[subKey]*Subscription
-	byID      map[wamp.ID]*Subscription
-	patterns  patternIndex[Subscription] // prefix and wildcard subscriptions
-	bySession map[wamp.ID]map[wamp.ID]struct{}
+	mu       sync.RWMutex
+	byKey    map[subKey]*Subscription
+	byID     map[wamp.ID]*Subscription
+	patterns patternIndex[Subscription] // prefix and wildcard subscriptions
+	// bySession maps a session id to its subscriptions, each to the
+	// session's position in that subscription's Subscribers: membership
+	// and the slot to free on removal, both without a scan.
+	bySession map[wamp.ID]map[wamp.ID]int32
 	ids       idSource
 }
 
@@ -49,7 +53,7 @@ func NewBroker() *Broker {
 		byKey:     make(map[subKey]*Subscription),
 		byID:      make(map[wamp.ID]*Subscription),
 		patterns:  newPatternIndex[Subscription](),
-		bySession: make(map[wamp.ID]map[wamp.ID]struct{}),
+		bySession: make(map[wamp.ID]map[wamp.ID]int32),
 	}
 }
 
@@ -62,6 +66,7 @@ func (b *Broker) Subscribe(s Recipient, topic wamp.URI, match string) (sub *Subs
 
 // SubscribeAs is Subscribe, giving a subscription it creates the id id
 // unless id is 0 or taken: a cluster node takes the id another node chose.
+// Sessions are told apart by their SessionID.
 func (b *Broker) SubscribeAs(s Recipient, topic wamp.URI, match string, id wamp.ID) (sub *Subscription, created bool) {
 	match = normMatch(match)
 	b.mu.Lock()
@@ -74,27 +79,25 @@ func (b *Broker) SubscribeAs(s Recipient, topic wamp.URI, match string, id wamp.
 		sub = &Subscription{ID: id, Topic: topic, Match: match, Created: time.Now()}
 		created = true
 	}
-	if !slices.Contains(sub.Subscribers, s) {
-		next := make([]Recipient, len(sub.Subscribers), len(sub.Subscribers)+1)
-		copy(next, sub.Subscribers)
-		sub = b.replace(sub, append(next, s))
-	}
 	own := b.bySession[s.SessionID()]
+	if _, ok := own[sub.ID]; ok {
+		return sub, created
+	}
 	if own == nil {
-		own = make(map[wamp.ID]struct{})
+		own = make(map[wamp.ID]int32)
 		b.bySession[s.SessionID()] = own
 	}
-	own[sub.ID] = struct{}{}
-	return sub, created
+	own[sub.ID] = int32(sub.Subscribers.Len())
+	return b.replace(sub, sub.Subscribers.with(s)), created
 }
 
-// replace installs a copy of sub with new subscribers (nil: removes it) and
+// replace installs a copy of sub with new subscribers (none: removes it) and
 // returns the copy.
-func (b *Broker) replace(sub *Subscription, subscribers []Recipient) *Subscription {
+func (b *Broker) replace(sub *Subscription, subscribers Recipients) *Subscription {
 	key := subKey{sub.Match, sub.Topic}
 	old := b.byKey[key]
 	var next *Subscription
-	if len(subscribers) == 0 {
+	if subscribers.Len() == 0 {
 		delete(b.byKey, key)
 		delete(b.byID, sub.ID)
 	} else {
@@ -114,7 +117,8 @@ func (b *Broker) Unsubscribe(s Recipient, id wamp.ID) (sub *Subscription, delete
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	own := b.bySession[s.SessionID()]
-	if _, ok := own[id]; !ok {
+	pos, ok := own[id]
+	if !ok {
 		return nil, false, ErrNoSuchSubscription
 	}
 	delete(own, id)
@@ -122,15 +126,31 @@ func (b *Broker) Unsubscribe(s Recipient, id wamp.ID) (sub *Subscription, delete
 		delete(b.bySession, s.SessionID())
 	}
 	sub = b.byID[id]
-	return sub, b.removeSubscriber(sub, s), nil
+	return sub, b.removeSubscriber(sub, pos), nil
 }
 
-func (b *Broker) removeSubscriber(sub *Subscription, s Recipient) (deleted bool) {
+// removeSubscriber replaces sub by a copy without its subscriber at
+// position pos, whose bySession entry the caller removes, and moves the
+// entry of the subscriber that takes its place. deleted reports that sub
+// had no other subscriber and is gone.
+func (b *Broker) removeSubscriber(sub *Subscription, pos int32) (deleted bool) {
 	if sub == nil {
 		return false
 	}
-	next := slices.DeleteFunc(slices.Clone(sub.Subscribers), func(r Recipient) bool { return r == s })
+	next, moved := sub.Subscribers.without(int(pos))
+	if moved != nil {
+		b.bySession[moved.SessionID()][sub.ID] = pos
+	}
 	return b.replace(sub, next) == nil
+}
+
+// Subscribed reports whether s is a subscriber of subscription id, without
+// scanning its subscribers.
+func (b *Broker) Subscribed(s Recipient, id wamp.ID) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	_, ok := b.bySession[s.SessionID()][id]
+	return ok
 }
 
 // SubscriptionRemoval is a subscription a leaving session was removed from.
@@ -143,9 +163,9 @@ type SubscriptionRemoval struct {
 func (b *Broker) RemoveSession(s Recipient) (removed []SubscriptionRemoval) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for id := range b.bySession[s.SessionID()] {
+	for id, pos := range b.bySession[s.SessionID()] {
 		if sub := b.byID[id]; sub != nil {
-			removed = append(removed, SubscriptionRemoval{sub, b.removeSubscriber(sub, s)})
+			removed = append(removed, SubscriptionRemoval{sub, b.removeSubscriber(sub, pos)})
 		}
 	}
 	delete(b.bySession, s.SessionID())

@@ -1,6 +1,7 @@
 package realms
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/junction-wamp/junction/wamp"
@@ -23,14 +24,14 @@ func TestBrokerCopyOnWrite(t *testing.T) {
 		t.Fatal("one subscription per topic")
 	}
 	snap := b.Match(nil, "t")[0]
-	if len(snap.Subscribers) != 2 {
-		t.Fatalf("subscribers %v", snap.Subscribers)
+	if snap.Subscribers.Len() != 2 {
+		t.Fatalf("subscribers %v", slices.Collect(snap.Subscribers.All()))
 	}
 	if _, _, err := b.Unsubscribe(c, id); err != nil {
 		t.Fatal(err)
 	}
 	// A reader's snapshot is never mutated.
-	if len(snap.Subscribers) != 2 || len(b.Match(nil, "t")[0].Subscribers) != 1 {
+	if snap.Subscribers.Len() != 2 || b.Match(nil, "t")[0].Subscribers.Len() != 1 {
 		t.Fatal("snapshot changed under its reader")
 	}
 	if _, _, err := b.Unsubscribe(c, id); err != ErrNoSuchSubscription {

@@ -271,42 +271,44 @@ func eventDetails(publisher *session, sub *realms.Subscription, topic wamp.URI, 
 // returns how many it could not because their serializer cannot carry the
 // payload. A remote one's node delivers to it: with nodes set, that node
 // is appended there.
-func (rm *realm) fanout(ev *wamp.Event, recipients []realms.Recipient, aud *audience, nodes *[]string) int {
+func (rm *realm) fanout(ev *wamp.Event, recipients realms.Recipients, aud *audience, nodes *[]string) int {
 	var frames [4]*transport.Frame // by wamp.Encoding
 	var failed [4]bool
 	var sent uint64
 	unconverted := 0
-	for _, rc := range recipients {
-		to := rc.(*session)
-		if to.remote != "" {
-			if nodes != nil && !slices.Contains(*nodes, to.remote) {
-				*nodes = append(*nodes, to.remote)
-			}
-			continue
-		}
-		if !aud.admits(to) {
-			continue
-		}
-		f := frames[to.encoding]
-		if f == nil {
-			if failed[to.encoding] {
-				unconverted++
+	for c := range recipients.NumChunks() { // by chunk: no allocation, no call per recipient
+		for _, rc := range recipients.Chunk(c) {
+			to := rc.(*session)
+			if to.remote != "" {
+				if nodes != nil && !slices.Contains(*nodes, to.remote) {
+					*nodes = append(*nodes, to.remote)
+				}
 				continue
 			}
-			data, err := to.peer.Serializer().Encode(ev)
-			if err != nil {
-				failed[to.encoding] = true
-				unconverted++
-				rm.log.Debug("event cannot be encoded for subscribers", "serializer", to.peer.Serializer().Name(),
-					"subscription", uint64(ev.Subscription), "error", err)
+			if !aud.admits(to) {
 				continue
 			}
-			f = transport.NewFrame(data, to.binary)
-			frames[to.encoding] = f
-		}
-		// An error means the subscriber is closing; the transport logged why.
-		if to.peer.SendFrame(f) == nil {
-			sent++
+			f := frames[to.encoding]
+			if f == nil {
+				if failed[to.encoding] {
+					unconverted++
+					continue
+				}
+				data, err := to.peer.Serializer().Encode(ev)
+				if err != nil {
+					failed[to.encoding] = true
+					unconverted++
+					rm.log.Debug("event cannot be encoded for subscribers", "serializer", to.peer.Serializer().Name(),
+						"subscription", uint64(ev.Subscription), "error", err)
+					continue
+				}
+				f = transport.NewFrame(data, to.binary)
+				frames[to.encoding] = f
+			}
+			// An error means the subscriber is closing; the transport logged why.
+			if to.peer.SendFrame(f) == nil {
+				sent++
+			}
 		}
 	}
 	rm.stats.MessagesOut.add(wamp.EVENT, sent)

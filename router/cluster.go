@@ -228,7 +228,7 @@ func (r *Router) RemoteInterest(realm, topic string) bool {
 func (rm *realm) remoteNodes(topic wamp.URI, buf []string) []string {
 	var subs [4]*realms.Subscription
 	for _, sub := range rm.Broker.Match(subs[:0], topic) {
-		for _, rc := range sub.Subscribers {
+		for rc := range sub.Subscribers.All() {
 			if node := rc.(*session).remote; node != "" && !slices.Contains(buf, node) {
 				buf = append(buf, node)
 			}
@@ -394,7 +394,7 @@ func (l *clusterLink) snapshot(reply bool) *envelope {
 			}
 		}
 		for _, sub := range rm.Broker.All() {
-			for _, rc := range sub.Subscribers {
+			for rc := range sub.Subscribers.All() {
 				if s := rc.(*session); s.remote == "" {
 					snap.Items = append(snap.Items, subscribeEnvelope(s, sub, true))
 				}
@@ -682,7 +682,7 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
 			l.removeRegistration(p, rid)
 		}
 		for _, sub := range p.realm.Broker.All() {
-			if !subs[id][[2]string{sub.Match, string(sub.Topic)}] && slices.Contains(sub.Subscribers, realms.Recipient(p)) {
+			if !subs[id][[2]string{sub.Match, string(sub.Topic)}] && p.realm.Broker.Subscribed(p, sub.ID) {
 				_, _, _ = p.realm.Broker.Unsubscribe(p, sub.ID)
 			}
 		}

@@ -462,6 +462,15 @@ func recipientIDs(rs []realms.Recipient) []any {
 	return ids
 }
 
+// subscriberIDs is recipientIDs for the chunked set of a subscription.
+func subscriberIDs(rs realms.Recipients) []any {
+	ids := make([]any, 0, rs.Len())
+	for r := range rs.All() {
+		ids = append(ids, uint64(r.SessionID()))
+	}
+	return ids
+}
+
 func metaSubList(s *session, _ []any, _ map[string]any) ([]any, *wamp.RPCError) {
 	return []any{byMatch(s.realm.Broker.All(), func(x *realms.Subscription) string { return x.Match }, func(x *realms.Subscription) wamp.ID { return x.ID })}, nil
 }
@@ -516,8 +525,8 @@ func metaSubSubscribers(count bool) metaProc {
 			return nil, wamp.NewError(wamp.ErrNoSuchSubscription, fmt.Sprintf("no subscription %d", id))
 		}
 		if count {
-			return []any{len(sub.Subscribers)}, nil
+			return []any{sub.Subscribers.Len()}, nil
 		}
-		return []any{recipientIDs(sub.Subscribers)}, nil
+		return []any{subscriberIDs(sub.Subscribers)}, nil
 	}
 }
