@@ -43,7 +43,12 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 		s.refuseOverLimit(LimitSubscriptions, wamp.SUBSCRIBE, m.Request, "a session may hold at most %d subscriptions", max)
 		return false, ""
 	}
+	if max := s.r.cfg.MaxSubscriptionsPerAddress; s.overAddress(subscriptionsOf, max) {
+		s.refuseOverLimit(LimitSubscriptionsPerAddress, wamp.SUBSCRIBE, m.Request, "the sessions of %s may hold at most %d subscriptions together", s.address, max)
+		return false, ""
+	}
 	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)
+	s.syncHeld()
 	if l := s.r.link.Load(); l != nil {
 		// Publications from every node reach the subscriber once SUBSCRIBED.
 		l.announce(subscribeEnvelope(s, sub, true), true)
@@ -61,6 +66,7 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 
 func (s *session) handleUnsubscribe(m *wamp.Unsubscribe) {
 	sub, deleted, err := s.realm.Broker.Unsubscribe(s, m.Subscription)
+	s.syncHeld()
 	if err != nil {
 		s.sendError(wamp.UNSUBSCRIBE, m.Request, wamp.ErrNoSuchSubscription,
 			fmt.Sprintf("no subscription %d in this session", m.Subscription))

@@ -41,6 +41,17 @@ type Config struct {
 	// negative: no bound.
 	MaxTestamentsPerSession     int
 	MaxTestamentBytesPerSession int
+	// MaxSubscriptionsPerAddress, MaxRegistrationsPerAddress,
+	// MaxCallsPerAddress and MaxTestamentBytesPerAddress bound what all
+	// the sessions of one client address hold together, so that opening
+	// MaxSessionsPerAddress sessions does not multiply the per-session
+	// bounds. Defaults 100,000, 10,000, 100,000 and 16 MiB (a thousand
+	// sessions behind one NAT with 100 subscriptions and 100 calls in
+	// flight each); negative: no bound.
+	MaxSubscriptionsPerAddress  int
+	MaxRegistrationsPerAddress  int
+	MaxCallsPerAddress          int
+	MaxTestamentBytesPerAddress int
 	// MaxRetainedEvents and MaxRetainedBytes bound each realm's retained
 	// events (one per topic), in number and in encoded payload bytes.
 	// Defaults 10,000 and 64 MiB; negative: no bound.

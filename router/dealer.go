@@ -73,9 +73,14 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 		s.refuseOverLimit(LimitRegistrations, wamp.REGISTER, m.Request, "a session may hold at most %d registrations", max)
 		return false, ""
 	}
+	if max := s.r.cfg.MaxRegistrationsPerAddress; s.overAddress(registrationsOf, max) {
+		s.refuseOverLimit(LimitRegistrationsPerAddress, wamp.REGISTER, m.Request, "the sessions of %s may hold at most %d registrations together", s.address, max)
+		return false, ""
+	}
 	reg, created, err := s.realm.Dealer.Register(s, m.Procedure, match, invoke, realms.RegisterOptions{
 		DiscloseCaller: discloseCaller, ForwardTimeout: forwardTimeout,
 	})
+	s.syncHeld()
 	if errors.Is(err, realms.ErrProcedureExists) {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrProcedureAlreadyExists,
 			fmt.Sprintf("procedure %q is already registered (shared registration needs the same invoke policy, other than single)", m.Procedure))
@@ -94,6 +99,7 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 
 func (s *session) handleUnregister(m *wamp.Unregister) {
 	_, deleted, err := s.realm.Dealer.Unregister(s, m.Registration)
+	s.syncHeld()
 	if err != nil {
 		s.sendError(wamp.UNREGISTER, m.Request, wamp.ErrNoSuchRegistration,
 			fmt.Sprintf("no registration %d in this session", m.Registration))
@@ -172,6 +178,10 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 	}
 	if max := s.r.cfg.MaxCallsPerSession; s.callCount() >= max {
 		s.refuseOverLimit(LimitCalls, wamp.CALL, m.Request, "a session may have at most %d calls in flight", max)
+		return false, ""
+	}
+	if max := s.r.cfg.MaxCallsPerAddress; s.overAddress(callsOf, max) {
+		s.refuseOverLimit(LimitCallsPerAddress, wamp.CALL, m.Request, "the sessions of %s may have at most %d calls in flight together", s.address, max)
 		return false, ""
 	}
 	s.route(&c)

@@ -29,6 +29,10 @@ const (
 	LimitRetainedBytes
 	LimitHistoryResult
 	LimitAuthFailures
+	LimitSubscriptionsPerAddress
+	LimitRegistrationsPerAddress
+	LimitCallsPerAddress
+	LimitTestamentBytesPerAddress
 	numLimits
 )
 
@@ -45,6 +49,11 @@ var limitNames = [numLimits]string{
 	LimitRetainedBytes:      "router.max_retained_bytes",
 	LimitHistoryResult:      "router.max_history_result_bytes",
 	LimitAuthFailures:       "router.auth_failures_per_minute",
+
+	LimitSubscriptionsPerAddress:  "router.max_subscriptions_per_address",
+	LimitRegistrationsPerAddress:  "router.max_registrations_per_address",
+	LimitCallsPerAddress:          "router.max_calls_per_address",
+	LimitTestamentBytesPerAddress: "router.max_testament_bytes_per_address",
 }
 
 // String is the limit's config key.
@@ -95,6 +104,10 @@ func withDefaults(cfg Config) Config {
 	cfg.MaxInvocationsPerSession = bound(cfg.MaxInvocationsPerSession, 100_000)
 	cfg.MaxTestamentsPerSession = bound(cfg.MaxTestamentsPerSession, 100)
 	cfg.MaxTestamentBytesPerSession = bound(cfg.MaxTestamentBytesPerSession, 256<<10)
+	cfg.MaxSubscriptionsPerAddress = bound(cfg.MaxSubscriptionsPerAddress, 100_000)
+	cfg.MaxRegistrationsPerAddress = bound(cfg.MaxRegistrationsPerAddress, 10_000)
+	cfg.MaxCallsPerAddress = bound(cfg.MaxCallsPerAddress, 100_000)
+	cfg.MaxTestamentBytesPerAddress = bound(cfg.MaxTestamentBytesPerAddress, 16<<20)
 	cfg.MaxRetainedEvents = bound(cfg.MaxRetainedEvents, 10_000)
 	cfg.MaxRetainedBytes = bound(cfg.MaxRetainedBytes, 64<<20)
 	cfg.MaxHistoryBytes = bound(cfg.MaxHistoryBytes, 64<<20)

@@ -310,11 +310,14 @@ func metaFlushTestaments(s *session, _ []any, kwargs map[string]any) ([]any, *wa
 		return nil, err
 	}
 	s.testMu.Lock()
+	released := 0
 	for _, t := range s.testaments[scope] {
-		s.testBytes -= t.size
+		released += t.size
 	}
+	s.testBytes -= released
 	delete(s.testaments, scope)
 	s.testMu.Unlock()
+	s.countTestamentBytes(-released)
 	if l := s.r.link.Load(); l != nil {
 		l.announce(&envelope{Kind: kFlush, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope}, true)
 	}
@@ -339,6 +342,9 @@ func (s *session) keepTestament(scope string, t testament) *wamp.RPCError {
 		limit = LimitTestamentBytes
 		why = fmt.Sprintf("a session's testaments may hold at most %d bytes, and this one needs %d more than the %d held",
 			s.r.cfg.MaxTestamentBytesPerSession, t.size, s.testBytes)
+	case s.budget != nil && s.budget.testamentBytes.Load()+int64(t.size) > int64(s.r.cfg.MaxTestamentBytesPerAddress):
+		limit = LimitTestamentBytesPerAddress
+		why = fmt.Sprintf("the sessions of %s may hold at most %d bytes of testaments together", s.address, s.r.cfg.MaxTestamentBytesPerAddress)
 	}
 	if why != "" {
 		s.limitReached(limit, why)
@@ -346,6 +352,7 @@ func (s *session) keepTestament(scope string, t testament) *wamp.RPCError {
 	}
 	s.testaments[scope] = append(s.testaments[scope], t)
 	s.testBytes += t.size
+	s.countTestamentBytes(t.size)
 	return nil
 }
 
@@ -355,7 +362,10 @@ func (s *session) publishTestaments() {
 	s.testMu.Lock()
 	all := s.testaments
 	s.testaments = nil
+	released := s.testBytes
+	s.testBytes = 0
 	s.testMu.Unlock()
+	s.countTestamentBytes(-released)
 	for _, scope := range []string{"detached", "destroyed"} {
 		for _, t := range all[scope] {
 			o := options{d: t.options, msg: wamp.PUBLISH}

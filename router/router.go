@@ -35,7 +35,7 @@ type Router struct {
 
 	sessionsMu sync.Mutex
 	sessions   map[*session]struct{}
-	perAddress map[string]int
+	perAddress map[string]*addressBudget
 	wg         sync.WaitGroup
 	closing    atomic.Bool
 	draining   atomic.Bool // shutting down: calls in flight finish, new ones are refused
@@ -73,7 +73,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 		log:        opts.Logger,
 		realms:     make(map[wamp.URI]*realm),
 		sessions:   make(map[*session]struct{}),
-		perAddress: make(map[string]int),
+		perAddress: make(map[string]*addressBudget),
 		warnings:   ratelog.New(cfg.LimitWarningInterval),
 	}
 	if r.log == nil {
@@ -223,11 +223,17 @@ func (r *Router) track(s *session) error {
 	if max := r.cfg.MaxSessions; len(r.sessions) >= max {
 		return &overLimit{LimitSessions, fmt.Sprintf("the router holds its maximum of %d sessions", max)}
 	}
-	if max := r.cfg.MaxSessionsPerAddress; r.perAddress[s.address] >= max {
+	b := r.perAddress[s.address]
+	if max := r.cfg.MaxSessionsPerAddress; b != nil && b.sessions >= max {
 		return &overLimit{LimitSessionsPerAddress, fmt.Sprintf("%s already has the maximum of %d sessions per address", s.address, max)}
 	}
+	if b == nil {
+		b = &addressBudget{}
+		r.perAddress[s.address] = b
+	}
+	b.sessions++
+	s.budget = b
 	r.sessions[s] = struct{}{}
-	r.perAddress[s.address]++
 	r.wg.Add(1)
 	return nil
 }
@@ -235,8 +241,10 @@ func (r *Router) track(s *session) error {
 func (r *Router) untrack(s *session) {
 	r.sessionsMu.Lock()
 	delete(r.sessions, s)
-	if r.perAddress[s.address]--; r.perAddress[s.address] <= 0 {
-		delete(r.perAddress, s.address)
+	if b := r.perAddress[s.address]; b != nil {
+		if b.sessions--; b.sessions <= 0 {
+			delete(r.perAddress, s.address)
+		}
 	}
 	r.sessionsMu.Unlock()
 	r.wg.Done()

@@ -23,6 +23,11 @@ type session struct {
 	encoding wamp.Encoding
 	binary   bool
 	address  string // the client's IP address
+	// budget is what the sessions of address hold together (nil for the
+	// router's own sessions and other nodes' proxies), and held what this
+	// one has counted in it of its subscriptions and registrations.
+	budget *addressBudget
+	held   held
 
 	// Set once in handshake, read-only afterwards.
 	id           wamp.ID
@@ -189,11 +194,13 @@ func (s *session) shutdown() {
 func (s *session) leave(reason string) {
 	s.publishTestaments()
 	subs, regs := s.realm.Leave(s)
+	s.syncHeld()
 	failed := s.failInvocations("callee left before answering the call")
 	s.callMu.Lock()
 	own := s.calls
 	s.calls = nil
 	s.callMu.Unlock()
+	s.countCalls(-len(own))
 	for _, inv := range own {
 		s.callMu.Lock()
 		if inv.timer != nil {
@@ -299,10 +306,14 @@ func (s *session) peekInvocation(id wamp.ID) *invocation {
 // addCall records a call of s in flight.
 func (s *session) addCall(inv *invocation) {
 	s.callMu.Lock()
-	if s.calls != nil {
+	added := s.calls != nil
+	if added {
 		s.calls[inv.request] = inv
 	}
 	s.callMu.Unlock()
+	if added {
+		s.countCalls(1)
+	}
 }
 
 // call returns s's call in flight with CALL request id.
@@ -324,6 +335,7 @@ func (s *session) endCall(inv *invocation) {
 	}
 	s.callMu.Unlock()
 	if ended {
+		s.countCalls(-1)
 		s.r.stats.CallLatency.Observe(time.Since(inv.start))
 	}
 }

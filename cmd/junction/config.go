@@ -116,6 +116,10 @@ type routerSection struct {
 	MaxInvocations        int    `mapstructure:"max_invocations_per_session"`
 	MaxTestaments         int    `mapstructure:"max_testaments_per_session"`
 	MaxTestamentBytes     string `mapstructure:"max_testament_bytes_per_session"`
+	MaxAddrSubscriptions  int    `mapstructure:"max_subscriptions_per_address"`
+	MaxAddrRegistrations  int    `mapstructure:"max_registrations_per_address"`
+	MaxAddrCalls          int    `mapstructure:"max_calls_per_address"`
+	MaxAddrTestamentBytes string `mapstructure:"max_testament_bytes_per_address"`
 	MaxRetainedEvents     int    `mapstructure:"max_retained_events"`
 	MaxRetainedBytes      string `mapstructure:"max_retained_bytes"`
 	MaxHistoryBytes       string `mapstructure:"max_history_bytes"`
@@ -459,6 +463,10 @@ func (rs *routerSection) resolve(ck *checker) router.Config {
 		MaxInvocationsPerSession:    count("router.max_invocations_per_session", rs.MaxInvocations),
 		MaxTestamentsPerSession:     count("router.max_testaments_per_session", rs.MaxTestaments),
 		MaxTestamentBytesPerSession: size("router.max_testament_bytes_per_session", rs.MaxTestamentBytes),
+		MaxSubscriptionsPerAddress:  count("router.max_subscriptions_per_address", rs.MaxAddrSubscriptions),
+		MaxRegistrationsPerAddress:  count("router.max_registrations_per_address", rs.MaxAddrRegistrations),
+		MaxCallsPerAddress:          count("router.max_calls_per_address", rs.MaxAddrCalls),
+		MaxTestamentBytesPerAddress: size("router.max_testament_bytes_per_address", rs.MaxAddrTestamentBytes),
 		MaxRetainedEvents:           count("router.max_retained_events", rs.MaxRetainedEvents),
 		MaxRetainedBytes:            size("router.max_retained_bytes", rs.MaxRetainedBytes),
 		MaxHistoryBytes:             size("router.max_history_bytes", rs.MaxHistoryBytes),

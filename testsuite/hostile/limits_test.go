@@ -88,6 +88,8 @@ func TestLimits(t *testing.T) {
 		{"invocations", "max_invocations_per_session = 100", "router.max_invocations_per_session", 64, attackCalls},
 		{"testaments", "max_testaments_per_session = 10", "router.max_testaments_per_session", 64, attackTestaments},
 		{"testament_bytes", "max_testaments_per_session = 1000\nmax_testament_bytes_per_session = \"4KiB\"", "router.max_testament_bytes_per_session", 64, attackTestamentBytes},
+		{"subscriptions_per_address", "max_subscriptions_per_session = 100\nmax_subscriptions_per_address = 250", "router.max_subscriptions_per_address", 64, attackSubscriptionsPerAddress},
+		{"calls_per_address", "max_calls_per_session = 100\nmax_calls_per_address = 150", "router.max_calls_per_address", 64, attackCallsPerAddress},
 		{"retained_events", "max_retained_events = 100", "router.max_retained_events", 64, attackRetainedEvents},
 		{"retained_bytes", "max_retained_bytes = \"64KiB\"", "router.max_retained_bytes", 64, attackRetainedBytes},
 	} {
@@ -110,6 +112,41 @@ func attackSubscriptions(t *testing.T, j *Junction, _ *Bystander) {
 	ty := tally{}
 	pipeline(t, c, 10000, func(i int) []byte { return fmt.Appendf(nil, `[32,%d,{},"sub.t%d"]`, i, i) }, ty.add)
 	ty.expect(t, "10,000 SUBSCRIBEs", SUBSCRIBED, 100, 9900)
+}
+
+// attackSubscriptionsPerAddress: 5 sessions from one address, each
+// subscribing 100 distinct topics (its own bound), one after the other:
+// the address may hold 250 subscriptions in all, so the first two get 100
+// each, the third 50, the last two none.
+func attackSubscriptionsPerAddress(t *testing.T, j *Junction, _ *Bystander) {
+	for s, want := range []int{100, 100, 50, 0, 0} {
+		c := Dial(t, j.URL(), JSON, DialOptions{})
+		c.Join(t, "realm1")
+		ty := tally{}
+		pipeline(t, c, 100, func(i int) []byte { return fmt.Appendf(nil, `[32,%d,{},"sub.s%d.t%d"]`, i, s, i) }, ty.add)
+		ty.expect(t, fmt.Sprintf("session %d: 100 SUBSCRIBEs", s+1), SUBSCRIBED, want, 100-want)
+	}
+}
+
+// attackCallsPerAddress: 3 sessions from one address, each making 100
+// calls (its own bound) to a callee that never answers, one after the
+// other: the address may have 150 in flight, so the third session's calls
+// are all refused.
+func attackCallsPerAddress(t *testing.T, j *Junction, _ *Bystander) {
+	callee := Dial(t, j.URL(), JSON, DialOptions{})
+	callee.Join(t, "realm1")
+	callee.Send(t, REGISTER, 1, map[string]any{}, "app.never")
+	callee.Expect(t, REGISTERED)
+	for s, want := range []int{100, 50, 0} {
+		c := Dial(t, j.URL(), JSON, DialOptions{})
+		c.Join(t, "realm1")
+		ty := tally{}
+		pipeline(t, c, 100, func(i int) []byte { return fmt.Appendf(nil, `[48,%d,{},"app.never",[]]`, i) }, ty.add)
+		ty.expect(t, fmt.Sprintf("session %d: 100 CALLs in flight", s+1), RESULT, 0, 100-want)
+	}
+	for range 150 {
+		callee.Expect(t, INVOCATION)
+	}
 }
 
 // attackRegistrations: 10,000 REGISTERs of distinct procedures, 50 allowed.

@@ -96,11 +96,16 @@ func Table(title string, columns, metrics []string, res Results, num, den, ratio
 }
 
 // OneAddressEnv lifts Junction's per-address bounds (config.toml's
-// max_connections_per_address and max_sessions_per_address), for benchmarks
-// whose clients all come from 127.0.0.1.
+// max_connections_per_address, max_sessions_per_address and what the
+// sessions of an address hold together), for benchmarks whose clients all
+// come from 127.0.0.1.
 var OneAddressEnv = []string{
 	"JUNCTION_SERVER_MAX_CONNECTIONS_PER_ADDRESS=0",
 	"JUNCTION_ROUTER_MAX_SESSIONS_PER_ADDRESS=0",
+	"JUNCTION_ROUTER_MAX_SUBSCRIPTIONS_PER_ADDRESS=0",
+	"JUNCTION_ROUTER_MAX_REGISTRATIONS_PER_ADDRESS=0",
+	"JUNCTION_ROUTER_MAX_CALLS_PER_ADDRESS=0",
+	"JUNCTION_ROUTER_MAX_TESTAMENT_BYTES_PER_ADDRESS=0",
 }
 
 // ListeningLine matches Junction's log line saying where it listens; its
