@@ -553,3 +553,33 @@ func joinRealm(t *testing.T, r *Router, realm wamp.URI) (*fakePeer, wamp.ID) {
 	w := expectType[*wamp.Welcome](t, p)
 	return p, w.Session
 }
+
+// TestAuthorizerCacheBounded: the dynamic authorizer's cache holds at most
+// its size: a client trying ever new URIs cannot make it grow, only leave
+// its own answers uncached; answers that have expired make room.
+func TestAuthorizerCacheBounded(t *testing.T) {
+	t.Parallel()
+	d := &dynamicAuthz{size: 3}
+	held := func() int {
+		n := 0
+		d.cache.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	live := authzEntry{allowed: true, expires: time.Now().Add(time.Hour)}
+	for i := range 1000 {
+		d.store(authzKey{authid: "mallory", a: actionCall, uri: wamp.URI(fmt.Sprintf("app.p%d", i))}, live)
+	}
+	if n := held(); n != 3 || d.count.Load() != 3 {
+		t.Fatalf("cache holds %d answers (counted %d) after 1,000 URIs, bound 3", n, d.count.Load())
+	}
+	// Once they have expired, the held answers give way to new ones.
+	d.cache.Range(func(k, _ any) bool {
+		d.cache.Store(k, authzEntry{expires: time.Now().Add(-time.Second)})
+		return true
+	})
+	fresh := authzKey{authid: "alice", a: actionCall, uri: "app.fresh"}
+	d.store(fresh, live)
+	if _, ok := d.cache.Load(fresh); !ok || held() != 1 || d.count.Load() != 1 {
+		t.Fatalf("after expiry: fresh answer cached %v, %d held (counted %d)", ok, held(), d.count.Load())
+	}
+}
