@@ -249,6 +249,13 @@ type frame[V any] struct {
 // appendWildcards appends the wildcard patterns matching uri, best first
 // (the dealer's precedence), at most limit of them (limit < 1: all).
 func (x *patternIndex[V]) appendWildcards(buf []*V, uri string, limit int) []*V {
+	return x.walkWildcards(buf, uri, limit, nil)
+}
+
+// walkWildcards is appendWildcards, counting in *visits (if not nil) the
+// nodes it visits: the work of a walk, which tests hold to the nodes
+// compatible with the URI, however many patterns others hold.
+func (x *patternIndex[V]) walkWildcards(buf []*V, uri string, limit int, visits *int) []*V {
 	if len(x.wild) == 0 {
 		return buf
 	}
@@ -261,6 +268,9 @@ func (x *patternIndex[V]) appendWildcards(buf []*V, uri string, limit int) []*V 
 	for found := 0; len(todo) > 0; {
 		f := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
+		if visits != nil {
+			*visits++
+		}
 		if f.off > len(uri) { // every component matched
 			if f.n.val != nil {
 				buf = append(buf, f.n.val)

@@ -301,3 +301,41 @@ func fuzzPattern(line string) (match string, pattern wamp.URI) {
 	}
 	return match, wamp.URI(line[2:])
 }
+
+// TestWalkIgnoresOthersPatterns: the work of matching a URI does not grow
+// with the patterns that cannot match it. 30,000 wildcard patterns of
+// another session on unrelated topics (as in the attack that slowed every
+// publisher 15-fold when patterns were scanned) leave the walk for
+// "app.news" at the nodes it visits with one such pattern; patterns that
+// follow the URI cost the walk only the nodes compatible with it.
+func TestWalkIgnoresOthersPatterns(t *testing.T) {
+	t.Parallel()
+	x := newPatternIndex[Subscription]()
+	visits := func(uri string) (int, int) {
+		n := 0
+		found := x.walkWildcards(nil, uri, 0, &n)
+		return n, len(found)
+	}
+	add := func(pattern string) { x.replace(MatchWildcard, pattern, nil, &Subscription{Topic: wamp.URI(pattern)}) }
+	add("app.") // matches app.news
+	add("zz0.")
+	one, found := visits("app.news")
+	if found != 1 {
+		t.Fatalf("app.news matched %d patterns, want 1", found)
+	}
+	for i := 1; i < 30000; i++ {
+		add(fmt.Sprintf("zz%d.", i))             // same component count, another first component
+		add(fmt.Sprintf("zz%d.%d..x", i%100, i)) // the attack's shape: another component count
+	}
+	if n, found := visits("app.news"); n != one || found != 1 {
+		t.Fatalf("with 60,000 unrelated patterns the walk visits %d nodes (%d with one) and finds %d", n, one, found)
+	}
+	// zz7.<i>..x for i = 7, 107, ... : 300 patterns follow "zz7" and differ
+	// at their second component; a URI with none of those stops there.
+	if n, found := visits("zz7.none.q.x"); found != 0 || n > 4 {
+		t.Fatalf("zz7.none.q.x: %d nodes visited, %d found; want at most 4 (root, zz7, its wild child, none)", n, found)
+	}
+	if n, found := visits("zz7.107.q.x"); found != 1 || n > 6 {
+		t.Fatalf("zz7.107.q.x: %d nodes visited, %d found; want 1 found within 6 nodes", n, found)
+	}
+}
