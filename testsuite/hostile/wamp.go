@@ -16,6 +16,8 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/gorilla/websocket"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/junction-wamp/junction/wamp"
 )
 
 // WAMP message type codes the suite reads and writes.
@@ -110,32 +112,10 @@ func (m Msg) Args(i int) []any {
 	return l
 }
 
-// Int is v as an integer, whichever decoder made it.
-func Int(v any) (int64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return int64(n), n == float64(int64(n))
-	case int64:
-		return n, true
-	case uint64:
-		return int64(n), true
-	case int8:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case uint8:
-		return int64(n), true
-	case uint16:
-		return int64(n), true
-	case uint32:
-		return int64(n), true
-	case int:
-		return int64(n), true
-	}
-	return 0, false
-}
+// Int is v as an integer, whichever decoder made it (the project's own
+// conversion: the suite encodes and decodes with the stock codecs, not
+// Junction's, but reads numbers as the router does).
+func Int(v any) (int64, bool) { return wamp.AsInt(v) }
 
 // Dict is v as a dict with string keys (CBOR decodes maps with any keys).
 func Dict(v any) map[string]any {
