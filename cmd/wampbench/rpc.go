@@ -164,11 +164,15 @@ func benchArgs(size int) []any {
 	return []any{42, strings.Repeat("x", size)}
 }
 
-// tick reports progress every second until stopped.
+// tick reports progress every second until stopped. The stop function
+// returns once the reporting goroutine has ended, so that nothing writes
+// progress after it (the caller writes to the same stream next).
 func tick(progress func(int64), done *atomic.Int64) func() {
 	t := time.NewTicker(time.Second)
 	quit := make(chan struct{})
+	ended := make(chan struct{})
 	go func() {
+		defer close(ended)
 		for {
 			select {
 			case <-t.C:
@@ -178,5 +182,5 @@ func tick(progress func(int64), done *atomic.Int64) func() {
 			}
 		}
 	}()
-	return func() { t.Stop(); close(quit) }
+	return func() { t.Stop(); close(quit); <-ended }
 }

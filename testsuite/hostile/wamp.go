@@ -322,18 +322,27 @@ func isTimeout(err error) bool {
 
 // DrainToClose reads and discards frames until the connection ends and
 // returns the close code (1006 without a close frame); it fails the test
-// if the connection is still open after Wait. It reads the frames itself,
-// under gorilla, which must have nothing buffered, and skips their payloads
-// unread: a stalled client may have megabytes waiting.
+// if the connection stays open with nothing to read for Wait. It reads the
+// frames itself, under gorilla, which must have nothing buffered, and skips
+// their payloads unread: a stalled client may have megabytes waiting, which
+// hundreds of them draining at once on a loaded machine take a while to
+// read, so the deadline runs from the last bytes read, not from the start.
 func (c *Conn) DrainToClose(t testing.TB) int {
 	t.Helper()
-	nc := c.WS.NetConn()
-	_ = nc.SetReadDeadline(time.Now().Add(Wait))
-	code, err := closeCodeOf(bufio.NewReaderSize(nc, 64<<10))
+	code, err := closeCodeOf(bufio.NewReaderSize(idleDeadline{c.WS.NetConn()}, 64<<10))
 	if isTimeout(err) {
-		t.Errorf("connection still open after %s", Wait)
+		t.Errorf("connection still open, nothing to read for %s", Wait)
 	}
 	return code
+}
+
+// idleDeadline reads from a connection with a deadline of Wait from each
+// read: it times out when the peer sends nothing for that long.
+type idleDeadline struct{ nc net.Conn }
+
+func (r idleDeadline) Read(p []byte) (int, error) {
+	_ = r.nc.SetReadDeadline(time.Now().Add(Wait))
+	return r.nc.Read(p)
 }
 
 // closeCodeOf reads server frames from r until a close frame and returns
