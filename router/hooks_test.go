@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -217,5 +218,47 @@ func TestHookAndProcedureRefused(t *testing.T) {
 	// One of each kind is fine.
 	if _, err := New(Config{Realms: []RealmConfig{{Name: "realm1", Authenticator: "com.auth.authenticate", AuthorizerHook: authz}}}, Options{Logger: quiet}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestAuthenticatorHookTLS: with the tls method, the hook is asked about a
+// verified certificate's name (never without one) and its principal takes
+// that name as authid.
+func TestAuthenticatorHookTLS(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var asked []AuthRequest
+	hook := AuthenticatorFunc(func(_ context.Context, req AuthRequest) (*Principal, error) {
+		mu.Lock()
+		asked = append(asked, req)
+		mu.Unlock()
+		if req.ClientCert == "sensor-1" {
+			return &Principal{Role: "device"}, nil
+		}
+		return nil, ErrUnknownAuthID
+	})
+	r := newTestRouter(t, Config{Realms: []RealmConfig{{Name: "realm1", AuthMethods: []string{AuthTLS}, AuthenticatorHook: hook}}})
+	hello := &wamp.Hello{Realm: "realm1", Details: wamp.Dict{"roles": allRoles["roles"], "authmethods": []any{"tls"}}}
+	for _, cert := range []string{"sensor-1", "sensor-2", ""} {
+		p := newFakePeer(t, "json")
+		p.info.ClientCert = cert
+		done := make(chan struct{})
+		go func() { r.ServePeer(p); close(done) }()
+		p.in <- hello
+		if cert == "sensor-1" {
+			w := expectType[*wamp.Welcome](t, p)
+			if w.Details.String("authid") != "sensor-1" || w.Details.String("authrole") != "device" || w.Details.String("authprovider") != "dynamic" {
+				t.Errorf("WELCOME %v", w.Details)
+			}
+			p.Close(transport.CloseNormal, "test over")
+		} else {
+			expectType[*wamp.Abort](t, p)
+		}
+		<-done
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 2 || asked[0].AuthMethod != AuthTLS || asked[1].ClientCert != "sensor-2" {
+		t.Errorf("the hook was asked %+v, want sensor-1 and sensor-2 only", asked)
 	}
 }
