@@ -93,7 +93,7 @@ func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*au
 	}
 	var auth *authenticated
 	if method == AuthTLS {
-		auth = s.authenticateTLS(rm)
+		auth = s.authenticateTLS(rm, hello)
 	} else {
 		auth = s.challengeResponse(rm, method, hello)
 	}
@@ -114,8 +114,7 @@ func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*au
 // nobody has, so failures say nothing about which authids exist.
 func (s *session) challengeResponse(rm *realm, method string, hello *wamp.Hello) *authenticated {
 	authid := hello.Details.String("authid")
-	authextra := hello.Details.Dict("authextra")
-	p, dynamic := s.findPrincipal(rm, method, authid, authextra)
+	p, dynamic := s.findPrincipal(rm, method, hello)
 	var ch challenge
 	if method == AuthWAMPCRA {
 		key, params := s.craCredentials(rm, p, dynamic)
@@ -131,7 +130,12 @@ func (s *session) challengeResponse(rm *realm, method string, hello *wamp.Hello)
 	if !ok {
 		return nil
 	}
-	if dynamic && method == AuthTicket {
+	if dynamic && method == AuthTicket && rm.cfg.AuthenticatorHook != nil {
+		// The hook answers the principal; its ticket is compared as a
+		// static principal's is.
+		p = s.hookPrincipal(rm, method, hello, msg.Signature)
+		ch = newChallenge(AuthTicket, p)
+	} else if dynamic && method == AuthTicket {
 		// The authenticator checks the ticket itself.
 		p = s.dynamicPrincipal(rm, method, authid, wamp.Dict{"authmethod": method, "ticket": msg.Signature}, msg.Signature)
 		if p != nil {
@@ -149,23 +153,28 @@ func (s *session) challengeResponse(rm *realm, method string, hello *wamp.Hello)
 	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: method, authprovider: provider}
 }
 
-// findPrincipal returns the static principal authid (or, for cryptosign,
-// the HELLO's public key) names, else, when the realm has an authenticator,
-// the dynamic one the authenticator answers, and whether it asked it. For
-// the ticket method the authenticator is asked after AUTHENTICATE, with the
-// ticket.
-func (s *session) findPrincipal(rm *realm, method, authid string, authextra wamp.Dict) (*Principal, bool) {
+// findPrincipal returns the static principal the HELLO's authid (or, for
+// cryptosign, its public key) names, else, when the realm has an
+// authenticator (procedure or Go hook), the dynamic one the authenticator
+// answers, and whether it asked it. For the ticket method the
+// authenticator is asked after AUTHENTICATE, with the ticket.
+func (s *session) findPrincipal(rm *realm, method string, hello *wamp.Hello) (*Principal, bool) {
+	authid := hello.Details.String("authid")
+	authextra := hello.Details.Dict("authextra")
 	var p *Principal
 	if method == AuthCryptosign {
 		p = rm.principalByKey(authextra.String("pubkey"), authid)
 	} else {
 		p = rm.principal(authid)
 	}
-	if p != nil || rm.cfg.Authenticator == "" {
+	if p != nil || rm.cfg.Authenticator == "" && rm.cfg.AuthenticatorHook == nil {
 		return p, false
 	}
 	if method == AuthTicket {
 		return nil, true
+	}
+	if rm.cfg.AuthenticatorHook != nil {
+		return s.hookPrincipal(rm, method, hello, ""), true
 	}
 	// WAMP-CRA and cryptosign need the credentials before the challenge.
 	return s.dynamicPrincipal(rm, method, authid, wamp.Dict{"authmethod": method, "authextra": map[string]any(authextra)}, ""), true
@@ -270,14 +279,22 @@ func asList(v any) []any {
 }
 
 // authenticateTLS admits the principal named by the verified client
-// certificate's common name.
-func (s *session) authenticateTLS(rm *realm) *authenticated {
+// certificate's common name: a static one, else the one the realm's Go
+// authenticator answers.
+func (s *session) authenticateTLS(rm *realm, hello *wamp.Hello) *authenticated {
 	cn := s.peer.Info().ClientCert
-	p := rm.principal(cn)
-	if cn == "" || p == nil {
+	if cn == "" {
 		return s.authFailed(AuthTLS, cn)
 	}
-	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: AuthTLS, authprovider: "static"}
+	provider := "static"
+	p := rm.principal(cn)
+	if p == nil && rm.cfg.AuthenticatorHook != nil {
+		p, provider = s.hookPrincipal(rm, AuthTLS, hello, ""), "dynamic"
+	}
+	if p == nil {
+		return s.authFailed(AuthTLS, cn)
+	}
+	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: AuthTLS, authprovider: provider}
 }
 
 // awaitAuthenticate reads AUTHENTICATE within the auth timeout.

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,9 @@ type realmAuth struct {
 	// derivations counts the PBKDF2 runs during authentication (dynamic
 	// principals and their decoys), not those of New.
 	derivations atomic.Uint64
+	// warnUnsalted: the Go authenticator's salted principals without decoy
+	// salts were logged.
+	warnUnsalted sync.Once
 }
 
 // craSalting is how a realm's salted WAMP-CRA principals are salted: the
@@ -80,6 +84,7 @@ func newRealmAuth(rc RealmConfig) (*realmAuth, error) {
 	if len(a.craKeys) > 0 {
 		a.decoySecret = secretOf(a.craKeys)
 	}
+	a.hookSalting(rc)
 	return a, nil
 }
 

@@ -33,17 +33,17 @@ type Permission struct {
 	DisclosePublisher bool
 }
 
-// action is what a session asks to do with a URI.
-type action int
+// Action is what a session asks to do with a URI, as an Authorizer is told.
+type Action int
 
 const (
-	actionCall action = iota
-	actionRegister
-	actionPublish
-	actionSubscribe
+	ActionCall      Action = iota // CALL a procedure
+	ActionRegister                // REGISTER a procedure or a pattern of procedures
+	ActionPublish                 // PUBLISH to a topic
+	ActionSubscribe               // SUBSCRIBE to a topic or a pattern of topics
 )
 
-func (a action) String() string {
+func (a Action) String() string {
 	return [...]string{"call", "register", "publish", "subscribe"}[a]
 }
 
@@ -99,22 +99,22 @@ func (p *permissions) lookup(uri wamp.URI) *Permission {
 }
 
 // allows reports whether the rules grant a on uri, and the rule itself.
-func (p *permissions) allows(a action, uri wamp.URI) (bool, *Permission) {
+func (p *permissions) allows(a Action, uri wamp.URI) (bool, *Permission) {
 	perm := p.lookup(uri)
 	return perm.grants(a), perm
 }
 
 // grants reports whether the rule grants a; a nil rule grants nothing.
-func (perm *Permission) grants(a action) bool {
+func (perm *Permission) grants(a Action) bool {
 	if perm == nil {
 		return false
 	}
 	switch a {
-	case actionCall:
+	case ActionCall:
 		return perm.Call
-	case actionRegister:
+	case ActionRegister:
 		return perm.Register
-	case actionPublish:
+	case ActionPublish:
 		return perm.Publish
 	}
 	return perm.Subscribe
@@ -125,7 +125,7 @@ func (perm *Permission) grants(a action) bool {
 // REGISTER with a pattern is allowed only then: a role allowed exactly
 // "app.status" must not receive "app.status.payroll" through the prefix
 // "app.status".
-func (p *permissions) allowsPattern(a action, match string, pattern wamp.URI) (bool, *Permission) {
+func (p *permissions) allowsPattern(a Action, match string, pattern wamp.URI) (bool, *Permission) {
 	switch match {
 	case realms.MatchPrefix:
 		return p.allowsPrefix(a, pattern)
@@ -140,7 +140,7 @@ func (p *permissions) allowsPattern(a action, match string, pattern wamp.URI) (b
 // prefix rule) takes over; all of those must grant. Wildcard rules never
 // govern URIs a prefix rule covers, and cannot cover a prefix pattern (which
 // matches URIs of any length), so without a covering prefix rule it is refused.
-func (p *permissions) allowsPrefix(a action, pattern wamp.URI) (bool, *Permission) {
+func (p *permissions) allowsPrefix(a Action, pattern wamp.URI) (bool, *Permission) {
 	covering := p.coveringPrefix(func(q string) bool { return prefixCoversPrefix(q, string(pattern)) })
 	if !covering.grants(a) {
 		return false, covering
@@ -162,7 +162,7 @@ func (p *permissions) allowsPrefix(a action, pattern wamp.URI) (bool, *Permissio
 // it governs them except where exact rules or longer prefix rules take over;
 // without one, every rule the pattern meets must grant and a wildcard rule
 // must cover the whole pattern.
-func (p *permissions) allowsWildcard(a action, pattern wamp.URI) (bool, *Permission) {
+func (p *permissions) allowsWildcard(a Action, pattern wamp.URI) (bool, *Permission) {
 	comps := strings.Split(string(pattern), ".")
 	covering := p.coveringPrefix(func(q string) bool { return prefixCoversWildcard(q, comps) })
 	if covering != nil && !covering.grants(a) {
@@ -290,7 +290,7 @@ func wildcardCovers(rule, comps []string) bool {
 // hasRole reports whether sessions may join with role: any role when the
 // realm configures none, else only configured ones.
 func (rm *realm) hasRole(role string) bool {
-	if len(rm.cfg.Roles) == 0 || rm.cfg.Authorizer != "" {
+	if len(rm.cfg.Roles) == 0 || rm.authz != nil {
 		return true
 	}
 	_, ok := rm.perms[role]
@@ -301,13 +301,13 @@ func (rm *realm) hasRole(role string) bool {
 // SUBSCRIBE and REGISTER: every URI it can match must be allowed); when it
 // may not, it answers the request with wamp.error.not_authorized (unless
 // answer is false).
-func (s *session) authorize(a action, reqType wamp.MessageType, request wamp.ID, uri wamp.URI, match string, answer bool) (bool, *Permission) {
+func (s *session) authorize(a Action, reqType wamp.MessageType, request wamp.ID, uri wamp.URI, match string, answer bool) (bool, *Permission) {
 	var ok bool
 	var perm *Permission
 	switch {
 	case s.perms != nil:
 		ok, perm = s.perms.allowsPattern(a, normMatch(match), uri)
-	case s.realm.cfg.Authorizer != "" && !s.internal:
+	case s.realm.authz != nil && !s.internal:
 		ok, perm = s.realm.authz.decide(s, a, uri, normMatch(match))
 	default:
 		return true, nil
@@ -341,7 +341,7 @@ func (rm *realm) authProcedure(procedure wamp.URI) bool {
 // authorizer may be registered only so, and never in a realm without
 // roles: a session allowed to register "com." must not take over
 // "com.auth.authenticate" while its service is down.
-func (s *session) namesExactly(a action, uri wamp.URI) bool {
+func (s *session) namesExactly(a Action, uri wamp.URI) bool {
 	if s.perms == nil {
 		return false
 	}
@@ -359,9 +359,9 @@ func (s *session) grantedExplicitly(procedure wamp.URI) bool {
 	switch {
 	case s.perms != nil:
 		perm := s.perms.lookup(procedure)
-		return perm.grants(actionCall) && strings.HasPrefix(perm.URI, "wamp.")
-	case s.realm.cfg.Authorizer != "" && !s.internal:
-		return true // authorize asked the authorizer about this very URI
+		return perm.grants(ActionCall) && strings.HasPrefix(perm.URI, "wamp.")
+	case s.realm.authz != nil && !s.internal:
+		return true // authorize asked the authorizer (procedure or hook) about this very URI
 	}
 	return false
 }
@@ -374,12 +374,13 @@ func normMatch(m string) string {
 	return m
 }
 
-// dynamicAuthz asks the realm's authorizer procedure and caches its answers
-// per authid, authrole, action, URI and match policy for the configured
-// TTL, at most AuthorizerCacheSize of them. It is used only for roles
-// without static permissions, only when configured.
+// dynamicAuthz asks the realm's authorizer, its procedure or its Go hook,
+// and caches its answers per authid, authrole, action, URI and match
+// policy for the configured TTL, at most AuthorizerCacheSize of them. It is
+// used only for roles without static permissions, only when configured.
 type dynamicAuthz struct {
 	rm    *realm
+	hook  Authorizer // the realm's AuthorizerHook; nil: its procedure
 	ttl   time.Duration
 	size  int
 	cache sync.Map // authzKey -> authzEntry
@@ -388,7 +389,7 @@ type dynamicAuthz struct {
 
 type authzKey struct {
 	authid, authrole string
-	a                action
+	a                Action
 	uri              wamp.URI
 	match            string
 }
@@ -403,13 +404,16 @@ type authzEntry struct {
 // options carrying the match policy; it answers true/false, or a dict with
 // allow and optionally disclose and cache (false: do not cache this
 // answer). An error or another answer denies.
-func (d *dynamicAuthz) decide(s *session, a action, uri wamp.URI, match string) (bool, *Permission) {
+func (d *dynamicAuthz) decide(s *session, a Action, uri wamp.URI, match string) (bool, *Permission) {
 	key := authzKey{s.authid, s.authrole, a, uri, match}
 	if v, ok := d.cache.Load(key); ok {
 		if e := v.(authzEntry); time.Now().Before(e.expires) {
 			return e.allowed, e.permission()
 		}
 		d.forget(key)
+	}
+	if d.hook != nil {
+		return d.decideHook(s, key)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.AuthTimeout)
 	defer cancel()

@@ -36,7 +36,7 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", clip(string(m.Topic))))
 		return false, ""
 	}
-	if ok, _ := s.authorize(actionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, match, true); !ok {
+	if ok, _ := s.authorize(ActionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, match, true); !ok {
 		return false, ""
 	}
 	if max := s.r.cfg.MaxSubscriptionsPerSession; s.realm.Broker.SessionCount(s) >= max {
@@ -153,7 +153,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("topic %q is reserved: wamp.* events come from the router", m.Topic))
 		return false, ""
 	}
-	allowed, perm := s.authorize(actionPublish, wamp.PUBLISH, m.Request, m.Topic, "", ack)
+	allowed, perm := s.authorize(ActionPublish, wamp.PUBLISH, m.Request, m.Topic, "", ack)
 	if !allowed {
 		return false, ""
 	}

@@ -90,11 +90,21 @@ type RealmConfig struct {
 	// Authenticator is a procedure the router calls to authenticate an
 	// authid that is not a static principal (dynamic authentication).
 	Authenticator string
+	// AuthenticatorHook is the Go counterpart of Authenticator, for a
+	// program embedding the router: asked about an authid that is not a
+	// static principal. A realm has at most one of Authenticator and
+	// AuthenticatorHook.
+	AuthenticatorHook Authenticator
 	// Authorizer is a procedure the router calls to decide what sessions
 	// of roles without static permissions may do (dynamic authorization).
 	Authorizer string
-	// AuthorizerCacheTTL is how long the authorizer's answers are reused.
-	// Default 1 minute; negative: not cached.
+	// AuthorizerHook is the Go counterpart of Authorizer, for a program
+	// embedding the router. A realm has at most one of Authorizer and
+	// AuthorizerHook.
+	AuthorizerHook Authorizer
+	// AuthorizerCacheTTL is how long the authorizer's answers are reused
+	// (a hook's, those whose Decision.Cache is set). Default 1 minute;
+	// negative: not cached.
 	AuthorizerCacheTTL time.Duration
 	// AuthorizerCacheSize bounds the answers cached. Default 10,000.
 	AuthorizerCacheSize int

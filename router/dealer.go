@@ -60,10 +60,10 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrOptionNotAllowed, "this realm does not disclose callers: disclose_caller is not allowed")
 		return false, ""
 	}
-	if ok, _ := s.authorize(actionRegister, wamp.REGISTER, m.Request, m.Procedure, match, true); !ok {
+	if ok, _ := s.authorize(ActionRegister, wamp.REGISTER, m.Request, m.Procedure, match, true); !ok {
 		return false, ""
 	}
-	if s.realm.authProcedure(m.Procedure) && !s.namesExactly(actionRegister, m.Procedure) {
+	if s.realm.authProcedure(m.Procedure) && !s.namesExactly(ActionRegister, m.Procedure) {
 		s.logger().Warn("not authorized to register the realm's authenticator or authorizer", "procedure", m.Procedure, "authrole", s.authrole)
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrNotAuthorized, fmt.Sprintf(
 			"%s decides who logs in or what they may do: only a role with a rule naming it exactly may register it", m.Procedure))
@@ -159,7 +159,7 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 		s.callChunk(inv, m, c.chunk)
 		return false, ""
 	}
-	allowed, perm := s.authorize(actionCall, wamp.CALL, m.Request, m.Procedure, "", true)
+	allowed, perm := s.authorize(ActionCall, wamp.CALL, m.Request, m.Procedure, "", true)
 	if !allowed {
 		return false, ""
 	}

@@ -36,29 +36,29 @@ func TestPatternAuthorization(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		match, uri string
-		a          action
+		a          Action
 		want       bool
 	}{
-		{"exact", "app.status", actionSubscribe, true},
-		{"prefix", "app.status", actionSubscribe, false}, // would get app.status.payroll
-		{"wildcard", "app.", actionSubscribe, false},
-		{"prefix", "app.fn", actionRegister, false}, // would get app.fn.admin.reset
-		{"exact", "app.fn", actionRegister, true},
-		{"prefix", "pub.news", actionSubscribe, true},
-		{"prefix", "pub.", actionSubscribe, false},         // covers pub.secret and pub.hidden
-		{"prefix", "pub.secret.x", actionSubscribe, false}, // governed by the deny
-		{"wildcard", "pub..x", actionSubscribe, false},     // meets pub.secret.x
-		{"wildcard", "pub.news.", actionSubscribe, true},
-		{"prefix", "open", actionSubscribe, false}, // covers open.x.admin
-		{"prefix", "open.y", actionSubscribe, true},
-		{"wildcard", "open..admin", actionSubscribe, false},
-		{"wildcard", "dev..telemetry", actionSubscribe, false}, // meets dev.17.telemetry
-		{"wildcard", "dev.18.telemetry", actionSubscribe, true},
-		{"exact", "dev.18.telemetry", actionSubscribe, true},
-		{"wildcard", "any..x", actionSubscribe, false}, // meets the prefix deny any.b.
-		{"wildcard", "any.c.x", actionSubscribe, true},
-		{"prefix", "nothing", actionSubscribe, false},
-		{"wildcard", "..", actionSubscribe, false},
+		{"exact", "app.status", ActionSubscribe, true},
+		{"prefix", "app.status", ActionSubscribe, false}, // would get app.status.payroll
+		{"wildcard", "app.", ActionSubscribe, false},
+		{"prefix", "app.fn", ActionRegister, false}, // would get app.fn.admin.reset
+		{"exact", "app.fn", ActionRegister, true},
+		{"prefix", "pub.news", ActionSubscribe, true},
+		{"prefix", "pub.", ActionSubscribe, false},         // covers pub.secret and pub.hidden
+		{"prefix", "pub.secret.x", ActionSubscribe, false}, // governed by the deny
+		{"wildcard", "pub..x", ActionSubscribe, false},     // meets pub.secret.x
+		{"wildcard", "pub.news.", ActionSubscribe, true},
+		{"prefix", "open", ActionSubscribe, false}, // covers open.x.admin
+		{"prefix", "open.y", ActionSubscribe, true},
+		{"wildcard", "open..admin", ActionSubscribe, false},
+		{"wildcard", "dev..telemetry", ActionSubscribe, false}, // meets dev.17.telemetry
+		{"wildcard", "dev.18.telemetry", ActionSubscribe, true},
+		{"exact", "dev.18.telemetry", ActionSubscribe, true},
+		{"wildcard", "any..x", ActionSubscribe, false}, // meets the prefix deny any.b.
+		{"wildcard", "any.c.x", ActionSubscribe, true},
+		{"prefix", "nothing", ActionSubscribe, false},
+		{"wildcard", "..", ActionSubscribe, false},
 	} {
 		got, _ := p.allowsPattern(tt.a, tt.match, wamp.URI(tt.uri))
 		if got != tt.want {
@@ -567,7 +567,7 @@ func TestAuthorizerCacheBounded(t *testing.T) {
 	}
 	live := authzEntry{allowed: true, expires: time.Now().Add(time.Hour)}
 	for i := range 1000 {
-		d.store(authzKey{authid: "mallory", a: actionCall, uri: wamp.URI(fmt.Sprintf("app.p%d", i))}, live)
+		d.store(authzKey{authid: "mallory", a: ActionCall, uri: wamp.URI(fmt.Sprintf("app.p%d", i))}, live)
 	}
 	if n := held(); n != 3 || d.count.Load() != 3 {
 		t.Fatalf("cache holds %d answers (counted %d) after 1,000 URIs, bound 3", n, d.count.Load())
@@ -577,7 +577,7 @@ func TestAuthorizerCacheBounded(t *testing.T) {
 		d.cache.Store(k, authzEntry{expires: time.Now().Add(-time.Second)})
 		return true
 	})
-	fresh := authzKey{authid: "alice", a: actionCall, uri: "app.fresh"}
+	fresh := authzKey{authid: "alice", a: ActionCall, uri: "app.fresh"}
 	d.store(fresh, live)
 	if _, ok := d.cache.Load(fresh); !ok || held() != 1 || d.count.Load() != 1 {
 		t.Fatalf("after expiry: fresh answer cached %v, %d held (counted %d)", ok, held(), d.count.Load())

@@ -276,7 +276,7 @@ func metaAddTestament(s *session, args []any, kwargs map[string]any) ([]any, *wa
 	if !s.validURI(wamp.URI(topic)) || wamp.Reserved(wamp.URI(topic)) {
 		return nil, wamp.NewError(wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q (wamp.* events come from the router)", clip(topic)))
 	}
-	if ok, _ := s.authorize(actionPublish, wamp.CALL, 0, wamp.URI(topic), "", false); !ok {
+	if ok, _ := s.authorize(ActionPublish, wamp.CALL, 0, wamp.URI(topic), "", false); !ok {
 		return nil, wamp.NewError(wamp.ErrNotAuthorized, fmt.Sprintf("role %q may not publish to %q", s.authrole, topic))
 	}
 	scope, err := testamentScope(kwargs)

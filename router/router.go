@@ -105,6 +105,12 @@ func New(cfg Config, opts Options) (*Router, error) {
 				return nil, fmt.Errorf("router: realm %s: %q cannot be an authenticator or authorizer: wamp.* procedures belong to the router", rc.Name, proc)
 			}
 		}
+		if rc.Authenticator != "" && rc.AuthenticatorHook != nil {
+			return nil, fmt.Errorf("router: realm %s: both an authenticator procedure (%q) and a Go AuthenticatorHook: configure one", rc.Name, rc.Authenticator)
+		}
+		if rc.Authorizer != "" && rc.AuthorizerHook != nil {
+			return nil, fmt.Errorf("router: realm %s: both an authorizer procedure (%q) and a Go AuthorizerHook: configure one", rc.Name, rc.Authorizer)
+		}
 		for _, m := range rc.AuthMethods {
 			if m != AuthTicket && m != AuthWAMPCRA && m != AuthCryptosign && m != AuthTLS {
 				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
@@ -115,12 +121,12 @@ func New(cfg Config, opts Options) (*Router, error) {
 			return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
 		}
 		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory, cfg.storeLimits()), perms: perms, auth: auth, stats: &r.stats, link: &r.link}
-		if rc.Authorizer != "" {
+		if rc.Authorizer != "" || rc.AuthorizerHook != nil {
 			ttl := rc.AuthorizerCacheTTL
 			if ttl == 0 {
 				ttl = time.Minute
 			}
-			rm.authz = &dynamicAuthz{rm: rm, ttl: ttl, size: cmp.Or(rc.AuthorizerCacheSize, 10_000)}
+			rm.authz = &dynamicAuthz{rm: rm, hook: rc.AuthorizerHook, ttl: ttl, size: cmp.Or(rc.AuthorizerCacheSize, 10_000)}
 		}
 		r.realms[name] = rm
 	}
