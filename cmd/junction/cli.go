@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/junction-wamp/junction/config"
 )
 
 // exitError ends a command with an exit status other than 2 (which any
@@ -167,35 +167,11 @@ Exit status: 0 if the config is valid, 1 if it is not (or cannot be read),
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkConfig(args[0]); err != nil {
+			if err := config.Check(args[0]); err != nil {
 				return failed(fmt.Errorf("%s: %w", args[0], err))
 			}
 			_, err := fmt.Fprintln(cmd.OutOrStdout(), "ok")
 			return err
 		},
 	}
-}
-
-// checkConfig does what serve does with a config file, short of listening.
-func checkConfig(path string) error {
-	cfg, err := loadConfig(path, "")
-	if err != nil {
-		return err
-	}
-	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		return fmt.Errorf("invalid config: %w", err)
-	}
-	cfg.ShutdownGrace = time.Second // nothing to wait for: it never served
-	srv.shutdown(nil)
-	if cfg.TLSCert != "" {
-		certs, err := newCertReloader(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return err
-		}
-		if _, err := tlsConfig(cfg, certs); err != nil {
-			return err
-		}
-	}
-	return nil
 }
