@@ -63,6 +63,7 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/config"
+	"github.com/junction-wamp/junction/internal/cli"
 	"github.com/junction-wamp/junction/server"
 )
 
@@ -109,7 +110,7 @@ func runWith(ctx context.Context, args []string, stderr io.Writer, opts runOptio
 	root := newRootCommand(stderr, &opts)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
-	return exitStatus(cmd, err, stderr)
+	return cli.ExitStatus(cmd, err, stderr)
 }
 
 // serveFlags are the flags of serve, which junction with no command also takes.
