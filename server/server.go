@@ -124,6 +124,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		_ = ln.Close()
 		return errors.New("server: Serve called twice")
 	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed { // Shutdown came first
+		_ = ln.Close()
+		return nil
+	}
 	fail := func(err error) error {
 		_ = ln.Close()
 		s.shutdownNow()
@@ -153,12 +160,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.mu.Lock()
-	closed := s.closed
+	closed = s.closed
 	s.hs, s.mhs = hs, mhs
+	node := s.node
 	s.mu.Unlock()
-	if closed { // Shutdown came first
+	if closed { // Shutdown came while Serve was starting
 		if mhs != nil {
 			_ = mhs.Close()
+		}
+		if node != nil {
+			node.Close()
 		}
 		_ = ln.Close()
 		return nil
