@@ -4,53 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/junction-wamp/junction/config"
+	"github.com/junction-wamp/junction/internal/cli"
 )
-
-// exitError ends a command with an exit status other than 2 (which any
-// other error from the command tree gets: a bad command line). err, if not
-// nil, is printed; nil means the command has said what went wrong already.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *exitError) Unwrap() error { return e.err }
-
-// failed is a run-time failure: exit status 1.
-func failed(err error) error { return &exitError{code: 1, err: err} }
-
-// exitStatus prints err, if any, and returns the exit status for it.
-func exitStatus(cmd *cobra.Command, err error, stderr io.Writer) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil {
-			fmt.Fprintln(stderr, "junction:", ee.err)
-		}
-		return ee.code
-	}
-	path := "junction"
-	if cmd != nil {
-		path = cmd.CommandPath()
-	}
-	fmt.Fprintf(stderr, "junction: %v (see %s --help)\n", err, path)
-	return 2
-}
 
 // newRootCommand builds the command tree. Help and errors go to stderr,
 // results and completion scripts to opts.stdout.
@@ -114,9 +75,8 @@ the address is in use), 2 for bad flags or config.`,
 	}
 	serve.add(serveCmd.Flags())
 
-	root.AddCommand(serveCmd, newVersionCommand(), newCheckConfigCommand(stderr),
-		newCallCommand(stderr), newPublishCommand(stderr), newSubscribeCommand(stderr, opts),
-		newRegisterCommand(stderr))
+	root.AddCommand(serveCmd, newVersionCommand(), newCheckConfigCommand(stderr))
+	root.AddCommand(cli.Commands(cli.Options{Stderr: stderr, StatsInterval: opts.statsInterval})...)
 	return root
 }
 
@@ -134,7 +94,7 @@ func serveExit(code int) error {
 	if code == 0 {
 		return nil
 	}
-	return &exitError{code: code}
+	return &cli.ExitError{Code: code}
 }
 
 func newVersionCommand() *cobra.Command {
@@ -167,35 +127,11 @@ Exit status: 0 if the config is valid, 1 if it is not (or cannot be read),
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkConfig(args[0]); err != nil {
-				return failed(fmt.Errorf("%s: %w", args[0], err))
+			if err := config.Check(args[0]); err != nil {
+				return cli.Failed(fmt.Errorf("%s: %w", args[0], err))
 			}
 			_, err := fmt.Fprintln(cmd.OutOrStdout(), "ok")
 			return err
 		},
 	}
-}
-
-// checkConfig does what serve does with a config file, short of listening.
-func checkConfig(path string) error {
-	cfg, err := loadConfig(path, "")
-	if err != nil {
-		return err
-	}
-	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		return fmt.Errorf("invalid config: %w", err)
-	}
-	cfg.ShutdownGrace = time.Second // nothing to wait for: it never served
-	srv.shutdown(nil)
-	if cfg.TLSCert != "" {
-		certs, err := newCertReloader(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return err
-		}
-		if _, err := tlsConfig(cfg, certs); err != nil {
-			return err
-		}
-	}
-	return nil
 }

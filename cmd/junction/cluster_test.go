@@ -23,6 +23,7 @@ import (
 
 	"github.com/spf13/viper"
 
+	"github.com/junction-wamp/junction/config"
 	"github.com/junction-wamp/junction/testsuite"
 )
 
@@ -42,73 +43,6 @@ const (
 	errNoSuchProcedure = "wamp.error.no_such_procedure"
 	errCanceled        = "wamp.error.canceled"
 )
-
-// TestClusterExampleConfigs keeps examples/cluster loadable and as its
-// README describes it: three nodes on 127.0.0.1, each with an embedded NATS
-// server routed to the other two, every key differing from its default.
-func TestClusterExampleConfigs(t *testing.T) {
-	t.Parallel()
-	defaults := viper.New()
-	defaults.SetConfigType("toml")
-	if err := defaults.ReadConfig(bytes.NewReader(defaultConfig)); err != nil {
-		t.Fatal(err)
-	}
-	readme, err := os.ReadFile("../../examples/cluster/README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 1; i <= 3; i++ {
-		name := fmt.Sprintf("node%d.toml", i)
-		path := filepath.Join("../../examples/cluster", name)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		start := "go run ./cmd/junction --config examples/cluster/" + name
-		if first, _, _ := strings.Cut(string(data), "\n"); !strings.HasPrefix(first, "#") || !strings.Contains(first, start) {
-			t.Errorf("%s: the first line should be a comment saying %q; it is %q", name, start, first)
-		}
-		if !strings.Contains(string(readme), start) {
-			t.Errorf("examples/cluster/README.md does not show %q", start)
-		}
-		c, err := loadConfig(path, "")
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var routes []string
-		for j := 1; j <= 3; j++ {
-			if j != i {
-				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:623%d", j))
-			}
-		}
-		if c.Listen != fmt.Sprintf("127.0.0.1:808%d", i) {
-			t.Errorf("%s: server.listen %q", name, c.Listen)
-		}
-		if cc := c.Cluster; cc == nil {
-			t.Errorf("%s: no cluster", name)
-		} else if !cc.Embedded || cc.NATSURL != "" || cc.Name != "junction" || cc.NodeTimeout != 5*time.Second ||
-			cc.Listen != fmt.Sprintf("127.0.0.1:423%d", i) || cc.ClusterListen != fmt.Sprintf("127.0.0.1:623%d", i) ||
-			!slices.Equal(slices.Sorted(slices.Values(cc.Routes)), routes) {
-			t.Errorf("%s: cluster %+v, want embedded NATS on 127.0.0.1:423%d, routes on 127.0.0.1:623%d, to %v, node_timeout 5s",
-				name, *cc, i, i, routes)
-		}
-		v := viper.New()
-		v.SetConfigType("toml")
-		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		for _, key := range v.AllKeys() {
-			if reflect.DeepEqual(v.Get(key), defaults.Get(key)) {
-				t.Errorf("%s: %s repeats its default; keep the example to what differs", name, key)
-			}
-		}
-	}
-	for _, want := range []string{"node_timeout", `"5s"`, "nats_url", "wamp.error.canceled", "wamp.error.no_such_procedure"} {
-		if !strings.Contains(string(readme), want) {
-			t.Errorf("examples/cluster/README.md does not mention %s", want)
-		}
-	}
-}
 
 // TestClusterOfThreeProcesses runs examples/cluster as three junction
 // processes (the example configs, each port moved to one free at test time,
@@ -360,7 +294,7 @@ func clusterConfigs(t *testing.T, root string) []string {
 		if err := v.WriteConfigAs(path); err != nil {
 			t.Fatal(err)
 		}
-		c, err := loadConfig(path, "")
+		c, err := config.Load(path)
 		if err != nil {
 			t.Fatalf("the config derived from node%d.toml: %v", i+1, err)
 		}
@@ -476,7 +410,7 @@ func startClusterProc(t *testing.T, bin, name, config string) *clusterProc {
 	t.Helper()
 	cmd := exec.Command(bin, "--config", config)
 	for _, kv := range os.Environ() { // no JUNCTION_* variable may change the config
-		if !strings.HasPrefix(kv, envPrefix+"_") {
+		if !strings.HasPrefix(kv, "JUNCTION_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}

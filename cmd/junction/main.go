@@ -51,7 +51,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -63,7 +62,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/junction-wamp/junction/internal/logclip"
+	"github.com/junction-wamp/junction/config"
+	"github.com/junction-wamp/junction/internal/cli"
+	"github.com/junction-wamp/junction/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -109,7 +110,7 @@ func runWith(ctx context.Context, args []string, stderr io.Writer, opts runOptio
 	root := newRootCommand(stderr, &opts)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
-	return exitStatus(cmd, err, stderr)
+	return cli.ExitStatus(cmd, err, stderr)
 }
 
 // serveFlags are the flags of serve, which junction with no command also takes.
@@ -125,13 +126,13 @@ func runServe(ctx context.Context, f *serveFlags, stderr io.Writer, opts *runOpt
 		fmt.Fprintln(stderr, "junction", version)
 		return 0
 	}
-	cfg, err := loadConfig(f.config, f.listen)
+	cfg, err := config.LoadListen(f.config, f.listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "junction:", err)
 		return 2
 	}
-	logger := newLogger(cfg, stderr)
-	srv, err := newServer(cfg, logger)
+	logger := server.NewLogger(cfg, stderr)
+	srv, err := server.New(cfg, server.Options{Logger: logger, Version: version, Listening: opts.listening})
 	if err != nil {
 		fmt.Fprintln(stderr, "junction: invalid config:", err)
 		return 2
@@ -146,7 +147,11 @@ func runServe(ctx context.Context, f *serveFlags, stderr io.Writer, opts *runOpt
 			for {
 				select {
 				case <-hup:
-					r <- struct{}{}
+					select {
+					case r <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
 				case <-ctx.Done():
 					return
 				}
@@ -154,17 +159,39 @@ func runServe(ctx context.Context, f *serveFlags, stderr io.Writer, opts *runOpt
 		}()
 		reload = r
 	}
+	go reloadOn(ctx, reload, srv, logger, cfg.TLSCert)
 	stopProfiles, err := startProfiles(f.cpuProfile, f.memProfile)
 	if err != nil {
+		_ = srv.Shutdown(context.Background()) // nothing served yet
 		fmt.Fprintln(stderr, "junction:", err)
 		return 2
 	}
 	defer stopProfiles()
-	if err := srv.serve(ctx, opts.listening, reload); err != nil {
+	if err := srv.ListenAndServe(ctx); err != nil {
 		logger.Error("junction stopped", "error", err)
 		return 1
 	}
 	return 0
+}
+
+// reloadOn reads the TLS certificate again each time reload fires; without
+// TLS it ignores reload.
+func reloadOn(ctx context.Context, reload <-chan struct{}, srv *server.Server, logger *slog.Logger, cert string) {
+	for {
+		select {
+		case <-reload:
+			if cert == "" {
+				continue
+			}
+			if err := srv.ReloadCertificate(); err != nil {
+				logger.Error("TLS certificate not reloaded; keeping the current one", "error", err)
+			} else {
+				logger.Info("TLS certificate reloaded", "cert", cert)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // startProfiles starts the CPU profile and returns the function that ends
@@ -193,14 +220,4 @@ func startProfiles(cpuFile, memFile string) (stop func(), err error) {
 			}
 		}
 	}, nil
-}
-
-// newLogger returns the text or JSON logger on w that cfg asks for.
-func newLogger(cfg *config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	var h slog.Handler = slog.NewTextHandler(w, opts)
-	if cfg.LogFormat == "json" {
-		h = slog.NewJSONHandler(w, opts)
-	}
-	return slog.New(logclip.New(h, cmp.Or(cfg.LogMaxField, 1024)))
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -164,12 +166,12 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
-func TestJSONLogs(t *testing.T) {
-	t.Parallel()
-	var out bytes.Buffer
-	newLogger(&config{LogFormat: "json"}, &out).Info("hello", "realm", "realm1")
-	var line map[string]any
-	if err := json.Unmarshal(out.Bytes(), &line); err != nil || line["msg"] != "hello" || line["realm"] != "realm1" {
-		t.Fatalf("not a JSON log line: %s", out.String())
+// writeConfig writes a config file of body and returns its path.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
 	}
+	return p
 }

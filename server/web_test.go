@@ -1,9 +1,10 @@
-package main
+package server_test
 
 import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,82 +13,26 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/config"
+	"github.com/junction-wamp/junction/server"
 )
-
-func TestWebConfig(t *testing.T) { // not parallel: t.Setenv
-	c, err := loadConfig("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Web != (webConfig{Prefix: "/"}) {
-		t.Errorf("default [web] %+v, want no dir and prefix \"/\"", c.Web)
-	}
-
-	dir := t.TempDir()
-	c, err = loadConfig(writeConfig(t, "[web]\ndir = \""+dir+"\"\nprefix = \"/app/\""), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Web != (webConfig{Dir: dir, Prefix: "/app/"}) {
-		t.Errorf("[web] %+v", c.Web)
-	}
-
-	t.Setenv("JUNCTION_WEB_DIR", dir)
-	if c, err = loadConfig("", ""); err != nil || c.Web.Dir != dir {
-		t.Errorf("JUNCTION_WEB_DIR: %+v %v", c, err)
-	}
-}
-
-func TestWebConfigRefused(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "file.txt")
-	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	missing := filepath.Join(dir, "absent")
-	tests := []struct {
-		name, body string
-		want       []string
-	}{
-		{"missing dir", "[web]\ndir = \"" + missing + "\"", []string{"web.dir", missing, "no such directory"}},
-		{"dir is a file", "[web]\ndir = \"" + file + "\"", []string{"web.dir", "not a directory"}},
-		{"unknown key", "[web]\nroot = \"" + dir + "\"", []string{"unknown key web.root"}},
-		{"relative prefix", "[web]\nprefix = \"app/\"", []string{"web.prefix", `"app/"`}},
-		{"prefix without slash", "[web]\nprefix = \"/app\"", []string{"web.prefix", `"/app"`}},
-		{"wildcard prefix", "[web]\nprefix = \"/{x}/\"", []string{"web.prefix", "plain URL path"}},
-		{"dot-dot prefix", "[web]\nprefix = \"/a/../\"", []string{"web.prefix", "plain URL path"}},
-		{"double slash prefix", "[web]\nprefix = \"/a//\"", []string{"web.prefix", "plain URL path"}},
-		{"prefix is the websocket path", "[websocket]\npath = \"/ws/\"\n[web]\nprefix = \"/ws/\"", []string{"web.prefix", "websocket.path"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := loadConfig(writeConfig(t, tt.body), "")
-			if err == nil {
-				t.Fatalf("accepted; want an error naming %q", tt.want)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not name %q", err, w)
-				}
-			}
-		})
-	}
-}
 
 // startServer serves cfg on 127.0.0.1:0 until the test ends and returns the
 // bound address.
-func startServer(t *testing.T, cfg *config) string {
+func startServer(t *testing.T, cfg server.Config) string {
 	t.Helper()
-	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	addrc := make(chan string, 1)
+	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler), Listening: func(a string) { addrc <- a }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- srv.serve(ctx, func(a string) { addrc <- a }, nil) }()
+	go func() { done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
@@ -101,6 +46,28 @@ func startServer(t *testing.T, cfg *config) string {
 		t.Fatalf("serve ended before listening: %v", err)
 	}
 	return ""
+}
+
+// load loads a config file of body with package config.
+func load(t *testing.T, body string) server.Config {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// write writes data to the file at path.
+func write(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func get(t *testing.T, method, url string) (*http.Response, string) {
@@ -144,10 +111,7 @@ func TestWebServesFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := loadConfig(writeConfig(t, "[web]\ndir = \""+dir+"\"\nprefix = \"/app/\""), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := load(t, "[web]\ndir = \""+dir+"\"\nprefix = \"/app/\"")
 	addr := startServer(t, cfg)
 	base := "http://" + addr
 
@@ -232,10 +196,7 @@ func TestWebAtRoot(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "healthz"), []byte("shadow"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadConfig(writeConfig(t, "[web]\ndir = \""+dir+"\""), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := load(t, "[web]\ndir = \""+dir+"\"")
 	base := "http://" + startServer(t, cfg)
 	if resp, body := get(t, http.MethodGet, base+"/"); resp.StatusCode != http.StatusOK || body != "root" {
 		t.Errorf("GET /: %d %q", resp.StatusCode, body)
@@ -245,24 +206,5 @@ func TestWebAtRoot(t *testing.T) {
 	}
 	if resp, _ := get(t, http.MethodGet, base+"/ws"); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("GET /ws without upgrade: %d, want the router's 400", resp.StatusCode)
-	}
-}
-
-// TestChatExampleConfig loads the chat demo's config the way its README
-// runs it, from the root of the repository (not parallel: t.Chdir).
-func TestChatExampleConfig(t *testing.T) {
-	t.Chdir("../..")
-	c, err := loadConfig("examples/chat/config.toml", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Web != (webConfig{Dir: "examples/chat/web", Prefix: "/"}) {
-		t.Errorf("[web] %+v", c.Web)
-	}
-	if len(c.WebSocket.AllowedOrigins) == 0 {
-		t.Error("the chat demo sets no Origin allow-list")
-	}
-	if _, err := os.Stat(filepath.Join(c.Web.Dir, "index.html")); err != nil {
-		t.Error(err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"strings"
@@ -20,12 +20,12 @@ func TestPrincipalCRASalting(t *testing.T) {
 		{"negative keylen", "secret = \"s\"\nsalt = \"pepper\"\nkeylen = -1", "realms[0].principals[0].keylen = -1"},
 		{"huge keylen", "secret = \"s\"\nsalt = \"pepper\"\nkeylen = 1099511627776", "realms[0].principals[0].keylen = 1099511627776"},
 	} {
-		_, err := loadConfig(writeConfig(t, realm+tt.principal), "")
+		_, err := Load(writeConfig(t, realm+tt.principal))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want an error naming %s", tt.name, err, tt.want)
 		}
 	}
-	c, err := loadConfig(writeConfig(t, realm+"secret = \"s\"\nsalt = \"pepper\"\niterations = 10\nkeylen = 64"), "")
+	c, err := Load(writeConfig(t, realm+"secret = \"s\"\nsalt = \"pepper\"\niterations = 10\nkeylen = 64"))
 	if err != nil {
 		t.Fatal(err)
 	}

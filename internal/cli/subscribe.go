@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ import (
 	"github.com/junction-wamp/junction/clientlib"
 )
 
-func newSubscribeCommand(stderr io.Writer, opts *runOptions) *cobra.Command {
+func newSubscribeCommand(stderr io.Writer, opts *Options) *cobra.Command {
 	var f clientFlags
 	var match string
 	var stats bool
@@ -92,19 +92,19 @@ shows the number of events and the rate on stderr, updated every second
 
 			var meter *rateMeter
 			if stats {
-				meter = startRateMeter(stderr, &received, opts.statsInterval)
+				meter = startRateMeter(stderr, &received, opts.StatsInterval)
 			}
 			var result error
 			select {
 			case <-ctx.Done():
 			case <-reached:
 			case <-c.Done():
-				result = failed(fmt.Errorf("subscribe %s: session ended: %v", uri, c.Err()))
+				result = Failed(fmt.Errorf("subscribe %s: session ended: %v", uri, c.Err()))
 			}
 			mu.Lock()
 			stopped = true
 			if writeErr != nil {
-				result = failed(fmt.Errorf("writing events: %w", writeErr))
+				result = Failed(fmt.Errorf("writing events: %w", writeErr))
 			}
 			mu.Unlock()
 			if meter != nil {

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"bytes"
@@ -27,14 +27,14 @@ func TestMain(m *testing.M) {
 
 func TestEmbeddedConfigIsRootConfig(t *testing.T) {
 	t.Parallel()
-	root, err := os.ReadFile("../../config.toml")
+	root, err := os.ReadFile("../config.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(root, defaultConfig) {
-		t.Fatal("cmd/junction/default_config.toml differs from the repository's config.toml, " +
+		t.Fatal("config/default_config.toml differs from the repository's config.toml, " +
 			"which is the documented default; edit config.toml, then from the repository root run\n" +
-			"\tcp config.toml cmd/junction/default_config.toml")
+			"\tcp config.toml config/default_config.toml")
 	}
 }
 
@@ -42,7 +42,7 @@ func TestEmbeddedConfigIsRootConfig(t *testing.T) {
 // values, which are also the packages' own defaults.
 func TestDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig("", "")
+	c, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ topic = "com.log"
 match = "prefix"
 limit = 10
 `)
-	c, err := loadConfig(p, "")
+	c, err := Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ limit = 10
 
 func TestListenFlagOverridesFile(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig(writeConfig(t, "[server]\nlisten = \"0.0.0.0:9000\""), "127.0.0.1:0")
+	c, err := LoadListen(writeConfig(t, "[server]\nlisten = \"0.0.0.0:9000\""), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestListenFlagOverridesFile(t *testing.T) {
 
 func TestAutoCreateRealmsWithoutRealms(t *testing.T) {
 	t.Parallel()
-	c, err := loadConfig(writeConfig(t, "realms = []\n[router]\nauto_create_realms = true"), "")
+	c, err := Load(writeConfig(t, "realms = []\n[router]\nauto_create_realms = true"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestEnvOverrides(t *testing.T) {
 	t.Setenv("JUNCTION_ROUTER_HELLO_TIMEOUT", "3s")
 	t.Setenv("JUNCTION_ROUTER_AUTO_CREATE_REALMS", "true")
 	file := writeConfig(t, "[router]\nhello_timeout = \"7s\"\n[log]\nlevel = \"error\"")
-	c, err := loadConfig(file, "")
+	c, err := Load(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,14 +174,14 @@ func TestEnvOverrides(t *testing.T) {
 	if c.LogLevel != slog.LevelDebug || c.Router.HelloTimeout != 3*time.Second || !c.Router.AutoCreateRealms {
 		t.Errorf("env not applied over the file: %+v", c)
 	}
-	if c, err := loadConfig(file, "127.0.0.1:0"); err != nil || c.Listen != "127.0.0.1:0" {
+	if c, err := LoadListen(file, "127.0.0.1:0"); err != nil || c.Listen != "127.0.0.1:0" {
 		t.Errorf("--listen under JUNCTION_SERVER_LISTEN: %v %v", c, err)
 	}
 }
 
 func TestEnvInvalidValueRefused(t *testing.T) {
 	t.Setenv("JUNCTION_WEBSOCKET_PING_INTERVAL", "often")
-	_, err := loadConfig("", "")
+	_, err := Load("")
 	if err == nil || !strings.Contains(err.Error(), `websocket.ping_interval = "often"`) {
 		t.Fatalf("error %v", err)
 	}
@@ -191,7 +191,7 @@ func TestUnknownEnvRefused(t *testing.T) {
 	for _, name := range []string{"JUNCTION_SERVER_LISTN", "JUNCTION_REALMS", "JUNCTION_SERVERR_LISTEN"} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, "x")
-			_, err := loadConfig("", "")
+			_, err := Load("")
 			if err == nil || !strings.Contains(err.Error(), name) {
 				t.Fatalf("error %v, want one naming %s", err, name)
 			}
@@ -248,7 +248,7 @@ func TestRefusedConfigs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := loadConfig(writeConfig(t, tt.body), "")
+			_, err := Load(writeConfig(t, tt.body))
 			if err == nil {
 				t.Fatalf("accepted; want an error naming %q", tt.want)
 			}
@@ -264,14 +264,14 @@ func TestRefusedConfigs(t *testing.T) {
 func TestMissingConfigFile(t *testing.T) {
 	t.Parallel()
 	p := filepath.Join(t.TempDir(), "absent.toml")
-	if _, err := loadConfig(p, ""); err == nil || !strings.Contains(err.Error(), p) {
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), p) {
 		t.Fatalf("error %v, want one naming %s", err, p)
 	}
 }
 
 func TestAllInvalidValuesReported(t *testing.T) {
 	t.Parallel()
-	_, err := loadConfig(writeConfig(t, "[log]\nlevel = \"loud\"\nformat = \"xml\""), "")
+	_, err := Load(writeConfig(t, "[log]\nlevel = \"loud\"\nformat = \"xml\""))
 	if err == nil || !strings.Contains(err.Error(), "log.level") || !strings.Contains(err.Error(), "log.format") {
 		t.Fatalf("error %v, want both keys", err)
 	}
@@ -328,7 +328,7 @@ uri = "com.example."
 match = "prefix"
 call = true
 `)
-	c, err := loadConfig(p, "")
+	c, err := Load(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ call = true
 		t.Fatalf("roles %+v", rc.Roles)
 	}
 	bad := writeConfig(t, "[[realms]]\nname = \"r\"\nauth = [\"ticket\"]\n[[realms.principals]]\nauthid = \"a\"\nrole = \"r\"\nticket_env = \"JT_NOT_SET_ANYWHERE\"")
-	if _, err := loadConfig(bad, ""); err == nil || !strings.Contains(err.Error(), "realms[0].principals[0].ticket_env") {
+	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), "realms[0].principals[0].ticket_env") {
 		t.Fatalf("unset env secret: %v", err)
 	}
 }
@@ -353,11 +353,11 @@ call = true
 func TestSecuredExample(t *testing.T) {
 	t.Setenv("BILLING_SECRET", "from-env")
 	dir := t.TempDir()
-	example, err := os.ReadFile("../../examples/secured/config.toml")
+	example, err := os.ReadFile("../examples/secured/config.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +370,7 @@ func TestSecuredExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := strings.ReplaceAll(string(example), "/etc/junction/secrets/alice.ticket", ticket)
-	c, err := loadConfig(writeConfig(t, cfg), "")
+	c, err := Load(writeConfig(t, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

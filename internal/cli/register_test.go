@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package cli
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 )
 
 // register runs junction register and waits until the procedure is in place.
-func register(t *testing.T, url, procedure string, flagsAndCommand ...string) *cli {
+func register(t *testing.T, url, procedure string, flagsAndCommand ...string) *cliRun {
 	t.Helper()
-	r := startCLI(t, runOptions{}, append([]string{"register", procedure, "--url", url}, flagsAndCommand...)...)
+	r := startCLI(t, Options{}, append([]string{"register", procedure, "--url", url}, flagsAndCommand...)...)
 	r.stderr.waitFor(t, "registered "+procedure+" ")
 	return r
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -117,17 +117,17 @@ func (f *clientFlags) options(stderr io.Writer) (clientlib.Options, error) {
 		if f.tlsCA != "" {
 			pem, err := os.ReadFile(f.tlsCA)
 			if err != nil {
-				return opts, failed(fmt.Errorf("--tls-ca: %w", err))
+				return opts, Failed(fmt.Errorf("--tls-ca: %w", err))
 			}
 			tc.RootCAs = x509.NewCertPool()
 			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return opts, failed(fmt.Errorf("--tls-ca %s holds no PEM certificate", f.tlsCA))
+				return opts, Failed(fmt.Errorf("--tls-ca %s holds no PEM certificate", f.tlsCA))
 			}
 		}
 		if f.tlsCert != "" {
 			pair, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
 			if err != nil {
-				return opts, failed(fmt.Errorf("--tls-cert: %w", err))
+				return opts, Failed(fmt.Errorf("--tls-cert: %w", err))
 			}
 			tc.Certificates = []tls.Certificate{pair}
 			opts.Auth = append(opts.Auth, tlsAuth{})
@@ -153,11 +153,11 @@ func (s secretFlags) get(name string) (string, error) {
 	default:
 		b, err := os.ReadFile(s.file)
 		if err != nil {
-			return "", failed(fmt.Errorf("--%s-file: %w", name, err))
+			return "", Failed(fmt.Errorf("--%s-file: %w", name, err))
 		}
 		v := strings.TrimSpace(string(b))
 		if v == "" {
-			return "", failed(fmt.Errorf("--%s-file: %s is empty", name, s.file))
+			return "", Failed(fmt.Errorf("--%s-file: %s is empty", name, s.file))
 		}
 		return v, nil
 	}
@@ -173,7 +173,7 @@ func ed25519Key(s string) (ed25519.PrivateKey, error) {
 	case len(b) == ed25519.PrivateKeySize:
 		return ed25519.PrivateKey(b), nil
 	}
-	return nil, failed(errors.New("cryptosign key: want 64 hex digits (a seed) or 128 (a private key)"))
+	return nil, Failed(errors.New("cryptosign key: want 64 hex digits (a seed) or 128 (a private key)"))
 }
 
 // tlsAuth offers the "tls" authentication method: the router authenticates
@@ -196,9 +196,9 @@ func (f *clientFlags) connect(ctx context.Context, stderr io.Writer) (*clientlib
 	c, err := clientlib.Connect(cctx, f.url, f.realm, opts)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, failed(fmt.Errorf("connecting to %s: interrupted", f.url))
+			return nil, Failed(fmt.Errorf("connecting to %s: interrupted", f.url))
 		}
-		return nil, failed(fmt.Errorf("connecting to %s, realm %s: %w", f.url, f.realm, err))
+		return nil, Failed(fmt.Errorf("connecting to %s, realm %s: %w", f.url, f.realm, err))
 	}
 	return c, nil
 }
@@ -350,7 +350,7 @@ func sortedKeys(m map[string]any) []string {
 func rpcFailure(what string, err error, asJSON bool, stdout, stderr io.Writer) error {
 	var re *wamp.RPCError
 	if !errors.As(err, &re) {
-		return failed(fmt.Errorf("%s: %w", what, err))
+		return Failed(fmt.Errorf("%s: %w", what, err))
 	}
 	if asJSON {
 		_ = writeJSONLine(stdout, payloadJSON{Error: string(re.URI), Args: re.Args, Kwargs: re.Kwargs})
@@ -368,7 +368,7 @@ func rpcFailure(what string, err error, asJSON bool, stdout, stderr io.Writer) e
 		fmt.Fprintf(&b, "\n  %s: %s", k, strings.TrimRight(textValue(re.Kwargs[k]), "\n"))
 	}
 	fmt.Fprintln(stderr, b.String())
-	return &exitError{code: 1}
+	return &ExitError{Code: 1}
 }
 
 // matchFlag checks a --match value.

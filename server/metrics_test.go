@@ -1,9 +1,8 @@
-package main
+package server_test
 
 import (
 	"bufio"
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/server"
 )
 
 // scrape reads the Prometheus text at url and returns each sample by its
@@ -59,7 +59,7 @@ func TestMetrics(t *testing.T) {
 	dir := t.TempDir()
 	ticket := filepath.Join(dir, "ticket")
 	write(t, ticket, []byte("right\n"))
-	cfg, err := loadConfig(writeConfig(t, `
+	cfg := load(t, `
 [websocket]
 queue_messages = 4
 queue_bytes = "64KiB"
@@ -71,10 +71,7 @@ auth = ["anonymous", "ticket"]
 authid = "alice"
 role = "user"
 ticket_file = "`+ticket+`"
-`), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	addr := startServer(t, cfg)
 	url := "ws://" + addr + "/ws"
 	metricsURL := "http://" + addr + "/metrics"
@@ -157,16 +154,13 @@ ticket_file = "`+ticket+`"
 
 func TestMetricsOwnListenerAndOff(t *testing.T) {
 	t.Parallel()
-	cfg, err := loadConfig(writeConfig(t, "[metrics]\nlisten = \"127.0.0.1:0\"\npath = \"/m\""), "127.0.0.1:0")
+	cfg := load(t, "[metrics]\nlisten = \"127.0.0.1:0\"\npath = \"/m\"")
+	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.shutdown(nil) })
-	mhs, maddr, err := srv.serveMetrics()
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	mhs, maddr, err := server.ServeMetrics(srv)
 	if err != nil || mhs == nil {
 		t.Fatalf("serveMetrics: %v, %v", mhs, err)
 	}
@@ -180,26 +174,8 @@ func TestMetricsOwnListenerAndOff(t *testing.T) {
 		t.Errorf("metrics with a listener of their own also on the router's port: %s", resp.Status)
 	}
 
-	off, err := loadConfig(writeConfig(t, "[metrics]\npath = \"\""), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr = startServer(t, off)
+	addr = startServer(t, load(t, "[metrics]\npath = \"\""))
 	if resp, _ := get(t, "GET", "http://"+addr+"/metrics"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("metrics turned off still served: %s", resp.Status)
-	}
-}
-
-func TestMetricsConfigRefused(t *testing.T) {
-	t.Parallel()
-	for _, body := range []string{
-		"[metrics]\npath = \"metrics\"",
-		"[metrics]\npath = \"/ws\"",
-		"[metrics]\npath = \"/healthz\"",
-		"[metrics]\nlisten = \"9100\"",
-	} {
-		if _, err := loadConfig(writeConfig(t, body), ""); err == nil || !strings.Contains(err.Error(), "metrics.") {
-			t.Errorf("%q: %v, want an error naming the metrics key", body, err)
-		}
 	}
 }

@@ -1,6 +1,7 @@
-package main
+package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/server"
 )
 
 // checker collects invalid config values, each with its key, so that one
@@ -157,4 +159,23 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q: too large", s)
 	}
 	return n * mult, nil
+}
+
+// Check does with the config file at path what the junction binary's serve
+// does, short of listening and joining a cluster: Load it, build the server
+// from it, and load its TLS certificate and client CA. It returns what
+// would stop serve.
+func Check(path string) error {
+	cfg, err := Load(path)
+	if err != nil {
+		return err
+	}
+	cfg.ShutdownGrace = time.Second // nothing to wait for: it never served
+	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	defer srv.Shutdown(context.Background()) //nolint:errcheck // no sessions
+	_, err = srv.TLSConfig()
+	return err
 }

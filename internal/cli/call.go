@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -55,9 +55,9 @@ status is 1.
 			case err == nil:
 				return printResult(cmd.OutOrStdout(), res, f.json)
 			case ctx.Err() != nil:
-				return failed(fmt.Errorf("call %s: interrupted; the call was cancelled", uri))
+				return Failed(fmt.Errorf("call %s: interrupted; the call was cancelled", uri))
 			case errors.Is(err, context.DeadlineExceeded):
-				return failed(fmt.Errorf("call %s: no result within %s; the call was cancelled", uri, timeout))
+				return Failed(fmt.Errorf("call %s: no result within %s; the call was cancelled", uri, timeout))
 			}
 			return rpcFailure("call "+uri, err, f.json, cmd.OutOrStdout(), stderr)
 		},
@@ -118,7 +118,7 @@ success.
 			case err == nil:
 				return nil
 			case ctx.Err() != nil:
-				return failed(fmt.Errorf("publish %s: interrupted", uri))
+				return Failed(fmt.Errorf("publish %s: interrupted", uri))
 			}
 			return rpcFailure("publish "+uri, err, f.json, cmd.OutOrStdout(), stderr)
 		},

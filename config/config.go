@@ -1,10 +1,12 @@
-package main
+// Package config loads the junction binary's config language, TOML files
+// over the embedded default config.toml with JUNCTION_<SECTION>_<KEY>
+// environment overrides, into a server.Config. Viper stays in this package.
+package config
 
 import (
 	"bytes"
 	_ "embed"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/server"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/transport/websocket"
 	"github.com/junction-wamp/junction/wamp"
@@ -27,6 +30,11 @@ import (
 //
 //go:embed default_config.toml
 var defaultConfig []byte
+
+// Default returns the embedded default config, the repository's
+// config.toml: the keys a file given to Load may set, with their defaults
+// and comments.
+func Default() []byte { return bytes.Clone(defaultConfig) }
 
 // envPrefix starts the environment variables that override config keys:
 // JUNCTION_<SECTION>_<KEY>.
@@ -147,43 +155,26 @@ type historySection struct {
 	Limit int    `mapstructure:"limit"`
 }
 
-// config is the resolved configuration the binary runs with.
-type config struct {
-	Listen            string
-	TLSCert           string // with TLSKey: serve wss:// (TLS 1.2 or later)
-	TLSKey            string
-	TLSClientCA       string // verify client certificates against this CA file
-	ShutdownGrace     time.Duration
-	ReadHeaderTimeout time.Duration
-	IdleTimeout       time.Duration
-	Connections       transport.ListenerLimits
-	LogFormat         string
-	LogLevel          slog.Level
-	LogMaxField       int // longest log field value, in bytes
-	Router            router.Config
-	WebSocket         websocket.Config
-	Web               webConfig
-	Metrics           metricsConfig
-	Cluster           *cluster.Config // nil: a single node
+// Load reads the embedded default config (Default), then the TOML file at
+// path over it (none when path is ""), then the JUNCTION_<SECTION>_<KEY>
+// environment variables over both, and checks the result: every invalid
+// value is reported in one error, each with its key. A key the default
+// config does not have, in the file or the environment, is refused. What it
+// returns is complete: server.New adds no default to it.
+func Load(path string) (server.Config, error) { return LoadListen(path, "") }
+
+// LoadListen is Load with server.listen set to listen, when listen is not
+// "", after the file and the environment and before the checks: the junction
+// binary's --listen.
+func LoadListen(path, listen string) (server.Config, error) {
+	c, err := load(path, listen)
+	if err != nil {
+		return server.Config{}, err
+	}
+	return *c, nil
 }
 
-// metricsConfig is the [metrics] section: Prometheus metrics (serve.go).
-type metricsConfig struct {
-	Path   string // URL path; "" serves none
-	Listen string // separate listen address; "" serves them on Listen
-}
-
-// webConfig is the [web] section: static files served beside the WebSocket
-// endpoint (serve.go).
-type webConfig struct {
-	Dir    string // directory of the files; "" serves none
-	Prefix string // URL path they are served under, starting and ending with "/"
-}
-
-// loadConfig reads the embedded defaults, then the file at path (if any),
-// then JUNCTION_* environment variables, then the --listen override, and
-// checks the result.
-func loadConfig(path, listen string) (*config, error) {
+func load(path, listen string) (*server.Config, error) {
 	v := viper.New()
 	v.SetConfigType("toml")
 	if err := v.ReadConfig(bytes.NewReader(defaultConfig)); err != nil {
@@ -285,9 +276,9 @@ func envName(key string) string {
 
 // resolve checks every value and converts the file config to the packages'
 // configs. All invalid values are reported together.
-func (fc *fileConfig) resolve() (*config, error) {
+func (fc *fileConfig) resolve() (*server.Config, error) {
 	var ck checker
-	c := &config{
+	c := &server.Config{
 		Listen:            fc.Server.Listen,
 		TLSCert:           fc.Server.TLSCert,
 		TLSKey:            fc.Server.TLSKey,
@@ -312,7 +303,7 @@ func (fc *fileConfig) resolve() (*config, error) {
 	c.WebSocket.WarningInterval = c.Router.LimitWarningInterval
 	c.Connections.WarningInterval = c.Router.LimitWarningInterval
 	c.Web = fc.Web.resolve(&ck, c.WebSocket.Path)
-	c.Metrics = metricsConfig(fc.Metrics)
+	c.Metrics = server.MetricsConfig{Path: fc.Metrics.Path, Listen: fc.Metrics.Listen, Off: fc.Metrics.Path == ""}
 	if p := c.Metrics.Path; p != "" {
 		switch {
 		case !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "{}* "):
@@ -406,7 +397,7 @@ func (ws *websocketSection) resolve(ck *checker) websocket.Config {
 		Serializers:         ws.Serializers,
 		Compression:         ws.Compression,
 		CompressionLevel:    ws.CompressionLevel,
-		AllowedOrigins:      ws.AllowedOrigins,
+		AllowedOrigins:      nilIfEmpty(ws.AllowedOrigins),
 		PingInterval:        ck.duration("websocket.ping_interval", ws.PingInterval),
 		PongTimeout:         ck.duration("websocket.pong_timeout", ws.PongTimeout),
 		WriteTimeout:        ck.duration("websocket.write_timeout", ws.WriteTimeout),
@@ -415,14 +406,14 @@ func (ws *websocketSection) resolve(ck *checker) websocket.Config {
 		QueueMessages:       ws.QueueMessages,
 		QueueBytes:          int(ck.size("websocket.queue_bytes", ws.QueueBytes)),
 		SlowConsumerTimeout: ck.duration("websocket.slow_consumer_timeout", ws.SlowConsumerTimeout),
-		TrustedProxies:      ws.TrustedProxies,
+		TrustedProxies:      nilIfEmpty(ws.TrustedProxies),
 	}
 }
 
 // resolve checks the [web] section: the directory must exist when set, and
 // the prefix must be a plain URL path that does not take the WebSocket
 // endpoint's place.
-func (w *webSection) resolve(ck *checker, wsPath string) webConfig {
+func (w *webSection) resolve(ck *checker, wsPath string) server.WebConfig {
 	if w.Dir != "" {
 		ck.directory("web.dir", w.Dir)
 	}
@@ -435,7 +426,7 @@ func (w *webSection) resolve(ck *checker, wsPath string) webConfig {
 	case p == wsPath:
 		ck.bad("web.prefix", p, "taken by websocket.path; choose another prefix")
 	}
-	return webConfig{Dir: w.Dir, Prefix: p}
+	return server.WebConfig{Dir: w.Dir, Prefix: p}
 }
 
 func (rs *routerSection) resolve(ck *checker) router.Config {
@@ -472,6 +463,14 @@ func (rs *routerSection) resolve(ck *checker) router.Config {
 		MaxHistoryBytes:             size("router.max_history_bytes", rs.MaxHistoryBytes),
 		MaxHistoryResultBytes:       resultBytes,
 	}
+}
+
+// nilIfEmpty returns nil for an empty list, as the zero server.Config has.
+func nilIfEmpty(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
 }
 
 // noLimitIfZero maps config.toml's "0: no limit" to the packages' negative

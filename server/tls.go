@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"crypto/tls"
@@ -43,7 +43,7 @@ func (r *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 
 // tlsConfig is the server's TLS: 1.2 or later, and client certificates
 // verified against the client CA when one is configured.
-func tlsConfig(cfg *config, certs *certReloader) (*tls.Config, error) {
+func tlsConfig(cfg *Config, certs *certReloader) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.getCertificate}
 	if cfg.TLSClientCA != "" {
 		pem, err := os.ReadFile(cfg.TLSClientCA)

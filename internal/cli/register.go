@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -115,7 +115,7 @@ are logged on stderr.`,
 			case <-ctx.Done():
 				return nil
 			case <-c.Done():
-				return failed(fmt.Errorf("register %s: session ended: %v", uri, c.Err()))
+				return Failed(fmt.Errorf("register %s: session ended: %v", uri, c.Err()))
 			}
 		},
 	}

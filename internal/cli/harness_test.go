@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/junction-wamp/junction/config"
+	"github.com/junction-wamp/junction/server"
+)
+
+// runWith runs the client commands, under a root command as cmd/junction
+// adds them, with args until they end or ctx is done, and returns the exit
+// status.
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, opts Options) int {
+	opts.Stderr = stderr
+	root := &cobra.Command{Use: "junction", SilenceErrors: true, SilenceUsage: true}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(Commands(opts)...)
+	if args == nil {
+		args = []string{} // nil would make cobra read os.Args
+	}
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	return ExitStatus(cmd, err, stderr)
+}
+
+// startServer serves the config file at path on 127.0.0.1:0 until the test
+// ends and returns the bound address.
+func startServer(t *testing.T, path string) string {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrc := make(chan string, 1)
+	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler), Listening: func(a string) { addrc <- a }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case addr := <-addrc:
+		return addr
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v", err)
+	}
+	return ""
+}
+
+// writeConfig writes a config file of body and returns its path.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	write(t, p, []byte(body))
+	return p
+}
+
+// write writes data to the file at path.
+func write(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
