@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/server"
 )
 
@@ -75,15 +76,15 @@ ticket_file = "`+ticket+`"
 	addr := startServer(t, cfg)
 	url := "ws://" + addr + "/ws"
 	metricsURL := "http://" + addr + "/metrics"
-	ctx := testContext(t)
+	ctx := routertest.Context(t)
 
-	callee := connect(t, url, clientlib.Options{})
+	callee := routertest.Connect(t, url, clientlib.Options{})
 	if _, err := callee.Register(ctx, "test.echo", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
 		return &clientlib.Result{Args: inv.Args}, nil
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	caller := connect(t, url, clientlib.Options{Serializer: "msgpack"})
+	caller := routertest.Connect(t, url, clientlib.Options{Serializer: "msgpack"})
 	for i := range 10 {
 		if _, err := caller.Call(ctx, "test.echo", []any{i}, nil, nil); err != nil {
 			t.Fatal(err)

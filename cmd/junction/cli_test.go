@@ -1,73 +1,24 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/internal/routertest"
 )
 
 // testTimeout bounds every wait of these tests.
 const testTimeout = 30 * time.Second
 
-// watchBuffer is an output sink whose waitFor returns once it holds a string.
-type watchBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // closed at the next write
-}
-
-func (w *watchBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.changed != nil {
-		close(w.changed)
-		w.changed = nil
-	}
-	return w.b.Write(p)
-}
-
-func (w *watchBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-// waitFor waits until the output contains s.
-func (w *watchBuffer) waitFor(t *testing.T, s string) {
-	t.Helper()
-	timer := time.NewTimer(testTimeout)
-	defer timer.Stop()
-	for {
-		w.mu.Lock()
-		if strings.Contains(w.b.String(), s) {
-			w.mu.Unlock()
-			return
-		}
-		if w.changed == nil {
-			w.changed = make(chan struct{})
-		}
-		changed := w.changed
-		w.mu.Unlock()
-		select {
-		case <-changed:
-		case <-timer.C:
-			t.Fatalf("output lacks %q after %s:\n%s", s, testTimeout, w.String())
-		}
-	}
-}
-
 // cliRun is a run of the program in the test.
 type cliRun struct {
-	stdout, stderr watchBuffer
+	stdout, stderr routertest.WatchBuffer
 	cancel         context.CancelFunc
 	exit           chan int
 }
@@ -109,25 +60,6 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	r := startCLI(t, runOptions{}, args...)
 	code = r.wait(t)
 	return code, r.stdout.String(), r.stderr.String()
-}
-
-// connect joins realm1 of the router at url with clientlib.
-func connect(t *testing.T, url string, opts clientlib.Options) *clientlib.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	c, err := clientlib.Connect(ctx, url, "realm1", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close(context.Background()) })
-	return c
-}
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 func TestCLIServe(t *testing.T) {
@@ -244,7 +176,7 @@ func TestCLISubscribeSessionEnds(t *testing.T) {
 	var logs syncBuffer
 	addr, exit := startRun(ctx, t, []string{"--listen", "127.0.0.1:0"}, &logs)
 	r := startCLI(t, runOptions{}, "subscribe", "com.test", "--url", "ws://"+addr+"/ws")
-	r.stderr.waitFor(t, "subscribed to com.test")
+	r.stderr.WaitFor(t, "subscribed to com.test")
 	stop()
 	<-exit
 	if code := r.wait(t); code != 1 || !strings.Contains(r.stderr.String(), "session ended") {

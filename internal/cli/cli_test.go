@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,56 +21,9 @@ import (
 // testTimeout bounds every wait of these tests.
 const testTimeout = 30 * time.Second
 
-// watchBuffer is an output sink whose waitFor returns once it holds a string.
-type watchBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // closed at the next write
-}
-
-func (w *watchBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.changed != nil {
-		close(w.changed)
-		w.changed = nil
-	}
-	return w.b.Write(p)
-}
-
-func (w *watchBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-// waitFor waits until the output contains s.
-func (w *watchBuffer) waitFor(t *testing.T, s string) {
-	t.Helper()
-	timer := time.NewTimer(testTimeout)
-	defer timer.Stop()
-	for {
-		w.mu.Lock()
-		if strings.Contains(w.b.String(), s) {
-			w.mu.Unlock()
-			return
-		}
-		if w.changed == nil {
-			w.changed = make(chan struct{})
-		}
-		changed := w.changed
-		w.mu.Unlock()
-		select {
-		case <-changed:
-		case <-timer.C:
-			t.Fatalf("output lacks %q after %s:\n%s", s, testTimeout, w.String())
-		}
-	}
-}
-
 // cliRun is a run of the program in the test.
 type cliRun struct {
-	stdout, stderr watchBuffer
+	stdout, stderr routertest.WatchBuffer
 	cancel         context.CancelFunc
 	exit           chan int
 }
@@ -115,25 +66,6 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, r.stdout.String(), r.stderr.String()
 }
 
-// connect joins realm1 of the router at url with clientlib.
-func connect(t *testing.T, url string, opts clientlib.Options) *clientlib.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	c, err := clientlib.Connect(ctx, url, "realm1", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close(context.Background()) })
-	return c
-}
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func TestParseValue(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]any{
@@ -154,8 +86,8 @@ func TestParseValue(t *testing.T) {
 func TestCLICall(t *testing.T) {
 	t.Parallel()
 	srv := routertest.Start(t, routertest.Options{})
-	callee := connect(t, srv.URL, clientlib.Options{})
-	ctx := testContext(t)
+	callee := routertest.Connect(t, srv.URL, clientlib.Options{})
+	ctx := routertest.Context(t)
 	type call struct {
 		args   []any
 		kwargs map[string]any
@@ -239,8 +171,8 @@ func TestCLICall(t *testing.T) {
 func TestCLIPublish(t *testing.T) {
 	t.Parallel()
 	srv := routertest.Start(t, routertest.Options{})
-	sub := connect(t, srv.URL, clientlib.Options{Serializer: "cbor"})
-	ctx := testContext(t)
+	sub := routertest.Connect(t, srv.URL, clientlib.Options{Serializer: "cbor"})
+	ctx := routertest.Context(t)
 	events := make(chan *clientlib.Event, 10)
 	if _, err := sub.Subscribe(ctx, "com.test.topic", func(ev *clientlib.Event) { events <- ev }, nil); err != nil {
 		t.Fatal(err)
@@ -273,7 +205,7 @@ func TestCLIPublish(t *testing.T) {
 // publish publishes with acknowledgement.
 func publish(t *testing.T, c *clientlib.Client, topic string, args []any, kwargs map[string]any) {
 	t.Helper()
-	if err := c.Publish(testContext(t), topic, args, kwargs, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
+	if err := c.Publish(routertest.Context(t), topic, args, kwargs, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -281,15 +213,15 @@ func publish(t *testing.T, c *clientlib.Client, topic string, args []any, kwargs
 func TestCLISubscribe(t *testing.T) {
 	t.Parallel()
 	srv := routertest.Start(t, routertest.Options{})
-	pub := connect(t, srv.URL, clientlib.Options{Serializer: "msgpack"})
+	pub := routertest.Connect(t, srv.URL, clientlib.Options{Serializer: "msgpack"})
 
 	// --json, prefix match, until interrupted.
 	r := startCLI(t, Options{}, "subscribe", "com.test.", "--match", "prefix", "--json", "--url", srv.URL)
-	r.stderr.waitFor(t, "subscribed to com.test. (match prefix, subscription ")
+	r.stderr.WaitFor(t, "subscribed to com.test. (match prefix, subscription ")
 	publish(t, pub, "com.test.a", []any{1, "x"}, map[string]any{"k": "v"})
 	publish(t, pub, "com.other", []any{0}, nil)
 	publish(t, pub, "com.test.b", nil, nil)
-	r.stdout.waitFor(t, `"topic":"com.test.b"`)
+	r.stdout.WaitFor(t, `"topic":"com.test.b"`)
 	r.cancel()
 	if code := r.wait(t); code != 0 {
 		t.Fatalf("exit %d: %s", code, r.stderr.String())
@@ -306,7 +238,7 @@ func TestCLISubscribe(t *testing.T) {
 
 	// Text, wildcard match, --count: it exits by itself.
 	r = startCLI(t, Options{}, "subscribe", "com..c", "--match", "wildcard", "--count", "2", "--serializer", "cbor", "--url", srv.URL)
-	r.stderr.waitFor(t, "subscribed to com..c")
+	r.stderr.WaitFor(t, "subscribed to com..c")
 	publish(t, pub, "com.x.c", []any{1, "two words", map[string]any{"a": true}}, map[string]any{"k": "v", "j": 2})
 	publish(t, pub, "com.y.c", nil, nil)
 	publish(t, pub, "com.z.c", nil, nil) // may arrive before it exits; not printed
@@ -319,12 +251,12 @@ func TestCLISubscribe(t *testing.T) {
 
 	// --stats on stderr.
 	r = startCLI(t, Options{StatsInterval: 5 * time.Millisecond}, "subscribe", "com.test.stats", "--stats", "--url", srv.URL)
-	r.stderr.waitFor(t, "subscribed to com.test.stats")
+	r.stderr.WaitFor(t, "subscribed to com.test.stats")
 	for i := range 3 {
 		publish(t, pub, "com.test.stats", []any{i}, nil)
 	}
-	r.stdout.waitFor(t, "com.test.stats 2\n")
-	r.stderr.waitFor(t, "3 events, ")
+	r.stdout.WaitFor(t, "com.test.stats 2\n")
+	r.stderr.WaitFor(t, "3 events, ")
 	r.cancel()
 	if code := r.wait(t); code != 0 {
 		t.Fatalf("--stats: exit %d: %s", code, r.stderr.String())
@@ -371,8 +303,8 @@ public_keys = ["`+hex.EncodeToString(pub)+`"]
 	addr := startServer(t, cfg)
 	url := "ws://" + addr + "/ws"
 	// whoami answers the caller's authid.
-	callee := connect(t, url, clientlib.Options{AuthID: "alice", Auth: []clientlib.Authenticator{clientlib.TicketAuth("t1")}})
-	_, err = callee.Register(testContext(t), "com.test.whoami", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+	callee := routertest.Connect(t, url, clientlib.Options{AuthID: "alice", Auth: []clientlib.Authenticator{clientlib.TicketAuth("t1")}})
+	_, err = callee.Register(routertest.Context(t), "com.test.whoami", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
 		return &clientlib.Result{Args: []any{inv.Details["caller_authid"]}}, nil
 	}, &clientlib.RegisterOptions{DiscloseCaller: true})
 	if err != nil {

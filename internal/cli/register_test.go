@@ -20,15 +20,15 @@ import (
 func register(t *testing.T, url, procedure string, flagsAndCommand ...string) *cliRun {
 	t.Helper()
 	r := startCLI(t, Options{}, append([]string{"register", procedure, "--url", url}, flagsAndCommand...)...)
-	r.stderr.waitFor(t, "registered "+procedure+" ")
+	r.stderr.WaitFor(t, "registered "+procedure+" ")
 	return r
 }
 
 func TestCLIRegister(t *testing.T) {
 	t.Parallel()
 	srv := routertest.Start(t, routertest.Options{})
-	caller := connect(t, srv.URL, clientlib.Options{Serializer: "cbor"})
-	ctx := testContext(t)
+	caller := routertest.Connect(t, srv.URL, clientlib.Options{Serializer: "cbor"})
+	ctx := routertest.Context(t)
 
 	// Arguments, keyword arguments on stdin, WAMP_PROCEDURE; stdout is the result.
 	echo := register(t, srv.URL, "com.test.", "--match", "prefix", "--serializer", "msgpack", "--",
@@ -69,7 +69,7 @@ func TestCLIRegister(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("timeout took %s", d)
 	}
-	slow.stderr.waitFor(t, "command timed out; killed")
+	slow.stderr.WaitFor(t, "command timed out; killed")
 
 	// Interrupted, register exits 0.
 	echo.cancel()
@@ -92,8 +92,8 @@ func TestCLIRegisterCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := register(t, srv.URL, "com.block", "--", "sh", "-c", `exec 3>"$1"; sleep 60 & wait`, "sh")
-	caller := connect(t, srv.URL, clientlib.Options{})
-	callCtx, cancelCall := context.WithCancel(testContext(t))
+	caller := routertest.Connect(t, srv.URL, clientlib.Options{})
+	callCtx, cancelCall := context.WithCancel(routertest.Context(t))
 	defer cancelCall()
 	called := make(chan error, 1)
 	go func() {
@@ -137,5 +137,5 @@ func TestCLIRegisterCancel(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("the command and its children still hold the FIFO")
 	}
-	r.stderr.waitFor(t, "call cancelled; command killed")
+	r.stderr.WaitFor(t, "call cancelled; command killed")
 }

@@ -1,0 +1,85 @@
+package routertest
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/junction-wamp/junction/clientlib"
+)
+
+// Timeout bounds every wait of the tests that use these helpers: a guard
+// against hangs, never a timing assertion.
+const Timeout = 30 * time.Second
+
+// Connect joins realm1 of the router at url with clientlib, closed when the
+// test ends.
+func Connect(t testing.TB, url string, opts clientlib.Options) *clientlib.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	c, err := clientlib.Connect(ctx, url, "realm1", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+// Context is a context that ends after Timeout or with the test.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// WatchBuffer is an output sink (a program's stdout or stderr in a test)
+// whose WaitFor returns as soon as it holds a string: no polling, no sleep.
+type WatchBuffer struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed at the next write
+}
+
+func (w *WatchBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.changed != nil {
+		close(w.changed)
+		w.changed = nil
+	}
+	return w.b.Write(p)
+}
+
+func (w *WatchBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// WaitFor waits until the output contains s, failing the test after Timeout.
+func (w *WatchBuffer) WaitFor(t testing.TB, s string) {
+	t.Helper()
+	timer := time.NewTimer(Timeout)
+	defer timer.Stop()
+	for {
+		w.mu.Lock()
+		if strings.Contains(w.b.String(), s) {
+			w.mu.Unlock()
+			return
+		}
+		if w.changed == nil {
+			w.changed = make(chan struct{})
+		}
+		changed := w.changed
+		w.mu.Unlock()
+		select {
+		case <-changed:
+		case <-timer.C:
+			t.Fatalf("output lacks %q after %s:\n%s", s, Timeout, w.String())
+		}
+	}
+}
