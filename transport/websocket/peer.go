@@ -391,7 +391,7 @@ func (p *peer) write(it transport.Item) error {
 	if it.Frame == nil {
 		return p.conn.WriteMessage(p.msgType, it.Data)
 	}
-	pm, err := it.Frame.Prepared()
+	pm, err := prepared(it.Frame)
 	if err != nil {
 		return err
 	}
@@ -444,4 +444,27 @@ func (p *peer) writeFailed(err error) {
 func (p *peer) abandon() {
 	p.closeWith(transport.CloseGoingAway, "write failed", true)
 	_ = p.conn.Close()
+}
+
+// preparedKey is the WebSocket transport's slot in a shared frame: its
+// PreparedMessage, built by the first connection that writes the frame and
+// written by all of them (framed once, and deflated once for those that
+// negotiated compression).
+var preparedKey = transport.NewCacheKey("websocket.PreparedMessage")
+
+// prepared returns the frame's PreparedMessage, built once per frame.
+func prepared(f *transport.Frame) (*websocket.PreparedMessage, error) {
+	v, err := f.Cached(preparedKey, prepare)
+	if err != nil {
+		return nil, err
+	}
+	return v.(*websocket.PreparedMessage), nil
+}
+
+func prepare(f *transport.Frame) (any, error) {
+	mt := websocket.TextMessage
+	if f.Binary {
+		mt = websocket.BinaryMessage
+	}
+	return websocket.NewPreparedMessage(mt, f.Data)
 }

@@ -180,7 +180,7 @@ func TestFanOutCompressedOnce(t *testing.T) {
 			t.Fatalf("event %.40s... %v", msg, err)
 		}
 	}
-	pm, err := f.Prepared()
+	pm, err := websocket.Prepared(f)
 	if err != nil {
 		t.Fatal(err)
 	}
