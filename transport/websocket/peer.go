@@ -279,7 +279,30 @@ func (p *peer) closeWith(code transport.CloseCode, reason string, discard bool) 
 	return closed
 }
 
-// slow closes a slow consumer with 1008, counted and logged (at most one
+// wireCode is the RFC 6455 close code (section 7.4.1) of the router's
+// reason for closing.
+func wireCode(c transport.CloseCode) int {
+	switch c {
+	case transport.CloseNormal:
+		return websocket.CloseNormalClosure // 1000
+	case transport.CloseGoingAway:
+		return websocket.CloseGoingAway // 1001
+	case transport.CloseProtocolError:
+		return websocket.CloseProtocolError // 1002
+	case transport.CloseUnsupportedData:
+		return websocket.CloseUnsupportedData // 1003
+	case transport.CloseInvalidPayload:
+		return websocket.CloseInvalidFramePayloadData // 1007
+	case transport.ClosePolicyViolation:
+		return websocket.ClosePolicyViolation // 1008
+	case transport.CloseMessageTooBig:
+		return websocket.CloseMessageTooBig // 1009
+	default: // CloseInternalError, and any reason this table does not know
+		return websocket.CloseInternalServerErr // 1011
+	}
+}
+
+// slow closes a slow consumer with ClosePolicyViolation (1008), counted and logged (at most one
 // line per client address per interval: a client can cause many). The queue
 // has dropped what it held. The session's read is cut short, so that the
 // router ends the session now (its subscriptions with it); the close frame
@@ -419,7 +442,7 @@ func (p *peer) finish() {
 		if len(msg) > 123 {
 			msg = msg[:123]
 		}
-		_ = p.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(p.closeCode), msg),
+		_ = p.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(wireCode(p.closeCode), msg),
 			time.Now().Add(p.s.cfg.WriteTimeout))
 		select {
 		case <-p.readerDone:
