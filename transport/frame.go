@@ -3,6 +3,7 @@ package transport
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Frame is one encoded message shared by every recipient of a fan-out that
@@ -19,9 +20,14 @@ type Frame struct {
 	Data   []byte
 	Binary bool
 
-	// first is the slot of the first transport that asks; others, rarer (a
-	// fan-out to several transports), are chained after it.
-	first cacheSlot
+	// The slot of the first transport that asks (see cacheSlot), inline:
+	// laid out so that a Frame stays 64 bytes, as it was before it had
+	// one. Others, rarer (a fan-out to several transports), are chained
+	// after it.
+	done atomic.Bool
+	key  atomic.Pointer[CacheKey]
+	v    any
+	next atomic.Pointer[cacheSlot]
 }
 
 // NewFrame returns a frame of encoded message bytes.
@@ -37,46 +43,73 @@ func NewCacheKey(name string) *CacheKey { return &CacheKey{name: name} }
 
 func (k *CacheKey) String() string { return k.name }
 
-// cacheSlot is one transport's cached form of a frame. key is set once,
-// from nil, and never changes; the value is built once, under once.
+// cacheSlot is one transport's cached form of a frame, after the first.
+// key is set when the slot is made; v is written once, under a build lock,
+// before done is set, and read only after done was seen set.
 type cacheSlot struct {
-	key  atomic.Pointer[CacheKey]
-	once sync.Once
+	done atomic.Bool
+	key  *CacheKey
 	v    any
-	err  error
 	next atomic.Pointer[cacheSlot]
 }
+
+// buildError is a build's error, kept in a slot's value.
+type buildError struct{ err error }
+
+// buildLocks serialize the builds of one slot, by the slot's address: a
+// build runs once per frame and transport, so a lock per slot would cost a
+// Frame more than its collisions here cost builds.
+var buildLocks [64]sync.Mutex
 
 // Cached returns the frame's form for the transport of key: the value build
 // returned, called once per frame and key, by the first caller; every other
 // caller, concurrent or later, waits for it and gets the same value and
-// error. Safe from any goroutine. Once built, a call costs a few atomic loads
-// and allocates nothing; the first key asked of a frame takes no allocation
-// at all (its slot is inside the Frame).
+// error. Safe from any goroutine. build must not block, nor call Cached.
+// Once built, a call costs two or three atomic loads and allocates nothing;
+// the first key asked of a frame takes no allocation at all (its slot is
+// inside the Frame).
 func (f *Frame) Cached(key *CacheKey, build func(f *Frame) (any, error)) (any, error) {
-	s := f.slot(key)
-	s.once.Do(func() { s.v, s.err = build(f) })
-	return s.v, s.err
+	done, v := f.slot(key)
+	if !done.Load() {
+		mu := &buildLocks[uintptr(unsafe.Pointer(done))>>6%uintptr(len(buildLocks))]
+		mu.Lock()
+		if !done.Load() {
+			val, err := build(f)
+			if err != nil {
+				val = &buildError{err}
+			}
+			*v = val
+			done.Store(true)
+		}
+		mu.Unlock()
+	}
+	if e, ok := (*v).(*buildError); ok {
+		return nil, e.err
+	}
+	return *v, nil
 }
 
-// slot returns key's slot, claiming a free one or chaining a new one.
-func (f *Frame) slot(key *CacheKey) *cacheSlot {
-	s := &f.first
+// slot returns key's slot: the frame's own, claimed if free, or one chained
+// after it, made if missing.
+func (f *Frame) slot(key *CacheKey) (*atomic.Bool, *any) {
+	// The inline key, once set, never changes: after a failed claim it is
+	// someone else's, or key itself claimed concurrently.
+	if k := f.key.Load(); k == key || k == nil && (f.key.CompareAndSwap(nil, key) || f.key.Load() == key) {
+		return &f.done, &f.v
+	}
+	next := &f.next
 	for {
-		// A key, once set, never changes: after a failed claim it is
-		// someone else's, or key itself claimed concurrently.
-		if k := s.key.Load(); k == key || k == nil && (s.key.CompareAndSwap(nil, key) || s.key.Load() == key) {
-			return s
-		}
-		next := s.next.Load()
-		if next == nil {
-			n := &cacheSlot{}
-			n.key.Store(key)
-			if s.next.CompareAndSwap(nil, n) {
-				return n
+		s := next.Load()
+		if s == nil {
+			n := &cacheSlot{key: key}
+			if next.CompareAndSwap(nil, n) {
+				return &n.done, &n.v
 			}
-			next = s.next.Load()
+			s = next.Load()
 		}
-		s = next
+		if s.key == key {
+			return &s.done, &s.v
+		}
+		next = &s.next
 	}
 }

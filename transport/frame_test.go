@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 )
 
 // TestFrameCachedOncePerKey: concurrent callers of each of three keys get
@@ -84,5 +85,13 @@ func TestFrameCachedAllocs(t *testing.T) {
 		_, _ = f.Cached(allocKeyB, buildAlloc)
 	}); n != 0 {
 		t.Fatalf("cached lookups: %v allocations, want 0", n)
+	}
+}
+
+// TestFrameSize: a Frame is in the 64-byte size class, as before it had a
+// cache slot: one is allocated per serializer per fan-out.
+func TestFrameSize(t *testing.T) {
+	if n := unsafe.Sizeof(Frame{}); n > 64 {
+		t.Fatalf("Frame is %d bytes, want at most 64", n)
 	}
 }
