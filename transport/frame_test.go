@@ -95,3 +95,17 @@ func TestFrameSize(t *testing.T) {
 		t.Fatalf("Frame is %d bytes, want at most 64", n)
 	}
 }
+
+// BenchmarkFrameCached is a fan-out's lookups of a frame's built form.
+func BenchmarkFrameCached(b *testing.B) {
+	f := NewFrame([]byte("event"), false)
+	_, _ = f.Cached(allocKeyA, buildAlloc)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if v, err := f.Cached(allocKeyA, buildAlloc); v != allocVal || err != nil {
+				b.Fatal(v, err)
+			}
+		}
+	})
+}
