@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/junction-wamp/junction/serializers"
+	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -119,7 +120,7 @@ func TestCalleeLeavesMidCall(t *testing.T) {
 	caller.in <- &wamp.Call{Request: 2, Options: wamp.Dict{}, Procedure: "com.example.slow"}
 	expectType[*wamp.Invocation](t, callee)
 	expectType[*wamp.Invocation](t, callee)
-	callee.Close(1006, "gone")
+	callee.Close(transport.CloseGoingAway, "gone")
 	seen := map[wamp.ID]bool{}
 	for range 2 {
 		e := expectType[*wamp.Error](t, caller)

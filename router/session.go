@@ -113,7 +113,8 @@ func (s *session) SessionID() wamp.ID { return s.id }
 
 // serve runs the session: handshake, then messages until it ends. A panic
 // while handling a message ends this session only: it is logged with its
-// stack, the peer gets ABORT and close 1011, and the session is cleaned up.
+// stack, the peer gets ABORT and CloseInternalError (1011 on WebSocket), and
+// the session is cleaned up.
 func (s *session) serve() {
 	if !s.handshake() {
 		return
@@ -150,7 +151,7 @@ func (s *session) inputError(err error) string {
 	case errors.As(err, &perr):
 		s.r.stats.ProtocolErrors.Add(1)
 		msg := perr.Err.Error()
-		s.logger().Warn("bad input, closing session", "error", msg, "close_code", int(perr.Code))
+		s.logger().Warn("bad input, closing session", "error", msg, "close", perr.Code.String())
 		s.abort(wamp.ErrProtocolViolation, msg, perr.Code)
 		return "protocol error: " + msg
 	case s.shuttingDown.Load():

@@ -2,26 +2,53 @@ package transport
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// CloseCode is a WebSocket close code (RFC 6455 section 7.4.1) that the router
-// asks a transport to close a connection with.
-type CloseCode int
+// CloseCode is why the router closes a connection, in terms neutral to the
+// transport: what it means, not a number on any wire. Each transport maps
+// it to its own: the WebSocket transport to an RFC 6455 close code (section
+// 7.4.1), sent in its close frame; a RawSocket transport, which has no
+// close message, just closes the connection (after the ABORT or GOODBYE the
+// router sent before). The zero value is CloseNormal.
+//
+// A transport meeting a value it does not know treats it as
+// CloseInternalError.
+type CloseCode uint8
 
-// Close codes the router uses.
+// The reasons the router closes a connection for (and the WebSocket code
+// each maps to).
 const (
-	CloseNormal          CloseCode = 1000 // after GOODBYE
-	CloseGoingAway       CloseCode = 1001 // router shutdown
-	CloseProtocolError   CloseCode = 1002 // protocol violation
-	CloseUnsupportedData CloseCode = 1003 // wrong frame type for the serializer
-	CloseInvalidPayload  CloseCode = 1007 // a text frame that is not UTF-8
-	ClosePolicyViolation CloseCode = 1008 // policy: auth, slow consumer, limits
-	CloseMessageTooBig   CloseCode = 1009 // read limit exceeded
-	CloseInternalError   CloseCode = 1011 // internal error
+	CloseNormal          CloseCode = iota // the session ended normally: GOODBYE, ABORT of a refused HELLO (1000)
+	CloseGoingAway                        // the router shuts down, or the connection is abandoned (1001)
+	CloseProtocolError                    // a WAMP or transport protocol violation (1002)
+	CloseUnsupportedData                  // a message of a kind the serializer does not carry: a text frame on a binary serializer, or the reverse (1003)
+	CloseInvalidPayload                   // a text message that is not UTF-8 (1007)
+	ClosePolicyViolation                  // policy: authentication, slow consumer, limits, timeouts (1008)
+	CloseMessageTooBig                    // a message over the read limit (1009)
+	CloseInternalError                    // an internal error of the router (1011)
 )
+
+var closeNames = [...]string{
+	CloseNormal:          "normal",
+	CloseGoingAway:       "going away",
+	CloseProtocolError:   "protocol error",
+	CloseUnsupportedData: "unsupported data",
+	CloseInvalidPayload:  "invalid payload",
+	ClosePolicyViolation: "policy violation",
+	CloseMessageTooBig:   "message too big",
+	CloseInternalError:   "internal error",
+}
+
+func (c CloseCode) String() string {
+	if int(c) < len(closeNames) {
+		return closeNames[c]
+	}
+	return "close code " + strconv.Itoa(int(c))
+}
 
 // Errors returned by Peer methods.
 var (
@@ -45,13 +72,17 @@ type Info struct {
 	ClientCert string
 }
 
-// Peer is one connected WAMP peer as the router sees it.
+// Peer is one connected WAMP peer as the router sees it. It is all the
+// router knows of a transport: WebSocket today, RawSocket and an
+// event-driven WebSocket engine next (ARCHITECTURE.md, "Transports").
 //
 // Recv is called from one goroutine only (the session's read pump). Send and
 // SendFrame may be called from any goroutine; they never block: they put the
 // message on the peer's bounded outbound queue, which the peer's single writer
 // drains. A peer whose queue stays over its bound is closed with a reason and
-// Send returns ErrSlowConsumer: nothing is dropped silently.
+// Send returns ErrSlowConsumer: nothing is dropped silently. Queue is that
+// queue, for a transport to reuse; Frame.Cached is where a transport keeps
+// its own framing of a shared frame.
 type Peer interface {
 	// Recv returns the next message. Errors: io.EOF or ErrClosed when the
 	// connection ended, a *ProtocolError for input that must end the session.
@@ -63,8 +94,11 @@ type Peer interface {
 	SendFrame(f *Frame) error
 	// Serializer is the serializer negotiated for the connection.
 	Serializer() serializers.Serializer
-	// Close flushes what is queued (within the write timeout), sends a close
-	// frame with code and reason and closes the connection. Idempotent.
+	// Close flushes what is queued (within the write timeout), tells the
+	// client why in the transport's own way (WebSocket: a close frame with
+	// the RFC 6455 code of code, and reason; RawSocket: nothing, the ABORT
+	// or GOODBYE queued before said it) and closes the connection.
+	// Idempotent.
 	Close(code CloseCode, reason string)
 	// Done is closed when the connection is closed.
 	Done() <-chan struct{}
@@ -77,6 +111,34 @@ type Peer interface {
 }
 
 // Handler is what a transport hands accepted peers to; the router implements it.
+//
+// The model is pull, one goroutine per connection: ServePeer reads the
+// peer's messages with Recv and handles each on that goroutine, and may
+// block there: in Recv (waiting for HELLO, for AUTHENTICATE after a
+// CHALLENGE, for the next message), and while handling a message, for
+// bounded times: a call to the realm's dynamic authenticator or authorizer
+// (a WAMP procedure, or a Go hook), the cluster's confirmation of a join,
+// subscription, registration or testament. A blocked session goroutine is
+// also the flow control: the transport stops reading its socket, and TCP
+// pushes back on the client.
+//
+// An event-driven transport, which reads many connections on a few
+// goroutines, cannot give the router a goroutine to block on. The push
+// API designed for it (not built yet; ARCHITECTURE.md, "Transports", says
+// what it takes):
+//
+//	// router side
+//	func (r *Router) Attach(p Peer) Session // admits p (limits, shutdown) or refuses it
+//	type Session interface {
+//		Handle(m wamp.Message) (more bool) // one decoded message; never blocks
+//		Closed(err error)                   // input ended: io.EOF, ErrClosed, a *ProtocolError
+//	}
+//	// transport side, for flow control
+//	type Resumer interface{ Resume() } // implemented by the peer: read again after Handle said !more
+//
+// The transport calls Handle for one session from one goroutine at a time,
+// in the order the messages came, and Closed once, after which it calls
+// nothing; ServePeer then becomes a loop calling Recv, Handle and Closed.
 type Handler interface {
 	// ServePeer runs the peer's session until it ends. It is called on the
 	// connection's read goroutine and returns when the session is over; the
@@ -86,7 +148,7 @@ type Handler interface {
 
 // ProtocolError is input that must end the session: a malformed frame, an
 // unknown message type, a frame of the wrong type for the serializer, an
-// oversized message. Code is the close code to use.
+// oversized message. Code is why the transport asks the session be closed.
 type ProtocolError struct {
 	Code CloseCode
 	Err  error

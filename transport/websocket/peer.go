@@ -279,7 +279,30 @@ func (p *peer) closeWith(code transport.CloseCode, reason string, discard bool) 
 	return closed
 }
 
-// slow closes a slow consumer with 1008, counted and logged (at most one
+// wireCode is the RFC 6455 close code (section 7.4.1) of the router's
+// reason for closing.
+func wireCode(c transport.CloseCode) int {
+	switch c {
+	case transport.CloseNormal:
+		return websocket.CloseNormalClosure // 1000
+	case transport.CloseGoingAway:
+		return websocket.CloseGoingAway // 1001
+	case transport.CloseProtocolError:
+		return websocket.CloseProtocolError // 1002
+	case transport.CloseUnsupportedData:
+		return websocket.CloseUnsupportedData // 1003
+	case transport.CloseInvalidPayload:
+		return websocket.CloseInvalidFramePayloadData // 1007
+	case transport.ClosePolicyViolation:
+		return websocket.ClosePolicyViolation // 1008
+	case transport.CloseMessageTooBig:
+		return websocket.CloseMessageTooBig // 1009
+	default: // CloseInternalError, and any reason this table does not know
+		return websocket.CloseInternalServerErr // 1011
+	}
+}
+
+// slow closes a slow consumer with ClosePolicyViolation (1008), counted and logged (at most one
 // line per client address per interval: a client can cause many). The queue
 // has dropped what it held. The session's read is cut short, so that the
 // router ends the session now (its subscriptions with it); the close frame
@@ -391,7 +414,7 @@ func (p *peer) write(it transport.Item) error {
 	if it.Frame == nil {
 		return p.conn.WriteMessage(p.msgType, it.Data)
 	}
-	pm, err := it.Frame.Prepared()
+	pm, err := prepared(it.Frame)
 	if err != nil {
 		return err
 	}
@@ -419,7 +442,7 @@ func (p *peer) finish() {
 		if len(msg) > 123 {
 			msg = msg[:123]
 		}
-		_ = p.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(int(p.closeCode), msg),
+		_ = p.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(wireCode(p.closeCode), msg),
 			time.Now().Add(p.s.cfg.WriteTimeout))
 		select {
 		case <-p.readerDone:
@@ -444,4 +467,27 @@ func (p *peer) writeFailed(err error) {
 func (p *peer) abandon() {
 	p.closeWith(transport.CloseGoingAway, "write failed", true)
 	_ = p.conn.Close()
+}
+
+// preparedKey is the WebSocket transport's slot in a shared frame: its
+// PreparedMessage, built by the first connection that writes the frame and
+// written by all of them (framed once, and deflated once for those that
+// negotiated compression).
+var preparedKey = transport.NewCacheKey("websocket.PreparedMessage")
+
+// prepared returns the frame's PreparedMessage, built once per frame.
+func prepared(f *transport.Frame) (*websocket.PreparedMessage, error) {
+	v, err := f.Cached(preparedKey, prepare)
+	if err != nil {
+		return nil, err
+	}
+	return v.(*websocket.PreparedMessage), nil
+}
+
+func prepare(f *transport.Frame) (any, error) {
+	mt := websocket.TextMessage
+	if f.Binary {
+		mt = websocket.BinaryMessage
+	}
+	return websocket.NewPreparedMessage(mt, f.Data)
 }

@@ -180,7 +180,7 @@ func TestFanOutCompressedOnce(t *testing.T) {
 			t.Fatalf("event %.40s... %v", msg, err)
 		}
 	}
-	pm, err := f.Prepared()
+	pm, err := websocket.Prepared(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -641,5 +641,27 @@ func TestHandshakeReadLimit(t *testing.T) {
 	}
 	if hs, est := s.Stats().TooBigHandshake.Load(), s.Stats().TooBig.Load(); hs != 1 || est != 1 {
 		t.Fatalf("too big: %d before the session was established, %d after; want 1 and 1", hs, est)
+	}
+}
+
+// TestCloseCodes: each of the router's reasons for closing goes on the wire
+// as the RFC 6455 code it always did; a reason the transport does not know
+// as 1011.
+func TestCloseCodes(t *testing.T) {
+	t.Parallel()
+	for c, want := range map[transport.CloseCode]int{
+		transport.CloseNormal:          1000,
+		transport.CloseGoingAway:       1001,
+		transport.CloseProtocolError:   1002,
+		transport.CloseUnsupportedData: 1003,
+		transport.CloseInvalidPayload:  1007,
+		transport.ClosePolicyViolation: 1008,
+		transport.CloseMessageTooBig:   1009,
+		transport.CloseInternalError:   1011,
+		transport.CloseCode(200):       1011,
+	} {
+		if got := websocket.WireCode(c); got != want {
+			t.Errorf("%v: close code %d, want %d", c, got, want)
+		}
 	}
 }
