@@ -49,10 +49,7 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 	}
 	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)
 	s.syncHeld()
-	if l := s.r.link.Load(); l != nil {
-		// Publications from every node reach the subscriber once SUBSCRIBED.
-		l.announce(subscribeEnvelope(s, sub, true), true)
-	}
+	s.r.cluster().subscribed(s, sub, true)
 	_ = s.send(&wamp.Subscribed{Request: m.Request, Subscription: sub.ID})
 	if created {
 		s.realm.metaEvent("wamp.subscription.on_create", uint64(s.id), subscriptionDetails(sub))
@@ -72,9 +69,7 @@ func (s *session) handleUnsubscribe(m *wamp.Unsubscribe) {
 			fmt.Sprintf("no subscription %d in this session", m.Subscription))
 		return
 	}
-	if l := s.r.link.Load(); l != nil {
-		l.announce(subscribeEnvelope(s, sub, false), true)
-	}
+	s.r.cluster().subscribed(s, sub, false)
 	_ = s.send(&wamp.Unsubscribed{Request: m.Request})
 	s.realm.subscriptionGone(s, m.Subscription, deleted)
 }
@@ -227,21 +222,9 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 // subscribers whose serializer could not carry the payload (another node
 // counts and logs its own). It returns that number too.
 func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func(failed int)) int {
-	l := rm.link.Load()
-	if l == nil {
-		failed := rm.deliver(publisher, pub, topic, payload, aud, disclose, nil)
-		if delivered != nil {
-			delivered(failed)
-		}
-		return failed
-	}
-	var nodes []string // with a subscriber to the topic, found by the same match
+	var nodes []string // the other nodes with a subscriber to the topic, found by the same match
 	failed := rm.deliver(publisher, pub, topic, payload, aud, disclose, &nodes)
-	var confirmed func()
-	if delivered != nil {
-		confirmed = func() { delivered(failed) }
-	}
-	l.forwardPublish(rm, nodes, publisher, pub, topic, payload, aud, disclose, retain, confirmed)
+	rm.cluster().forwardPublish(rm, nodes, publisher, pub, topic, payload, *aud, disclose, retain, failed, delivered)
 	return failed
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -187,8 +188,7 @@ func (r *Router) AttachCluster(bus Bus) *ClusterHandler {
 	r.realmsMu.Lock() // a realm created from now on gets global ids too (Router.realm)
 	r.link.Store(l)
 	for _, rm := range r.realms {
-		rm.Dealer.GlobalIDs()
-		rm.Broker.GlobalIDs()
+		l.newRealm(rm)
 	}
 	r.realmsMu.Unlock()
 	return &ClusterHandler{l}
@@ -334,6 +334,78 @@ func (l *clusterLink) announce(e *envelope, wait bool) {
 		}
 	}
 }
+
+// The clusterLayer of a node of a cluster (layer.go).
+
+// atomicLink holds a router's link; nil on a single node.
+type atomicLink = atomic.Pointer[clusterLink]
+
+func (l *clusterLink) joined(s *session) {
+	if !s.internal {
+		l.announce(joinEnvelope(s), true) // known on every node before the client is
+	}
+}
+
+func (l *clusterLink) left(s *session) {
+	if !s.internal {
+		l.announce(&envelope{Kind: kLeave, Realm: string(s.realm.Name), Session: uint64(s.id)}, false)
+	}
+}
+
+func (l *clusterLink) registered(s *session, reg *realms.Registration) {
+	if !s.internal {
+		l.announce(registerEnvelope(s, reg), true) // callable from every node once REGISTERED
+	}
+}
+
+func (l *clusterLink) unregistered(s *session, reg wamp.ID) {
+	if !s.internal {
+		l.announce(&envelope{Kind: kUnregister, Realm: string(s.realm.Name), Session: uint64(s.id), Registration: uint64(reg)}, true)
+	}
+}
+
+func (l *clusterLink) subscribed(s *session, sub *realms.Subscription, on bool) {
+	// Publications from every node reach the subscriber once SUBSCRIBED.
+	l.announce(subscribeEnvelope(s, sub, on), true)
+}
+
+func (l *clusterLink) testament(s *session, scope string, t testament) {
+	l.announce(testamentEnvelope(s, scope, t), true)
+}
+
+func (l *clusterLink) flushed(s *session, scope string) {
+	l.announce(&envelope{Kind: kFlush, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope}, true)
+}
+
+func (l *clusterLink) answer(s *session, m wamp.Message) bool {
+	var request wamp.ID
+	final := true
+	switch m := m.(type) {
+	case *wamp.Yield:
+		request, final = m.Request, !m.Options.Bool("progress", false)
+	case *wamp.Error:
+		if m.Type != wamp.INVOCATION {
+			return false
+		}
+		request = m.Request
+	default:
+		return false
+	}
+	from, ok := s.answerOrigin(request, final)
+	if ok {
+		l.forwardAnswer(s, m, from)
+	}
+	return ok
+}
+
+func (l *clusterLink) newRealm(rm *realm) {
+	// Registration and subscription ids unique across the cluster.
+	rm.Dealer.GlobalIDs()
+	rm.Broker.GlobalIDs()
+}
+
+// keepsRealms: a realm created on demand stays, other nodes' sessions are in it.
+func (l *clusterLink) keepsRealms() bool { return true }
 
 func (l *clusterLink) nodeUp(id string) {
 	l.mu.Lock()
@@ -605,6 +677,17 @@ func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *envelope) *session {
 	return p
 }
 
+// registrationID is the id callee s knows its registration id by: id
+// itself, or for a proxy the id on its own node.
+func (s *session) registrationID(id wamp.ID) wamp.ID {
+	if s.remote == "" {
+		return id
+	}
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	return s.remoteRegs[id]
+}
+
 func (l *clusterLink) addRegistration(p *session, e *envelope) {
 	remoteID := wamp.ID(e.Registration)
 	for _, rid := range p.remoteRegs {
@@ -742,7 +825,11 @@ func (l *clusterLink) applyPublish(rm *realm, e *envelope) {
 // nodes that have a matching subscriber (every node if it is retained).
 // confirmed, if set, is called once they have all delivered it (or after
 // the node timeout).
-func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, confirmed func()) {
+func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud audience, disclose, retain bool, failed int, delivered func(failed int)) {
+	var confirmed func()
+	if delivered != nil {
+		confirmed = func() { delivered(failed) }
+	}
 	if retain {
 		targets = targets[:0]
 		l.mu.Lock()
@@ -757,7 +844,7 @@ func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *ses
 		}
 		return
 	}
-	e, err := l.publishEnvelope(rm, publisher, pub, topic, payload, aud, disclose, retain, time.Now())
+	e, err := l.publishEnvelope(rm, publisher, pub, topic, payload, &aud, disclose, retain, time.Now())
 	var data []byte
 	if err == nil {
 		data, err = encodeEnvelope(e)

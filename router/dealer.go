@@ -86,9 +86,7 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 			fmt.Sprintf("procedure %q is already registered (shared registration needs the same invoke policy, other than single)", m.Procedure))
 		return false, ""
 	}
-	if l := s.r.link.Load(); l != nil && !s.internal {
-		l.announce(registerEnvelope(s, reg), true) // callable from every node once REGISTERED
-	}
+	s.r.cluster().registered(s, reg) // callable from every node once REGISTERED
 	_ = s.send(&wamp.Registered{Request: m.Request, Registration: reg.ID})
 	if created {
 		s.realm.metaEvent("wamp.registration.on_create", uint64(s.id), registrationDetails(reg))
@@ -105,9 +103,7 @@ func (s *session) handleUnregister(m *wamp.Unregister) {
 			fmt.Sprintf("no registration %d in this session", m.Registration))
 		return
 	}
-	if l := s.r.link.Load(); l != nil && !s.internal {
-		l.announce(&envelope{Kind: kUnregister, Realm: string(s.realm.Name), Session: uint64(s.id), Registration: uint64(m.Registration)}, true)
-	}
+	s.r.cluster().unregistered(s, m.Registration)
 	_ = s.send(&wamp.Unregistered{Request: m.Request})
 	s.realm.registrationGone(s, m.Registration, deleted)
 }
@@ -219,12 +215,7 @@ func (s *session) route(c *callRequest) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
 		return
 	}
-	regID := reg.ID
-	if callee.remote != "" { // the callee knows the registration by its own node's id
-		callee.invMu.Lock()
-		regID = callee.remoteRegs[reg.ID]
-		callee.invMu.Unlock()
-	}
+	regID := callee.registrationID(reg.ID)
 	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: c.progress, registration: regID, chunked: c.chunk, start: time.Now()}
 	switch callee.addInvocation(inv) {
 	case errCalleeGone:

@@ -298,9 +298,7 @@ func metaAddTestament(s *session, args []any, kwargs map[string]any) ([]any, *wa
 	if err := s.keepTestament(scope, t); err != nil {
 		return nil, err
 	}
-	if l := s.r.link.Load(); l != nil {
-		l.announce(testamentEnvelope(s, scope, t), true)
-	}
+	s.r.cluster().testament(s, scope, t)
 	return nil, nil
 }
 
@@ -318,9 +316,7 @@ func metaFlushTestaments(s *session, _ []any, kwargs map[string]any) ([]any, *wa
 	delete(s.testaments, scope)
 	s.testMu.Unlock()
 	s.countTestamentBytes(-released)
-	if l := s.r.link.Load(); l != nil {
-		l.announce(&envelope{Kind: kFlush, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope}, true)
-	}
+	s.r.cluster().flushed(s, scope)
 	return nil, nil
 }
 

@@ -217,9 +217,7 @@ func (s *session) leave(reason string) {
 	for _, reg := range regs {
 		s.realm.registrationGone(s, reg.ID, reg.Deleted)
 	}
-	if l := s.r.link.Load(); l != nil && !s.internal {
-		l.announce(&envelope{Kind: kLeave, Realm: string(s.realm.Name), Session: uint64(s.id)}, false)
-	}
+	s.r.cluster().left(s)
 	s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
 	s.r.retire(s.realm)
 	s.r.stats.SessionsLeft.Add(1)
