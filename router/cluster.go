@@ -1,7 +1,6 @@
 package router
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,8 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
-
+	"github.com/junction-wamp/junction/cluster/wire"
 	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport"
@@ -62,107 +60,15 @@ type Bus interface {
 //     invocations fail with wamp.error.canceled) and the live node with the
 //     smallest id publishes their testaments and wamp.session.on_leave.
 
-// Kinds of cluster messages.
-const (
-	kSnapshot uint8 = iota + 1
-	kJoin
-	kLeave
-	kRegister
-	kUnregister
-	kSubscribe
-	kTestament
-	kFlush
-	kFrame   // to a local session: an encoded message
-	kClose   // to a local session: close its connection
-	kAnswer  // to the node owning an invocation: YIELD or ERROR from its callee
-	kPublish // a publication, for this node's subscribers
-)
-
-// envelope is one cluster message, msgpack-encoded; a kind uses some fields.
-type envelope struct {
-	Kind    uint8  `msgpack:"k"`
-	Realm   string `msgpack:"r,omitempty"`
-	Session uint64 `msgpack:"s,omitempty"`
-
-	// kJoin
-	AuthID       string         `msgpack:"ai,omitempty"`
-	AuthRole     string         `msgpack:"ar,omitempty"`
-	AuthMethod   string         `msgpack:"am,omitempty"`
-	AuthProvider string         `msgpack:"ap,omitempty"`
-	Serializer   string         `msgpack:"z,omitempty"`
-	Roles        map[string]any `msgpack:"ro,omitempty"`
-	Joined       int64          `msgpack:"j,omitempty"`
-
-	// kRegister, kUnregister
-	Procedure      string `msgpack:"p,omitempty"`
-	Match          string `msgpack:"m,omitempty"`
-	Invoke         string `msgpack:"i,omitempty"`
-	Registration   uint64 `msgpack:"g,omitempty"`
-	DiscloseCaller bool   `msgpack:"dc,omitempty"`
-	ForwardTimeout bool   `msgpack:"ft,omitempty"`
-
-	// kSubscribe, kPublish, kTestament
-	Topic        string `msgpack:"t,omitempty"`
-	On           bool   `msgpack:"on,omitempty"`
-	Subscription uint64 `msgpack:"sb,omitempty"` // kSubscribe: its id on the sending node
-
-	// kFrame, kAnswer, kPublish: a message encoded with Serializer.
-	Frame  []byte `msgpack:"f,omitempty"`
-	Binary bool   `msgpack:"b,omitempty"`
-	// kFrame of an INVOCATION or INTERRUPT: the request id on the node
-	// that owns the call.
-	Request uint64 `msgpack:"q,omitempty"`
-	// kClose
-	Code   int    `msgpack:"c,omitempty"`
-	Reason string `msgpack:"re,omitempty"`
-
-	// kPublish
-	Publication      uint64   `msgpack:"pu,omitempty"`
-	Disclose         bool     `msgpack:"d,omitempty"`
-	Retain           bool     `msgpack:"rt,omitempty"`
-	StoreOnly        bool     `msgpack:"so,omitempty"` // a retained event in a snapshot: keep, do not deliver
-	Time             int64    `msgpack:"tm,omitempty"` // when it was published, Unix nanoseconds
-	Exclude          []uint64 `msgpack:"x,omitempty"`
-	Eligible         []uint64 `msgpack:"e,omitempty"`
-	ExcludeAuthID    []string `msgpack:"xi,omitempty"`
-	EligibleAuthID   []string `msgpack:"ei,omitempty"`
-	ExcludeAuthRole  []string `msgpack:"xr,omitempty"`
-	EligibleAuthRole []string `msgpack:"er,omitempty"`
-
-	// kTestament, kFlush
-	Scope   string         `msgpack:"sc,omitempty"`
-	Args    []any          `msgpack:"a,omitempty"`
-	Kwargs  map[string]any `msgpack:"kw,omitempty"`
-	Options map[string]any `msgpack:"o,omitempty"`
-
-	// kSnapshot: sent in parts of at most snapshotPart items; More is set
-	// on every part but the last.
-	Items []*envelope `msgpack:"it,omitempty"`
-	Reply bool        `msgpack:"rp,omitempty"`
-	More  bool        `msgpack:"mo,omitempty"`
-}
-
 // snapshotPart bounds the items of one snapshot message, so that a node
 // with many sessions stays far below NATS's max_payload.
 var snapshotPart = 2000 // a variable for tests
-
-func encodeEnvelope(e *envelope) ([]byte, error) { return msgpack.Marshal(e) }
-
-func decodeEnvelope(data []byte) (*envelope, error) {
-	if err := serializers.CheckMsgpack(data); err != nil { // bounds what the decoder allocates
-		return nil, err
-	}
-	d := msgpack.NewDecoder(bytes.NewReader(data))
-	d.UseLooseInterfaceDecoding(true) // integers as int64/uint64, as the rest of the router expects
-	e := new(envelope)
-	return e, d.Decode(e)
-}
 
 // remoteNode is what this node knows of another.
 type remoteNode struct {
 	id       string
 	proxies  map[wamp.ID]*session // its sessions, by id
-	snapshot []*envelope          // the parts of its snapshot received so far
+	snapshot []*wire.Envelope     // the parts of its snapshot received so far
 }
 
 // origin is an invocation as the node that owns the call knows it.
@@ -300,8 +206,8 @@ func (l *clusterLink) node(id string) *remoteNode {
 }
 
 // send encodes e for node to. An error is logged and returned.
-func (l *clusterLink) send(to string, e *envelope) error {
-	data, err := encodeEnvelope(e)
+func (l *clusterLink) send(to string, e *wire.Envelope) error {
+	data, err := wire.Encode(e)
 	if err == nil {
 		err = l.bus.Send(to, data)
 	}
@@ -314,8 +220,8 @@ func (l *clusterLink) send(to string, e *envelope) error {
 // announce sends e to every node known alive. With wait it returns once
 // each has applied it (or after the node timeout): what a client is told
 // next (WELCOME, REGISTERED, SUBSCRIBED...) then holds on every node.
-func (l *clusterLink) announce(e *envelope, wait bool) {
-	data, err := encodeEnvelope(e)
+func (l *clusterLink) announce(e *wire.Envelope, wait bool) {
+	data, err := wire.Encode(e)
 	if err != nil {
 		l.r.log.Error("cannot encode cluster message", "kind", e.Kind, "error", err)
 		return
@@ -348,7 +254,7 @@ func (l *clusterLink) joined(s *session) {
 
 func (l *clusterLink) left(s *session) {
 	if !s.internal {
-		l.announce(&envelope{Kind: kLeave, Realm: string(s.realm.Name), Session: uint64(s.id)}, false)
+		l.announce(&wire.Envelope{Kind: wire.KindLeave, Realm: string(s.realm.Name), Session: uint64(s.id)}, false)
 	}
 }
 
@@ -360,7 +266,7 @@ func (l *clusterLink) registered(s *session, reg *realms.Registration) {
 
 func (l *clusterLink) unregistered(s *session, reg wamp.ID) {
 	if !s.internal {
-		l.announce(&envelope{Kind: kUnregister, Realm: string(s.realm.Name), Session: uint64(s.id), Registration: uint64(reg)}, true)
+		l.announce(&wire.Envelope{Kind: wire.KindUnregister, Realm: string(s.realm.Name), Session: uint64(s.id), Registration: uint64(reg)}, true)
 	}
 }
 
@@ -374,7 +280,7 @@ func (l *clusterLink) testament(s *session, scope string, t testament) {
 }
 
 func (l *clusterLink) flushed(s *session, scope string) {
-	l.announce(&envelope{Kind: kFlush, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope}, true)
+	l.announce(&wire.Envelope{Kind: wire.KindFlush, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope}, true)
 }
 
 func (l *clusterLink) answer(s *session, m wamp.Message) bool {
@@ -432,8 +338,8 @@ func (l *clusterLink) sendSnapshot(to string, reply bool) {
 }
 
 // snapshot is everything the other nodes must know of this one.
-func (l *clusterLink) snapshot(reply bool) *envelope {
-	snap := &envelope{Kind: kSnapshot, Reply: reply}
+func (l *clusterLink) snapshot(reply bool) *wire.Envelope {
+	snap := &wire.Envelope{Kind: wire.KindSnapshot, Reply: reply}
 	for _, rm := range l.r.allRealms() {
 		// Retained events first: whoever sees this node's sessions there
 		// finds its retained events too.
@@ -486,25 +392,25 @@ func (r *Router) allRealms() []*realm {
 	return out
 }
 
-func joinEnvelope(s *session) *envelope {
-	return &envelope{Kind: kJoin, Realm: string(s.realm.Name), Session: uint64(s.id), AuthID: s.authid, AuthRole: s.authrole,
+func joinEnvelope(s *session) *wire.Envelope {
+	return &wire.Envelope{Kind: wire.KindJoin, Realm: string(s.realm.Name), Session: uint64(s.id), AuthID: s.authid, AuthRole: s.authrole,
 		AuthMethod: s.authmethod, AuthProvider: s.authprovider, Serializer: s.peer.Serializer().Name(),
 		Roles: s.roles, Joined: s.joined.UnixMilli()}
 }
 
-func registerEnvelope(s *session, reg *realms.Registration) *envelope {
-	return &envelope{Kind: kRegister, Realm: string(s.realm.Name), Session: uint64(s.id), Procedure: string(reg.Procedure),
+func registerEnvelope(s *session, reg *realms.Registration) *wire.Envelope {
+	return &wire.Envelope{Kind: wire.KindRegister, Realm: string(s.realm.Name), Session: uint64(s.id), Procedure: string(reg.Procedure),
 		Match: reg.Match, Invoke: reg.Invoke, Registration: uint64(reg.ID),
 		DiscloseCaller: reg.DiscloseCaller, ForwardTimeout: reg.ForwardTimeout}
 }
 
-func subscribeEnvelope(s *session, sub *realms.Subscription, on bool) *envelope {
-	return &envelope{Kind: kSubscribe, Realm: string(s.realm.Name), Session: uint64(s.id), Topic: string(sub.Topic), Match: sub.Match,
+func subscribeEnvelope(s *session, sub *realms.Subscription, on bool) *wire.Envelope {
+	return &wire.Envelope{Kind: wire.KindSubscribe, Realm: string(s.realm.Name), Session: uint64(s.id), Topic: string(sub.Topic), Match: sub.Match,
 		On: on, Subscription: uint64(sub.ID)}
 }
 
-func testamentEnvelope(s *session, scope string, t testament) *envelope {
-	return &envelope{Kind: kTestament, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope,
+func testamentEnvelope(s *session, scope string, t testament) *wire.Envelope {
+	return &wire.Envelope{Kind: wire.KindTestament, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope,
 		Topic: string(t.topic), Args: t.args, Kwargs: t.kwargs, Options: t.options}
 }
 
@@ -549,7 +455,7 @@ func (l *clusterLink) dropProxy(p *session, why string) {
 }
 
 func (l *clusterLink) deliver(from string, data []byte) {
-	e, err := decodeEnvelope(data)
+	e, err := wire.Decode(data)
 	if err != nil {
 		l.r.log.Error("malformed cluster message ignored", "node", from, "error", err)
 		return
@@ -562,8 +468,8 @@ func (l *clusterLink) deliver(from string, data []byte) {
 
 // apply handles one message of node n. Messages of one node are applied in
 // order, on one goroutine.
-func (l *clusterLink) apply(n *remoteNode, e *envelope) {
-	if e.Kind == kSnapshot {
+func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
+	if e.Kind == wire.KindSnapshot {
 		n.snapshot = append(n.snapshot, e.Items...)
 		if !e.More {
 			e.Items, n.snapshot = n.snapshot, nil
@@ -578,22 +484,22 @@ func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 	}
 	id := wamp.ID(e.Session)
 	switch e.Kind {
-	case kJoin:
+	case wire.KindJoin:
 		l.addProxy(n, rm, e)
-	case kLeave:
+	case wire.KindLeave:
 		if p := n.proxies[id]; p != nil {
 			delete(n.proxies, id)
 			l.dropProxy(p, "session left")
 		}
-	case kRegister:
+	case wire.KindRegister:
 		if p := n.proxies[id]; p != nil {
 			l.addRegistration(p, e)
 		}
-	case kUnregister:
+	case wire.KindUnregister:
 		if p := n.proxies[id]; p != nil {
 			l.removeRegistration(p, wamp.ID(e.Registration))
 		}
-	case kSubscribe:
+	case wire.KindSubscribe:
 		p := n.proxies[id]
 		if p == nil {
 			return
@@ -603,26 +509,26 @@ func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 		} else if sub := rm.Broker.Lookup(wamp.URI(e.Topic), e.Match); sub != nil {
 			_, _, _ = rm.Broker.Unsubscribe(p, sub.ID)
 		}
-	case kTestament:
+	case wire.KindTestament:
 		if p := n.proxies[id]; p != nil {
 			p.testMu.Lock()
 			p.testaments[e.Scope] = append(p.testaments[e.Scope], testament{topic: wamp.URI(e.Topic), args: e.Args, kwargs: e.Kwargs, options: e.Options})
 			p.testMu.Unlock()
 		}
-	case kFlush:
+	case wire.KindFlush:
 		if p := n.proxies[id]; p != nil {
 			p.testMu.Lock()
 			delete(p.testaments, e.Scope)
 			p.testMu.Unlock()
 		}
-	case kFrame, kClose:
+	case wire.KindFrame, wire.KindClose:
 		rc, ok := rm.Session(id)
 		s, _ := rc.(*session)
 		if !ok || s.remote != "" {
 			l.r.log.Debug("cluster message for a session that is gone", "node", n.id, "session", e.Session, "kind", e.Kind)
 			return
 		}
-		if e.Kind == kClose {
+		if e.Kind == wire.KindClose {
 			s.peer.Close(transport.CloseCode(e.Code), e.Reason)
 			return
 		}
@@ -632,7 +538,7 @@ func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 		}
 		// Counted as sent on the node that routed it.
 		_ = s.peer.SendFrame(transport.NewFrame(e.Frame, e.Binary))
-	case kAnswer:
+	case wire.KindAnswer:
 		p := n.proxies[id]
 		if p == nil {
 			return
@@ -648,12 +554,12 @@ func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 		case *wamp.Error:
 			p.handleError(m)
 		}
-	case kPublish:
+	case wire.KindPublish:
 		l.applyPublish(rm, e)
 	}
 }
 
-func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *envelope) *session {
+func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *session {
 	id := wamp.ID(e.Session)
 	if p := n.proxies[id]; p != nil {
 		return p
@@ -688,7 +594,7 @@ func (s *session) registrationID(id wamp.ID) wamp.ID {
 	return s.remoteRegs[id]
 }
 
-func (l *clusterLink) addRegistration(p *session, e *envelope) {
+func (l *clusterLink) addRegistration(p *session, e *wire.Envelope) {
 	remoteID := wamp.ID(e.Registration)
 	for _, rid := range p.remoteRegs {
 		if rid == remoteID {
@@ -724,22 +630,22 @@ func (l *clusterLink) removeRegistration(p *session, remoteID wamp.ID) {
 }
 
 // applySnapshot brings what this node knows of n in line with n's snapshot.
-func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
+func (l *clusterLink) applySnapshot(n *remoteNode, snap *wire.Envelope) {
 	sessions := make(map[wamp.ID]bool)
 	regs := make(map[wamp.ID]map[wamp.ID]bool)   // session -> remote registration ids
 	subs := make(map[wamp.ID]map[[2]string]bool) // session -> match and topic
-	snap.Items = slices.DeleteFunc(snap.Items, func(e *envelope) bool { return e == nil })
+	snap.Items = slices.DeleteFunc(snap.Items, func(e *wire.Envelope) bool { return e == nil })
 	for _, e := range snap.Items {
 		id := wamp.ID(e.Session)
 		switch e.Kind {
-		case kJoin:
+		case wire.KindJoin:
 			sessions[id] = true
-		case kRegister:
+		case wire.KindRegister:
 			if regs[id] == nil {
 				regs[id] = make(map[wamp.ID]bool)
 			}
 			regs[id][wamp.ID(e.Registration)] = true
-		case kSubscribe:
+		case wire.KindSubscribe:
 			if subs[id] == nil {
 				subs[id] = make(map[[2]string]bool)
 			}
@@ -786,7 +692,7 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
 }
 
 // applyPublish delivers a publication of another node to this node's subscribers.
-func (l *clusterLink) applyPublish(rm *realm, e *envelope) {
+func (l *clusterLink) applyPublish(rm *realm, e *wire.Envelope) {
 	ser, ok := serializers.ByName(e.Serializer)
 	if !ok {
 		return
@@ -847,7 +753,7 @@ func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *ses
 	e, err := l.publishEnvelope(rm, publisher, pub, topic, payload, &aud, disclose, retain, time.Now())
 	var data []byte
 	if err == nil {
-		data, err = encodeEnvelope(e)
+		data, err = wire.Encode(e)
 	}
 	if err != nil {
 		l.r.log.Error("cannot encode a publication for the cluster", "topic", topic, "error", err)
@@ -874,7 +780,7 @@ func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *ses
 }
 
 // publishEnvelope is a publication as it travels to another node.
-func (l *clusterLink) publishEnvelope(rm *realm, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, at time.Time) (*envelope, error) {
+func (l *clusterLink) publishEnvelope(rm *realm, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, at time.Time) (*wire.Envelope, error) {
 	ser := serializers.ForEncoding(payload.Encoding)
 	if ser == nil {
 		ser, _ = serializers.ByName("msgpack")
@@ -883,7 +789,7 @@ func (l *clusterLink) publishEnvelope(rm *realm, publisher *session, pub wamp.ID
 	if err != nil {
 		return nil, err
 	}
-	e := &envelope{Kind: kPublish, Realm: string(rm.Name), Topic: string(topic), Publication: uint64(pub),
+	e := &wire.Envelope{Kind: wire.KindPublish, Realm: string(rm.Name), Topic: string(topic), Publication: uint64(pub),
 		Serializer: ser.Name(), Frame: frame, Disclose: disclose, Retain: retain, Time: at.UnixNano(),
 		Exclude: idList(aud.exclude), Eligible: idList(aud.eligible),
 		ExcludeAuthID: strList(aud.excludeAuthID), EligibleAuthID: strList(aud.eligibleAuthID),
@@ -896,7 +802,7 @@ func (l *clusterLink) publishEnvelope(rm *realm, publisher *session, pub wamp.ID
 
 // deliverInvocation gives local callee s an INVOCATION or INTERRUPT of a
 // call node n owns, under s's own request id.
-func (l *clusterLink) deliverInvocation(n *remoteNode, s *session, e *envelope) {
+func (l *clusterLink) deliverInvocation(n *remoteNode, s *session, e *wire.Envelope) {
 	msg, err := s.peer.Serializer().Decode(e.Frame)
 	if err != nil {
 		l.r.log.Error("undecodable invocation from a cluster node", "node", n.id, "error", err)
@@ -958,7 +864,7 @@ func (l *clusterLink) forwardAnswer(s *session, m wamp.Message, from origin) {
 		s.logger().Error("cannot encode an answer for the cluster", "error", err)
 		return
 	}
-	_ = l.send(from.node, &envelope{Kind: kAnswer, Realm: string(s.realm.Name), Session: uint64(s.id), Frame: data})
+	_ = l.send(from.node, &wire.Envelope{Kind: wire.KindAnswer, Realm: string(s.realm.Name), Session: uint64(s.id), Frame: data})
 }
 
 // abandonInvocations interrupts what this node's callees run for the calls
@@ -1073,7 +979,7 @@ func (p *clusterPeer) sendFrame(data []byte, request wamp.ID) error {
 	}
 	// An error (such as a message over NATS's max_payload) fails the call
 	// or is logged: nothing is dropped unnoticed.
-	if err := p.l.send(p.node, &envelope{Kind: kFrame, Realm: p.realm, Session: uint64(p.id), Frame: data,
+	if err := p.l.send(p.node, &wire.Envelope{Kind: wire.KindFrame, Realm: p.realm, Session: uint64(p.id), Frame: data,
 		Binary: p.ser.Binary(), Request: uint64(request)}); err != nil {
 		return fmt.Errorf("%w: %w", errNodeUnreachable, err)
 	}
@@ -1088,7 +994,7 @@ func (p *clusterPeer) Serializer() serializers.Serializer { return p.ser }
 
 // Close closes the remote session's connection, on its node.
 func (p *clusterPeer) Close(code transport.CloseCode, reason string) {
-	_ = p.l.send(p.node, &envelope{Kind: kClose, Realm: p.realm, Session: uint64(p.id), Code: int(code), Reason: reason})
+	_ = p.l.send(p.node, &wire.Envelope{Kind: wire.KindClose, Realm: p.realm, Session: uint64(p.id), Code: int(code), Reason: reason})
 }
 
 func (p *clusterPeer) closeLocal()           { p.once.Do(func() { close(p.done) }) }
