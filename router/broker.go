@@ -165,7 +165,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	}
 	pub := wamp.GlobalID()
 	if err := s.realm.events.record(&storedEvent{publication: pub, topic: m.Topic, time: time.Now(), payload: m.Payload,
-		publisher: s, disclose: disclose, aud: aud.forLater()}, retain); err != nil {
+		publisher: &s.identity, disclose: disclose, aud: aud.forLater()}, retain); err != nil {
 		var full *retainedFull
 		if errors.As(err, &full) {
 			s.limitReached(full.limit, err.Error())
@@ -177,7 +177,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	if ack { // no closure for a plain publication
 		published = func(failed int) { s.published(ack, m.Request, pub, failed) }
 	}
-	if failed := s.realm.publish(s, pub, m.Topic, m.Payload, &aud, disclose, retain, published); failed > 0 && !ack {
+	if failed := s.realm.publish(&s.identity, pub, m.Topic, m.Payload, &aud, disclose, retain, published); failed > 0 && !ack {
 		s.published(ack, m.Request, pub, failed)
 	}
 	return false, ""
@@ -221,7 +221,7 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 // in a cluster (from another goroutine), with the number of this node's
 // subscribers whose serializer could not carry the payload (another node
 // counts and logs its own). It returns that number too.
-func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func(failed int)) int {
+func (rm *realm) publish(publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func(failed int)) int {
 	var nodes []string // the other nodes with a subscriber to the topic, found by the same match
 	failed := rm.deliver(publisher, pub, topic, payload, aud, disclose, &nodes)
 	rm.cluster().forwardPublish(rm, nodes, publisher, pub, topic, payload, *aud, disclose, retain, failed, delivered)
@@ -232,7 +232,7 @@ func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payloa
 // how many could not receive it because their serializer cannot carry its
 // payload. With nodes set, it appends the cluster nodes of the remote
 // subscribers it passes.
-func (rm *realm) deliver(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool, nodes *[]string) int {
+func (rm *realm) deliver(publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool, nodes *[]string) int {
 	var buf [4]*realms.Subscription
 	failed := 0
 	for _, sub := range rm.Broker.Match(buf[:0], topic) {
@@ -243,7 +243,7 @@ func (rm *realm) deliver(publisher *session, pub wamp.ID, topic wamp.URI, payloa
 }
 
 // eventDetails returns EVENT.Details; nil (encoded as {}) for a plain event.
-func eventDetails(publisher *session, sub *realms.Subscription, topic wamp.URI, disclose bool) wamp.Dict {
+func eventDetails(publisher *identity, sub *realms.Subscription, topic wamp.URI, disclose bool) wamp.Dict {
 	var d lazyDict
 	if sub.Match != realms.MatchExact {
 		d.set("topic", string(topic))

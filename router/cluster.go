@@ -571,7 +571,7 @@ func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *sess
 	}
 	p := &session{
 		r: l.r, encoding: ser.Encoding(), binary: ser.Binary(), address: "node " + n.id,
-		id: id, realm: rm, authid: e.AuthID, authrole: e.AuthRole, authmethod: e.AuthMethod, authprovider: e.AuthProvider,
+		identity: identity{id: id, authid: e.AuthID, authrole: e.AuthRole}, realm: rm, authmethod: e.AuthMethod, authprovider: e.AuthProvider,
 		joined: time.UnixMilli(e.Joined), roles: wamp.Dict(e.Roles),
 		invocations: make(map[wamp.ID]*invocation), calls: make(map[wamp.ID]*invocation), testaments: make(map[string][]testament),
 		remote: n.id, remoteRegs: make(map[wamp.ID]wamp.ID),
@@ -703,7 +703,7 @@ func (l *clusterLink) applyPublish(rm *realm, e *wire.Envelope) {
 		l.r.log.Error("undecodable publication from a cluster node", "error", err)
 		return
 	}
-	publisher := &session{id: wamp.ID(e.Session), authid: e.AuthID, authrole: e.AuthRole, remote: "publisher"}
+	publisher := &identity{id: wamp.ID(e.Session), authid: e.AuthID, authrole: e.AuthRole}
 	if e.Session == 0 {
 		publisher = nil
 	}
@@ -731,7 +731,7 @@ func (l *clusterLink) applyPublish(rm *realm, e *wire.Envelope) {
 // nodes that have a matching subscriber (every node if it is retained).
 // confirmed, if set, is called once they have all delivered it (or after
 // the node timeout).
-func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud audience, disclose, retain bool, failed int, delivered func(failed int)) {
+func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud audience, disclose, retain bool, failed int, delivered func(failed int)) {
 	var confirmed func()
 	if delivered != nil {
 		confirmed = func() { delivered(failed) }
@@ -780,7 +780,7 @@ func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *ses
 }
 
 // publishEnvelope is a publication as it travels to another node.
-func (l *clusterLink) publishEnvelope(rm *realm, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, at time.Time) (*wire.Envelope, error) {
+func (l *clusterLink) publishEnvelope(rm *realm, publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, at time.Time) (*wire.Envelope, error) {
 	ser := serializers.ForEncoding(payload.Encoding)
 	if ser == nil {
 		ser, _ = serializers.ByName("msgpack")

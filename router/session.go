@@ -30,10 +30,8 @@ type session struct {
 	held   held
 
 	// Set once in handshake, read-only afterwards.
-	id           wamp.ID
+	identity
 	realm        *realm
-	authid       string
-	authrole     string
 	authmethod   string
 	authprovider string
 	joined       time.Time
@@ -72,6 +70,14 @@ type session struct {
 	established  atomic.Bool
 	goodbyeSent  atomic.Bool // the router sent GOODBYE first
 	shuttingDown atomic.Bool
+}
+
+// identity is who a session is, as EVENT.Details disclose a publisher: a
+// session of this node (embedded in it) or of another node.
+type identity struct {
+	id       wamp.ID
+	authid   string
+	authrole string
 }
 
 func newSession(r *Router, p transport.Peer) *session {
