@@ -85,7 +85,7 @@ func (rm *realm) subscriptionGone(s *session, id wamp.ID, deleted bool) {
 // audience is who a publication may reach: the publisher's exclusion and the
 // black and white lists of subscriber_blackwhite_listing.
 type audience struct {
-	publisher                         *session
+	publisher                         *member
 	excludeMe                         bool
 	exclude, eligible                 map[wamp.ID]bool
 	excludeAuthID, eligibleAuthID     map[string]bool
@@ -102,7 +102,7 @@ func (a audience) forLater() audience {
 
 func (a *audience) admits(to *session) bool {
 	switch {
-	case a.excludeMe && to == a.publisher:
+	case a.excludeMe && &to.member == a.publisher:
 		return false
 	case a.exclude != nil && a.exclude[to.id],
 		a.excludeAuthID != nil && a.excludeAuthID[to.authid],
@@ -124,7 +124,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	o := options{d: m.Options, msg: wamp.PUBLISH}
 	ack := o.boolean(wamp.OptAcknowledge, false)
 	aud := audience{
-		publisher:        s,
+		publisher:        &s.member,
 		excludeMe:        o.boolean(wamp.OptExcludeMe, true),
 		exclude:          o.ids("exclude"),
 		eligible:         o.ids("eligible"),
@@ -267,10 +267,10 @@ func (rm *realm) fanout(ev *wamp.Event, recipients realms.Recipients, aud *audie
 	unconverted := 0
 	for c := range recipients.NumChunks() { // by chunk: no allocation, no call per recipient
 		for _, rc := range recipients.Chunk(c) {
-			to := rc.(*session)
-			if to.remote != "" {
-				if nodes != nil && !slices.Contains(*nodes, to.remote) {
-					*nodes = append(*nodes, to.remote)
+			to, local := rc.(*session)
+			if !local { // a proxy
+				if node := rc.(*proxy).node; nodes != nil && !slices.Contains(*nodes, node) {
+					*nodes = append(*nodes, node)
 				}
 				continue
 			}

@@ -35,7 +35,8 @@ type Bus interface {
 //   - Every node tells the others of its sessions (join, leave), their
 //     registrations, subscriptions and testaments. A node that hears of another sends it all of
 //     that at once (a snapshot).
-//   - A remote session is a proxy: a *session whose peer is a clusterPeer. It
+//   - A remote session is a proxy: a *proxy (cluster_proxy.go), a member of
+//     the realm like a *session, whose peer is a clusterPeer. It
 //     is in the realm's sessions, in the dealer as callee of its
 //     registrations and in the broker as subscriber, so the meta API answers
 //     for the cluster and a call is routed on the caller's node exactly as
@@ -65,8 +66,8 @@ var snapshotPart = 2000 // a variable for tests
 // remoteNode is what this node knows of another.
 type remoteNode struct {
 	id       string
-	proxies  map[wamp.ID]*session // its sessions, by id
-	snapshot []*wire.Envelope     // the parts of its snapshot received so far
+	proxies  map[wamp.ID]*proxy // its sessions, by id
+	snapshot []*wire.Envelope   // the parts of its snapshot received so far
 }
 
 // clusterLink is a router's membership of a cluster.
@@ -127,8 +128,8 @@ func (rm *realm) remoteNodes(topic wamp.URI, buf []string) []string {
 	var subs [4]*realms.Subscription
 	for _, sub := range rm.Broker.Match(subs[:0], topic) {
 		for rc := range sub.Subscribers.All() {
-			if node := rc.(*session).remote; node != "" && !slices.Contains(buf, node) {
-				buf = append(buf, node)
+			if p, ok := rc.(*proxy); ok && !slices.Contains(buf, p.node) {
+				buf = append(buf, p.node)
 			}
 		}
 	}
@@ -148,7 +149,7 @@ func (r *Router) RemoteCallees(realm, procedure string) int {
 	}
 	n := 0
 	for _, c := range reg.Callees {
-		if c.(*session).remote != "" {
+		if _, ok := c.(*proxy); ok {
 			n++
 		}
 	}
@@ -164,7 +165,7 @@ func (r *Router) RemoteRegistrations(realm string) int {
 	}
 	n := 0
 	for _, reg := range rm.Dealer.All() {
-		if slices.ContainsFunc(reg.Callees, func(c realms.Recipient) bool { return c.(*session).remote != "" }) {
+		if slices.ContainsFunc(reg.Callees, func(c realms.Recipient) bool { _, ok := c.(*proxy); return ok }) {
 			n++
 		}
 	}
@@ -172,16 +173,16 @@ func (r *Router) RemoteRegistrations(realm string) int {
 }
 
 // proxies are the remote sessions this node knows.
-func (r *Router) proxies() []*session {
+func (r *Router) proxies() []*proxy {
 	l := r.link.Load()
 	if l == nil {
 		return nil
 	}
-	var out []*session
+	var out []*proxy
 	for _, rm := range r.allRealms() {
 		for _, rc := range rm.Sessions() {
-			if s := rc.(*session); s.remote != "" {
-				out = append(out, s)
+			if p, ok := rc.(*proxy); ok {
+				out = append(out, p)
 			}
 		}
 	}
@@ -191,7 +192,7 @@ func (r *Router) proxies() []*session {
 func (l *clusterLink) node(id string) *remoteNode {
 	n := l.nodes[id]
 	if n == nil {
-		n = &remoteNode{id: id, proxies: make(map[wamp.ID]*session)}
+		n = &remoteNode{id: id, proxies: make(map[wamp.ID]*proxy)}
 		l.nodes[id] = n
 	}
 	return n
@@ -343,8 +344,8 @@ func (l *clusterLink) snapshot(reply bool) *wire.Envelope {
 			}
 		}
 		for _, rc := range rm.Sessions() {
-			s := rc.(*session)
-			if s.remote != "" || s.internal {
+			s, local := rc.(*session)
+			if !local || s.internal {
 				continue
 			}
 			snap.Items = append(snap.Items, joinEnvelope(s))
@@ -358,14 +359,14 @@ func (l *clusterLink) snapshot(reply bool) *wire.Envelope {
 		}
 		for _, reg := range rm.Dealer.All() {
 			for _, c := range reg.Callees {
-				if s := c.(*session); s.remote == "" {
+				if s, local := c.(*session); local {
 					snap.Items = append(snap.Items, registerEnvelope(s, reg))
 				}
 			}
 		}
 		for _, sub := range rm.Broker.All() {
 			for rc := range sub.Subscribers.All() {
-				if s := rc.(*session); s.remote == "" {
+				if s, local := rc.(*session); local {
 					snap.Items = append(snap.Items, subscribeEnvelope(s, sub, true))
 				}
 			}
@@ -507,8 +508,8 @@ func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
 		}
 	case wire.KindFrame, wire.KindClose:
 		rc, ok := rm.Session(id)
-		s, _ := rc.(*session)
-		if !ok || s.remote != "" {
+		s, local := rc.(*session)
+		if !ok || !local {
 			l.r.log.Debug("cluster message for a session that is gone", "node", n.id, "session", e.Session, "kind", e.Kind)
 			return
 		}
@@ -575,7 +576,7 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *wire.Envelope) {
 		}
 		p.invMu.Lock()
 		var stale []wamp.ID
-		for _, rid := range p.remoteRegs {
+		for _, rid := range p.regs {
 			if !regs[id][rid] {
 				stale = append(stale, rid)
 			}

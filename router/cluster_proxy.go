@@ -23,15 +23,35 @@ type origin struct {
 	id   wamp.ID // the request id there
 }
 
+// proxy is a session of another node as this node holds it: a member of
+// its realm (in the realm's sessions, in the dealer as callee of its
+// registrations and in the broker as subscriber), whose peer is a
+// clusterPeer. Calls routed to it are in its invocation table here, the
+// node that owns them; events never go to it (its node delivers them).
+type proxy struct {
+	member
+	node string // its node
+	// regs maps its registrations here to their ids on its node (under
+	// invMu).
+	regs map[wamp.ID]wamp.ID
+}
+
+// publishTestaments publishes the testaments of a proxy whose node is gone
+// (it counts no bytes against an address here).
+func (p *proxy) publishTestaments() {
+	all, _ := p.takeTestaments()
+	p.publishAll(all)
+}
+
 // dropProxy removes a remote session: from the realm and its registrations;
 // the calls routed to it fail.
-func (l *clusterLink) dropProxy(p *session, why string) {
+func (l *clusterLink) dropProxy(p *proxy, why string) {
 	p.realm.Leave(p)
 	p.failInvocations("callee is gone: " + why)
 	p.peer.(*clusterPeer).closeLocal()
 }
 
-func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *session {
+func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *proxy {
 	id := wamp.ID(e.Session)
 	if p := n.proxies[id]; p != nil {
 		return p
@@ -41,13 +61,12 @@ func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *sess
 		l.r.log.Error("remote session with an unknown serializer ignored", "node", n.id, "serializer", e.Serializer)
 		return nil
 	}
-	p := &session{
+	p := &proxy{member: member{
 		r: l.r, encoding: ser.Encoding(), binary: ser.Binary(), address: "node " + n.id,
 		identity: identity{id: id, authid: e.AuthID, authrole: e.AuthRole}, realm: rm, authmethod: e.AuthMethod, authprovider: e.AuthProvider,
 		joined: time.UnixMilli(e.Joined), roles: wamp.Dict(e.Roles),
-		invocations: make(map[wamp.ID]*invocation), calls: make(map[wamp.ID]*invocation), testaments: make(map[string][]testament),
-		remote: n.id, remoteRegs: make(map[wamp.ID]wamp.ID),
-	}
+		invocations: make(map[wamp.ID]*invocation), testaments: make(map[string][]testament),
+	}, node: n.id, regs: make(map[wamp.ID]wamp.ID)}
 	p.peer = &clusterPeer{l: l, node: n.id, realm: e.Realm, id: id, ser: ser, done: make(chan struct{})}
 	p.established.Store(true)
 	n.proxies[id] = p
@@ -55,20 +74,17 @@ func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *sess
 	return p
 }
 
-// registrationID is the id callee s knows its registration id by: id
-// itself, or for a proxy the id on its own node.
-func (s *session) registrationID(id wamp.ID) wamp.ID {
-	if s.remote == "" {
-		return id
-	}
-	s.invMu.Lock()
-	defer s.invMu.Unlock()
-	return s.remoteRegs[id]
+// registrationID is the id the remote callee knows registration id by:
+// the one on its own node, which its INVOCATIONs must carry.
+func (p *proxy) registrationID(id wamp.ID) wamp.ID {
+	p.invMu.Lock()
+	defer p.invMu.Unlock()
+	return p.regs[id]
 }
 
-func (l *clusterLink) addRegistration(p *session, e *wire.Envelope) {
+func (l *clusterLink) addRegistration(p *proxy, e *wire.Envelope) {
 	remoteID := wamp.ID(e.Registration)
-	for _, rid := range p.remoteRegs {
+	for _, rid := range p.regs {
 		if rid == remoteID {
 			return // known (a snapshot repeats what was announced)
 		}
@@ -78,21 +94,21 @@ func (l *clusterLink) addRegistration(p *session, e *wire.Envelope) {
 		DiscloseCaller: e.DiscloseCaller, ForwardTimeout: e.ForwardTimeout}, remoteID)
 	if err != nil {
 		l.r.log.Warn("remote registration conflicts with one on this node; calls here will not reach it",
-			"procedure", e.Procedure, "node", p.remote, "session", uint64(p.id), "error", err)
+			"procedure", e.Procedure, "node", p.node, "session", uint64(p.id), "error", err)
 		return
 	}
 	p.invMu.Lock()
-	p.remoteRegs[reg.ID] = remoteID
+	p.regs[reg.ID] = remoteID
 	p.invMu.Unlock()
 }
 
-func (l *clusterLink) removeRegistration(p *session, remoteID wamp.ID) {
+func (l *clusterLink) removeRegistration(p *proxy, remoteID wamp.ID) {
 	p.invMu.Lock()
 	var local wamp.ID
-	for lid, rid := range p.remoteRegs {
+	for lid, rid := range p.regs {
 		if rid == remoteID {
 			local = lid
-			delete(p.remoteRegs, lid)
+			delete(p.regs, lid)
 		}
 	}
 	p.invMu.Unlock()

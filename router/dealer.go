@@ -26,7 +26,7 @@ func validCancelMode(m string) bool {
 type invocation struct {
 	caller   *session
 	request  wamp.ID // the caller's CALL request id
-	callee   *session
+	callee   *member
 	id       wamp.ID // the INVOCATION request id
 	progress bool    // the caller asked for progressive results
 	timer    *time.Timer
@@ -210,12 +210,13 @@ func (s *session) route(c *callRequest) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, fmt.Sprintf("no callee registered procedure %q", m.Procedure))
 		return
 	}
-	callee := reg.Pick().(*session)
+	picked := reg.Pick().(recipient)
+	callee := picked.base()
 	if c.chunk && (!callee.feature(wamp.RoleCallee, "progressive_call_invocations") || !callee.canCancel()) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
 		return
 	}
-	regID := callee.registrationID(reg.ID)
+	regID := picked.registrationID(reg.ID) // a proxy's is its own node's
 	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: c.progress, registration: regID, chunked: c.chunk, start: time.Now()}
 	switch callee.addInvocation(inv) {
 	case errCalleeGone:
@@ -241,7 +242,7 @@ func (s *session) route(c *callRequest) {
 
 // invocationDetails returns INVOCATION.Details (nil for a plain call) and
 // starts the call's timer when the router, not the callee, times it.
-func (s *session) invocationDetails(c *callRequest, reg *realms.Registration, callee *session, inv *invocation) wamp.Dict {
+func (s *session) invocationDetails(c *callRequest, reg *realms.Registration, callee *member, inv *invocation) wamp.Dict {
 	var details lazyDict // no allocation for a plain call
 	if reg.Match != realms.MatchExact {
 		details.set("procedure", string(c.Procedure))
@@ -315,7 +316,7 @@ func (l *lazyDict) set(key string, v any) {
 
 // handleYield routes a callee's YIELD back to the caller as RESULT; a
 // progressive YIELD keeps the call open.
-func (s *session) handleYield(m *wamp.Yield) (bool, string) {
+func (s *member) handleYield(m *wamp.Yield) (bool, string) {
 	o := options{d: m.Options, msg: wamp.YIELD}
 	progress := o.boolean("progress", false)
 	if o.err != nil {
@@ -355,7 +356,7 @@ func unconvertibleAnswer(what string, caller *session, err error) string {
 }
 
 // handleError routes a callee's ERROR for an invocation back to the caller.
-func (s *session) handleError(m *wamp.Error) (bool, string) {
+func (s *member) handleError(m *wamp.Error) (bool, string) {
 	if m.Type != wamp.INVOCATION {
 		return s.protocolViolation("ERROR for " + m.Type.String() + " is not valid from a client")
 	}

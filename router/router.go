@@ -375,7 +375,13 @@ func (r *Router) Stats() *Stats { return &r.stats }
 // PendingInvocations is the number of calls routed to callees and not yet
 // answered, over all sessions (remote callees of calls made here included).
 func (r *Router) PendingInvocations() int {
-	all := append(r.liveSessions(), r.proxies()...)
+	var all []*member
+	for _, s := range r.liveSessions() {
+		all = append(all, &s.member)
+	}
+	for _, p := range r.proxies() {
+		all = append(all, &p.member)
+	}
 	n := 0
 	for _, s := range all {
 		s.invMu.Lock()
