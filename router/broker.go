@@ -49,10 +49,7 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 	}
 	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)
 	s.syncHeld()
-	if l := s.r.link.Load(); l != nil {
-		// Publications from every node reach the subscriber once SUBSCRIBED.
-		l.announce(subscribeEnvelope(s, sub, true), true)
-	}
+	s.r.cluster().subscribed(s, sub, true)
 	_ = s.send(&wamp.Subscribed{Request: m.Request, Subscription: sub.ID})
 	if created {
 		s.realm.metaEvent("wamp.subscription.on_create", uint64(s.id), subscriptionDetails(sub))
@@ -72,9 +69,7 @@ func (s *session) handleUnsubscribe(m *wamp.Unsubscribe) {
 			fmt.Sprintf("no subscription %d in this session", m.Subscription))
 		return
 	}
-	if l := s.r.link.Load(); l != nil {
-		l.announce(subscribeEnvelope(s, sub, false), true)
-	}
+	s.r.cluster().subscribed(s, sub, false)
 	_ = s.send(&wamp.Unsubscribed{Request: m.Request})
 	s.realm.subscriptionGone(s, m.Subscription, deleted)
 }
@@ -90,7 +85,7 @@ func (rm *realm) subscriptionGone(s *session, id wamp.ID, deleted bool) {
 // audience is who a publication may reach: the publisher's exclusion and the
 // black and white lists of subscriber_blackwhite_listing.
 type audience struct {
-	publisher                         *session
+	publisher                         *member
 	excludeMe                         bool
 	exclude, eligible                 map[wamp.ID]bool
 	excludeAuthID, eligibleAuthID     map[string]bool
@@ -107,7 +102,7 @@ func (a audience) forLater() audience {
 
 func (a *audience) admits(to *session) bool {
 	switch {
-	case a.excludeMe && to == a.publisher:
+	case a.excludeMe && &to.member == a.publisher:
 		return false
 	case a.exclude != nil && a.exclude[to.id],
 		a.excludeAuthID != nil && a.excludeAuthID[to.authid],
@@ -129,7 +124,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	o := options{d: m.Options, msg: wamp.PUBLISH}
 	ack := o.boolean(wamp.OptAcknowledge, false)
 	aud := audience{
-		publisher:        s,
+		publisher:        &s.member,
 		excludeMe:        o.boolean(wamp.OptExcludeMe, true),
 		exclude:          o.ids("exclude"),
 		eligible:         o.ids("eligible"),
@@ -170,7 +165,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	}
 	pub := wamp.GlobalID()
 	if err := s.realm.events.record(&storedEvent{publication: pub, topic: m.Topic, time: time.Now(), payload: m.Payload,
-		publisher: s, disclose: disclose, aud: aud.forLater()}, retain); err != nil {
+		publisher: &s.identity, disclose: disclose, aud: aud.forLater()}, retain); err != nil {
 		var full *retainedFull
 		if errors.As(err, &full) {
 			s.limitReached(full.limit, err.Error())
@@ -182,7 +177,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	if ack { // no closure for a plain publication
 		published = func(failed int) { s.published(ack, m.Request, pub, failed) }
 	}
-	if failed := s.realm.publish(s, pub, m.Topic, m.Payload, &aud, disclose, retain, published); failed > 0 && !ack {
+	if failed := s.realm.publish(&s.identity, pub, m.Topic, m.Payload, &aud, disclose, retain, published); failed > 0 && !ack {
 		s.published(ack, m.Request, pub, failed)
 	}
 	return false, ""
@@ -226,22 +221,10 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 // in a cluster (from another goroutine), with the number of this node's
 // subscribers whose serializer could not carry the payload (another node
 // counts and logs its own). It returns that number too.
-func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func(failed int)) int {
-	l := rm.link.Load()
-	if l == nil {
-		failed := rm.deliver(publisher, pub, topic, payload, aud, disclose, nil)
-		if delivered != nil {
-			delivered(failed)
-		}
-		return failed
-	}
-	var nodes []string // with a subscriber to the topic, found by the same match
+func (rm *realm) publish(publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func(failed int)) int {
+	var nodes []string // the other nodes with a subscriber to the topic, found by the same match
 	failed := rm.deliver(publisher, pub, topic, payload, aud, disclose, &nodes)
-	var confirmed func()
-	if delivered != nil {
-		confirmed = func() { delivered(failed) }
-	}
-	l.forwardPublish(rm, nodes, publisher, pub, topic, payload, aud, disclose, retain, confirmed)
+	rm.cluster().forwardPublish(rm, nodes, publisher, pub, topic, payload, *aud, disclose, retain, failed, delivered)
 	return failed
 }
 
@@ -249,7 +232,7 @@ func (rm *realm) publish(publisher *session, pub wamp.ID, topic wamp.URI, payloa
 // how many could not receive it because their serializer cannot carry its
 // payload. With nodes set, it appends the cluster nodes of the remote
 // subscribers it passes.
-func (rm *realm) deliver(publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool, nodes *[]string) int {
+func (rm *realm) deliver(publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool, nodes *[]string) int {
 	var buf [4]*realms.Subscription
 	failed := 0
 	for _, sub := range rm.Broker.Match(buf[:0], topic) {
@@ -260,7 +243,7 @@ func (rm *realm) deliver(publisher *session, pub wamp.ID, topic wamp.URI, payloa
 }
 
 // eventDetails returns EVENT.Details; nil (encoded as {}) for a plain event.
-func eventDetails(publisher *session, sub *realms.Subscription, topic wamp.URI, disclose bool) wamp.Dict {
+func eventDetails(publisher *identity, sub *realms.Subscription, topic wamp.URI, disclose bool) wamp.Dict {
 	var d lazyDict
 	if sub.Match != realms.MatchExact {
 		d.set("topic", string(topic))
@@ -284,10 +267,10 @@ func (rm *realm) fanout(ev *wamp.Event, recipients realms.Recipients, aud *audie
 	unconverted := 0
 	for c := range recipients.NumChunks() { // by chunk: no allocation, no call per recipient
 		for _, rc := range recipients.Chunk(c) {
-			to := rc.(*session)
-			if to.remote != "" {
-				if nodes != nil && !slices.Contains(*nodes, to.remote) {
-					*nodes = append(*nodes, to.remote)
+			to, local := rc.(*session)
+			if !local { // a proxy
+				if node := rc.(*proxy).node; nodes != nil && !slices.Contains(*nodes, node) {
+					*nodes = append(*nodes, node)
 				}
 				continue
 			}

@@ -1,15 +1,12 @@
 package router
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
-
+	"github.com/junction-wamp/junction/cluster/wire"
 	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport"
@@ -38,7 +35,8 @@ type Bus interface {
 //   - Every node tells the others of its sessions (join, leave), their
 //     registrations, subscriptions and testaments. A node that hears of another sends it all of
 //     that at once (a snapshot).
-//   - A remote session is a proxy: a *session whose peer is a clusterPeer. It
+//   - A remote session is a proxy: a *proxy (cluster_proxy.go), a member of
+//     the realm like a *session, whose peer is a clusterPeer. It
 //     is in the realm's sessions, in the dealer as callee of its
 //     registrations and in the broker as subscriber, so the meta API answers
 //     for the cluster and a call is routed on the caller's node exactly as
@@ -61,113 +59,15 @@ type Bus interface {
 //     invocations fail with wamp.error.canceled) and the live node with the
 //     smallest id publishes their testaments and wamp.session.on_leave.
 
-// Kinds of cluster messages.
-const (
-	kSnapshot uint8 = iota + 1
-	kJoin
-	kLeave
-	kRegister
-	kUnregister
-	kSubscribe
-	kTestament
-	kFlush
-	kFrame   // to a local session: an encoded message
-	kClose   // to a local session: close its connection
-	kAnswer  // to the node owning an invocation: YIELD or ERROR from its callee
-	kPublish // a publication, for this node's subscribers
-)
-
-// envelope is one cluster message, msgpack-encoded; a kind uses some fields.
-type envelope struct {
-	Kind    uint8  `msgpack:"k"`
-	Realm   string `msgpack:"r,omitempty"`
-	Session uint64 `msgpack:"s,omitempty"`
-
-	// kJoin
-	AuthID       string         `msgpack:"ai,omitempty"`
-	AuthRole     string         `msgpack:"ar,omitempty"`
-	AuthMethod   string         `msgpack:"am,omitempty"`
-	AuthProvider string         `msgpack:"ap,omitempty"`
-	Serializer   string         `msgpack:"z,omitempty"`
-	Roles        map[string]any `msgpack:"ro,omitempty"`
-	Joined       int64          `msgpack:"j,omitempty"`
-
-	// kRegister, kUnregister
-	Procedure      string `msgpack:"p,omitempty"`
-	Match          string `msgpack:"m,omitempty"`
-	Invoke         string `msgpack:"i,omitempty"`
-	Registration   uint64 `msgpack:"g,omitempty"`
-	DiscloseCaller bool   `msgpack:"dc,omitempty"`
-	ForwardTimeout bool   `msgpack:"ft,omitempty"`
-
-	// kSubscribe, kPublish, kTestament
-	Topic        string `msgpack:"t,omitempty"`
-	On           bool   `msgpack:"on,omitempty"`
-	Subscription uint64 `msgpack:"sb,omitempty"` // kSubscribe: its id on the sending node
-
-	// kFrame, kAnswer, kPublish: a message encoded with Serializer.
-	Frame  []byte `msgpack:"f,omitempty"`
-	Binary bool   `msgpack:"b,omitempty"`
-	// kFrame of an INVOCATION or INTERRUPT: the request id on the node
-	// that owns the call.
-	Request uint64 `msgpack:"q,omitempty"`
-	// kClose
-	Code   int    `msgpack:"c,omitempty"`
-	Reason string `msgpack:"re,omitempty"`
-
-	// kPublish
-	Publication      uint64   `msgpack:"pu,omitempty"`
-	Disclose         bool     `msgpack:"d,omitempty"`
-	Retain           bool     `msgpack:"rt,omitempty"`
-	StoreOnly        bool     `msgpack:"so,omitempty"` // a retained event in a snapshot: keep, do not deliver
-	Time             int64    `msgpack:"tm,omitempty"` // when it was published, Unix nanoseconds
-	Exclude          []uint64 `msgpack:"x,omitempty"`
-	Eligible         []uint64 `msgpack:"e,omitempty"`
-	ExcludeAuthID    []string `msgpack:"xi,omitempty"`
-	EligibleAuthID   []string `msgpack:"ei,omitempty"`
-	ExcludeAuthRole  []string `msgpack:"xr,omitempty"`
-	EligibleAuthRole []string `msgpack:"er,omitempty"`
-
-	// kTestament, kFlush
-	Scope   string         `msgpack:"sc,omitempty"`
-	Args    []any          `msgpack:"a,omitempty"`
-	Kwargs  map[string]any `msgpack:"kw,omitempty"`
-	Options map[string]any `msgpack:"o,omitempty"`
-
-	// kSnapshot: sent in parts of at most snapshotPart items; More is set
-	// on every part but the last.
-	Items []*envelope `msgpack:"it,omitempty"`
-	Reply bool        `msgpack:"rp,omitempty"`
-	More  bool        `msgpack:"mo,omitempty"`
-}
-
 // snapshotPart bounds the items of one snapshot message, so that a node
 // with many sessions stays far below NATS's max_payload.
 var snapshotPart = 2000 // a variable for tests
 
-func encodeEnvelope(e *envelope) ([]byte, error) { return msgpack.Marshal(e) }
-
-func decodeEnvelope(data []byte) (*envelope, error) {
-	if err := serializers.CheckMsgpack(data); err != nil { // bounds what the decoder allocates
-		return nil, err
-	}
-	d := msgpack.NewDecoder(bytes.NewReader(data))
-	d.UseLooseInterfaceDecoding(true) // integers as int64/uint64, as the rest of the router expects
-	e := new(envelope)
-	return e, d.Decode(e)
-}
-
 // remoteNode is what this node knows of another.
 type remoteNode struct {
 	id       string
-	proxies  map[wamp.ID]*session // its sessions, by id
-	snapshot []*envelope          // the parts of its snapshot received so far
-}
-
-// origin is an invocation as the node that owns the call knows it.
-type origin struct {
-	node string
-	id   wamp.ID // the request id there
+	proxies  map[wamp.ID]*proxy // its sessions, by id
+	snapshot []*wire.Envelope   // the parts of its snapshot received so far
 }
 
 // clusterLink is a router's membership of a cluster.
@@ -187,8 +87,7 @@ func (r *Router) AttachCluster(bus Bus) *ClusterHandler {
 	r.realmsMu.Lock() // a realm created from now on gets global ids too (Router.realm)
 	r.link.Store(l)
 	for _, rm := range r.realms {
-		rm.Dealer.GlobalIDs()
-		rm.Broker.GlobalIDs()
+		l.newRealm(rm)
 	}
 	r.realmsMu.Unlock()
 	return &ClusterHandler{l}
@@ -229,8 +128,8 @@ func (rm *realm) remoteNodes(topic wamp.URI, buf []string) []string {
 	var subs [4]*realms.Subscription
 	for _, sub := range rm.Broker.Match(subs[:0], topic) {
 		for rc := range sub.Subscribers.All() {
-			if node := rc.(*session).remote; node != "" && !slices.Contains(buf, node) {
-				buf = append(buf, node)
+			if p, ok := rc.(*proxy); ok && !slices.Contains(buf, p.node) {
+				buf = append(buf, p.node)
 			}
 		}
 	}
@@ -250,7 +149,7 @@ func (r *Router) RemoteCallees(realm, procedure string) int {
 	}
 	n := 0
 	for _, c := range reg.Callees {
-		if c.(*session).remote != "" {
+		if _, ok := c.(*proxy); ok {
 			n++
 		}
 	}
@@ -266,7 +165,7 @@ func (r *Router) RemoteRegistrations(realm string) int {
 	}
 	n := 0
 	for _, reg := range rm.Dealer.All() {
-		if slices.ContainsFunc(reg.Callees, func(c realms.Recipient) bool { return c.(*session).remote != "" }) {
+		if slices.ContainsFunc(reg.Callees, func(c realms.Recipient) bool { _, ok := c.(*proxy); return ok }) {
 			n++
 		}
 	}
@@ -274,16 +173,16 @@ func (r *Router) RemoteRegistrations(realm string) int {
 }
 
 // proxies are the remote sessions this node knows.
-func (r *Router) proxies() []*session {
+func (r *Router) proxies() []*proxy {
 	l := r.link.Load()
 	if l == nil {
 		return nil
 	}
-	var out []*session
+	var out []*proxy
 	for _, rm := range r.allRealms() {
 		for _, rc := range rm.Sessions() {
-			if s := rc.(*session); s.remote != "" {
-				out = append(out, s)
+			if p, ok := rc.(*proxy); ok {
+				out = append(out, p)
 			}
 		}
 	}
@@ -293,15 +192,15 @@ func (r *Router) proxies() []*session {
 func (l *clusterLink) node(id string) *remoteNode {
 	n := l.nodes[id]
 	if n == nil {
-		n = &remoteNode{id: id, proxies: make(map[wamp.ID]*session)}
+		n = &remoteNode{id: id, proxies: make(map[wamp.ID]*proxy)}
 		l.nodes[id] = n
 	}
 	return n
 }
 
 // send encodes e for node to. An error is logged and returned.
-func (l *clusterLink) send(to string, e *envelope) error {
-	data, err := encodeEnvelope(e)
+func (l *clusterLink) send(to string, e *wire.Envelope) error {
+	data, err := wire.Encode(e)
 	if err == nil {
 		err = l.bus.Send(to, data)
 	}
@@ -314,8 +213,8 @@ func (l *clusterLink) send(to string, e *envelope) error {
 // announce sends e to every node known alive. With wait it returns once
 // each has applied it (or after the node timeout): what a client is told
 // next (WELCOME, REGISTERED, SUBSCRIBED...) then holds on every node.
-func (l *clusterLink) announce(e *envelope, wait bool) {
-	data, err := encodeEnvelope(e)
+func (l *clusterLink) announce(e *wire.Envelope, wait bool) {
+	data, err := wire.Encode(e)
 	if err != nil {
 		l.r.log.Error("cannot encode cluster message", "kind", e.Kind, "error", err)
 		return
@@ -334,6 +233,78 @@ func (l *clusterLink) announce(e *envelope, wait bool) {
 		}
 	}
 }
+
+// The clusterLayer of a node of a cluster (layer.go).
+
+// atomicLink holds a router's link; nil on a single node.
+type atomicLink = atomic.Pointer[clusterLink]
+
+func (l *clusterLink) joined(s *session) {
+	if !s.internal {
+		l.announce(joinEnvelope(s), true) // known on every node before the client is
+	}
+}
+
+func (l *clusterLink) left(s *session) {
+	if !s.internal {
+		l.announce(&wire.Envelope{Kind: wire.KindLeave, Realm: string(s.realm.Name), Session: uint64(s.id)}, false)
+	}
+}
+
+func (l *clusterLink) registered(s *session, reg *realms.Registration) {
+	if !s.internal {
+		l.announce(registerEnvelope(s, reg), true) // callable from every node once REGISTERED
+	}
+}
+
+func (l *clusterLink) unregistered(s *session, reg wamp.ID) {
+	if !s.internal {
+		l.announce(&wire.Envelope{Kind: wire.KindUnregister, Realm: string(s.realm.Name), Session: uint64(s.id), Registration: uint64(reg)}, true)
+	}
+}
+
+func (l *clusterLink) subscribed(s *session, sub *realms.Subscription, on bool) {
+	// Publications from every node reach the subscriber once SUBSCRIBED.
+	l.announce(subscribeEnvelope(s, sub, on), true)
+}
+
+func (l *clusterLink) testament(s *session, scope string, t testament) {
+	l.announce(testamentEnvelope(s, scope, t), true)
+}
+
+func (l *clusterLink) flushed(s *session, scope string) {
+	l.announce(&wire.Envelope{Kind: wire.KindFlush, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope}, true)
+}
+
+func (l *clusterLink) answer(s *session, m wamp.Message) bool {
+	var request wamp.ID
+	final := true
+	switch m := m.(type) {
+	case *wamp.Yield:
+		request, final = m.Request, !m.Options.Bool("progress", false)
+	case *wamp.Error:
+		if m.Type != wamp.INVOCATION {
+			return false
+		}
+		request = m.Request
+	default:
+		return false
+	}
+	from, ok := s.answerOrigin(request, final)
+	if ok {
+		l.forwardAnswer(s, m, from)
+	}
+	return ok
+}
+
+func (l *clusterLink) newRealm(rm *realm) {
+	// Registration and subscription ids unique across the cluster.
+	rm.Dealer.GlobalIDs()
+	rm.Broker.GlobalIDs()
+}
+
+// keepsRealms: a realm created on demand stays, other nodes' sessions are in it.
+func (l *clusterLink) keepsRealms() bool { return true }
 
 func (l *clusterLink) nodeUp(id string) {
 	l.mu.Lock()
@@ -360,8 +331,8 @@ func (l *clusterLink) sendSnapshot(to string, reply bool) {
 }
 
 // snapshot is everything the other nodes must know of this one.
-func (l *clusterLink) snapshot(reply bool) *envelope {
-	snap := &envelope{Kind: kSnapshot, Reply: reply}
+func (l *clusterLink) snapshot(reply bool) *wire.Envelope {
+	snap := &wire.Envelope{Kind: wire.KindSnapshot, Reply: reply}
 	for _, rm := range l.r.allRealms() {
 		// Retained events first: whoever sees this node's sessions there
 		// finds its retained events too.
@@ -373,8 +344,8 @@ func (l *clusterLink) snapshot(reply bool) *envelope {
 			}
 		}
 		for _, rc := range rm.Sessions() {
-			s := rc.(*session)
-			if s.remote != "" || s.internal {
+			s, local := rc.(*session)
+			if !local || s.internal {
 				continue
 			}
 			snap.Items = append(snap.Items, joinEnvelope(s))
@@ -388,14 +359,14 @@ func (l *clusterLink) snapshot(reply bool) *envelope {
 		}
 		for _, reg := range rm.Dealer.All() {
 			for _, c := range reg.Callees {
-				if s := c.(*session); s.remote == "" {
+				if s, local := c.(*session); local {
 					snap.Items = append(snap.Items, registerEnvelope(s, reg))
 				}
 			}
 		}
 		for _, sub := range rm.Broker.All() {
 			for rc := range sub.Subscribers.All() {
-				if s := rc.(*session); s.remote == "" {
+				if s, local := rc.(*session); local {
 					snap.Items = append(snap.Items, subscribeEnvelope(s, sub, true))
 				}
 			}
@@ -414,25 +385,25 @@ func (r *Router) allRealms() []*realm {
 	return out
 }
 
-func joinEnvelope(s *session) *envelope {
-	return &envelope{Kind: kJoin, Realm: string(s.realm.Name), Session: uint64(s.id), AuthID: s.authid, AuthRole: s.authrole,
+func joinEnvelope(s *session) *wire.Envelope {
+	return &wire.Envelope{Kind: wire.KindJoin, Realm: string(s.realm.Name), Session: uint64(s.id), AuthID: s.authid, AuthRole: s.authrole,
 		AuthMethod: s.authmethod, AuthProvider: s.authprovider, Serializer: s.peer.Serializer().Name(),
 		Roles: s.roles, Joined: s.joined.UnixMilli()}
 }
 
-func registerEnvelope(s *session, reg *realms.Registration) *envelope {
-	return &envelope{Kind: kRegister, Realm: string(s.realm.Name), Session: uint64(s.id), Procedure: string(reg.Procedure),
+func registerEnvelope(s *session, reg *realms.Registration) *wire.Envelope {
+	return &wire.Envelope{Kind: wire.KindRegister, Realm: string(s.realm.Name), Session: uint64(s.id), Procedure: string(reg.Procedure),
 		Match: reg.Match, Invoke: reg.Invoke, Registration: uint64(reg.ID),
 		DiscloseCaller: reg.DiscloseCaller, ForwardTimeout: reg.ForwardTimeout}
 }
 
-func subscribeEnvelope(s *session, sub *realms.Subscription, on bool) *envelope {
-	return &envelope{Kind: kSubscribe, Realm: string(s.realm.Name), Session: uint64(s.id), Topic: string(sub.Topic), Match: sub.Match,
+func subscribeEnvelope(s *session, sub *realms.Subscription, on bool) *wire.Envelope {
+	return &wire.Envelope{Kind: wire.KindSubscribe, Realm: string(s.realm.Name), Session: uint64(s.id), Topic: string(sub.Topic), Match: sub.Match,
 		On: on, Subscription: uint64(sub.ID)}
 }
 
-func testamentEnvelope(s *session, scope string, t testament) *envelope {
-	return &envelope{Kind: kTestament, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope,
+func testamentEnvelope(s *session, scope string, t testament) *wire.Envelope {
+	return &wire.Envelope{Kind: wire.KindTestament, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope,
 		Topic: string(t.topic), Args: t.args, Kwargs: t.kwargs, Options: t.options}
 }
 
@@ -468,16 +439,8 @@ func (l *clusterLink) nodeDown(id string) {
 	l.r.log.Warn("cluster node dropped", "node", id, "sessions", len(n.proxies), "published_testaments", elected)
 }
 
-// dropProxy removes a remote session: from the realm and its registrations;
-// the calls routed to it fail.
-func (l *clusterLink) dropProxy(p *session, why string) {
-	p.realm.Leave(p)
-	p.failInvocations("callee is gone: " + why)
-	p.peer.(*clusterPeer).closeLocal()
-}
-
 func (l *clusterLink) deliver(from string, data []byte) {
-	e, err := decodeEnvelope(data)
+	e, err := wire.Decode(data)
 	if err != nil {
 		l.r.log.Error("malformed cluster message ignored", "node", from, "error", err)
 		return
@@ -490,8 +453,8 @@ func (l *clusterLink) deliver(from string, data []byte) {
 
 // apply handles one message of node n. Messages of one node are applied in
 // order, on one goroutine.
-func (l *clusterLink) apply(n *remoteNode, e *envelope) {
-	if e.Kind == kSnapshot {
+func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
+	if e.Kind == wire.KindSnapshot {
 		n.snapshot = append(n.snapshot, e.Items...)
 		if !e.More {
 			e.Items, n.snapshot = n.snapshot, nil
@@ -506,22 +469,22 @@ func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 	}
 	id := wamp.ID(e.Session)
 	switch e.Kind {
-	case kJoin:
+	case wire.KindJoin:
 		l.addProxy(n, rm, e)
-	case kLeave:
+	case wire.KindLeave:
 		if p := n.proxies[id]; p != nil {
 			delete(n.proxies, id)
 			l.dropProxy(p, "session left")
 		}
-	case kRegister:
+	case wire.KindRegister:
 		if p := n.proxies[id]; p != nil {
 			l.addRegistration(p, e)
 		}
-	case kUnregister:
+	case wire.KindUnregister:
 		if p := n.proxies[id]; p != nil {
 			l.removeRegistration(p, wamp.ID(e.Registration))
 		}
-	case kSubscribe:
+	case wire.KindSubscribe:
 		p := n.proxies[id]
 		if p == nil {
 			return
@@ -531,26 +494,26 @@ func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 		} else if sub := rm.Broker.Lookup(wamp.URI(e.Topic), e.Match); sub != nil {
 			_, _, _ = rm.Broker.Unsubscribe(p, sub.ID)
 		}
-	case kTestament:
+	case wire.KindTestament:
 		if p := n.proxies[id]; p != nil {
 			p.testMu.Lock()
 			p.testaments[e.Scope] = append(p.testaments[e.Scope], testament{topic: wamp.URI(e.Topic), args: e.Args, kwargs: e.Kwargs, options: e.Options})
 			p.testMu.Unlock()
 		}
-	case kFlush:
+	case wire.KindFlush:
 		if p := n.proxies[id]; p != nil {
 			p.testMu.Lock()
 			delete(p.testaments, e.Scope)
 			p.testMu.Unlock()
 		}
-	case kFrame, kClose:
+	case wire.KindFrame, wire.KindClose:
 		rc, ok := rm.Session(id)
-		s, _ := rc.(*session)
-		if !ok || s.remote != "" {
+		s, local := rc.(*session)
+		if !ok || !local {
 			l.r.log.Debug("cluster message for a session that is gone", "node", n.id, "session", e.Session, "kind", e.Kind)
 			return
 		}
-		if e.Kind == kClose {
+		if e.Kind == wire.KindClose {
 			s.peer.Close(transport.CloseCode(e.Code), e.Reason)
 			return
 		}
@@ -560,7 +523,7 @@ func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 		}
 		// Counted as sent on the node that routed it.
 		_ = s.peer.SendFrame(transport.NewFrame(e.Frame, e.Binary))
-	case kAnswer:
+	case wire.KindAnswer:
 		p := n.proxies[id]
 		if p == nil {
 			return
@@ -576,87 +539,28 @@ func (l *clusterLink) apply(n *remoteNode, e *envelope) {
 		case *wamp.Error:
 			p.handleError(m)
 		}
-	case kPublish:
+	case wire.KindPublish:
 		l.applyPublish(rm, e)
 	}
 }
 
-func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *envelope) *session {
-	id := wamp.ID(e.Session)
-	if p := n.proxies[id]; p != nil {
-		return p
-	}
-	ser, ok := serializers.ByName(e.Serializer)
-	if !ok {
-		l.r.log.Error("remote session with an unknown serializer ignored", "node", n.id, "serializer", e.Serializer)
-		return nil
-	}
-	p := &session{
-		r: l.r, encoding: ser.Encoding(), binary: ser.Binary(), address: "node " + n.id,
-		id: id, realm: rm, authid: e.AuthID, authrole: e.AuthRole, authmethod: e.AuthMethod, authprovider: e.AuthProvider,
-		joined: time.UnixMilli(e.Joined), roles: wamp.Dict(e.Roles),
-		invocations: make(map[wamp.ID]*invocation), calls: make(map[wamp.ID]*invocation), testaments: make(map[string][]testament),
-		remote: n.id, remoteRegs: make(map[wamp.ID]wamp.ID),
-	}
-	p.peer = &clusterPeer{l: l, node: n.id, realm: e.Realm, id: id, ser: ser, done: make(chan struct{})}
-	p.established.Store(true)
-	n.proxies[id] = p
-	rm.Join(p)
-	return p
-}
-
-func (l *clusterLink) addRegistration(p *session, e *envelope) {
-	remoteID := wamp.ID(e.Registration)
-	for _, rid := range p.remoteRegs {
-		if rid == remoteID {
-			return // known (a snapshot repeats what was announced)
-		}
-	}
-	// A new registration takes the sending node's id, so ids agree across nodes.
-	reg, _, err := p.realm.Dealer.RegisterAs(p, wamp.URI(e.Procedure), e.Match, e.Invoke, realms.RegisterOptions{
-		DiscloseCaller: e.DiscloseCaller, ForwardTimeout: e.ForwardTimeout}, remoteID)
-	if err != nil {
-		l.r.log.Warn("remote registration conflicts with one on this node; calls here will not reach it",
-			"procedure", e.Procedure, "node", p.remote, "session", uint64(p.id), "error", err)
-		return
-	}
-	p.invMu.Lock()
-	p.remoteRegs[reg.ID] = remoteID
-	p.invMu.Unlock()
-}
-
-func (l *clusterLink) removeRegistration(p *session, remoteID wamp.ID) {
-	p.invMu.Lock()
-	var local wamp.ID
-	for lid, rid := range p.remoteRegs {
-		if rid == remoteID {
-			local = lid
-			delete(p.remoteRegs, lid)
-		}
-	}
-	p.invMu.Unlock()
-	if local != 0 {
-		_, _, _ = p.realm.Dealer.Unregister(p, local)
-	}
-}
-
 // applySnapshot brings what this node knows of n in line with n's snapshot.
-func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
+func (l *clusterLink) applySnapshot(n *remoteNode, snap *wire.Envelope) {
 	sessions := make(map[wamp.ID]bool)
 	regs := make(map[wamp.ID]map[wamp.ID]bool)   // session -> remote registration ids
 	subs := make(map[wamp.ID]map[[2]string]bool) // session -> match and topic
-	snap.Items = slices.DeleteFunc(snap.Items, func(e *envelope) bool { return e == nil })
+	snap.Items = slices.DeleteFunc(snap.Items, func(e *wire.Envelope) bool { return e == nil })
 	for _, e := range snap.Items {
 		id := wamp.ID(e.Session)
 		switch e.Kind {
-		case kJoin:
+		case wire.KindJoin:
 			sessions[id] = true
-		case kRegister:
+		case wire.KindRegister:
 			if regs[id] == nil {
 				regs[id] = make(map[wamp.ID]bool)
 			}
 			regs[id][wamp.ID(e.Registration)] = true
-		case kSubscribe:
+		case wire.KindSubscribe:
 			if subs[id] == nil {
 				subs[id] = make(map[[2]string]bool)
 			}
@@ -672,7 +576,7 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
 		}
 		p.invMu.Lock()
 		var stale []wamp.ID
-		for _, rid := range p.remoteRegs {
+		for _, rid := range p.regs {
 			if !regs[id][rid] {
 				stale = append(stale, rid)
 			}
@@ -703,7 +607,7 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *envelope) {
 }
 
 // applyPublish delivers a publication of another node to this node's subscribers.
-func (l *clusterLink) applyPublish(rm *realm, e *envelope) {
+func (l *clusterLink) applyPublish(rm *realm, e *wire.Envelope) {
 	ser, ok := serializers.ByName(e.Serializer)
 	if !ok {
 		return
@@ -714,7 +618,7 @@ func (l *clusterLink) applyPublish(rm *realm, e *envelope) {
 		l.r.log.Error("undecodable publication from a cluster node", "error", err)
 		return
 	}
-	publisher := &session{id: wamp.ID(e.Session), authid: e.AuthID, authrole: e.AuthRole, remote: "publisher"}
+	publisher := &identity{id: wamp.ID(e.Session), authid: e.AuthID, authrole: e.AuthRole}
 	if e.Session == 0 {
 		publisher = nil
 	}
@@ -742,7 +646,11 @@ func (l *clusterLink) applyPublish(rm *realm, e *envelope) {
 // nodes that have a matching subscriber (every node if it is retained).
 // confirmed, if set, is called once they have all delivered it (or after
 // the node timeout).
-func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, confirmed func()) {
+func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud audience, disclose, retain bool, failed int, delivered func(failed int)) {
+	var confirmed func()
+	if delivered != nil {
+		confirmed = func() { delivered(failed) }
+	}
 	if retain {
 		targets = targets[:0]
 		l.mu.Lock()
@@ -757,10 +665,10 @@ func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *ses
 		}
 		return
 	}
-	e, err := l.publishEnvelope(rm, publisher, pub, topic, payload, aud, disclose, retain, time.Now())
+	e, err := l.publishEnvelope(rm, publisher, pub, topic, payload, &aud, disclose, retain, time.Now())
 	var data []byte
 	if err == nil {
-		data, err = encodeEnvelope(e)
+		data, err = wire.Encode(e)
 	}
 	if err != nil {
 		l.r.log.Error("cannot encode a publication for the cluster", "topic", topic, "error", err)
@@ -787,7 +695,7 @@ func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *ses
 }
 
 // publishEnvelope is a publication as it travels to another node.
-func (l *clusterLink) publishEnvelope(rm *realm, publisher *session, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, at time.Time) (*envelope, error) {
+func (l *clusterLink) publishEnvelope(rm *realm, publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, at time.Time) (*wire.Envelope, error) {
 	ser := serializers.ForEncoding(payload.Encoding)
 	if ser == nil {
 		ser, _ = serializers.ByName("msgpack")
@@ -796,7 +704,7 @@ func (l *clusterLink) publishEnvelope(rm *realm, publisher *session, pub wamp.ID
 	if err != nil {
 		return nil, err
 	}
-	e := &envelope{Kind: kPublish, Realm: string(rm.Name), Topic: string(topic), Publication: uint64(pub),
+	e := &wire.Envelope{Kind: wire.KindPublish, Realm: string(rm.Name), Topic: string(topic), Publication: uint64(pub),
 		Serializer: ser.Name(), Frame: frame, Disclose: disclose, Retain: retain, Time: at.UnixNano(),
 		Exclude: idList(aud.exclude), Eligible: idList(aud.eligible),
 		ExcludeAuthID: strList(aud.excludeAuthID), EligibleAuthID: strList(aud.eligibleAuthID),
@@ -805,101 +713,6 @@ func (l *clusterLink) publishEnvelope(rm *realm, publisher *session, pub wamp.ID
 		e.Session, e.AuthID, e.AuthRole = uint64(publisher.id), publisher.authid, publisher.authrole
 	}
 	return e, nil
-}
-
-// deliverInvocation gives local callee s an INVOCATION or INTERRUPT of a
-// call node n owns, under s's own request id.
-func (l *clusterLink) deliverInvocation(n *remoteNode, s *session, e *envelope) {
-	msg, err := s.peer.Serializer().Decode(e.Frame)
-	if err != nil {
-		l.r.log.Error("undecodable invocation from a cluster node", "node", n.id, "error", err)
-		return
-	}
-	from := origin{n.id, wamp.ID(e.Request)}
-	s.invMu.Lock()
-	id, known := s.remoteIDs[from]
-	switch msg.(type) {
-	case *wamp.Invocation:
-		if !known && !s.gone { // a further chunk of a progressive call invocation is known
-			id = s.invIDs.Next()
-			if s.remoteInv == nil {
-				s.remoteInv, s.remoteIDs = make(map[wamp.ID]origin), make(map[origin]wamp.ID)
-			}
-			s.remoteInv[id], s.remoteIDs[from] = from, id
-		}
-	case *wamp.Interrupt:
-	default:
-		id = 0
-	}
-	s.invMu.Unlock()
-	if id == 0 {
-		return // the callee is gone (its node's leave tells the caller's), or the call was answered
-	}
-	switch m := msg.(type) {
-	case *wamp.Invocation:
-		m.Request = id
-	case *wamp.Interrupt:
-		m.Request = id
-	}
-	_ = s.send(msg)
-}
-
-// answerOrigin returns the call another node owns that an answer of s with
-// request id belongs to; final forgets it.
-func (s *session) answerOrigin(id wamp.ID, final bool) (origin, bool) {
-	s.invMu.Lock()
-	defer s.invMu.Unlock()
-	from, ok := s.remoteInv[id]
-	if ok && final {
-		delete(s.remoteInv, id)
-		delete(s.remoteIDs, from)
-	}
-	return from, ok
-}
-
-// forwardAnswer sends a callee's YIELD or ERROR for an invocation another
-// node owns to that node, under that node's request id.
-func (l *clusterLink) forwardAnswer(s *session, m wamp.Message, from origin) {
-	switch m := m.(type) {
-	case *wamp.Yield:
-		m.Request = from.id
-	case *wamp.Error:
-		m.Request = from.id
-	}
-	data, err := s.peer.Serializer().Encode(m)
-	if err != nil {
-		s.logger().Error("cannot encode an answer for the cluster", "error", err)
-		return
-	}
-	_ = l.send(from.node, &envelope{Kind: kAnswer, Realm: string(s.realm.Name), Session: uint64(s.id), Frame: data})
-}
-
-// abandonInvocations interrupts what this node's callees run for the calls
-// of a node that is gone: nobody waits for their answers.
-func (l *clusterLink) abandonInvocations(node string) {
-	l.r.sessionsMu.Lock()
-	all := make([]*session, 0, len(l.r.sessions))
-	for s := range l.r.sessions {
-		all = append(all, s)
-	}
-	l.r.sessionsMu.Unlock()
-	for _, s := range all {
-		var ids []wamp.ID
-		s.invMu.Lock()
-		for id, from := range s.remoteInv {
-			if from.node == node {
-				ids = append(ids, id)
-				delete(s.remoteInv, id)
-				delete(s.remoteIDs, from)
-			}
-		}
-		s.invMu.Unlock()
-		if len(ids) > 0 && s.canCancel() {
-			for _, id := range ids {
-				_ = s.send(&wamp.Interrupt{Request: id, Options: wamp.Dict{"mode": cancelKillNoWait, "reason": string(wamp.ErrCanceled)}})
-			}
-		}
-	}
 }
 
 func idSet(ids []uint64) map[wamp.ID]bool {
@@ -944,69 +757,4 @@ func strList(m map[string]bool) []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-// clusterPeer is the peer of a proxy: what is sent to it goes to its node.
-type clusterPeer struct {
-	l     *clusterLink
-	node  string
-	realm string
-	id    wamp.ID
-	ser   serializers.Serializer
-	once  sync.Once
-	done  chan struct{}
-}
-
-var _ transport.Peer = (*clusterPeer)(nil)
-
-func (p *clusterPeer) Recv() (wamp.Message, error) { return nil, transport.ErrClosed }
-
-func (p *clusterPeer) Send(m wamp.Message) error {
-	data, err := p.ser.Encode(m)
-	if err != nil {
-		return err
-	}
-	var request wamp.ID // the callee's node gives it the callee's own id
-	switch m := m.(type) {
-	case *wamp.Invocation:
-		request = m.Request
-	case *wamp.Interrupt:
-		request = m.Request
-	}
-	return p.sendFrame(data, request)
-}
-
-func (p *clusterPeer) SendFrame(f *transport.Frame) error { return p.sendFrame(f.Data, 0) }
-
-func (p *clusterPeer) sendFrame(data []byte, request wamp.ID) error {
-	select {
-	case <-p.done:
-		return transport.ErrClosed
-	default:
-	}
-	// An error (such as a message over NATS's max_payload) fails the call
-	// or is logged: nothing is dropped unnoticed.
-	if err := p.l.send(p.node, &envelope{Kind: kFrame, Realm: p.realm, Session: uint64(p.id), Frame: data,
-		Binary: p.ser.Binary(), Request: uint64(request)}); err != nil {
-		return fmt.Errorf("%w: %w", errNodeUnreachable, err)
-	}
-	return nil
-}
-
-// errNodeUnreachable: a message for a session of another node could not be
-// sent to that node.
-var errNodeUnreachable = errors.New("router: cluster node unreachable")
-
-func (p *clusterPeer) Serializer() serializers.Serializer { return p.ser }
-
-// Close closes the remote session's connection, on its node.
-func (p *clusterPeer) Close(code transport.CloseCode, reason string) {
-	_ = p.l.send(p.node, &envelope{Kind: kClose, Realm: p.realm, Session: uint64(p.id), Code: int(code), Reason: reason})
-}
-
-func (p *clusterPeer) closeLocal()           { p.once.Do(func() { close(p.done) }) }
-func (p *clusterPeer) Done() <-chan struct{} { return p.done }
-func (p *clusterPeer) Established()          {}
-func (p *clusterPeer) Info() transport.Info {
-	return transport.Info{RemoteAddr: "cluster node " + p.node, Subprotocol: p.ser.Subprotocol()}
 }

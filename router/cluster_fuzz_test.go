@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/junction-wamp/junction/cluster/wire"
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -25,22 +26,22 @@ func FuzzClusterDeliver(f *testing.F) {
 	invocation, _ := json.Encode(&wamp.Invocation{Request: 7, Registration: 1, Payload: wamp.Values([]any{1}, nil)})
 	yield, _ := json.Encode(&wamp.Yield{Request: 7, Options: wamp.Dict{}, Payload: wamp.Values([]any{2}, nil)})
 	event, _ := json.Encode(&wamp.Event{Subscription: 1, Publication: 9, Payload: wamp.Values([]any{"x"}, nil)})
-	joined := &envelope{Kind: kJoin, Realm: "realm1", Session: 42, AuthID: "a", AuthRole: "anonymous", Serializer: "json",
+	joined := &wire.Envelope{Kind: wire.KindJoin, Realm: "realm1", Session: 42, AuthID: "a", AuthRole: "anonymous", Serializer: "json",
 		Roles: map[string]any{"callee": map[string]any{"features": map[string]any{"call_canceling": true}}}}
-	seeds := []*envelope{
+	seeds := []*wire.Envelope{
 		joined,
-		{Kind: kRegister, Realm: "realm1", Session: 42, Procedure: "com.remote", Registration: 3},
-		{Kind: kSubscribe, Realm: "realm1", Session: 42, Topic: "local.topic", On: true},
-		{Kind: kPublish, Realm: "realm1", Topic: "local.topic", Publication: 9, Serializer: "json", Frame: event, Retain: true},
-		{Kind: kFrame, Realm: "realm1", Session: 0, Frame: invocation, Request: 5},
-		{Kind: kAnswer, Realm: "realm1", Session: 42, Frame: yield},
-		{Kind: kTestament, Realm: "realm1", Session: 42, Scope: "destroyed", Topic: "local.topic", Args: []any{"bye"}},
-		{Kind: kSnapshot, Items: []*envelope{joined, {Kind: kRegister, Realm: "realm1", Session: 42, Procedure: "com.remote", Match: "prefix", Registration: 4}}, Reply: true},
-		{Kind: kLeave, Realm: "realm1", Session: 42},
-		{Kind: kClose, Realm: "realm1", Session: 1, Code: 1000},
+		{Kind: wire.KindRegister, Realm: "realm1", Session: 42, Procedure: "com.remote", Registration: 3},
+		{Kind: wire.KindSubscribe, Realm: "realm1", Session: 42, Topic: "local.topic", On: true},
+		{Kind: wire.KindPublish, Realm: "realm1", Topic: "local.topic", Publication: 9, Serializer: "json", Frame: event, Retain: true},
+		{Kind: wire.KindFrame, Realm: "realm1", Session: 0, Frame: invocation, Request: 5},
+		{Kind: wire.KindAnswer, Realm: "realm1", Session: 42, Frame: yield},
+		{Kind: wire.KindTestament, Realm: "realm1", Session: 42, Scope: "destroyed", Topic: "local.topic", Args: []any{"bye"}},
+		{Kind: wire.KindSnapshot, Items: []*wire.Envelope{joined, {Kind: wire.KindRegister, Realm: "realm1", Session: 42, Procedure: "com.remote", Match: "prefix", Registration: 4}}, Reply: true},
+		{Kind: wire.KindLeave, Realm: "realm1", Session: 42},
+		{Kind: wire.KindClose, Realm: "realm1", Session: 1, Code: 1000},
 	}
 	for _, e := range seeds {
-		data, err := encodeEnvelope(e)
+		data, err := wire.Encode(e)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -54,10 +55,10 @@ func FuzzClusterDeliver(f *testing.F) {
 		h := r.AttachCluster(fakeBus{})
 		h.NodeUp("000000000000000a")
 		h.Deliver("000000000000000a", data)
-		if e, err := decodeEnvelope(data); err == nil && e.Kind == kFrame {
+		if e, err := wire.Decode(data); err == nil && e.Kind == wire.KindFrame {
 			// A frame may address the local session: as its id.
 			e.Session = uint64(id)
-			if again, err := encodeEnvelope(e); err == nil {
+			if again, err := wire.Encode(e); err == nil {
 				h.Deliver("000000000000000a", again)
 			}
 		}

@@ -26,7 +26,7 @@ func validCancelMode(m string) bool {
 type invocation struct {
 	caller   *session
 	request  wamp.ID // the caller's CALL request id
-	callee   *session
+	callee   *member
 	id       wamp.ID // the INVOCATION request id
 	progress bool    // the caller asked for progressive results
 	timer    *time.Timer
@@ -86,9 +86,7 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 			fmt.Sprintf("procedure %q is already registered (shared registration needs the same invoke policy, other than single)", m.Procedure))
 		return false, ""
 	}
-	if l := s.r.link.Load(); l != nil && !s.internal {
-		l.announce(registerEnvelope(s, reg), true) // callable from every node once REGISTERED
-	}
+	s.r.cluster().registered(s, reg) // callable from every node once REGISTERED
 	_ = s.send(&wamp.Registered{Request: m.Request, Registration: reg.ID})
 	if created {
 		s.realm.metaEvent("wamp.registration.on_create", uint64(s.id), registrationDetails(reg))
@@ -105,9 +103,7 @@ func (s *session) handleUnregister(m *wamp.Unregister) {
 			fmt.Sprintf("no registration %d in this session", m.Registration))
 		return
 	}
-	if l := s.r.link.Load(); l != nil && !s.internal {
-		l.announce(&envelope{Kind: kUnregister, Realm: string(s.realm.Name), Session: uint64(s.id), Registration: uint64(m.Registration)}, true)
-	}
+	s.r.cluster().unregistered(s, m.Registration)
 	_ = s.send(&wamp.Unregistered{Request: m.Request})
 	s.realm.registrationGone(s, m.Registration, deleted)
 }
@@ -214,17 +210,13 @@ func (s *session) route(c *callRequest) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, fmt.Sprintf("no callee registered procedure %q", m.Procedure))
 		return
 	}
-	callee := reg.Pick().(*session)
+	picked := reg.Pick().(recipient)
+	callee := picked.base()
 	if c.chunk && (!callee.feature(wamp.RoleCallee, "progressive_call_invocations") || !callee.canCancel()) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")
 		return
 	}
-	regID := reg.ID
-	if callee.remote != "" { // the callee knows the registration by its own node's id
-		callee.invMu.Lock()
-		regID = callee.remoteRegs[reg.ID]
-		callee.invMu.Unlock()
-	}
+	regID := picked.registrationID(reg.ID) // a proxy's is its own node's
 	inv := &invocation{caller: s, request: m.Request, callee: callee, progress: c.progress, registration: regID, chunked: c.chunk, start: time.Now()}
 	switch callee.addInvocation(inv) {
 	case errCalleeGone:
@@ -250,7 +242,7 @@ func (s *session) route(c *callRequest) {
 
 // invocationDetails returns INVOCATION.Details (nil for a plain call) and
 // starts the call's timer when the router, not the callee, times it.
-func (s *session) invocationDetails(c *callRequest, reg *realms.Registration, callee *session, inv *invocation) wamp.Dict {
+func (s *session) invocationDetails(c *callRequest, reg *realms.Registration, callee *member, inv *invocation) wamp.Dict {
 	var details lazyDict // no allocation for a plain call
 	if reg.Match != realms.MatchExact {
 		details.set("procedure", string(c.Procedure))
@@ -324,7 +316,7 @@ func (l *lazyDict) set(key string, v any) {
 
 // handleYield routes a callee's YIELD back to the caller as RESULT; a
 // progressive YIELD keeps the call open.
-func (s *session) handleYield(m *wamp.Yield) (bool, string) {
+func (s *member) handleYield(m *wamp.Yield) (bool, string) {
 	o := options{d: m.Options, msg: wamp.YIELD}
 	progress := o.boolean("progress", false)
 	if o.err != nil {
@@ -364,7 +356,7 @@ func unconvertibleAnswer(what string, caller *session, err error) string {
 }
 
 // handleError routes a callee's ERROR for an invocation back to the caller.
-func (s *session) handleError(m *wamp.Error) (bool, string) {
+func (s *member) handleError(m *wamp.Error) (bool, string) {
 	if m.Type != wamp.INVOCATION {
 		return s.protocolViolation("ERROR for " + m.Type.String() + " is not valid from a client")
 	}

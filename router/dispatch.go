@@ -30,19 +30,13 @@ func (s *session) dispatch(msg wamp.Message) (end bool, reason string) {
 	case *wamp.Unregister:
 		s.handleUnregister(m)
 	case *wamp.Yield:
-		if l := s.r.link.Load(); l != nil {
-			if from, ok := s.answerOrigin(m.Request, !m.Options.Bool("progress", false)); ok {
-				l.forwardAnswer(s, m, from)
-				return false, ""
-			}
+		if s.r.cluster().answer(s, m) { // for a call another node owns
+			return false, ""
 		}
 		return s.handleYield(m)
 	case *wamp.Error:
-		if l := s.r.link.Load(); l != nil && m.Type == wamp.INVOCATION {
-			if from, ok := s.answerOrigin(m.Request, true); ok {
-				l.forwardAnswer(s, m, from)
-				return false, ""
-			}
+		if s.r.cluster().answer(s, m) {
+			return false, ""
 		}
 		return s.handleError(m)
 	case *wamp.Cancel:

@@ -122,9 +122,7 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 	s.r.join(s)
 	rm = s.realm // another, if the realm was created on demand and went away meanwhile
 	s.established.Store(true)
-	if l := s.r.link.Load(); l != nil && !s.internal {
-		l.announce(joinEnvelope(s), true) // known on every node before the client is
-	}
+	s.r.cluster().joined(s) // known on every node before the client is
 	s.peer.Established()
 	_ = s.send(&wamp.Welcome{Session: s.id, Details: wamp.Dict{
 		"roles":        welcomeRoles(),

@@ -25,7 +25,7 @@ type storedEvent struct {
 	topic       wamp.URI
 	time        time.Time
 	payload     wamp.Payload
-	publisher   *session // for disclosure; nil for the router
+	publisher   *identity // for disclosure; nil for the router
 	disclose    bool
 	aud         audience // eligibility, by authid and authrole
 }

@@ -28,8 +28,8 @@ func init() {
 		"wamp.session.list":                   metaSessionList,
 		"wamp.session.get":                    metaSessionGet,
 		"wamp.session.kill":                   metaSessionKill,
-		"wamp.session.kill_by_authid":         metaKillBy(func(s *session, v string) bool { return s.authid == v }, true),
-		"wamp.session.kill_by_authrole":       metaKillBy(func(s *session, v string) bool { return s.authrole == v }, false),
+		"wamp.session.kill_by_authid":         metaKillBy(func(s *member, v string) bool { return s.authid == v }, true),
+		"wamp.session.kill_by_authrole":       metaKillBy(func(s *member, v string) bool { return s.authrole == v }, false),
 		"wamp.session.kill_all":               metaKillAll,
 		"wamp.session.add_testament":          metaAddTestament,
 		"wamp.session.flush_testaments":       metaFlushTestaments,
@@ -108,7 +108,7 @@ func argString(args []any, i int, what string) (string, *wamp.RPCError) {
 }
 
 // sessionInfo is the session details of on_join and wamp.session.get.
-func (s *session) sessionInfo() wamp.Dict {
+func (s *member) sessionInfo() wamp.Dict {
 	info := s.peer.Info()
 	return wamp.Dict{
 		"session": uint64(s.id), "authid": s.authid, "authrole": s.authrole,
@@ -119,7 +119,7 @@ func (s *session) sessionInfo() wamp.Dict {
 
 // realmSessions returns the sessions of s's realm, filtered by authrole if
 // args[0] is a list of roles.
-func realmSessions(s *session, args []any) ([]*session, *wamp.RPCError) {
+func realmSessions(s *session, args []any) ([]*member, *wamp.RPCError) {
 	var roles map[string]bool
 	if len(args) > 0 && args[0] != nil {
 		list, ok := args[0].([]any)
@@ -132,9 +132,9 @@ func realmSessions(s *session, args []any) ([]*session, *wamp.RPCError) {
 			roles[name] = true
 		}
 	}
-	var out []*session
+	var out []*member
 	for _, rc := range s.realm.Sessions() {
-		if other := rc.(*session); roles == nil || roles[other.authrole] {
+		if other := rc.(recipient).base(); roles == nil || roles[other.authrole] {
 			out = append(out, other)
 		}
 	}
@@ -164,7 +164,7 @@ func metaSessionGet(s *session, args []any, _ map[string]any) ([]any, *wamp.RPCE
 	if !ok {
 		return nil, wamp.NewError(wamp.ErrNoSuchSession, fmt.Sprintf("no session %d in this realm", id))
 	}
-	return []any{other.(*session).sessionInfo()}, nil
+	return []any{other.(recipient).base().sessionInfo()}, nil
 }
 
 // killReason reads the reason and message keyword arguments of the kill procedures.
@@ -194,11 +194,11 @@ func metaSessionKill(s *session, args []any, kwargs map[string]any) ([]any, *wam
 	if !ok || id == s.id {
 		return nil, wamp.NewError(wamp.ErrNoSuchSession, fmt.Sprintf("no other session %d in this realm", id))
 	}
-	other.(*session).kill(reason, message)
+	other.(recipient).kill(reason, message)
 	return nil, nil
 }
 
-func metaKillBy(match func(*session, string) bool, listIDs bool) metaProc {
+func metaKillBy(match func(*member, string) bool, listIDs bool) metaProc {
 	return func(s *session, args []any, kwargs map[string]any) ([]any, *wamp.RPCError) {
 		v, err := argString(args, 0, "authid or authrole")
 		if err != nil {
@@ -210,9 +210,9 @@ func metaKillBy(match func(*session, string) bool, listIDs bool) metaProc {
 		}
 		killed := []any{}
 		for _, rc := range s.realm.Sessions() {
-			if other := rc.(*session); other != s && match(other, v) {
+			if other := rc.(recipient); other != recipient(s) && match(other.base(), v) {
 				other.kill(reason, message)
-				killed = append(killed, uint64(other.id))
+				killed = append(killed, uint64(other.SessionID()))
 			}
 		}
 		if listIDs {
@@ -229,7 +229,7 @@ func metaKillAll(s *session, _ []any, kwargs map[string]any) ([]any, *wamp.RPCEr
 	}
 	n := 0
 	for _, rc := range s.realm.Sessions() {
-		if other := rc.(*session); other != s {
+		if other := rc.(recipient); other != recipient(s) {
 			other.kill(reason, message)
 			n++
 		}
@@ -240,6 +240,12 @@ func metaKillAll(s *session, _ []any, kwargs map[string]any) ([]any, *wamp.RPCEr
 // kill ends a session on behalf of the meta API: GOODBYE with reason, then close.
 func (s *session) kill(reason wamp.URI, message string) {
 	s.goodbyeSent.Store(true)
+	s.member.kill(reason, message)
+}
+
+// kill ends a session on behalf of the meta API: GOODBYE with reason, then
+// close (on its node, for a proxy).
+func (s *member) kill(reason wamp.URI, message string) {
 	details := wamp.Dict{}
 	if message != "" {
 		details["message"] = message
@@ -298,9 +304,7 @@ func metaAddTestament(s *session, args []any, kwargs map[string]any) ([]any, *wa
 	if err := s.keepTestament(scope, t); err != nil {
 		return nil, err
 	}
-	if l := s.r.link.Load(); l != nil {
-		l.announce(testamentEnvelope(s, scope, t), true)
-	}
+	s.r.cluster().testament(s, scope, t)
 	return nil, nil
 }
 
@@ -318,9 +322,7 @@ func metaFlushTestaments(s *session, _ []any, kwargs map[string]any) ([]any, *wa
 	delete(s.testaments, scope)
 	s.testMu.Unlock()
 	s.countTestamentBytes(-released)
-	if l := s.r.link.Load(); l != nil {
-		l.announce(&envelope{Kind: kFlush, Realm: string(s.realm.Name), Session: uint64(s.id), Scope: scope}, true)
-	}
+	s.r.cluster().flushed(s, scope)
 	return nil, nil
 }
 
@@ -359,13 +361,22 @@ func (s *session) keepTestament(scope string, t testament) *wamp.RPCError {
 // publishTestaments publishes the testaments of a session that is going
 // away: detached scope first, then destroyed, each in the order added.
 func (s *session) publishTestaments() {
-	s.testMu.Lock()
-	all := s.testaments
-	s.testaments = nil
-	released := s.testBytes
-	s.testBytes = 0
-	s.testMu.Unlock()
+	all, released := s.takeTestaments()
 	s.countTestamentBytes(-released)
+	s.publishAll(all)
+}
+
+// takeTestaments takes s's testaments, and the bytes they held.
+func (s *member) takeTestaments() (map[string][]testament, int) {
+	s.testMu.Lock()
+	defer s.testMu.Unlock()
+	all, released := s.testaments, s.testBytes
+	s.testaments, s.testBytes = nil, 0
+	return all, released
+}
+
+// publishAll publishes testaments of s, detached ones first.
+func (s *member) publishAll(all map[string][]testament) {
 	for _, scope := range []string{"detached", "destroyed"} {
 		for _, t := range all[scope] {
 			o := options{d: t.options, msg: wamp.PUBLISH}
@@ -375,7 +386,7 @@ func (s *session) publishTestaments() {
 				excludeAuthID: o.strs("exclude_authid"), eligibleAuthID: o.strs("eligible_authid"),
 				excludeAuthRole: o.strs("exclude_authrole"), eligibleAuthRole: o.strs("eligible_authrole"),
 			}
-			s.realm.publish(s, wamp.GlobalID(), t.topic, wamp.Values(t.args, t.kwargs), &aud, o.boolean(wamp.OptDiscloseMe, false), o.boolean("retain", false), nil)
+			s.realm.publish(&s.identity, wamp.GlobalID(), t.topic, wamp.Values(t.args, t.kwargs), &aud, o.boolean(wamp.OptDiscloseMe, false), o.boolean("retain", false), nil)
 		}
 	}
 }

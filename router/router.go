@@ -44,7 +44,7 @@ type Router struct {
 	failures failureLog
 	warnings *ratelog.Limiter // limit warnings, per limit and address
 
-	link atomic.Pointer[clusterLink] // nil: a single node
+	link atomicLink // nil: a single node (see Router.cluster)
 }
 
 // realm is a realms.Realm with the router-side settings of that realm.
@@ -59,8 +59,8 @@ type realm struct {
 	// onDemand: created for a HELLO (auto_create_realms), and removed, with
 	// its retained events, when its last session leaves.
 	onDemand bool
-	stats    *Stats                       // the router's
-	link     *atomic.Pointer[clusterLink] // the router's
+	stats    *Stats      // the router's
+	link     *atomicLink // the router's
 }
 
 var _ transport.Handler = (*Router)(nil)
@@ -146,10 +146,7 @@ func (r *Router) realm(name wamp.URI) *realm {
 	if rm = r.realms[name]; rm == nil {
 		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name),
 			events: newEventStore(nil, r.cfg.storeLimits()), stats: &r.stats, link: &r.link, onDemand: true}
-		if r.link.Load() != nil { // registration and subscription ids unique across the cluster
-			rm.Dealer.GlobalIDs()
-			rm.Broker.GlobalIDs()
-		}
+		r.cluster().newRealm(rm)
 		r.realms[name] = rm
 		r.log.Info("realm created", "realm", name)
 	}
@@ -177,7 +174,7 @@ func (r *Router) join(s *session) {
 // so that HELLOs to ever new realm names do not make the router hold ever
 // more realms. In a cluster they stay: other nodes' sessions are in them.
 func (r *Router) retire(rm *realm) {
-	if !rm.onDemand || r.link.Load() != nil {
+	if !rm.onDemand || r.cluster().keepsRealms() {
 		return
 	}
 	r.realmsMu.Lock()
@@ -378,7 +375,13 @@ func (r *Router) Stats() *Stats { return &r.stats }
 // PendingInvocations is the number of calls routed to callees and not yet
 // answered, over all sessions (remote callees of calls made here included).
 func (r *Router) PendingInvocations() int {
-	all := append(r.liveSessions(), r.proxies()...)
+	var all []*member
+	for _, s := range r.liveSessions() {
+		all = append(all, &s.member)
+	}
+	for _, p := range r.proxies() {
+		all = append(all, &p.member)
+	}
 	n := 0
 	for _, s := range all {
 		s.invMu.Lock()

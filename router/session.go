@@ -9,38 +9,30 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// session is one WAMP session: a peer joined to a realm. Its read loop runs on
-// the transport's read goroutine; other sessions' goroutines reach it only
-// through its peer (Send, SendFrame) and its invocation table.
-type session struct {
+// member is what a realm holds of each of its sessions, whether of this node
+// (a *session) or of another node of a cluster (a *proxy, cluster_proxy.go):
+// who it is, its peer, its testaments, and the calls routed to it as
+// callee. Messages to it go through its peer.
+type member struct {
 	r        *Router
 	peer     transport.Peer
 	encoding wamp.Encoding
 	binary   bool
-	address  string // the client's IP address
-	// budget is what the sessions of address hold together (nil for the
-	// router's own sessions and other nodes' proxies), and held what this
-	// one has counted in it of its subscriptions and registrations.
-	budget *addressBudget
-	held   held
+	address  string // the client's IP address ("node <id>" for a proxy)
 
-	// Set once in handshake, read-only afterwards.
-	id           wamp.ID
+	// Set once in handshake (or when a proxy is made), read-only afterwards.
+	identity
 	realm        *realm
-	authid       string
-	authrole     string
 	authmethod   string
 	authprovider string
 	joined       time.Time
-
-	roles    wamp.Dict    // HELLO.Details.roles, read-only after the handshake
-	perms    *permissions // the role's rules; nil: everything allowed (or the dynamic authorizer decides)
-	internal bool         // the router's own caller, for authenticator and authorizer calls
+	roles        wamp.Dict // HELLO.Details.roles
 
 	// invocations are the calls routed to this session as callee and not yet
 	// answered, keyed by INVOCATION request id. gone is set when the session
@@ -49,49 +41,91 @@ type session struct {
 	invocations map[wamp.ID]*invocation
 	gone        bool
 	invIDs      wamp.Sequence
-	// remoteInv are invocations of s for calls another cluster node owns,
-	// by s's request id, and remoteIDs the reverse (see cluster.go).
-	remoteInv map[wamp.ID]origin
-	remoteIDs map[origin]wamp.ID
-
-	// remote is the cluster node of a proxy (a session of another node), ""
-	// for this node's sessions. remoteRegs maps a proxy's registrations here
-	// to their ids on its node, which its INVOCATIONs must carry (under invMu).
-	remote     string
-	remoteRegs map[wamp.ID]wamp.ID
 
 	testMu     sync.Mutex
 	testaments map[string][]testament // by scope: detached, destroyed
 	testBytes  int                    // their sizes, summed
+
+	established atomic.Bool
+}
+
+// recipient is a realms.Recipient of the router's: a *session or a *proxy.
+type recipient interface {
+	realms.Recipient
+	base() *member
+	// registrationID is the id the callee knows registration id by.
+	registrationID(id wamp.ID) wamp.ID
+	// kill ends the session on behalf of the meta API.
+	kill(reason wamp.URI, message string)
+}
+
+func (m *member) base() *member                     { return m }
+func (m *member) registrationID(id wamp.ID) wamp.ID { return id }
+
+var (
+	_ recipient = (*session)(nil)
+	_ recipient = (*proxy)(nil)
+)
+
+// session is one WAMP session of this node: a peer joined to a realm. Its
+// read loop runs on the transport's read goroutine; other sessions'
+// goroutines reach it only through its peer (Send, SendFrame) and its
+// invocation table.
+type session struct {
+	member
+	// budget is what the sessions of address hold together (nil for the
+	// router's own sessions), and held what this
+	// one has counted in it of its subscriptions and registrations.
+	budget *addressBudget
+	held   held
+
+	// Set once in handshake, read-only afterwards.
+	perms    *permissions // the role's rules; nil: everything allowed (or the dynamic authorizer decides)
+	internal bool         // the router's own caller, for authenticator and authorizer calls
+
+	// remoteInv are invocations of s for calls another cluster node owns,
+	// by s's request id, and remoteIDs the reverse (under invMu; see
+	// cluster_proxy.go).
+	remoteInv map[wamp.ID]origin
+	remoteIDs map[origin]wamp.ID
 
 	// calls are this session's own calls in flight, by CALL request id, for
 	// CANCEL and for cleanup when the session leaves.
 	callMu sync.Mutex
 	calls  map[wamp.ID]*invocation
 
-	established  atomic.Bool
 	goodbyeSent  atomic.Bool // the router sent GOODBYE first
 	shuttingDown atomic.Bool
+}
+
+// identity is who a session is, as EVENT.Details disclose a publisher: a
+// session of this node (embedded in it) or of another node.
+type identity struct {
+	id       wamp.ID
+	authid   string
+	authrole string
 }
 
 func newSession(r *Router, p transport.Peer) *session {
 	ser := p.Serializer()
 	return &session{
-		r:           r,
-		peer:        p,
-		encoding:    ser.Encoding(),
-		address:     remoteIP(p.Info().RemoteAddr),
-		binary:      ser.Binary(),
-		invocations: make(map[wamp.ID]*invocation),
-		calls:       make(map[wamp.ID]*invocation),
-		testaments:  make(map[string][]testament),
+		member: member{
+			r:           r,
+			peer:        p,
+			encoding:    ser.Encoding(),
+			address:     remoteIP(p.Info().RemoteAddr),
+			binary:      ser.Binary(),
+			invocations: make(map[wamp.ID]*invocation),
+			testaments:  make(map[string][]testament),
+		},
+		calls: make(map[wamp.ID]*invocation),
 	}
 }
 
 // logger is the session's logger, with its connection and, once joined,
 // its realm, id and authid. It is built when the session logs, which is
 // rare, rather than held by every session.
-func (s *session) logger() *slog.Logger {
+func (s *member) logger() *slog.Logger {
 	l := s.r.log.With("remote", s.peer.Info().RemoteAddr, "serializer", s.peer.Serializer().Name())
 	if s.realm != nil {
 		l = l.With("realm", s.realm.Name, "session", uint64(s.id), "authid", s.authid)
@@ -109,7 +143,7 @@ func (s *session) recv() (wamp.Message, error) {
 }
 
 // SessionID implements realms.Recipient.
-func (s *session) SessionID() wamp.ID { return s.id }
+func (s *member) SessionID() wamp.ID { return s.id }
 
 // serve runs the session: handshake, then messages until it ends. A panic
 // while handling a message ends this session only: it is logged with its
@@ -165,14 +199,14 @@ func (s *session) inputError(err error) string {
 
 // abort sends ABORT with reason and a human-readable message, then closes the
 // connection with code.
-func (s *session) abort(reason wamp.URI, message string, code transport.CloseCode) {
+func (s *member) abort(reason wamp.URI, message string, code transport.CloseCode) {
 	s.r.stats.Aborted.Add(1)
 	_ = s.peer.Send(&wamp.Abort{Details: wamp.Dict{"message": message}, Reason: reason})
 	s.peer.Close(code, message)
 }
 
 // protocolViolation ends the session for a message it may not send now.
-func (s *session) protocolViolation(message string) (bool, string) {
+func (s *member) protocolViolation(message string) (bool, string) {
 	s.r.stats.ProtocolErrors.Add(1)
 	s.logger().Warn("protocol violation, closing session", "error", message)
 	s.abort(wamp.ErrProtocolViolation, message, transport.CloseProtocolError)
@@ -218,9 +252,7 @@ func (s *session) leave(reason string) {
 	for _, reg := range regs {
 		s.realm.registrationGone(s, reg.ID, reg.Deleted)
 	}
-	if l := s.r.link.Load(); l != nil && !s.internal {
-		l.announce(&envelope{Kind: kLeave, Realm: string(s.realm.Name), Session: uint64(s.id)}, false)
-	}
+	s.r.cluster().left(s)
 	s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
 	s.r.retire(s.realm)
 	s.r.stats.SessionsLeft.Add(1)
@@ -245,7 +277,7 @@ func (s *session) cancelCalls(uri wamp.URI, why string) {
 // failInvocations marks s gone, so that no call is routed to it any more,
 // and answers the calls it had not answered with wamp.error.canceled. It
 // returns how many there were.
-func (s *session) failInvocations(why string) int {
+func (s *member) failInvocations(why string) int {
 	s.invMu.Lock()
 	s.gone = true
 	pending := s.invocations
@@ -267,7 +299,7 @@ var (
 // addInvocation records a call routed to s as callee under a new INVOCATION
 // request id (inv.id). It fails if s has left, or holds the most
 // invocations a session may (MaxInvocationsPerSession).
-func (s *session) addInvocation(inv *invocation) error {
+func (s *member) addInvocation(inv *invocation) error {
 	s.invMu.Lock()
 	defer s.invMu.Unlock()
 	if s.gone {
@@ -284,7 +316,7 @@ func (s *session) addInvocation(inv *invocation) error {
 // callingAsCallee reports whether s has invocations in flight as callee:
 // while the router drains for shutdown, such a session may still call, to
 // finish its work.
-func (s *session) callingAsCallee() bool {
+func (s *member) callingAsCallee() bool {
 	s.invMu.Lock()
 	defer s.invMu.Unlock()
 	return len(s.invocations) > 0
@@ -298,7 +330,7 @@ func (s *session) callCount() int {
 }
 
 // peekInvocation returns the invocation with request id without taking it.
-func (s *session) peekInvocation(id wamp.ID) *invocation {
+func (s *member) peekInvocation(id wamp.ID) *invocation {
 	s.invMu.Lock()
 	defer s.invMu.Unlock()
 	return s.invocations[id]
@@ -343,17 +375,17 @@ func (s *session) endCall(inv *invocation) {
 
 // canCancel reports whether the peer announced call canceling (the spec
 // spells it both call_canceling and call_cancelling).
-func (s *session) canCancel() bool {
+func (s *member) canCancel() bool {
 	return s.feature(wamp.RoleCallee, "call_canceling") || s.feature(wamp.RoleCallee, "call_cancelling")
 }
 
 // feature reports whether the peer announced feature for role in HELLO.
-func (s *session) feature(role, feature string) bool {
+func (s *member) feature(role, feature string) bool {
 	return s.roles.Dict(role).Dict("features").Bool(feature, false)
 }
 
 // takeInvocation removes and returns the invocation with request id, or nil.
-func (s *session) takeInvocation(id wamp.ID) *invocation {
+func (s *member) takeInvocation(id wamp.ID) *invocation {
 	s.invMu.Lock()
 	defer s.invMu.Unlock()
 	inv := s.invocations[id]
@@ -366,7 +398,7 @@ func (s *session) takeInvocation(id wamp.ID) *invocation {
 // counts), that m cannot be carried by the peer's serializer (cannotConvert:
 // the caller answers whoever sent it), or that a cluster node could not be
 // reached (logged by the cluster link).
-func (s *session) send(m wamp.Message) error {
+func (s *member) send(m wamp.Message) error {
 	s.r.stats.MessagesOut.add(m.MessageType(), 1)
 	err := s.peer.Send(m)
 	if cannotConvert(err) {
@@ -382,7 +414,7 @@ func cannotConvert(err error) bool { return errors.Is(err, serializers.ErrUnconv
 
 // conversionFailed counts a message s's serializer cannot carry and logs
 // it at warn, at most once per interval for s's address.
-func (s *session) conversionFailed(t wamp.MessageType, err error) {
+func (s *member) conversionFailed(t wamp.MessageType, err error) {
 	s.r.stats.ConversionFailures.Add(1)
 	if ok, held := s.r.warnings.Allow("conversion " + s.address); ok {
 		s.logger().Warn("payload cannot be converted for this session's serializer", "type", t, "error", err, "held_back", held)
@@ -391,7 +423,7 @@ func (s *session) conversionFailed(t wamp.MessageType, err error) {
 
 // sendError answers request of type reqType with an ERROR carrying uri and a
 // message for people as its first argument.
-func (s *session) sendError(reqType wamp.MessageType, request wamp.ID, uri wamp.URI, message string) {
+func (s *member) sendError(reqType wamp.MessageType, request wamp.ID, uri wamp.URI, message string) {
 	_ = s.send(&wamp.Error{
 		Type: reqType, Request: request, Details: wamp.Dict{}, Error: uri,
 		Payload: wamp.Values([]any{message}, nil),

@@ -1,0 +1,112 @@
+// Package wire is the format of the messages the nodes of a cluster send
+// each other: one msgpack-encoded Envelope per message, a Kind using some of
+// its fields. Package cluster moves these bytes between nodes; the router
+// (router/cluster.go) decides what they say.
+package wire
+
+import (
+	"bytes"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/junction-wamp/junction/serializers"
+)
+
+// Kind is what a message is.
+type Kind uint8
+
+// Kinds of cluster messages.
+const (
+	KindSnapshot Kind = iota + 1
+	KindJoin
+	KindLeave
+	KindRegister
+	KindUnregister
+	KindSubscribe
+	KindTestament
+	KindFlush
+	KindFrame   // to a local session: an encoded message
+	KindClose   // to a local session: close its connection
+	KindAnswer  // to the node owning an invocation: YIELD or ERROR from its callee
+	KindPublish // a publication, for this node's subscribers
+)
+
+// Envelope is one cluster message, msgpack-encoded; a kind uses some fields.
+type Envelope struct {
+	Kind    Kind   `msgpack:"k"`
+	Realm   string `msgpack:"r,omitempty"`
+	Session uint64 `msgpack:"s,omitempty"`
+
+	// KindJoin
+	AuthID       string         `msgpack:"ai,omitempty"`
+	AuthRole     string         `msgpack:"ar,omitempty"`
+	AuthMethod   string         `msgpack:"am,omitempty"`
+	AuthProvider string         `msgpack:"ap,omitempty"`
+	Serializer   string         `msgpack:"z,omitempty"`
+	Roles        map[string]any `msgpack:"ro,omitempty"`
+	Joined       int64          `msgpack:"j,omitempty"`
+
+	// KindRegister, KindUnregister
+	Procedure      string `msgpack:"p,omitempty"`
+	Match          string `msgpack:"m,omitempty"`
+	Invoke         string `msgpack:"i,omitempty"`
+	Registration   uint64 `msgpack:"g,omitempty"`
+	DiscloseCaller bool   `msgpack:"dc,omitempty"`
+	ForwardTimeout bool   `msgpack:"ft,omitempty"`
+
+	// KindSubscribe, KindPublish, KindTestament
+	Topic        string `msgpack:"t,omitempty"`
+	On           bool   `msgpack:"on,omitempty"`
+	Subscription uint64 `msgpack:"sb,omitempty"` // KindSubscribe: its id on the sending node
+
+	// KindFrame, KindAnswer, KindPublish: a message encoded with Serializer.
+	Frame  []byte `msgpack:"f,omitempty"`
+	Binary bool   `msgpack:"b,omitempty"`
+	// KindFrame of an INVOCATION or INTERRUPT: the request id on the node
+	// that owns the call.
+	Request uint64 `msgpack:"q,omitempty"`
+	// KindClose
+	Code   int    `msgpack:"c,omitempty"`
+	Reason string `msgpack:"re,omitempty"`
+
+	// KindPublish
+	Publication      uint64   `msgpack:"pu,omitempty"`
+	Disclose         bool     `msgpack:"d,omitempty"`
+	Retain           bool     `msgpack:"rt,omitempty"`
+	StoreOnly        bool     `msgpack:"so,omitempty"` // a retained event in a snapshot: keep, do not deliver
+	Time             int64    `msgpack:"tm,omitempty"` // when it was published, Unix nanoseconds
+	Exclude          []uint64 `msgpack:"x,omitempty"`
+	Eligible         []uint64 `msgpack:"e,omitempty"`
+	ExcludeAuthID    []string `msgpack:"xi,omitempty"`
+	EligibleAuthID   []string `msgpack:"ei,omitempty"`
+	ExcludeAuthRole  []string `msgpack:"xr,omitempty"`
+	EligibleAuthRole []string `msgpack:"er,omitempty"`
+
+	// KindTestament, KindFlush
+	Scope   string         `msgpack:"sc,omitempty"`
+	Args    []any          `msgpack:"a,omitempty"`
+	Kwargs  map[string]any `msgpack:"kw,omitempty"`
+	Options map[string]any `msgpack:"o,omitempty"`
+
+	// KindSnapshot: sent in parts of a bounded number of items (the
+	// sender's choice), applied once whole; More is set on every part but
+	// the last.
+	Items []*Envelope `msgpack:"it,omitempty"`
+	Reply bool        `msgpack:"rp,omitempty"`
+	More  bool        `msgpack:"mo,omitempty"`
+}
+
+// Encode encodes e.
+func Encode(e *Envelope) ([]byte, error) { return msgpack.Marshal(e) }
+
+// Decode decodes a message of another node, within the bounds
+// serializers.CheckMsgpack sets on what it allocates.
+func Decode(data []byte) (*Envelope, error) {
+	if err := serializers.CheckMsgpack(data); err != nil { // bounds what the decoder allocates
+		return nil, err
+	}
+	d := msgpack.NewDecoder(bytes.NewReader(data))
+	d.UseLooseInterfaceDecoding(true) // integers as int64/uint64, as the rest of the router expects
+	e := new(Envelope)
+	return e, d.Decode(e)
+}

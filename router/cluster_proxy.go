@@ -1,0 +1,281 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/junction-wamp/junction/cluster/wire"
+	"github.com/junction-wamp/junction/realms"
+	"github.com/junction-wamp/junction/serializers"
+	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// Proxies: the sessions of other nodes as this node holds them, and the
+// rewriting of the request ids of invocations between the node that owns a
+// call and its callee's node (see cluster.go).
+
+// origin is an invocation as the node that owns the call knows it.
+type origin struct {
+	node string
+	id   wamp.ID // the request id there
+}
+
+// proxy is a session of another node as this node holds it: a member of
+// its realm (in the realm's sessions, in the dealer as callee of its
+// registrations and in the broker as subscriber), whose peer is a
+// clusterPeer. Calls routed to it are in its invocation table here, the
+// node that owns them; events never go to it (its node delivers them).
+type proxy struct {
+	member
+	node string // its node
+	// regs maps its registrations here to their ids on its node (under
+	// invMu).
+	regs map[wamp.ID]wamp.ID
+}
+
+// publishTestaments publishes the testaments of a proxy whose node is gone
+// (it counts no bytes against an address here).
+func (p *proxy) publishTestaments() {
+	all, _ := p.takeTestaments()
+	p.publishAll(all)
+}
+
+// dropProxy removes a remote session: from the realm and its registrations;
+// the calls routed to it fail.
+func (l *clusterLink) dropProxy(p *proxy, why string) {
+	p.realm.Leave(p)
+	p.failInvocations("callee is gone: " + why)
+	p.peer.(*clusterPeer).closeLocal()
+}
+
+func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *proxy {
+	id := wamp.ID(e.Session)
+	if p := n.proxies[id]; p != nil {
+		return p
+	}
+	ser, ok := serializers.ByName(e.Serializer)
+	if !ok {
+		l.r.log.Error("remote session with an unknown serializer ignored", "node", n.id, "serializer", e.Serializer)
+		return nil
+	}
+	p := &proxy{member: member{
+		r: l.r, encoding: ser.Encoding(), binary: ser.Binary(), address: "node " + n.id,
+		identity: identity{id: id, authid: e.AuthID, authrole: e.AuthRole}, realm: rm, authmethod: e.AuthMethod, authprovider: e.AuthProvider,
+		joined: time.UnixMilli(e.Joined), roles: wamp.Dict(e.Roles),
+		invocations: make(map[wamp.ID]*invocation), testaments: make(map[string][]testament),
+	}, node: n.id, regs: make(map[wamp.ID]wamp.ID)}
+	p.peer = &clusterPeer{l: l, node: n.id, realm: e.Realm, id: id, ser: ser, done: make(chan struct{})}
+	p.established.Store(true)
+	n.proxies[id] = p
+	rm.Join(p)
+	return p
+}
+
+// registrationID is the id the remote callee knows registration id by:
+// the one on its own node, which its INVOCATIONs must carry.
+func (p *proxy) registrationID(id wamp.ID) wamp.ID {
+	p.invMu.Lock()
+	defer p.invMu.Unlock()
+	return p.regs[id]
+}
+
+func (l *clusterLink) addRegistration(p *proxy, e *wire.Envelope) {
+	remoteID := wamp.ID(e.Registration)
+	for _, rid := range p.regs {
+		if rid == remoteID {
+			return // known (a snapshot repeats what was announced)
+		}
+	}
+	// A new registration takes the sending node's id, so ids agree across nodes.
+	reg, _, err := p.realm.Dealer.RegisterAs(p, wamp.URI(e.Procedure), e.Match, e.Invoke, realms.RegisterOptions{
+		DiscloseCaller: e.DiscloseCaller, ForwardTimeout: e.ForwardTimeout}, remoteID)
+	if err != nil {
+		l.r.log.Warn("remote registration conflicts with one on this node; calls here will not reach it",
+			"procedure", e.Procedure, "node", p.node, "session", uint64(p.id), "error", err)
+		return
+	}
+	p.invMu.Lock()
+	p.regs[reg.ID] = remoteID
+	p.invMu.Unlock()
+}
+
+func (l *clusterLink) removeRegistration(p *proxy, remoteID wamp.ID) {
+	p.invMu.Lock()
+	var local wamp.ID
+	for lid, rid := range p.regs {
+		if rid == remoteID {
+			local = lid
+			delete(p.regs, lid)
+		}
+	}
+	p.invMu.Unlock()
+	if local != 0 {
+		_, _, _ = p.realm.Dealer.Unregister(p, local)
+	}
+}
+
+// deliverInvocation gives local callee s an INVOCATION or INTERRUPT of a
+// call node n owns, under s's own request id.
+func (l *clusterLink) deliverInvocation(n *remoteNode, s *session, e *wire.Envelope) {
+	msg, err := s.peer.Serializer().Decode(e.Frame)
+	if err != nil {
+		l.r.log.Error("undecodable invocation from a cluster node", "node", n.id, "error", err)
+		return
+	}
+	from := origin{n.id, wamp.ID(e.Request)}
+	s.invMu.Lock()
+	id, known := s.remoteIDs[from]
+	switch msg.(type) {
+	case *wamp.Invocation:
+		if !known && !s.gone { // a further chunk of a progressive call invocation is known
+			id = s.invIDs.Next()
+			if s.remoteInv == nil {
+				s.remoteInv, s.remoteIDs = make(map[wamp.ID]origin), make(map[origin]wamp.ID)
+			}
+			s.remoteInv[id], s.remoteIDs[from] = from, id
+		}
+	case *wamp.Interrupt:
+	default:
+		id = 0
+	}
+	s.invMu.Unlock()
+	if id == 0 {
+		return // the callee is gone (its node's leave tells the caller's), or the call was answered
+	}
+	switch m := msg.(type) {
+	case *wamp.Invocation:
+		m.Request = id
+	case *wamp.Interrupt:
+		m.Request = id
+	}
+	_ = s.send(msg)
+}
+
+// answerOrigin returns the call another node owns that an answer of s with
+// request id belongs to; final forgets it.
+func (s *session) answerOrigin(id wamp.ID, final bool) (origin, bool) {
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	from, ok := s.remoteInv[id]
+	if ok && final {
+		delete(s.remoteInv, id)
+		delete(s.remoteIDs, from)
+	}
+	return from, ok
+}
+
+// forwardAnswer sends a callee's YIELD or ERROR for an invocation another
+// node owns to that node, under that node's request id.
+func (l *clusterLink) forwardAnswer(s *session, m wamp.Message, from origin) {
+	switch m := m.(type) {
+	case *wamp.Yield:
+		m.Request = from.id
+	case *wamp.Error:
+		m.Request = from.id
+	}
+	data, err := s.peer.Serializer().Encode(m)
+	if err != nil {
+		s.logger().Error("cannot encode an answer for the cluster", "error", err)
+		return
+	}
+	_ = l.send(from.node, &wire.Envelope{Kind: wire.KindAnswer, Realm: string(s.realm.Name), Session: uint64(s.id), Frame: data})
+}
+
+// abandonInvocations interrupts what this node's callees run for the calls
+// of a node that is gone: nobody waits for their answers.
+func (l *clusterLink) abandonInvocations(node string) {
+	l.r.sessionsMu.Lock()
+	all := make([]*session, 0, len(l.r.sessions))
+	for s := range l.r.sessions {
+		all = append(all, s)
+	}
+	l.r.sessionsMu.Unlock()
+	for _, s := range all {
+		var ids []wamp.ID
+		s.invMu.Lock()
+		for id, from := range s.remoteInv {
+			if from.node == node {
+				ids = append(ids, id)
+				delete(s.remoteInv, id)
+				delete(s.remoteIDs, from)
+			}
+		}
+		s.invMu.Unlock()
+		if len(ids) > 0 && s.canCancel() {
+			for _, id := range ids {
+				_ = s.send(&wamp.Interrupt{Request: id, Options: wamp.Dict{"mode": cancelKillNoWait, "reason": string(wamp.ErrCanceled)}})
+			}
+		}
+	}
+}
+
+// clusterPeer is the peer of a proxy: what is sent to it goes to its node.
+type clusterPeer struct {
+	l     *clusterLink
+	node  string
+	realm string
+	id    wamp.ID
+	ser   serializers.Serializer
+	once  sync.Once
+	done  chan struct{}
+}
+
+var _ transport.Peer = (*clusterPeer)(nil)
+
+func (p *clusterPeer) Recv() (wamp.Message, error) { return nil, transport.ErrClosed }
+
+func (p *clusterPeer) Send(m wamp.Message) error {
+	data, err := p.ser.Encode(m)
+	if err != nil {
+		return err
+	}
+	var request wamp.ID // the callee's node gives it the callee's own id
+	switch m := m.(type) {
+	case *wamp.Invocation:
+		request = m.Request
+	case *wamp.Interrupt:
+		request = m.Request
+	}
+	return p.sendFrame(data, request)
+}
+
+func (p *clusterPeer) SendFrame(f *transport.Frame) error { return p.sendFrame(f.Data, 0) }
+
+func (p *clusterPeer) sendFrame(data []byte, request wamp.ID) error {
+	select {
+	case <-p.done:
+		return transport.ErrClosed
+	default:
+	}
+	// An error (such as a message over NATS's max_payload) fails the call
+	// or is logged: nothing is dropped unnoticed.
+	if err := p.l.send(p.node, &wire.Envelope{Kind: wire.KindFrame, Realm: p.realm, Session: uint64(p.id), Frame: data,
+		Binary: p.ser.Binary(), Request: uint64(request)}); err != nil {
+		return fmt.Errorf("%w: %w", errNodeUnreachable, err)
+	}
+	return nil
+}
+
+// errNodeUnreachable: a message for a session of another node could not be
+// sent to that node.
+var errNodeUnreachable = errors.New("router: cluster node unreachable")
+
+func (p *clusterPeer) Serializer() serializers.Serializer { return p.ser }
+
+// Close closes the remote session's connection, on its node.
+func (p *clusterPeer) Close(code transport.CloseCode, reason string) {
+	_ = p.l.send(p.node, &wire.Envelope{Kind: wire.KindClose, Realm: p.realm, Session: uint64(p.id), Code: int(code), Reason: reason})
+}
+
+func (p *clusterPeer) closeLocal() { p.once.Do(func() { close(p.done) }) }
+
+func (p *clusterPeer) Done() <-chan struct{} { return p.done }
+
+func (p *clusterPeer) Established() {}
+
+func (p *clusterPeer) Info() transport.Info {
+	return transport.Info{RemoteAddr: "cluster node " + p.node, Subprotocol: p.ser.Subprotocol()}
+}
