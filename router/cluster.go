@@ -514,7 +514,7 @@ func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
 			return
 		}
 		if e.Kind == wire.KindClose {
-			s.peer.Close(transport.CloseCode(e.Code), e.Reason)
+			s.peer.Close(wire.CloseReason(e.Code), e.Reason)
 			return
 		}
 		if e.Request != 0 {

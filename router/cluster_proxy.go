@@ -267,7 +267,7 @@ func (p *clusterPeer) Serializer() serializers.Serializer { return p.ser }
 
 // Close closes the remote session's connection, on its node.
 func (p *clusterPeer) Close(code transport.CloseCode, reason string) {
-	_ = p.l.send(p.node, &wire.Envelope{Kind: wire.KindClose, Realm: p.realm, Session: uint64(p.id), Code: int(code), Reason: reason})
+	_ = p.l.send(p.node, &wire.Envelope{Kind: wire.KindClose, Realm: p.realm, Session: uint64(p.id), Code: wire.CloseNumber(code), Reason: reason})
 }
 
 func (p *clusterPeer) closeLocal() { p.once.Do(func() { close(p.done) }) }

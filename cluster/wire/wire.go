@@ -10,6 +10,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/junction-wamp/junction/serializers"
+	"github.com/junction-wamp/junction/transport"
 )
 
 // Kind is what a message is.
@@ -109,4 +110,39 @@ func Decode(data []byte) (*Envelope, error) {
 	d.UseLooseInterfaceDecoding(true) // integers as int64/uint64, as the rest of the router expects
 	e := new(Envelope)
 	return e, d.Decode(e)
+}
+
+// closeNumbers are the numbers Envelope.Code carries for each close reason:
+// the RFC 6455 codes, as nodes before transport.CloseCode became an enum of
+// meanings sent them, so that nodes of both versions understand each other
+// during a rolling upgrade.
+var closeNumbers = [...]int{
+	transport.CloseNormal:          1000,
+	transport.CloseGoingAway:       1001,
+	transport.CloseProtocolError:   1002,
+	transport.CloseUnsupportedData: 1003,
+	transport.CloseInvalidPayload:  1007,
+	transport.ClosePolicyViolation: 1008,
+	transport.CloseMessageTooBig:   1009,
+	transport.CloseInternalError:   1011,
+}
+
+// CloseNumber is the Envelope.Code of close reason c (1011 for a reason
+// this version does not know).
+func CloseNumber(c transport.CloseCode) int {
+	if int(c) < len(closeNumbers) {
+		return closeNumbers[c]
+	}
+	return 1011
+}
+
+// CloseReason is the close reason of an Envelope.Code (CloseInternalError
+// for a number this version does not know).
+func CloseReason(n int) transport.CloseCode {
+	for c, m := range closeNumbers {
+		if m == n {
+			return transport.CloseCode(c)
+		}
+	}
+	return transport.CloseInternalError
 }

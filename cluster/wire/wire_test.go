@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"reflect"
 	"testing"
+
+	"github.com/junction-wamp/junction/transport"
 )
 
 // TestEncodeStable: the bytes of a message do not change (nodes of
@@ -34,5 +36,27 @@ func TestDecodeRejects(t *testing.T) {
 		if _, err := Decode(data); err == nil {
 			t.Errorf("%x decoded", data)
 		}
+	}
+}
+
+// TestCloseNumbers: close reasons cross the wire as the RFC 6455 numbers
+// older nodes sent and expect, both ways, and an unknown number is an
+// internal error.
+func TestCloseNumbers(t *testing.T) {
+	want := map[transport.CloseCode]int{
+		transport.CloseNormal: 1000, transport.CloseGoingAway: 1001, transport.CloseProtocolError: 1002,
+		transport.CloseUnsupportedData: 1003, transport.CloseInvalidPayload: 1007,
+		transport.ClosePolicyViolation: 1008, transport.CloseMessageTooBig: 1009, transport.CloseInternalError: 1011,
+	}
+	for c, n := range want {
+		if got := CloseNumber(c); got != n {
+			t.Errorf("%v crosses as %d, want %d", c, got, n)
+		}
+		if got := CloseReason(n); got != c {
+			t.Errorf("%d arrives as %v, want %v", n, got, c)
+		}
+	}
+	if got := CloseReason(4000); got != transport.CloseInternalError {
+		t.Errorf("4000 arrives as %v", got)
 	}
 }
