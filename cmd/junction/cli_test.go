@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,49 +19,23 @@ import (
 const testTimeout = 30 * time.Second
 
 // cliRun is a run of the program in the test.
-type cliRun struct {
-	stdout, stderr routertest.WatchBuffer
-	cancel         context.CancelFunc
-	exit           chan int
-}
+type cliRun = routertest.Program
 
 // startCLI runs the program with args until it ends or the test stops it.
 func startCLI(t *testing.T, opts runOptions, args ...string) *cliRun {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &cliRun{cancel: cancel, exit: make(chan int, 1)}
-	opts.stdout = &r.stdout
-	go func() { r.exit <- runWith(ctx, args, &r.stderr, opts) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-r.exit:
-		case <-time.After(testTimeout):
-			t.Errorf("junction %q did not stop", args)
-		}
+	return routertest.StartProgram(t, fmt.Sprintf("junction %q", args), func(ctx context.Context, stdout, stderr io.Writer) int {
+		opts.stdout = stdout
+		return runWith(ctx, args, stderr, opts)
 	})
-	return r
-}
-
-// wait waits for the run to end and returns its exit status.
-func (r *cliRun) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case code := <-r.exit:
-		r.exit <- code // for the cleanup
-		return code
-	case <-time.After(testTimeout):
-		t.Fatalf("no exit after %s; stderr:\n%s", testTimeout, r.stderr.String())
-	}
-	return 0
 }
 
 // runCLI runs the program with args to its end.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	r := startCLI(t, runOptions{}, args...)
-	code = r.wait(t)
-	return code, r.stdout.String(), r.stderr.String()
+	code = r.Wait(t)
+	return code, r.Stdout.String(), r.Stderr.String()
 }
 
 func TestCLIServe(t *testing.T) {
@@ -176,11 +152,11 @@ func TestCLISubscribeSessionEnds(t *testing.T) {
 	var logs syncBuffer
 	addr, exit := startRun(ctx, t, []string{"--listen", "127.0.0.1:0"}, &logs)
 	r := startCLI(t, runOptions{}, "subscribe", "com.test", "--url", "ws://"+addr+"/ws")
-	r.stderr.WaitFor(t, "subscribed to com.test")
+	r.Stderr.WaitFor(t, "subscribed to com.test")
 	stop()
 	<-exit
-	if code := r.wait(t); code != 1 || !strings.Contains(r.stderr.String(), "session ended") {
-		t.Errorf("exit %d: %s", code, r.stderr.String())
+	if code := r.Wait(t); code != 1 || !strings.Contains(r.Stderr.String(), "session ended") {
+		t.Errorf("exit %d: %s", code, r.Stderr.String())
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -22,48 +24,22 @@ import (
 const testTimeout = 30 * time.Second
 
 // cliRun is a run of the program in the test.
-type cliRun struct {
-	stdout, stderr routertest.WatchBuffer
-	cancel         context.CancelFunc
-	exit           chan int
-}
+type cliRun = routertest.Program
 
 // startCLI runs the program with args until it ends or the test stops it.
 func startCLI(t *testing.T, opts Options, args ...string) *cliRun {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &cliRun{cancel: cancel, exit: make(chan int, 1)}
-	go func() { r.exit <- runWith(ctx, args, &r.stdout, &r.stderr, opts) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-r.exit:
-		case <-time.After(testTimeout):
-			t.Errorf("junction %q did not stop", args)
-		}
+	return routertest.StartProgram(t, fmt.Sprintf("junction %q", args), func(ctx context.Context, stdout, stderr io.Writer) int {
+		return runWith(ctx, args, stdout, stderr, opts)
 	})
-	return r
-}
-
-// wait waits for the run to end and returns its exit status.
-func (r *cliRun) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case code := <-r.exit:
-		r.exit <- code // for the cleanup
-		return code
-	case <-time.After(testTimeout):
-		t.Fatalf("no exit after %s; stderr:\n%s", testTimeout, r.stderr.String())
-	}
-	return 0
 }
 
 // runCLI runs the program with args to its end.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	r := startCLI(t, Options{}, args...)
-	code = r.wait(t)
-	return code, r.stdout.String(), r.stderr.String()
+	code = r.Wait(t)
+	return code, r.Stdout.String(), r.Stderr.String()
 }
 
 func TestParseValue(t *testing.T) {
@@ -217,18 +193,18 @@ func TestCLISubscribe(t *testing.T) {
 
 	// --json, prefix match, until interrupted.
 	r := startCLI(t, Options{}, "subscribe", "com.test.", "--match", "prefix", "--json", "--url", srv.URL)
-	r.stderr.WaitFor(t, "subscribed to com.test. (match prefix, subscription ")
+	r.Stderr.WaitFor(t, "subscribed to com.test. (match prefix, subscription ")
 	publish(t, pub, "com.test.a", []any{1, "x"}, map[string]any{"k": "v"})
 	publish(t, pub, "com.other", []any{0}, nil)
 	publish(t, pub, "com.test.b", nil, nil)
-	r.stdout.WaitFor(t, `"topic":"com.test.b"`)
-	r.cancel()
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("exit %d: %s", code, r.stderr.String())
+	r.Stdout.WaitFor(t, `"topic":"com.test.b"`)
+	r.Stop()
+	if code := r.Wait(t); code != 0 {
+		t.Fatalf("exit %d: %s", code, r.Stderr.String())
 	}
-	lines := strings.Split(strings.TrimSuffix(r.stdout.String(), "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(r.Stdout.String(), "\n"), "\n")
 	if len(lines) != 2 {
-		t.Fatalf("want 2 events, got:\n%s", r.stdout.String())
+		t.Fatalf("want 2 events, got:\n%s", r.Stdout.String())
 	}
 	var ev payloadJSON
 	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil || ev.Topic != "com.test.a" || ev.Publication == 0 ||
@@ -238,31 +214,31 @@ func TestCLISubscribe(t *testing.T) {
 
 	// Text, wildcard match, --count: it exits by itself.
 	r = startCLI(t, Options{}, "subscribe", "com..c", "--match", "wildcard", "--count", "2", "--serializer", "cbor", "--url", srv.URL)
-	r.stderr.WaitFor(t, "subscribed to com..c")
+	r.Stderr.WaitFor(t, "subscribed to com..c")
 	publish(t, pub, "com.x.c", []any{1, "two words", map[string]any{"a": true}}, map[string]any{"k": "v", "j": 2})
 	publish(t, pub, "com.y.c", nil, nil)
 	publish(t, pub, "com.z.c", nil, nil) // may arrive before it exits; not printed
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("--count: exit %d: %s", code, r.stderr.String())
+	if code := r.Wait(t); code != 0 {
+		t.Fatalf("--count: exit %d: %s", code, r.Stderr.String())
 	}
-	if want := "com.x.c 1 two words {\"a\":true} j=2 k=v\ncom.y.c\n"; r.stdout.String() != want {
-		t.Errorf("text: %q, want %q", r.stdout.String(), want)
+	if want := "com.x.c 1 two words {\"a\":true} j=2 k=v\ncom.y.c\n"; r.Stdout.String() != want {
+		t.Errorf("text: %q, want %q", r.Stdout.String(), want)
 	}
 
 	// --stats on stderr.
 	r = startCLI(t, Options{StatsInterval: 5 * time.Millisecond}, "subscribe", "com.test.stats", "--stats", "--url", srv.URL)
-	r.stderr.WaitFor(t, "subscribed to com.test.stats")
+	r.Stderr.WaitFor(t, "subscribed to com.test.stats")
 	for i := range 3 {
 		publish(t, pub, "com.test.stats", []any{i}, nil)
 	}
-	r.stdout.WaitFor(t, "com.test.stats 2\n")
-	r.stderr.WaitFor(t, "3 events, ")
-	r.cancel()
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("--stats: exit %d: %s", code, r.stderr.String())
+	r.Stdout.WaitFor(t, "com.test.stats 2\n")
+	r.Stderr.WaitFor(t, "3 events, ")
+	r.Stop()
+	if code := r.Wait(t); code != 0 {
+		t.Fatalf("--stats: exit %d: %s", code, r.Stderr.String())
 	}
-	if !strings.Contains(r.stderr.String(), "3 events in ") || strings.Contains(r.stderr.String(), "\r") {
-		t.Errorf("--stats:\n%s", r.stderr.String())
+	if !strings.Contains(r.Stderr.String(), "3 events in ") || strings.Contains(r.Stderr.String(), "\r") {
+		t.Errorf("--stats:\n%s", r.Stderr.String())
 	}
 
 	// A subscription the router refuses.

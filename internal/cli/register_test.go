@@ -20,7 +20,7 @@ import (
 func register(t *testing.T, url, procedure string, flagsAndCommand ...string) *cliRun {
 	t.Helper()
 	r := startCLI(t, Options{}, append([]string{"register", procedure, "--url", url}, flagsAndCommand...)...)
-	r.stderr.WaitFor(t, "registered "+procedure+" ")
+	r.Stderr.WaitFor(t, "registered "+procedure+" ")
 	return r
 }
 
@@ -69,12 +69,12 @@ func TestCLIRegister(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("timeout took %s", d)
 	}
-	slow.stderr.WaitFor(t, "command timed out; killed")
+	slow.Stderr.WaitFor(t, "command timed out; killed")
 
 	// Interrupted, register exits 0.
-	echo.cancel()
-	if code := echo.wait(t); code != 0 {
-		t.Errorf("register exit %d: %s", code, echo.stderr.String())
+	echo.Stop()
+	if code := echo.Wait(t); code != 0 {
+		t.Errorf("register exit %d: %s", code, echo.Stderr.String())
 	}
 	if _, rerr, err := call(ctx, caller, "com.test.echo", nil, nil); err != nil || rerr == nil || rerr.URI != "wamp.error.no_such_procedure" {
 		t.Errorf("after register stopped: %v %v", err, rerr)
@@ -137,5 +137,5 @@ func TestCLIRegisterCancel(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("the command and its children still hold the FIFO")
 	}
-	r.stderr.WaitFor(t, "call cancelled; command killed")
+	r.Stderr.WaitFor(t, "call cancelled; command killed")
 }

@@ -3,6 +3,7 @@ package routertest
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -82,4 +83,47 @@ func (w *WatchBuffer) WaitFor(t testing.TB, s string) {
 			t.Fatalf("output lacks %q after %s:\n%s", s, Timeout, w.String())
 		}
 	}
+}
+
+// Program is a run of a program's main function in a test (the junction
+// binary's, a CLI command's), its output captured.
+type Program struct {
+	Stdout, Stderr WatchBuffer
+	cancel         context.CancelFunc
+	exit           chan int
+}
+
+// StartProgram runs main until it returns or the test ends; name says what
+// runs, in failures. main gets a context that Stop (or the end of the test)
+// cancels, and writers for its output.
+func StartProgram(t testing.TB, name string, main func(ctx context.Context, stdout, stderr io.Writer) int) *Program {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Program{cancel: cancel, exit: make(chan int, 1)}
+	go func() { p.exit <- main(ctx, &p.Stdout, &p.Stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-p.exit:
+		case <-time.After(Timeout):
+			t.Errorf("%s did not stop", name)
+		}
+	})
+	return p
+}
+
+// Stop cancels the program's context (as an interrupt would).
+func (p *Program) Stop() { p.cancel() }
+
+// Wait waits for the program to end and returns its exit status.
+func (p *Program) Wait(t testing.TB) int {
+	t.Helper()
+	select {
+	case code := <-p.exit:
+		p.exit <- code // for the cleanup
+		return code
+	case <-time.After(Timeout):
+		t.Fatalf("no exit after %s; stderr:\n%s", Timeout, p.Stderr.String())
+	}
+	return 0
 }
