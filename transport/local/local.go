@@ -37,6 +37,7 @@
 package local
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -398,8 +399,8 @@ func (c *Client) ReadChan() <-chan wamp.Message { return c.p.out }
 
 // Write hands m to the router's session. It blocks while the router's
 // session has not taken the messages written before (a few are buffered):
-// the flow control a socket gives. done, if not nil, ends the wait.
-func (c *Client) Write(m wamp.Message, done <-chan struct{}) error {
+// the flow control a socket gives; ctx ends the wait.
+func (c *Client) Write(ctx context.Context, m wamp.Message) error {
 	p := c.p
 	select {
 	case <-p.gone:
@@ -415,12 +416,10 @@ func (c *Client) Write(m wamp.Message, done <-chan struct{}) error {
 		return p.closeErrOrClosed()
 	case <-p.gone:
 		return ErrClientClosed
-	case <-done:
-		return errWriteCancelled
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
-
-var errWriteCancelled = errors.New("local: write cancelled")
 
 func (p *Peer) closeErrOrClosed() error {
 	select {

@@ -37,7 +37,7 @@ func join(t *testing.T, r *router.Router, cfg local.Config) (*local.Client, wamp
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	if err := c.Write(&wamp.Hello{Realm: "app", Details: roles}, nil); err != nil {
+	if err := c.Write(context.Background(), &wamp.Hello{Realm: "app", Details: roles}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := c.Read()
@@ -74,10 +74,10 @@ func TestPubSub(t *testing.T) {
 			t.Fatalf("%s: info %+v", ser, sub.Peer().Info())
 		}
 		pub, _ := join(t, r, local.Config{})
-		_ = sub.Write(&wamp.Subscribe{Request: 1, Options: wamp.Dict{}, Topic: "t." + wamp.URI(ser)}, nil)
+		_ = sub.Write(context.Background(), &wamp.Subscribe{Request: 1, Options: wamp.Dict{}, Topic: "t." + wamp.URI(ser)})
 		read[*wamp.Subscribed](t, sub)
-		_ = pub.Write(&wamp.Publish{Request: 1, Options: wamp.Dict{"acknowledge": true}, Topic: "t." + wamp.URI(ser),
-			Payload: wamp.Values([]any{"hi"}, nil)}, nil)
+		_ = pub.Write(context.Background(), &wamp.Publish{Request: 1, Options: wamp.Dict{"acknowledge": true}, Topic: "t." + wamp.URI(ser),
+			Payload: wamp.Values([]any{"hi"}, nil)})
 		read[*wamp.Published](t, pub)
 		ev := read[*wamp.Event](t, sub)
 		if len(ev.Args) != 1 && len(ev.RawArgs) == 0 {
@@ -93,12 +93,12 @@ func TestSlowConsumer(t *testing.T) {
 	r := newRouter(t, router.Config{})
 	sub, _ := join(t, r, local.Config{QueueMessages: 4, SlowConsumerTimeout: time.Hour})
 	pub, _ := join(t, r, local.Config{})
-	_ = sub.Write(&wamp.Subscribe{Request: 1, Options: wamp.Dict{}, Topic: "t"}, nil)
+	_ = sub.Write(context.Background(), &wamp.Subscribe{Request: 1, Options: wamp.Dict{}, Topic: "t"})
 	read[*wamp.Subscribed](t, sub)
 	// The subscriber reads no more: the queue reaches twice its bound.
 	for i := range 20 {
-		err := pub.Write(&wamp.Publish{Request: wamp.ID(i + 1), Options: wamp.Dict{}, Topic: "t",
-			Payload: wamp.Values([]any{i}, nil)}, nil)
+		err := pub.Write(context.Background(), &wamp.Publish{Request: wamp.ID(i + 1), Options: wamp.Dict{}, Topic: "t",
+			Payload: wamp.Values([]any{i}, nil)})
 		if err != nil {
 			t.Fatal(err)
 		}
