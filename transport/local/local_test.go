@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/transport/local"
 	"github.com/junction-wamp/junction/wamp"
@@ -60,8 +61,8 @@ func read[T wamp.Message](t *testing.T, c *local.Client) T {
 	return v
 }
 
-// TestMessagesNotEncoded: what the router sends with Send arrives as a
-// value; a fan-out's frame is decoded with the declared serializer.
+// TestPubSub: what the router sends with Send arrives as a value; an event,
+// a fan-out's frame, is decoded with the serializer the local end declared.
 func TestPubSub(t *testing.T) {
 	t.Parallel()
 	r := newRouter(t, router.Config{})
@@ -80,8 +81,11 @@ func TestPubSub(t *testing.T) {
 			Payload: wamp.Values([]any{"hi"}, nil)})
 		read[*wamp.Published](t, pub)
 		ev := read[*wamp.Event](t, sub)
-		if len(ev.Args) != 1 && len(ev.RawArgs) == 0 {
-			t.Fatalf("%s: event %+v", ser, ev)
+		if ev.Encoding != sub.Serializer().Encoding() {
+			t.Fatalf("%s: event payload in %s", ser, ev.Encoding)
+		}
+		if args, _, err := serializers.DecodePayload(&ev.Payload); err != nil || len(args) != 1 || args[0] != "hi" {
+			t.Fatalf("%s: event args %v, %v", ser, args, err)
 		}
 	}
 }
