@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/junction-wamp/junction/serializers"
+	"github.com/junction-wamp/junction/transport/local"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -30,19 +31,19 @@ type Options struct {
 	Dialer       *websocket.Dialer // optional; its Subprotocols are replaced
 	Logger       *slog.Logger      // default slog.Default()
 	CloseTimeout time.Duration     // how long Close waits for the router's GOODBYE; default 5s
+	// Local configures the in-process connection of ConnectLocal (queue
+	// bounds, RemoteAddr); its Serializer is replaced by Serializer.
+	// Connect ignores it.
+	Local local.Config
 }
 
 // Client is one WAMP session.
 type Client struct {
-	conn    *websocket.Conn
-	ser     serializers.Serializer
-	msgType int
+	conn    conn
 	log     *slog.Logger
 	opts    Options
 	id      wamp.ID
 	details wamp.Dict
-
-	wmu sync.Mutex // serialises writes
 
 	mu       sync.Mutex
 	nextReq  wamp.ID
@@ -62,8 +63,8 @@ type Client struct {
 	err    error
 }
 
-// Connect opens a WebSocket to url and joins realm.
-func Connect(ctx context.Context, url, realm string, opts Options) (*Client, error) {
+// withDefaults fills the defaults of opts in and returns its serializer.
+func (opts *Options) withDefaults() (serializers.Serializer, error) {
 	if opts.Serializer == "" {
 		opts.Serializer = "json"
 	}
@@ -76,6 +77,15 @@ func Connect(ctx context.Context, url, realm string, opts Options) (*Client, err
 	}
 	if opts.CloseTimeout == 0 {
 		opts.CloseTimeout = 5 * time.Second
+	}
+	return ser, nil
+}
+
+// Connect opens a WebSocket to url and joins realm.
+func Connect(ctx context.Context, url, realm string, opts Options) (*Client, error) {
+	ser, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
 	if opts.Dialer != nil {
@@ -96,8 +106,13 @@ func Connect(ctx context.Context, url, realm string, opts Options) (*Client, err
 		_ = conn.Close()
 		return nil, fmt.Errorf("clientlib: router chose subprotocol %q, want %q", conn.Subprotocol(), ser.Subprotocol())
 	}
+	return start(ctx, newWSConn(conn, ser), realm, opts)
+}
+
+// start joins realm over cn and starts the read loop.
+func start(ctx context.Context, cn conn, realm string, opts Options) (*Client, error) {
 	c := &Client{
-		conn: conn, ser: ser, msgType: websocket.TextMessage, log: opts.Logger, opts: opts,
+		conn: cn, log: opts.Logger, opts: opts,
 		pending:  make(map[wamp.ID]chan wamp.Message),
 		hooks:    make(map[wamp.ID]func(wamp.Message)),
 		progress: make(map[wamp.ID]*progressBox),
@@ -108,11 +123,8 @@ func Connect(ctx context.Context, url, realm string, opts Options) (*Client, err
 		goodbye:  make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	if ser.Binary() {
-		c.msgType = websocket.BinaryMessage
-	}
 	if err := c.join(ctx, realm); err != nil {
-		_ = conn.Close()
+		cn.close()
 		return nil, err
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -160,17 +172,12 @@ func (c *Client) join(ctx context.Context, realm string) error {
 	if err := c.write(ctx, &wamp.Hello{Realm: wamp.URI(realm), Details: details}); err != nil {
 		return err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.conn.SetReadDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetReadDeadline(time.Now()) })
-	defer stop()
-	msg, err := c.read()
+	msg, err := c.conn.read(ctx)
 	if ch, ok := msg.(*wamp.Challenge); ok && err == nil {
 		if err := c.answerChallenge(ctx, ch); err != nil {
 			return err
 		}
-		msg, err = c.read()
+		msg, err = c.conn.read(ctx)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -178,7 +185,6 @@ func (c *Client) join(ctx context.Context, realm string) error {
 		}
 		return fmt.Errorf("clientlib: joining %s: %w", realm, err)
 	}
-	_ = c.conn.SetReadDeadline(time.Time{})
 	switch m := msg.(type) {
 	case *wamp.Welcome:
 		c.id, c.details = m.Session, m.Details
@@ -248,47 +254,30 @@ func (c *Client) Close(ctx context.Context) error {
 			err = ctx.Err()
 		}
 	}
-	c.wmu.Lock()
-	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	c.wmu.Unlock()
+	c.conn.leave()
 	select {
 	case <-c.done:
 	case <-ctx.Done():
-		_ = c.conn.Close()
+		c.conn.close()
 		<-c.done
 	}
 	return err
 }
 
-// read reads and decodes one message.
-func (c *Client) read() (wamp.Message, error) {
-	_, data, err := c.conn.ReadMessage()
-	if err != nil {
-		return nil, err
-	}
-	return c.ser.Decode(data)
-}
-
-// write encodes and sends m; ctx's deadline bounds the write.
+// write sends m; ctx's deadline bounds the write.
 func (c *Client) write(ctx context.Context, m wamp.Message) error {
-	data, err := c.ser.Encode(m)
-	if err != nil {
-		return fmt.Errorf("clientlib: encoding %s: %w", m.MessageType(), err)
+	err := c.conn.write(ctx, m)
+	if err == nil {
+		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	dl, _ := ctx.Deadline()
-	_ = c.conn.SetWriteDeadline(dl)
-	if err := c.conn.WriteMessage(c.msgType, data); err != nil {
+	var we *writeError
+	if errors.As(err, &we) {
 		if c.Err() != nil {
 			return c.Err()
 		}
-		return fmt.Errorf("clientlib: writing %s: %w", m.MessageType(), err)
+		return fmt.Errorf("clientlib: writing %s: %w", m.MessageType(), we.err)
 	}
-	return nil
+	return err
 }
 
 // request sends m with a new request id made by build and waits for the reply.

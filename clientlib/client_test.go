@@ -298,13 +298,28 @@ func TestUnknownRealmAndUnregister(t *testing.T) {
 
 func BenchmarkCall(b *testing.B) {
 	srv := routertest.Start(b, routertest.Options{})
+	benchCall(b, func(ctx context.Context) (*clientlib.Client, error) {
+		return clientlib.Connect(ctx, srv.URL, "realm1", clientlib.Options{})
+	})
+}
+
+// BenchmarkCallLocal is BenchmarkCall with both sessions in-process
+// (ConnectLocal): no socket, no encoding.
+func BenchmarkCallLocal(b *testing.B) {
+	srv := routertest.Start(b, routertest.Options{})
+	benchCall(b, func(ctx context.Context) (*clientlib.Client, error) {
+		return clientlib.ConnectLocal(ctx, srv.Router, "realm1", clientlib.Options{})
+	})
+}
+
+func benchCall(b *testing.B, connect func(context.Context) (*clientlib.Client, error)) {
 	ctx := context.Background()
-	callee, err := clientlib.Connect(ctx, srv.URL, "realm1", clientlib.Options{})
+	callee, err := connect(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer callee.Close(ctx)
-	caller, err := clientlib.Connect(ctx, srv.URL, "realm1", clientlib.Options{})
+	caller, err := connect(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,11 +1,8 @@
 package clientlib
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -20,7 +17,7 @@ func (c *Client) readLoop() {
 	c.pending = nil
 	c.mu.Unlock()
 	c.cancel()
-	_ = c.conn.Close()
+	c.conn.close()
 	close(c.done)
 	_ = pending // waiters see c.done
 }
@@ -28,10 +25,9 @@ func (c *Client) readLoop() {
 // readMessages dispatches messages and returns why the session ended.
 func (c *Client) readMessages() error {
 	for {
-		msg, err := c.read()
+		msg, err := c.conn.read(context.Background())
 		if err != nil {
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) || errors.Is(err, io.EOF) {
+			if c.conn.ended(err) {
 				return fmt.Errorf("%w: connection closed: %v", ErrClosed, err)
 			}
 			return fmt.Errorf("%w: %v", ErrClosed, err)

@@ -98,6 +98,12 @@ func New(cfg Config, opts Options) (*Server, error) {
 // Router returns the server's router.
 func (s *Server) Router() *router.Router { return s.router }
 
+// ServePeer runs a session of p on the server's router: it makes a Server a
+// transport.Handler, so that clientlib.ConnectLocal can join it in-process
+// (passing s or s.Router() is the same). The session takes part in
+// Shutdown like a WebSocket one.
+func (s *Server) ServePeer(p transport.Peer) { s.router.ServePeer(p) }
+
 // Config returns the config the server runs with, defaults filled in.
 func (s *Server) Config() Config { return s.cfg }
 

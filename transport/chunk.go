@@ -3,6 +3,8 @@ package transport
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/junction-wamp/junction/wamp"
 )
 
 // chunkLen is the number of items a chunk holds: a queue of a few messages
@@ -14,23 +16,46 @@ const chunkLen = 32
 // frame costs a pointer: the recipients of a fan-out that stopped reading
 // hold one entry per event each until they are cut, so an entry is kept as
 // small as it can be. Bytes encoded for this peer alone (the rarer item in a
-// long queue) go to a side array, borrowed with the chunk's first.
+// long queue) go to a side array, borrowed with the chunk's first; message
+// values (Item.Msg) to another, marked in frames by msgMark.
 type chunk struct {
-	frames [chunkLen]*Frame // nil: the item is the next of data
+	frames [chunkLen]*Frame // nil: the item is the next of data; msgMark: the next of msgs
 	data   *[chunkLen][]byte
+	msgs   *[chunkLen]msgItem
 	n, nd  int // items, data items
+	nm     int // message items
 	next   *chunk
 }
+
+// msgItem is a queued message value and the size it counts for.
+type msgItem struct {
+	m    wamp.Message
+	size int
+}
+
+// msgMark marks a message item in a chunk's frames; never written.
+var msgMark = new(Frame)
 
 // chunks and dataArrays recycle between the queues of all peers: a queue
 // holds them only while it holds items.
 var (
 	chunks     = sync.Pool{New: func() any { return new(chunk) }}
 	dataArrays = sync.Pool{New: func() any { return new([chunkLen][]byte) }}
+	msgArrays  = sync.Pool{New: func() any { return new([chunkLen]msgItem) }}
 )
 
 // add stores it; the chunk has room.
 func (c *chunk) add(it Item) {
+	if it.Frame == nil && it.Msg != nil {
+		if c.msgs == nil {
+			c.msgs = msgArrays.Get().(*[chunkLen]msgItem)
+		}
+		c.msgs[c.nm] = msgItem{it.Msg, it.MsgSize}
+		c.nm++
+		c.frames[c.n] = msgMark
+		c.n++
+		return
+	}
 	if it.Frame == nil {
 		if c.data == nil {
 			c.data = dataArrays.Get().(*[chunkLen][]byte)
@@ -47,6 +72,10 @@ func (c *chunk) release() {
 	if c.data != nil {
 		clear(c.data[:c.nd])
 		dataArrays.Put(c.data)
+	}
+	if c.msgs != nil {
+		clear(c.msgs[:c.nm])
+		msgArrays.Put(c.msgs)
 	}
 	*c = chunk{}
 	chunks.Put(c)
@@ -75,7 +104,10 @@ func (b *Batch) Size() int { return b.bytes }
 
 // First returns the first item; the batch must not be empty.
 func (b *Batch) First() Item {
-	if f := b.head.frames[0]; f != nil {
+	if f := b.head.frames[0]; f == msgMark {
+		mi := b.head.msgs[0]
+		return Item{Msg: mi.m, MsgSize: mi.size}
+	} else if f != nil {
 		return Item{Frame: f}
 	}
 	return Item{Data: b.head.data[0]}
@@ -86,18 +118,25 @@ func (b *Batch) First() Item {
 // returns how many items were written and their size.
 func (b *Batch) Write(write func(Item) error) (n, size int, err error) {
 	for c := b.head; c != nil; c = c.next {
-		d := 0
+		d, mi := 0, 0
 		for i := range c.n {
 			it := Item{Frame: c.frames[i]}
-			if it.Frame == nil {
+			switch it.Frame {
+			case nil:
 				it.Data = c.data[d]
 				d++
+			case msgMark:
+				it = Item{Msg: c.msgs[mi].m, MsgSize: c.msgs[mi].size}
+				mi++
 			}
 			if err = write(it); err != nil {
 				return n, size, err
 			}
 			c.frames[i] = nil
-			if it.Frame == nil {
+			switch {
+			case it.Msg != nil:
+				c.msgs[mi-1] = msgItem{}
+			case it.Frame == nil:
 				c.data[d-1] = nil
 			}
 			sz := it.Size()

@@ -4,19 +4,28 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/junction-wamp/junction/wamp"
 )
 
-// Item is one queued outbound message: bytes encoded for this peer alone, or a
-// Frame shared by the recipients of a fan-out.
+// Item is one queued outbound message: bytes encoded for this peer alone, a
+// Frame shared by the recipients of a fan-out, or (for a transport that
+// hands messages over without encoding them, transport/local) a message
+// value, Msg, counted as MsgSize bytes.
 type Item struct {
-	Data  []byte
-	Frame *Frame
+	Data    []byte
+	Frame   *Frame
+	Msg     wamp.Message
+	MsgSize int
 }
 
 // Size is the item's size in bytes.
 func (it Item) Size() int {
-	if it.Frame != nil {
+	switch {
+	case it.Frame != nil:
 		return len(it.Frame.Data)
+	case it.Msg != nil:
+		return it.MsgSize
 	}
 	return len(it.Data)
 }

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/junction-wamp/junction/wamp"
 )
 
 func TestQueueOrderAndAccounting(t *testing.T) {
@@ -207,6 +209,62 @@ func TestBatchSpansChunks(t *testing.T) {
 	})
 	if written != 2*chunkLen+1 || size != written || err != ErrClosed {
 		t.Fatalf("wrote %d (%d bytes), %v", written, size, err)
+	}
+	q.Written(&b)
+	b.Release()
+	if m, _ := q.Pending(); m != 0 {
+		t.Fatalf("%d pending", m)
+	}
+}
+
+// TestBatchMessages keeps message values (Item.Msg) in order among frames
+// and data, counted as their MsgSize.
+func TestBatchMessages(t *testing.T) {
+	t.Parallel()
+	q := NewQueue(QueueLimits{Messages: 1000, Bytes: 1 << 20, SlowTimeout: time.Hour}, func(string) { t.Error("slow") })
+	const n = 2*chunkLen + 7
+	for i := range n {
+		var it Item
+		switch i % 3 {
+		case 0:
+			it = Item{Msg: &wamp.Published{Request: wamp.ID(i)}, MsgSize: 10}
+		case 1:
+			it = Item{Frame: NewFrame(make([]byte, 10), false)}
+		default:
+			it = Item{Data: make([]byte, 10)}
+		}
+		if err := q.Push(it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, b := q.Pending(); m != n || b != 10*n {
+		t.Fatalf("pending %d / %d", m, b)
+	}
+	b := q.Take()
+	if first := b.First(); first.Msg == nil || first.MsgSize != 10 {
+		t.Fatalf("first item %+v", first)
+	}
+	i := 0
+	_, size, err := b.Write(func(it Item) error {
+		switch i % 3 {
+		case 0:
+			if p, ok := it.Msg.(*wamp.Published); !ok || p.Request != wamp.ID(i) || it.Frame != nil {
+				t.Fatalf("item %d: %+v", i, it)
+			}
+		case 1:
+			if it.Frame == nil || it.Msg != nil {
+				t.Fatalf("item %d: %+v", i, it)
+			}
+		default:
+			if it.Data == nil || it.Msg != nil || it.Frame != nil {
+				t.Fatalf("item %d: %+v", i, it)
+			}
+		}
+		i++
+		return nil
+	})
+	if err != nil || size != 10*n || i != n {
+		t.Fatalf("wrote %d items, %d bytes: %v", i, size, err)
 	}
 	q.Written(&b)
 	b.Release()

@@ -87,7 +87,9 @@ type Peer interface {
 	// Recv returns the next message. Errors: io.EOF or ErrClosed when the
 	// connection ended, a *ProtocolError for input that must end the session.
 	Recv() (wamp.Message, error)
-	// Send encodes m with the peer's serializer and queues it.
+	// Send queues m: a transport on a wire encodes it with the peer's
+	// serializer first; the in-process one (transport/local) queues the
+	// value as it is.
 	Send(m wamp.Message) error
 	// SendFrame queues a frame already encoded with the peer's serializer,
 	// shared between the recipients of a fan-out.
