@@ -116,10 +116,11 @@ func (r *Router) ClusterNodes() int {
 	return len(l.nodes)
 }
 
-// RemoteInterest reports whether a session of another node subscribed to a
+// remoteInterest reports whether a session of another node subscribed to a
 // topic matching topic in realm: a publication here would be sent there.
-func (r *Router) RemoteInterest(realm, topic string) bool {
-	rm := r.realm(wamp.URI(realm))
+// For tests (internal/peek); it creates no realm.
+func (r *Router) remoteInterest(realm, topic string) bool {
+	rm := r.existingRealm(wamp.URI(realm))
 	return rm != nil && len(rm.remoteNodes(wamp.URI(topic), nil)) > 0
 }
 
@@ -136,10 +137,11 @@ func (rm *realm) remoteNodes(topic wamp.URI, buf []string) []string {
 	return buf
 }
 
-// RemoteCallees is the number of remote callees of procedure's registration
-// in realm as this node routes it (exact match first, then patterns).
-func (r *Router) RemoteCallees(realm, procedure string) int {
-	rm := r.realm(wamp.URI(realm))
+// remoteCallees is the number of remote callees of procedure's registration
+// in realm as this node routes it (exact match first, then patterns). For
+// tests (internal/peek); it creates no realm.
+func (r *Router) remoteCallees(realm, procedure string) int {
+	rm := r.existingRealm(wamp.URI(realm))
 	if rm == nil {
 		return 0
 	}
@@ -156,10 +158,10 @@ func (r *Router) RemoteCallees(realm, procedure string) int {
 	return n
 }
 
-// RemoteRegistrations is the number of registrations of realm with a callee
-// on another node.
-func (r *Router) RemoteRegistrations(realm string) int {
-	rm := r.realm(wamp.URI(realm))
+// remoteRegistrations is the number of registrations of realm with a callee
+// on another node. For tests (internal/peek); it creates no realm.
+func (r *Router) remoteRegistrations(realm string) int {
+	rm := r.existingRealm(wamp.URI(realm))
 	if rm == nil {
 		return 0
 	}

@@ -10,9 +10,6 @@ import (
 // dispatch handles one message of an established session. It reports whether
 // the session ended, and why.
 func (s *session) dispatch(msg wamp.Message) (end bool, reason string) {
-	if testHookDispatch != nil {
-		testHookDispatch(msg)
-	}
 	if id, ok := requestID(msg); ok && !id.Valid() {
 		return s.protocolViolation(fmt.Sprintf("%s with request id %d, outside [1, 2^53]", msg.MessageType(), id))
 	}
@@ -51,9 +48,6 @@ func (s *session) dispatch(msg wamp.Message) (end bool, reason string) {
 	}
 	return false, ""
 }
-
-// testHookDispatch, when set by a test, sees every message before dispatch.
-var testHookDispatch func(wamp.Message)
 
 // requestID returns the request id of messages that carry one chosen by the
 // client.
