@@ -317,8 +317,8 @@ func TestSharedRegistrationAcrossNodes(t *testing.T) {
 // callees of every node, in the order they registered.
 func TestSharedPoliciesAcrossNodes(t *testing.T) {
 	nodes := startCluster(t, 3)
-	for _, policy := range []string{"first", "last", "random"} {
-		proc := "com.example." + policy
+	for _, policy := range []wamp.InvokePolicy{wamp.InvokeFirst, wamp.InvokeLast, wamp.InvokeRandom} {
+		proc := "com.example." + string(policy)
 		for i, n := range nodes[1:] { // B registers before C: REGISTERED means every node knows
 			name := string(rune('B' + i))
 			c := connect(t, n, "json")
@@ -400,7 +400,7 @@ func TestMetaIDsAcrossNodes(t *testing.T) {
 
 func TestPatternPrecedenceAcrossNodes(t *testing.T) {
 	nodes := startCluster(t, 3)
-	reg := func(n *node, proc, match, answer string) {
+	reg := func(n *node, proc string, match wamp.MatchPolicy, answer string) {
 		c := connect(t, n, "json")
 		_, err := c.Register(ctx(t), proc, func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
 			return &clientlib.Result{Args: []any{answer}}, nil
@@ -429,7 +429,7 @@ func TestPublishAcrossNodes(t *testing.T) {
 		ev  *clientlib.Event
 	}
 	events := make(chan got, 100)
-	subscribe := func(n *node, who, topic, match string) *clientlib.Client {
+	subscribe := func(n *node, who, topic string, match wamp.MatchPolicy) *clientlib.Client {
 		c := connect(t, n, []string{"json", "msgpack", "cbor"}[len(who)%3])
 		_, err := c.Subscribe(ctx(t), topic, func(ev *clientlib.Event) { events <- got{who, ev} }, &clientlib.SubscribeOptions{Match: match})
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/wamp"
 )
 
 // principalConfig is a [[realms.principals]] entry. Secrets can stay out of
@@ -133,7 +134,7 @@ func resolveAuth(key string, methods []string, principals []principalConfig, rol
 		role := router.RoleConfig{Name: r.Name}
 		for _, perm := range r.Permissions {
 			role.Permissions = append(role.Permissions, router.Permission{
-				URI: perm.URI, Match: perm.Match, Call: perm.Call, Register: perm.Register, Publish: perm.Publish,
+				URI: perm.URI, Match: wamp.MatchPolicy(perm.Match), Call: perm.Call, Register: perm.Register, Publish: perm.Publish,
 				Subscribe: perm.Subscribe, DiscloseCaller: perm.DiscloseCaller, DisclosePublisher: perm.DisclosePublisher,
 			})
 		}

@@ -19,13 +19,13 @@ var ErrNoSuchSubscription = errors.New("realms: no such subscription")
 type Subscription struct {
 	ID          wamp.ID
 	Topic       wamp.URI
-	Match       string // exact, prefix or wildcard
+	Match       wamp.MatchPolicy // exact, prefix or wildcard
 	Created     time.Time
 	Subscribers Recipients
 }
 
 type subKey struct {
-	match string
+	match wamp.MatchPolicy
 	topic wamp.URI
 }
 
@@ -60,15 +60,15 @@ func NewBroker() *Broker {
 // Subscribe adds s to the subscription of topic under match, creating it if
 // needed. created reports a new subscription; subscribing twice returns the
 // same one.
-func (b *Broker) Subscribe(s Recipient, topic wamp.URI, match string) (sub *Subscription, created bool) {
+func (b *Broker) Subscribe(s Recipient, topic wamp.URI, match wamp.MatchPolicy) (sub *Subscription, created bool) {
 	return b.SubscribeAs(s, topic, match, 0)
 }
 
 // SubscribeAs is Subscribe, giving a subscription it creates the id id
 // unless id is 0 or taken: a cluster node takes the id another node chose.
 // Sessions are told apart by their SessionID.
-func (b *Broker) SubscribeAs(s Recipient, topic wamp.URI, match string, id wamp.ID) (sub *Subscription, created bool) {
-	match = normMatch(match)
+func (b *Broker) SubscribeAs(s Recipient, topic wamp.URI, match wamp.MatchPolicy, id wamp.ID) (sub *Subscription, created bool) {
+	match = match.Norm()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	sub = b.byKey[subKey{match, topic}]
@@ -105,7 +105,7 @@ func (b *Broker) replace(sub *Subscription, subscribers Recipients) *Subscriptio
 		b.byKey[key] = next
 		b.byID[sub.ID] = next
 	}
-	if sub.Match != MatchExact {
+	if sub.Match != wamp.MatchExact {
 		b.patterns.replace(sub.Match, string(sub.Topic), old, next)
 	}
 	return next
@@ -182,7 +182,7 @@ func (b *Broker) RemoveSession(s Recipient) (removed []SubscriptionRemoval) {
 func (b *Broker) Match(buf []*Subscription, topic wamp.URI) []*Subscription {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if sub := b.byKey[subKey{MatchExact, topic}]; sub != nil {
+	if sub := b.byKey[subKey{wamp.MatchExact, topic}]; sub != nil {
 		buf = append(buf, sub)
 	}
 	buf = b.patterns.appendPrefixes(buf, string(topic))
@@ -191,10 +191,10 @@ func (b *Broker) Match(buf []*Subscription, topic wamp.URI) []*Subscription {
 }
 
 // Lookup returns the subscription of topic under match exactly (not by matching).
-func (b *Broker) Lookup(topic wamp.URI, match string) *Subscription {
+func (b *Broker) Lookup(topic wamp.URI, match wamp.MatchPolicy) *Subscription {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return b.byKey[subKey{normMatch(match), topic}]
+	return b.byKey[subKey{match.Norm(), topic}]
 }
 
 // Get returns subscription id.

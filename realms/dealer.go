@@ -17,27 +17,13 @@ var (
 	ErrNoSuchRegistration = errors.New("realms: no such registration")
 )
 
-// Invocation policies of shared registrations.
-const (
-	InvokeSingle     = "single"
-	InvokeRoundRobin = "roundrobin"
-	InvokeRandom     = "random"
-	InvokeFirst      = "first"
-	InvokeLast       = "last"
-)
-
-// ValidInvoke reports whether p is an invocation policy ("" means single).
-func ValidInvoke(p string) bool {
-	return p == "" || p == InvokeSingle || p == InvokeRoundRobin || p == InvokeRandom || p == InvokeFirst || p == InvokeLast
-}
-
 // Registration is a procedure (or procedure pattern) registered by one or
 // more callees (shared registration). It is immutable: a change replaces it.
 type Registration struct {
 	ID        wamp.ID
 	Procedure wamp.URI
-	Match     string // exact, prefix or wildcard
-	Invoke    string // single, roundrobin, random, first or last
+	Match     wamp.MatchPolicy  // exact, prefix or wildcard
+	Invoke    wamp.InvokePolicy // single, roundrobin, random, first or last
 	Created   time.Time
 	Callees   []Recipient // in order of registration
 	RegisterOptions
@@ -53,18 +39,18 @@ type RegisterOptions struct {
 // Pick returns the callee to invoke under the registration's policy.
 func (r *Registration) Pick() Recipient {
 	switch r.Invoke {
-	case InvokeRoundRobin:
+	case wamp.InvokeRoundRobin:
 		return r.Callees[(r.turn.Add(1)-1)%uint64(len(r.Callees))]
-	case InvokeRandom:
+	case wamp.InvokeRandom:
 		return r.Callees[rand.IntN(len(r.Callees))]
-	case InvokeLast:
+	case wamp.InvokeLast:
 		return r.Callees[len(r.Callees)-1]
 	}
 	return r.Callees[0]
 }
 
 type regKey struct {
-	match     string
+	match     wamp.MatchPolicy
 	procedure wamp.URI
 }
 
@@ -96,16 +82,16 @@ func NewDealer() *Dealer {
 // Register registers procedure under match for callee s with invocation
 // policy invoke. A procedure already registered is shared only when both
 // registrations ask for the same policy, other than single.
-func (d *Dealer) Register(s Recipient, procedure wamp.URI, match, invoke string, opts RegisterOptions) (reg *Registration, created bool, err error) {
+func (d *Dealer) Register(s Recipient, procedure wamp.URI, match wamp.MatchPolicy, invoke wamp.InvokePolicy, opts RegisterOptions) (reg *Registration, created bool, err error) {
 	return d.RegisterAs(s, procedure, match, invoke, opts, 0)
 }
 
 // RegisterAs is Register, giving a registration it creates the id id
 // unless id is 0 or taken: a cluster node takes the id another node chose.
-func (d *Dealer) RegisterAs(s Recipient, procedure wamp.URI, match, invoke string, opts RegisterOptions, id wamp.ID) (reg *Registration, created bool, err error) {
-	match = normMatch(match)
+func (d *Dealer) RegisterAs(s Recipient, procedure wamp.URI, match wamp.MatchPolicy, invoke wamp.InvokePolicy, opts RegisterOptions, id wamp.ID) (reg *Registration, created bool, err error) {
+	match = match.Norm()
 	if invoke == "" {
-		invoke = InvokeSingle
+		invoke = wamp.InvokeSingle
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -117,7 +103,7 @@ func (d *Dealer) RegisterAs(s Recipient, procedure wamp.URI, match, invoke strin
 		reg = &Registration{ID: id, Procedure: procedure, Match: match, Invoke: invoke, Created: time.Now(),
 			RegisterOptions: opts, turn: new(atomic.Uint64)}
 		created = true
-	} else if invoke == InvokeSingle || reg.Invoke != invoke || slices.Contains(reg.Callees, s) {
+	} else if invoke == wamp.InvokeSingle || reg.Invoke != invoke || slices.Contains(reg.Callees, s) {
 		return nil, false, ErrProcedureExists
 	}
 	reg = d.replace(reg, append(slices.Clone(reg.Callees), s))
@@ -145,7 +131,7 @@ func (d *Dealer) replace(reg *Registration, callees []Recipient) *Registration {
 		d.byKey[key] = next
 		d.byID[reg.ID] = next
 	}
-	if reg.Match != MatchExact {
+	if reg.Match != wamp.MatchExact {
 		d.patterns.replace(reg.Match, string(reg.Procedure), old, next)
 	}
 	return next
@@ -202,7 +188,7 @@ func (d *Dealer) RemoveSession(s Recipient) (removed []RegistrationRemoval) {
 func (d *Dealer) Match(procedure wamp.URI) *Registration {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if reg := d.byKey[regKey{MatchExact, procedure}]; reg != nil {
+	if reg := d.byKey[regKey{wamp.MatchExact, procedure}]; reg != nil {
 		return reg
 	}
 	var found [8]*Registration
@@ -216,10 +202,10 @@ func (d *Dealer) Match(procedure wamp.URI) *Registration {
 }
 
 // Lookup returns the registration of procedure under match exactly.
-func (d *Dealer) Lookup(procedure wamp.URI, match string) *Registration {
+func (d *Dealer) Lookup(procedure wamp.URI, match wamp.MatchPolicy) *Registration {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return d.byKey[regKey{normMatch(match), procedure}]
+	return d.byKey[regKey{match.Norm(), procedure}]
 }
 
 // Get returns registration id.

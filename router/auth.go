@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -270,7 +269,7 @@ func (s *session) callAuthenticator(rm *realm, args []any) ([]any, error) {
 // own calls (authenticator, authorizer).
 func (rm *realm) exactlyRegistered(procedure wamp.URI) bool {
 	reg := rm.Dealer.Match(procedure)
-	return reg != nil && reg.Match == realms.MatchExact
+	return reg != nil && reg.Match == wamp.MatchExact
 }
 
 func asList(v any) []any {

@@ -20,13 +20,13 @@ const (
 
 // patternURI checks a topic or procedure URI of SUBSCRIBE or REGISTER:
 // wildcard and prefix patterns may have empty components.
-func (s *session) patternURI(u wamp.URI, match string) bool {
-	return len(u) <= s.r.cfg.MaxURILength && wamp.ValidURI(u, s.r.cfg.StrictURI, match == realms.MatchWildcard || match == realms.MatchPrefix)
+func (s *session) patternURI(u wamp.URI, match wamp.MatchPolicy) bool {
+	return len(u) <= s.r.cfg.MaxURILength && wamp.ValidURI(u, s.r.cfg.StrictURI, match.Pattern())
 }
 
 func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 	o := options{d: m.Options, msg: wamp.SUBSCRIBE}
-	match := o.oneOf(wamp.OptMatch, realms.ValidMatch)
+	match := oneOf(&o, wamp.OptMatch, wamp.MatchPolicy.Valid)
 	getRetained := o.boolean("get_retained", false)
 	o.routerLinks()
 	if o.err != nil {
@@ -245,7 +245,7 @@ func (rm *realm) deliver(publisher *identity, pub wamp.ID, topic wamp.URI, paylo
 // eventDetails returns EVENT.Details; nil (encoded as {}) for a plain event.
 func eventDetails(publisher *identity, sub *realms.Subscription, topic wamp.URI, disclose bool) wamp.Dict {
 	var d lazyDict
-	if sub.Match != realms.MatchExact {
+	if sub.Match != wamp.MatchExact {
 		d.set("topic", string(topic))
 	}
 	if disclose && publisher != nil {

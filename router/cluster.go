@@ -395,12 +395,12 @@ func joinEnvelope(s *session) *wire.Envelope {
 
 func registerEnvelope(s *session, reg *realms.Registration) *wire.Envelope {
 	return &wire.Envelope{Kind: wire.KindRegister, Realm: string(s.realm.Name), Session: uint64(s.id), Procedure: string(reg.Procedure),
-		Match: reg.Match, Invoke: reg.Invoke, Registration: uint64(reg.ID),
+		Match: string(reg.Match), Invoke: string(reg.Invoke), Registration: uint64(reg.ID),
 		DiscloseCaller: reg.DiscloseCaller, ForwardTimeout: reg.ForwardTimeout}
 }
 
 func subscribeEnvelope(s *session, sub *realms.Subscription, on bool) *wire.Envelope {
-	return &wire.Envelope{Kind: wire.KindSubscribe, Realm: string(s.realm.Name), Session: uint64(s.id), Topic: string(sub.Topic), Match: sub.Match,
+	return &wire.Envelope{Kind: wire.KindSubscribe, Realm: string(s.realm.Name), Session: uint64(s.id), Topic: string(sub.Topic), Match: string(sub.Match),
 		On: on, Subscription: uint64(sub.ID)}
 }
 
@@ -492,8 +492,8 @@ func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
 			return
 		}
 		if e.On { // a new subscription takes the sending node's id, so ids agree across nodes
-			rm.Broker.SubscribeAs(p, wamp.URI(e.Topic), e.Match, wamp.ID(e.Subscription))
-		} else if sub := rm.Broker.Lookup(wamp.URI(e.Topic), e.Match); sub != nil {
+			rm.Broker.SubscribeAs(p, wamp.URI(e.Topic), wamp.MatchPolicy(e.Match), wamp.ID(e.Subscription))
+		} else if sub := rm.Broker.Lookup(wamp.URI(e.Topic), wamp.MatchPolicy(e.Match)); sub != nil {
 			_, _, _ = rm.Broker.Unsubscribe(p, sub.ID)
 		}
 	case wire.KindTestament:
@@ -588,7 +588,7 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *wire.Envelope) {
 			l.removeRegistration(p, rid)
 		}
 		for _, sub := range p.realm.Broker.All() {
-			if !subs[id][[2]string{sub.Match, string(sub.Topic)}] && p.realm.Broker.Subscribed(p, sub.ID) {
+			if !subs[id][[2]string{string(sub.Match), string(sub.Topic)}] && p.realm.Broker.Subscribed(p, sub.ID) {
 				_, _, _ = p.realm.Broker.Unsubscribe(p, sub.ID)
 			}
 		}

@@ -41,8 +41,8 @@ type invocation struct {
 
 func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 	o := options{d: m.Options, msg: wamp.REGISTER}
-	match := o.oneOf(wamp.OptMatch, realms.ValidMatch)
-	invoke := o.oneOf(wamp.OptInvoke, realms.ValidInvoke)
+	match := oneOf(&o, wamp.OptMatch, wamp.MatchPolicy.Valid)
+	invoke := oneOf(&o, wamp.OptInvoke, wamp.InvokePolicy.Valid)
 	discloseCaller := o.boolean("disclose_caller", false)
 	forwardTimeout := o.boolean("forward_timeout", false)
 	if o.err != nil {
@@ -204,7 +204,7 @@ func (s *session) callReserved(m *wamp.Call) {
 func (s *session) route(c *callRequest) {
 	m := c.Call
 	reg := s.realm.Dealer.Match(m.Procedure)
-	if reg == nil || s.internal && reg.Match != realms.MatchExact {
+	if reg == nil || s.internal && reg.Match != wamp.MatchExact {
 		// The router's own calls (authenticator, authorizer) trust only an
 		// exact registration: a pattern must not answer who may log in.
 		s.sendError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, fmt.Sprintf("no callee registered procedure %q", m.Procedure))
@@ -244,7 +244,7 @@ func (s *session) route(c *callRequest) {
 // starts the call's timer when the router, not the callee, times it.
 func (s *session) invocationDetails(c *callRequest, reg *realms.Registration, callee *member, inv *invocation) wamp.Dict {
 	var details lazyDict // no allocation for a plain call
-	if reg.Match != realms.MatchExact {
+	if reg.Match != wamp.MatchExact {
 		details.set("procedure", string(c.Procedure))
 	}
 	if c.disclose || reg.DiscloseCaller && s.realm.cfg.DiscloseCaller != DiscloseNever {
@@ -379,7 +379,7 @@ func (s *member) handleError(m *wamp.Error) (bool, string) {
 // skip.
 func (s *session) handleCancel(m *wamp.Cancel) (bool, string) {
 	o := options{d: m.Options, msg: wamp.CANCEL}
-	mode := o.oneOf("mode", validCancelMode)
+	mode := oneOf(&o, "mode", validCancelMode)
 	if o.err != nil {
 		return s.protocolViolation(o.err.Error())
 	}

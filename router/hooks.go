@@ -151,7 +151,7 @@ type AuthzRequest struct {
 	// Match is the pattern's match policy: "exact", "prefix" or "wildcard"
 	// (always "exact" for CALL and PUBLISH). Allow a pattern only when
 	// everything it can match is allowed.
-	Match string
+	Match wamp.MatchPolicy
 }
 
 // Decision is an Authorizer's answer.

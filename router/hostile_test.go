@@ -60,7 +60,7 @@ func TestPatternAuthorization(t *testing.T) {
 		{"prefix", "nothing", ActionSubscribe, false},
 		{"wildcard", "..", ActionSubscribe, false},
 	} {
-		got, _ := p.allowsPattern(tt.a, tt.match, wamp.URI(tt.uri))
+		got, _ := p.allowsPattern(tt.a, wamp.MatchPolicy(tt.match), wamp.URI(tt.uri))
 		if got != tt.want {
 			t.Errorf("%s %s %q: allowed %v, want %v", tt.a, tt.match, tt.uri, got, tt.want)
 		}

@@ -88,7 +88,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 			return nil, errors.New("router: duplicate realm " + rc.Name)
 		}
 		for _, h := range rc.EventHistory {
-			if !realms.ValidMatch(h.Match) || !wamp.ValidURI(wamp.URI(h.Topic), cfg.StrictURI, h.Match == realms.MatchWildcard || h.Match == realms.MatchPrefix) {
+			if !h.Match.Valid() || !wamp.ValidURI(wamp.URI(h.Topic), cfg.StrictURI, h.Match.Pattern()) {
 				return nil, fmt.Errorf("router: realm %s: invalid event history topic %q (match %q)", rc.Name, h.Topic, h.Match)
 			}
 		}
