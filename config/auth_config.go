@@ -96,11 +96,11 @@ func secretFrom(key, value, env, file string, bad func(key string, value any, wh
 // resolveAuth converts a realm's authentication and authorization settings.
 func resolveAuth(key string, methods []string, principals []principalConfig, roles []roleConfig, rc *router.RealmConfig, bad func(string, any, string)) {
 	for _, m := range methods {
-		switch m {
+		switch router.AuthMethod(m) {
 		case router.AuthAnonymous:
 			rc.Anonymous = true
 		case router.AuthTicket, router.AuthWAMPCRA, router.AuthCryptosign, router.AuthTLS:
-			rc.AuthMethods = append(rc.AuthMethods, m)
+			rc.AuthMethods = append(rc.AuthMethods, router.AuthMethod(m))
 		default:
 			bad(key+".auth", strconv.Quote(m), `unsupported authentication method; supported: "anonymous", "ticket", "wampcra", "cryptosign", "tls"`)
 		}

@@ -11,11 +11,18 @@ import (
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// Disclosure settings of a realm for callers and publishers.
+// Disclosure is a realm's setting for disclosing the identity of callers to
+// callees (RealmConfig.DiscloseCaller) or of publishers to subscribers
+// (DisclosePublisher).
+type Disclosure string
+
+// Disclosure settings of a realm for callers and publishers. Any value other
+// than DiscloseAlways and DiscloseNever (such as "request") is read as
+// DiscloseOnRequest.
 const (
-	DiscloseOnRequest = "" // disclose when the caller or publisher asks (disclose_me)
-	DiscloseAlways    = "always"
-	DiscloseNever     = "never"
+	DiscloseOnRequest Disclosure = "" // disclose when the caller or publisher asks (disclose_me)
+	DiscloseAlways    Disclosure = "always"
+	DiscloseNever     Disclosure = "never"
 )
 
 // patternURI checks a topic or procedure URI of SUBSCRIBE or REGISTER:

@@ -477,7 +477,7 @@ func TestAuthProceduresNeedExactGrant(t *testing.T) {
 // start of the same config, as a known authid's real salt is.
 func TestDecoySaltStable(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Realms: []RealmConfig{{Name: "realm1", AuthMethods: []string{AuthWAMPCRA},
+	cfg := Config{Realms: []RealmConfig{{Name: "realm1", AuthMethods: []AuthMethod{AuthWAMPCRA},
 		Principals: []Principal{{AuthID: "billing", Role: "backend", Secret: "s3cret", Salt: "0123456789abcdef", Iterations: 100, KeyLen: 32}}}}}
 	salt := func(c Config) string {
 		r := newTestRouter(t, c)
