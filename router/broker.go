@@ -31,7 +31,7 @@ func (s *session) patternURI(u wamp.URI, match wamp.MatchPolicy) bool {
 	return len(u) <= s.r.cfg.MaxURILength && wamp.ValidURI(u, s.r.cfg.StrictURI, match.Pattern())
 }
 
-func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
+func (s *session) handleSubscribe(m *wamp.Subscribe) end {
 	o := options{d: m.Options, msg: wamp.SUBSCRIBE}
 	match := oneOf(&o, wamp.OptMatch, wamp.MatchPolicy.Valid)
 	getRetained := o.boolean("get_retained", false)
@@ -41,18 +41,18 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 	}
 	if !s.patternURI(m.Topic, match) {
 		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", clip(string(m.Topic))))
-		return false, ""
+		return goOn
 	}
 	if ok, _ := s.authorize(ActionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, match, true); !ok {
-		return false, ""
+		return goOn
 	}
 	if max := s.r.cfg.MaxSubscriptionsPerSession; s.realm.Broker.SessionCount(s) >= max {
 		s.refuseOverLimit(LimitSubscriptions, wamp.SUBSCRIBE, m.Request, "a session may hold at most %d subscriptions", max)
-		return false, ""
+		return goOn
 	}
 	if max := s.r.cfg.MaxSubscriptionsPerAddress; s.overAddress(subscriptionsOf, max) {
 		s.refuseOverLimit(LimitSubscriptionsPerAddress, wamp.SUBSCRIBE, m.Request, "the sessions of %s may hold at most %d subscriptions together", s.address, max)
-		return false, ""
+		return goOn
 	}
 	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)
 	s.syncHeld()
@@ -65,7 +65,7 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 	if getRetained {
 		s.sendRetained(sub)
 	}
-	return false, ""
+	return goOn
 }
 
 func (s *session) handleUnsubscribe(m *wamp.Unsubscribe) {
@@ -127,7 +127,7 @@ func (a *audience) admits(to *session) bool {
 // matching the topic. The event is encoded once per subscription and
 // serializer in use among its subscribers, and the same frame is queued to
 // each: the payload is never decoded, and compressed once if at all.
-func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
+func (s *session) handlePublish(m *wamp.Publish) end {
 	o := options{d: m.Options, msg: wamp.PUBLISH}
 	ack := o.boolean(wamp.OptAcknowledge, false)
 	aud := audience{
@@ -149,15 +149,15 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	}
 	if !s.validURI(m.Topic) {
 		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", clip(string(m.Topic))))
-		return false, ""
+		return goOn
 	}
 	if wamp.Reserved(m.Topic) {
 		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("topic %q is reserved: wamp.* events come from the router", m.Topic))
-		return false, ""
+		return goOn
 	}
 	allowed, perm := s.authorize(ActionPublish, wamp.PUBLISH, m.Request, m.Topic, "", ack)
 	if !allowed {
-		return false, ""
+		return goOn
 	}
 	switch s.realm.cfg.DisclosePublisher {
 	case DiscloseAlways:
@@ -165,7 +165,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	case DiscloseNever:
 		if disclose {
 			s.refusePublish(ack, m.Request, "wamp.error.option_disallowed.disclose_me", "this realm does not disclose publishers")
-			return false, ""
+			return goOn
 		}
 	default:
 		disclose = disclose || perm != nil && perm.DisclosePublisher
@@ -178,7 +178,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 			s.limitReached(full.limit, err.Error())
 		}
 		s.refusePublish(ack, m.Request, ErrLimitExceeded, err.Error())
-		return false, ""
+		return goOn
 	}
 	var published func(int)
 	if ack { // no closure for a plain publication
@@ -187,7 +187,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	if failed := s.realm.publish(&s.identity, pub, m.Topic, m.Payload, &aud, disclose, retain, published); failed > 0 && !ack {
 		s.published(ack, m.Request, pub, failed)
 	}
-	return false, ""
+	return goOn
 }
 
 // published answers an acknowledged PUBLISH once it is delivered: PUBLISHED,
