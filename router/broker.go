@@ -184,7 +184,8 @@ func (s *session) handlePublish(m *wamp.Publish) end {
 	if ack { // no closure for a plain publication
 		published = func(failed int) { s.published(ack, m.Request, pub, failed) }
 	}
-	if failed := s.realm.publish(&s.identity, pub, m.Topic, m.Payload, &aud, disclose, retain, published); failed > 0 && !ack {
+	p := publication{id: pub, publisher: &s.identity, topic: m.Topic, payload: m.Payload, aud: aud, disclose: disclose, retain: retain}
+	if failed := s.realm.publish(&p, published); failed > 0 && !ack {
 		s.published(ack, m.Request, pub, failed)
 	}
 	return goOn
@@ -221,30 +222,41 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 	s.logger().Debug("publication dropped", "error", uri, "message", message)
 }
 
-// publish delivers publication pub to every matching subscription of the
-// realm, here and on the other nodes of a cluster. publisher is nil for the
-// router's own events. delivered, if set, is called once it is queued to
+// publication is a publication as the router routes it, to this node's
+// subscribers and to the other nodes of a cluster.
+type publication struct {
+	id        wamp.ID
+	publisher *identity // nil for the router's own events
+	topic     wamp.URI
+	payload   wamp.Payload
+	aud       audience
+	disclose  bool // the publisher's identity goes in EVENT.Details
+	retain    bool // the router keeps it for subscribers to come
+}
+
+// publish delivers p to every matching subscription of the realm, here and
+// on the other nodes of a cluster. delivered, if set, is called once it is queued to
 // every subscriber: at once on a single node, when the other nodes confirm
 // in a cluster (from another goroutine), with the number of this node's
 // subscribers whose serializer could not carry the payload (another node
 // counts and logs its own). It returns that number too.
-func (rm *realm) publish(publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func(failed int)) int {
+func (rm *realm) publish(p *publication, delivered func(failed int)) int {
 	var nodes []string // the other nodes with a subscriber to the topic, found by the same match
-	failed := rm.deliver(publisher, pub, topic, payload, aud, disclose, &nodes)
-	rm.cluster().forwardPublish(rm, nodes, publisher, pub, topic, payload, *aud, disclose, retain, failed, delivered)
+	failed := rm.deliver(p, &nodes)
+	rm.cluster().forwardPublish(rm, nodes, *p, failed, delivered)
 	return failed
 }
 
-// deliver delivers publication pub to this node's subscribers, and returns
+// deliver delivers p to this node's subscribers, and returns
 // how many could not receive it because their serializer cannot carry its
 // payload. With nodes set, it appends the cluster nodes of the remote
 // subscribers it passes.
-func (rm *realm) deliver(publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool, nodes *[]string) int {
+func (rm *realm) deliver(p *publication, nodes *[]string) int {
 	var buf [4]*realms.Subscription
 	failed := 0
-	for _, sub := range rm.Broker.Match(buf[:0], topic) {
-		ev := &wamp.Event{Subscription: sub.ID, Publication: pub, Details: eventDetails(publisher, sub, topic, disclose), Payload: payload}
-		failed += rm.fanout(ev, sub.Subscribers, aud, nodes)
+	for _, sub := range rm.Broker.Match(buf[:0], p.topic) {
+		ev := &wamp.Event{Subscription: sub.ID, Publication: p.id, Details: eventDetails(p.publisher, sub, p.topic, p.disclose), Payload: p.payload}
+		failed += rm.fanout(ev, sub.Subscribers, &p.aud, nodes)
 	}
 	return failed
 }

@@ -339,7 +339,8 @@ func (l *clusterLink) snapshot(reply bool) *wire.Envelope {
 		// Retained events first: whoever sees this node's sessions there
 		// finds its retained events too.
 		for _, ev := range rm.events.allRetained() {
-			e, err := l.publishEnvelope(rm, ev.publisher, ev.publication, ev.topic, ev.payload, &ev.aud, ev.disclose, true, ev.time)
+			p := publication{id: ev.publication, publisher: ev.publisher, topic: ev.topic, payload: ev.payload, aud: ev.aud, disclose: ev.disclose, retain: true}
+			e, err := l.publishEnvelope(rm, &p, ev.time)
 			if err == nil {
 				e.StoreOnly = true
 				snap.Items = append(snap.Items, e)
@@ -636,7 +637,7 @@ func (l *clusterLink) applyPublish(rm *realm, e *wire.Envelope) {
 	if e.StoreOnly {
 		err = rm.events.retainNewer(stored)
 	} else {
-		rm.deliver(publisher, pub, topic, ev.Payload, &aud, e.Disclose, nil)
+		rm.deliver(&publication{id: pub, publisher: publisher, topic: topic, payload: ev.Payload, aud: aud, disclose: e.Disclose, retain: e.Retain}, nil)
 		err = rm.events.record(stored, e.Retain)
 	}
 	if err != nil {
@@ -648,12 +649,13 @@ func (l *clusterLink) applyPublish(rm *realm, e *wire.Envelope) {
 // nodes that have a matching subscriber (every node if it is retained).
 // confirmed, if set, is called once they have all delivered it (or after
 // the node timeout).
-func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud audience, disclose, retain bool, failed int, delivered func(failed int)) {
+func (l *clusterLink) forwardPublish(rm *realm, targets []string, p publication, failed int, delivered func(failed int)) {
+	topic := p.topic // for the closures below, which would move p to the heap
 	var confirmed func()
 	if delivered != nil {
 		confirmed = func() { delivered(failed) }
 	}
-	if retain {
+	if p.retain {
 		targets = targets[:0]
 		l.mu.Lock()
 		for id := range l.nodes {
@@ -667,7 +669,7 @@ func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *ide
 		}
 		return
 	}
-	e, err := l.publishEnvelope(rm, publisher, pub, topic, payload, &aud, disclose, retain, time.Now())
+	e, err := l.publishEnvelope(rm, &p, time.Now())
 	var data []byte
 	if err == nil {
 		data, err = wire.Encode(e)
@@ -696,23 +698,23 @@ func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *ide
 	}
 }
 
-// publishEnvelope is a publication as it travels to another node.
-func (l *clusterLink) publishEnvelope(rm *realm, publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, at time.Time) (*wire.Envelope, error) {
-	ser := serializers.ForEncoding(payload.Encoding)
+// publishEnvelope is publication p, made at at, as it travels to another node.
+func (l *clusterLink) publishEnvelope(rm *realm, p *publication, at time.Time) (*wire.Envelope, error) {
+	ser := serializers.ForEncoding(p.payload.Encoding)
 	if ser == nil {
 		ser, _ = serializers.ByName("msgpack")
 	}
-	frame, err := ser.Encode(&wamp.Event{Subscription: 1, Publication: pub, Payload: payload})
+	frame, err := ser.Encode(&wamp.Event{Subscription: 1, Publication: p.id, Payload: p.payload})
 	if err != nil {
 		return nil, err
 	}
-	e := &wire.Envelope{Kind: wire.KindPublish, Realm: string(rm.Name), Topic: string(topic), Publication: uint64(pub),
-		Serializer: ser.Name(), Frame: frame, Disclose: disclose, Retain: retain, Time: at.UnixNano(),
-		Exclude: idList(aud.exclude), Eligible: idList(aud.eligible),
-		ExcludeAuthID: strList(aud.excludeAuthID), EligibleAuthID: strList(aud.eligibleAuthID),
-		ExcludeAuthRole: strList(aud.excludeAuthRole), EligibleAuthRole: strList(aud.eligibleAuthRole)}
-	if publisher != nil {
-		e.Session, e.AuthID, e.AuthRole = uint64(publisher.id), publisher.authid, publisher.authrole
+	e := &wire.Envelope{Kind: wire.KindPublish, Realm: string(rm.Name), Topic: string(p.topic), Publication: uint64(p.id),
+		Serializer: ser.Name(), Frame: frame, Disclose: p.disclose, Retain: p.retain, Time: at.UnixNano(),
+		Exclude: idList(p.aud.exclude), Eligible: idList(p.aud.eligible),
+		ExcludeAuthID: strList(p.aud.excludeAuthID), EligibleAuthID: strList(p.aud.eligibleAuthID),
+		ExcludeAuthRole: strList(p.aud.excludeAuthRole), EligibleAuthRole: strList(p.aud.eligibleAuthRole)}
+	if p.publisher != nil {
+		e.Session, e.AuthID, e.AuthRole = uint64(p.publisher.id), p.publisher.authid, p.publisher.authrole
 	}
 	return e, nil
 }

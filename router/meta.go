@@ -386,14 +386,15 @@ func (s *member) publishAll(all map[string][]testament) {
 				excludeAuthID: o.strs("exclude_authid"), eligibleAuthID: o.strs("eligible_authid"),
 				excludeAuthRole: o.strs("exclude_authrole"), eligibleAuthRole: o.strs("eligible_authrole"),
 			}
-			s.realm.publish(&s.identity, wamp.GlobalID(), t.topic, wamp.Values(t.args, t.kwargs), &aud, o.boolean(wamp.OptDiscloseMe, false), o.boolean("retain", false), nil)
+			s.realm.publish(&publication{id: wamp.GlobalID(), publisher: &s.identity, topic: t.topic, payload: wamp.Values(t.args, t.kwargs),
+				aud: aud, disclose: o.boolean(wamp.OptDiscloseMe, false), retain: o.boolean("retain", false)}, nil)
 		}
 	}
 }
 
 // metaEvent publishes a router event on a wamp.* topic of the realm.
 func (rm *realm) metaEvent(topic wamp.URI, args ...any) {
-	rm.publish(nil, wamp.GlobalID(), topic, wamp.Values(args, nil), &audience{}, false, false, nil)
+	rm.publish(&publication{id: wamp.GlobalID(), topic: topic, payload: wamp.Values(args, nil)}, nil)
 }
 
 func registrationDetails(r *realms.Registration) wamp.Dict {
