@@ -24,8 +24,8 @@ type EventHandler func(ev *Event)
 
 // SubscribeOptions are SUBSCRIBE options.
 type SubscribeOptions struct {
-	Match       string // "exact" (default), "prefix" or "wildcard"
-	GetRetained bool   // ask for the topic's retained event
+	Match       wamp.MatchPolicy // "exact" (default), "prefix" or "wildcard"
+	GetRetained bool             // ask for the topic's retained event
 	Extra       wamp.Dict
 }
 
@@ -142,7 +142,7 @@ func (c *Client) Subscribe(ctx context.Context, topic string, h EventHandler, op
 			options[k] = v
 		}
 		if opts.Match != "" {
-			options[wamp.OptMatch] = opts.Match
+			options[wamp.OptMatch] = string(opts.Match)
 		}
 		if opts.GetRetained {
 			options["get_retained"] = true

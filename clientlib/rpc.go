@@ -48,10 +48,10 @@ type InvocationHandler func(ctx context.Context, inv *Invocation) (*Result, erro
 
 // RegisterOptions are REGISTER options.
 type RegisterOptions struct {
-	Match          string    // "exact" (default), "prefix" or "wildcard"
-	Invoke         string    // shared registration: "single" (default), "roundrobin", "random", "first", "last"
-	DiscloseCaller bool      // ask the router to disclose every caller
-	Extra          wamp.Dict // merged into the options as they are
+	Match          wamp.MatchPolicy  // "exact" (default), "prefix" or "wildcard"
+	Invoke         wamp.InvokePolicy // shared registration: "single" (default), "roundrobin", "random", "first", "last"
+	DiscloseCaller bool              // ask the router to disclose every caller
+	Extra          wamp.Dict         // merged into the options as they are
 }
 
 // Registration is a registered procedure.
@@ -120,10 +120,10 @@ func (c *Client) Register(ctx context.Context, procedure string, h InvocationHan
 			options[k] = v
 		}
 		if opts.Match != "" {
-			options[wamp.OptMatch] = opts.Match
+			options[wamp.OptMatch] = string(opts.Match)
 		}
 		if opts.Invoke != "" {
-			options[wamp.OptInvoke] = opts.Invoke
+			options[wamp.OptInvoke] = string(opts.Invoke)
 		}
 		if opts.DiscloseCaller {
 			options["disclose_caller"] = true

@@ -475,9 +475,6 @@ func (n *Node) NodeTimeout() time.Duration { return n.cfg.NodeTimeout }
 // once, then the connection and the embedded server.
 func (n *Node) Close() { n.leave(true) }
 
-// Crash drops the node as kill -9 would: no goodbye, nothing flushed. For tests.
-func (n *Node) Crash() { n.leave(false) }
-
 func (n *Node) leave(goodbye bool) {
 	n.mu.Lock()
 	closed := n.closed

@@ -129,8 +129,8 @@ func TestCallAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "node A knows the remote callee", func() bool { return nodes[0].Router.RemoteCallees("realm1", "com.example.add") == 1 })
-	eventually(t, "node C knows the remote callee", func() bool { return nodes[2].Router.RemoteCallees("realm1", "com.example.add") == 1 })
+	eventually(t, "node A knows the remote callee", func() bool { return clustertest.RemoteCallees(nodes[0].Router, "realm1", "com.example.add") == 1 })
+	eventually(t, "node C knows the remote callee", func() bool { return clustertest.RemoteCallees(nodes[2].Router, "realm1", "com.example.add") == 1 })
 	for i, ser := range []string{"json", "msgpack", "cbor"} {
 		caller := connect(t, nodes[i%2*2], ser) // nodes A and C
 		res, err := caller.Call(ctx(t), "com.example.add", []any{2, 3}, nil, nil)
@@ -229,7 +229,7 @@ func TestProgressCancelTimeoutAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "node A knows both procedures", func() bool {
-		return nodes[0].Router.RemoteCallees("realm1", "com.example.count") == 1 && nodes[0].Router.RemoteCallees("realm1", "com.example.block") == 1
+		return clustertest.RemoteCallees(nodes[0].Router, "realm1", "com.example.count") == 1 && clustertest.RemoteCallees(nodes[0].Router, "realm1", "com.example.block") == 1
 	})
 	caller := connect(t, nodes[0], "cbor")
 
@@ -298,7 +298,7 @@ func TestSharedRegistrationAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "A sees two remote callees", func() bool { return nodes[0].Router.RemoteCallees("realm1", "com.example.who") == 2 })
+	eventually(t, "A sees two remote callees", func() bool { return clustertest.RemoteCallees(nodes[0].Router, "realm1", "com.example.who") == 2 })
 	caller := connect(t, nodes[0], "json")
 	seen := map[any]int{}
 	for range 6 {
@@ -317,8 +317,8 @@ func TestSharedRegistrationAcrossNodes(t *testing.T) {
 // callees of every node, in the order they registered.
 func TestSharedPoliciesAcrossNodes(t *testing.T) {
 	nodes := startCluster(t, 3)
-	for _, policy := range []string{"first", "last", "random"} {
-		proc := "com.example." + policy
+	for _, policy := range []wamp.InvokePolicy{wamp.InvokeFirst, wamp.InvokeLast, wamp.InvokeRandom} {
+		proc := "com.example." + string(policy)
 		for i, n := range nodes[1:] { // B registers before C: REGISTERED means every node knows
 			name := string(rune('B' + i))
 			c := connect(t, n, "json")
@@ -400,7 +400,7 @@ func TestMetaIDsAcrossNodes(t *testing.T) {
 
 func TestPatternPrecedenceAcrossNodes(t *testing.T) {
 	nodes := startCluster(t, 3)
-	reg := func(n *node, proc, match, answer string) {
+	reg := func(n *node, proc string, match wamp.MatchPolicy, answer string) {
 		c := connect(t, n, "json")
 		_, err := c.Register(ctx(t), proc, func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
 			return &clientlib.Result{Args: []any{answer}}, nil
@@ -412,7 +412,7 @@ func TestPatternPrecedenceAcrossNodes(t *testing.T) {
 	reg(nodes[1], "com.example", "prefix", "prefix")
 	reg(nodes[2], "com..op", "wildcard", "wildcard")
 	reg(nodes[1], "com.example.exact.op", "exact", "exact")
-	eventually(t, "A knows the three registrations", func() bool { return nodes[0].Router.RemoteRegistrations("realm1") == 3 })
+	eventually(t, "A knows the three registrations", func() bool { return clustertest.RemoteRegistrations(nodes[0].Router, "realm1") == 3 })
 	caller := connect(t, nodes[0], "json")
 	for proc, want := range map[string]string{"com.example.exact.op": "exact", "com.example.other.op": "prefix", "com.other.op": "wildcard"} {
 		res, err := caller.Call(ctx(t), proc, nil, nil, nil)
@@ -429,7 +429,7 @@ func TestPublishAcrossNodes(t *testing.T) {
 		ev  *clientlib.Event
 	}
 	events := make(chan got, 100)
-	subscribe := func(n *node, who, topic, match string) *clientlib.Client {
+	subscribe := func(n *node, who, topic string, match wamp.MatchPolicy) *clientlib.Client {
 		c := connect(t, n, []string{"json", "msgpack", "cbor"}[len(who)%3])
 		_, err := c.Subscribe(ctx(t), topic, func(ev *clientlib.Event) { events <- got{who, ev} }, &clientlib.SubscribeOptions{Match: match})
 		if err != nil {
@@ -441,10 +441,10 @@ func TestPublishAcrossNodes(t *testing.T) {
 	excluded := subscribe(nodes[1], "B-prefix", "com.example", "prefix")
 	subscribe(nodes[2], "C-wildcard", "com..news", "wildcard")
 	subscribe(nodes[0], "A-exact", "com.example.news", "")
-	eventually(t, "A knows the remote interest", func() bool { return nodes[0].Router.RemoteInterest("realm1", "com.example.news") })
+	eventually(t, "A knows the remote interest", func() bool { return clustertest.RemoteInterest(nodes[0].Router, "realm1", "com.example.news") })
 	eventually(t, "every subscription is known on A", func() bool {
 		// B's two subscriptions and C's: a publish to com.other.news reaches only C.
-		return nodes[0].Router.RemoteInterest("realm1", "com.other.news") && nodes[0].Router.RemoteInterest("realm1", "com.example.x")
+		return clustertest.RemoteInterest(nodes[0].Router, "realm1", "com.other.news") && clustertest.RemoteInterest(nodes[0].Router, "realm1", "com.example.x")
 	})
 	pub := connect(t, nodes[0], "json")
 	err := pub.Publish(ctx(t), "com.example.news", []any{"hello", []byte{1, 2, 3}}, map[string]any{"k": 1},
@@ -493,7 +493,7 @@ func TestRetainedEventAcrossNodes(t *testing.T) {
 	if _, err := sub.Subscribe(ctx(t), "com.example.marker", func(*clientlib.Event) { marker <- struct{}{} }, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "A knows B's interest", func() bool { return nodes[0].Router.RemoteInterest("realm1", "com.example.marker") })
+	eventually(t, "A knows B's interest", func() bool { return clustertest.RemoteInterest(nodes[0].Router, "realm1", "com.example.marker") })
 	if err := pub.Publish(ctx(t), "com.example.marker", nil, nil, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +544,7 @@ func TestSessionMetaAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "B and C know A's interest in on_join", func() bool {
-		return nodes[1].Router.RemoteInterest("realm1", "wamp.session.on_join") && nodes[2].Router.RemoteInterest("realm1", "wamp.session.on_join")
+		return clustertest.RemoteInterest(nodes[1].Router, "realm1", "wamp.session.on_join") && clustertest.RemoteInterest(nodes[2].Router, "realm1", "wamp.session.on_join")
 	})
 	b := connect(t, nodes[1], "json")
 	c := connect(t, nodes[2], "msgpack")
@@ -638,9 +638,9 @@ func TestNodeDeath(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "A knows B's callee and C's interest", func() bool {
-		return a.Router.RemoteCallees("realm1", "com.example.slow") == 1 && a.Router.RemoteInterest("realm1", "com.example.gone")
+		return clustertest.RemoteCallees(a.Router, "realm1", "com.example.slow") == 1 && clustertest.RemoteInterest(a.Router, "realm1", "com.example.gone")
 	})
-	eventually(t, "C knows B's callee", func() bool { return c.Router.RemoteCallees("realm1", "com.example.slow") == 1 })
+	eventually(t, "C knows B's callee", func() bool { return clustertest.RemoteCallees(c.Router, "realm1", "com.example.slow") == 1 })
 
 	caller := connect(t, a, "json")
 	done := make(chan error, 1)
@@ -657,7 +657,7 @@ func TestNodeDeath(t *testing.T) {
 		t.Fatalf("call in flight to a dead node: %v", err)
 	}
 	eventually(t, "the dead node's registration is gone everywhere", func() bool {
-		return a.Router.RemoteCallees("realm1", "com.example.slow") == 0 && c.Router.RemoteCallees("realm1", "com.example.slow") == 0
+		return clustertest.RemoteCallees(a.Router, "realm1", "com.example.slow") == 0 && clustertest.RemoteCallees(c.Router, "realm1", "com.example.slow") == 0
 	})
 	if m := scrape(t, a); !strings.Contains(m, "junction_cluster_nodes 1\n") || !strings.Contains(m, "junction_cluster_nodes_dropped_total 1\n") {
 		t.Fatalf("metrics after a node died:\n%s", m)
@@ -722,7 +722,7 @@ func TestNATSOutage(t *testing.T) {
 	}
 	t.Cleanup(func() { ns2.Shutdown(); ns2.WaitForShutdown() })
 	eventually(t, "the nodes find each other again", func() bool {
-		return a.Router.RemoteCallees("realm1", "com.example.survivor") == 1
+		return clustertest.RemoteCallees(a.Router, "realm1", "com.example.survivor") == 1
 	})
 	res, err := caller.Call(ctx(t), "com.example.survivor", nil, nil, nil)
 	if err != nil || res.Args[0] != "up" {
@@ -745,7 +745,7 @@ func TestNodeRejoins(t *testing.T) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "A knows the new node's callee", func() bool { return a.Router.RemoteCallees("realm1", "com.example.back") == 1 })
+	eventually(t, "A knows the new node's callee", func() bool { return clustertest.RemoteCallees(a.Router, "realm1", "com.example.back") == 1 })
 	res, err := connect(t, a, "json").Call(ctx(t), "com.example.back", nil, nil, nil)
 	if err != nil || res.Args[0] != "back" {
 		t.Fatalf("call to the node that came back: %v %v", res, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/wamp"
 )
 
 // principalConfig is a [[realms.principals]] entry. Secrets can stay out of
@@ -95,11 +96,11 @@ func secretFrom(key, value, env, file string, bad func(key string, value any, wh
 // resolveAuth converts a realm's authentication and authorization settings.
 func resolveAuth(key string, methods []string, principals []principalConfig, roles []roleConfig, rc *router.RealmConfig, bad func(string, any, string)) {
 	for _, m := range methods {
-		switch m {
+		switch router.AuthMethod(m) {
 		case router.AuthAnonymous:
 			rc.Anonymous = true
 		case router.AuthTicket, router.AuthWAMPCRA, router.AuthCryptosign, router.AuthTLS:
-			rc.AuthMethods = append(rc.AuthMethods, m)
+			rc.AuthMethods = append(rc.AuthMethods, router.AuthMethod(m))
 		default:
 			bad(key+".auth", strconv.Quote(m), `unsupported authentication method; supported: "anonymous", "ticket", "wampcra", "cryptosign", "tls"`)
 		}
@@ -133,7 +134,7 @@ func resolveAuth(key string, methods []string, principals []principalConfig, rol
 		role := router.RoleConfig{Name: r.Name}
 		for _, perm := range r.Permissions {
 			role.Permissions = append(role.Permissions, router.Permission{
-				URI: perm.URI, Match: perm.Match, Call: perm.Call, Register: perm.Register, Publish: perm.Publish,
+				URI: perm.URI, Match: wamp.MatchPolicy(perm.Match), Call: perm.Call, Register: perm.Register, Publish: perm.Publish,
 				Subscribe: perm.Subscribe, DiscloseCaller: perm.DiscloseCaller, DisclosePublisher: perm.DisclosePublisher,
 			})
 		}

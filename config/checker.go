@@ -118,7 +118,7 @@ func (ck *checker) level(key, s string) slog.Level {
 }
 
 // disclosure parses disclose_caller and disclose_publisher.
-func (ck *checker) disclosure(key, s string) string {
+func (ck *checker) disclosure(key, s string) router.Disclosure {
 	switch s {
 	case "", "request":
 		return router.DiscloseOnRequest

@@ -544,7 +544,7 @@ func resolveHistory(ck *checker, realmKey string, sections []historySection) []r
 		if h.Limit < 0 {
 			ck.bad(key+".limit", h.Limit, "want a positive number of events (0: 100)")
 		}
-		out = append(out, router.HistoryConfig{Topic: h.Topic, Match: h.Match, Limit: h.Limit})
+		out = append(out, router.HistoryConfig{Topic: h.Topic, Match: wamp.MatchPolicy(h.Match), Limit: h.Limit})
 	}
 	return out
 }

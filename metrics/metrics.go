@@ -122,13 +122,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descClusterNodes, float64(c.r.ClusterNodes()))
 	counter(descNodesDropped, rs.ClusterNodesDropped.Load())
-	for i := range rs.MessagesIn {
+	for i := range len(rs.MessagesIn) {
 		t := wamp.MessageType(i)
 		if !t.Known() {
 			continue
 		}
-		counter(descMessagesIn, rs.MessagesIn[i].Load(), t.String())
-		counter(descMessagesOut, rs.MessagesOut[i].Load(), t.String())
+		counter(descMessagesIn, rs.MessagesIn.Load(t), t.String())
+		counter(descMessagesOut, rs.MessagesOut.Load(t), t.String())
 	}
 	h := rs.CallLatency.Snapshot()
 	buckets := make(map[float64]uint64, len(h.Buckets))

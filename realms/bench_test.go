@@ -17,7 +17,7 @@ import (
 // benchPattern is a pattern held by a session other than the benchmark's.
 type benchPattern struct {
 	uri   wamp.URI
-	match string
+	match wamp.MatchPolicy
 }
 
 // otherPatterns returns n distinct patterns matching neither benchTopic nor
@@ -29,15 +29,15 @@ func otherPatterns(n int) []benchPattern {
 	for i := range out {
 		switch i % 5 {
 		case 0:
-			out[i] = benchPattern{wamp.URI(fmt.Sprintf("room%d..message", i)), MatchWildcard}
+			out[i] = benchPattern{wamp.URI(fmt.Sprintf("room%d..message", i)), wamp.MatchWildcard}
 		case 1:
-			out[i] = benchPattern{wamp.URI(fmt.Sprintf("com.example..updated%d", i)), MatchWildcard}
+			out[i] = benchPattern{wamp.URI(fmt.Sprintf("com.example..updated%d", i)), wamp.MatchWildcard}
 		case 2:
-			out[i] = benchPattern{wamp.URI(fmt.Sprintf("...x%d", i)), MatchWildcard}
+			out[i] = benchPattern{wamp.URI(fmt.Sprintf("...x%d", i)), wamp.MatchWildcard}
 		case 3:
-			out[i] = benchPattern{wamp.URI(fmt.Sprintf("com.example.s%d", i)), MatchPrefix}
+			out[i] = benchPattern{wamp.URI(fmt.Sprintf("com.example.s%d", i)), wamp.MatchPrefix}
 		default:
-			out[i] = benchPattern{wamp.URI(fmt.Sprintf("user%d.events", i)), MatchPrefix}
+			out[i] = benchPattern{wamp.URI(fmt.Sprintf("user%d.events", i)), wamp.MatchPrefix}
 		}
 	}
 	return out
@@ -66,9 +66,9 @@ func benchBroker(n int) *Broker {
 		return b
 	}
 	b := NewBroker()
-	b.Subscribe(sess(1), benchTopic, MatchExact)
-	b.Subscribe(sess(1), "com.example", MatchPrefix)
-	b.Subscribe(sess(1), "com.example..created", MatchWildcard)
+	b.Subscribe(sess(1), benchTopic, wamp.MatchExact)
+	b.Subscribe(sess(1), "com.example", wamp.MatchPrefix)
+	b.Subscribe(sess(1), "com.example..created", wamp.MatchWildcard)
 	for i, p := range otherPatterns(n) {
 		b.Subscribe(sess(2+i%otherSessions), p.uri, p.match)
 	}
@@ -85,8 +85,8 @@ func benchDealer(n int) *Dealer {
 		return d
 	}
 	d := NewDealer()
-	d.Register(sess(1), "com.example.orders.list", MatchExact, "", RegisterOptions{})
-	d.Register(sess(1), "com.example..get", MatchWildcard, "", RegisterOptions{})
+	d.Register(sess(1), "com.example.orders.list", wamp.MatchExact, "", RegisterOptions{})
+	d.Register(sess(1), "com.example..get", wamp.MatchWildcard, "", RegisterOptions{})
 	for i, p := range otherPatterns(n) {
 		d.Register(sess(2+i%otherSessions), p.uri, p.match, "", RegisterOptions{})
 	}
@@ -141,7 +141,7 @@ func BenchmarkSubscriptionMemory(b *testing.B) {
 		start := time.Now()
 		br := NewBroker()
 		for i, t := range topics {
-			br.Subscribe(sess(1+i%1000), t, MatchWildcard)
+			br.Subscribe(sess(1+i%1000), t, wamp.MatchWildcard)
 		}
 		took := time.Since(start)
 		runtime.GC()
@@ -177,7 +177,7 @@ func BenchmarkWildcardHostile(b *testing.B) {
 			}
 		}
 		p[k-1] = "zz"
-		br.Subscribe(sess(2), wamp.URI(strings.Join(p, ".")), MatchWildcard)
+		br.Subscribe(sess(2), wamp.URI(strings.Join(p, ".")), wamp.MatchWildcard)
 	}
 	target := strings.Join(comps, ".")
 	for _, c := range []struct{ name, topic string }{
@@ -202,12 +202,12 @@ func BenchmarkSubscribeChurn(b *testing.B) {
 	const n = 100000
 	br := NewBroker()
 	for i := range n {
-		br.Subscribe(sess(1+i), benchTopic, MatchExact)
+		br.Subscribe(sess(1+i), benchTopic, wamp.MatchExact)
 	}
 	churner := sess(n + 1)
 	b.ReportAllocs()
 	for b.Loop() {
-		sub, _ := br.Subscribe(churner, benchTopic, MatchExact)
+		sub, _ := br.Subscribe(churner, benchTopic, wamp.MatchExact)
 		if _, deleted, err := br.Unsubscribe(churner, sub.ID); err != nil || deleted {
 			b.Fatalf("unsubscribe: deleted %v, %v", deleted, err)
 		}

@@ -2,7 +2,6 @@ package realms
 
 import (
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/junction-wamp/junction/wamp"
@@ -19,96 +18,61 @@ var ErrNoSuchSubscription = errors.New("realms: no such subscription")
 type Subscription struct {
 	ID          wamp.ID
 	Topic       wamp.URI
-	Match       string // exact, prefix or wildcard
+	Match       wamp.MatchPolicy // exact, prefix or wildcard
 	Created     time.Time
 	Subscribers Recipients
 }
 
-type subKey struct {
-	match string
-	topic wamp.URI
-}
+func (s *Subscription) key() tableKey    { return tableKey{s.Match, s.Topic} }
+func (s *Subscription) entryID() wamp.ID { return s.ID }
 
-// Broker is the pub/sub routing table of a realm.
+// Broker is the pub/sub routing table of a realm. Its table keeps, for each
+// session, its position among the Subscribers of each of its subscriptions:
+// membership and the slot to free on removal, both without a scan.
 type Broker struct {
-	mu       sync.RWMutex
-	byKey    map[subKey]*Subscription
-	byID     map[wamp.ID]*Subscription
-	patterns patternIndex[Subscription] // prefix and wildcard subscriptions
-	// bySession maps a session id to its subscriptions, each to the
-	// session's position in that subscription's Subscribers: membership
-	// and the slot to free on removal, both without a scan.
-	bySession map[wamp.ID]map[wamp.ID]int32
-	ids       idSource
+	table[Subscription, *Subscription, int32]
 }
-
-// GlobalIDs makes the broker draw subscription ids at random from the
-// global scope instead of counting, so that the nodes of a cluster do not
-// hand out the same id for different subscriptions.
-func (b *Broker) GlobalIDs() { b.ids.global.Store(true) }
 
 // NewBroker returns an empty broker.
 func NewBroker() *Broker {
-	return &Broker{
-		byKey:     make(map[subKey]*Subscription),
-		byID:      make(map[wamp.ID]*Subscription),
-		patterns:  newPatternIndex[Subscription](),
-		bySession: make(map[wamp.ID]map[wamp.ID]int32),
-	}
+	b := &Broker{}
+	b.init()
+	return b
 }
 
 // Subscribe adds s to the subscription of topic under match, creating it if
 // needed. created reports a new subscription; subscribing twice returns the
 // same one.
-func (b *Broker) Subscribe(s Recipient, topic wamp.URI, match string) (sub *Subscription, created bool) {
+func (b *Broker) Subscribe(s Recipient, topic wamp.URI, match wamp.MatchPolicy) (sub *Subscription, created bool) {
 	return b.SubscribeAs(s, topic, match, 0)
 }
 
 // SubscribeAs is Subscribe, giving a subscription it creates the id id
 // unless id is 0 or taken: a cluster node takes the id another node chose.
 // Sessions are told apart by their SessionID.
-func (b *Broker) SubscribeAs(s Recipient, topic wamp.URI, match string, id wamp.ID) (sub *Subscription, created bool) {
-	match = normMatch(match)
+func (b *Broker) SubscribeAs(s Recipient, topic wamp.URI, match wamp.MatchPolicy, id wamp.ID) (sub *Subscription, created bool) {
+	match = match.Norm()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	sub = b.byKey[subKey{match, topic}]
+	sub = b.byKey[tableKey{match, topic}]
 	if sub == nil {
-		if id == 0 || b.byID[id] != nil {
-			id = b.ids.next(func(id wamp.ID) bool { return b.byID[id] != nil })
-		}
-		sub = &Subscription{ID: id, Topic: topic, Match: match, Created: time.Now()}
+		sub = &Subscription{ID: b.newID(id), Topic: topic, Match: match, Created: time.Now()}
 		created = true
 	}
-	own := b.bySession[s.SessionID()]
-	if _, ok := own[sub.ID]; ok {
+	if !b.own(s.SessionID(), sub.ID, int32(sub.Subscribers.Len())) {
 		return sub, created
 	}
-	if own == nil {
-		own = make(map[wamp.ID]int32)
-		b.bySession[s.SessionID()] = own
-	}
-	own[sub.ID] = int32(sub.Subscribers.Len())
 	return b.replace(sub, sub.Subscribers.with(s)), created
 }
 
 // replace installs a copy of sub with new subscribers (none: removes it) and
 // returns the copy.
 func (b *Broker) replace(sub *Subscription, subscribers Recipients) *Subscription {
-	key := subKey{sub.Match, sub.Topic}
-	old := b.byKey[key]
 	var next *Subscription
-	if subscribers.Len() == 0 {
-		delete(b.byKey, key)
-		delete(b.byID, sub.ID)
-	} else {
+	if subscribers.Len() > 0 {
 		next = &Subscription{ID: sub.ID, Topic: sub.Topic, Match: sub.Match, Created: sub.Created, Subscribers: subscribers}
-		b.byKey[key] = next
-		b.byID[sub.ID] = next
 	}
-	if sub.Match != MatchExact {
-		b.patterns.replace(sub.Match, string(sub.Topic), old, next)
-	}
-	return next
+	return b.put(sub, next)
 }
 
 // Unsubscribe removes s from subscription id. deleted reports that the
@@ -116,14 +80,9 @@ func (b *Broker) replace(sub *Subscription, subscribers Recipients) *Subscriptio
 func (b *Broker) Unsubscribe(s Recipient, id wamp.ID) (sub *Subscription, deleted bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	own := b.bySession[s.SessionID()]
-	pos, ok := own[id]
+	pos, ok := b.disown(s.SessionID(), id)
 	if !ok {
 		return nil, false, ErrNoSuchSubscription
-	}
-	delete(own, id)
-	if len(own) == 0 {
-		delete(b.bySession, s.SessionID())
 	}
 	sub = b.byID[id]
 	return sub, b.removeSubscriber(sub, pos), nil
@@ -182,49 +141,10 @@ func (b *Broker) RemoveSession(s Recipient) (removed []SubscriptionRemoval) {
 func (b *Broker) Match(buf []*Subscription, topic wamp.URI) []*Subscription {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if sub := b.byKey[subKey{MatchExact, topic}]; sub != nil {
+	if sub := b.exact(topic); sub != nil {
 		buf = append(buf, sub)
 	}
 	buf = b.patterns.appendPrefixes(buf, string(topic))
 	buf = b.patterns.appendWildcards(buf, string(topic), 0)
 	return b.patterns.appendOthers(buf, string(topic))
-}
-
-// Lookup returns the subscription of topic under match exactly (not by matching).
-func (b *Broker) Lookup(topic wamp.URI, match string) *Subscription {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return b.byKey[subKey{normMatch(match), topic}]
-}
-
-// Get returns subscription id.
-func (b *Broker) Get(id wamp.ID) *Subscription {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return b.byID[id]
-}
-
-// All returns every subscription.
-func (b *Broker) All() []*Subscription {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	out := make([]*Subscription, 0, len(b.byID))
-	for _, s := range b.byID {
-		out = append(out, s)
-	}
-	return out
-}
-
-// SessionCount is the number of subscriptions s holds.
-func (b *Broker) SessionCount(s Recipient) int {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return len(b.bySession[s.SessionID()])
-}
-
-// Count is the number of subscriptions.
-func (b *Broker) Count() int {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return len(b.byID)
 }

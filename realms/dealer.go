@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,27 +16,13 @@ var (
 	ErrNoSuchRegistration = errors.New("realms: no such registration")
 )
 
-// Invocation policies of shared registrations.
-const (
-	InvokeSingle     = "single"
-	InvokeRoundRobin = "roundrobin"
-	InvokeRandom     = "random"
-	InvokeFirst      = "first"
-	InvokeLast       = "last"
-)
-
-// ValidInvoke reports whether p is an invocation policy ("" means single).
-func ValidInvoke(p string) bool {
-	return p == "" || p == InvokeSingle || p == InvokeRoundRobin || p == InvokeRandom || p == InvokeFirst || p == InvokeLast
-}
-
 // Registration is a procedure (or procedure pattern) registered by one or
 // more callees (shared registration). It is immutable: a change replaces it.
 type Registration struct {
 	ID        wamp.ID
 	Procedure wamp.URI
-	Match     string // exact, prefix or wildcard
-	Invoke    string // single, roundrobin, random, first or last
+	Match     wamp.MatchPolicy  // exact, prefix or wildcard
+	Invoke    wamp.InvokePolicy // single, roundrobin, random, first or last
 	Created   time.Time
 	Callees   []Recipient // in order of registration
 	RegisterOptions
@@ -53,102 +38,69 @@ type RegisterOptions struct {
 // Pick returns the callee to invoke under the registration's policy.
 func (r *Registration) Pick() Recipient {
 	switch r.Invoke {
-	case InvokeRoundRobin:
+	case wamp.InvokeRoundRobin:
 		return r.Callees[(r.turn.Add(1)-1)%uint64(len(r.Callees))]
-	case InvokeRandom:
+	case wamp.InvokeRandom:
 		return r.Callees[rand.IntN(len(r.Callees))]
-	case InvokeLast:
+	case wamp.InvokeLast:
 		return r.Callees[len(r.Callees)-1]
 	}
 	return r.Callees[0]
 }
 
-type regKey struct {
-	match     string
-	procedure wamp.URI
-}
+func (r *Registration) key() tableKey    { return tableKey{r.Match, r.Procedure} }
+func (r *Registration) entryID() wamp.ID { return r.ID }
 
 // Dealer is the RPC routing table of a realm.
 type Dealer struct {
-	mu        sync.RWMutex
-	byKey     map[regKey]*Registration
-	byID      map[wamp.ID]*Registration
-	patterns  patternIndex[Registration] // prefix and wildcard registrations
-	bySession map[wamp.ID]map[wamp.ID]struct{}
-	ids       idSource
+	table[Registration, *Registration, struct{}]
 }
-
-// GlobalIDs makes the dealer draw registration ids at random from the
-// global scope instead of counting, so that the nodes of a cluster do not
-// hand out the same id for different registrations.
-func (d *Dealer) GlobalIDs() { d.ids.global.Store(true) }
 
 // NewDealer returns an empty dealer.
 func NewDealer() *Dealer {
-	return &Dealer{
-		byKey:     make(map[regKey]*Registration),
-		byID:      make(map[wamp.ID]*Registration),
-		patterns:  newPatternIndex[Registration](),
-		bySession: make(map[wamp.ID]map[wamp.ID]struct{}),
-	}
+	d := &Dealer{}
+	d.init()
+	return d
 }
 
 // Register registers procedure under match for callee s with invocation
 // policy invoke. A procedure already registered is shared only when both
 // registrations ask for the same policy, other than single.
-func (d *Dealer) Register(s Recipient, procedure wamp.URI, match, invoke string, opts RegisterOptions) (reg *Registration, created bool, err error) {
+func (d *Dealer) Register(s Recipient, procedure wamp.URI, match wamp.MatchPolicy, invoke wamp.InvokePolicy, opts RegisterOptions) (reg *Registration, created bool, err error) {
 	return d.RegisterAs(s, procedure, match, invoke, opts, 0)
 }
 
 // RegisterAs is Register, giving a registration it creates the id id
 // unless id is 0 or taken: a cluster node takes the id another node chose.
-func (d *Dealer) RegisterAs(s Recipient, procedure wamp.URI, match, invoke string, opts RegisterOptions, id wamp.ID) (reg *Registration, created bool, err error) {
-	match = normMatch(match)
+func (d *Dealer) RegisterAs(s Recipient, procedure wamp.URI, match wamp.MatchPolicy, invoke wamp.InvokePolicy, opts RegisterOptions, id wamp.ID) (reg *Registration, created bool, err error) {
+	match = match.Norm()
 	if invoke == "" {
-		invoke = InvokeSingle
+		invoke = wamp.InvokeSingle
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	reg = d.byKey[regKey{match, procedure}]
+	reg = d.byKey[tableKey{match, procedure}]
 	if reg == nil {
-		if id == 0 || d.byID[id] != nil {
-			id = d.ids.next(func(id wamp.ID) bool { return d.byID[id] != nil })
-		}
-		reg = &Registration{ID: id, Procedure: procedure, Match: match, Invoke: invoke, Created: time.Now(),
+		reg = &Registration{ID: d.newID(id), Procedure: procedure, Match: match, Invoke: invoke, Created: time.Now(),
 			RegisterOptions: opts, turn: new(atomic.Uint64)}
 		created = true
-	} else if invoke == InvokeSingle || reg.Invoke != invoke || slices.Contains(reg.Callees, s) {
+	} else if invoke == wamp.InvokeSingle || reg.Invoke != invoke || slices.Contains(reg.Callees, s) {
 		return nil, false, ErrProcedureExists
 	}
 	reg = d.replace(reg, append(slices.Clone(reg.Callees), s))
-	own := d.bySession[s.SessionID()]
-	if own == nil {
-		own = make(map[wamp.ID]struct{})
-		d.bySession[s.SessionID()] = own
-	}
-	own[reg.ID] = struct{}{}
+	d.own(s.SessionID(), reg.ID, struct{}{})
 	return reg, created, nil
 }
 
 // replace installs a copy of reg with new callees (none: removes it).
 func (d *Dealer) replace(reg *Registration, callees []Recipient) *Registration {
-	key := regKey{reg.Match, reg.Procedure}
-	old := d.byKey[key]
 	var next *Registration
-	if len(callees) == 0 {
-		delete(d.byKey, key)
-		delete(d.byID, reg.ID)
-	} else {
+	if len(callees) > 0 {
 		cp := *reg
 		cp.Callees = callees
 		next = &cp
-		d.byKey[key] = next
-		d.byID[reg.ID] = next
 	}
-	if reg.Match != MatchExact {
-		d.patterns.replace(reg.Match, string(reg.Procedure), old, next)
-	}
-	return next
+	return d.put(reg, next)
 }
 
 // Unregister removes callee s from registration id. deleted reports that the
@@ -156,13 +108,8 @@ func (d *Dealer) replace(reg *Registration, callees []Recipient) *Registration {
 func (d *Dealer) Unregister(s Recipient, id wamp.ID) (reg *Registration, deleted bool, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	own := d.bySession[s.SessionID()]
-	if _, ok := own[id]; !ok {
+	if _, ok := d.disown(s.SessionID(), id); !ok {
 		return nil, false, ErrNoSuchRegistration
-	}
-	delete(own, id)
-	if len(own) == 0 {
-		delete(d.bySession, s.SessionID())
 	}
 	reg = d.byID[id]
 	return reg, d.removeCallee(reg, s), nil
@@ -202,7 +149,7 @@ func (d *Dealer) RemoveSession(s Recipient) (removed []RegistrationRemoval) {
 func (d *Dealer) Match(procedure wamp.URI) *Registration {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if reg := d.byKey[regKey{MatchExact, procedure}]; reg != nil {
+	if reg := d.exact(procedure); reg != nil {
 		return reg
 	}
 	var found [8]*Registration
@@ -213,43 +160,4 @@ func (d *Dealer) Match(procedure wamp.URI) *Registration {
 		return best[0]
 	}
 	return nil
-}
-
-// Lookup returns the registration of procedure under match exactly.
-func (d *Dealer) Lookup(procedure wamp.URI, match string) *Registration {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.byKey[regKey{normMatch(match), procedure}]
-}
-
-// Get returns registration id.
-func (d *Dealer) Get(id wamp.ID) *Registration {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.byID[id]
-}
-
-// All returns every registration.
-func (d *Dealer) All() []*Registration {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	out := make([]*Registration, 0, len(d.byID))
-	for _, r := range d.byID {
-		out = append(out, r)
-	}
-	return out
-}
-
-// SessionCount is the number of registrations s holds.
-func (d *Dealer) SessionCount(s Recipient) int {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return len(d.bySession[s.SessionID()])
-}
-
-// Count is the number of registrations.
-func (d *Dealer) Count() int {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return len(d.byID)
 }

@@ -7,36 +7,17 @@ import (
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// Match policies of SUBSCRIBE and REGISTER.
-const (
-	MatchExact    = "exact"
-	MatchPrefix   = "prefix"
-	MatchWildcard = "wildcard"
-)
-
-// ValidMatch reports whether m is a match policy ("" means exact).
-func ValidMatch(m string) bool {
-	return m == "" || m == MatchExact || m == MatchPrefix || m == MatchWildcard
-}
-
-func normMatch(m string) string {
-	if m == "" {
-		return MatchExact
-	}
-	return m
-}
-
 // Matches reports whether uri matches pattern under policy match ("" is exact).
-func Matches(match string, pattern, uri wamp.URI) bool {
-	return matches(normMatch(match), pattern, uri)
+func Matches(match wamp.MatchPolicy, pattern, uri wamp.URI) bool {
+	return matches(match.Norm(), pattern, uri)
 }
 
 // matches reports whether uri matches pattern under policy match.
-func matches(match string, pattern, uri wamp.URI) bool {
+func matches(match wamp.MatchPolicy, pattern, uri wamp.URI) bool {
 	switch match {
-	case MatchPrefix:
+	case wamp.MatchPrefix:
 		return matchPrefix(string(pattern), string(uri))
-	case MatchWildcard:
+	case wamp.MatchWildcard:
 		return matchWildcard(string(pattern), string(uri))
 	}
 	return pattern == uri

@@ -33,13 +33,13 @@ func naiveRegistration(d *Dealer, procedure wamp.URI) *Registration {
 			continue
 		}
 		switch p.Match {
-		case MatchExact:
+		case wamp.MatchExact:
 			return p
-		case MatchPrefix:
+		case wamp.MatchPrefix:
 			if prefix == nil || len(p.Procedure) > len(prefix.Procedure) {
 				prefix = p
 			}
-		case MatchWildcard:
+		case wamp.MatchWildcard:
 			if wildcard == nil || wildcardBetter(p.Procedure, wildcard.Procedure) {
 				wildcard = p
 			}
@@ -73,9 +73,9 @@ func matchOrder(a, b *Subscription) int {
 		return c
 	}
 	switch a.Match {
-	case MatchPrefix:
+	case wamp.MatchPrefix:
 		return cmp.Compare(len(a.Topic), len(b.Topic))
-	case MatchWildcard:
+	case wamp.MatchWildcard:
 		if a.Topic == b.Topic {
 			return 0
 		}
@@ -87,13 +87,13 @@ func matchOrder(a, b *Subscription) int {
 	return 0
 }
 
-func policyRank(m string) int {
+func policyRank(m wamp.MatchPolicy) int {
 	switch m {
-	case MatchExact:
+	case wamp.MatchExact:
 		return 0
-	case MatchPrefix:
+	case wamp.MatchPrefix:
 		return 1
-	case MatchWildcard:
+	case wamp.MatchWildcard:
 		return 2
 	}
 	return 3
@@ -120,7 +120,7 @@ func checkMatch(t *testing.T, b *Broker, d *Dealer, uri wamp.URI) {
 func subTopics(subs []*Subscription) []string {
 	out := make([]string, len(subs))
 	for i, s := range subs {
-		out[i] = s.Match + ":" + string(s.Topic)
+		out[i] = string(s.Match) + ":" + string(s.Topic)
 	}
 	return out
 }
@@ -129,5 +129,5 @@ func regTopic(r *Registration) string {
 	if r == nil {
 		return "<none>"
 	}
-	return r.Match + ":" + string(r.Procedure)
+	return string(r.Match) + ":" + string(r.Procedure)
 }

@@ -3,6 +3,8 @@ package realms
 import (
 	"slices"
 	"strings"
+
+	"github.com/junction-wamp/junction/wamp"
 )
 
 // patternIndex holds the prefix and wildcard patterns of a broker
@@ -114,8 +116,8 @@ func components(uri string) int { return strings.Count(uri, ".") + 1 }
 
 // replace makes next the value of pattern under match in place of old
 // (nil old: it is new; nil next: it goes away).
-func (x *patternIndex[V]) replace(match, pattern string, old, next *V) {
-	if match != MatchPrefix && match != MatchWildcard {
+func (x *patternIndex[V]) replace(match wamp.MatchPolicy, pattern string, old, next *V) {
+	if match != wamp.MatchPrefix && match != wamp.MatchWildcard {
 		x.replaceOther(pattern, old, next)
 		return
 	}
@@ -125,7 +127,7 @@ func (x *patternIndex[V]) replace(match, pattern string, old, next *V) {
 	for off := 0; off <= len(path); {
 		comp, nextOff := component(path, off)
 		trail = append(trail, edge[V]{n, comp})
-		n = x.makeChild(n, comp, match == MatchWildcard && comp == "")
+		n = x.makeChild(n, comp, match == wamp.MatchWildcard && comp == "")
 		off = nextOff
 	}
 	if beyond {
@@ -137,7 +139,7 @@ func (x *patternIndex[V]) replace(match, pattern string, old, next *V) {
 		x.unlink(trail[i], n)
 		n = trail[i].parent
 	}
-	if match == MatchWildcard && root.empty() {
+	if match == wamp.MatchWildcard && root.empty() {
 		delete(x.wild, components(pattern))
 		x.nodes--
 	}
@@ -145,8 +147,8 @@ func (x *patternIndex[V]) replace(match, pattern string, old, next *V) {
 
 // root returns the root of pattern's trie (made if needed), the path of
 // components to its node, and whether it is a prefix pattern ending in ".".
-func (x *patternIndex[V]) root(match, pattern string) (root *node[V], path string, beyond bool) {
-	if match == MatchPrefix {
+func (x *patternIndex[V]) root(match wamp.MatchPolicy, pattern string) (root *node[V], path string, beyond bool) {
+	if match == wamp.MatchPrefix {
 		if p, ok := strings.CutSuffix(pattern, "."); ok {
 			return x.prefix, p, true
 		}

@@ -59,41 +59,42 @@ func checkEmpty[V any](t *testing.T, x *patternIndex[V]) {
 func TestPatternMatching(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
-		match, pattern, uri string
-		want                bool
+		match        wamp.MatchPolicy
+		pattern, uri string
+		want         bool
 	}{
-		{MatchPrefix, "a.b", "a.b", true},
-		{MatchPrefix, "a.b", "a.b.c", true},
-		{MatchPrefix, "a.b", "a.bc", false},
-		{MatchPrefix, "a.b", "a", false},
-		{MatchPrefix, "a.", "a.b.c", true},
-		{MatchPrefix, "a.", "a.", true},
-		{MatchPrefix, "a.", "a", false},
-		{MatchPrefix, "a.", "ab", false},
-		{MatchPrefix, "a..", "a..", true},
-		{MatchPrefix, "a..", "a.", false},
-		{MatchPrefix, "a..", "a.b.c", false},
-		{MatchPrefix, "", "", true},
-		{MatchPrefix, "", ".x", true},
-		{MatchPrefix, "", "x", false},
-		{MatchPrefix, ".", ".", true},
-		{MatchPrefix, ".", "..a", true},
-		{MatchPrefix, ".", "", false},
-		{MatchWildcard, "a..c", "a.b.c", true},
-		{MatchWildcard, "a..c", "a..c", true},
-		{MatchWildcard, "a..c", "a.b.c.d", false},
-		{MatchWildcard, "a..c", "a.c", false},
-		{MatchWildcard, "..", "a.b.c", true},
-		{MatchWildcard, "..", "..", true},
-		{MatchWildcard, "..", "a.b", false},
-		{MatchWildcard, "", "", true},
-		{MatchWildcard, "", "abc", true},
-		{MatchWildcard, "", "a.b", false},
-		{MatchWildcard, ".", "a.b", true},
-		{MatchWildcard, "a.", "a.x", true},
-		{MatchWildcard, "a.", "b.x", false},
-		{MatchWildcard, "a.b", "a.b", true},
-		{MatchWildcard, "a.b", "a.bb", false},
+		{wamp.MatchPrefix, "a.b", "a.b", true},
+		{wamp.MatchPrefix, "a.b", "a.b.c", true},
+		{wamp.MatchPrefix, "a.b", "a.bc", false},
+		{wamp.MatchPrefix, "a.b", "a", false},
+		{wamp.MatchPrefix, "a.", "a.b.c", true},
+		{wamp.MatchPrefix, "a.", "a.", true},
+		{wamp.MatchPrefix, "a.", "a", false},
+		{wamp.MatchPrefix, "a.", "ab", false},
+		{wamp.MatchPrefix, "a..", "a..", true},
+		{wamp.MatchPrefix, "a..", "a.", false},
+		{wamp.MatchPrefix, "a..", "a.b.c", false},
+		{wamp.MatchPrefix, "", "", true},
+		{wamp.MatchPrefix, "", ".x", true},
+		{wamp.MatchPrefix, "", "x", false},
+		{wamp.MatchPrefix, ".", ".", true},
+		{wamp.MatchPrefix, ".", "..a", true},
+		{wamp.MatchPrefix, ".", "", false},
+		{wamp.MatchWildcard, "a..c", "a.b.c", true},
+		{wamp.MatchWildcard, "a..c", "a..c", true},
+		{wamp.MatchWildcard, "a..c", "a.b.c.d", false},
+		{wamp.MatchWildcard, "a..c", "a.c", false},
+		{wamp.MatchWildcard, "..", "a.b.c", true},
+		{wamp.MatchWildcard, "..", "..", true},
+		{wamp.MatchWildcard, "..", "a.b", false},
+		{wamp.MatchWildcard, "", "", true},
+		{wamp.MatchWildcard, "", "abc", true},
+		{wamp.MatchWildcard, "", "a.b", false},
+		{wamp.MatchWildcard, ".", "a.b", true},
+		{wamp.MatchWildcard, "a.", "a.x", true},
+		{wamp.MatchWildcard, "a.", "b.x", false},
+		{wamp.MatchWildcard, "a.b", "a.b", true},
+		{wamp.MatchWildcard, "a.b", "a.bb", false},
 		{"other", "a.b", "a.b", true},
 		{"other", "a.b", "a.b.c", false},
 	} {
@@ -108,14 +109,17 @@ func TestPatternMatching(t *testing.T) {
 }
 
 // edgePatterns are patterns at the edges of the matching rules.
-var edgePatterns = []struct{ match, pattern string }{
-	{MatchPrefix, ""}, {MatchPrefix, "."}, {MatchPrefix, "a"}, {MatchPrefix, "a."},
-	{MatchPrefix, "a.."}, {MatchPrefix, "a.b"}, {MatchPrefix, "a.b."}, {MatchPrefix, "a.bc"},
-	{MatchPrefix, ".."}, {MatchPrefix, "a.b.c.d.e.f.g.h"}, {MatchPrefix, "com.example"},
-	{MatchWildcard, ""}, {MatchWildcard, "."}, {MatchWildcard, ".."}, {MatchWildcard, "..."},
-	{MatchWildcard, "a."}, {MatchWildcard, ".b"}, {MatchWildcard, "a..c"}, {MatchWildcard, "a.b.c"},
-	{MatchWildcard, ".b."}, {MatchWildcard, "a.b.."}, {MatchWildcard, "com.example..created"},
-	{MatchExact, ""}, {MatchExact, "a.b"}, {MatchExact, "a..c"}, {"other", "a.b"}, {"other", ""},
+var edgePatterns = []struct {
+	match   wamp.MatchPolicy
+	pattern string
+}{
+	{wamp.MatchPrefix, ""}, {wamp.MatchPrefix, "."}, {wamp.MatchPrefix, "a"}, {wamp.MatchPrefix, "a."},
+	{wamp.MatchPrefix, "a.."}, {wamp.MatchPrefix, "a.b"}, {wamp.MatchPrefix, "a.b."}, {wamp.MatchPrefix, "a.bc"},
+	{wamp.MatchPrefix, ".."}, {wamp.MatchPrefix, "a.b.c.d.e.f.g.h"}, {wamp.MatchPrefix, "com.example"},
+	{wamp.MatchWildcard, ""}, {wamp.MatchWildcard, "."}, {wamp.MatchWildcard, ".."}, {wamp.MatchWildcard, "..."},
+	{wamp.MatchWildcard, "a."}, {wamp.MatchWildcard, ".b"}, {wamp.MatchWildcard, "a..c"}, {wamp.MatchWildcard, "a.b.c"},
+	{wamp.MatchWildcard, ".b."}, {wamp.MatchWildcard, "a.b.."}, {wamp.MatchWildcard, "com.example..created"},
+	{wamp.MatchExact, ""}, {wamp.MatchExact, "a.b"}, {wamp.MatchExact, "a..c"}, {"other", "a.b"}, {"other", ""},
 }
 
 var edgeURIs = []string{
@@ -162,9 +166,12 @@ func TestPatternLongURI(t *testing.T) {
 	allWild := strings.Repeat(".", 599)
 	oneLiteral := strings.Repeat(".", 300) + comps[300] + strings.Repeat(".", 299)
 	b, d := NewBroker(), NewDealer()
-	for i, p := range []struct{ match, pattern string }{
-		{MatchWildcard, allWild}, {MatchWildcard, oneLiteral}, {MatchWildcard, uri},
-		{MatchPrefix, strings.Join(comps[:599], ".")}, {MatchPrefix, strings.Join(comps[:300], ".") + "."},
+	for i, p := range []struct {
+		match   wamp.MatchPolicy
+		pattern string
+	}{
+		{wamp.MatchWildcard, allWild}, {wamp.MatchWildcard, oneLiteral}, {wamp.MatchWildcard, uri},
+		{wamp.MatchPrefix, strings.Join(comps[:599], ".")}, {wamp.MatchPrefix, strings.Join(comps[:300], ".") + "."},
 	} {
 		b.Subscribe(sess(1+i), wamp.URI(p.pattern), p.match)
 		d.Register(sess(1+i), wamp.URI(p.pattern), p.match, "", RegisterOptions{})
@@ -202,8 +209,8 @@ func TestPatternBranching(t *testing.T) {
 				comps[k-1] = last
 			}
 			p := wamp.URI(strings.Join(comps, "."))
-			b.Subscribe(sess(1+mask%7), p, MatchWildcard)
-			d.Register(sess(1+mask%7), p, MatchWildcard, "", RegisterOptions{})
+			b.Subscribe(sess(1+mask%7), p, wamp.MatchWildcard)
+			d.Register(sess(1+mask%7), p, wamp.MatchWildcard, "", RegisterOptions{})
 		}
 	}
 	uri := wamp.URI("c0.c1.c2.c3.c4.c5.c6.c7.c8.c9")
@@ -229,14 +236,14 @@ func TestPatternBranching(t *testing.T) {
 func TestPatternConcurrent(t *testing.T) {
 	t.Parallel()
 	b := NewBroker()
-	b.Subscribe(sess(1), "a.b", MatchPrefix)
-	b.Subscribe(sess(1), "a..c", MatchWildcard)
+	b.Subscribe(sess(1), "a.b", wamp.MatchPrefix)
+	b.Subscribe(sess(1), "a..c", wamp.MatchWildcard)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := range 2000 {
 			p := wamp.URI(fmt.Sprintf("a.%d.c", i%50))
-			sub, _ := b.Subscribe(sess(2), p, MatchWildcard)
-			b.Subscribe(sess(2), p[:3], MatchPrefix)
+			sub, _ := b.Subscribe(sess(2), p, wamp.MatchWildcard)
+			b.Subscribe(sess(2), p[:3], wamp.MatchPrefix)
 			b.Unsubscribe(sess(2), sub.ID)
 		}
 		b.RemoveSession(sess(2))
@@ -266,7 +273,7 @@ func FuzzMatch(f *testing.F) {
 		for i, l := range lines {
 			match, pattern := fuzzPattern(l)
 			b.Subscribe(sess(1+i%3), pattern, match)
-			d.Register(sess(1+i%3), pattern, match, InvokeRoundRobin, RegisterOptions{})
+			d.Register(sess(1+i%3), pattern, match, wamp.InvokeRoundRobin, RegisterOptions{})
 		}
 		for s := range 3 {
 			for _, u := range targets {
@@ -282,17 +289,17 @@ func FuzzMatch(f *testing.F) {
 	})
 }
 
-func fuzzPattern(line string) (match string, pattern wamp.URI) {
+func fuzzPattern(line string) (match wamp.MatchPolicy, pattern wamp.URI) {
 	if line == "" {
-		return MatchExact, ""
+		return wamp.MatchExact, ""
 	}
 	switch line[0] {
 	case 'p':
-		match = MatchPrefix
+		match = wamp.MatchPrefix
 	case 'w':
-		match = MatchWildcard
+		match = wamp.MatchWildcard
 	case 'e':
-		match = MatchExact
+		match = wamp.MatchExact
 	default:
 		match = "other"
 	}
@@ -316,7 +323,9 @@ func TestWalkIgnoresOthersPatterns(t *testing.T) {
 		found := x.walkWildcards(nil, uri, 0, &n)
 		return n, len(found)
 	}
-	add := func(pattern string) { x.replace(MatchWildcard, pattern, nil, &Subscription{Topic: wamp.URI(pattern)}) }
+	add := func(pattern string) {
+		x.replace(wamp.MatchWildcard, pattern, nil, &Subscription{Topic: wamp.URI(pattern)})
+	}
 	add("app.") // matches app.news
 	add("zz0.")
 	one, found := visits("app.news")

@@ -94,12 +94,12 @@ func TestPatternSubscriptions(t *testing.T) {
 	t.Parallel()
 	b := NewBroker()
 	b.Subscribe(sess(1), "a.b.c", "")
-	b.Subscribe(sess(2), "a.b", MatchPrefix)
-	b.Subscribe(sess(3), "a..c", MatchWildcard)
-	b.Subscribe(sess(4), "x", MatchPrefix)
+	b.Subscribe(sess(2), "a.b", wamp.MatchPrefix)
+	b.Subscribe(sess(3), "a..c", wamp.MatchWildcard)
+	b.Subscribe(sess(4), "x", wamp.MatchPrefix)
 	got := map[string]bool{}
 	for _, s := range b.Match(nil, "a.b.c") {
-		got[s.Match+":"+string(s.Topic)] = true
+		got[string(s.Match)+":"+string(s.Topic)] = true
 	}
 	if len(got) != 3 || !got["exact:a.b.c"] || !got["prefix:a.b"] || !got["wildcard:a..c"] {
 		t.Fatalf("matches %v", got)
@@ -115,11 +115,11 @@ func TestRegistrationPrecedence(t *testing.T) {
 	// The spec's example registrations.
 	for i, r := range []struct {
 		uri   wamp.URI
-		match string
+		match wamp.MatchPolicy
 	}{
-		{"a1.b2.c3.d4.e55", ""}, {"a1.b2.c3", MatchPrefix}, {"a1.b2.c3.d4", MatchPrefix},
-		{"a1.b2..d4.e5", MatchWildcard}, {"a1.b2.c33..e5", MatchWildcard}, {"a1.b2..d4.e5..g7", MatchWildcard},
-		{"a1.b2..d4..f6.g7", MatchWildcard},
+		{"a1.b2.c3.d4.e55", ""}, {"a1.b2.c3", wamp.MatchPrefix}, {"a1.b2.c3.d4", wamp.MatchPrefix},
+		{"a1.b2..d4.e5", wamp.MatchWildcard}, {"a1.b2.c33..e5", wamp.MatchWildcard}, {"a1.b2..d4.e5..g7", wamp.MatchWildcard},
+		{"a1.b2..d4..f6.g7", wamp.MatchWildcard},
 	} {
 		if _, _, err := d.Register(sess(i+1), r.uri, r.match, "", RegisterOptions{}); err != nil {
 			t.Fatal(err)
@@ -147,14 +147,14 @@ func TestRegistrationPrecedence(t *testing.T) {
 func TestSharedRegistration(t *testing.T) {
 	t.Parallel()
 	d := NewDealer()
-	reg, _, err := d.Register(sess(1), "p", "", InvokeRoundRobin, RegisterOptions{})
+	reg, _, err := d.Register(sess(1), "p", "", wamp.InvokeRoundRobin, RegisterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := d.Register(sess(2), "p", "", InvokeRoundRobin, RegisterOptions{}); err != nil {
+	if _, _, err := d.Register(sess(2), "p", "", wamp.InvokeRoundRobin, RegisterOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := d.Register(sess(3), "p", "", InvokeRandom, RegisterOptions{}); err != ErrProcedureExists {
+	if _, _, err := d.Register(sess(3), "p", "", wamp.InvokeRandom, RegisterOptions{}); err != ErrProcedureExists {
 		t.Fatalf("mixed policies: %v", err)
 	}
 	if _, _, err := d.Register(sess(3), "p", "", "", RegisterOptions{}); err != ErrProcedureExists {
@@ -165,7 +165,7 @@ func TestSharedRegistration(t *testing.T) {
 	if seen[0] == seen[1] || seen[0] != seen[2] {
 		t.Fatalf("roundrobin picked %v", seen)
 	}
-	for policy, want := range map[string]wamp.ID{InvokeFirst: 1, InvokeLast: 2} {
+	for policy, want := range map[wamp.InvokePolicy]wamp.ID{wamp.InvokeFirst: 1, wamp.InvokeLast: 2} {
 		r := &Registration{Invoke: policy, Callees: reg.Callees}
 		if r.Pick().SessionID() != want {
 			t.Errorf("%s picked %d", policy, r.Pick().SessionID())

@@ -84,7 +84,7 @@ func TestBrokerSubscribersModel(t *testing.T) {
 		}
 		switch op := rng.IntN(10); {
 		case op < add:
-			sub, _ := b.Subscribe(s, "t", MatchExact)
+			sub, _ := b.Subscribe(s, "t", wamp.MatchExact)
 			id = sub.ID
 			model[s.SessionID()] = true
 		case op < 9:
@@ -100,7 +100,7 @@ func TestBrokerSubscribersModel(t *testing.T) {
 			}
 			delete(model, s.SessionID())
 		}
-		sub := b.Lookup("t", MatchExact)
+		sub := b.Lookup("t", wamp.MatchExact)
 		if len(model) == 0 {
 			if sub != nil {
 				t.Fatalf("step %d: subscription without subscribers", step)
@@ -125,7 +125,7 @@ func TestBrokerSubscribersModel(t *testing.T) {
 			t.Fatalf("removing %d of the last %d: %v", id, len(model), removed)
 		}
 		delete(model, id)
-		if sub := b.Lookup("t", MatchExact); sub != nil {
+		if sub := b.Lookup("t", wamp.MatchExact); sub != nil {
 			checkPositions(t, b, sub)
 		}
 	}
@@ -147,7 +147,7 @@ func TestBrokerSnapshotsUnderWrites(t *testing.T) {
 	t.Parallel()
 	b := NewBroker()
 	for i := range 3 * RecipientChunk {
-		b.Subscribe(sess(1+i), "t", MatchExact)
+		b.Subscribe(sess(1+i), "t", wamp.MatchExact)
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -174,7 +174,7 @@ func TestBrokerSnapshotsUnderWrites(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 5000 {
 		s := sess(1 + rng.IntN(4*RecipientChunk))
-		if sub, _ := b.Subscribe(s, "t", MatchExact); rng.IntN(2) == 0 {
+		if sub, _ := b.Subscribe(s, "t", wamp.MatchExact); rng.IntN(2) == 0 {
 			b.Unsubscribe(s, sub.ID)
 		}
 		if rng.IntN(3) == 0 {
@@ -207,11 +207,11 @@ func TestSubscribeChurnAllocation(t *testing.T) {
 	const n = 100000
 	b := NewBroker()
 	for i := range n {
-		b.Subscribe(sess(1+i), "t", MatchExact)
+		b.Subscribe(sess(1+i), "t", wamp.MatchExact)
 	}
 	newcomer := sess(n + 1)
 	churn := allocatedPerOp(100, func() {
-		sub, _ := b.Subscribe(newcomer, "t", MatchExact)
+		sub, _ := b.Subscribe(newcomer, "t", wamp.MatchExact)
 		b.Unsubscribe(newcomer, sub.ID)
 	})
 	// Its subscription is the last one: it joins the tail and leaves it
@@ -220,10 +220,10 @@ func TestSubscribeChurnAllocation(t *testing.T) {
 		t.Errorf("subscribe+unsubscribe of a newcomer allocated %d B, want <= %d", churn, limit)
 	}
 	rejoin := allocatedPerOp(100, func() {
-		sub := b.Lookup("t", MatchExact)
+		sub := b.Lookup("t", wamp.MatchExact)
 		old := sub.Subscribers.at(n / 3) // in the middle of a full chunk
 		b.Unsubscribe(old, sub.ID)
-		b.Subscribe(old, "t", MatchExact)
+		b.Subscribe(old, "t", wamp.MatchExact)
 	})
 	chunk, outer := uint64(RecipientChunk*16), uint64((n/RecipientChunk+1)*8)
 	if limit := 2*(chunk+outer) + 1024; rejoin > limit {

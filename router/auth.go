@@ -13,18 +13,21 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
 
+// AuthMethod is a WAMP authentication method, as HELLO.Details.authmethods
+// names it.
+type AuthMethod string
+
 // Authentication methods.
 const (
-	AuthAnonymous  = "anonymous"
-	AuthTicket     = "ticket"
-	AuthWAMPCRA    = "wampcra"
-	AuthCryptosign = "cryptosign"
-	AuthTLS        = "tls" // a verified TLS client certificate whose common name is a principal's authid
+	AuthAnonymous  AuthMethod = "anonymous"
+	AuthTicket     AuthMethod = "ticket"
+	AuthWAMPCRA    AuthMethod = "wampcra"
+	AuthCryptosign AuthMethod = "cryptosign"
+	AuthTLS        AuthMethod = "tls" // a verified TLS client certificate whose common name is a principal's authid
 )
 
 // Principal is a static user of a realm: an authid with its role and the
@@ -54,7 +57,7 @@ type authenticated struct {
 
 // chooseMethod picks the first method of the client's authmethods the realm
 // enables (anonymous when the client names none and the realm allows it).
-func chooseMethod(rm *realm, details wamp.Dict) string {
+func chooseMethod(rm *realm, details wamp.Dict) AuthMethod {
 	offered, _ := details["authmethods"].([]any)
 	if len(offered) == 0 {
 		if rm.methodEnabled(AuthAnonymous) {
@@ -63,14 +66,14 @@ func chooseMethod(rm *realm, details wamp.Dict) string {
 		return ""
 	}
 	for _, m := range offered {
-		if name, _ := m.(string); rm.methodEnabled(name) {
-			return name
+		if name, _ := m.(string); rm.methodEnabled(AuthMethod(name)) {
+			return AuthMethod(name)
 		}
 	}
 	return ""
 }
 
-func (rm *realm) methodEnabled(m string) bool {
+func (rm *realm) methodEnabled(m AuthMethod) bool {
 	if m == AuthAnonymous {
 		return rm.cfg.Anonymous
 	}
@@ -81,9 +84,9 @@ func (rm *realm) methodEnabled(m string) bool {
 // with ABORT and counted against the client's address; an address at its
 // limit of failures (authentications in progress included) is refused
 // without a challenge.
-func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*authenticated, bool) {
+func (s *session) authenticate(rm *realm, method AuthMethod, hello *wamp.Hello) (*authenticated, bool) {
 	if method == AuthAnonymous {
-		return &authenticated{authrole: rm.anonymousRole(), authmethod: AuthAnonymous, authprovider: "static"}, true
+		return &authenticated{authrole: rm.anonymousRole(), authmethod: string(AuthAnonymous), authprovider: "static"}, true
 	}
 	if !s.r.failures.reserve(s.address, s.r.cfg.AuthFailureLimit) {
 		s.r.stats.AuthFailures.Add(1)
@@ -112,7 +115,7 @@ func (s *session) authenticate(rm *realm, method string, hello *wamp.Hello) (*au
 // an authid the realm does not know, and a principal without credentials
 // for method, get the same exchange as a known one, against credentials
 // nobody has, so failures say nothing about which authids exist.
-func (s *session) challengeResponse(rm *realm, method string, hello *wamp.Hello) *authenticated {
+func (s *session) challengeResponse(rm *realm, method AuthMethod, hello *wamp.Hello) *authenticated {
 	authid := hello.Details.String("authid")
 	p, dynamic := s.findPrincipal(rm, method, hello)
 	var ch challenge
@@ -125,7 +128,7 @@ func (s *session) challengeResponse(rm *realm, method string, hello *wamp.Hello)
 	} else {
 		ch = newChallenge(method, p)
 	}
-	_ = s.send(&wamp.Challenge{AuthMethod: method, Extra: ch.extra})
+	_ = s.send(&wamp.Challenge{AuthMethod: string(method), Extra: ch.extra})
 	msg, ok := s.awaitAuthenticate()
 	if !ok {
 		return nil
@@ -150,7 +153,7 @@ func (s *session) challengeResponse(rm *realm, method string, hello *wamp.Hello)
 		provider = "dynamic"
 	}
 	// welcome checks that the realm has the role.
-	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: method, authprovider: provider}
+	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: string(method), authprovider: provider}
 }
 
 // findPrincipal returns the static principal the HELLO's authid (or, for
@@ -158,7 +161,7 @@ func (s *session) challengeResponse(rm *realm, method string, hello *wamp.Hello)
 // authenticator (procedure or Go hook), the dynamic one the authenticator
 // answers, and whether it asked it. For the ticket method the
 // authenticator is asked after AUTHENTICATE, with the ticket.
-func (s *session) findPrincipal(rm *realm, method string, hello *wamp.Hello) (*Principal, bool) {
+func (s *session) findPrincipal(rm *realm, method AuthMethod, hello *wamp.Hello) (*Principal, bool) {
 	authid := hello.Details.String("authid")
 	authextra := hello.Details.Dict("authextra")
 	var p *Principal
@@ -182,7 +185,7 @@ func (s *session) findPrincipal(rm *realm, method string, hello *wamp.Hello) (*P
 
 // authFailed refuses a session whose authentication failed, with the same
 // words whatever went wrong.
-func (s *session) authFailed(method, who string) *authenticated {
+func (s *session) authFailed(method AuthMethod, who string) *authenticated {
 	s.logger().Info("authentication failed", "authmethod", method, "authid", who)
 	s.refuse(wamp.ErrAuthenticationFailed, "authentication failed")
 	return nil
@@ -194,7 +197,7 @@ func (s *session) authFailed(method, who string) *authenticated {
 // salt, iterations, keylen, pubkey or pubkeys. An error or a malformed
 // answer means no such principal. ticket, when set, becomes the principal's
 // ticket: the authenticator accepted it.
-func (s *session) dynamicPrincipal(rm *realm, method, authid string, details wamp.Dict, ticket string) *Principal {
+func (s *session) dynamicPrincipal(rm *realm, method AuthMethod, authid string, details wamp.Dict, ticket string) *Principal {
 	res, err := s.callAuthenticator(rm, []any{string(rm.Name), authid, map[string]any(details)})
 	if err != nil || len(res) == 0 {
 		s.logger().Info("dynamic authenticator refused", "authmethod", method, "authid", authid, "error", err)
@@ -237,7 +240,7 @@ func (s *session) dynamicPrincipal(rm *realm, method, authid string, details wam
 
 // hasCredentials reports whether p has what method checks: a WAMP-CRA
 // secret, a valid public key. A ticket is checked by the authenticator.
-func (p *Principal) hasCredentials(method string) bool {
+func (p *Principal) hasCredentials(method AuthMethod) bool {
 	switch method {
 	case AuthWAMPCRA:
 		return p.Secret != ""
@@ -270,7 +273,7 @@ func (s *session) callAuthenticator(rm *realm, args []any) ([]any, error) {
 // own calls (authenticator, authorizer).
 func (rm *realm) exactlyRegistered(procedure wamp.URI) bool {
 	reg := rm.Dealer.Match(procedure)
-	return reg != nil && reg.Match == realms.MatchExact
+	return reg != nil && reg.Match == wamp.MatchExact
 }
 
 func asList(v any) []any {
@@ -294,7 +297,7 @@ func (s *session) authenticateTLS(rm *realm, hello *wamp.Hello) *authenticated {
 	if p == nil {
 		return s.authFailed(AuthTLS, cn)
 	}
-	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: AuthTLS, authprovider: provider}
+	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: string(AuthTLS), authprovider: provider}
 }
 
 // awaitAuthenticate reads AUTHENTICATE within the auth timeout.
@@ -335,7 +338,7 @@ func randomBytes(n int) []byte {
 
 // newChallenge is the ticket or cryptosign CHALLENGE for p (nil: nobody
 // can answer it).
-func newChallenge(method string, p *Principal) challenge {
+func newChallenge(method AuthMethod, p *Principal) challenge {
 	switch method {
 	case AuthTicket:
 		want := randomBytes(32)
@@ -416,5 +419,5 @@ func (rm *realm) anonymousRole() string {
 	if rm.cfg.AnonymousRole != "" {
 		return rm.cfg.AnonymousRole
 	}
-	return AuthAnonymous
+	return string(AuthAnonymous)
 }

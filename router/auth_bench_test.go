@@ -15,7 +15,7 @@ import (
 // median of each (known-ns, unknown-ns), which should be the same.
 func BenchmarkCRAHandshake(b *testing.B) {
 	r := newTestRouter(b, Config{AuthFailureLimit: -1, Realms: []RealmConfig{{
-		Name: "app", AuthMethods: []string{AuthWAMPCRA},
+		Name: "app", AuthMethods: []AuthMethod{AuthWAMPCRA},
 		Principals: []Principal{{AuthID: "billing", Role: "backend", Secret: "billing-secret", Salt: "c0ffee", Iterations: 10000, KeyLen: 32}},
 	}}})
 	var known, unknown []time.Duration

@@ -38,7 +38,7 @@ func authRouter(t *testing.T) (*routertest.Server, ed25519.PrivateKey) {
 		AuthFailureLimit: 1000,
 		Realms: []router.RealmConfig{{
 			Name: "realm1", Anonymous: true,
-			AuthMethods: []string{router.AuthTicket, router.AuthWAMPCRA, router.AuthCryptosign},
+			AuthMethods: []router.AuthMethod{router.AuthTicket, router.AuthWAMPCRA, router.AuthCryptosign},
 			Principals: []router.Principal{
 				{AuthID: "ticketuser", Role: "frontend", Ticket: "s3cret-ticket"},
 				{AuthID: "crauser", Role: "backend", Secret: "cra-secret"},
@@ -195,7 +195,7 @@ func TestAuthRateLimit(t *testing.T) {
 	t.Parallel()
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{
 		AuthFailureLimit: 3,
-		Realms: []router.RealmConfig{{Name: "realm1", AuthMethods: []string{router.AuthTicket},
+		Realms: []router.RealmConfig{{Name: "realm1", AuthMethods: []router.AuthMethod{router.AuthTicket},
 			Principals: []router.Principal{{AuthID: "u", Role: "user", Ticket: "right"}}}},
 	}})
 	bad := clientlib.Options{AuthID: "u", Auth: []clientlib.Authenticator{clientlib.TicketAuth("wrong")}}
@@ -351,7 +351,7 @@ func TestDynamicAuthenticationAndAuthorization(t *testing.T) {
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{
 		AuthTimeout: 5 * time.Second,
 		Realms: []router.RealmConfig{{
-			Name: "realm1", AuthMethods: []string{router.AuthTicket, router.AuthWAMPCRA},
+			Name: "realm1", AuthMethods: []router.AuthMethod{router.AuthTicket, router.AuthWAMPCRA},
 			Authenticator: "com.auth.authenticate", Authorizer: "com.auth.authorize", AuthorizerCacheTTL: time.Hour,
 			Principals: []router.Principal{{AuthID: "authsvc", Role: "trusted", Ticket: "svc"}},
 			Roles: []router.RoleConfig{{Name: "trusted", Permissions: []router.Permission{

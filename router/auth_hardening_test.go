@@ -32,7 +32,7 @@ import (
 func securedRealm(pub ed25519.PublicKey) router.RealmConfig {
 	return router.RealmConfig{
 		Name:        "app",
-		AuthMethods: []string{router.AuthTicket, router.AuthWAMPCRA, router.AuthCryptosign, router.AuthTLS},
+		AuthMethods: []router.AuthMethod{router.AuthTicket, router.AuthWAMPCRA, router.AuthCryptosign, router.AuthTLS},
 		Principals: []router.Principal{
 			{AuthID: "alice", Role: "frontend", Ticket: "alice-ticket"},
 			{AuthID: "billing", Role: "backend", Secret: "billing-secret", Salt: "c0ffee", Iterations: 10000, KeyLen: 32},
@@ -47,7 +47,7 @@ func securedRealm(pub ed25519.PublicKey) router.RealmConfig {
 // ignoring any salt.
 type rawCRA struct{ key []byte }
 
-func (rawCRA) Method() string { return router.AuthWAMPCRA }
+func (rawCRA) Method() string { return string(router.AuthWAMPCRA) }
 func (a rawCRA) Authenticate(ch *wamp.Challenge) (string, wamp.Dict, error) {
 	mac := hmac.New(sha256.New, a.key)
 	mac.Write([]byte(ch.Extra.String("challenge")))
@@ -109,7 +109,7 @@ func dynamicRealm(t *testing.T, answer any) *routertest.Server {
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{
 		AuthTimeout: 5 * time.Second, AuthFailureLimit: -1,
 		Realms: []router.RealmConfig{{
-			Name: "dyn", AuthMethods: []string{router.AuthTicket, router.AuthWAMPCRA, router.AuthCryptosign},
+			Name: "dyn", AuthMethods: []router.AuthMethod{router.AuthTicket, router.AuthWAMPCRA, router.AuthCryptosign},
 			Authenticator: "com.auth.authenticate",
 			Principals:    []router.Principal{{AuthID: "authsvc", Role: "trusted", Ticket: "svc"}},
 			Roles:         []router.RoleConfig{{Name: "trusted", Permissions: []router.Permission{{URI: "com.auth", Match: "prefix", Register: true}, {URI: "com.auth.authenticate", Register: true}}}, {Name: "user"}},
@@ -270,7 +270,7 @@ func TestAuthRateLimitCountsAttemptsInProgress(t *testing.T) {
 	const limit, parallel = 10, 50
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{
 		AuthTimeout: 20 * time.Second, AuthFailureLimit: limit,
-		Realms: []router.RealmConfig{{Name: "realm1", AuthMethods: []string{router.AuthTicket},
+		Realms: []router.RealmConfig{{Name: "realm1", AuthMethods: []router.AuthMethod{router.AuthTicket},
 			Principals: []router.Principal{{AuthID: "u", Role: "user", Ticket: "right"}}}},
 	}})
 	conns := make([]*gws.Conn, parallel)
@@ -360,7 +360,7 @@ func TestAuthenticatorPatternRegistrationNotTrusted(t *testing.T) {
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{
 		AuthFailureLimit: -1,
 		Realms: []router.RealmConfig{{
-			Name: "r", AuthMethods: []string{router.AuthTicket, router.AuthWAMPCRA}, Authenticator: "com.auth.authenticate",
+			Name: "r", AuthMethods: []router.AuthMethod{router.AuthTicket, router.AuthWAMPCRA}, Authenticator: "com.auth.authenticate",
 			Principals: []router.Principal{{AuthID: "be", Role: "backend", Ticket: "be"}},
 			Roles: []router.RoleConfig{
 				{Name: "backend", Permissions: []router.Permission{{URI: "com", Match: "prefix", Register: true}}},

@@ -22,7 +22,7 @@ type RoleConfig struct {
 // Permission grants actions on URIs matching URI under Match.
 type Permission struct {
 	URI       string
-	Match     string // exact (default), prefix or wildcard
+	Match     wamp.MatchPolicy // exact (default), prefix or wildcard
 	Call      bool
 	Register  bool
 	Publish   bool
@@ -60,18 +60,18 @@ func compilePermissions(rc RoleConfig, strict bool) (*permissions, error) {
 	p := &permissions{exact: make(map[wamp.URI]*Permission)}
 	for i := range rc.Permissions {
 		perm := &rc.Permissions[i]
-		if !realms.ValidMatch(perm.Match) {
+		if !perm.Match.Valid() {
 			return nil, fmt.Errorf("role %s: permission %q: match %q is not exact, prefix or wildcard", rc.Name, perm.URI, perm.Match)
 		}
 		switch perm.Match {
-		case "", realms.MatchExact:
+		case "", wamp.MatchExact:
 			if !wamp.ValidURI(wamp.URI(perm.URI), strict, false) {
 				return nil, fmt.Errorf("role %s: permission URI %q is not a valid URI", rc.Name, perm.URI)
 			}
 			p.exact[wamp.URI(perm.URI)] = perm
-		case realms.MatchPrefix:
+		case wamp.MatchPrefix:
 			p.prefix = append(p.prefix, perm)
-		case realms.MatchWildcard:
+		case wamp.MatchWildcard:
 			p.wildcard = append(p.wildcard, perm)
 		}
 	}
@@ -86,12 +86,12 @@ func (p *permissions) lookup(uri wamp.URI) *Permission {
 		return perm
 	}
 	for _, perm := range p.prefix {
-		if realms.Matches(realms.MatchPrefix, wamp.URI(perm.URI), uri) || perm.URI == "" {
+		if realms.Matches(wamp.MatchPrefix, wamp.URI(perm.URI), uri) || perm.URI == "" {
 			return perm
 		}
 	}
 	for _, perm := range p.wildcard {
-		if realms.Matches(realms.MatchWildcard, wamp.URI(perm.URI), uri) {
+		if realms.Matches(wamp.MatchWildcard, wamp.URI(perm.URI), uri) {
 			return perm
 		}
 	}
@@ -125,11 +125,11 @@ func (perm *Permission) grants(a Action) bool {
 // REGISTER with a pattern is allowed only then: a role allowed exactly
 // "app.status" must not receive "app.status.payroll" through the prefix
 // "app.status".
-func (p *permissions) allowsPattern(a Action, match string, pattern wamp.URI) (bool, *Permission) {
+func (p *permissions) allowsPattern(a Action, match wamp.MatchPolicy, pattern wamp.URI) (bool, *Permission) {
 	switch match {
-	case realms.MatchPrefix:
+	case wamp.MatchPrefix:
 		return p.allowsPrefix(a, pattern)
-	case realms.MatchWildcard:
+	case wamp.MatchWildcard:
 		return p.allowsWildcard(a, pattern)
 	}
 	return p.allows(a, pattern)
@@ -146,7 +146,7 @@ func (p *permissions) allowsPrefix(a Action, pattern wamp.URI) (bool, *Permissio
 		return false, covering
 	}
 	for uri, perm := range p.exact {
-		if realms.Matches(realms.MatchPrefix, pattern, uri) && !perm.grants(a) {
+		if realms.Matches(wamp.MatchPrefix, pattern, uri) && !perm.grants(a) {
 			return false, perm
 		}
 	}
@@ -169,7 +169,7 @@ func (p *permissions) allowsWildcard(a Action, pattern wamp.URI) (bool, *Permiss
 		return false, covering
 	}
 	for uri, perm := range p.exact {
-		if realms.Matches(realms.MatchWildcard, pattern, uri) && !perm.grants(a) {
+		if realms.Matches(wamp.MatchWildcard, pattern, uri) && !perm.grants(a) {
 			return false, perm
 		}
 	}
@@ -212,7 +212,7 @@ func (p *permissions) coveringPrefix(covers func(rule string) bool) *Permission 
 // prefixCoversPrefix reports whether every URI matching prefix inner also
 // matches prefix outer: inner itself matches outer.
 func prefixCoversPrefix(outer, inner string) bool {
-	return outer == "" || realms.Matches(realms.MatchPrefix, wamp.URI(outer), wamp.URI(inner))
+	return outer == "" || realms.Matches(wamp.MatchPrefix, wamp.URI(outer), wamp.URI(inner))
 }
 
 // prefixParts splits a prefix rule into the components a URI must start
@@ -301,14 +301,14 @@ func (rm *realm) hasRole(role string) bool {
 // SUBSCRIBE and REGISTER: every URI it can match must be allowed); when it
 // may not, it answers the request with wamp.error.not_authorized (unless
 // answer is false).
-func (s *session) authorize(a Action, reqType wamp.MessageType, request wamp.ID, uri wamp.URI, match string, answer bool) (bool, *Permission) {
+func (s *session) authorize(a Action, reqType wamp.MessageType, request wamp.ID, uri wamp.URI, match wamp.MatchPolicy, answer bool) (bool, *Permission) {
 	var ok bool
 	var perm *Permission
 	switch {
 	case s.perms != nil:
-		ok, perm = s.perms.allowsPattern(a, normMatch(match), uri)
+		ok, perm = s.perms.allowsPattern(a, match.Norm(), uri)
 	case s.realm.authz != nil && !s.internal:
-		ok, perm = s.realm.authz.decide(s, a, uri, normMatch(match))
+		ok, perm = s.realm.authz.decide(s, a, uri, match.Norm())
 	default:
 		return true, nil
 	}
@@ -322,11 +322,11 @@ func (s *session) authorize(a Action, reqType wamp.MessageType, request wamp.ID,
 	return ok, perm
 }
 
-func matchNote(match string) string {
-	if normMatch(match) == realms.MatchExact {
+func matchNote(match wamp.MatchPolicy) string {
+	if match.Norm() == wamp.MatchExact {
 		return ""
 	}
-	return " (match " + match + ": everything it can match must be allowed)"
+	return " (match " + string(match) + ": everything it can match must be allowed)"
 }
 
 // authProcedure reports whether procedure is the realm's authenticator or
@@ -366,14 +366,6 @@ func (s *session) grantedExplicitly(procedure wamp.URI) bool {
 	return false
 }
 
-// normMatch is a SUBSCRIBE or REGISTER match policy, "" being exact.
-func normMatch(m string) string {
-	if m == "" {
-		return realms.MatchExact
-	}
-	return m
-}
-
 // dynamicAuthz asks the realm's authorizer, its procedure or its Go hook,
 // and caches its answers per authid, authrole, action, URI and match
 // policy for the configured TTL, at most AuthorizerCacheSize of them. It is
@@ -391,7 +383,7 @@ type authzKey struct {
 	authid, authrole string
 	a                Action
 	uri              wamp.URI
-	match            string
+	match            wamp.MatchPolicy
 }
 
 type authzEntry struct {
@@ -404,7 +396,7 @@ type authzEntry struct {
 // options carrying the match policy; it answers true/false, or a dict with
 // allow and optionally disclose and cache (false: do not cache this
 // answer). An error or another answer denies.
-func (d *dynamicAuthz) decide(s *session, a Action, uri wamp.URI, match string) (bool, *Permission) {
+func (d *dynamicAuthz) decide(s *session, a Action, uri wamp.URI, match wamp.MatchPolicy) (bool, *Permission) {
 	key := authzKey{s.authid, s.authrole, a, uri, match}
 	if v, ok := d.cache.Load(key); ok {
 		if e := v.(authzEntry); time.Now().Before(e.expires) {
@@ -419,7 +411,7 @@ func (d *dynamicAuthz) decide(s *session, a Action, uri wamp.URI, match string) 
 	defer cancel()
 	details := map[string]any{"session": uint64(s.id), "authid": s.authid, "authrole": s.authrole, "authmethod": s.authmethod}
 	res, _, err := s.r.callInternal(ctx, d.rm, wamp.URI(d.rm.cfg.Authorizer),
-		[]any{details, string(uri), a.String(), map[string]any{"match": match}}, nil)
+		[]any{details, string(uri), a.String(), map[string]any{"match": string(match)}}, nil)
 	e := authzEntry{expires: time.Now().Add(d.ttl)}
 	cacheIt := d.ttl > 0
 	if err != nil || len(res) == 0 {

@@ -11,22 +11,29 @@ import (
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// Disclosure settings of a realm for callers and publishers.
+// Disclosure is a realm's setting for disclosing the identity of callers to
+// callees (RealmConfig.DiscloseCaller) or of publishers to subscribers
+// (DisclosePublisher).
+type Disclosure string
+
+// Disclosure settings of a realm for callers and publishers. Any value other
+// than DiscloseAlways and DiscloseNever (such as "request") is read as
+// DiscloseOnRequest.
 const (
-	DiscloseOnRequest = "" // disclose when the caller or publisher asks (disclose_me)
-	DiscloseAlways    = "always"
-	DiscloseNever     = "never"
+	DiscloseOnRequest Disclosure = "" // disclose when the caller or publisher asks (disclose_me)
+	DiscloseAlways    Disclosure = "always"
+	DiscloseNever     Disclosure = "never"
 )
 
 // patternURI checks a topic or procedure URI of SUBSCRIBE or REGISTER:
 // wildcard and prefix patterns may have empty components.
-func (s *session) patternURI(u wamp.URI, match string) bool {
-	return len(u) <= s.r.cfg.MaxURILength && wamp.ValidURI(u, s.r.cfg.StrictURI, match == realms.MatchWildcard || match == realms.MatchPrefix)
+func (s *session) patternURI(u wamp.URI, match wamp.MatchPolicy) bool {
+	return len(u) <= s.r.cfg.MaxURILength && wamp.ValidURI(u, s.r.cfg.StrictURI, match.Pattern())
 }
 
-func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
+func (s *session) handleSubscribe(m *wamp.Subscribe) end {
 	o := options{d: m.Options, msg: wamp.SUBSCRIBE}
-	match := o.oneOf(wamp.OptMatch, realms.ValidMatch)
+	match := oneOf(&o, wamp.OptMatch, wamp.MatchPolicy.Valid)
 	getRetained := o.boolean("get_retained", false)
 	o.routerLinks()
 	if o.err != nil {
@@ -34,18 +41,18 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 	}
 	if !s.patternURI(m.Topic, match) {
 		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", clip(string(m.Topic))))
-		return false, ""
+		return goOn
 	}
 	if ok, _ := s.authorize(ActionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, match, true); !ok {
-		return false, ""
+		return goOn
 	}
 	if max := s.r.cfg.MaxSubscriptionsPerSession; s.realm.Broker.SessionCount(s) >= max {
 		s.refuseOverLimit(LimitSubscriptions, wamp.SUBSCRIBE, m.Request, "a session may hold at most %d subscriptions", max)
-		return false, ""
+		return goOn
 	}
 	if max := s.r.cfg.MaxSubscriptionsPerAddress; s.overAddress(subscriptionsOf, max) {
 		s.refuseOverLimit(LimitSubscriptionsPerAddress, wamp.SUBSCRIBE, m.Request, "the sessions of %s may hold at most %d subscriptions together", s.address, max)
-		return false, ""
+		return goOn
 	}
 	sub, created := s.realm.Broker.Subscribe(s, m.Topic, match)
 	s.syncHeld()
@@ -58,7 +65,7 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) (bool, string) {
 	if getRetained {
 		s.sendRetained(sub)
 	}
-	return false, ""
+	return goOn
 }
 
 func (s *session) handleUnsubscribe(m *wamp.Unsubscribe) {
@@ -120,7 +127,7 @@ func (a *audience) admits(to *session) bool {
 // matching the topic. The event is encoded once per subscription and
 // serializer in use among its subscribers, and the same frame is queued to
 // each: the payload is never decoded, and compressed once if at all.
-func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
+func (s *session) handlePublish(m *wamp.Publish) end {
 	o := options{d: m.Options, msg: wamp.PUBLISH}
 	ack := o.boolean(wamp.OptAcknowledge, false)
 	aud := audience{
@@ -142,15 +149,15 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	}
 	if !s.validURI(m.Topic) {
 		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", clip(string(m.Topic))))
-		return false, ""
+		return goOn
 	}
 	if wamp.Reserved(m.Topic) {
 		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("topic %q is reserved: wamp.* events come from the router", m.Topic))
-		return false, ""
+		return goOn
 	}
 	allowed, perm := s.authorize(ActionPublish, wamp.PUBLISH, m.Request, m.Topic, "", ack)
 	if !allowed {
-		return false, ""
+		return goOn
 	}
 	switch s.realm.cfg.DisclosePublisher {
 	case DiscloseAlways:
@@ -158,7 +165,7 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 	case DiscloseNever:
 		if disclose {
 			s.refusePublish(ack, m.Request, "wamp.error.option_disallowed.disclose_me", "this realm does not disclose publishers")
-			return false, ""
+			return goOn
 		}
 	default:
 		disclose = disclose || perm != nil && perm.DisclosePublisher
@@ -171,16 +178,17 @@ func (s *session) handlePublish(m *wamp.Publish) (bool, string) {
 			s.limitReached(full.limit, err.Error())
 		}
 		s.refusePublish(ack, m.Request, ErrLimitExceeded, err.Error())
-		return false, ""
+		return goOn
 	}
 	var published func(int)
 	if ack { // no closure for a plain publication
 		published = func(failed int) { s.published(ack, m.Request, pub, failed) }
 	}
-	if failed := s.realm.publish(&s.identity, pub, m.Topic, m.Payload, &aud, disclose, retain, published); failed > 0 && !ack {
+	p := publication{id: pub, publisher: &s.identity, topic: m.Topic, payload: m.Payload, aud: aud, disclose: disclose, retain: retain}
+	if failed := s.realm.publish(&p, published); failed > 0 && !ack {
 		s.published(ack, m.Request, pub, failed)
 	}
-	return false, ""
+	return goOn
 }
 
 // published answers an acknowledged PUBLISH once it is delivered: PUBLISHED,
@@ -214,30 +222,41 @@ func (s *session) refusePublish(ack bool, request wamp.ID, uri wamp.URI, message
 	s.logger().Debug("publication dropped", "error", uri, "message", message)
 }
 
-// publish delivers publication pub to every matching subscription of the
-// realm, here and on the other nodes of a cluster. publisher is nil for the
-// router's own events. delivered, if set, is called once it is queued to
+// publication is a publication as the router routes it, to this node's
+// subscribers and to the other nodes of a cluster.
+type publication struct {
+	id        wamp.ID
+	publisher *identity // nil for the router's own events
+	topic     wamp.URI
+	payload   wamp.Payload
+	aud       audience
+	disclose  bool // the publisher's identity goes in EVENT.Details
+	retain    bool // the router keeps it for subscribers to come
+}
+
+// publish delivers p to every matching subscription of the realm, here and
+// on the other nodes of a cluster. delivered, if set, is called once it is queued to
 // every subscriber: at once on a single node, when the other nodes confirm
 // in a cluster (from another goroutine), with the number of this node's
 // subscribers whose serializer could not carry the payload (another node
 // counts and logs its own). It returns that number too.
-func (rm *realm) publish(publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, delivered func(failed int)) int {
+func (rm *realm) publish(p *publication, delivered func(failed int)) int {
 	var nodes []string // the other nodes with a subscriber to the topic, found by the same match
-	failed := rm.deliver(publisher, pub, topic, payload, aud, disclose, &nodes)
-	rm.cluster().forwardPublish(rm, nodes, publisher, pub, topic, payload, *aud, disclose, retain, failed, delivered)
+	failed := rm.deliver(p, &nodes)
+	rm.cluster().forwardPublish(rm, nodes, *p, failed, delivered)
 	return failed
 }
 
-// deliver delivers publication pub to this node's subscribers, and returns
+// deliver delivers p to this node's subscribers, and returns
 // how many could not receive it because their serializer cannot carry its
 // payload. With nodes set, it appends the cluster nodes of the remote
 // subscribers it passes.
-func (rm *realm) deliver(publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose bool, nodes *[]string) int {
+func (rm *realm) deliver(p *publication, nodes *[]string) int {
 	var buf [4]*realms.Subscription
 	failed := 0
-	for _, sub := range rm.Broker.Match(buf[:0], topic) {
-		ev := &wamp.Event{Subscription: sub.ID, Publication: pub, Details: eventDetails(publisher, sub, topic, disclose), Payload: payload}
-		failed += rm.fanout(ev, sub.Subscribers, aud, nodes)
+	for _, sub := range rm.Broker.Match(buf[:0], p.topic) {
+		ev := &wamp.Event{Subscription: sub.ID, Publication: p.id, Details: eventDetails(p.publisher, sub, p.topic, p.disclose), Payload: p.payload}
+		failed += rm.fanout(ev, sub.Subscribers, &p.aud, nodes)
 	}
 	return failed
 }
@@ -245,7 +264,7 @@ func (rm *realm) deliver(publisher *identity, pub wamp.ID, topic wamp.URI, paylo
 // eventDetails returns EVENT.Details; nil (encoded as {}) for a plain event.
 func eventDetails(publisher *identity, sub *realms.Subscription, topic wamp.URI, disclose bool) wamp.Dict {
 	var d lazyDict
-	if sub.Match != realms.MatchExact {
+	if sub.Match != wamp.MatchExact {
 		d.set("topic", string(topic))
 	}
 	if disclose && publisher != nil {

@@ -116,10 +116,11 @@ func (r *Router) ClusterNodes() int {
 	return len(l.nodes)
 }
 
-// RemoteInterest reports whether a session of another node subscribed to a
+// remoteInterest reports whether a session of another node subscribed to a
 // topic matching topic in realm: a publication here would be sent there.
-func (r *Router) RemoteInterest(realm, topic string) bool {
-	rm := r.realm(wamp.URI(realm))
+// For tests (internal/peek); it creates no realm.
+func (r *Router) remoteInterest(realm, topic string) bool {
+	rm := r.existingRealm(wamp.URI(realm))
 	return rm != nil && len(rm.remoteNodes(wamp.URI(topic), nil)) > 0
 }
 
@@ -136,10 +137,11 @@ func (rm *realm) remoteNodes(topic wamp.URI, buf []string) []string {
 	return buf
 }
 
-// RemoteCallees is the number of remote callees of procedure's registration
-// in realm as this node routes it (exact match first, then patterns).
-func (r *Router) RemoteCallees(realm, procedure string) int {
-	rm := r.realm(wamp.URI(realm))
+// remoteCallees is the number of remote callees of procedure's registration
+// in realm as this node routes it (exact match first, then patterns). For
+// tests (internal/peek); it creates no realm.
+func (r *Router) remoteCallees(realm, procedure string) int {
+	rm := r.existingRealm(wamp.URI(realm))
 	if rm == nil {
 		return 0
 	}
@@ -156,10 +158,10 @@ func (r *Router) RemoteCallees(realm, procedure string) int {
 	return n
 }
 
-// RemoteRegistrations is the number of registrations of realm with a callee
-// on another node.
-func (r *Router) RemoteRegistrations(realm string) int {
-	rm := r.realm(wamp.URI(realm))
+// remoteRegistrations is the number of registrations of realm with a callee
+// on another node. For tests (internal/peek); it creates no realm.
+func (r *Router) remoteRegistrations(realm string) int {
+	rm := r.existingRealm(wamp.URI(realm))
 	if rm == nil {
 		return 0
 	}
@@ -337,7 +339,8 @@ func (l *clusterLink) snapshot(reply bool) *wire.Envelope {
 		// Retained events first: whoever sees this node's sessions there
 		// finds its retained events too.
 		for _, ev := range rm.events.allRetained() {
-			e, err := l.publishEnvelope(rm, ev.publisher, ev.publication, ev.topic, ev.payload, &ev.aud, ev.disclose, true, ev.time)
+			p := publication{id: ev.publication, publisher: ev.publisher, topic: ev.topic, payload: ev.payload, aud: ev.aud, disclose: ev.disclose, retain: true}
+			e, err := l.publishEnvelope(rm, &p, ev.time)
 			if err == nil {
 				e.StoreOnly = true
 				snap.Items = append(snap.Items, e)
@@ -393,12 +396,12 @@ func joinEnvelope(s *session) *wire.Envelope {
 
 func registerEnvelope(s *session, reg *realms.Registration) *wire.Envelope {
 	return &wire.Envelope{Kind: wire.KindRegister, Realm: string(s.realm.Name), Session: uint64(s.id), Procedure: string(reg.Procedure),
-		Match: reg.Match, Invoke: reg.Invoke, Registration: uint64(reg.ID),
+		Match: string(reg.Match), Invoke: string(reg.Invoke), Registration: uint64(reg.ID),
 		DiscloseCaller: reg.DiscloseCaller, ForwardTimeout: reg.ForwardTimeout}
 }
 
 func subscribeEnvelope(s *session, sub *realms.Subscription, on bool) *wire.Envelope {
-	return &wire.Envelope{Kind: wire.KindSubscribe, Realm: string(s.realm.Name), Session: uint64(s.id), Topic: string(sub.Topic), Match: sub.Match,
+	return &wire.Envelope{Kind: wire.KindSubscribe, Realm: string(s.realm.Name), Session: uint64(s.id), Topic: string(sub.Topic), Match: string(sub.Match),
 		On: on, Subscription: uint64(sub.ID)}
 }
 
@@ -490,8 +493,8 @@ func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
 			return
 		}
 		if e.On { // a new subscription takes the sending node's id, so ids agree across nodes
-			rm.Broker.SubscribeAs(p, wamp.URI(e.Topic), e.Match, wamp.ID(e.Subscription))
-		} else if sub := rm.Broker.Lookup(wamp.URI(e.Topic), e.Match); sub != nil {
+			rm.Broker.SubscribeAs(p, wamp.URI(e.Topic), wamp.MatchPolicy(e.Match), wamp.ID(e.Subscription))
+		} else if sub := rm.Broker.Lookup(wamp.URI(e.Topic), wamp.MatchPolicy(e.Match)); sub != nil {
 			_, _, _ = rm.Broker.Unsubscribe(p, sub.ID)
 		}
 	case wire.KindTestament:
@@ -586,7 +589,7 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *wire.Envelope) {
 			l.removeRegistration(p, rid)
 		}
 		for _, sub := range p.realm.Broker.All() {
-			if !subs[id][[2]string{sub.Match, string(sub.Topic)}] && p.realm.Broker.Subscribed(p, sub.ID) {
+			if !subs[id][[2]string{string(sub.Match), string(sub.Topic)}] && p.realm.Broker.Subscribed(p, sub.ID) {
 				_, _, _ = p.realm.Broker.Unsubscribe(p, sub.ID)
 			}
 		}
@@ -634,7 +637,7 @@ func (l *clusterLink) applyPublish(rm *realm, e *wire.Envelope) {
 	if e.StoreOnly {
 		err = rm.events.retainNewer(stored)
 	} else {
-		rm.deliver(publisher, pub, topic, ev.Payload, &aud, e.Disclose, nil)
+		rm.deliver(&publication{id: pub, publisher: publisher, topic: topic, payload: ev.Payload, aud: aud, disclose: e.Disclose, retain: e.Retain}, nil)
 		err = rm.events.record(stored, e.Retain)
 	}
 	if err != nil {
@@ -646,12 +649,13 @@ func (l *clusterLink) applyPublish(rm *realm, e *wire.Envelope) {
 // nodes that have a matching subscriber (every node if it is retained).
 // confirmed, if set, is called once they have all delivered it (or after
 // the node timeout).
-func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud audience, disclose, retain bool, failed int, delivered func(failed int)) {
+func (l *clusterLink) forwardPublish(rm *realm, targets []string, p publication, failed int, delivered func(failed int)) {
+	topic := p.topic // for the closures below, which would move p to the heap
 	var confirmed func()
 	if delivered != nil {
 		confirmed = func() { delivered(failed) }
 	}
-	if retain {
+	if p.retain {
 		targets = targets[:0]
 		l.mu.Lock()
 		for id := range l.nodes {
@@ -665,7 +669,7 @@ func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *ide
 		}
 		return
 	}
-	e, err := l.publishEnvelope(rm, publisher, pub, topic, payload, &aud, disclose, retain, time.Now())
+	e, err := l.publishEnvelope(rm, &p, time.Now())
 	var data []byte
 	if err == nil {
 		data, err = wire.Encode(e)
@@ -694,23 +698,23 @@ func (l *clusterLink) forwardPublish(rm *realm, targets []string, publisher *ide
 	}
 }
 
-// publishEnvelope is a publication as it travels to another node.
-func (l *clusterLink) publishEnvelope(rm *realm, publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud *audience, disclose, retain bool, at time.Time) (*wire.Envelope, error) {
-	ser := serializers.ForEncoding(payload.Encoding)
+// publishEnvelope is publication p, made at at, as it travels to another node.
+func (l *clusterLink) publishEnvelope(rm *realm, p *publication, at time.Time) (*wire.Envelope, error) {
+	ser := serializers.ForEncoding(p.payload.Encoding)
 	if ser == nil {
 		ser, _ = serializers.ByName("msgpack")
 	}
-	frame, err := ser.Encode(&wamp.Event{Subscription: 1, Publication: pub, Payload: payload})
+	frame, err := ser.Encode(&wamp.Event{Subscription: 1, Publication: p.id, Payload: p.payload})
 	if err != nil {
 		return nil, err
 	}
-	e := &wire.Envelope{Kind: wire.KindPublish, Realm: string(rm.Name), Topic: string(topic), Publication: uint64(pub),
-		Serializer: ser.Name(), Frame: frame, Disclose: disclose, Retain: retain, Time: at.UnixNano(),
-		Exclude: idList(aud.exclude), Eligible: idList(aud.eligible),
-		ExcludeAuthID: strList(aud.excludeAuthID), EligibleAuthID: strList(aud.eligibleAuthID),
-		ExcludeAuthRole: strList(aud.excludeAuthRole), EligibleAuthRole: strList(aud.eligibleAuthRole)}
-	if publisher != nil {
-		e.Session, e.AuthID, e.AuthRole = uint64(publisher.id), publisher.authid, publisher.authrole
+	e := &wire.Envelope{Kind: wire.KindPublish, Realm: string(rm.Name), Topic: string(p.topic), Publication: uint64(p.id),
+		Serializer: ser.Name(), Frame: frame, Disclose: p.disclose, Retain: p.retain, Time: at.UnixNano(),
+		Exclude: idList(p.aud.exclude), Eligible: idList(p.aud.eligible),
+		ExcludeAuthID: strList(p.aud.excludeAuthID), EligibleAuthID: strList(p.aud.eligibleAuthID),
+		ExcludeAuthRole: strList(p.aud.excludeAuthRole), EligibleAuthRole: strList(p.aud.eligibleAuthRole)}
+	if p.publisher != nil {
+		e.Session, e.AuthID, e.AuthRole = uint64(p.publisher.id), p.publisher.authid, p.publisher.authrole
 	}
 	return e, nil
 }

@@ -90,7 +90,7 @@ func (l *clusterLink) addRegistration(p *proxy, e *wire.Envelope) {
 		}
 	}
 	// A new registration takes the sending node's id, so ids agree across nodes.
-	reg, _, err := p.realm.Dealer.RegisterAs(p, wamp.URI(e.Procedure), e.Match, e.Invoke, realms.RegisterOptions{
+	reg, _, err := p.realm.Dealer.RegisterAs(p, wamp.URI(e.Procedure), wamp.MatchPolicy(e.Match), wamp.InvokePolicy(e.Invoke), realms.RegisterOptions{
 		DiscloseCaller: e.DiscloseCaller, ForwardTimeout: e.ForwardTimeout}, remoteID)
 	if err != nil {
 		l.r.log.Warn("remote registration conflicts with one on this node; calls here will not reach it",

@@ -52,11 +52,11 @@ func TestSnapshotInParts(t *testing.T) {
 	hb := b.AttachCluster(&captureBus{id: "000000000000000b"})
 	for i, data := range parts {
 		hb.Deliver("000000000000000a", data)
-		if n := b.RemoteRegistrations("realm1"); i < len(parts)-1 && n != 0 {
+		if n := b.remoteRegistrations("realm1"); i < len(parts)-1 && n != 0 {
 			t.Fatalf("part %d applied before the snapshot was whole (%d registrations)", i, n)
 		}
 	}
-	if n := b.RemoteRegistrations("realm1"); n != 5 {
+	if n := b.remoteRegistrations("realm1"); n != 5 {
 		t.Fatalf("%d remote registrations after the snapshot, want 5", n)
 	}
 	if n := b.realm("realm1").SessionCount(); n != 5 {

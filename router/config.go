@@ -84,7 +84,7 @@ type RealmConfig struct {
 	AnonymousRole string
 	// AuthMethods are the other methods enabled: "ticket", "wampcra",
 	// "cryptosign"; they authenticate the Principals.
-	AuthMethods []string
+	AuthMethods []AuthMethod
 	// Principals are the realm's static users.
 	Principals []Principal
 	// Authenticator is a procedure the router calls to authenticate an
@@ -115,9 +115,9 @@ type RealmConfig struct {
 	// DiscloseCaller: "" discloses a caller's identity to the callee when
 	// the caller asks (disclose_me) or the registration asks
 	// (disclose_caller); "always" always; "never" refuses disclose_me.
-	DiscloseCaller string
+	DiscloseCaller Disclosure
 	// DisclosePublisher: the same for publishers and EVENT details.
-	DisclosePublisher string
+	DisclosePublisher Disclosure
 	// EventHistory lists the topics whose events are kept for
 	// wamp.subscription.get_events.
 	EventHistory []HistoryConfig

@@ -39,10 +39,10 @@ type invocation struct {
 	chunked bool
 }
 
-func (s *session) handleRegister(m *wamp.Register) (bool, string) {
+func (s *session) handleRegister(m *wamp.Register) end {
 	o := options{d: m.Options, msg: wamp.REGISTER}
-	match := o.oneOf(wamp.OptMatch, realms.ValidMatch)
-	invoke := o.oneOf(wamp.OptInvoke, realms.ValidInvoke)
+	match := oneOf(&o, wamp.OptMatch, wamp.MatchPolicy.Valid)
+	invoke := oneOf(&o, wamp.OptInvoke, wamp.InvokePolicy.Valid)
 	discloseCaller := o.boolean("disclose_caller", false)
 	forwardTimeout := o.boolean("forward_timeout", false)
 	if o.err != nil {
@@ -50,32 +50,32 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 	}
 	if !s.patternURI(m.Procedure, match) {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", clip(string(m.Procedure))))
-		return false, ""
+		return goOn
 	}
 	if wamp.Reserved(m.Procedure) && !s.internal {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("procedure %q is reserved: wamp.* procedures belong to the router", m.Procedure))
-		return false, ""
+		return goOn
 	}
 	if discloseCaller && s.realm.cfg.DiscloseCaller == DiscloseNever {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrOptionNotAllowed, "this realm does not disclose callers: disclose_caller is not allowed")
-		return false, ""
+		return goOn
 	}
 	if ok, _ := s.authorize(ActionRegister, wamp.REGISTER, m.Request, m.Procedure, match, true); !ok {
-		return false, ""
+		return goOn
 	}
 	if s.realm.authProcedure(m.Procedure) && !s.namesExactly(ActionRegister, m.Procedure) {
 		s.logger().Warn("not authorized to register the realm's authenticator or authorizer", "procedure", m.Procedure, "authrole", s.authrole)
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrNotAuthorized, fmt.Sprintf(
 			"%s decides who logs in or what they may do: only a role with a rule naming it exactly may register it", m.Procedure))
-		return false, ""
+		return goOn
 	}
 	if max := s.r.cfg.MaxRegistrationsPerSession; s.realm.Dealer.SessionCount(s) >= max {
 		s.refuseOverLimit(LimitRegistrations, wamp.REGISTER, m.Request, "a session may hold at most %d registrations", max)
-		return false, ""
+		return goOn
 	}
 	if max := s.r.cfg.MaxRegistrationsPerAddress; s.overAddress(registrationsOf, max) {
 		s.refuseOverLimit(LimitRegistrationsPerAddress, wamp.REGISTER, m.Request, "the sessions of %s may hold at most %d registrations together", s.address, max)
-		return false, ""
+		return goOn
 	}
 	reg, created, err := s.realm.Dealer.Register(s, m.Procedure, match, invoke, realms.RegisterOptions{
 		DiscloseCaller: discloseCaller, ForwardTimeout: forwardTimeout,
@@ -84,7 +84,7 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 	if errors.Is(err, realms.ErrProcedureExists) {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrProcedureAlreadyExists,
 			fmt.Sprintf("procedure %q is already registered (shared registration needs the same invoke policy, other than single)", m.Procedure))
-		return false, ""
+		return goOn
 	}
 	s.r.cluster().registered(s, reg) // callable from every node once REGISTERED
 	_ = s.send(&wamp.Registered{Request: m.Request, Registration: reg.ID})
@@ -92,7 +92,7 @@ func (s *session) handleRegister(m *wamp.Register) (bool, string) {
 		s.realm.metaEvent("wamp.registration.on_create", uint64(s.id), registrationDetails(reg))
 	}
 	s.realm.metaEvent("wamp.registration.on_register", uint64(s.id), uint64(reg.ID))
-	return false, ""
+	return goOn
 }
 
 func (s *session) handleUnregister(m *wamp.Unregister) {
@@ -127,7 +127,7 @@ type callRequest struct {
 
 // handleCall routes a CALL to a callee as an INVOCATION carrying the
 // caller's payload as it came.
-func (s *session) handleCall(m *wamp.Call) (bool, string) {
+func (s *session) handleCall(m *wamp.Call) end {
 	o := options{d: m.Options, msg: wamp.CALL}
 	c := callRequest{Call: m, progress: o.boolean("receive_progress", false), chunk: o.boolean("progress", false),
 		timeout: o.millis("timeout")}
@@ -139,11 +139,11 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 	}
 	if !s.validURI(m.Procedure) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", clip(string(m.Procedure))))
-		return false, ""
+		return goOn
 	}
 	if discloseMe && s.realm.cfg.DiscloseCaller == DiscloseNever {
 		s.sendError(wamp.CALL, m.Request, "wamp.error.disclose_me.not_allowed", "this realm does not disclose callers")
-		return false, ""
+		return goOn
 	}
 	if inv := s.call(m.Request); inv != nil {
 		if !inv.chunked {
@@ -153,11 +153,11 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 			return s.protocolViolation(fmt.Sprintf("CALL request id %d is that of a call in flight", m.Request))
 		}
 		s.callChunk(inv, m, c.chunk)
-		return false, ""
+		return goOn
 	}
 	allowed, perm := s.authorize(ActionCall, wamp.CALL, m.Request, m.Procedure, "", true)
 	if !allowed {
-		return false, ""
+		return goOn
 	}
 	c.disclose = s.realm.cfg.DiscloseCaller == DiscloseAlways ||
 		s.realm.cfg.DiscloseCaller != DiscloseNever && (discloseMe || perm != nil && perm.DiscloseCaller)
@@ -166,22 +166,22 @@ func (s *session) handleCall(m *wamp.Call) (bool, string) {
 	}
 	if wamp.Reserved(m.Procedure) {
 		s.callReserved(m)
-		return false, ""
+		return goOn
 	}
 	if s.r.draining.Load() && !s.callingAsCallee() {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "the router is shutting down and takes no new calls")
-		return false, ""
+		return goOn
 	}
 	if max := s.r.cfg.MaxCallsPerSession; s.callCount() >= max {
 		s.refuseOverLimit(LimitCalls, wamp.CALL, m.Request, "a session may have at most %d calls in flight", max)
-		return false, ""
+		return goOn
 	}
 	if max := s.r.cfg.MaxCallsPerAddress; s.overAddress(callsOf, max) {
 		s.refuseOverLimit(LimitCallsPerAddress, wamp.CALL, m.Request, "the sessions of %s may have at most %d calls in flight together", s.address, max)
-		return false, ""
+		return goOn
 	}
 	s.route(&c)
-	return false, ""
+	return goOn
 }
 
 // callReserved answers a CALL of a wamp.* procedure: the router's own meta
@@ -204,7 +204,7 @@ func (s *session) callReserved(m *wamp.Call) {
 func (s *session) route(c *callRequest) {
 	m := c.Call
 	reg := s.realm.Dealer.Match(m.Procedure)
-	if reg == nil || s.internal && reg.Match != realms.MatchExact {
+	if reg == nil || s.internal && reg.Match != wamp.MatchExact {
 		// The router's own calls (authenticator, authorizer) trust only an
 		// exact registration: a pattern must not answer who may log in.
 		s.sendError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, fmt.Sprintf("no callee registered procedure %q", m.Procedure))
@@ -244,7 +244,7 @@ func (s *session) route(c *callRequest) {
 // starts the call's timer when the router, not the callee, times it.
 func (s *session) invocationDetails(c *callRequest, reg *realms.Registration, callee *member, inv *invocation) wamp.Dict {
 	var details lazyDict // no allocation for a plain call
-	if reg.Match != realms.MatchExact {
+	if reg.Match != wamp.MatchExact {
 		details.set("procedure", string(c.Procedure))
 	}
 	if c.disclose || reg.DiscloseCaller && s.realm.cfg.DiscloseCaller != DiscloseNever {
@@ -316,7 +316,7 @@ func (l *lazyDict) set(key string, v any) {
 
 // handleYield routes a callee's YIELD back to the caller as RESULT; a
 // progressive YIELD keeps the call open.
-func (s *member) handleYield(m *wamp.Yield) (bool, string) {
+func (s *member) handleYield(m *wamp.Yield) end {
 	o := options{d: m.Options, msg: wamp.YIELD}
 	progress := o.boolean("progress", false)
 	if o.err != nil {
@@ -335,19 +335,19 @@ func (s *member) handleYield(m *wamp.Yield) (bool, string) {
 				s.r.abandonCall(inv, unconvertibleAnswer("a progressive result", inv.caller, err))
 			}
 		}
-		return false, ""
+		return goOn
 	}
 	inv := s.takeInvocation(m.Request)
 	if inv == nil {
 		s.logger().Debug("YIELD for unknown invocation ignored", "request", uint64(m.Request))
-		return false, ""
+		return goOn
 	}
 	inv.caller.endCall(inv)
 	err := inv.caller.send(&wamp.Result{Request: inv.request, Payload: m.Payload}) // nil Details encode as {}
 	if cannotConvert(err) {
 		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrInvalidArgument, unconvertibleAnswer("the result", inv.caller, err))
 	}
-	return false, ""
+	return goOn
 }
 
 // unconvertibleAnswer says why a callee's answer cannot reach its caller.
@@ -356,14 +356,14 @@ func unconvertibleAnswer(what string, caller *session, err error) string {
 }
 
 // handleError routes a callee's ERROR for an invocation back to the caller.
-func (s *member) handleError(m *wamp.Error) (bool, string) {
+func (s *member) handleError(m *wamp.Error) end {
 	if m.Type != wamp.INVOCATION {
 		return s.protocolViolation("ERROR for " + m.Type.String() + " is not valid from a client")
 	}
 	inv := s.takeInvocation(m.Request)
 	if inv == nil {
 		s.logger().Debug("ERROR for unknown invocation ignored", "request", uint64(m.Request))
-		return false, ""
+		return goOn
 	}
 	inv.caller.endCall(inv)
 	err := inv.caller.send(&wamp.Error{Type: wamp.CALL, Request: inv.request, Details: m.Details, Error: m.Error, Payload: m.Payload})
@@ -371,15 +371,15 @@ func (s *member) handleError(m *wamp.Error) (bool, string) {
 		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrInvalidArgument,
 			unconvertibleAnswer("the callee's error "+string(m.Error), inv.caller, err))
 	}
-	return false, ""
+	return goOn
 }
 
 // handleCancel cancels a call of this session's, in the mode it asks
 // (default killnowait); a callee that does not support call_canceling gets
 // skip.
-func (s *session) handleCancel(m *wamp.Cancel) (bool, string) {
+func (s *session) handleCancel(m *wamp.Cancel) end {
 	o := options{d: m.Options, msg: wamp.CANCEL}
-	mode := o.oneOf("mode", validCancelMode)
+	mode := oneOf(&o, "mode", validCancelMode)
 	if o.err != nil {
 		return s.protocolViolation(o.err.Error())
 	}
@@ -389,10 +389,10 @@ func (s *session) handleCancel(m *wamp.Cancel) (bool, string) {
 	inv := s.call(m.Request)
 	if inv == nil {
 		s.logger().Debug("CANCEL for a call that is not pending", "request", uint64(m.Request))
-		return false, ""
+		return goOn
 	}
 	s.r.cancel(inv, mode, wamp.ErrCanceled, "call canceled by the caller")
-	return false, ""
+	return goOn
 }
 
 // cancel ends inv in mode, answering the caller with uri.

@@ -7,12 +7,21 @@ import (
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// dispatch handles one message of an established session. It reports whether
-// the session ended, and why.
-func (s *session) dispatch(msg wamp.Message) (end bool, reason string) {
-	if testHookDispatch != nil {
-		testHookDispatch(msg)
-	}
+// end is what handling a message did to its session: goOn (the zero value)
+// lets the session go on; any other value ends it, and is the reason logged
+// when it leaves ("client said goodbye: wamp.close.normal", "protocol
+// violation: ...").
+type end string
+
+// goOn is the end of a message after which the session goes on.
+const goOn end = ""
+
+// ended reports whether the session ended.
+func (e end) ended() bool { return e != goOn }
+
+// dispatch handles one message of an established session, and says whether
+// it ended the session, and why.
+func (s *session) dispatch(msg wamp.Message) end {
 	if id, ok := requestID(msg); ok && !id.Valid() {
 		return s.protocolViolation(fmt.Sprintf("%s with request id %d, outside [1, 2^53]", msg.MessageType(), id))
 	}
@@ -31,12 +40,12 @@ func (s *session) dispatch(msg wamp.Message) (end bool, reason string) {
 		s.handleUnregister(m)
 	case *wamp.Yield:
 		if s.r.cluster().answer(s, m) { // for a call another node owns
-			return false, ""
+			return goOn
 		}
 		return s.handleYield(m)
 	case *wamp.Error:
 		if s.r.cluster().answer(s, m) {
-			return false, ""
+			return goOn
 		}
 		return s.handleError(m)
 	case *wamp.Cancel:
@@ -45,15 +54,12 @@ func (s *session) dispatch(msg wamp.Message) (end bool, reason string) {
 		return s.handleGoodbye(m)
 	case *wamp.Abort:
 		s.peer.Close(transport.CloseNormal, "ABORT received")
-		return true, "client sent ABORT: " + string(m.Reason)
+		return end("client sent ABORT: " + string(m.Reason))
 	default:
 		return s.protocolViolation(msg.MessageType().String() + " is not valid in an established session")
 	}
-	return false, ""
+	return goOn
 }
-
-// testHookDispatch, when set by a test, sees every message before dispatch.
-var testHookDispatch func(wamp.Message)
 
 // requestID returns the request id of messages that carry one chosen by the
 // client.
@@ -77,14 +83,14 @@ func requestID(msg wamp.Message) (wamp.ID, bool) {
 
 // handleGoodbye ends the session: it answers a client's GOODBYE, or takes the
 // client's answer to the router's own.
-func (s *session) handleGoodbye(m *wamp.Goodbye) (bool, string) {
+func (s *session) handleGoodbye(m *wamp.Goodbye) end {
 	if s.goodbyeSent.Load() {
 		s.peer.Close(transport.CloseGoingAway, "router shutting down")
-		return true, "router shutdown"
+		return end("router shutdown")
 	}
 	_ = s.send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut})
 	s.peer.Close(transport.CloseNormal, "goodbye")
-	return true, "client said goodbye: " + string(m.Reason)
+	return end("client said goodbye: " + string(m.Reason))
 }
 
 // validURI checks a topic or procedure URI against the router's rule.

@@ -31,7 +31,7 @@ func ExampleAuthenticatorFunc() {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r, err := router.New(router.Config{Realms: []router.RealmConfig{{
 		Name:              "app",
-		AuthMethods:       []string{router.AuthTicket, router.AuthWAMPCRA},
+		AuthMethods:       []router.AuthMethod{router.AuthTicket, router.AuthWAMPCRA},
 		AuthenticatorHook: store,
 	}}}, router.Options{Logger: quiet})
 	if err != nil {

@@ -3,6 +3,7 @@ package router
 import (
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,10 @@ type fakePeer struct {
 	done chan struct{}
 
 	info transport.Info // set before serving
+
+	// onSend, when set, sees each message Send is given, on the router's
+	// goroutine that sends it (a panic there is the router's).
+	onSend atomic.Pointer[func(wamp.Message)]
 
 	mu        sync.Mutex
 	frames    []*transport.Frame
@@ -54,6 +59,9 @@ func (p *fakePeer) Recv() (wamp.Message, error) {
 
 // Send round-trips m through the serializer, as the wire would.
 func (p *fakePeer) Send(m wamp.Message) error {
+	if f := p.onSend.Load(); f != nil {
+		(*f)(m)
+	}
 	data, err := p.ser.Encode(m)
 	if err != nil {
 		return err

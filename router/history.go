@@ -14,8 +14,8 @@ import (
 // Topic under Match, for wamp.subscription.get_events.
 type HistoryConfig struct {
 	Topic string
-	Match string // exact (default), prefix or wildcard
-	Limit int    // events kept; default 100
+	Match wamp.MatchPolicy // exact (default), prefix or wildcard
+	Limit int              // events kept; default 100
 }
 
 // storedEvent is a publication kept for retention or history. Its payload
@@ -73,7 +73,7 @@ func newEventStore(cfgs []HistoryConfig, limits storeLimits) *eventStore {
 	st := &eventStore{retained: make(map[wamp.URI]*storedEvent), limits: limits}
 	for _, c := range cfgs {
 		if c.Match == "" {
-			c.Match = realms.MatchExact
+			c.Match = wamp.MatchExact
 		}
 		if c.Limit <= 0 {
 			c.Limit = 100
@@ -228,10 +228,10 @@ func (h *history) covers(sub *realms.Subscription) bool {
 	switch {
 	case sub.Match == h.cfg.Match && sub.Topic == topic:
 		return true
-	case sub.Match == realms.MatchExact:
+	case sub.Match == wamp.MatchExact:
 		return realms.Matches(h.cfg.Match, topic, sub.Topic)
-	case sub.Match == realms.MatchPrefix && h.cfg.Match == realms.MatchPrefix:
-		return realms.Matches(realms.MatchPrefix, topic, sub.Topic)
+	case sub.Match == wamp.MatchPrefix && h.cfg.Match == wamp.MatchPrefix:
+		return realms.Matches(wamp.MatchPrefix, topic, sub.Topic)
 	}
 	return false
 }

@@ -32,7 +32,7 @@ type AuthRequest struct {
 	AuthID string
 	// AuthMethod is the method the router chose among AuthMethods: the
 	// first one the realm enables (ticket, wampcra, cryptosign or tls).
-	AuthMethod string
+	AuthMethod AuthMethod
 	// AuthMethods are HELLO.Details.authmethods, as the client offered them.
 	AuthMethods []string
 	// AuthExtra is HELLO.Details.authextra (for cryptosign, its "pubkey"):
@@ -137,7 +137,7 @@ type SessionInfo struct {
 	Realm        string
 	AuthID       string
 	AuthRole     string
-	AuthMethod   string
+	AuthMethod   AuthMethod
 	AuthProvider string
 }
 
@@ -151,7 +151,7 @@ type AuthzRequest struct {
 	// Match is the pattern's match policy: "exact", "prefix" or "wildcard"
 	// (always "exact" for CALL and PUBLISH). Allow a pattern only when
 	// everything it can match is allowed.
-	Match string
+	Match wamp.MatchPolicy
 }
 
 // Decision is an Authorizer's answer.
@@ -227,7 +227,7 @@ func callHook[T any](timeout time.Duration, hook func(context.Context) (T, error
 // hookPrincipal asks the realm's AuthenticatorHook about the HELLO, for
 // method (ticket: with the client's ticket). It returns nil for an unknown
 // authid, an error, a panic and a principal without credentials for method.
-func (s *session) hookPrincipal(rm *realm, method string, hello *wamp.Hello, ticket string) *Principal {
+func (s *session) hookPrincipal(rm *realm, method AuthMethod, hello *wamp.Hello, ticket string) *Principal {
 	info := s.peer.Info()
 	req := AuthRequest{
 		Realm:      string(rm.Name),
@@ -298,7 +298,7 @@ func (a *realmAuth) hookSalting(rc RealmConfig) {
 // it says so.
 func (d *dynamicAuthz) decideHook(s *session, key authzKey) (bool, *Permission) {
 	req := AuthzRequest{
-		Session: SessionInfo{ID: s.id, Realm: string(d.rm.Name), AuthID: s.authid, AuthRole: s.authrole, AuthMethod: s.authmethod, AuthProvider: s.authprovider},
+		Session: SessionInfo{ID: s.id, Realm: string(d.rm.Name), AuthID: s.authid, AuthRole: s.authrole, AuthMethod: AuthMethod(s.authmethod), AuthProvider: s.authprovider},
 		Action:  key.a, URI: key.uri, Match: key.match,
 	}
 	dec, err := callHook(s.r.cfg.AuthTimeout, func(ctx context.Context) (Decision, error) { return d.hook.Authorize(ctx, req) })

@@ -72,7 +72,7 @@ func hookRouter(t *testing.T, store router.Authenticator, limit int) *routertest
 	return routertest.Start(t, routertest.Options{Router: router.Config{
 		AuthTimeout: 300 * time.Millisecond, AuthFailureLimit: limit,
 		Realms: []router.RealmConfig{{
-			Name: "app", AuthMethods: []string{router.AuthTicket, router.AuthWAMPCRA},
+			Name: "app", AuthMethods: []router.AuthMethod{router.AuthTicket, router.AuthWAMPCRA},
 			AuthenticatorHook: store,
 			Principals:        []router.Principal{{AuthID: "static", Role: "user", Ticket: "static-ticket"}},
 			Roles:             []router.RoleConfig{{Name: "user"}, {Name: "admin"}},
@@ -152,7 +152,7 @@ func TestAuthenticatorHook(t *testing.T) {
 		if req.AuthID == "static" {
 			t.Errorf("the hook was asked about a static principal: %+v", req)
 		}
-		if req.Realm != "app" || req.RemoteAddr == "" || len(req.AuthMethods) == 0 || req.AuthMethods[0] != req.AuthMethod {
+		if req.Realm != "app" || req.RemoteAddr == "" || len(req.AuthMethods) == 0 || router.AuthMethod(req.AuthMethods[0]) != req.AuthMethod {
 			t.Errorf("request %+v", req)
 		}
 		switch {

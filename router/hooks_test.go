@@ -237,7 +237,7 @@ func TestAuthenticatorHookTLS(t *testing.T) {
 		}
 		return nil, ErrUnknownAuthID
 	})
-	r := newTestRouter(t, Config{Realms: []RealmConfig{{Name: "realm1", AuthMethods: []string{AuthTLS}, AuthenticatorHook: hook}}})
+	r := newTestRouter(t, Config{Realms: []RealmConfig{{Name: "realm1", AuthMethods: []AuthMethod{AuthTLS}, AuthenticatorHook: hook}}})
 	hello := &wamp.Hello{Realm: "realm1", Details: wamp.Dict{"roles": allRoles["roles"], "authmethods": []any{"tls"}}}
 	for _, cert := range []string{"sensor-1", "sensor-2", ""} {
 		p := newFakePeer(t, "json")

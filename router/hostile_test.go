@@ -60,7 +60,7 @@ func TestPatternAuthorization(t *testing.T) {
 		{"prefix", "nothing", ActionSubscribe, false},
 		{"wildcard", "..", ActionSubscribe, false},
 	} {
-		got, _ := p.allowsPattern(tt.a, tt.match, wamp.URI(tt.uri))
+		got, _ := p.allowsPattern(tt.a, wamp.MatchPolicy(tt.match), wamp.URI(tt.uri))
 		if got != tt.want {
 			t.Errorf("%s %s %q: allowed %v, want %v", tt.a, tt.match, tt.uri, got, tt.want)
 		}
@@ -477,7 +477,7 @@ func TestAuthProceduresNeedExactGrant(t *testing.T) {
 // start of the same config, as a known authid's real salt is.
 func TestDecoySaltStable(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Realms: []RealmConfig{{Name: "realm1", AuthMethods: []string{AuthWAMPCRA},
+	cfg := Config{Realms: []RealmConfig{{Name: "realm1", AuthMethods: []AuthMethod{AuthWAMPCRA},
 		Principals: []Principal{{AuthID: "billing", Role: "backend", Secret: "s3cret", Salt: "0123456789abcdef", Iterations: 100, KeyLen: 32}}}}}
 	salt := func(c Config) string {
 		r := newTestRouter(t, c)

@@ -67,8 +67,8 @@ func (r *Router) callInternal(ctx context.Context, rm *realm, procedure wamp.URI
 	caller.internal = true
 	defer lp.Close(transport.CloseNormal, "")
 	const request = 1
-	if end, reason := caller.handleCall(&wamp.Call{Request: request, Options: wamp.Dict{}, Procedure: procedure, Payload: wamp.Values(args, kwargs)}); end {
-		return nil, nil, fmt.Errorf("router: internal call of %s: %s", procedure, reason)
+	if e := caller.handleCall(&wamp.Call{Request: request, Options: wamp.Dict{}, Procedure: procedure, Payload: wamp.Values(args, kwargs)}); e.ended() {
+		return nil, nil, fmt.Errorf("router: internal call of %s: %s", procedure, e)
 	}
 	for {
 		select {

@@ -36,7 +36,7 @@ type clusterLayer interface {
 	// it is retained). delivered, if set, is called with failed once they
 	// have all delivered it (or after the node timeout; at once on a single
 	// node).
-	forwardPublish(rm *realm, nodes []string, publisher *identity, pub wamp.ID, topic wamp.URI, payload wamp.Payload, aud audience, disclose, retain bool, failed int, delivered func(failed int))
+	forwardPublish(rm *realm, nodes []string, p publication, failed int, delivered func(failed int))
 	// answer sends callee s's YIELD or ERROR of an INVOCATION to the node
 	// that owns the call, if another node does, and reports whether it did.
 	answer(s *session, m wamp.Message) bool
@@ -61,7 +61,7 @@ func (singleNode) flushed(*session, string)                        {}
 func (singleNode) answer(*session, wamp.Message) bool              { return false }
 func (singleNode) newRealm(*realm)                                 {}
 func (singleNode) keepsRealms() bool                               { return false }
-func (singleNode) forwardPublish(_ *realm, _ []string, _ *identity, _ wamp.ID, _ wamp.URI, _ wamp.Payload, _ audience, _, _ bool, failed int, delivered func(int)) {
+func (singleNode) forwardPublish(_ *realm, _ []string, _ publication, failed int, delivered func(int)) {
 	if delivered != nil {
 		delivered(failed)
 	}

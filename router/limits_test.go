@@ -44,7 +44,7 @@ func TestURIAndPerSessionLimits(t *testing.T) {
 
 func TestTLSClientCertificateAuth(t *testing.T) {
 	t.Parallel()
-	r := newTestRouter(t, Config{Realms: []RealmConfig{{Name: "realm1", AuthMethods: []string{AuthTLS},
+	r := newTestRouter(t, Config{Realms: []RealmConfig{{Name: "realm1", AuthMethods: []AuthMethod{AuthTLS},
 		Principals: []Principal{{AuthID: "device-7", Role: "device"}}}}})
 	hello := &wamp.Hello{Realm: "realm1", Details: wamp.Dict{"roles": allRoles["roles"], "authmethods": []any{"tls"}}}
 

@@ -386,40 +386,41 @@ func (s *member) publishAll(all map[string][]testament) {
 				excludeAuthID: o.strs("exclude_authid"), eligibleAuthID: o.strs("eligible_authid"),
 				excludeAuthRole: o.strs("exclude_authrole"), eligibleAuthRole: o.strs("eligible_authrole"),
 			}
-			s.realm.publish(&s.identity, wamp.GlobalID(), t.topic, wamp.Values(t.args, t.kwargs), &aud, o.boolean(wamp.OptDiscloseMe, false), o.boolean("retain", false), nil)
+			s.realm.publish(&publication{id: wamp.GlobalID(), publisher: &s.identity, topic: t.topic, payload: wamp.Values(t.args, t.kwargs),
+				aud: aud, disclose: o.boolean(wamp.OptDiscloseMe, false), retain: o.boolean("retain", false)}, nil)
 		}
 	}
 }
 
 // metaEvent publishes a router event on a wamp.* topic of the realm.
 func (rm *realm) metaEvent(topic wamp.URI, args ...any) {
-	rm.publish(nil, wamp.GlobalID(), topic, wamp.Values(args, nil), &audience{}, false, false, nil)
+	rm.publish(&publication{id: wamp.GlobalID(), topic: topic, payload: wamp.Values(args, nil)}, nil)
 }
 
 func registrationDetails(r *realms.Registration) wamp.Dict {
-	return wamp.Dict{"id": uint64(r.ID), "created": r.Created.UTC().Format(time.RFC3339Nano), "uri": string(r.Procedure), "match": r.Match, "invoke": r.Invoke}
+	return wamp.Dict{"id": uint64(r.ID), "created": r.Created.UTC().Format(time.RFC3339Nano), "uri": string(r.Procedure), "match": string(r.Match), "invoke": string(r.Invoke)}
 }
 
 func subscriptionDetails(sub *realms.Subscription) wamp.Dict {
-	return wamp.Dict{"id": uint64(sub.ID), "created": sub.Created.UTC().Format(time.RFC3339Nano), "uri": string(sub.Topic), "match": sub.Match}
+	return wamp.Dict{"id": uint64(sub.ID), "created": sub.Created.UTC().Format(time.RFC3339Nano), "uri": string(sub.Topic), "match": string(sub.Match)}
 }
 
-func byMatch[T any](all []T, match func(T) string, id func(T) wamp.ID) wamp.Dict {
-	lists := map[string][]any{realms.MatchExact: {}, realms.MatchPrefix: {}, realms.MatchWildcard: {}}
+func byMatch[T any](all []T, match func(T) wamp.MatchPolicy, id func(T) wamp.ID) wamp.Dict {
+	lists := map[wamp.MatchPolicy][]any{wamp.MatchExact: {}, wamp.MatchPrefix: {}, wamp.MatchWildcard: {}}
 	for _, x := range all {
 		lists[match(x)] = append(lists[match(x)], uint64(id(x)))
 	}
-	return wamp.Dict{"exact": lists[realms.MatchExact], "prefix": lists[realms.MatchPrefix], "wildcard": lists[realms.MatchWildcard]}
+	return wamp.Dict{"exact": lists[wamp.MatchExact], "prefix": lists[wamp.MatchPrefix], "wildcard": lists[wamp.MatchWildcard]}
 }
 
 func metaRegList(s *session, _ []any, _ map[string]any) ([]any, *wamp.RPCError) {
-	return []any{byMatch(s.realm.Dealer.All(), func(r *realms.Registration) string { return r.Match }, func(r *realms.Registration) wamp.ID { return r.ID })}, nil
+	return []any{byMatch(s.realm.Dealer.All(), func(r *realms.Registration) wamp.MatchPolicy { return r.Match }, func(r *realms.Registration) wamp.ID { return r.ID })}, nil
 }
 
-func lookupMatch(args []any) string {
+func lookupMatch(args []any) wamp.MatchPolicy {
 	if len(args) > 1 {
 		m, _ := wamp.AsDict(args[1])["match"].(string)
-		return m
+		return wamp.MatchPolicy(m)
 	}
 	return ""
 }
@@ -493,7 +494,7 @@ func subscriberIDs(rs realms.Recipients) []any {
 }
 
 func metaSubList(s *session, _ []any, _ map[string]any) ([]any, *wamp.RPCError) {
-	return []any{byMatch(s.realm.Broker.All(), func(x *realms.Subscription) string { return x.Match }, func(x *realms.Subscription) wamp.ID { return x.ID })}, nil
+	return []any{byMatch(s.realm.Broker.All(), func(x *realms.Subscription) wamp.MatchPolicy { return x.Match }, func(x *realms.Subscription) wamp.ID { return x.ID })}, nil
 }
 
 func metaSubLookup(s *session, args []any, _ map[string]any) ([]any, *wamp.RPCError) {

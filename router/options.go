@@ -50,12 +50,12 @@ func (o *options) str(key string) (string, bool) {
 	return s, true
 }
 
-func (o *options) oneOf(key string, valid func(string) bool) string {
+func oneOf[T ~string](o *options, key string, valid func(T) bool) T {
 	s, ok := o.str(key)
-	if ok && o.err == nil && !valid(s) {
+	if ok && o.err == nil && !valid(T(s)) {
 		o.fail(key, "one of the spec's values", s)
 	}
-	return s
+	return T(s)
 }
 
 // ids reads a list of session ids; nil when absent.

@@ -88,7 +88,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 			return nil, errors.New("router: duplicate realm " + rc.Name)
 		}
 		for _, h := range rc.EventHistory {
-			if !realms.ValidMatch(h.Match) || !wamp.ValidURI(wamp.URI(h.Topic), cfg.StrictURI, h.Match == realms.MatchWildcard || h.Match == realms.MatchPrefix) {
+			if !h.Match.Valid() || !wamp.ValidURI(wamp.URI(h.Topic), cfg.StrictURI, h.Match.Pattern()) {
 				return nil, fmt.Errorf("router: realm %s: invalid event history topic %q (match %q)", rc.Name, h.Topic, h.Match)
 			}
 		}
@@ -133,7 +133,15 @@ func New(cfg Config, opts Options) (*Router, error) {
 	return r, nil
 }
 
+// existingRealm is realm name if it exists: it never creates one.
+func (r *Router) existingRealm(name wamp.URI) *realm {
+	r.realmsMu.RLock()
+	defer r.realmsMu.RUnlock()
+	return r.realms[name]
+}
+
 // realm returns the realm called name, creating it when auto-creation is on.
+
 func (r *Router) realm(name wamp.URI) *realm {
 	r.realmsMu.RLock()
 	rm := r.realms[name]
@@ -351,19 +359,28 @@ type Stats struct {
 	// MessagesIn and MessagesOut count WAMP messages by type code: received
 	// from peers, and queued to peers (an event fanned out to n
 	// subscribers counts n). See countMessages.
-	MessagesIn  messageCounts
-	MessagesOut messageCounts
+	MessagesIn  MessageCounts
+	MessagesOut MessageCounts
 	// CallLatency is the time from CALL to its final RESULT or ERROR.
 	CallLatency Histogram
 
 	limits limitCounts // see LimitsReached
 }
 
-// messageCounts counts messages by type code, with atomic adds only.
-type messageCounts [wamp.EVENT_RECEIVED + 1]atomic.Uint64
+// MessageCounts counts messages by type code, with atomic adds only.
+type MessageCounts [wamp.EVENT_RECEIVED + 1]atomic.Uint64
+
+// Load is the number of messages of type t counted so far (0 for a type
+// beyond the table).
+func (c *MessageCounts) Load(t wamp.MessageType) uint64 {
+	if int(t) < len(c) {
+		return c[t].Load()
+	}
+	return 0
+}
 
 // add counts n messages of type t; a type beyond the table is not counted.
-func (c *messageCounts) add(t wamp.MessageType, n uint64) {
+func (c *MessageCounts) add(t wamp.MessageType, n uint64) {
 	if int(t) < len(c) {
 		c[t].Add(n)
 	}

@@ -257,19 +257,21 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 // TestInternalErrorEndsOnlyThatSession: a panic while handling a message
-// closes that session with 1011 and cleans it up; the router goes on.
+// closes that session with 1011 and cleans it up; the router goes on. The
+// panic is injected where the router sends the PUBLISHED of an acknowledged
+// PUBLISH: inside the handling of that message, on the session's goroutine.
 func TestInternalErrorEndsOnlyThatSession(t *testing.T) {
-	testHookDispatch = func(m wamp.Message) {
-		if p, ok := m.(*wamp.Publish); ok && p.Topic == "boom" {
-			panic("injected by the test")
-		}
-	}
-	defer func() { testHookDispatch = nil }()
 	r := newTestRouter(t, Config{})
 	p, _ := join(t, r, "json")
 	other, _ := join(t, r, "json")
 	register(t, p, 1, "com.example.p")
-	p.in <- &wamp.Publish{Request: 2, Options: wamp.Dict{}, Topic: "boom"}
+	boom := func(m wamp.Message) {
+		if _, ok := m.(*wamp.Published); ok {
+			panic("injected by the test")
+		}
+	}
+	p.onSend.Store(&boom)
+	p.in <- &wamp.Publish{Request: 2, Options: wamp.Dict{"acknowledge": true}, Topic: "boom"}
 	expectAbort(t, p, "wamp.error.internal_error", transport.CloseInternalError)
 	waitFor(t, "cleanup", func() bool { return r.realm("realm1").Dealer.Count() == 0 })
 	if r.Stats().InternalErrors.Load() != 1 {

@@ -153,7 +153,7 @@ func (s *session) serve() {
 	if !s.handshake() {
 		return
 	}
-	reason := "internal error"
+	reason := end("internal error")
 	defer func() {
 		if v := recover(); v != nil {
 			s.r.stats.InternalErrors.Add(1)
@@ -166,20 +166,20 @@ func (s *session) serve() {
 }
 
 // loop reads and dispatches messages until the session ends, and says why it ended.
-func (s *session) loop() string {
+func (s *session) loop() end {
 	for {
 		msg, err := s.recv()
 		if err != nil {
 			return s.inputError(err)
 		}
-		if end, reason := s.dispatch(msg); end {
-			return reason
+		if e := s.dispatch(msg); e.ended() {
+			return e
 		}
 	}
 }
 
 // inputError ends the session after Recv failed and returns the reason.
-func (s *session) inputError(err error) string {
+func (s *session) inputError(err error) end {
 	var perr *transport.ProtocolError
 	switch {
 	case errors.As(err, &perr):
@@ -187,13 +187,13 @@ func (s *session) inputError(err error) string {
 		msg := perr.Err.Error()
 		s.logger().Warn("bad input, closing session", "error", msg, "close", perr.Code.String())
 		s.abort(wamp.ErrProtocolViolation, msg, perr.Code)
-		return "protocol error: " + msg
+		return end("protocol error: " + msg)
 	case s.shuttingDown.Load():
 		return "router shutdown"
 	case errors.Is(err, io.EOF), errors.Is(err, transport.ErrClosed):
 		return "connection closed"
 	default:
-		return "connection lost: " + err.Error()
+		return end("connection lost: " + err.Error())
 	}
 }
 
@@ -206,11 +206,11 @@ func (s *member) abort(reason wamp.URI, message string, code transport.CloseCode
 }
 
 // protocolViolation ends the session for a message it may not send now.
-func (s *member) protocolViolation(message string) (bool, string) {
+func (s *member) protocolViolation(message string) end {
 	s.r.stats.ProtocolErrors.Add(1)
 	s.logger().Warn("protocol violation, closing session", "error", message)
 	s.abort(wamp.ErrProtocolViolation, message, transport.CloseProtocolError)
-	return true, "protocol violation: " + message
+	return end("protocol violation: " + message)
 }
 
 // shutdown is called by Router.Shutdown from another goroutine.
@@ -226,7 +226,7 @@ func (s *session) shutdown() {
 // leave removes the session from its realm, fails the calls it was
 // answering, so that no caller waits for a callee that is gone, and cancels
 // the calls it had made.
-func (s *session) leave(reason string) {
+func (s *session) leave(reason end) {
 	s.publishTestaments()
 	subs, regs := s.realm.Leave(s)
 	s.syncHeld()
@@ -256,7 +256,7 @@ func (s *session) leave(reason string) {
 	s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
 	s.r.retire(s.realm)
 	s.r.stats.SessionsLeft.Add(1)
-	s.logger().Info("session left", "reason", reason, "duration", time.Since(s.joined).Round(time.Millisecond),
+	s.logger().Info("session left", "reason", string(reason), "duration", time.Since(s.joined).Round(time.Millisecond),
 		"failed_invocations", failed)
 }
 

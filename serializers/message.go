@@ -269,157 +269,139 @@ func payloadLen(p *wamp.Payload) int {
 
 // encodeMessage writes m to w.
 func encodeMessage(w elemWriter, m wamp.Message) ([]byte, error) {
-	var err error
-	keep := func(e error) {
-		if err == nil {
-			err = e
-		}
-	}
-	t := m.MessageType()
-	head := func(n int) { w.begin(n); w.integer(int64(t)) }
-	dict := func(part string, d wamp.Dict) { keep(forPart(w.dict(d), part, w.payload().own)) }
-	tail := func(p *wamp.Payload) {
-		if n := len(p.RawArgs) + len(p.RawKwargs); n > 0 {
-			w.grow(n)
-		}
-		switch payloadLen(p) {
-		case 1:
-			keep(writeArgs(w, p))
-		case 2:
-			keep(writeArgs(w, p))
-			keep(writeKwargs(w, p))
-		}
-	}
-	switch m := m.(type) {
-	case *wamp.Hello:
-		head(3)
-		w.str(string(m.Realm))
-		dict("details", m.Details)
-	case *wamp.Welcome:
-		head(3)
-		w.id(m.Session)
-		dict("details", m.Details)
-	case *wamp.Abort:
-		head(3)
-		dict("details", m.Details)
-		w.str(string(m.Reason))
-	case *wamp.Challenge:
-		head(3)
-		w.str(m.AuthMethod)
-		dict("extra", m.Extra)
-	case *wamp.Authenticate:
-		head(3)
-		w.str(m.Signature)
-		dict("extra", m.Extra)
-	case *wamp.Goodbye:
-		head(3)
-		dict("details", m.Details)
-		w.str(string(m.Reason))
-	case *wamp.Error:
-		head(5 + payloadLen(&m.Payload))
-		w.integer(int64(m.Type))
-		w.id(m.Request)
-		dict("details", m.Details)
-		w.str(string(m.Error))
-		tail(&m.Payload)
-	case *wamp.Publish:
-		head(4 + payloadLen(&m.Payload))
-		w.id(m.Request)
-		dict("options", m.Options)
-		w.str(string(m.Topic))
-		tail(&m.Payload)
-	case *wamp.Published:
-		head(3)
-		w.id(m.Request)
-		w.id(m.Publication)
-	case *wamp.Subscribe:
-		head(4)
-		w.id(m.Request)
-		dict("options", m.Options)
-		w.str(string(m.Topic))
-	case *wamp.Subscribed:
-		head(3)
-		w.id(m.Request)
-		w.id(m.Subscription)
-	case *wamp.Unsubscribe:
-		head(3)
-		w.id(m.Request)
-		w.id(m.Subscription)
-	case *wamp.Unsubscribed:
-		if len(m.Details) > 0 {
-			head(3)
-			w.id(m.Request)
-			dict("details", m.Details)
-		} else {
-			head(2)
-			w.id(m.Request)
-		}
-	case *wamp.Event:
-		head(4 + payloadLen(&m.Payload))
-		w.id(m.Subscription)
-		w.id(m.Publication)
-		dict("details", m.Details)
-		tail(&m.Payload)
-	case *wamp.Call:
-		head(4 + payloadLen(&m.Payload))
-		w.id(m.Request)
-		dict("options", m.Options)
-		w.str(string(m.Procedure))
-		tail(&m.Payload)
-	case *wamp.Cancel:
-		head(3)
-		w.id(m.Request)
-		dict("options", m.Options)
-	case *wamp.Result:
-		head(3 + payloadLen(&m.Payload))
-		w.id(m.Request)
-		dict("details", m.Details)
-		tail(&m.Payload)
-	case *wamp.Register:
-		head(4)
-		w.id(m.Request)
-		dict("options", m.Options)
-		w.str(string(m.Procedure))
-	case *wamp.Registered:
-		head(3)
-		w.id(m.Request)
-		w.id(m.Registration)
-	case *wamp.Unregister:
-		head(3)
-		w.id(m.Request)
-		w.id(m.Registration)
-	case *wamp.Unregistered:
-		if len(m.Details) > 0 {
-			head(3)
-			w.id(m.Request)
-			dict("details", m.Details)
-		} else {
-			head(2)
-			w.id(m.Request)
-		}
-	case *wamp.Invocation:
-		head(4 + payloadLen(&m.Payload))
-		w.id(m.Request)
-		w.id(m.Registration)
-		dict("details", m.Details)
-		tail(&m.Payload)
-	case *wamp.Interrupt:
-		head(3)
-		w.id(m.Request)
-		dict("options", m.Options)
-	case *wamp.EventReceived:
-		head(2)
-		w.id(m.Publication)
-	case *wamp.Yield:
-		head(3 + payloadLen(&m.Payload))
-		w.id(m.Request)
-		dict("options", m.Options)
-		tail(&m.Payload)
-	default:
+	e := encoder{w: w, t: m.MessageType()}
+	if !e.message(m) {
 		return nil, fmt.Errorf("serializers: cannot encode %T", m)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("serializers: encoding %s: %w", t, err)
+	if e.err != nil {
+		return nil, fmt.Errorf("serializers: encoding %s: %w", e.t, e.err)
 	}
 	return w.finish()
+}
+
+// encoder writes typed elements, keeping the first error: the decoder's
+// counterpart.
+type encoder struct {
+	w   elemWriter
+	t   wamp.MessageType
+	err error
+}
+
+// head begins a message of n elements (and its payload's) with its type.
+func (e *encoder) head(n int, p *wamp.Payload) *encoder {
+	if p != nil {
+		n += payloadLen(p)
+	}
+	e.w.begin(n)
+	e.w.integer(int64(e.t))
+	return e
+}
+
+func (e *encoder) id(v wamp.ID) *encoder { e.w.id(v); return e }
+
+func (e *encoder) uri(u wamp.URI) *encoder { e.w.str(string(u)); return e }
+
+func (e *encoder) str(s string) *encoder { e.w.str(s); return e }
+
+func (e *encoder) msgType(t wamp.MessageType) *encoder { e.w.integer(int64(t)); return e }
+
+func (e *encoder) keep(err error) {
+	if e.err == nil {
+		e.err = err
+	}
+}
+
+// dict writes d, the part of the message called part.
+func (e *encoder) dict(part string, d wamp.Dict) *encoder {
+	e.keep(forPart(e.w.dict(d), part, e.w.payload().own))
+	return e
+}
+
+// optDict writes d if it is not empty (UNSUBSCRIBED and UNREGISTERED).
+func (e *encoder) optDict(part string, d wamp.Dict) {
+	if len(d) > 0 {
+		e.dict(part, d)
+	}
+}
+
+// optLen is 1 for a dict optDict writes, else 0.
+func optLen(d wamp.Dict) int {
+	if len(d) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// payload writes the trailing Arguments|list and ArgumentsKw|dict p needs.
+func (e *encoder) payload(p *wamp.Payload) {
+	if n := len(p.RawArgs) + len(p.RawKwargs); n > 0 {
+		e.w.grow(n)
+	}
+	switch payloadLen(p) {
+	case 1:
+		e.keep(writeArgs(e.w, p))
+	case 2:
+		e.keep(writeArgs(e.w, p))
+		e.keep(writeKwargs(e.w, p))
+	}
+}
+
+// message writes m, a line per message type as the decoder reads them; it
+// reports false for a type it does not know.
+func (e *encoder) message(m wamp.Message) bool {
+	switch m := m.(type) {
+	case *wamp.Hello:
+		e.head(3, nil).uri(m.Realm).dict("details", m.Details)
+	case *wamp.Welcome:
+		e.head(3, nil).id(m.Session).dict("details", m.Details)
+	case *wamp.Abort:
+		e.head(3, nil).dict("details", m.Details).uri(m.Reason)
+	case *wamp.Challenge:
+		e.head(3, nil).str(m.AuthMethod).dict("extra", m.Extra)
+	case *wamp.Authenticate:
+		e.head(3, nil).str(m.Signature).dict("extra", m.Extra)
+	case *wamp.Goodbye:
+		e.head(3, nil).dict("details", m.Details).uri(m.Reason)
+	case *wamp.Error:
+		e.head(5, &m.Payload).msgType(m.Type).id(m.Request).dict("details", m.Details).uri(m.Error).payload(&m.Payload)
+	case *wamp.Publish:
+		e.head(4, &m.Payload).id(m.Request).dict("options", m.Options).uri(m.Topic).payload(&m.Payload)
+	case *wamp.Published:
+		e.head(3, nil).id(m.Request).id(m.Publication)
+	case *wamp.Subscribe:
+		e.head(4, nil).id(m.Request).dict("options", m.Options).uri(m.Topic)
+	case *wamp.Subscribed:
+		e.head(3, nil).id(m.Request).id(m.Subscription)
+	case *wamp.Unsubscribe:
+		e.head(3, nil).id(m.Request).id(m.Subscription)
+	case *wamp.Unsubscribed:
+		e.head(2+optLen(m.Details), nil).id(m.Request).optDict("details", m.Details)
+	case *wamp.Event:
+		e.head(4, &m.Payload).id(m.Subscription).id(m.Publication).dict("details", m.Details).payload(&m.Payload)
+	case *wamp.Call:
+		e.head(4, &m.Payload).id(m.Request).dict("options", m.Options).uri(m.Procedure).payload(&m.Payload)
+	case *wamp.Cancel:
+		e.head(3, nil).id(m.Request).dict("options", m.Options)
+	case *wamp.Result:
+		e.head(3, &m.Payload).id(m.Request).dict("details", m.Details).payload(&m.Payload)
+	case *wamp.Register:
+		e.head(4, nil).id(m.Request).dict("options", m.Options).uri(m.Procedure)
+	case *wamp.Registered:
+		e.head(3, nil).id(m.Request).id(m.Registration)
+	case *wamp.Unregister:
+		e.head(3, nil).id(m.Request).id(m.Registration)
+	case *wamp.Unregistered:
+		e.head(2+optLen(m.Details), nil).id(m.Request).optDict("details", m.Details)
+	case *wamp.Invocation:
+		e.head(4, &m.Payload).id(m.Request).id(m.Registration).dict("details", m.Details).payload(&m.Payload)
+	case *wamp.Interrupt:
+		e.head(3, nil).id(m.Request).dict("options", m.Options)
+	case *wamp.EventReceived:
+		e.head(2, nil).id(m.Publication)
+	case *wamp.Yield:
+		e.head(3, &m.Payload).id(m.Request).dict("options", m.Options).payload(&m.Payload)
+	default:
+		return false
+	}
+	return true
 }

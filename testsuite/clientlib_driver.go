@@ -44,7 +44,7 @@ func (c *clientlibClient) Register(ctx context.Context, procedure string, h Hand
 			return nil, err
 		}
 		return &clientlib.Result{Args: args, Kwargs: kwargs}, nil
-	}, &clientlib.RegisterOptions{Match: opts.Match, Invoke: opts.Invoke})
+	}, &clientlib.RegisterOptions{Match: wamp.MatchPolicy(opts.Match), Invoke: wamp.InvokePolicy(opts.Invoke)})
 	if err != nil {
 		return nil, callError(err)
 	}
@@ -80,7 +80,7 @@ func (c *clientlibClient) CallChunks(ctx context.Context, procedure string, firs
 func (c *clientlibClient) Subscribe(ctx context.Context, topic string, h func(Event), opts SubscribeOptions) (func(context.Context) error, error) {
 	sub, err := c.c.Subscribe(ctx, topic, func(ev *clientlib.Event) {
 		h(Event{Args: ev.Args, Kwargs: ev.Kwargs, Details: ev.Details})
-	}, &clientlib.SubscribeOptions{Match: opts.Match, GetRetained: opts.GetRetained})
+	}, &clientlib.SubscribeOptions{Match: wamp.MatchPolicy(opts.Match), GetRetained: opts.GetRetained})
 	if err != nil {
 		return nil, callError(err)
 	}

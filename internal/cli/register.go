@@ -97,10 +97,10 @@ are logged on stderr.`,
 				log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 			var ro clientlib.RegisterOptions
 			if match != "exact" {
-				ro.Match = match
+				ro.Match = wamp.MatchPolicy(match)
 			}
 			if invoke != "single" {
-				ro.Invoke = invoke
+				ro.Invoke = wamp.InvokePolicy(invoke)
 			}
 			reg, err := c.Register(ctx, uri, r.handle, &ro)
 			if err != nil {

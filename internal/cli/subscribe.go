@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/wamp"
 )
 
 func newSubscribeCommand(stderr io.Writer, opts *Options) *cobra.Command {
@@ -79,7 +80,7 @@ shows the number of events and the rate on stderr, updated every second
 			}
 			var so clientlib.SubscribeOptions
 			if match != "exact" {
-				so.Match = match
+				so.Match = wamp.MatchPolicy(match)
 			}
 			sub, err := c.Subscribe(ctx, uri, handler, &so)
 			if err != nil {

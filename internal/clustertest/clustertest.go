@@ -11,7 +11,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/junction-wamp/junction/cluster"
+	"github.com/junction-wamp/junction/internal/peek"
 	"github.com/junction-wamp/junction/internal/routertest"
+	"github.com/junction-wamp/junction/router"
 )
 
 // MaxPayload is the max_payload of Junction's embedded NATS server: above
@@ -69,4 +71,23 @@ func WaitFormed(t testing.TB, nodes ...*Node) {
 			time.Sleep(5 * time.Millisecond) // polls the condition above
 		}
 	}
+}
+
+// RemoteInterest reports whether a session of another node subscribed to a
+// topic matching topic in realm of r: a publication on r would be sent there.
+// It creates no realm.
+func RemoteInterest(r *router.Router, realm, topic string) bool {
+	return peek.RemoteInterest(r, realm, topic)
+}
+
+// RemoteCallees is the number of remote callees of procedure's registration
+// in realm as r routes it (exact match first, then patterns).
+func RemoteCallees(r *router.Router, realm, procedure string) int {
+	return peek.RemoteCallees(r, realm, procedure)
+}
+
+// RemoteRegistrations is the number of registrations of realm in r with a
+// callee on another node.
+func RemoteRegistrations(r *router.Router, realm string) int {
+	return peek.RemoteRegistrations(r, realm)
 }

@@ -325,7 +325,7 @@ func TestInterop(t *testing.T) {
 			for _, sc := range scenarios {
 				rc := router.RealmConfig{Name: realmName(c.id, ser, sc), Anonymous: true}
 				if strings.HasPrefix(sc, "auth_") {
-					rc = router.RealmConfig{Name: rc.Name, AuthMethods: []string{router.AuthWAMPCRA, router.AuthCryptosign}, Principals: principals}
+					rc = router.RealmConfig{Name: rc.Name, AuthMethods: []router.AuthMethod{router.AuthWAMPCRA, router.AuthCryptosign}, Principals: principals}
 				}
 				realms = append(realms, rc)
 			}
