@@ -136,7 +136,7 @@ func TestLocalTicket(t *testing.T) {
 	t.Parallel()
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{
 		Name:        "secure",
-		AuthMethods: []string{router.AuthTicket},
+		AuthMethods: []router.AuthMethod{router.AuthTicket},
 		Principals:  []router.Principal{{AuthID: "alice", Role: "user", Ticket: "s3cret"}},
 		Roles:       routertest.TrustedRoles("user"),
 	}}}})
