@@ -32,8 +32,10 @@
 // and the peer's Info().RemoteAddr names the in-process origin
 // ("in-process" by default), under which the router's per-address bounds
 // count every local session. A message value has no size in bytes: it
-// counts in the queue's byte bound for an estimate (MessageSize). There is
-// no read limit: a message that is not encoded has no size to bound.
+// counts for MessageSize, which walks its values (the bytes of strings and
+// binaries, a few per number, list and dict) without encoding them, in the
+// queue's byte bound and against the read limits, which are WebSocket's:
+// 64 KiB before the session is established, 16 MiB after.
 package local
 
 import (
@@ -70,6 +72,13 @@ type Config struct {
 	// is queued before the connection closes without it, as the WebSocket
 	// transport's write timeout bounds its flush. Default 10s.
 	CloseTimeout time.Duration
+	// ReadLimit and HandshakeReadLimit bound a message the client writes
+	// (its MessageSize), before the session is established and after, as
+	// websocket.Config's fields of the same names bound a message's bytes,
+	// with the same defaults: 16 MiB and 64 KiB. A larger one ends the
+	// session with CloseMessageTooBig. Negative: no bound.
+	ReadLimit          int
+	HandshakeReadLimit int
 }
 
 // DefaultConfig returns the defaults documented on Config: the queue's are
@@ -82,6 +91,8 @@ func DefaultConfig() Config {
 		QueueBytes:          16 << 20,
 		SlowConsumerTimeout: 5 * time.Second,
 		CloseTimeout:        10 * time.Second,
+		ReadLimit:           16 << 20,
+		HandshakeReadLimit:  64 << 10,
 	}
 }
 
@@ -104,6 +115,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CloseTimeout == 0 {
 		c.CloseTimeout = d.CloseTimeout
+	}
+	if c.ReadLimit == 0 {
+		c.ReadLimit = d.ReadLimit
+	}
+	if c.HandshakeReadLimit == 0 {
+		c.HandshakeReadLimit = d.HandshakeReadLimit
 	}
 	return c
 }
@@ -151,6 +168,8 @@ type Peer struct {
 	gone     chan struct{} // the client end was closed
 
 	slowReason atomic.Pointer[string]
+
+	established atomic.Bool // the read limit is ReadLimit, no longer HandshakeReadLimit
 }
 
 var _ transport.Peer = (*Peer)(nil)
@@ -197,36 +216,111 @@ func Serve(h transport.Handler, cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// MessageSize is what a message value counts for in the outbound queue's
-// byte bound: its raw payload, or an estimate of a payload of Go values,
-// plus a fixed amount for the rest.
+// MessageSize is what a message value counts for, in the outbound queue's
+// byte bound and against the read limits: its raw payload, or the size of a
+// payload of Go values (ValueSize), plus its options or details dict, plus
+// a fixed amount for the rest. It walks the values, never encodes them.
 func MessageSize(m wamp.Message) int {
 	const base = 64
+	n := base + ValueSize(map[string]any(dictOf(m)))
 	pl := wamp.PayloadOf(m)
 	if pl == nil {
-		return base
+		return n
 	}
 	if pl.Encoding != wamp.EncodingNone {
-		return base + pl.Size()
+		return n + pl.Size()
 	}
-	return base + 16*len(pl.Args) + 32*len(pl.Kwargs)
+	return n + ValueSize(pl.Args) + ValueSize(pl.Kwargs)
 }
 
-// Recv returns the next message the client wrote, as it wrote it.
+// dictOf is the options or details dict a client writes in m, if any.
+func dictOf(m wamp.Message) wamp.Dict {
+	switch m := m.(type) {
+	case *wamp.Hello:
+		return m.Details
+	case *wamp.Authenticate:
+		return m.Extra
+	case *wamp.Call:
+		return m.Options
+	case *wamp.Publish:
+		return m.Options
+	case *wamp.Subscribe:
+		return m.Options
+	case *wamp.Register:
+		return m.Options
+	case *wamp.Yield:
+		return m.Options
+	case *wamp.Error:
+		return m.Details
+	case *wamp.Cancel:
+		return m.Options
+	case *wamp.Goodbye:
+		return m.Details
+	case *wamp.Abort:
+		return m.Details
+	}
+	return nil
+}
+
+// ValueSize is about what v takes encoded: the bytes of its strings and
+// binaries, 8 per number and a few per list, dict and entry, summed over
+// its nesting (at most 64 levels deep, as msgpack's decoder allows; what is
+// deeper counts as 1 MiB, so that it cannot pass a limit by nesting).
+func ValueSize(v any) int { return valueSize(v, 0) }
+
+func valueSize(v any, depth int) int {
+	if depth > 64 {
+		return 1 << 20
+	}
+	switch v := v.(type) {
+	case nil, bool:
+		return 1
+	case string:
+		return len(v) + 2
+	case []byte:
+		return len(v) + 2
+	case []any:
+		n := 2
+		for _, e := range v {
+			n += valueSize(e, depth+1) + 1
+		}
+		return n
+	case map[string]any:
+		n := 2
+		for k, e := range v {
+			n += len(k) + 3 + valueSize(e, depth+1) + 1
+		}
+		return n
+	case wamp.Dict:
+		return valueSize(map[string]any(v), depth)
+	}
+	return 8
+}
+
+// Recv returns the next message the client wrote, as it wrote it, or a
+// *transport.ProtocolError (CloseMessageTooBig) for one over the read limit.
 func (p *Peer) Recv() (wamp.Message, error) {
+	var m wamp.Message
 	select {
-	case m := <-p.in:
-		return m, nil
+	case m = <-p.in:
 	case <-p.closing:
 		return nil, transport.ErrClosed
 	case <-p.gone:
 		select { // what the client wrote before it closed
-		case m := <-p.in:
-			return m, nil
+		case m = <-p.in:
 		default:
 			return nil, io.EOF
 		}
 	}
+	limit := p.cfg.HandshakeReadLimit
+	if p.established.Load() {
+		limit = p.cfg.ReadLimit
+	}
+	if n := MessageSize(m); limit >= 0 && n > limit {
+		return nil, &transport.ProtocolError{Code: transport.CloseMessageTooBig,
+			Err: fmt.Errorf("a %s of about %d bytes, over the read limit of %d", m.MessageType(), n, limit)}
+	}
+	return m, nil
 }
 
 // Send queues m as it is, not encoded.
@@ -257,8 +351,8 @@ func (p *Peer) Done() <-chan struct{} { return p.done }
 // Info describes the connection: RemoteAddr is Config.RemoteAddr.
 func (p *Peer) Info() transport.Info { return p.info }
 
-// Established does nothing: the transport has no read limit to lift.
-func (p *Peer) Established() {}
+// Established lifts the handshake read limit: the session was welcomed.
+func (p *Peer) Established() { p.established.Store(true) }
 
 // Close hands what is queued to the client (within Config.CloseTimeout),
 // then closes the connection; the client's Read returns a *CloseError with

@@ -159,3 +159,70 @@ func TestClientClose(t *testing.T) {
 		t.Fatalf("read after close: %v", err)
 	}
 }
+
+// TestReadLimits: the read limits bound what a local client writes, as the
+// WebSocket transport's bound a message's bytes: before WELCOME the
+// handshake limit (a HELLO with 100 KiB of details), after it the message
+// limit (a PUBLISH of 2 MiB with a 1 MiB limit); either ends the session
+// with CloseMessageTooBig. A message within them passes.
+func TestReadLimits(t *testing.T) {
+	t.Parallel()
+	r := newRouter(t, router.Config{})
+	tooBig := func(c *local.Client, what string) {
+		t.Helper()
+		var ce *local.CloseError
+		for {
+			m, err := c.Read()
+			if err == nil {
+				if m.MessageType() == wamp.ABORT {
+					continue // the router's ABORT before the close
+				}
+				t.Fatalf("%s: %s instead of the close", what, m.MessageType())
+			}
+			if !errors.As(err, &ce) || ce.Code != transport.CloseMessageTooBig {
+				t.Fatalf("%s: %v, want a close with CloseMessageTooBig", what, err)
+			}
+			return
+		}
+	}
+
+	c, err := local.Serve(r, local.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	big := wamp.Dict{"roles": roles["roles"], "pad": string(make([]byte, 100<<10))}
+	if err := c.Write(context.Background(), &wamp.Hello{Realm: "app", Details: big}); err != nil {
+		t.Fatal(err)
+	}
+	tooBig(c, "a HELLO of 100 KiB")
+
+	c, w := join(t, r, local.Config{ReadLimit: 1 << 20})
+	if w.MessageType() != wamp.WELCOME {
+		t.Fatalf("join: %+v", w)
+	}
+	ok := &wamp.Publish{Request: 1, Options: wamp.Dict{"acknowledge": true}, Topic: "t", Payload: wamp.Values([]any{string(make([]byte, 512<<10))}, nil)}
+	if err := c.Write(context.Background(), ok); err != nil {
+		t.Fatal(err)
+	}
+	read[*wamp.Published](t, c)
+	huge := &wamp.Publish{Request: 2, Options: wamp.Dict{}, Topic: "t", Payload: wamp.Values([]any{[]any{string(make([]byte, 1<<20)), string(make([]byte, 1<<20))}}, nil)}
+	if err := c.Write(context.Background(), huge); err != nil {
+		t.Fatal(err)
+	}
+	tooBig(c, "a PUBLISH of 2 MiB")
+}
+
+func TestValueSize(t *testing.T) {
+	t.Parallel()
+	if n := local.ValueSize([]any{"abc", []byte{1, 2}, 42, map[string]any{"k": "v"}}); n < 3+2+8+2 || n > 64 {
+		t.Fatalf("size %d", n)
+	}
+	deep := any("x")
+	for range 100 {
+		deep = []any{deep}
+	}
+	if n := local.ValueSize(deep); n < 1<<20 {
+		t.Fatalf("100 levels deep counted %d bytes, want at least 1 MiB", n)
+	}
+}
