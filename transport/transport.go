@@ -76,7 +76,9 @@ type Info struct {
 // router knows of a transport: WebSocket today, RawSocket and an
 // event-driven WebSocket engine next (ARCHITECTURE.md, "Transports").
 //
-// Recv is called from one goroutine only (the session's read pump). Send and
+// Recv is called from one goroutine only (the session's read pump), and
+// never for a peer attached with Attacher.Attach (its transport pushes the
+// messages). Send and
 // SendFrame may be called from any goroutine; they never block: they put the
 // message on the peer's bounded outbound queue, which the peer's single writer
 // drains. A peer whose queue stays over its bound is closed with a reason and
