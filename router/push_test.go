@@ -292,3 +292,27 @@ func TestAttachShutdown(t *testing.T) {
 	late.s.Handle(&wamp.Hello{Realm: "realm1", Details: allRoles})
 	expectAbort(t, late.fakePeer, wamp.CloseSystemShutdown, transport.CloseGoingAway)
 }
+
+// TestAttachAuthenticate: CHALLENGE and AUTHENTICATE through Handle, and
+// the AUTHENTICATE timeout with no input after the CHALLENGE.
+func TestAttachAuthenticate(t *testing.T) {
+	t.Parallel()
+	r := newTestRouter(t, Config{AuthTimeout: 50 * time.Millisecond, Realms: []RealmConfig{{Name: "realm1", AuthMethods: []string{AuthTicket},
+		Principals: []Principal{{AuthID: "u", Role: "user", Ticket: "right"}}}}})
+	hello := &wamp.Hello{Realm: "realm1", Details: wamp.Dict{"roles": allRoles["roles"], "authmethods": []any{"ticket"}, "authid": "u"}}
+
+	p := attach(t, r, "json")
+	p.s.Handle(hello)
+	if c := expectType[*wamp.Challenge](t, p.fakePeer); c.AuthMethod != AuthTicket {
+		t.Fatalf("CHALLENGE %s", c.AuthMethod)
+	}
+	p.s.Handle(&wamp.Authenticate{Signature: "right", Extra: wamp.Dict{}})
+	if w := expectType[*wamp.Welcome](t, p.fakePeer); w.Details.String("authid") != "u" {
+		t.Fatalf("WELCOME %v", w.Details)
+	}
+
+	silent := attach(t, r, "json")
+	silent.s.Handle(hello)
+	expectType[*wamp.Challenge](t, silent.fakePeer)
+	expectAbort(t, silent.fakePeer, wamp.ErrAuthenticationFailed, transport.ClosePolicyViolation)
+}
