@@ -23,6 +23,10 @@ var ErrShutdown = errors.New("router: already shut down")
 type Options struct {
 	// Logger receives the router's logs. Default slog.Default().
 	Logger *slog.Logger
+	// InboxMessages bounds the inbox of a session attached with Attach:
+	// at the bound, Handle tells the transport to stop reading the
+	// connection. Default DefaultInboxMessages.
+	InboxMessages int
 }
 
 // Router routes WAMP messages between the sessions of its realms.
@@ -45,6 +49,8 @@ type Router struct {
 	warnings *ratelog.Limiter // limit warnings, per limit and address
 
 	link atomicLink // nil: a single node (see Router.cluster)
+
+	inboxLimit int // Options.InboxMessages
 }
 
 // realm is a realms.Realm with the router-side settings of that realm.
@@ -75,6 +81,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 		sessions:   make(map[*session]struct{}),
 		perAddress: make(map[string]*addressBudget),
 		warnings:   ratelog.New(cfg.LimitWarningInterval),
+		inboxLimit: cmp.Or(max(opts.InboxMessages, 0), DefaultInboxMessages),
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -197,20 +204,33 @@ func (r *Router) retire(rm *realm) {
 func (r *Router) Serving() bool { return !r.closing.Load() }
 
 // ServePeer runs the WAMP session of p until it ends. It implements transport.Handler.
+//
+// It is the pull model: the session reads p with Recv on the caller's
+// goroutine. Attach (push.go) is the push model, for a transport that hands
+// the session its messages; both run the same handshake, dispatch, limits
+// and leave.
 func (r *Router) ServePeer(p transport.Peer) {
 	s := newSession(r, p)
-	var over *overLimit
-	switch err := r.track(s); {
-	case errors.Is(err, errShuttingDown):
-		s.abort(wamp.CloseSystemShutdown, "router is shutting down", transport.CloseGoingAway)
-		return
-	case errors.As(err, &over):
-		s.limitReached(over.limit, over.msg)
-		s.abort(ErrLimitExceeded, over.msg+" ("+over.limit.String()+")", transport.ClosePolicyViolation)
+	if !r.admit(s) {
 		return
 	}
 	defer r.untrack(s)
 	s.serve()
+}
+
+// admit tracks s, or refuses it (ABORT, close) and reports false.
+func (r *Router) admit(s *session) bool {
+	var over *overLimit
+	switch err := r.track(s); {
+	case errors.Is(err, errShuttingDown):
+		s.abort(wamp.CloseSystemShutdown, "router is shutting down", transport.CloseGoingAway)
+		return false
+	case errors.As(err, &over):
+		s.limitReached(over.limit, over.msg)
+		s.abort(ErrLimitExceeded, over.msg+" ("+over.limit.String()+")", transport.ClosePolicyViolation)
+		return false
+	}
+	return true
 }
 
 // errShuttingDown: no session is accepted once shutdown began.

@@ -96,6 +96,10 @@ type session struct {
 
 	goodbyeSent  atomic.Bool // the router sent GOODBYE first
 	shuttingDown atomic.Bool
+
+	// box is the inbox of a session attached by Router.Attach (push.go),
+	// which its messages come from; nil for ServePeer's, read with Recv.
+	box *inbox
 }
 
 // identity is who a session is, as EVENT.Details disclose a publisher: a
@@ -133,9 +137,21 @@ func (s *member) logger() *slog.Logger {
 	return l
 }
 
-// recv reads the peer's next message and counts it by type.
+// recv reads the peer's next message and counts it by type: from Recv, or
+// the inbox of an attached session, waiting for it (the handshake's timers
+// bound the wait).
 func (s *session) recv() (wamp.Message, error) {
-	msg, err := s.peer.Recv()
+	return s.read(true)
+}
+
+// read is recv; with wait false, an attached session's empty inbox is
+// errIdle instead of a wait.
+func (s *session) read(wait bool) (msg wamp.Message, err error) {
+	if s.box != nil {
+		msg, err = s.box.next(wait)
+	} else {
+		msg, err = s.peer.Recv()
+	}
 	if err == nil {
 		s.r.stats.MessagesIn.add(msg.MessageType(), 1)
 	}
@@ -153,27 +169,44 @@ func (s *session) serve() {
 	if !s.handshake() {
 		return
 	}
-	reason := end("internal error")
+	s.run()
+}
+
+// run dispatches the established session's messages until it ends, then
+// makes it leave, and reports true; or, for an attached session, until its
+// inbox is empty, and reports false: the session goes on, with no goroutine,
+// until Handle or Closed starts one.
+func (s *session) run() (ended bool) {
+	reason, idle := end("internal error"), false
 	defer func() {
 		if v := recover(); v != nil {
+			idle = false
 			s.r.stats.InternalErrors.Add(1)
 			s.logger().Error("internal error handling a message, closing session", "panic", v, "stack", string(debug.Stack()))
 			s.abort(wamp.URI("wamp.error.internal_error"), "internal router error", transport.CloseInternalError)
 		}
-		s.leave(reason)
+		if !idle {
+			s.leave(reason)
+		}
+		ended = !idle
 	}()
-	reason = s.loop()
+	reason, idle = s.loop()
+	return !idle
 }
 
-// loop reads and dispatches messages until the session ends, and says why it ended.
-func (s *session) loop() end {
+// loop reads and dispatches messages until the session ends, and says why
+// it ended; or until an attached session's inbox is empty (idle).
+func (s *session) loop() (reason end, idle bool) {
 	for {
-		msg, err := s.recv()
+		msg, err := s.read(false)
+		if err == errIdle {
+			return goOn, true
+		}
 		if err != nil {
-			return s.inputError(err)
+			return s.inputError(err), false
 		}
 		if e := s.dispatch(msg); e.ended() {
-			return e
+			return e, false
 		}
 	}
 }

@@ -76,7 +76,9 @@ type Info struct {
 // router knows of a transport: WebSocket today, RawSocket and an
 // event-driven WebSocket engine next (ARCHITECTURE.md, "Transports").
 //
-// Recv is called from one goroutine only (the session's read pump). Send and
+// Recv is called from one goroutine only (the session's read pump), and
+// never for a peer attached with Attacher.Attach (its transport pushes the
+// messages). Send and
 // SendFrame may be called from any goroutine; they never block: they put the
 // message on the peer's bounded outbound queue, which the peer's single writer
 // drains. A peer whose queue stays over its bound is closed with a reason and
@@ -125,27 +127,55 @@ type Peer interface {
 // pushes back on the client.
 //
 // An event-driven transport, which reads many connections on a few
-// goroutines, cannot give the router a goroutine to block on. The push
-// API designed for it (not built yet; ARCHITECTURE.md, "Transports", says
-// what it takes):
-//
-//	// router side
-//	func (r *Router) Attach(p Peer) Session // admits p (limits, shutdown) or refuses it
-//	type Session interface {
-//		Handle(m wamp.Message) (more bool) // one decoded message; never blocks
-//		Closed(err error)                   // input ended: io.EOF, ErrClosed, a *ProtocolError
-//	}
-//	// transport side, for flow control
-//	type Resumer interface{ Resume() } // implemented by the peer: read again after Handle said !more
-//
-// The transport calls Handle for one session from one goroutine at a time,
-// in the order the messages came, and Closed once, after which it calls
-// nothing; ServePeer then becomes a loop calling Recv, Handle and Closed.
+// goroutines, cannot give the router a goroutine to block on: it uses the
+// push model, Attacher, instead.
 type Handler interface {
 	// ServePeer runs the peer's session until it ends. It is called on the
 	// connection's read goroutine and returns when the session is over; the
 	// transport closes the connection after it returns if it is still open.
 	ServePeer(p Peer)
+}
+
+// Attacher is the push model, for a transport that reads many connections
+// on a few goroutines; the router implements it (router.Router.Attach).
+// Attach admits p (or refuses it: ABORT, Close, and a Session that ignores
+// input) and returns the Session the transport hands p's input to. The
+// transport never calls p.Recv. The session holds a goroutine only while it
+// has work (its handshake, then while messages are queued), never one per
+// idle connection; blocking steps (a dynamic authorizer, a cluster
+// confirmation) block that goroutine, never the caller of Handle.
+type Attacher interface {
+	Attach(p Peer) Session
+}
+
+// Session is an attached peer's session, as the transport drives it.
+//
+// The transport calls Handle for a session from one goroutine at a time
+// (the same one or not), in the order the messages came, then Closed once,
+// after which it calls nothing. When the connection is closed by the
+// transport itself (a slow consumer, a read error) it calls Closed too; the
+// router's own Close of the peer ends the session without it.
+type Session interface {
+	// Handle queues one decoded message for the session; it never blocks.
+	// It reports false when the session's bounded inbox is full: the
+	// message is queued all the same, and the transport should stop
+	// reading the connection until the peer's Resume is called (a peer
+	// that does not implement Resumer is never paused: its input is then
+	// bounded only by what the transport reads).
+	Handle(m wamp.Message) (more bool)
+	// Closed ends the input: err is io.EOF or ErrClosed when the
+	// connection ended, a *ProtocolError for input that must end the
+	// session (as Recv returns them). The messages queued before are
+	// handled first.
+	Closed(err error)
+}
+
+// Resumer is implemented by a peer whose transport can stop reading it:
+// after Handle returned false, the router calls Resume, from the session's
+// goroutine, once the inbox has drained to half its bound. Resume must not
+// block, nor call Handle before returning.
+type Resumer interface {
+	Resume()
 }
 
 // ProtocolError is input that must end the session: a malformed frame, an
