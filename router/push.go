@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/junction-wamp/junction/transport"
@@ -81,12 +82,25 @@ type inbox struct {
 // Handle implements transport.Session: it queues m for the session, and
 // starts a goroutine to handle it if none runs. It reports false when the
 // inbox is full: m is queued all the same, but the transport should stop
-// reading this connection until the peer's Resume is called.
+// reading this connection until the peer's Resume is called. A transport
+// that goes on reading (or a peer that cannot pause) is held to twice the
+// bound: past it, the session ends as if the input broke the protocol, with
+// ClosePolicyViolation, so that a client that writes faster than its
+// session is served cannot make the router hold its messages without end.
 func (b *inbox) Handle(m wamp.Message) (more bool) {
 	b.mu.Lock()
 	if b.ended || b.err != nil {
 		b.mu.Unlock()
 		return true
+	}
+	if len(b.queue)-b.head >= 2*b.limit {
+		b.err = &transport.ProtocolError{Code: transport.ClosePolicyViolation, Err: fmt.Errorf(
+			"%d messages waiting to be handled, twice the inbox bound: the connection went on being read past it", len(b.queue)-b.head)}
+		start := !b.running
+		b.running = true
+		b.mu.Unlock()
+		b.wake(start)
+		return false
 	}
 	b.queue = append(b.queue, m)
 	more = len(b.queue)-b.head < b.limit

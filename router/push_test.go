@@ -316,3 +316,54 @@ func TestAttachAuthenticate(t *testing.T) {
 	expectType[*wamp.Challenge](t, silent.fakePeer)
 	expectAbort(t, silent.fakePeer, wamp.ErrAuthenticationFailed, transport.ClosePolicyViolation)
 }
+
+// TestAttachInboxOverflow: a transport that goes on calling Handle after it
+// said the inbox is full is held to twice the bound: the session ends with
+// ABORT protocol_violation and ClosePolicyViolation, the messages queued
+// before are handled, and the router holds no more of them.
+func TestAttachInboxOverflow(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var asked atomic.Int32
+	hook := AuthorizerFunc(func(_ context.Context, req AuthzRequest) (Decision, error) {
+		if req.Action == ActionPublish && asked.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return Decision{Allow: true, Cache: true}, nil
+	})
+	cfg := Config{AuthTimeout: time.Minute, Realms: []RealmConfig{{Name: "realm1", Anonymous: true, AuthorizerHook: hook}}}
+	r, err := New(cfg, Options{Logger: quiet, InboxMessages: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
+	p, _ := attachJoin(t, r, "json")
+	publish := func(i int) bool {
+		return p.s.Handle(&wamp.Publish{Request: wamp.ID(i), Options: wamp.Dict{"acknowledge": true}, Topic: "t", Payload: wamp.Values([]any{i}, nil)})
+	}
+	publish(1)
+	<-entered // the session's goroutine waits for the authorizer
+	for i := 2; i <= 100; i++ {
+		publish(i) // a transport ignoring "full"
+	}
+	close(release)
+	acks := 0
+	for {
+		m := p.expect(t)
+		if _, ok := m.(*wamp.Published); ok {
+			acks++
+			continue
+		}
+		a, ok := m.(*wamp.Abort)
+		if !ok || a.Reason != wamp.ErrProtocolViolation {
+			t.Fatalf("got %s %+v, want PUBLISHED or ABORT protocol_violation", m.MessageType(), m)
+		}
+		break
+	}
+	// 1 was taken before the flood; 8 (twice the bound) were queued.
+	if acks != 9 {
+		t.Errorf("%d publications acknowledged before the end, want 9", acks)
+	}
+	waitFor(t, "the close", func() bool { return p.code() == transport.ClosePolicyViolation })
+}

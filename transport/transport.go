@@ -159,9 +159,10 @@ type Session interface {
 	// Handle queues one decoded message for the session; it never blocks.
 	// It reports false when the session's bounded inbox is full: the
 	// message is queued all the same, and the transport should stop
-	// reading the connection until the peer's Resume is called (a peer
-	// that does not implement Resumer is never paused: its input is then
-	// bounded only by what the transport reads).
+	// reading the connection until the peer's Resume is called. Input
+	// past twice the bound (a transport that went on reading, or a peer
+	// that does not implement Resumer and so is never resumed) ends the
+	// session with ClosePolicyViolation.
 	Handle(m wamp.Message) (more bool)
 	// Closed ends the input: err is io.EOF or ErrClosed when the
 	// connection ended, a *ProtocolError for input that must end the
