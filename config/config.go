@@ -395,7 +395,7 @@ func (ws *websocketSection) resolve(ck *checker) websocket.Config {
 	return websocket.Config{
 		Path:                ws.Path,
 		Serializers:         ws.Serializers,
-		Compression:         ws.Compression,
+		DisableCompression:  !ws.Compression,
 		CompressionLevel:    ws.CompressionLevel,
 		AllowedOrigins:      nilIfEmpty(ws.AllowedOrigins),
 		PingInterval:        ck.duration("websocket.ping_interval", ws.PingInterval),

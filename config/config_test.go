@@ -113,7 +113,7 @@ limit = 10
 	}
 	ws := c.WebSocket
 	if c.Listen != "0.0.0.0:9000" || c.LogFormat != "json" || ws.ReadLimit != 1<<20 || ws.QueueBytes != 65536 ||
-		ws.Compression || len(ws.Serializers) != 1 || len(ws.AllowedOrigins) != 1 || !c.Router.StrictURI {
+		!ws.DisableCompression || len(ws.Serializers) != 1 || len(ws.AllowedOrigins) != 1 || !c.Router.StrictURI {
 		t.Fatalf("overrides not applied: %+v", c)
 	}
 	if ws.Path != "/ws" || ws.QueueMessages != 16384 || c.ShutdownGrace != 10*time.Second || c.Router.HelloTimeout != 10*time.Second {
@@ -167,7 +167,7 @@ func TestEnvOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws := c.WebSocket
-	if c.Listen != "127.0.0.1:9999" || ws.Compression || ws.CompressionLevel != 5 || ws.ReadLimit != 2<<20 ||
+	if c.Listen != "127.0.0.1:9999" || !ws.DisableCompression || ws.CompressionLevel != 5 || ws.ReadLimit != 2<<20 ||
 		!reflect.DeepEqual(ws.Serializers, []string{"msgpack", "json"}) {
 		t.Errorf("env not applied: %+v", c)
 	}

@@ -55,7 +55,7 @@ func TestZeroConfigServer(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	c := srv.Config()
-	if c.Listen != "127.0.0.1:8080" || !c.WebSocket.Compression || len(c.Router.Realms) != 1 ||
+	if c.Listen != "127.0.0.1:8080" || c.WebSocket.DisableCompression || len(c.Router.Realms) != 1 ||
 		c.Router.Realms[0].Name != "realm1" || !c.Router.Realms[0].Anonymous || c.Metrics.Path != "/metrics" {
 		t.Errorf("the zero Config became %+v", c)
 	}

@@ -10,8 +10,10 @@ type Config struct {
 	// Serializers lists the enabled serializers by name ("json", "msgpack",
 	// "cbor"). Default: all three.
 	Serializers []string
-	// Compression enables permessage-deflate when the client offers it.
-	Compression bool
+	// DisableCompression refuses permessage-deflate. By default (false) it
+	// is negotiated when the client offers it, as the binary does: the zero
+	// Config is the binary's default in this as in the rest.
+	DisableCompression bool
 	// CompressionLevel is the flate level, 1 (fastest) to 9. Default 1.
 	CompressionLevel int
 	// AllowedOrigins are glob patterns (path.Match syntax, e.g.
@@ -55,7 +57,6 @@ func DefaultConfig() Config {
 	return Config{
 		Path:                "/ws",
 		Serializers:         []string{"json", "msgpack", "cbor"},
-		Compression:         true,
 		CompressionLevel:    1,
 		PingInterval:        30 * time.Second,
 		PongTimeout:         20 * time.Second,

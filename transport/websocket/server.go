@@ -152,7 +152,7 @@ func NewServer(cfg Config, h transport.Handler, opts Options) (*Server, error) {
 		ReadBufferSize:    0, // reuse the HTTP server's 4 KiB reader: no second buffer per connection
 		WriteBufferSize:   4096,
 		WriteBufferPool:   &sync.Pool{}, // idle connections hold no write buffer
-		EnableCompression: cfg.Compression,
+		EnableCompression: !cfg.DisableCompression,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked before Upgrade
 	}
 	return s, nil
@@ -249,7 +249,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	info := transport.Info{
 		RemoteAddr: s.clientAddr(r), Subprotocol: ser.Subprotocol(),
-		Compression: s.cfg.Compression && compressionOffered(r),
+		Compression: !s.cfg.DisableCompression && compressionOffered(r),
 		Origin:      r.Header.Get("Origin"),
 	}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {

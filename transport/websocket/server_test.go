@@ -113,12 +113,15 @@ func TestSubprotocolNegotiation(t *testing.T) {
 	}
 }
 
+// TestCompressionNegotiated: permessage-deflate is negotiated when the
+// client offers it, by default (the zero Config, like the binary's
+// default), and refused with DisableCompression.
 func TestCompressionNegotiated(t *testing.T) {
 	t.Parallel()
 	for _, enabled := range []bool{true, false} {
 		h := newEcho()
-		cfg := websocket.DefaultConfig()
-		cfg.Compression = enabled
+		var cfg websocket.Config // the zero Config: defaults
+		cfg.DisableCompression = !enabled
 		_, url := start(t, cfg, h)
 		c, resp, err := dial(t, url, []string{"wamp.2.json"}, nil, true)
 		if err != nil {

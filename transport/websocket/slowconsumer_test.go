@@ -154,7 +154,7 @@ func TestStalledSubscribers(t *testing.T) {
 	cfg.QueueMessages, cfg.QueueBytes = 2*events, 8<<20 // a stalled queue stays under its bound
 	cfg.SlowConsumerTimeout = 2 * time.Second
 	cfg.WriteTimeout = time.Minute // the write deadline does not end the stalled ones
-	cfg.Compression = false
+	cfg.DisableCompression = true
 	s, url, h := startHub(t, cfg, true)
 
 	stalled := make([]*gws.Conn, stalledN)
