@@ -42,6 +42,13 @@ func fuzzDecode(f *testing.F, ser Serializer) {
 			t.Fatalf("decoded a string that is not UTF-8: %q", s)
 		}
 		out, err := ser.Encode(m)
+		if errors.Is(err, ErrUnconvertible) {
+			// Header dicts are decoded to Go values; one that no encoder
+			// converts (a CBOR or msgpack timestamp) is refused when the
+			// message is encoded again, and the router answers that as
+			// any unconvertible value (the caller gets invalid_argument).
+			return
+		}
 		if err != nil {
 			t.Fatalf("decoded %s but cannot encode it: %v", m.MessageType(), err)
 		}
