@@ -90,12 +90,13 @@ func TestAttachHelloTimeout(t *testing.T) {
 	waitFor(t, "session untracked", func() bool { return len(r.liveSessions()) == 0 })
 }
 
-// TestAttachInboxFull: while the session's goroutine is blocked (on the
-// dynamic authorizer), Handle queues, and says false at the bound; the
-// messages are then handled in order, none lost, and the peer is resumed.
-func TestAttachInboxFull(t *testing.T) {
-	t.Parallel()
-	entered, release := make(chan struct{}), make(chan struct{})
+// blockedRouter is a router with attached inboxes of 4 messages whose
+// authorizer holds the first publication until release is closed (entered
+// is closed once it holds it): the session's goroutine is then busy, and
+// what the test hands the session stays in its inbox.
+func blockedRouter(t *testing.T) (r *Router, entered, release chan struct{}) {
+	t.Helper()
+	entered, release = make(chan struct{}), make(chan struct{})
 	var asked atomic.Int32
 	hook := AuthorizerFunc(func(_ context.Context, req AuthzRequest) (Decision, error) {
 		if req.Action == ActionPublish && asked.Add(1) == 1 {
@@ -110,6 +111,15 @@ func TestAttachInboxFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
+	return r, entered, release
+}
+
+// TestAttachInboxFull: while the session's goroutine is blocked (on the
+// dynamic authorizer), Handle queues, and says false at the bound; the
+// messages are then handled in order, none lost, and the peer is resumed.
+func TestAttachInboxFull(t *testing.T) {
+	t.Parallel()
+	r, entered, release := blockedRouter(t)
 	p, _ := attachJoin(t, r, "json")
 	sub, _ := attachJoin(t, r, "json")
 	sub.s.Handle(&wamp.Subscribe{Request: 1, Options: wamp.Dict{}, Topic: "t.order"})
@@ -323,21 +333,7 @@ func TestAttachAuthenticate(t *testing.T) {
 // before are handled, and the router holds no more of them.
 func TestAttachInboxOverflow(t *testing.T) {
 	t.Parallel()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var asked atomic.Int32
-	hook := AuthorizerFunc(func(_ context.Context, req AuthzRequest) (Decision, error) {
-		if req.Action == ActionPublish && asked.Add(1) == 1 {
-			close(entered)
-			<-release
-		}
-		return Decision{Allow: true, Cache: true}, nil
-	})
-	cfg := Config{AuthTimeout: time.Minute, Realms: []RealmConfig{{Name: "realm1", Anonymous: true, AuthorizerHook: hook}}}
-	r, err := New(cfg, Options{Logger: quiet, InboxMessages: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
+	r, entered, release := blockedRouter(t)
 	p, _ := attachJoin(t, r, "json")
 	publish := func(i int) bool {
 		return p.s.Handle(&wamp.Publish{Request: wamp.ID(i), Options: wamp.Dict{"acknowledge": true}, Topic: "t", Payload: wamp.Values([]any{i}, nil)})

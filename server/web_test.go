@@ -3,8 +3,6 @@ package server_test
 import (
 	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/config"
+	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/server"
 )
 
@@ -21,31 +20,7 @@ import (
 // bound address.
 func startServer(t *testing.T, cfg server.Config) string {
 	t.Helper()
-	addrc := make(chan string, 1)
-	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler), Listening: func(a string) { addrc <- a }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	select {
-	case addr := <-addrc:
-		return addr
-	case err := <-done:
-		t.Fatalf("serve ended before listening: %v", err)
-	}
-	return ""
+	return routertest.Serve(t, cfg)
 }
 
 // load loads a config file of body with package config.

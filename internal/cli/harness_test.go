@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/junction-wamp/junction/config"
-	"github.com/junction-wamp/junction/server"
+	"github.com/junction-wamp/junction/internal/routertest"
 )
 
 // runWith runs the client commands, under a root command as cmd/junction
@@ -40,31 +38,7 @@ func startServer(t *testing.T, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addrc := make(chan string, 1)
-	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler), Listening: func(a string) { addrc <- a }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	select {
-	case addr := <-addrc:
-		return addr
-	case err := <-done:
-		t.Fatalf("serve ended before listening: %v", err)
-	}
-	return ""
+	return routertest.Serve(t, cfg)
 }
 
 // writeConfig writes a config file of body and returns its path.

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/server"
 )
 
 // Timeout bounds every wait of the tests that use these helpers: a guard
@@ -126,4 +129,35 @@ func (p *Program) Wait(t testing.TB) int {
 		t.Fatalf("no exit after %s; stderr:\n%s", Timeout, p.Stderr.String())
 	}
 	return 0
+}
+
+// Serve runs a server.Server of cfg on 127.0.0.1:0 until the test ends
+// (then checks that Serve ended cleanly) and returns the bound address.
+func Serve(t testing.TB, cfg server.Config) string {
+	t.Helper()
+	addrc := make(chan string, 1)
+	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler), Listening: func(a string) { addrc <- a }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case addr := <-addrc:
+		return addr
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v", err)
+	}
+	return ""
 }
