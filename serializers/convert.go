@@ -185,6 +185,11 @@ func portableOther(v any, to wamp.Encoding) error {
 		if to != wamp.EncodingCBOR {
 			return unconvertible("CBOR tag %d has no %s equivalent", x.Number, to)
 		}
+		// What a tag holds is held to the same rules: a timestamp inside
+		// another tag would otherwise be written as its number.
+		if _, _, err := portable(x.Content, to); err != nil {
+			return within(err, "(tag "+strconv.FormatUint(x.Number, 10)+")")
+		}
 	case cbor.RawTag:
 		if to != wamp.EncodingCBOR {
 			return unconvertible("CBOR tag %d has no %s equivalent", x.Number, to)
