@@ -7,9 +7,15 @@ SERIALIZER is json, msgpack or cbor. Prints one JSON result line
 the mixed-case roles (mixed_callee, mixed_subscriber) first print
 {"event": "ready"} once registered or subscribed.
 
+URL is ws://host:port/path (WebSocket), rs://host:port (RawSocket over TCP)
+or unix:///path/to.sock (RawSocket over a Unix socket).
+
 Sessions are made with autobahn.asyncio's WampWebSocketClientFactory, the
 factory ApplicationRunner uses, because ApplicationRunner fixes the largest
-message it accepts at 1 MiB, less than a 1 MiB payload plus its WAMP message.
+message it accepts at 1 MiB, less than a 1 MiB payload plus its WAMP message;
+and with WampRawSocketClientFactory on loop.create_connection or
+create_unix_connection, because autobahn.asyncio.component.run, the only
+asyncio API that opens RawSocket connections, fails on Python 3.11.
 """
 
 import asyncio
@@ -17,19 +23,21 @@ import binascii
 import json
 import os
 import sys
+import urllib.parse
 
 import txaio
 
 txaio.use_asyncio()
 
 import autobahn  # noqa: E402
+from autobahn.asyncio.rawsocket import WampRawSocketClientFactory, WampRawSocketClientProtocol  # noqa: E402
 from autobahn.asyncio.wamp import ApplicationSession  # noqa: E402
 from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
 from autobahn.wamp import auth  # noqa: E402
 from autobahn.wamp.exception import ApplicationError  # noqa: E402
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer  # noqa: E402
 from autobahn.wamp.types import (  # noqa: E402
-    CallOptions, CallResult, ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions)
+    CallOptions, CallResult, ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions, TransportDetails)
 from autobahn.websocket.compress import (  # noqa: E402
     PerMessageDeflateOffer, PerMessageDeflateResponse, PerMessageDeflateResponseAccept)
 from autobahn.websocket.util import parse_url  # noqa: E402
@@ -179,15 +187,29 @@ class Session(ApplicationSession):
         await step(self.disconnected, "the connection to close")
 
 
-async def connect(ctx, **opts):
-    loop = asyncio.get_event_loop()
-    holder = []
+class RawSocketClientProtocol(WampRawSocketClientProtocol):
+    """WampRawSocketClientProtocol with the transport_details property 22.7.1
+    lacks: ApplicationSession reads it when WELCOME arrives, and without it
+    every join fails in the client (AttributeError). It also keeps the reason
+    the client failed the connection (a refused handshake, a frame too
+    big), which the library only logs."""
 
-    def make():
-        s = Session(ComponentConfig(ctx["realm"], {}), opts)
-        holder.append(s)
-        return s
+    failure = None
 
+    @property
+    def transport_details(self):
+        return self._transport_details
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self._transport_details.channel_framing = TransportDetails.CHANNEL_FRAMING_RAWSOCKET
+
+    def protocol_error(self, msg):
+        self.failure = msg
+        super().protocol_error(msg)
+
+
+async def open_websocket(loop, make, ctx):
     factory = WampWebSocketClientFactory(make, url=ctx["url"], serializers=[serializer(ctx["serializer"])])
     offers = [PerMessageDeflateOffer()]
 
@@ -202,7 +224,37 @@ async def connect(ctx, **opts):
     _, host, port, _, _, _ = parse_url(ctx["url"])
     _, protocol = await step(loop.create_connection(factory, host, port), "TCP connect")
     await step(protocol.is_open, "WebSocket open")
-    s = holder[0]
+
+
+async def open_rawsocket(loop, make, ctx, made):
+    """Connects and waits for the RawSocket handshake: the factory makes the
+    session once the router has accepted it."""
+    factory = WampRawSocketClientFactory(make, serializer=serializer(ctx["serializer"]))
+    factory.protocol = RawSocketClientProtocol
+    u = urllib.parse.urlsplit(ctx["url"])
+    if u.scheme == "rs":
+        _, protocol = await step(loop.create_connection(factory, u.hostname, u.port), "TCP connect")
+    else:
+        _, protocol = await step(loop.create_unix_connection(factory, u.path), "Unix socket connect")
+    await step(asyncio.wait([made, protocol.is_closed], return_when=asyncio.FIRST_COMPLETED), "the RawSocket handshake")
+    if not made.done():
+        raise Fail("the connection closed in the RawSocket handshake: %s" % (protocol.failure or "closed by the router"))
+
+
+async def connect(ctx, **opts):
+    loop = asyncio.get_event_loop()
+    made = loop.create_future()
+
+    def make():
+        s = Session(ComponentConfig(ctx["realm"], {}), opts)
+        made.set_result(s)
+        return s
+
+    if ctx["transport"] == "websocket":
+        await open_websocket(loop, make, ctx)
+    else:
+        await open_rawsocket(loop, make, ctx, made)
+    s = made.result()
     await step(s.joined, "WELCOME")
     return s
 
@@ -271,9 +323,17 @@ async def s_join(ctx):
     roles = s._router_roles
     check("broker" in roles and "dealer" in roles, "WELCOME roles lack broker/dealer: %s" % list(roles))
     check_equal(d.serializer, ctx["serializer"], "negotiated serializer")
-    check_equal(s._transport.websocket_protocol_in_use, "wamp.2." + ctx["serializer"], "negotiated subprotocol")
+    if ctx["transport"] == "websocket":
+        check_equal(s._transport.websocket_protocol_in_use, "wamp.2." + ctx["serializer"], "negotiated subprotocol")
+        await s.close()
+        return "session %d" % d.session
+    # RawSocket: the client checked that the router's handshake reply
+    # echoed the serializer asked for; it sends up to the LENGTH the router
+    # asked for.
+    limit = s._transport.max_length_send
+    check(limit >= 2 * ONE_MIB, "the router accepts messages of up to %d octets only" % limit)
     await s.close()
-    return "session %d" % d.session
+    return "session %d, the router accepts up to %d octets" % (d.session, limit)
 
 
 async def s_rpc_args_kwargs(ctx):
@@ -452,7 +512,9 @@ async def s_session_meta(ctx):
     check_equal(sorted(ids), sorted([a.session_id, bid]), "list with two sessions")
     info = await step(a.call("wamp.session.get", bid), "wamp.session.get")
     check_equal(info.get("session"), bid, "wamp.session.get session")
-    check_equal((info.get("transport") or {}).get("protocol"), "wamp.2." + ctx["serializer"], "wamp.session.get transport.protocol")
+    transport = info.get("transport") or {}
+    check_equal(transport.get("type"), ctx["transport"], "wamp.session.get transport.type")
+    check_equal(transport.get("protocol"), "wamp.2." + ctx["serializer"], "wamp.session.get transport.protocol")
     await b.close()
     check_equal(await leaves.next("wamp.session.on_leave"), bid, "on_leave session")
     check_equal(await step(a.call("wamp.session.count"), "count"), 1, "count after one left")
@@ -547,7 +609,9 @@ async def s_auth_failure(ctx):
     raise Fail("joined with a wrong secret")
 
 
-# --- mixed cases: this side is the callee or the subscriber of another client.
+# --- mixed cases: this side is the callee, a subscriber or the publisher of
+# a case whose other sides are other clients (or this one over another
+# transport or serializer).
 
 async def s_mixed_callee(ctx):
     s = await connect(ctx)
@@ -583,6 +647,15 @@ async def s_mixed_subscriber(ctx):
     return "%d events" % MIXED_EVENTS
 
 
+async def s_mixed_publisher(ctx):
+    s = await connect(ctx)
+    for i in range(MIXED_EVENTS):
+        p = await step(s.publish("com.interop.mixed.topic", i, *mixed_args(), options=PublishOptions(acknowledge=True), **KWARGS), "PUBLISHED")
+        check(p is not None and p.id > 0, "PUBLISHED without a publication id: %r" % p)
+    await s.close()
+    return "%d events published" % MIXED_EVENTS
+
+
 SCENARIOS = {name[2:]: fn for name, fn in globals().items() if name.startswith("s_")}
 
 
@@ -594,12 +667,14 @@ async def main():
     url, realm, ser, scenario = sys.argv[1:]
     line = {"client": CLIENT, "lib": LIB, "serializer": ser, "scenario": scenario, "result": "fail", "detail": ""}
     fn = SCENARIOS.get(scenario)
-    if fn is None:
-        line["detail"] = "unknown scenario %s" % scenario
+    scheme = urllib.parse.urlsplit(url).scheme
+    transport = {"ws": "websocket", "wss": "websocket", "rs": "rawsocket", "unix": "rawsocket"}.get(scheme)
+    if fn is None or transport is None:
+        line["detail"] = "unknown scenario %s" % scenario if fn is None else "unsupported URL %s" % url
         emit(line)
         return 2
     try:
-        out = await asyncio.wait_for(fn({"url": url, "realm": realm, "serializer": ser}), SCENARIO_TIMEOUT)
+        out = await asyncio.wait_for(fn({"url": url, "realm": realm, "serializer": ser, "transport": transport}), SCENARIO_TIMEOUT)
         if isinstance(out, dict) and "skip" in out:
             line["result"], line["detail"] = "skip", out["skip"]
         else:

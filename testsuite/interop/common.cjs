@@ -6,6 +6,7 @@
 //
 //   node PROGRAM URL REALM SERIALIZER SCENARIO
 //
+// (URL ws://... for WebSocket, rs://host:port or unix:///path for RawSocket)
 // and prints exactly one JSON result line
 //
 //   {"client":..., "lib":..., "serializer":..., "scenario":..., "result":"pass"|"fail"|"skip", "detail":...}
@@ -156,8 +157,13 @@ async function run(client, lib, scenarios) {
     line.detail = `unknown scenario ${scenario}`;
     return finish(2);
   }
+  const transport = { 'ws:': 'websocket', 'wss:': 'websocket', 'rs:': 'rawsocket', 'unix:': 'rawsocket' }[URL.canParse(url) ? new URL(url).protocol : ''];
+  if (!transport) {
+    line.detail = `unsupported URL ${url}`;
+    return finish(2);
+  }
   try {
-    const out = await withTimeout(Promise.resolve().then(() => fn({ url, realm, serializer })), SCENARIO_TIMEOUT_MS, scenario);
+    const out = await withTimeout(Promise.resolve().then(() => fn({ url, realm, serializer, transport })), SCENARIO_TIMEOUT_MS, scenario);
     if (out && out.skip) {
       line.result = 'skip';
       line.detail = out.skip;
