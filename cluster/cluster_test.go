@@ -80,7 +80,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func scrape(t *testing.T, n *node) string {
 	t.Helper()
 	w := httptest.NewRecorder()
-	metrics.Handler(n.Router, n.Transport, nil).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	metrics.Handler(n.Router, nil, n.Transport).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	return w.Body.String()
 }
 

@@ -7,11 +7,13 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/server"
 	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/transport/rawsocket"
 	"github.com/junction-wamp/junction/transport/websocket"
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -46,6 +49,7 @@ type fileConfig struct {
 	Server    serverSection    `mapstructure:"server"`
 	Log       logSection       `mapstructure:"log"`
 	WebSocket websocketSection `mapstructure:"websocket"`
+	RawSocket rawsocketSection `mapstructure:"rawsocket"`
 	Router    routerSection    `mapstructure:"router"`
 	Realms    []realmSection   `mapstructure:"realms"`
 	Web       webSection       `mapstructure:"web"`
@@ -97,6 +101,18 @@ type websocketSection struct {
 	QueueBytes          string   `mapstructure:"queue_bytes"`
 	SlowConsumerTimeout string   `mapstructure:"slow_consumer_timeout"`
 	TrustedProxies      []string `mapstructure:"trusted_proxies"`
+}
+
+type rawsocketSection struct {
+	Shared           bool     `mapstructure:"shared"`
+	Listen           string   `mapstructure:"listen"`
+	TLS              bool     `mapstructure:"tls"`
+	Unix             string   `mapstructure:"unix"`
+	UnixMode         string   `mapstructure:"unix_mode"`
+	Serializers      []string `mapstructure:"serializers"`
+	MaxMessageSize   string   `mapstructure:"max_message_size"`
+	MinClientSize    string   `mapstructure:"min_client_message_size"`
+	HandshakeTimeout string   `mapstructure:"handshake_timeout"`
 }
 
 type webSection struct {
@@ -302,6 +318,11 @@ func (fc *fileConfig) resolve() (*server.Config, error) {
 	c.Router.LimitWarningInterval = ck.duration("log.limit_warning_interval", fc.Log.LimitWarningInterval)
 	c.WebSocket.WarningInterval = c.Router.LimitWarningInterval
 	c.Connections.WarningInterval = c.Router.LimitWarningInterval
+	c.RawSocket = fc.RawSocket.resolve(&ck)
+	c.RawSocket.Transport = server.RawSocketTransport(c.RawSocket.Transport, c.WebSocket)
+	if c.RawSocket.TLS && c.TLSCert == "" {
+		ck.bad("rawsocket.tls", true, "TLS on rawsocket.listen needs server.tls_cert and server.tls_key")
+	}
 	c.Web = fc.Web.resolve(&ck, c.WebSocket.Path)
 	c.Metrics = server.MetricsConfig{Path: fc.Metrics.Path, Listen: fc.Metrics.Listen, Off: fc.Metrics.Path == ""}
 	if p := c.Metrics.Path; p != "" {
@@ -368,19 +389,58 @@ func (cs *clusterSection) resolve(ck *checker) *cluster.Config {
 		ClusterListen: cs.NATSClusterListen, Routes: cs.NATSRoutes, NodeTimeout: timeout}
 }
 
+func (rs *rawsocketSection) resolve(ck *checker) server.RawSocketConfig {
+	checkSerializers(ck, "rawsocket.serializers", rs.Serializers)
+	if rs.Listen != "" {
+		if _, _, err := net.SplitHostPort(rs.Listen); err != nil {
+			ck.bad("rawsocket.listen", rs.Listen, `want host:port, such as "127.0.0.1:8081", or "" for none`)
+		}
+	}
+	if rs.TLS && rs.Listen == "" {
+		ck.bad("rawsocket.tls", true, "TLS is for rawsocket.listen, which is not set")
+	}
+	mode, err := strconv.ParseUint(rs.UnixMode, 8, 32)
+	if err != nil || mode > 0o777 || mode&0o600 != 0o600 {
+		ck.bad("rawsocket.unix_mode", rs.UnixMode, `want octal permission bits that let the router's user read and write, such as "0660"`)
+	}
+	cfg := server.RawSocketConfig{
+		NotShared: !rs.Shared, Listen: rs.Listen, TLS: rs.TLS, Unix: rs.Unix, UnixMode: fs.FileMode(mode),
+		Transport: rawsocket.Config{
+			Serializers:      rs.Serializers,
+			HandshakeTimeout: ck.duration("rawsocket.handshake_timeout", rs.HandshakeTimeout),
+			MinClientLength:  int(ck.size("rawsocket.min_client_message_size", rs.MinClientSize)),
+		},
+	}
+	if rs.MaxMessageSize != "" {
+		cfg.Transport.ReadLimit = int(ck.size("rawsocket.max_message_size", rs.MaxMessageSize))
+		if n := cfg.Transport.ReadLimit; n < rawsocket.MinLength || n > rawsocket.MaxLength {
+			ck.bad("rawsocket.max_message_size", rs.MaxMessageSize, `want 512 bytes to "16MiB", what the RawSocket handshake can announce`)
+		}
+	}
+	if n := cfg.Transport.MinClientLength; n > rawsocket.MaxLength {
+		ck.bad("rawsocket.min_client_message_size", rs.MinClientSize, `want at most "16MiB", the most a client can announce`)
+	}
+	return cfg
+}
+
+// checkSerializers checks a list of serializer names.
+func checkSerializers(ck *checker, key string, names []string) {
+	if len(names) == 0 {
+		ck.bad(key, names, "enable at least one serializer")
+	}
+	for i, s := range names {
+		ck.oneOf(key, s, "json", "msgpack", "cbor")
+		if slices.Contains(names[:i], s) {
+			ck.bad(key, s, "listed twice")
+		}
+	}
+}
+
 func (ws *websocketSection) resolve(ck *checker) websocket.Config {
 	if !strings.HasPrefix(ws.Path, "/") {
 		ck.bad("websocket.path", ws.Path, `want a URL path starting with "/"`)
 	}
-	if len(ws.Serializers) == 0 {
-		ck.bad("websocket.serializers", ws.Serializers, "enable at least one serializer")
-	}
-	for i, s := range ws.Serializers {
-		ck.oneOf("websocket.serializers", s, "json", "msgpack", "cbor")
-		if slices.Contains(ws.Serializers[:i], s) {
-			ck.bad("websocket.serializers", s, "listed twice")
-		}
-	}
+	checkSerializers(ck, "websocket.serializers", ws.Serializers)
 	if ws.CompressionLevel < 1 || ws.CompressionLevel > 9 {
 		ck.bad("websocket.compression_level", ws.CompressionLevel, "want 1 (fastest) to 9 (smallest)")
 	}

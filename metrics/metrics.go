@@ -16,34 +16,35 @@ import (
 
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/transport"
-	"github.com/junction-wamp/junction/transport/websocket"
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// Handler serves the metrics of r, ws and the listener whose stats conns
-// are (nil if none is limited), plus the Go runtime's and the process's,
-// for Prometheus to scrape.
-func Handler(r *router.Router, ws *websocket.Server, conns *transport.ListenerStats) http.Handler {
+// Handler serves the metrics of r, of the listeners whose stats conns are
+// (nil if none is limited) and of the transports ts, plus the Go runtime's
+// and the process's, for Prometheus to scrape.
+func Handler(r *router.Router, conns *transport.ListenerStats, ts ...transport.Metered) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		NewCollector(r, ws, conns),
+		NewCollector(r, conns, ts...),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// Collector reads a router's, a WebSocket server's and a listener's
-// counters at scrape time.
+// Collector reads a router's, its transports' and its listeners' counters
+// at scrape time.
 type Collector struct {
 	r     *router.Router
-	ws    *websocket.Server
+	ts    []transport.Metered
 	conns *transport.ListenerStats // nil: no limited listener
 }
 
-// NewCollector returns the collector of r, ws and conns (which may be nil).
-func NewCollector(r *router.Router, ws *websocket.Server, conns *transport.ListenerStats) *Collector {
-	return &Collector{r: r, ws: ws, conns: conns}
+// NewCollector returns the collector of r, conns (which may be nil) and the
+// transports ts; each transport's series carry its name as the label
+// "transport".
+func NewCollector(r *router.Router, conns *transport.ListenerStats, ts ...transport.Metered) *Collector {
+	return &Collector{r: r, ts: ts, conns: conns}
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -51,7 +52,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descSessions       = desc("sessions", "Established WAMP sessions.", "realm", "serializer")
+	descSessions       = desc("sessions", "Established WAMP sessions.", "realm", "serializer", "transport")
 	descJoined         = desc("sessions_joined_total", "Sessions that completed the handshake.")
 	descLeft           = desc("sessions_left_total", "Sessions that ended after joining.")
 	descAborted        = desc("sessions_aborted_total", "Handshakes answered with ABORT.")
@@ -61,22 +62,23 @@ var (
 	descMessagesIn     = desc("messages_in_total", "WAMP messages received from peers, by type.", "type")
 	descMessagesOut    = desc("messages_out_total", "WAMP messages queued to peers, by type (an event to n subscribers counts n).", "type")
 	descCallDuration   = desc("call_duration_seconds", "Time from CALL to its final RESULT or ERROR.")
-	descConnections    = desc("connections", "Open WebSocket connections.")
-	descAccepted       = desc("handshakes_accepted_total", "WebSocket handshakes accepted.")
-	descRefused        = desc("handshakes_refused_total", "WebSocket handshakes refused (subprotocol, origin, shutdown).")
-	descSlow           = desc("slow_consumer_disconnects_total", "Connections closed because their outbound queue stayed over its bound.")
-	descBytesIn        = desc("bytes_in_total", "WebSocket message payload bytes read.")
-	descBytesOut       = desc("bytes_out_total", "WebSocket message payload bytes written.")
-	descQueueMsgs      = desc("queue_high_water_messages", "Deepest outbound queue of any connection since start, in messages.")
-	descQueueBytes     = desc("queue_high_water_bytes", "Deepest outbound queue of any connection since start, in bytes.")
+	descConnections    = desc("connections", "Open connections carrying sessions, by transport.", "transport")
+	descAccepted       = desc("handshakes_accepted_total", "Transport handshakes accepted (WebSocket upgrade, RawSocket handshake).", "transport")
+	descRefused        = desc("handshakes_refused_total", "Transport handshakes refused (WebSocket: subprotocol, origin, shutdown; RawSocket: serializer, length, reserved bits, connection count, not RawSocket, timeout).", "transport")
+	descSlow           = desc("slow_consumer_disconnects_total", "Connections closed because their outbound queue stayed over its bound.", "transport")
+	descBytesIn        = desc("bytes_in_total", "Bytes read: WebSocket message payloads, RawSocket frames.", "transport")
+	descBytesOut       = desc("bytes_out_total", "Bytes written: WebSocket message payloads, RawSocket frames.", "transport")
+	descQueueMsgs      = desc("queue_high_water_messages", "Deepest outbound queue of any connection since start, in messages.", "transport")
+	descQueueBytes     = desc("queue_high_water_bytes", "Deepest outbound queue of any connection since start, in bytes.", "transport")
 	descClusterNodes   = desc("cluster_nodes", "Other cluster nodes this node hears from (0 on a single node).")
 	descNodesDropped   = desc("cluster_nodes_dropped_total", "Cluster nodes dropped: said goodbye or stayed silent past node_timeout.")
 	descLimits         = desc("limits_reached_total", "Requests and connections refused, or answers cut, because a configured limit was reached, by config key.", "limit")
 	descConversions    = desc("conversion_failures_total", "Messages a receiver's serializer could not carry (msgpack's NaN to JSON, for instance); the sender got an ERROR where it waits for an answer.")
+	descTooLarge       = desc("messages_too_large_total", "Messages larger than the receiver's transport accepts (a RawSocket client's maximum): not sent; the sender got ERROR wamp.error.payload_size_exceeded where it waits for an answer.")
 	descOpenConns      = desc("tcp_connections", "TCP connections the server holds: sessions, handshakes and HTTP keep-alives.")
 	descInvalidUTF8    = desc("invalid_utf8_total", "Text frames that were not UTF-8 (connection closed with 1007).")
-	descPendingMsgs    = desc("queued_messages", "Messages in the outbound queues of open connections now (a shared frame counts once per queue).")
-	descPendingBytes   = desc("queued_bytes", "Bytes in the outbound queues of open connections now (a shared frame counts once per queue).")
+	descPendingMsgs    = desc("queued_messages", "Messages in the outbound queues of open connections now (a shared frame counts once per queue).", "transport")
+	descPendingBytes   = desc("queued_bytes", "Bytes in the outbound queues of open connections now (a shared frame counts once per queue).", "transport")
 )
 
 // Describe implements prometheus.Collector.
@@ -85,7 +87,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		descSessions, descJoined, descLeft, descAborted, descAuthFailures, descProtocolErrors,
 		descInternalErrors, descMessagesIn, descMessagesOut, descCallDuration, descConnections,
 		descAccepted, descRefused, descSlow, descBytesIn, descBytesOut, descQueueMsgs, descQueueBytes,
-		descClusterNodes, descNodesDropped, descLimits, descConversions, descOpenConns,
+		descClusterNodes, descNodesDropped, descLimits, descConversions, descTooLarge, descOpenConns,
 		descInvalidUTF8, descPendingMsgs, descPendingBytes,
 	} {
 		ch <- d
@@ -102,7 +104,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	for k, n := range c.r.SessionCounts() {
-		gauge(descSessions, float64(n), k.Realm, k.Serializer)
+		gauge(descSessions, float64(n), k.Realm, k.Serializer, k.Transport)
 	}
 	rs := c.r.Stats()
 	counter(descJoined, rs.SessionsJoined.Load())
@@ -112,6 +114,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descProtocolErrors, rs.ProtocolErrors.Load())
 	counter(descInternalErrors, rs.InternalErrors.Load())
 	counter(descConversions, rs.ConversionFailures.Load())
+	counter(descTooLarge, rs.TooLarge.Load())
 	for limit, n := range c.r.Stats().LimitsReached() {
 		counter(descLimits, n, limit)
 	}
@@ -137,20 +140,27 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstHistogram(descCallDuration, h.Count, h.Sum.Seconds(), buckets)
 
-	ts := c.ws.Stats()
-	gauge(descConnections, float64(ts.Connections.Load()))
-	counter(descAccepted, ts.Accepted.Load())
-	counter(descRefused, ts.Refused.Load())
-	counter(descSlow, ts.SlowConsumerDisconnects.Load())
-	counter(descBytesIn, ts.BytesIn.Load())
-	counter(descBytesOut, ts.BytesOut.Load())
-	msgs, bytes := c.ws.QueueHighWater()
-	gauge(descQueueMsgs, float64(msgs))
-	gauge(descQueueBytes, float64(bytes))
-	msgs, bytes = c.ws.Pending()
-	gauge(descPendingMsgs, float64(msgs))
-	gauge(descPendingBytes, float64(bytes))
-	counter(descLimits, ts.TooBig.Load(), "websocket.max_message_size")
-	counter(descLimits, ts.TooBigHandshake.Load(), "websocket.max_handshake_message_size")
-	counter(descInvalidUTF8, ts.InvalidUTF8.Load())
+	tooBig := make(map[string]uint64) // by config key: transports may share one
+	var invalidUTF8 uint64
+	for _, t := range c.ts {
+		tc := t.Counters()
+		name := tc.Transport
+		gauge(descConnections, float64(tc.Connections), name)
+		counter(descAccepted, tc.Accepted, name)
+		counter(descRefused, tc.Refused, name)
+		counter(descSlow, tc.SlowConsumerDisconnects, name)
+		counter(descBytesIn, tc.BytesIn, name)
+		counter(descBytesOut, tc.BytesOut, name)
+		gauge(descQueueMsgs, float64(tc.QueueHighMsgs), name)
+		gauge(descQueueBytes, float64(tc.QueueHighBytes), name)
+		gauge(descPendingMsgs, float64(tc.PendingMsgs), name)
+		gauge(descPendingBytes, float64(tc.PendingBytes), name)
+		tooBig[tc.TooBigKey] += tc.TooBig
+		tooBig[tc.TooBigHandshakeKey] += tc.TooBigHandshake
+		invalidUTF8 += tc.InvalidUTF8
+	}
+	for key, n := range tooBig {
+		counter(descLimits, n, key)
+	}
+	counter(descInvalidUTF8, invalidUTF8)
 }

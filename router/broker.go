@@ -180,33 +180,51 @@ func (s *session) handlePublish(m *wamp.Publish) end {
 		s.refusePublish(ack, m.Request, ErrLimitExceeded, err.Error())
 		return goOn
 	}
-	var published func(int)
+	var published func(undelivered)
 	if ack { // no closure for a plain publication
-		published = func(failed int) { s.published(ack, m.Request, pub, failed) }
+		published = func(failed undelivered) { s.published(ack, m.Request, pub, failed) }
 	}
 	p := publication{id: pub, publisher: &s.identity, topic: m.Topic, payload: m.Payload, aud: aud, disclose: disclose, retain: retain}
-	if failed := s.realm.publish(&p, published); failed > 0 && !ack {
+	if failed := s.realm.publish(&p, published); failed.any() && !ack {
 		s.published(ack, m.Request, pub, failed)
 	}
 	return goOn
 }
 
+// undelivered counts the subscribers a publication could not be queued to:
+// their serializer cannot carry its payload, or it is larger than their
+// transport accepts (a RawSocket client's maximum).
+type undelivered struct{ unconverted, tooLarge int }
+
+func (u undelivered) any() bool { return u.unconverted > 0 || u.tooLarge > 0 }
+
+func (u *undelivered) add(v undelivered) {
+	u.unconverted += v.unconverted
+	u.tooLarge += v.tooLarge
+}
+
 // published answers an acknowledged PUBLISH once it is delivered: PUBLISHED,
-// or ERROR wamp.error.invalid_argument when failed subscribers could not
-// receive it because their serializer cannot carry its payload (the others
-// did). Without acknowledgement such a failure is only logged, and counted.
-func (s *session) published(ack bool, request, pub wamp.ID, failed int) {
-	if failed > 0 {
-		if ok, held := s.r.warnings.Allow("conversion " + s.address); ok {
-			s.logger().Warn("publication not delivered to subscribers whose serializer cannot carry its payload",
-				"subscribers", failed, "acknowledged", ack, "held_back", held)
+// or, when some subscribers could not receive it (the others did), ERROR
+// wamp.error.payload_size_exceeded if it was too large for some of them,
+// else wamp.error.invalid_argument (their serializer cannot carry its
+// payload). Without acknowledgement such a failure is only logged, and
+// counted.
+func (s *session) published(ack bool, request, pub wamp.ID, failed undelivered) {
+	if failed.any() {
+		if ok, held := s.r.warnings.Allow("undelivered " + s.address); ok {
+			s.logger().Warn("publication not delivered to subscribers that cannot take it",
+				"unconvertible", failed.unconverted, "too_large", failed.tooLarge, "acknowledged", ack, "held_back", held)
 		}
 	}
 	switch {
 	case !ack:
-	case failed > 0:
+	case failed.tooLarge > 0:
+		s.sendError(wamp.PUBLISH, request, wamp.ErrPayloadSizeExceeded, fmt.Sprintf(
+			"publication %d reached the subscribers that could take it, but not %d whose transport takes no message that large (and %d whose serializer cannot carry its payload)",
+			pub, failed.tooLarge, failed.unconverted))
+	case failed.unconverted > 0:
 		s.sendError(wamp.PUBLISH, request, wamp.ErrInvalidArgument, fmt.Sprintf(
-			"publication %d reached the subscribers that could take it, but not %d whose serializer cannot carry its payload", pub, failed))
+			"publication %d reached the subscribers that could take it, but not %d whose serializer cannot carry its payload", pub, failed.unconverted))
 	default:
 		_ = s.send(&wamp.Published{Request: request, Publication: pub})
 	}
@@ -240,7 +258,7 @@ type publication struct {
 // in a cluster (from another goroutine), with the number of this node's
 // subscribers whose serializer could not carry the payload (another node
 // counts and logs its own). It returns that number too.
-func (rm *realm) publish(p *publication, delivered func(failed int)) int {
+func (rm *realm) publish(p *publication, delivered func(failed undelivered)) undelivered {
 	var nodes []string // the other nodes with a subscriber to the topic, found by the same match
 	failed := rm.deliver(p, &nodes)
 	rm.cluster().forwardPublish(rm, nodes, *p, failed, delivered)
@@ -251,12 +269,12 @@ func (rm *realm) publish(p *publication, delivered func(failed int)) int {
 // how many could not receive it because their serializer cannot carry its
 // payload. With nodes set, it appends the cluster nodes of the remote
 // subscribers it passes.
-func (rm *realm) deliver(p *publication, nodes *[]string) int {
+func (rm *realm) deliver(p *publication, nodes *[]string) undelivered {
 	var buf [4]*realms.Subscription
-	failed := 0
+	var failed undelivered
 	for _, sub := range rm.Broker.Match(buf[:0], p.topic) {
 		ev := &wamp.Event{Subscription: sub.ID, Publication: p.id, Details: eventDetails(p.publisher, sub, p.topic, p.disclose), Payload: p.payload}
-		failed += rm.fanout(ev, sub.Subscribers, &p.aud, nodes)
+		failed.add(rm.fanout(ev, sub.Subscribers, &p.aud, nodes))
 	}
 	return failed
 }
@@ -277,13 +295,13 @@ func eventDetails(publisher *identity, sub *realms.Subscription, topic wamp.URI,
 
 // fanout queues ev to every local recipient the audience admits, and
 // returns how many it could not because their serializer cannot carry the
-// payload. A remote one's node delivers to it: with nodes set, that node
-// is appended there.
-func (rm *realm) fanout(ev *wamp.Event, recipients realms.Recipients, aud *audience, nodes *[]string) int {
+// payload or their transport takes no message that large. A remote one's
+// node delivers to it: with nodes set, that node is appended there.
+func (rm *realm) fanout(ev *wamp.Event, recipients realms.Recipients, aud *audience, nodes *[]string) undelivered {
 	var frames [4]*transport.Frame // by wamp.Encoding
 	var failed [4]bool
 	var sent uint64
-	unconverted := 0
+	unconverted, tooLarge := 0, 0
 	for c := range recipients.NumChunks() { // by chunk: no allocation, no call per recipient
 		for _, rc := range recipients.Chunk(c) {
 			to, local := rc.(*session)
@@ -313,13 +331,18 @@ func (rm *realm) fanout(ev *wamp.Event, recipients realms.Recipients, aud *audie
 				f = transport.NewFrame(data, to.binary)
 				frames[to.encoding] = f
 			}
-			// An error means the subscriber is closing; the transport logged why.
-			if to.peer.SendFrame(f) == nil {
+			// Any other error means the subscriber is closing; the
+			// transport logged why.
+			switch err := to.peer.SendFrame(f); {
+			case err == nil:
 				sent++
+			case errors.Is(err, transport.ErrTooLarge):
+				tooLarge++
 			}
 		}
 	}
 	rm.stats.MessagesOut.add(wamp.EVENT, sent)
 	rm.stats.ConversionFailures.Add(uint64(unconverted))
-	return unconverted
+	rm.stats.TooLarge.Add(uint64(tooLarge))
+	return undelivered{unconverted: unconverted, tooLarge: tooLarge}
 }

@@ -391,7 +391,7 @@ func (r *Router) allRealms() []*realm {
 func joinEnvelope(s *session) *wire.Envelope {
 	return &wire.Envelope{Kind: wire.KindJoin, Realm: string(s.realm.Name), Session: uint64(s.id), AuthID: s.authid, AuthRole: s.authrole,
 		AuthMethod: s.authmethod, AuthProvider: s.authprovider, Serializer: s.peer.Serializer().Name(),
-		Roles: s.roles, Joined: s.joined.UnixMilli()}
+		Roles: s.roles, Joined: s.joined.UnixMilli(), Transport: s.peer.Info().Transport}
 }
 
 func registerEnvelope(s *session, reg *realms.Registration) *wire.Envelope {
@@ -649,7 +649,7 @@ func (l *clusterLink) applyPublish(rm *realm, e *wire.Envelope) {
 // nodes that have a matching subscriber (every node if it is retained).
 // confirmed, if set, is called once they have all delivered it (or after
 // the node timeout).
-func (l *clusterLink) forwardPublish(rm *realm, targets []string, p publication, failed int, delivered func(failed int)) {
+func (l *clusterLink) forwardPublish(rm *realm, targets []string, p publication, failed undelivered, delivered func(failed undelivered)) {
 	topic := p.topic // for the closures below, which would move p to the heap
 	var confirmed func()
 	if delivered != nil {

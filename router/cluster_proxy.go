@@ -67,7 +67,7 @@ func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *prox
 		joined: time.UnixMilli(e.Joined), roles: wamp.Dict(e.Roles),
 		invocations: make(map[wamp.ID]*invocation), testaments: make(map[string][]testament),
 	}, node: n.id, regs: make(map[wamp.ID]wamp.ID)}
-	p.peer = &clusterPeer{l: l, node: n.id, realm: e.Realm, id: id, ser: ser, done: make(chan struct{})}
+	p.peer = &clusterPeer{l: l, node: n.id, realm: e.Realm, id: id, ser: ser, transport: e.Transport, done: make(chan struct{})}
 	p.established.Store(true)
 	n.proxies[id] = p
 	rm.Join(p)
@@ -219,8 +219,11 @@ type clusterPeer struct {
 	realm string
 	id    wamp.ID
 	ser   serializers.Serializer
-	once  sync.Once
-	done  chan struct{}
+	// transport is the session's own, on its node ("" from a node that
+	// does not say).
+	transport string
+	once      sync.Once
+	done      chan struct{}
 }
 
 var _ transport.Peer = (*clusterPeer)(nil)
@@ -277,5 +280,5 @@ func (p *clusterPeer) Done() <-chan struct{} { return p.done }
 func (p *clusterPeer) Established() {}
 
 func (p *clusterPeer) Info() transport.Info {
-	return transport.Info{RemoteAddr: "cluster node " + p.node, Subprotocol: p.ser.Subprotocol()}
+	return transport.Info{Transport: p.transport, RemoteAddr: "cluster node " + p.node, Subprotocol: p.ser.Subprotocol()}
 }

@@ -236,6 +236,10 @@ func (s *session) route(c *callRequest) {
 				"the call's arguments cannot be carried to the callee, which uses %s: %v", callee.peer.Serializer().Name(), err))
 			return
 		}
+		if tooLarge(err) {
+			s.sendError(wamp.CALL, m.Request, wamp.ErrPayloadSizeExceeded, "the call is larger than the callee's transport accepts: "+err.Error())
+			return
+		}
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "call could not be delivered to the callee: "+err.Error())
 	}
 }
@@ -282,25 +286,27 @@ func (s *session) callChunk(inv *invocation, m *wamp.Call, more bool) {
 	err := inv.callee.send(&wamp.Invocation{Request: inv.id, Registration: inv.registration, Details: details, Payload: m.Payload})
 	switch {
 	case cannotConvert(err):
-		s.r.abandonCall(inv, fmt.Sprintf("a chunk of the call's arguments cannot be carried to the callee, which uses %s: %v",
+		s.r.abandonCall(inv, wamp.ErrInvalidArgument, fmt.Sprintf("a chunk of the call's arguments cannot be carried to the callee, which uses %s: %v",
 			inv.callee.peer.Serializer().Name(), err))
+	case tooLarge(err):
+		s.r.abandonCall(inv, wamp.ErrPayloadSizeExceeded, "a chunk of the call is larger than the callee's transport accepts: "+err.Error())
 	case err != nil:
 		s.logger().Debug("chunk of a progressive call not delivered", "error", err)
 	}
 }
 
 // abandonCall ends a call whose messages cannot be carried between its
-// caller's and its callee's serializers: the caller gets ERROR
-// wamp.error.invalid_argument saying why, and the callee, if it can be
-// canceled, an INTERRUPT.
-func (r *Router) abandonCall(inv *invocation, why string) {
+// caller and its callee (their serializers, a transport's maximum message
+// length): the caller gets ERROR uri saying why, and the callee, if it can
+// be canceled, an INTERRUPT with uri as its reason.
+func (r *Router) abandonCall(inv *invocation, uri wamp.URI, why string) {
 	if inv.callee.takeInvocation(inv.id) == nil {
 		return // answered meanwhile
 	}
 	inv.caller.endCall(inv)
-	inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrInvalidArgument, why)
+	inv.caller.sendError(wamp.CALL, inv.request, uri, why)
 	if inv.callee.canCancel() {
-		_ = inv.callee.send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": cancelKillNoWait, "reason": string(wamp.ErrInvalidArgument)}})
+		_ = inv.callee.send(&wamp.Interrupt{Request: inv.id, Options: wamp.Dict{"mode": cancelKillNoWait, "reason": string(uri)}})
 	}
 }
 
@@ -331,8 +337,8 @@ func (s *member) handleYield(m *wamp.Yield) end {
 			s.logger().Debug("progressive YIELD ignored: the caller did not ask for progress", "request", uint64(m.Request))
 		default:
 			err := inv.caller.send(&wamp.Result{Request: inv.request, Details: wamp.Dict{"progress": true}, Payload: m.Payload})
-			if cannotConvert(err) {
-				s.r.abandonCall(inv, unconvertibleAnswer("a progressive result", inv.caller, err))
+			if cannotConvert(err) || tooLarge(err) {
+				s.r.abandonCall(inv, undeliverableURI(err), undeliverableAnswer("a progressive result", inv.caller, err))
 			}
 		}
 		return goOn
@@ -344,15 +350,29 @@ func (s *member) handleYield(m *wamp.Yield) end {
 	}
 	inv.caller.endCall(inv)
 	err := inv.caller.send(&wamp.Result{Request: inv.request, Payload: m.Payload}) // nil Details encode as {}
-	if cannotConvert(err) {
-		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrInvalidArgument, unconvertibleAnswer("the result", inv.caller, err))
+	if cannotConvert(err) || tooLarge(err) {
+		inv.caller.sendError(wamp.CALL, inv.request, undeliverableURI(err), undeliverableAnswer("the result", inv.caller, err))
 	}
 	return goOn
 }
 
-// unconvertibleAnswer says why a callee's answer cannot reach its caller.
-func unconvertibleAnswer(what string, caller *session, err error) string {
+// undeliverableAnswer says why a callee's answer cannot reach its caller:
+// its serializer cannot carry it, or its transport takes no message that
+// large.
+func undeliverableAnswer(what string, caller *session, err error) string {
+	if tooLarge(err) {
+		return fmt.Sprintf("%s of the call is larger than your transport accepts: %v", what, err)
+	}
 	return fmt.Sprintf("%s of the call cannot be carried to you in %s: %v", what, caller.peer.Serializer().Name(), err)
+}
+
+// undeliverableURI is the error a caller gets for an answer it could not be
+// sent: wamp.error.payload_size_exceeded or wamp.error.invalid_argument.
+func undeliverableURI(err error) wamp.URI {
+	if tooLarge(err) {
+		return wamp.ErrPayloadSizeExceeded
+	}
+	return wamp.ErrInvalidArgument
 }
 
 // handleError routes a callee's ERROR for an invocation back to the caller.
@@ -367,9 +387,9 @@ func (s *member) handleError(m *wamp.Error) end {
 	}
 	inv.caller.endCall(inv)
 	err := inv.caller.send(&wamp.Error{Type: wamp.CALL, Request: inv.request, Details: m.Details, Error: m.Error, Payload: m.Payload})
-	if cannotConvert(err) {
-		inv.caller.sendError(wamp.CALL, inv.request, wamp.ErrInvalidArgument,
-			unconvertibleAnswer("the callee's error "+string(m.Error), inv.caller, err))
+	if cannotConvert(err) || tooLarge(err) {
+		inv.caller.sendError(wamp.CALL, inv.request, undeliverableURI(err),
+			undeliverableAnswer("the callee's error "+string(m.Error), inv.caller, err))
 	}
 	return goOn
 }

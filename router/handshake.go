@@ -124,7 +124,7 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 	s.established.Store(true)
 	s.r.cluster().joined(s) // known on every node before the client is
 	s.peer.Established()
-	_ = s.send(&wamp.Welcome{Session: s.id, Details: wamp.Dict{
+	err := s.send(&wamp.Welcome{Session: s.id, Details: wamp.Dict{
 		"roles":        welcomeRoles(),
 		"realm":        string(rm.Name),
 		"authid":       s.authid,
@@ -133,6 +133,9 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		"authprovider": s.authprovider,
 		"agent":        Agent,
 	}})
+	if tooLarge(err) { // the client cannot take its WELCOME: it cannot take part
+		s.peer.Close(transport.ClosePolicyViolation, "WELCOME larger than the client accepts")
+	}
 	rm.metaEvent("wamp.session.on_join", s.sessionInfo())
 	s.r.stats.SessionsJoined.Add(1)
 	s.logger().Info("session joined", "authrole", s.authrole)

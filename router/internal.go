@@ -53,8 +53,10 @@ func (p *localPeer) Serializer() serializers.Serializer {
 }
 func (p *localPeer) Close(transport.CloseCode, string) { p.closed.Do(func() { close(p.done) }) }
 func (p *localPeer) Done() <-chan struct{}             { return p.done }
-func (p *localPeer) Info() transport.Info              { return transport.Info{RemoteAddr: "junction"} }
-func (p *localPeer) Established()                      {}
+func (p *localPeer) Info() transport.Info {
+	return transport.Info{Transport: "internal", RemoteAddr: "junction"}
+}
+func (p *localPeer) Established() {}
 
 // callInternal calls procedure in realm rm on behalf of the router and
 // waits for the result, or ctx.

@@ -36,7 +36,7 @@ type clusterLayer interface {
 	// it is retained). delivered, if set, is called with failed once they
 	// have all delivered it (or after the node timeout; at once on a single
 	// node).
-	forwardPublish(rm *realm, nodes []string, p publication, failed int, delivered func(failed int))
+	forwardPublish(rm *realm, nodes []string, p publication, failed undelivered, delivered func(failed undelivered))
 	// answer sends callee s's YIELD or ERROR of an INVOCATION to the node
 	// that owns the call, if another node does, and reports whether it did.
 	answer(s *session, m wamp.Message) bool
@@ -61,7 +61,7 @@ func (singleNode) flushed(*session, string)                        {}
 func (singleNode) answer(*session, wamp.Message) bool              { return false }
 func (singleNode) newRealm(*realm)                                 {}
 func (singleNode) keepsRealms() bool                               { return false }
-func (singleNode) forwardPublish(_ *realm, _ []string, _ publication, failed int, delivered func(int)) {
+func (singleNode) forwardPublish(_ *realm, _ []string, _ publication, failed undelivered, delivered func(undelivered)) {
 	if delivered != nil {
 		delivered(failed)
 	}

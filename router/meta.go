@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -75,7 +76,9 @@ func (s *session) callMeta(m *wamp.Call) bool {
 		_ = s.send(&wamp.Error{Type: wamp.CALL, Request: m.Request, Details: wamp.Dict{}, Error: rerr.URI, Payload: wamp.Values(rerr.Args, nil)})
 		return true
 	}
-	_ = s.send(&wamp.Result{Request: m.Request, Details: wamp.Dict{}, Payload: wamp.Values(res, nil)})
+	if err := s.send(&wamp.Result{Request: m.Request, Details: wamp.Dict{}, Payload: wamp.Values(res, nil)}); tooLarge(err) {
+		s.sendError(wamp.CALL, m.Request, wamp.ErrPayloadSizeExceeded, "the result is larger than your transport accepts: "+err.Error())
+	}
 	return true
 }
 
@@ -113,7 +116,7 @@ func (s *member) sessionInfo() wamp.Dict {
 	return wamp.Dict{
 		"session": uint64(s.id), "authid": s.authid, "authrole": s.authrole,
 		"authmethod": s.authmethod, "authprovider": s.authprovider,
-		"transport": wamp.Dict{"type": "websocket", "protocol": info.Subprotocol, "peer": info.RemoteAddr},
+		"transport": wamp.Dict{"type": cmp.Or(info.Transport, "websocket"), "protocol": info.Subprotocol, "peer": info.RemoteAddr},
 	}
 }
 

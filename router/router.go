@@ -373,6 +373,11 @@ type Stats struct {
 	// ConversionFailures counts messages whose payload a receiver's
 	// serializer could not carry (msgpack's NaN to JSON, for instance).
 	ConversionFailures atomic.Uint64
+	// TooLarge counts messages larger than the receiver's transport
+	// accepts (a RawSocket client announces its maximum): not sent, their
+	// sender answered wamp.error.payload_size_exceeded where it waits for
+	// an answer.
+	TooLarge atomic.Uint64
 	// ClusterNodesDropped counts cluster nodes dropped (goodbye or silence).
 	ClusterNodesDropped atomic.Uint64
 
@@ -432,15 +437,16 @@ func (r *Router) PendingInvocations() int {
 type SessionKey struct {
 	Realm      string
 	Serializer string
+	Transport  string // transport.Info.Transport
 }
 
-// SessionCounts counts the established sessions by realm and serializer,
+// SessionCounts counts the established sessions by realm, serializer and transport,
 // for exporters (it takes the session set's lock once, not per message).
 func (r *Router) SessionCounts() map[SessionKey]int {
 	counts := make(map[SessionKey]int)
 	for _, s := range r.liveSessions() {
 		if s.established.Load() && !s.internal {
-			counts[SessionKey{Realm: string(s.realm.Name), Serializer: s.peer.Serializer().Name()}]++
+			counts[SessionKey{Realm: string(s.realm.Name), Serializer: s.peer.Serializer().Name(), Transport: s.peer.Info().Transport}]++
 		}
 	}
 	return counts

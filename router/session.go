@@ -434,8 +434,14 @@ func (s *member) takeInvocation(id wamp.ID) *invocation {
 func (s *member) send(m wamp.Message) error {
 	s.r.stats.MessagesOut.add(m.MessageType(), 1)
 	err := s.peer.Send(m)
-	if cannotConvert(err) {
+	switch {
+	case cannotConvert(err):
 		s.conversionFailed(m.MessageType(), err)
+	case tooLarge(err):
+		s.r.stats.TooLarge.Add(1)
+		if ok, held := s.r.warnings.Allow("too large " + s.address); ok {
+			s.logger().Warn("message larger than this session's transport accepts, not sent", "type", m.MessageType(), "error", err, "held_back", held)
+		}
 	}
 	return err
 }
@@ -444,6 +450,12 @@ func (s *member) send(m wamp.Message) error {
 // cannot be carried by the receiver's serializer: msgpack's NaN to JSON,
 // for instance. The sender of the payload gets an ERROR for it.
 func cannotConvert(err error) bool { return errors.Is(err, serializers.ErrUnconvertible) }
+
+// tooLarge reports whether err from Send means the message is larger than
+// the receiver's transport accepts (a RawSocket client's maximum): it was
+// not sent, the peer is still open, and the sender of the payload gets
+// ERROR wamp.error.payload_size_exceeded for it.
+func tooLarge(err error) bool { return errors.Is(err, transport.ErrTooLarge) }
 
 // conversionFailed counts a message s's serializer cannot carry and logs
 // it at warn, at most once per interval for s's address.

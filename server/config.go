@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"io"
+	"io/fs"
 	"log/slog"
 	"reflect"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/junction-wamp/junction/internal/logclip"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/transport/rawsocket"
 	"github.com/junction-wamp/junction/transport/websocket"
 )
 
@@ -64,6 +66,10 @@ type Config struct {
 	// of Router.LimitWarningInterval; a non-zero one is taken as it is,
 	// its zero fields getting the websocket package's defaults.
 	WebSocket websocket.Config
+	// RawSocket configures WAMP over RawSocket: on Listen beside HTTP and
+	// WebSocket (on by default), on a TCP listener of its own, on a Unix
+	// socket.
+	RawSocket RawSocketConfig
 	// Web serves static files beside the WebSocket endpoint.
 	Web WebConfig
 	// Metrics serves Prometheus metrics.
@@ -71,6 +77,32 @@ type Config struct {
 	// Cluster, if not nil, makes the server a node of a cluster (package
 	// cluster), joined when Serve starts. Nil: a single node.
 	Cluster *cluster.Config
+}
+
+// RawSocketConfig is where and how WAMP over RawSocket is served.
+type RawSocketConfig struct {
+	// NotShared turns RawSocket off on Listen. By default (false) a
+	// connection to Listen whose first octet is 0x7F (the RawSocket magic,
+	// which no HTTP request starts with) is RawSocket, over TLS too when
+	// TLSCert is set: one port serves HTTP, WebSocket and RawSocket.
+	NotShared bool
+	// Listen is a host:port of RawSocket's own. "": none.
+	Listen string
+	// TLS serves Listen over TLS, with the server's certificate and client
+	// CA (TLSCert, TLSClientCA): rss://. Requires TLSCert.
+	TLS bool
+	// Unix is the path of a Unix domain socket to serve RawSocket on; a
+	// stale socket file left there is replaced, one a process listens on
+	// is an error. "": none.
+	Unix string
+	// UnixMode is the socket file's permission bits. Default 0660.
+	UnixMode fs.FileMode
+	// Transport configures the protocol. Its zero fields take the values
+	// of WebSocket's (queue bounds, slow-consumer timeout, write, ping and
+	// pong timeouts, handshake message size, max message size up to the
+	// 16 MiB RawSocket can announce), then the rawsocket package's
+	// defaults.
+	Transport rawsocket.Config
 }
 
 // WebConfig is where static files are served from.
@@ -111,6 +143,7 @@ const (
 	defaultLogFormat  = "text"
 	defaultConns      = 100_000
 	defaultConnsPerIP = 1_000
+	defaultUnixMode   = 0o660
 )
 
 // DefaultConfig returns the zero Config with its defaults filled in: what
@@ -145,6 +178,8 @@ func (c Config) withDefaults() Config {
 	if reflect.ValueOf(c.Connections).IsZero() {
 		c.Connections = transport.ListenerLimits{Connections: defaultConns, ConnectionsPerAddress: defaultConnsPerIP, WarningInterval: warn}
 	}
+	c.RawSocket.UnixMode = cmp.Or(c.RawSocket.UnixMode, defaultUnixMode)
+	c.RawSocket.Transport = RawSocketTransport(c.RawSocket.Transport, c.WebSocket)
 	c.Web.Prefix = cmp.Or(c.Web.Prefix, defaultWebPrefix)
 	if c.Metrics.Off {
 		c.Metrics = MetricsConfig{Off: true}
@@ -164,4 +199,33 @@ func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 		h = slog.NewJSONHandler(w, opts)
 	}
 	return slog.New(logclip.New(h, cmp.Or(cfg.LogMaxField, defaultMaxField)))
+}
+
+// RawSocketTransport is what the zero fields of RawSocketConfig.Transport
+// become beside the WebSocket config ws: those WebSocket has too take ws's
+// values (or the websocket package's defaults), one set of limits for both
+// transports unless RawSocket's are set; the others the rawsocket
+// package's defaults.
+func RawSocketTransport(rs rawsocket.Config, ws websocket.Config) rawsocket.Config {
+	d, rd := websocket.DefaultConfig(), rawsocket.DefaultConfig()
+	if len(rs.Serializers) == 0 {
+		rs.Serializers = rd.Serializers
+	}
+	rs.HandshakeTimeout = cmp.Or(rs.HandshakeTimeout, rd.HandshakeTimeout)
+	rs.MinClientLength = cmp.Or(rs.MinClientLength, rd.MinClientLength)
+	or := func(v, def time.Duration) time.Duration { return cmp.Or(v, def) }
+	rs.QueueMessages = cmp.Or(rs.QueueMessages, ws.QueueMessages, d.QueueMessages)
+	rs.QueueBytes = cmp.Or(rs.QueueBytes, ws.QueueBytes, d.QueueBytes)
+	rs.SlowConsumerTimeout = or(rs.SlowConsumerTimeout, or(ws.SlowConsumerTimeout, d.SlowConsumerTimeout))
+	rs.WriteTimeout = or(rs.WriteTimeout, or(ws.WriteTimeout, d.WriteTimeout))
+	rs.PingInterval = or(rs.PingInterval, or(ws.PingInterval, d.PingInterval))
+	rs.PongTimeout = or(rs.PongTimeout, or(ws.PongTimeout, d.PongTimeout))
+	rs.WarningInterval = or(rs.WarningInterval, or(ws.WarningInterval, d.WarningInterval))
+	if rs.HandshakeReadLimit == 0 {
+		rs.HandshakeReadLimit = int(min(cmp.Or(ws.HandshakeReadLimit, d.HandshakeReadLimit), rawsocket.MaxLength))
+	}
+	if rs.ReadLimit == 0 {
+		rs.ReadLimit = int(min(max(cmp.Or(ws.ReadLimit, d.ReadLimit), rawsocket.MinLength), rawsocket.MaxLength))
+	}
+	return rs
 }

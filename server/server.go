@@ -36,6 +36,7 @@ import (
 	"github.com/junction-wamp/junction/metrics"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/transport/rawsocket"
 	"github.com/junction-wamp/junction/transport/websocket"
 )
 
@@ -48,6 +49,10 @@ type Options struct {
 	// Listening, if set, is called with the bound address once Serve
 	// accepts connections.
 	Listening func(addr string)
+	// RawSocketListening, if set, is called with the network ("tcp",
+	// "unix") and address of each RawSocket listener of its own
+	// (RawSocketConfig.Listen, Unix) once Serve accepts on it.
+	RawSocketListening func(network, addr string)
 }
 
 // Server is the router and its WebSocket transport, built from one Config.
@@ -58,18 +63,21 @@ type Server struct {
 	log       *slog.Logger
 	version   string
 	listening func(addr string)
+	rsListen  func(network, addr string)
 	router    *router.Router
 	ws        *websocket.Server
+	rs        *rawsocket.Server
 	served    atomic.Bool
 
-	mu     sync.Mutex
-	closed bool                     // Shutdown has begun
-	node   *cluster.Node            // nil: a single node
-	conns  *transport.ListenerStats // nil until Serve limits a listener
-	hs     *http.Server             // nil until Serve serves
-	mhs    *http.Server             // the metrics' own server, if any
-	certs  *certReloader            // nil until the TLS certificate is loaded
-	tls    *tls.Config
+	mu      sync.Mutex
+	closed  bool                     // Shutdown has begun
+	node    *cluster.Node            // nil: a single node
+	conns   *transport.ListenerStats // nil until Serve limits a listener
+	limiter *transport.Limiter       // the connection limits of every listener
+	hs      *http.Server             // nil until Serve serves
+	mhs     *http.Server             // the metrics' own server, if any
+	certs   *certReloader            // nil until the TLS certificate is loaded
+	tls     *tls.Config
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -86,13 +94,21 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	ws, err := websocket.NewServer(cfg.WebSocket, r, websocket.Options{Logger: logger, Ready: r.Serving})
+	var rs *rawsocket.Server
+	if err == nil {
+		rs, err = rawsocket.NewServer(cfg.RawSocket.Transport, r, rawsocket.Options{Logger: logger})
+	}
+	if err == nil && cfg.RawSocket.TLS && cfg.TLSCert == "" {
+		err = errors.New("rawsocket.tls needs server.tls_cert and server.tls_key")
+	}
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = r.Shutdown(ctx) // no sessions yet
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: logger, version: cmp.Or(opts.Version, "dev"), listening: opts.Listening, router: r, ws: ws}, nil
+	return &Server{cfg: cfg, log: logger, version: cmp.Or(opts.Version, "dev"), listening: opts.Listening,
+		rsListen: opts.RawSocketListening, router: r, ws: ws, rs: rs}, nil
 }
 
 // Router returns the server's router.
@@ -145,25 +161,35 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.joinCluster(); err != nil {
 		return fail(err)
 	}
-	ln = s.limitConnections(ln)
+	ln = s.limitConnections(ln, nil)
 	scheme := "ws"
+	var tc *tls.Config
 	if s.cfg.TLSCert != "" {
-		tc, err := s.TLSConfig()
-		if err != nil {
+		var err error
+		if tc, err = s.TLSConfig(); err != nil {
 			return fail(err)
 		}
 		ln = tls.NewListener(ln, tc)
 		scheme = "wss"
 	}
-	mhs, err := s.serveMetrics()
+	if !s.cfg.RawSocket.NotShared {
+		ln = rawsocket.Shared(ln, s.rs, s.cfg.ReadHeaderTimeout)
+	}
+	rsLns, err := s.rawSocketListeners(tc)
 	if err != nil {
 		return fail(err)
 	}
+	mhs, err := s.serveMetrics()
+	if err != nil {
+		closeAll(rsLns)
+		return fail(err)
+	}
 	hs := &http.Server{
-		Handler:           s.handler(),
+		Handler:           withTLSState(s.handler()),
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ConnContext:       connContext,
 	}
 	s.mu.Lock()
 	closed = s.closed
@@ -177,15 +203,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if node != nil {
 			node.Close()
 		}
+		closeAll(rsLns)
 		_ = ln.Close()
 		return nil
 	}
-	served := make(chan error, 1)
+	served := make(chan error, 1+len(rsLns))
 	go func() { served <- hs.Serve(ln) }()
+	for _, l := range rsLns {
+		go func() { served <- s.rs.Serve(l) }()
+	}
 
 	addr := ln.Addr().String()
 	s.log.Info("junction listening", "addr", addr, "path", s.cfg.WebSocket.Path,
-		"realms", s.realmNames(), "serializers", s.cfg.WebSocket.Serializers, "version", s.version, "scheme", scheme)
+		"realms", s.realmNames(), "serializers", s.cfg.WebSocket.Serializers, "version", s.version, "scheme", scheme,
+		"rawsocket", !s.cfg.RawSocket.NotShared)
+	for _, l := range rsLns {
+		s.log.Info("rawsocket listening", "network", l.Addr().Network(), "addr", l.Addr().String(),
+			"tls", l.Addr().Network() == "tcp" && s.cfg.RawSocket.TLS, "serializers", s.rs.Config().Serializers)
+		if s.rsListen != nil {
+			s.rsListen(l.Addr().Network(), l.Addr().String())
+		}
+	}
 	if s.cfg.Web.Dir != "" {
 		s.log.Info("serving static files", "dir", s.cfg.Web.Dir, "prefix", s.cfg.Web.Prefix)
 	}
@@ -231,7 +269,7 @@ func (s *Server) handler() http.Handler {
 		s.mu.Lock()
 		conns := s.conns
 		s.mu.Unlock()
-		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, s.ws, conns))
+		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.ws, s.rs))
 	}
 	return mux
 }
@@ -257,7 +295,7 @@ func (s *Server) serveMetricsAt() (*http.Server, string, error) {
 	conns := s.conns
 	s.mu.Unlock()
 	mux := http.NewServeMux()
-	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, s.ws, conns))
+	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.ws, s.rs))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { _ = hs.Serve(ln) }()
@@ -336,9 +374,10 @@ func (s *Server) shutdown(ctx context.Context) error {
 	hs, mhs, node := s.hs, s.mhs, s.node
 	s.mu.Unlock()
 	rerr := s.router.Shutdown(ctx)
-	werr := s.ws.Shutdown(ctx)
+	werr := errors.Join(s.ws.Shutdown(ctx), s.rs.Shutdown(ctx))
 	if werr != nil {
 		s.ws.CloseAll(transport.CloseGoingAway, "router shutting down")
+		s.rs.CloseAll()
 	}
 	var herr error
 	if hs != nil {
@@ -387,9 +426,17 @@ func (s *Server) joinCluster() error {
 }
 
 // limitConnections bounds the connections ln holds (Config.Connections),
-// trusted proxies exempt from the per-address bound. The total is lowered
-// to what the file descriptor limit leaves room for.
-func (s *Server) limitConnections(ln net.Listener) net.Listener {
+// trusted proxies exempt from the per-address bound, counted with those of
+// every other listener of the server. The total is lowered to what the
+// file descriptor limit leaves room for. refused, if set, answers a
+// connection past the limits (transport.Limiter.Listener).
+func (s *Server) limitConnections(ln net.Listener, refused func(net.Conn)) net.Listener {
+	s.mu.Lock()
+	lim := s.limiter
+	s.mu.Unlock()
+	if lim != nil {
+		return lim.Listener(ln, refused)
+	}
 	limits := s.cfg.Connections
 	limits.Exempt = s.ws.TrustedProxy
 	if fds, ok := fileLimit(); ok {
@@ -400,11 +447,11 @@ func (s *Server) limitConnections(ln net.Listener) net.Listener {
 			limits.Connections = max(room, 1)
 		}
 	}
-	ln, conns := transport.LimitListener(ln, limits, s.log)
+	lim = transport.NewLimiter(limits, s.log)
 	s.mu.Lock()
-	s.conns = conns
+	s.limiter, s.conns = lim, lim.Stats()
 	s.mu.Unlock()
-	return ln
+	return lim.Listener(ln, refused)
 }
 
 // fdReserve is how many file descriptors are kept for what is not a client

@@ -57,10 +57,19 @@ var (
 	// ErrSlowConsumer: the peer's outbound queue stayed over its bound; the peer
 	// is being closed and the message was not queued.
 	ErrSlowConsumer = errors.New("transport: slow consumer")
+	// ErrTooLarge is wrapped by the error of a Send or SendFrame whose
+	// message is larger than the peer accepts (a RawSocket client announces
+	// its maximum in the handshake). The message is not queued and the
+	// peer stays open: the router answers whoever sent it
+	// (wamp.error.payload_size_exceeded), as for ErrUnconvertible.
+	ErrTooLarge = errors.New("transport: message larger than the peer accepts")
 )
 
 // Info describes the connection a peer came in on.
 type Info struct {
+	// Transport names the transport: "websocket", "rawsocket", "local"
+	// (in-process). The session meta API reports it.
+	Transport string
 	// RemoteAddr is the client's address: the connection's peer, or, behind
 	// a trusted proxy, the address it forwarded (X-Forwarded-For).
 	RemoteAddr  string
@@ -189,3 +198,30 @@ type ProtocolError struct {
 
 func (e *ProtocolError) Error() string { return "transport: " + e.Err.Error() }
 func (e *ProtocolError) Unwrap() error { return e.Err }
+
+// Counters are a transport's counters, as the metrics read them.
+type Counters struct {
+	Transport   string // "websocket", "rawsocket"
+	Connections int64  // sessions' connections open now
+	Accepted    uint64 // handshakes accepted
+	Refused     uint64 // handshakes refused
+	// SlowConsumerDisconnects counts the connections closed because their
+	// outbound queue stayed over its bound, or a write stayed stuck.
+	SlowConsumerDisconnects uint64
+	BytesIn, BytesOut       uint64
+	// TooBig and TooBigHandshake count the messages over the read limits
+	// after and before the session was established; their config keys
+	// name the limits.
+	TooBig, TooBigHandshake       uint64
+	TooBigKey, TooBigHandshakeKey string
+	InvalidUTF8                   uint64 // text frames that were not UTF-8 (WebSocket)
+	// QueueHighMsgs and QueueHighBytes are the deepest any outbound queue
+	// has been; PendingMsgs and PendingBytes what the queues hold now.
+	QueueHighMsgs, QueueHighBytes int64
+	PendingMsgs, PendingBytes     int64
+}
+
+// Metered is a transport whose counters the metrics read.
+type Metered interface {
+	Counters() Counters
+}

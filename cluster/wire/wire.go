@@ -46,6 +46,7 @@ type Envelope struct {
 	Serializer   string         `msgpack:"z,omitempty"`
 	Roles        map[string]any `msgpack:"ro,omitempty"`
 	Joined       int64          `msgpack:"j,omitempty"`
+	Transport    string         `msgpack:"tr,omitempty"` // transport.Info.Transport; "" from older nodes
 
 	// KindRegister, KindUnregister
 	Procedure      string `msgpack:"p,omitempty"`

@@ -188,7 +188,7 @@ func Pipe(cfg Config) (*Peer, *Client, error) {
 	}
 	p := &Peer{
 		cfg: cfg, ser: ser,
-		info:    transport.Info{RemoteAddr: cfg.RemoteAddr, Subprotocol: ser.Subprotocol()},
+		info:    transport.Info{Transport: "local", RemoteAddr: cfg.RemoteAddr, Subprotocol: ser.Subprotocol()},
 		in:      make(chan wamp.Message, 16),
 		out:     make(chan wamp.Message),
 		closing: make(chan struct{}),

@@ -203,6 +203,22 @@ func withDefaults(cfg Config) Config {
 // Stats returns the transport's counters.
 func (s *Server) Stats() *Stats { return &s.stats }
 
+// Counters reads the counters for the metrics (transport.Metered).
+func (s *Server) Counters() transport.Counters {
+	c := transport.Counters{
+		Transport: "websocket", Connections: s.stats.Connections.Load(),
+		Accepted: s.stats.Accepted.Load(), Refused: s.stats.Refused.Load(),
+		SlowConsumerDisconnects: s.stats.SlowConsumerDisconnects.Load(),
+		BytesIn:                 s.stats.BytesIn.Load(), BytesOut: s.stats.BytesOut.Load(),
+		TooBig: s.stats.TooBig.Load(), TooBigHandshake: s.stats.TooBigHandshake.Load(),
+		TooBigKey: "websocket.max_message_size", TooBigHandshakeKey: "websocket.max_handshake_message_size",
+		InvalidUTF8: s.stats.InvalidUTF8.Load(),
+	}
+	c.QueueHighMsgs, c.QueueHighBytes = s.QueueHighWater()
+	c.PendingMsgs, c.PendingBytes = s.Pending()
+	return c
+}
+
 // Handler serves the WebSocket endpoint at the configured path and GET /healthz.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -248,12 +264,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := transport.Info{
-		RemoteAddr: s.clientAddr(r), Subprotocol: ser.Subprotocol(),
+		Transport: "websocket", RemoteAddr: s.clientAddr(r), Subprotocol: ser.Subprotocol(),
 		Compression: !s.cfg.DisableCompression && compressionOffered(r),
 		Origin:      r.Header.Get("Origin"),
 	}
-	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		info.ClientCert = r.TLS.VerifiedChains[0][0].Subject.CommonName
+	if cn, ok := transport.ClientCertName(r.TLS); ok {
+		info.ClientCert = cn
 	}
 	// The session runs on a goroutine of its own so that this one, with the
 	// HTTP server's frames and request on its stack, can end: an idle

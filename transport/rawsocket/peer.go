@@ -1,0 +1,482 @@
+package rawsocket
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/junction-wamp/junction/serializers"
+	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// peer is one RawSocket connection carrying one WAMP session, after the
+// handshake. Like a WebSocket peer it costs an idle connection one
+// goroutine (the session's, blocked in a read) and its read buffer: the
+// writer runs only while there is something to write, and the keepalive is
+// a timer.
+type peer struct {
+	s       *Server
+	conn    net.Conn // reads, deadlines, close
+	wconn   net.Conn // writes: the TCP or Unix connection itself (writev), or conn (TLS)
+	vectors bool     // wconn takes writev
+	br      *bufio.Reader
+	ser     serializers.Serializer
+	info    transport.Info
+	q       *transport.Queue
+	sendMax int // the largest message the client accepts
+
+	// limit is the largest message read: the handshake limit until
+	// Established, then ReadLimit. Only the read goroutine uses them.
+	limit       int
+	established bool
+
+	heard atomic.Bool // a frame came in since the keepalive last looked
+	ping  *time.Timer
+	// pinged: the keepalive sent a PING and waits to hear from the peer.
+	// Only the timer's function touches it.
+	pinged bool
+
+	writing  atomic.Bool // a writer goroutine is running or starting
+	wmu      sync.Mutex  // held while a batch, a PONG or a PING is written
+	failed   bool        // under wmu: a write failed, the connection is abandoned
+	deadline time.Time   // under wmu: the write deadline set on conn
+
+	closeOnce  sync.Once
+	discard    bool          // close without flushing (slow consumer)
+	closing    chan struct{} // Close was called
+	readerDone chan struct{} // the session's reads are over
+	done       chan struct{} // the connection is closed
+}
+
+var _ transport.Peer = (*peer)(nil)
+
+func (s *Server) newPeer(c net.Conn, br *bufio.Reader, ser serializers.Serializer, sendMax int, info transport.Info) *peer {
+	p := &peer{
+		s: s, conn: c, wconn: c, br: br, ser: ser, info: info, sendMax: sendMax,
+		limit:      s.cfg.HandshakeReadLimit,
+		closing:    make(chan struct{}),
+		readerDone: make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	switch u := transport.Unwrap(c).(type) {
+	case *net.TCPConn, *net.UnixConn:
+		p.wconn, p.vectors = u, true
+	}
+	p.q = transport.NewQueue(transport.QueueLimits{
+		Messages: s.cfg.QueueMessages, Bytes: s.cfg.QueueBytes, SlowTimeout: s.cfg.SlowConsumerTimeout,
+	}, p.slow)
+	p.ping = time.AfterFunc(time.Duration(math.MaxInt64), p.keepalive)
+	p.ping.Reset(s.cfg.PingInterval)
+	return p
+}
+
+// Established lifts the handshake read limit (transport.Peer).
+func (p *peer) Established() { p.limit, p.established = p.s.cfg.ReadLimit, true }
+
+// Recv reads the next WAMP message, answering PINGs on the way.
+func (p *peer) Recv() (wamp.Message, error) {
+	for {
+		typ, data, err := ReadFrame(p.br, p.limit)
+		if err != nil {
+			return nil, p.readError(err)
+		}
+		p.heard.Store(true)
+		p.s.stats.BytesIn.Add(uint64(len(data) + HeaderLen))
+		switch typ {
+		case FramePing:
+			if err := p.pong(data); err != nil {
+				return nil, err
+			}
+			continue
+		case FramePong:
+			continue
+		}
+		m, err := p.ser.Decode(data)
+		if err != nil {
+			return nil, &transport.ProtocolError{Code: transport.CloseProtocolError, Err: err}
+		}
+		return m, nil
+	}
+}
+
+func (p *peer) readError(err error) error {
+	var tl *TooLargeError
+	switch {
+	case errors.As(err, &tl):
+		if p.established {
+			p.s.stats.TooBig.Add(1)
+		} else {
+			p.s.stats.TooBigHandshake.Add(1)
+		}
+		return &transport.ProtocolError{Code: transport.CloseMessageTooBig,
+			Err: fmt.Errorf("message of %d bytes larger than the read limit of %d bytes", tl.Size, tl.Limit)}
+	case errors.Is(err, ErrFrame):
+		return &transport.ProtocolError{Code: transport.CloseProtocolError, Err: err}
+	}
+	select {
+	case <-p.closing:
+		return transport.ErrClosed
+	default:
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		return io.EOF // the client went, perhaps inside a frame
+	}
+	return err
+}
+
+// pong answers a PING at once, on the read goroutine: a client that sends
+// PINGs without reading their PONGs stops being read once its socket is
+// full, and is cut by the write timeout.
+func (p *peer) pong(data []byte) error {
+	if len(data) > p.sendMax {
+		return &transport.ProtocolError{Code: transport.CloseProtocolError,
+			Err: fmt.Errorf("PING of %d bytes, larger than the %d the client accepts back in its PONG", len(data), p.sendMax)}
+	}
+	p.s.stats.Pings.Add(1)
+	if err := p.control(FramePong, data); err != nil {
+		return transport.ErrClosed
+	}
+	return nil
+}
+
+// control writes a PING or PONG between batches.
+func (p *peer) control(typ byte, data []byte) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.failed {
+		return transport.ErrClosed
+	}
+	p.extendWriteDeadline()
+	h := Header(typ, len(data))
+	var err error
+	if p.vectors {
+		bufs := net.Buffers{h[:], data}
+		_, err = bufs.WriteTo(p.wconn)
+	} else {
+		_, err = p.wconn.Write(append(h[:], data...))
+	}
+	if err != nil {
+		p.failed = true
+		go p.writeFailed(err)
+		return err
+	}
+	p.s.stats.BytesOut.Add(uint64(len(data) + HeaderLen))
+	return nil
+}
+
+// keepalive runs on the ping timer: a connection heard from since the last
+// look is left alone; one silent for a whole interval gets a PING, and is
+// closed if it stays silent PongTimeout after it.
+func (p *peer) keepalive() {
+	select {
+	case <-p.closing:
+		return
+	default:
+	}
+	if p.heard.Swap(false) {
+		p.pinged = false
+		p.ping.Reset(p.s.cfg.PingInterval)
+		return
+	}
+	if p.pinged {
+		p.s.stats.PongTimeouts.Add(1)
+		p.s.log.Debug("rawsocket peer silent after a PING, closed", "remote", p.info.RemoteAddr, "pong_timeout", p.s.cfg.PongTimeout)
+		p.abandon()
+		return
+	}
+	if err := p.control(FramePing, nil); err != nil {
+		return
+	}
+	p.pinged = true
+	p.ping.Reset(p.s.cfg.PongTimeout)
+}
+
+// Send encodes m on the caller's goroutine and queues it. A message larger
+// than the client accepts is not queued: the error wraps
+// transport.ErrTooLarge.
+func (p *peer) Send(m wamp.Message) error {
+	data, err := p.ser.Encode(m)
+	if err != nil {
+		return err
+	}
+	if err := p.fits(len(data)); err != nil {
+		return err
+	}
+	return p.push(transport.Item{Data: data})
+}
+
+// SendFrame queues a frame shared with other recipients.
+func (p *peer) SendFrame(f *transport.Frame) error {
+	if err := p.fits(len(f.Data)); err != nil {
+		return err
+	}
+	return p.push(transport.Item{Frame: f})
+}
+
+func (p *peer) fits(n int) error {
+	if n <= p.sendMax {
+		return nil
+	}
+	p.s.stats.TooLargeForPeer.Add(1)
+	return fmt.Errorf("%w: %d bytes, the client accepts at most %d (RawSocket handshake)", transport.ErrTooLarge, n, p.sendMax)
+}
+
+func (p *peer) push(it transport.Item) error {
+	if err := p.q.Push(it); err != nil {
+		return err
+	}
+	if p.writing.CompareAndSwap(false, true) {
+		go p.writeLoop()
+	}
+	return nil
+}
+
+func (p *peer) Serializer() serializers.Serializer { return p.ser }
+func (p *peer) Done() <-chan struct{}              { return p.done }
+func (p *peer) Info() transport.Info               { return p.info }
+
+// Close flushes the queue and closes the connection: RawSocket has no
+// close message, the ABORT or GOODBYE queued before it said why, so code
+// and reason are not sent.
+func (p *peer) Close(code transport.CloseCode, reason string) { p.closeWith(false) }
+
+// closeWith closes the peer once; discard drops what is queued instead of
+// flushing it. It reports whether this call closed it.
+func (p *peer) closeWith(discard bool) (closed bool) {
+	p.closeOnce.Do(func() {
+		closed = true
+		p.discard = discard
+		if discard {
+			p.q.Discard()
+		} else {
+			p.q.Close()
+		}
+		close(p.closing)
+		go p.finish()
+	})
+	return closed
+}
+
+// slow closes a slow consumer, counted and logged (a line per client
+// address per interval at most). The session's read is cut short so that
+// the router ends it now.
+func (p *peer) slow(reason string) {
+	if !p.closeWith(true) {
+		return
+	}
+	_ = p.conn.SetReadDeadline(time.Now())
+	p.s.stats.SlowConsumerDisconnects.Add(1)
+	if ok, held := p.s.slowLog.Allow(host(p.info.RemoteAddr)); ok {
+		p.s.log.Warn("disconnecting slow consumer", "transport", "rawsocket", "remote", p.info.RemoteAddr, "reason", reason, "held_back", held)
+	}
+}
+
+func host(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
+// writeLoop writes what is queued until the queue is empty, then ends. A
+// push that finds no writer running starts one.
+func (p *peer) writeLoop() {
+	for {
+		p.wmu.Lock()
+		if !p.failed {
+			if err := p.flush(); err != nil {
+				p.failed = true
+				p.wmu.Unlock()
+				p.writeFailed(err)
+				return
+			}
+		}
+		p.wmu.Unlock()
+		p.writing.Store(false)
+		// A push between the flush and the Store saw a writer running and
+		// did not start one: take over its items.
+		if p.q.Len() == 0 || !p.writing.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// flush writes everything queued with one write deadline, each message
+// after its prefix: gathered for writev on TCP and Unix connections (the
+// bytes of messages and shared frames by reference, no copy), copied into
+// a buffer for TLS. The caller holds wmu.
+func (p *peer) flush() error {
+	b := p.q.Take()
+	if b.Len() == 0 {
+		return nil
+	}
+	p.extendWriteDeadline()
+	w := writers.Get().(*batchWriter)
+	w.reset(p.wconn, p.vectors)
+	_, size, err := b.Write(w.add)
+	if err == nil {
+		err = w.flush()
+	}
+	w.reset(nil, false)
+	writers.Put(w)
+	p.q.Written(&b)
+	b.Release()
+	if err != nil {
+		return err
+	}
+	p.s.stats.BytesOut.Add(uint64(size + HeaderLen*b.Len()))
+	return nil
+}
+
+// extendWriteDeadline gives the write about to start at least WriteTimeout
+// (at most 1.5 times that): moved only when less than WriteTimeout is
+// left, since each move re-arms the poller's timer. The caller holds wmu.
+func (p *peer) extendWriteDeadline() {
+	now := time.Now()
+	if wt := p.s.cfg.WriteTimeout; p.deadline.Sub(now) < wt {
+		p.deadline = now.Add(wt + wt/2)
+		_ = p.conn.SetWriteDeadline(p.deadline)
+	}
+}
+
+// finish flushes what is queued (unless discarding), half-closes the
+// connection so that the client reads what was sent to its end (ABORT,
+// GOODBYE) rather than a reset, waits for the read side to end, and
+// closes the connection.
+func (p *peer) finish() {
+	defer close(p.done)
+	p.ping.Stop()
+	p.wmu.Lock()
+	ok := !p.failed
+	if ok && !p.discard {
+		if err := p.flush(); err != nil {
+			p.failed, ok = true, false
+		}
+	}
+	p.wmu.Unlock()
+	if ok {
+		if cw, can := p.wconn.(interface{ CloseWrite() error }); can {
+			_ = cw.CloseWrite()
+		}
+		select {
+		case <-p.readerDone:
+		case <-time.After(p.s.cfg.WriteTimeout):
+		}
+	}
+	_ = p.conn.Close()
+}
+
+// writeFailed abandons the connection after a failed write; one that did
+// not complete within the write timeout is a peer that stopped reading, a
+// slow consumer.
+func (p *peer) writeFailed(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		p.slow(fmt.Sprintf("slow consumer: a write did not complete within %s", p.s.cfg.WriteTimeout))
+	}
+	p.abandon()
+}
+
+// abandon closes a connection that cannot be written to, or is dead.
+func (p *peer) abandon() {
+	p.closeWith(true)
+	_ = p.conn.Close()
+}
+
+// drain reads and discards what the client still sends until it closes
+// its end, bounded by WriteTimeout, so that closing the socket does not
+// reset the connection and lose what was written last.
+func (p *peer) drain() {
+	_ = p.conn.SetReadDeadline(time.Now().Add(p.s.cfg.WriteTimeout))
+	_, _ = io.Copy(io.Discard, p.br)
+}
+
+// batchWriter gathers one flush's frames. On a connection that takes
+// writev it keeps the prefix and the bytes of each message as slices and
+// writes them in one call per maxVectors; on TLS it copies them into a
+// buffer written every 64 KiB, and writes large messages straight through.
+type batchWriter struct {
+	conn    net.Conn
+	vectors bool
+	hdrs    [maxVectors / 2][HeaderLen]byte
+	nh      int
+	bufs    net.Buffers
+	buf     []byte
+}
+
+const (
+	maxVectors = 512      // slices per writev
+	copyLimit  = 64 << 10 // bytes gathered in the TLS buffer before it is written
+)
+
+var writers = sync.Pool{New: func() any { return new(batchWriter) }}
+
+func (w *batchWriter) reset(c net.Conn, vectors bool) {
+	w.conn, w.vectors, w.nh = c, vectors, 0
+	clear(w.bufs)
+	w.bufs = w.bufs[:0]
+	w.buf = w.buf[:0]
+	if cap(w.buf) > 4*copyLimit {
+		w.buf = nil
+	}
+}
+
+func (w *batchWriter) add(it transport.Item) error {
+	data := it.Data
+	if it.Frame != nil {
+		data = it.Frame.Data
+	}
+	h := Header(FrameMessage, len(data))
+	if !w.vectors {
+		if len(w.buf)+len(data)+HeaderLen > copyLimit {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+		if len(data) >= copyLimit { // straight through, no copy
+			if _, err := w.conn.Write(h[:]); err != nil {
+				return err
+			}
+			_, err := w.conn.Write(data)
+			return err
+		}
+		w.buf = append(append(w.buf, h[:]...), data...)
+		return nil
+	}
+	if w.nh == len(w.hdrs) {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	w.hdrs[w.nh] = h
+	w.bufs = append(w.bufs, w.hdrs[w.nh][:], data)
+	w.nh++
+	return nil
+}
+
+func (w *batchWriter) flush() error {
+	if !w.vectors {
+		if len(w.buf) == 0 {
+			return nil
+		}
+		_, err := w.conn.Write(w.buf)
+		w.buf = w.buf[:0]
+		return err
+	}
+	if len(w.bufs) == 0 {
+		return nil
+	}
+	bufs := w.bufs // WriteTo consumes its receiver
+	_, err := bufs.WriteTo(w.conn)
+	clear(w.bufs)
+	w.bufs, w.nh = w.bufs[:0], 0
+	return err
+}
