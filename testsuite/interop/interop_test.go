@@ -1,15 +1,11 @@
 package interop
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/junction-wamp/junction/internal/clustertest"
-	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/transport/rawsocket"
 )
 
 // scenarios run by every client and serializer, in the matrix's order.
@@ -50,6 +45,18 @@ var scenarios = []string{
 	"auth_failure",
 }
 
+// rawSocketScenarios run over RawSocket only, after scenarios: over
+// WebSocket, the libraries' WebSocket layers answer the router's pings.
+var rawSocketScenarios = []string{"keepalive"}
+
+// scenariosOver are the scenarios run over tr.
+func scenariosOver(tr transport) []string {
+	if tr == webSocket {
+		return scenarios
+	}
+	return append(scenarios[:len(scenarios):len(scenarios)], rawSocketScenarios...)
+}
+
 // scenarioText describes each scenario in MATRIX.md.
 var scenarioText = map[string]string{
 	"join":                "join a realm, WELCOME with broker and dealer roles, the serializer asked for, GOODBYE",
@@ -72,9 +79,11 @@ var scenarioText = map[string]string{
 	"auth_wampcra_salted": "salted WAMP-CRA (PBKDF2 parameters in the CHALLENGE)",
 	"auth_cryptosign":     "WAMP-cryptosign (Ed25519)",
 	"auth_failure":        "WAMP-CRA with a wrong secret gets ABORT wamp.error.authentication_failed",
+	"keepalive":           "RawSocket only: an idle session stays up across two of the router's keepalive PINGs (ping_interval 250ms here), then a call goes through",
 }
 
-// knownLimits are the skips a program may report: things the client
+// knownLimits are the skips a program may report, as
+// client/serializer/scenario (over any transport): things the client
 // library cannot do. Any other skip fails the test.
 var knownLimits = map[string]bool{
 	"autobahnjs/json/binary_payload": true,
@@ -82,6 +91,11 @@ var knownLimits = map[string]bool{
 	"wampy/json/exclude_me_false":    true,
 	"wampy/msgpack/exclude_me_false": true,
 	"wampy/cbor/exclude_me_false":    true,
+	// the router's PING ends the connection (see the program's detail)
+	"autobahnjs/json/keepalive":         true,
+	"autobahn_python/json/keepalive":    true,
+	"autobahn_python/msgpack/keepalive": true,
+	"autobahn_python/cbor/keepalive":    true,
 }
 
 const (
@@ -93,28 +107,70 @@ const (
 	mixedEvents    = 5
 	authRole       = "interop"
 	scenarioLimitS = 40
+	// The keepalive scenario's router pings a RawSocket connection silent
+	// for keepalivePing and closes it when silent keepalivePong after.
+	keepalivePing = 250 * time.Millisecond
+	keepalivePong = time.Second
 )
+
+// A transport is how a program reaches the router, told by the scheme of
+// the URL it is given: ws:// (WebSocket), rs://host:port (RawSocket over
+// TCP, on the WebSocket port: Junction tells them apart by the first
+// octet) or unix:///path (RawSocket over a Unix socket).
+type transport struct {
+	id   string // in subtest, realm and mixed case names
+	name string // in MATRIX.md
+}
+
+var (
+	webSocket     = transport{id: "websocket", name: "WebSocket"}
+	rawSocketTCP  = transport{id: "rawsocket_tcp", name: "RawSocket TCP"}
+	rawSocketUnix = transport{id: "rawsocket_unix", name: "RawSocket Unix"}
+	transports    = []transport{webSocket, rawSocketTCP, rawSocketUnix}
+)
+
+// targets are the URLs of one router, by transport id.
+type targets map[string]string
 
 // A client is one WAMP library with the program that drives it.
 type client struct {
-	id          string // in subtest names, realm names and result lines
-	name        string // in MATRIX.md
-	serializers []string
+	id   string // in subtest names, realm names and result lines
+	name string // in MATRIX.md
+	// serializers are the serializers its program runs over each
+	// transport, by transport id; lacking says why a transport without
+	// serializers (or with fewer than WebSocket's) is not run (a note in
+	// MATRIX.md).
+	serializers map[string][]string
+	lacking     map[string]string
+	jsonBytes   bool // its JSON serializer carries bytes (the spec's "\u0000"+base64 strings)
 	command     func(dir string, args ...string) (string, []string)
 	check       func(dir string) (string, error) // what runs it, or what is missing
 }
 
+var allSerializers = []string{"json", "msgpack", "cbor"}
+
 var clients = []*client{
 	{
-		id: "autobahnjs", name: "AutobahnJS", serializers: []string{"json", "msgpack", "cbor"},
+		id: "autobahnjs", name: "AutobahnJS",
+		serializers: map[string][]string{webSocket.id: allSerializers, rawSocketTCP.id: {"json"}, rawSocketUnix.id: {"json"}},
+		lacking: map[string]string{
+			rawSocketTCP.id:  "AutobahnJS's Node RawSocket transport (lib/transport/rawsocket.js) speaks JSON only",
+			rawSocketUnix.id: "AutobahnJS's Node RawSocket transport (lib/transport/rawsocket.js) speaks JSON only",
+		},
 		command: nodeCommand("autobahnjs.cjs"), check: checkNode,
 	},
 	{
-		id: "wampy", name: "wampy.js", serializers: []string{"json", "msgpack", "cbor"},
+		id: "wampy", name: "wampy.js",
+		serializers: map[string][]string{webSocket.id: allSerializers},
+		lacking: map[string]string{
+			rawSocketTCP.id:  "wampy.js has no RawSocket transport: WebSocket only",
+			rawSocketUnix.id: "wampy.js has no RawSocket transport: WebSocket only",
+		},
 		command: nodeCommand("wampy.mjs"), check: checkNode,
 	},
 	{
-		id: "autobahn_python", name: "Autobahn|Python", serializers: []string{"json", "msgpack", "cbor"},
+		id: "autobahn_python", name: "Autobahn|Python", jsonBytes: true,
+		serializers: map[string][]string{webSocket.id: allSerializers, rawSocketTCP.id: allSerializers, rawSocketUnix.id: allSerializers},
 		command: func(dir string, args ...string) (string, []string) {
 			return pythonPath, append([]string{filepath.Join(dir, "autobahn_python.py")}, args...)
 		},
@@ -259,106 +315,32 @@ func randomHex(n int) string {
 
 func realmName(parts ...string) string { return "interop." + strings.Join(parts, ".") }
 
-// A mixedCase is two libraries talking through the router: the server
-// side (callee or subscriber) prints ready, then the other side runs.
-type mixedCase struct {
-	kind                 string // "call" or "pubsub"
-	server, other        *client
-	serverSer, otherSer  string
-	serverScen, otherScn string
-}
-
-func (m mixedCase) name() string {
-	return fmt.Sprintf("%s-%s_%s-%s", m.other.id, m.otherSer, m.server.id, m.serverSer)
-}
-
-func (m mixedCase) realm() string {
-	return realmName("mixed", m.kind, m.other.id, m.otherSer, m.server.id, m.serverSer)
-}
-
-// binary says whether the payload carries bytes: the Node libraries' JSON
-// serializers cannot (see knownLimits).
-func (m mixedCase) binary() bool { return m.otherSer != "json" }
-
-func mixedCases() []mixedCase {
-	var out []mixedCase
-	py, ab, wampy := clientByID("autobahn_python"), clientByID("autobahnjs"), clientByID("wampy")
-	for _, ps := range py.serializers {
-		for _, js := range []string{"json", "msgpack", "cbor"} {
-			out = append(out, mixedCase{kind: "call", server: py, serverSer: ps, serverScen: "mixed_callee", other: ab, otherSer: js, otherScn: "mixed_caller"})
-		}
-	}
-	for _, ps := range py.serializers {
-		for _, js := range []string{"json", "msgpack", "cbor"} {
-			out = append(out, mixedCase{kind: "pubsub", server: py, serverSer: ps, serverScen: "mixed_subscriber", other: wampy, otherSer: js, otherScn: "mixed_publisher"})
-		}
-	}
-	return out
-}
-
-// TestInterop runs every client library, serializer and scenario, and the
-// mixed cases, against one in-process Junction, and the mixed cases again
-// across two clustered Junction nodes (mixed_across_nodes).
+// TestInterop runs every client library over each of its transports and
+// serializers through every scenario, and the mixed cases, against one
+// in-process Junction, and the mixed cases over WebSocket again across two
+// clustered Junction nodes (mixed_across_nodes).
 func TestInterop(t *testing.T) {
 	dir, err := os.Getwd() // go test runs in the package directory
 	if err != nil {
 		t.Fatal(err)
 	}
-	if os.Getenv("CI") != "" {
-		// CI must run every case: say once what is missing, and stop.
-		var missing []string
-		for _, c := range clients {
-			if _, err := c.check(dir); err != nil && !slices.Contains(missing, err.Error()) {
-				missing = append(missing, err.Error())
-			}
-		}
-		if len(missing) > 0 {
-			t.Fatalf("CI is set, so a missing interop tool is a failure, not a skip:\n%s", strings.Join(missing, "\n"))
-		}
-	}
+	requireTools(t, dir)
 	fixture, principals := newAuthFixture()
 	authJSON, _ := json.Marshal(fixture)
 
-	var realms []router.RealmConfig
-	for _, c := range clients {
-		for _, ser := range c.serializers {
-			for _, sc := range scenarios {
-				rc := router.RealmConfig{Name: realmName(c.id, ser, sc), Anonymous: true}
-				if strings.HasPrefix(sc, "auth_") {
-					rc = router.RealmConfig{Name: rc.Name, AuthMethods: []router.AuthMethod{router.AuthWAMPCRA, router.AuthCryptosign}, Principals: principals}
-				}
-				realms = append(realms, rc)
-			}
-		}
-	}
-	var mixedRealms []router.RealmConfig
+	realms, keepalive := scenarioRealms(principals)
 	for _, m := range mixedCases() {
-		mixedRealms = append(mixedRealms, router.RealmConfig{Name: m.realm(), Anonymous: true})
+		realms = append(realms, router.RealmConfig{Name: m.realm(), Anonymous: true})
 	}
-	realms = append(realms, mixedRealms...)
-	// Every client comes from 127.0.0.1 and the auth scenarios of all of
-	// them run at once: authentications in progress count against the
-	// per-address failure limit, which would refuse some of them.
-	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: realms, AuthFailureLimit: -1}})
-
+	routers := map[bool]targets{ // keepalive or not
+		false: startJunction(t, realms, rawsocket.Config{}),
+		true:  startJunction(t, keepalive, rawsocket.Config{PingInterval: keepalivePing, PongTimeout: keepalivePong}),
+	}
 	results := newMatrix()
 	t.Cleanup(func() {
-		if os.Getenv(matrixEnv) == "" {
-			return
+		if os.Getenv(matrixEnv) != "" {
+			writeMatrix(t, dir, results)
 		}
-		path := filepath.Join(dir, "MATRIX.md")
-		md := results.markdown()
-		if err := os.WriteFile(path, md, 0o644); err != nil {
-			t.Errorf("writing %s: %v", path, err)
-			return
-		}
-		t.Logf("wrote %s", path)
-		readme := filepath.Join(dir, "..", "..", "README.md")
-		if err := spliceReadme(readme, md); err != nil {
-			t.Errorf("README: %v", err)
-			return
-		}
-		t.Logf("updated the matrix in %s", readme)
 	})
 
 	env := []string{
@@ -369,23 +351,16 @@ func TestInterop(t *testing.T) {
 	for _, c := range clients {
 		t.Run(c.id, func(t *testing.T) {
 			t.Parallel()
-			for _, ser := range c.serializers {
-				t.Run(ser, func(t *testing.T) {
+			for _, tr := range transports {
+				if len(c.serializers[tr.id]) == 0 {
+					continue
+				}
+				t.Run(tr.id, func(t *testing.T) {
 					t.Parallel()
-					for _, sc := range scenarios {
-						t.Run(sc, func(t *testing.T) {
+					for _, ser := range c.serializers[tr.id] {
+						t.Run(ser, func(t *testing.T) {
 							t.Parallel()
-							key := caseKey{group: c.id, serializer: ser, scenario: sc}
-							tool, err := c.check(dir)
-							if err != nil {
-								results.set(key, outcome{status: "missing", detail: err.Error()})
-								missing(t, err)
-							}
-							results.setTool(c.id, tool)
-							res := runProgram(t, dir, c, srv.URL, realmName(c.id, ser, sc), ser, sc, env)
-							results.setLib(c.id, res.line.Lib)
-							name := c.id + "/" + ser + "/" + sc
-							report(t, results, key, res, knownLimits[name])
+							runScenarios(t, dir, c, tr, ser, routers, env, results)
 						})
 					}
 				})
@@ -398,45 +373,92 @@ func TestInterop(t *testing.T) {
 	})
 	t.Run("mixed", func(t *testing.T) {
 		t.Parallel()
-		runMixedCases(t, dir, srv.URL, srv.URL, env, results)
+		runMixedCases(t, dir, mixedCases(), routers[false], routers[false], env, results)
 	})
 	t.Run("mixed_across_nodes", func(t *testing.T) {
 		t.Parallel()
-		one, two := startCluster(t, mixedRealms)
-		// The server side (callee, subscriber) is on node 2, the other side
-		// on node 1: every call, result, error and event crosses NATS. The
-		// matrix reports the cases on one node: these outcomes stay out of it.
-		runMixedCases(t, dir, two.URL, one.URL, env, newMatrix())
+		runMixedAcrossNodes(t, dir, env)
 	})
 }
 
-// runMixedCases runs every mixed case as a parallel subtest, the server
-// side connected to serverURL and the other side to otherURL.
-func runMixedCases(t *testing.T, dir, serverURL, otherURL string, env []string, results *matrix) {
-	for _, m := range mixedCases() {
-		t.Run(m.kind+"/"+m.name(), func(t *testing.T) {
-			t.Parallel()
-			key := caseKey{group: "mixed", serializer: m.kind, scenario: m.name()}
-			for _, c := range []*client{m.server, m.other} {
-				if _, err := c.check(dir); err != nil {
-					results.set(key, outcome{status: "missing", detail: err.Error()})
-					missing(t, err)
-				}
-			}
-			runMixed(t, dir, serverURL, otherURL, m, env, results, key)
-		})
+// requireTools fails the test, when CI is set, if a client's tools are
+// missing, saying once what each lacks: CI must run every case.
+func requireTools(t *testing.T, dir string) {
+	t.Helper()
+	if os.Getenv("CI") == "" {
+		return
+	}
+	var missing []string
+	for _, c := range clients {
+		if _, err := c.check(dir); err != nil && !slices.Contains(missing, err.Error()) {
+			missing = append(missing, err.Error())
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("CI is set, so a missing interop tool is a failure, not a skip:\n%s", strings.Join(missing, "\n"))
 	}
 }
 
-// startCluster starts two Junction nodes with realms, clustered over an
-// in-process NATS, and waits until they know each other.
-func startCluster(t *testing.T, realms []router.RealmConfig) (one, two *routertest.Server) {
-	t.Helper()
-	url := clustertest.StartNATS(t, clustertest.MaxPayload)
-	opts := routertest.Options{Router: router.Config{Realms: realms, AuthFailureLimit: -1}} // one address, parallel auth scenarios
-	a, b := clustertest.StartNode(t, url, "interop", 5*time.Second, opts), clustertest.StartNode(t, url, "interop", 5*time.Second, opts)
-	clustertest.WaitFormed(t, a, b)
-	return a.Server, b.Server
+// scenarioRealms are the realms of the scenarios, one per client,
+// transport, serializer and scenario: those of keepalive apart.
+func scenarioRealms(principals []router.Principal) (realms, keepalive []router.RealmConfig) {
+	for _, c := range clients {
+		for _, tr := range transports {
+			for _, ser := range c.serializers[tr.id] {
+				for _, sc := range scenariosOver(tr) {
+					rc := router.RealmConfig{Name: realmName(c.id, tr.id, ser, sc), Anonymous: true}
+					switch {
+					case sc == "keepalive":
+						keepalive = append(keepalive, rc)
+						continue
+					case strings.HasPrefix(sc, "auth_"):
+						rc = router.RealmConfig{Name: rc.Name, AuthMethods: []router.AuthMethod{router.AuthWAMPCRA, router.AuthCryptosign}, Principals: principals}
+					}
+					realms = append(realms, rc)
+				}
+			}
+		}
+	}
+	return realms, keepalive
+}
+
+// writeMatrix writes MATRIX.md and the README's matrix from results.
+func writeMatrix(t *testing.T, dir string, results *matrix) {
+	path := filepath.Join(dir, "MATRIX.md")
+	md := results.markdown()
+	if err := os.WriteFile(path, md, 0o644); err != nil {
+		t.Errorf("writing %s: %v", path, err)
+		return
+	}
+	t.Logf("wrote %s", path)
+	readme := filepath.Join(dir, "..", "..", "README.md")
+	if err := spliceReadme(readme, md); err != nil {
+		t.Errorf("README: %v", err)
+		return
+	}
+	t.Logf("updated the matrix in %s", readme)
+}
+
+// runScenarios runs every scenario of client c over transport tr with
+// serializer ser, each a parallel subtest: keepalive against the router
+// of routers[true], the others against routers[false].
+func runScenarios(t *testing.T, dir string, c *client, tr transport, ser string, routers map[bool]targets, env []string, results *matrix) {
+	for _, sc := range scenariosOver(tr) {
+		t.Run(sc, func(t *testing.T) {
+			t.Parallel()
+			key := caseKey{group: c.id, transport: tr.id, serializer: ser, scenario: sc}
+			tool, err := c.check(dir)
+			if err != nil {
+				results.set(key, outcome{status: "missing", detail: err.Error()})
+				missing(t, err)
+			}
+			results.setTool(c.id, tool)
+			url := routers[sc == "keepalive"][tr.id]
+			res := runProgram(t, dir, c, url, realmName(c.id, tr.id, ser, sc), ser, sc, env)
+			results.setLib(c.id, res.line.Lib)
+			report(t, results, key, res, knownLimits[c.id+"/"+ser+"/"+sc])
+		})
+	}
 }
 
 // report turns a program's result into the subtest's outcome.
@@ -465,197 +487,4 @@ func report(t *testing.T, results *matrix, key caseKey, res *programResult, skip
 		results.set(key, outcome{status: "fail", detail: l.Detail})
 		t.Errorf("%s %s %s: %s\n%s", l.Client, l.Serializer, l.Scenario, l.Detail, res.output())
 	}
-}
-
-// runMixed runs one mixed case: the server side connects to serverURL, the
-// other side to otherURL (the same router, or two nodes of a cluster).
-func runMixed(t *testing.T, dir, serverURL, otherURL string, m mixedCase, env []string, results *matrix, key caseKey) {
-	env = append(env[:len(env):len(env)], "INTEROP_MIXED_BINARY="+map[bool]string{true: "1", false: "0"}[m.binary()])
-	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
-	defer cancel()
-	server, err := startProgram(ctx, dir, m.server, serverURL, m.realm(), m.serverSer, m.serverScen, env, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-server.ready:
-	case <-server.done:
-		res := server.result(m.server, m.serverSer, m.serverScen)
-		results.set(key, outcome{status: "fail", detail: m.serverScen + " ended before it was ready"})
-		t.Fatalf("%s ended before it was ready: %v\n%s", m.serverScen, res.err, res.output())
-	case <-ctx.Done():
-		results.set(key, outcome{status: "fail", detail: fmt.Sprintf("%s was not ready within %v", m.serverScen, caseTimeout)})
-		t.Fatalf("%s was not ready within %v\n%s", m.serverScen, caseTimeout, server.output())
-	}
-	other := runProgram(t, dir, m.other, otherURL, m.realm(), m.otherSer, m.otherScn, env)
-	_ = server.stdin.Close() // the callee leaves on EOF; the subscriber leaves after its events
-	<-server.done
-	sres := server.result(m.server, m.serverSer, m.serverScen)
-	var fails []string
-	for _, r := range []*programResult{other, sres} {
-		if r.err != nil {
-			fails = append(fails, fmt.Sprintf("%v\n%s", r.err, r.output()))
-		} else if r.line.Result != "pass" {
-			fails = append(fails, fmt.Sprintf("%s %s %s: %s: %s\n%s", r.line.Client, r.line.Serializer, r.line.Scenario, r.line.Result, r.line.Detail, r.output()))
-		}
-	}
-	if len(fails) > 0 {
-		results.set(key, outcome{status: "fail", detail: strings.SplitN(fails[0], "\n", 2)[0]})
-		t.Error(strings.Join(fails, "\n"))
-		return
-	}
-	results.set(key, outcome{status: "pass", detail: other.line.Detail + "; " + sres.line.Detail})
-}
-
-// resultLine is what a program prints for its case.
-type resultLine struct {
-	Client     string `json:"client"`
-	Lib        string `json:"lib"`
-	Serializer string `json:"serializer"`
-	Scenario   string `json:"scenario"`
-	Result     string `json:"result"`
-	Detail     string `json:"detail"`
-	Event      string `json:"event"`
-}
-
-type programResult struct {
-	line           resultLine
-	err            error // no or a wrong result line, or the program did not end well
-	stdout, stderr string
-	elapsed        time.Duration
-}
-
-func (r *programResult) output() string {
-	return fmt.Sprintf("--- stdout:\n%s--- stderr:\n%s--- (ran %v)", tail(r.stdout), tail(r.stderr), r.elapsed.Round(time.Millisecond))
-}
-
-func tail(s string) string {
-	const max = 8000
-	if len(s) > max {
-		s = "...\n" + s[len(s)-max:]
-	}
-	if s != "" && !strings.HasSuffix(s, "\n") {
-		s += "\n"
-	}
-	return s
-}
-
-// program is a running scenario program.
-type program struct {
-	cmd            *exec.Cmd
-	stdin          io.WriteCloser
-	ready, done    chan struct{}
-	start          time.Time
-	mu             sync.Mutex
-	stdout, stderr bytes.Buffer
-	lines          []resultLine
-	waitErr        error
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func startProgram(ctx context.Context, dir string, c *client, url, realm, ser, scenario string, env []string, withStdin bool) (*program, error) {
-	name, args := c.command(dir, url, realm, ser, scenario)
-	p := &program{ready: make(chan struct{}), done: make(chan struct{}), start: time.Now()}
-	p.cmd = exec.CommandContext(ctx, name, args...)
-	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.WaitDelay = 5 * time.Second
-	p.cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
-	if withStdin {
-		w, err := p.cmd.StdinPipe()
-		if err != nil {
-			return nil, err
-		}
-		p.stdin = w
-	}
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-		var readyOnce sync.Once
-		for sc.Scan() {
-			line := sc.Bytes()
-			p.mu.Lock()
-			p.stdout.Write(line)
-			p.stdout.WriteByte('\n')
-			p.mu.Unlock()
-			var l resultLine
-			if json.Unmarshal(line, &l) != nil {
-				continue
-			}
-			if l.Event == "ready" {
-				readyOnce.Do(func() { close(p.ready) })
-				continue
-			}
-			p.mu.Lock()
-			p.lines = append(p.lines, l)
-			p.mu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, out)
-		err := p.cmd.Wait()
-		p.mu.Lock()
-		p.waitErr = err
-		p.mu.Unlock()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *program) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return (&programResult{stdout: p.stdout.String(), stderr: p.stderr.String(), elapsed: time.Since(p.start)}).output()
-}
-
-// result checks, once the program has ended, that it printed exactly one
-// result line for the case it was given.
-func (p *program) result(c *client, ser, scenario string) *programResult {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	r := &programResult{stdout: p.stdout.String(), stderr: p.stderr.String(), elapsed: time.Since(p.start)}
-	switch {
-	case len(p.lines) != 1:
-		r.err = fmt.Errorf("%s printed %d result lines, want 1 (exit: %v)", c.id, len(p.lines), p.waitErr)
-	case p.lines[0].Client != c.id || p.lines[0].Serializer != ser || p.lines[0].Scenario != scenario:
-		r.err = fmt.Errorf("result line for %s/%s/%s, want %s/%s/%s", p.lines[0].Client, p.lines[0].Serializer, p.lines[0].Scenario, c.id, ser, scenario)
-	default:
-		r.line = p.lines[0]
-		if p.waitErr != nil && r.line.Result != "fail" {
-			r.err = fmt.Errorf("%s reported %s but exited with %v", c.id, r.line.Result, p.waitErr)
-		}
-	}
-	return r
-}
-
-// runProgram runs one program to its end.
-func runProgram(t *testing.T, dir string, c *client, url, realm, ser, scenario string, env []string) *programResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
-	defer cancel()
-	p, err := startProgram(ctx, dir, c, url, realm, ser, scenario, env, false)
-	if err != nil {
-		return &programResult{err: err}
-	}
-	<-p.done
-	r := p.result(c, ser, scenario)
-	if ctx.Err() != nil && r.err != nil {
-		r.err = fmt.Errorf("killed after %v: %w", caseTimeout, r.err)
-	}
-	return r
 }

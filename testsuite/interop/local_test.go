@@ -30,11 +30,11 @@ func TestInteropLocalCallee(t *testing.T) {
 		missing(t, err)
 	}
 	var realms []router.RealmConfig
-	for _, ser := range ab.serializers {
+	for _, ser := range ab.serializers[webSocket.id] {
 		realms = append(realms, router.RealmConfig{Name: realmName("local", "call", ab.id, ser), Anonymous: true})
 	}
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: realms}})
-	for _, ser := range ab.serializers {
+	for _, ser := range ab.serializers[webSocket.id] {
 		t.Run(ser, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)

@@ -9,7 +9,9 @@ import (
 	"sync"
 )
 
-type caseKey struct{ group, serializer, scenario string }
+// caseKey names a case: group is the client id (go-<driver> for the Go
+// clients, "mixed" for the mixed cases, whose serializer is their kind).
+type caseKey struct{ group, transport, serializer, scenario string }
 
 type outcome struct {
 	status string // pass, fail, n/a (a client limitation), missing (tool not installed)
@@ -66,13 +68,64 @@ func (m *matrix) markdown() []byte {
 	fmt.Fprintf(&b, "# Junction interop matrix\n\n")
 	fmt.Fprintf(&b, "Generated from the results of `INTEROP_WRITE_MATRIX=1 go test ./testsuite/interop/`\n")
 	fmt.Fprintf(&b, "(testsuite/interop/interop_test.go); do not edit by hand. Each cell is one\n")
-	fmt.Fprintf(&b, "subtest, `TestInterop/<client>/<serializer>/<scenario>`, run against an\n")
-	fmt.Fprintf(&b, "in-process Junction; the Go clients run testsuite's scenarios\n")
-	fmt.Fprintf(&b, "(`TestInterop/go/<client>/<serializer>/<scenario>`).\n\n")
+	fmt.Fprintf(&b, "subtest, `TestInterop/<client>/<transport>/<serializer>/<scenario>`, run\n")
+	fmt.Fprintf(&b, "against an in-process Junction serving WebSocket and RawSocket on one TCP\n")
+	fmt.Fprintf(&b, "port (RawSocket TCP) and RawSocket on a Unix socket (RawSocket Unix), as\n")
+	fmt.Fprintf(&b, "the binary's default config does; the Go clients run testsuite's\n")
+	fmt.Fprintf(&b, "scenarios (`TestInterop/go/<client>/<serializer>/<scenario>`).\n\n")
 	fmt.Fprintf(&b, "Totals: %d pass, %d fail, %d n/a (client limitation), %d missing tool.\n\n",
 		counts["pass"], counts["fail"], counts["n/a"], counts["missing"])
+	var n notes
+	m.writeLibraries(&b)
+	m.writeTransports(&b, &n)
+	for _, tr := range transports {
+		m.writeScenarios(&b, &n, tr)
+	}
+	m.writeGo(&b, &n)
+	m.writeMixed(&b, &n)
+	b.WriteString("\n## Scenarios\n\n")
+	for _, sc := range scenariosOver(rawSocketTCP) {
+		fmt.Fprintf(&b, "- `%s`: %s\n", sc, scenarioText[sc])
+	}
+	b.WriteString("- mixed `call`: args of every JSON type (and bytes where every side's serializer carries them) and kwargs go through a callee of another library and back; an application error comes back with its URI and args\n")
+	b.WriteString("- mixed `pubsub`: each subscriber, of another library, serializer or transport than the publisher, gets every event in order with its args and kwargs\n")
+	if len(n) > 0 {
+		b.WriteString("\n## Notes\n\n")
+		for i, text := range n {
+			fmt.Fprintf(&b, "%d. %s\n", i+1, mdEscape(text))
+		}
+	}
+	return b.Bytes()
+}
 
-	fmt.Fprintf(&b, "## Libraries\n\n")
+// notes are MATRIX.md's footnotes, numbered in the order of first use.
+type notes []string
+
+func (n *notes) ref(text string) string {
+	for i, x := range *n {
+		if x == text {
+			return fmt.Sprintf("[%d]", i+1)
+		}
+	}
+	*n = append(*n, text)
+	return fmt.Sprintf("[%d]", len(*n))
+}
+
+func (n *notes) cell(o outcome, ok bool) string {
+	switch {
+	case !ok:
+		return "not run"
+	case o.status == "pass":
+		return "pass"
+	case o.status == "fail":
+		return "**FAIL** " + n.ref("FAIL: "+o.detail)
+	default:
+		return o.status + " " + n.ref(o.detail)
+	}
+}
+
+func (m *matrix) writeLibraries(b *bytes.Buffer) {
+	b.WriteString("## Libraries\n\n")
 	for _, c := range clients {
 		lib, tool := m.libs[c.id], m.tools[c.id]
 		if lib == "" {
@@ -81,14 +134,78 @@ func (m *matrix) markdown() []byte {
 		if tool != "" && !strings.Contains(lib, "Python") {
 			lib += " on " + tool
 		}
-		fmt.Fprintf(&b, "- %s: %s\n", mdEscape(c.name), mdEscape(lib))
+		fmt.Fprintf(b, "- %s: %s\n", mdEscape(c.name), mdEscape(lib))
 	}
-	b.WriteString("\n## Client × serializer × scenario\n\n| scenario |")
+}
+
+// writeTransports writes what each client runs over each transport: its
+// serializers and the count of outcomes, or why it cannot.
+func (m *matrix) writeTransports(b *bytes.Buffer, n *notes) {
+	b.WriteString("\n## Client × transport\n\n| client |")
+	for _, tr := range transports {
+		fmt.Fprintf(b, " %s |", tr.name)
+	}
+	b.WriteString("\n|---|")
+	for range transports {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, c := range clients {
+		fmt.Fprintf(b, "| %s |", mdEscape(c.name))
+		for _, tr := range transports {
+			sers := c.serializers[tr.id]
+			cell := "—"
+			if len(sers) > 0 {
+				cell = strings.Join(sers, ", ") + ": " + m.tally(c.id, tr.id)
+			}
+			if why := c.lacking[tr.id]; why != "" {
+				cell += " " + n.ref(why)
+			}
+			fmt.Fprintf(b, " %s |", cell)
+		}
+		b.WriteString("\n")
+	}
+	for _, d := range goDrivers {
+		fmt.Fprintf(b, "| %s (Go) |", d.Name())
+		for _, tr := range transports {
+			cell := "not run"
+			if tr == webSocket {
+				cell = strings.Join(allSerializers, ", ") + ": " + m.tally("go-"+d.Name(), "")
+			}
+			fmt.Fprintf(b, " %s |", cell)
+		}
+		b.WriteString("\n")
+	}
+}
+
+// tally counts the outcomes of a group's cases over a transport.
+func (m *matrix) tally(group, tr string) string {
+	counts := map[string]int{}
+	for k, o := range m.results {
+		if k.group == group && k.transport == tr {
+			counts[o.status]++
+		}
+	}
+	var parts []string
+	for _, st := range []string{"pass", "fail", "n/a", "missing"} {
+		if counts[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[st], strings.Replace(st, "fail", "**FAIL**", 1)))
+		}
+	}
+	if len(parts) == 0 {
+		return "not run"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// writeScenarios writes the table of every client's scenarios over tr.
+func (m *matrix) writeScenarios(b *bytes.Buffer, n *notes, tr transport) {
+	fmt.Fprintf(b, "\n## Client × serializer × scenario: %s\n\n| scenario |", tr.name)
 	var cols []caseKey
 	for _, c := range clients {
-		for _, ser := range c.serializers {
-			cols = append(cols, caseKey{group: c.id, serializer: ser})
-			fmt.Fprintf(&b, " %s %s |", mdEscape(c.name), ser)
+		for _, ser := range c.serializers[tr.id] {
+			cols = append(cols, caseKey{group: c.id, transport: tr.id, serializer: ser})
+			fmt.Fprintf(b, " %s %s |", mdEscape(c.name), ser)
 		}
 	}
 	b.WriteString("\n|---|")
@@ -96,43 +213,24 @@ func (m *matrix) markdown() []byte {
 		b.WriteString("---|")
 	}
 	b.WriteString("\n")
-	var notes []string
-	note := func(text string) string {
-		for i, n := range notes {
-			if n == text {
-				return fmt.Sprintf("[%d]", i+1)
-			}
-		}
-		notes = append(notes, text)
-		return fmt.Sprintf("[%d]", len(notes))
-	}
-	cell := func(o outcome, ok bool) string {
-		switch {
-		case !ok:
-			return "not run"
-		case o.status == "pass":
-			return "pass"
-		case o.status == "fail":
-			return "**FAIL** " + note("FAIL: "+o.detail)
-		default:
-			return o.status + " " + note(o.detail)
-		}
-	}
-	for _, sc := range scenarios {
-		fmt.Fprintf(&b, "| %s |", sc)
+	for _, sc := range scenariosOver(tr) {
+		fmt.Fprintf(b, "| %s |", sc)
 		for _, col := range cols {
-			o, ok := m.results[caseKey{group: col.group, serializer: col.serializer, scenario: sc}]
-			fmt.Fprintf(&b, " %s |", cell(o, ok))
+			col.scenario = sc
+			o, ok := m.results[col]
+			fmt.Fprintf(b, " %s |", n.cell(o, ok))
 		}
 		b.WriteString("\n")
 	}
+}
 
-	b.WriteString("\n## Go clients × serializer × testsuite scenario\n\n| scenario |")
+func (m *matrix) writeGo(b *bytes.Buffer, n *notes) {
+	b.WriteString("\n## Go clients × serializer × testsuite scenario: WebSocket\n\n| scenario |")
 	var goCols []caseKey
 	for _, d := range goDrivers {
-		for _, ser := range []string{"json", "msgpack", "cbor"} {
+		for _, ser := range allSerializers {
 			goCols = append(goCols, caseKey{group: "go-" + d.Name(), serializer: ser})
-			fmt.Fprintf(&b, " %s %s |", d.Name(), ser)
+			fmt.Fprintf(b, " %s %s |", d.Name(), ser)
 		}
 	}
 	b.WriteString("\n|---|")
@@ -141,42 +239,22 @@ func (m *matrix) markdown() []byte {
 	}
 	b.WriteString("\n")
 	for _, sc := range goScenarios() {
-		fmt.Fprintf(&b, "| %s |", sc.Name)
+		fmt.Fprintf(b, "| %s |", sc.Name)
 		for _, col := range goCols {
-			o, ok := m.results[caseKey{group: col.group, serializer: col.serializer, scenario: sc.Name}]
-			fmt.Fprintf(&b, " %s |", cell(o, ok))
+			col.scenario = sc.Name
+			o, ok := m.results[col]
+			fmt.Fprintf(b, " %s |", n.cell(o, ok))
 		}
 		b.WriteString("\n")
 	}
+}
 
-	b.WriteString("\n## Mixed: two libraries through the router\n\n| case | result |\n|---|---|\n")
+func (m *matrix) writeMixed(b *bytes.Buffer, n *notes) {
+	b.WriteString("\n## Mixed: libraries, serializers and transports through the router\n\n| case | result |\n|---|---|\n")
 	for _, mc := range mixedCases() {
 		o, ok := m.results[caseKey{group: "mixed", serializer: mc.kind, scenario: mc.name()}]
-		var what string
-		if mc.kind == "call" {
-			what = fmt.Sprintf("%s (%s) calls an %s callee (%s)", mc.other.name, mc.otherSer, mc.server.name, mc.serverSer)
-		} else {
-			what = fmt.Sprintf("%s (%s) publishes %d events to an %s subscriber (%s)", mc.other.name, mc.otherSer, mixedEvents, mc.server.name, mc.serverSer)
-		}
-		if mc.binary() {
-			what += ", with bytes"
-		}
-		fmt.Fprintf(&b, "| %s | %s |\n", mdEscape(what), cell(o, ok))
+		fmt.Fprintf(b, "| %s | %s |\n", mdEscape(mc.text()), n.cell(o, ok))
 	}
-
-	b.WriteString("\n## Scenarios\n\n")
-	for _, sc := range scenarios {
-		fmt.Fprintf(&b, "- `%s`: %s\n", sc, scenarioText[sc])
-	}
-	b.WriteString("- mixed `call`: args of every JSON type (and bytes where the caller's serializer carries them) and kwargs go through a callee of another library and back; an application error comes back with its URI and args\n")
-	b.WriteString("- mixed `pubsub`: the subscriber of another library gets every event in order with its args and kwargs\n")
-	if len(notes) > 0 {
-		b.WriteString("\n## Notes\n\n")
-		for i, n := range notes {
-			fmt.Fprintf(&b, "%d. %s\n", i+1, mdEscape(n))
-		}
-	}
-	return b.Bytes()
 }
 
 // The README carries the matrix between these markers; spliceReadme

@@ -1,0 +1,41 @@
+package interop
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/junction-wamp/junction/internal/routertest"
+	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/server"
+	"github.com/junction-wamp/junction/transport/rawsocket"
+)
+
+// startJunction serves realms as the junction binary does with its default
+// config and a Unix socket: WebSocket and RawSocket on one TCP port, told
+// apart by the first octet, and RawSocket on a Unix socket, with rs as its
+// RawSocket config. It returns the URL of each transport.
+func startJunction(t *testing.T, realms []router.RealmConfig, rs rawsocket.Config) targets {
+	t.Helper()
+	sock := filepath.Join(socketDir(t), "junction.sock")
+	// Every client comes from 127.0.0.1 and the auth scenarios of all of
+	// them run at once: authentications in progress count against the
+	// per-address failure limit, which would refuse some of them.
+	addr := routertest.Serve(t, server.Config{
+		Router:    router.Config{Realms: realms, AuthFailureLimit: -1},
+		RawSocket: server.RawSocketConfig{Unix: sock, Transport: rs},
+	})
+	return targets{webSocket.id: "ws://" + addr + "/ws", rawSocketTCP.id: "rs://" + addr, rawSocketUnix.id: "unix://" + sock}
+}
+
+// socketDir is a directory for Unix sockets, removed when the test ends:
+// short, unlike t.TempDir's, since a socket's path is at most 107 bytes.
+func socketDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "interop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
