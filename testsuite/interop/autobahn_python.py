@@ -525,6 +525,11 @@ async def s_session_meta(ctx):
     transport = info.get("transport") or {}
     check_equal(transport.get("type"), ctx["transport"], "wamp.session.get transport.type")
     check_equal(transport.get("protocol"), "wamp.2." + ctx["serializer"], "wamp.session.get transport.protocol")
+    peer = transport.get("peer") or ""
+    if urllib.parse.urlsplit(ctx["url"]).scheme != "unix":
+        check(peer.startswith("127.0.0.1:"), "wamp.session.get transport.peer %r is not 127.0.0.1:port" % peer)
+    elif sys.platform.startswith("linux"):  # the router names a Unix socket's client by SO_PEERCRED
+        check_equal(peer, "unix:pid=%d,uid=%d" % (os.getpid(), os.getuid()), "wamp.session.get transport.peer")
     await b.close()
     check_equal(await leaves.next("wamp.session.on_leave"), bid, "on_leave session")
     check_equal(await step(a.call("wamp.session.count"), "count"), 1, "count after one left")

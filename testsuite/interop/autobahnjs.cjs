@@ -311,6 +311,12 @@ const scenarios = {
     c.checkEqual(info.session, b.session.id, 'wamp.session.get session');
     c.checkEqual(info.transport && info.transport.type, ctx.transport, 'wamp.session.get transport.type');
     c.checkEqual(info.transport && info.transport.protocol, 'wamp.2.' + ctx.serializer, 'wamp.session.get transport.protocol');
+    const peer = String(info.transport && info.transport.peer);
+    if (!ctx.url.startsWith('unix:')) {
+      c.check(peer.startsWith('127.0.0.1:'), `wamp.session.get transport.peer ${peer} is not 127.0.0.1:port`);
+    } else if (process.platform === 'linux') { // the router names a Unix socket's client by SO_PEERCRED
+      c.checkEqual(peer, `unix:pid=${process.pid},uid=${process.getuid()}`, 'wamp.session.get transport.peer');
+    }
     const bid = b.session.id;
     await b.close();
     c.checkEqual(await leaves.next('wamp.session.on_leave'), bid, 'on_leave session');

@@ -127,6 +127,9 @@ var (
 	rawSocketTCP  = transport{id: "rawsocket_tcp", name: "RawSocket TCP"}
 	rawSocketUnix = transport{id: "rawsocket_unix", name: "RawSocket Unix"}
 	transports    = []transport{webSocket, rawSocketTCP, rawSocketUnix}
+	// rawSocketListen is RawSocket on a TCP listener of its own, which only
+	// mixed cases use: its protocol is RawSocket TCP's.
+	rawSocketListen = transport{id: "rawsocket_listen", name: "RawSocket TCP, own listener"}
 )
 
 // targets are the URLs of one router, by transport id.

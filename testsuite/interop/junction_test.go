@@ -1,31 +1,72 @@
 package interop
 
 import (
+	"context"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/server"
 	"github.com/junction-wamp/junction/transport/rawsocket"
 )
 
 // startJunction serves realms as the junction binary does with its default
-// config and a Unix socket: WebSocket and RawSocket on one TCP port, told
-// apart by the first octet, and RawSocket on a Unix socket, with rs as its
-// RawSocket config. It returns the URL of each transport.
+// config, a RawSocket listener of its own and a Unix socket: WebSocket and
+// RawSocket on one TCP port, told apart by the first octet, RawSocket on
+// a second TCP port and on a Unix socket, with rs as the RawSocket config.
+// It returns the URL of each transport.
 func startJunction(t *testing.T, realms []router.RealmConfig, rs rawsocket.Config) targets {
 	t.Helper()
 	sock := filepath.Join(socketDir(t), "junction.sock")
 	// Every client comes from 127.0.0.1 and the auth scenarios of all of
 	// them run at once: authentications in progress count against the
 	// per-address failure limit, which would refuse some of them.
-	addr := routertest.Serve(t, server.Config{
+	cfg := server.Config{
 		Router:    router.Config{Realms: realms, AuthFailureLimit: -1},
-		RawSocket: server.RawSocketConfig{Unix: sock, Transport: rs},
+		RawSocket: server.RawSocketConfig{Listen: "127.0.0.1:0", Unix: sock, Transport: rs},
+	}
+	addrs := make(chan [2]string, 3) // network, address
+	srv, err := server.New(cfg, server.Options{
+		Logger:             slog.New(slog.DiscardHandler),
+		Listening:          func(a string) { addrs <- [2]string{"", a} },
+		RawSocketListening: func(network, a string) { addrs <- [2]string{network, a} },
 	})
-	return targets{webSocket.id: "ws://" + addr + "/ws", rawSocketTCP.id: "rs://" + addr, rawSocketUnix.id: "unix://" + sock}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	at := targets{}
+	for len(at) < 3 {
+		select {
+		case a := <-addrs:
+			switch a[0] {
+			case "":
+				at[webSocket.id], at[rawSocketTCP.id] = "ws://"+a[1]+"/ws", "rs://"+a[1]
+			case "tcp":
+				at[rawSocketListen.id] = "rs://" + a[1]
+			case "unix":
+				at[rawSocketUnix.id] = "unix://" + a[1]
+			}
+		case err := <-done:
+			t.Fatalf("serve ended before listening: %v", err)
+		}
+	}
+	return at
 }
 
 // socketDir is a directory for Unix sockets, removed when the test ends:
