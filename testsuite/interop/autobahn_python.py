@@ -21,6 +21,7 @@ asyncio API that opens RawSocket connections, fails on Python 3.11.
 import asyncio
 import binascii
 import json
+import math
 import os
 import sys
 import urllib.parse
@@ -33,6 +34,7 @@ import autobahn  # noqa: E402
 from autobahn.asyncio.rawsocket import WampRawSocketClientFactory, WampRawSocketClientProtocol  # noqa: E402
 from autobahn.asyncio.wamp import ApplicationSession  # noqa: E402
 from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
+from autobahn.exception import PayloadExceededError  # noqa: E402
 from autobahn.wamp import auth  # noqa: E402
 from autobahn.wamp.exception import ApplicationError  # noqa: E402
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer  # noqa: E402
@@ -50,6 +52,7 @@ STEP_TIMEOUT = 10
 ARGS = [1, -2, 2 ** 40, 3.25, "h\u00e9llo \u2713 \U0001F680", True, False, None, [1, [2, "x"]], {"a": 1, "b": [True, "y"]}]
 KWARGS = {"x": 1, "s": "text", "nested": {"k": "v", "list": [1, 2, 3]}, "empty_list": [], "empty_dict": {}}
 ONE_MIB = 1024 * 1024
+SMALL_CLIENT = 64 * 1024  # the client_length_limit scenario's client accepts this much
 MIXED_EVENTS = int(os.environ.get("INTEROP_MIXED_EVENTS", "5"))
 
 
@@ -205,6 +208,13 @@ class RawSocketClientProtocol(WampRawSocketClientProtocol):
         return self._transport_details
 
     def connection_made(self, transport):
+        # The library always announces 16 MiB (RawSocketProtocol.__init__
+        # has max_size = None); a factory's max_length is announced as its
+        # own max_size would be, before the handshake is sent.
+        limit = getattr(self.factory, "max_length", None)
+        if limit:
+            self._length_exp = int(math.log2(limit)) - 9
+            self.max_length = 2 ** (self._length_exp + 9)
         super().connection_made(transport)
         self._transport_details.channel_framing = TransportDetails.CHANNEL_FRAMING_RAWSOCKET
 
@@ -236,11 +246,13 @@ async def open_websocket(loop, make, ctx):
     await step(protocol.is_open, "WebSocket open")
 
 
-async def open_rawsocket(loop, make, ctx, made):
+async def open_rawsocket(loop, make, ctx, made, max_length):
     """Connects and waits for the RawSocket handshake: the factory makes the
-    session once the router has accepted it."""
+    session once the router has accepted it. max_length (a power of two, or
+    None for 16 MiB) is the largest message the client accepts."""
     factory = WampRawSocketClientFactory(make, serializer=serializer(ctx["serializer"]))
     factory.protocol = RawSocketClientProtocol
+    factory.max_length = max_length
     u = urllib.parse.urlsplit(ctx["url"])
     if u.scheme == "rs":
         _, protocol = await step(loop.create_connection(factory, u.hostname, u.port), "TCP connect")
@@ -251,7 +263,7 @@ async def open_rawsocket(loop, make, ctx, made):
         raise Fail("the connection closed in the RawSocket handshake: %s" % (protocol.failure or "closed by the router"))
 
 
-async def connect(ctx, **opts):
+async def connect(ctx, max_length=None, **opts):
     loop = asyncio.get_event_loop()
     made = loop.create_future()
 
@@ -263,7 +275,7 @@ async def connect(ctx, **opts):
     if ctx["transport"] == "websocket":
         await open_websocket(loop, make, ctx)
     else:
-        await open_rawsocket(loop, make, ctx, made)
+        await open_rawsocket(loop, make, ctx, made, max_length)
     s = made.result()
     await step(s.joined, "WELCOME")
     return s
@@ -284,6 +296,17 @@ async def expect_call_error(aw, uri):
         check_equal(e.error, uri, "error URI")
         return e
     raise Fail("call succeeded with %s, want error %s" % (fmt(res), uri))
+
+
+async def expect_payload_exceeded(aw, what):
+    """Autobahn|Python raises an ERROR wamp.error.payload_size_exceeded as its
+    own PayloadExceededError (autobahn/wamp/protocol.py maps the URI to it),
+    not as an ApplicationError."""
+    try:
+        res = await step(aw, what)
+    except PayloadExceededError:
+        return
+    raise Fail("%s succeeded with %s, want ERROR wamp.error.payload_size_exceeded" % (what, fmt(res)))
 
 
 async def close_all(*sessions):
@@ -646,6 +669,29 @@ async def s_keepalive(ctx):
     check_equal(args, ["after pings"], "call after two PINGs")
     await s.close()
     return "%d PINGs" % proto.pings
+
+
+async def s_client_length_limit(ctx):
+    """Over RawSocket: a client announcing 64 KiB in its handshake is never
+    sent a larger message; the other side of each is told instead."""
+    check(ctx["transport"] == "rawsocket", "client_length_limit is a RawSocket scenario")
+    small = await connect(ctx, max_length=SMALL_CLIENT)
+    check_equal(small._transport._length_exp, 7, "LENGTH announced for 64 KiB")
+    other = await connect(ctx)
+    inbox = Inbox()
+    await small.register(echo, "com.interop.small.echo")
+    await small.subscribe(lambda x: inbox.push(x), "com.interop.small.topic")
+    big = "x" * (SMALL_CLIENT + SMALL_CLIENT // 2)
+    await other.register(lambda: big, "com.interop.big")
+    await expect_payload_exceeded(other.call("com.interop.small.echo", big), "the call to it")  # INVOCATION
+    await expect_payload_exceeded(small.call("com.interop.big"), "its call")  # RESULT
+    await expect_payload_exceeded(other.publish("com.interop.small.topic", big, options=PublishOptions(acknowledge=True)),
+                                  "the acknowledged publication to it")  # EVENT
+    await step(other.publish("com.interop.small.topic", "small", options=PublishOptions(acknowledge=True)), "PUBLISHED")
+    check_equal(await inbox.next("the small event"), "small", "the event after the large one")
+    args, _ = call_result(await step(other.call("com.interop.small.echo", "small"), "RESULT"))
+    check_equal(args, ["small"], "a call after the large ones")
+    await close_all(small, other)
 
 
 # --- mixed cases: this side is the callee, a subscriber or the publisher of

@@ -57,10 +57,11 @@ function transportOptions(ctx) {
 // connect opens a connection and resolves once the session has joined.
 // The result has session, details (WELCOME.Details), and close(), which
 // leaves and resolves when the transport is closed.
-function connect(ctx, extra = {}) {
+// transport adds to the transport's options (rawsocket_max_len_exp).
+function connect(ctx, extra = {}, transport = {}) {
   return new Promise((resolve, reject) => {
     const conn = new autobahn.Connection({
-      transports: transportOptions(ctx),
+      transports: transportOptions(ctx).map((o) => ({ ...o, ...transport })),
       realm: ctx.realm,
       serializers: [makeSerializer(ctx.serializer)],
       max_retries: 0,
@@ -448,6 +449,33 @@ const scenarios = {
     c.checkEqual(res.args, ['after pings'], 'call after two PINGs');
     await a.close();
     return `${seen.pings.length} PINGs of ${c.fmt(seen.pings)} octets`;
+  },
+
+  async client_length_limit(ctx) {
+    // Over RawSocket: a client announcing 64 KiB in its handshake is never
+    // sent a larger message; the other side of each is told instead.
+    c.check(ctx.transport === 'rawsocket', 'client_length_limit is a RawSocket scenario');
+    const small = await connect(ctx, {}, { rawsocket_max_len_exp: 16 });
+    const other = await connect(ctx);
+    const inbox = new c.Inbox();
+    await small.session.register('com.interop.small.echo', (args, kwargs) => new autobahn.Result(args, kwargs));
+    await small.session.subscribe('com.interop.small.topic', (args) => inbox.push(args[0]));
+    const big = 'x'.repeat(96 * 1024);
+    await other.session.register('com.interop.big', () => big);
+    await expectCallError(other.session.call('com.interop.small.echo', [big]), 'wamp.error.payload_size_exceeded'); // INVOCATION
+    await expectCallError(small.session.call('com.interop.big'), 'wamp.error.payload_size_exceeded'); // RESULT
+    try { // EVENT: the acknowledged publisher is told
+      await other.session.publish('com.interop.small.topic', [big], {}, { acknowledge: true });
+      throw new Error('PUBLISHED for an event larger than its subscriber accepts');
+    } catch (e) {
+      if (!(e instanceof autobahn.Error)) throw e;
+      c.checkEqual(e.error, 'wamp.error.payload_size_exceeded', "the PUBLISH's error URI");
+    }
+    await other.session.publish('com.interop.small.topic', ['small'], {}, { acknowledge: true });
+    c.checkEqual(await inbox.next('the small event'), 'small', 'the event after the large one');
+    const res = callResult(await other.session.call('com.interop.small.echo', ['small']));
+    c.checkEqual(res.args, ['small'], 'a call after the large ones');
+    await closeAll(small, other);
   },
 
   // --- mixed cases: this side is the caller, a subscriber or the
