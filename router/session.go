@@ -130,7 +130,8 @@ func newSession(r *Router, p transport.Peer) *session {
 // its realm, id and authid. It is built when the session logs, which is
 // rare, rather than held by every session.
 func (s *member) logger() *slog.Logger {
-	l := s.r.log.With("remote", s.peer.Info().RemoteAddr, "serializer", s.peer.Serializer().Name())
+	info := s.peer.Info()
+	l := s.r.log.With("remote", info.RemoteAddr, "transport", info.Transport, "serializer", s.peer.Serializer().Name())
 	if s.realm != nil {
 		l = l.With("realm", s.realm.Name, "session", uint64(s.id), "authid", s.authid)
 	}

@@ -271,3 +271,38 @@ func TestRawSocketTooLargeForClient(t *testing.T) {
 		t.Fatalf("small event: %#v", ev)
 	}
 }
+
+// TestRawSocketMetrics: the transport is a label of the sessions and of
+// the transport's series, and messages too large for a client are counted.
+func TestRawSocketMetrics(t *testing.T) {
+	addr := routertest.Serve(t, server.Config{})
+	rs := dialRS(t, tcp(addr), "msgpack", 1024)
+	rs.join("realm1")
+	routertest.Connect(t, "ws://"+addr+"/ws", clientlib.Options{})
+	rs.send(&wamp.Subscribe{Request: rs.request(), Options: wamp.Dict{}, Topic: "t"})
+	rs.recv()
+	pub := dialRS(t, tcp(addr), "json", 0)
+	pub.join("realm1")
+	pub.send(&wamp.Publish{Request: pub.request(), Options: wamp.Dict{"acknowledge": true}, Topic: "t",
+		Payload: wamp.Values([]any{strings.Repeat("x", 2000)}, nil)})
+	if e, ok := pub.recv().(*wamp.Error); !ok || e.Error != wamp.ErrPayloadSizeExceeded {
+		t.Fatalf("publish: %#v", e)
+	}
+	got := scrape(t, "http://"+addr+"/metrics")
+	for sample, want := range map[string]float64{
+		`junction_sessions{realm="realm1",serializer="msgpack",transport="rawsocket"}`: 1,
+		`junction_sessions{realm="realm1",serializer="json",transport="rawsocket"}`:    1,
+		`junction_sessions{realm="realm1",serializer="json",transport="websocket"}`:    1,
+		`junction_connections{transport="rawsocket"}`:                                  2,
+		`junction_connections{transport="websocket"}`:                                  1,
+		`junction_handshakes_accepted_total{transport="rawsocket"}`:                    2,
+		`junction_messages_too_large_total`:                                            1,
+	} {
+		if got[sample] != want {
+			t.Errorf("%s = %v, want %v", sample, got[sample], want)
+		}
+	}
+	if got[`junction_bytes_in_total{transport="rawsocket"}`] <= 0 {
+		t.Error("no RawSocket bytes in")
+	}
+}

@@ -82,6 +82,9 @@ type runOptions struct {
 	// listening, if set, is called with the bound address once the server
 	// accepts connections.
 	listening func(addr string)
+	// rawSocketListening, if set, is called with each RawSocket listener
+	// of its own ([rawsocket] listen, unix) once it accepts.
+	rawSocketListening func(network, addr string)
 	// reload, if set, replaces SIGHUP as the signal to read the TLS
 	// certificate again.
 	reload <-chan struct{}
@@ -132,7 +135,8 @@ func runServe(ctx context.Context, f *serveFlags, stderr io.Writer, opts *runOpt
 		return 2
 	}
 	logger := server.NewLogger(cfg, stderr)
-	srv, err := server.New(cfg, server.Options{Logger: logger, Version: version, Listening: opts.listening})
+	srv, err := server.New(cfg, server.Options{Logger: logger, Version: version, Listening: opts.listening,
+		RawSocketListening: opts.rawSocketListening})
 	if err != nil {
 		fmt.Fprintln(stderr, "junction: invalid config:", err)
 		return 2

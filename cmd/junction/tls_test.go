@@ -13,12 +13,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/transport/rawsocket"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -164,6 +166,94 @@ role = "device"
 	}
 	if _, err := anon.Call(cctx, "wamp.session.count", nil, nil, nil); err != nil {
 		t.Fatalf("session after reload: %v", err)
+	}
+	stop()
+	if code := <-exit; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// TestRawSocketTLS serves rss:// on a listener of its own and on the wss://
+// port, and authenticates a client certificate over both.
+func TestRawSocketTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	certFile, keyFile, caFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
+	c1, k1 := ca.issue(t, "server", 100, true)
+	write(t, certFile, c1)
+	write(t, keyFile, k1)
+	write(t, caFile, ca.pem)
+	cfgFile := writeConfig(t, `
+[server]
+tls_cert = "`+certFile+`"
+tls_key = "`+keyFile+`"
+tls_client_ca = "`+caFile+`"
+[rawsocket]
+listen = "127.0.0.1:0"
+tls = true
+[[realms]]
+name = "realm1"
+auth = ["tls"]
+[[realms.principals]]
+authid = "device-1"
+role = "device"
+`)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	addrc, rsAddrc := make(chan string, 1), make(chan string, 1)
+	var logs syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- runWith(ctx, []string{"--config", cfgFile, "--listen", "127.0.0.1:0"}, &logs, runOptions{
+			listening:          func(a string) { addrc <- a },
+			rawSocketListening: func(_, a string) { rsAddrc <- a },
+		})
+	}()
+	var addr, rsAddr string
+	for addr == "" || rsAddr == "" {
+		select {
+		case addr = <-addrc:
+		case rsAddr = <-rsAddrc:
+		case code := <-exit:
+			t.Fatalf("exit %d: %s", code, logs.String())
+		}
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.pem)
+	cc, ck := ca.issue(t, "device-1", 200, false)
+	pair, err := tls.X509KeyPair(cc, ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, a := range []string{rsAddr, addr} {
+		c, err := rawsocket.Dial(cctx, rawsocket.Endpoint{Network: "tcp", Address: a, TLS: true, Host: "127.0.0.1"},
+			rawsocket.SerializerJSON, 0, &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}})
+		if err != nil {
+			t.Fatalf("rss://%s: %v", a, err)
+		}
+		_ = c.NetConn().SetDeadline(time.Now().Add(10 * time.Second))
+		if err := c.WriteMessage([]byte(`[1,"realm1",{"authmethods":["tls"],"roles":{"caller":{}}}]`)); err != nil {
+			t.Fatal(err)
+		}
+		reply, err := c.ReadMessage()
+		if err != nil || !strings.HasPrefix(string(reply), "[2,") || !strings.Contains(string(reply), `"authid":"device-1"`) {
+			t.Fatalf("rss://%s: WELCOME %s %v", a, reply, err)
+		}
+		c.Close()
+		// Without a client certificate: refused.
+		c, err = rawsocket.Dial(cctx, rawsocket.Endpoint{Network: "tcp", Address: a, TLS: true, Host: "127.0.0.1"},
+			rawsocket.SerializerJSON, 0, &tls.Config{RootCAs: roots})
+		if err != nil {
+			t.Fatalf("rss://%s without a client certificate: %v", a, err)
+		}
+		_ = c.WriteMessage([]byte(`[1,"realm1",{"authmethods":["tls"],"roles":{"caller":{}}}]`))
+		if reply, err := c.ReadMessage(); err != nil || !strings.HasPrefix(string(reply), "[3,") {
+			t.Fatalf("rss://%s without a client certificate: %s %v", a, reply, err)
+		}
+		c.Close()
 	}
 	stop()
 	if code := <-exit; code != 0 {

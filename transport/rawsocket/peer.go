@@ -42,8 +42,8 @@ type peer struct {
 	heard atomic.Bool // a frame came in since the keepalive last looked
 	ping  *time.Timer
 	// pinged: the keepalive sent a PING and waits to hear from the peer.
-	// Only the timer's function touches it.
-	pinged bool
+	// Only the timer's function uses it, one run after the other.
+	pinged atomic.Bool
 
 	writing  atomic.Bool // a writer goroutine is running or starting
 	wmu      sync.Mutex  // held while a batch, a PONG or a PING is written
@@ -183,11 +183,11 @@ func (p *peer) keepalive() {
 	default:
 	}
 	if p.heard.Swap(false) {
-		p.pinged = false
+		p.pinged.Store(false)
 		p.ping.Reset(p.s.cfg.PingInterval)
 		return
 	}
-	if p.pinged {
+	if p.pinged.Load() {
 		p.s.stats.PongTimeouts.Add(1)
 		p.s.log.Debug("rawsocket peer silent after a PING, closed", "remote", p.info.RemoteAddr, "pong_timeout", p.s.cfg.PongTimeout)
 		p.abandon()
@@ -196,7 +196,7 @@ func (p *peer) keepalive() {
 	if err := p.control(FramePing, nil); err != nil {
 		return
 	}
-	p.pinged = true
+	p.pinged.Store(true)
 	p.ping.Reset(p.s.cfg.PongTimeout)
 }
 
