@@ -169,8 +169,8 @@ func (m *matrix) writeTransports(b *bytes.Buffer, n *notes) {
 		fmt.Fprintf(b, "| %s (Go) |", d.Name())
 		for _, tr := range transports {
 			cell := "not run"
-			if tr == webSocket {
-				cell = strings.Join(allSerializers, ", ") + ": " + m.tally("go-"+d.Name(), "")
+			if slices.Contains(goTransports, tr) {
+				cell = strings.Join(allSerializers, ", ") + ": " + m.tally("go-"+d.Name(), tr.id)
 			}
 			fmt.Fprintf(b, " %s |", cell)
 		}
@@ -224,26 +224,43 @@ func (m *matrix) writeScenarios(b *bytes.Buffer, n *notes, tr transport) {
 	}
 }
 
+// writeGo writes the Go clients' table: one cell per client, serializer
+// and scenario, which names the transports where they do not all agree.
 func (m *matrix) writeGo(b *bytes.Buffer, n *notes) {
-	b.WriteString("\n## Go clients × serializer × testsuite scenario: WebSocket\n\n| scenario |")
-	var goCols []caseKey
+	names := make([]string, len(goTransports))
+	for i, tr := range goTransports {
+		names[i] = tr.name
+	}
+	fmt.Fprintf(b, "\n## Go clients × serializer × testsuite scenario\n\nOver %s.\n\n| scenario |", strings.Join(names, ", "))
+	type col struct{ group, ser string }
+	var cols []col
 	for _, d := range goDrivers {
 		for _, ser := range allSerializers {
-			goCols = append(goCols, caseKey{group: "go-" + d.Name(), serializer: ser})
+			cols = append(cols, col{"go-" + d.Name(), ser})
 			fmt.Fprintf(b, " %s %s |", d.Name(), ser)
 		}
 	}
 	b.WriteString("\n|---|")
-	for range goCols {
+	for range cols {
 		b.WriteString("---|")
 	}
 	b.WriteString("\n")
 	for _, sc := range goScenarios() {
 		fmt.Fprintf(b, "| %s |", sc.Name)
-		for _, col := range goCols {
-			col.scenario = sc.Name
-			o, ok := m.results[col]
-			fmt.Fprintf(b, " %s |", n.cell(o, ok))
+		for _, c := range cols {
+			var cells []string
+			for _, tr := range goTransports {
+				o, ok := m.results[caseKey{group: c.group, transport: tr.id, serializer: c.ser, scenario: sc.Name}]
+				cells = append(cells, n.cell(o, ok))
+			}
+			cell := cells[0]
+			if slices.ContainsFunc(cells, func(x string) bool { return x != cell }) {
+				for i := range cells {
+					cells[i] = goTransports[i].name + ": " + cells[i]
+				}
+				cell = strings.Join(cells, ", ")
+			}
+			fmt.Fprintf(b, " %s |", cell)
 		}
 		b.WriteString("\n")
 	}
