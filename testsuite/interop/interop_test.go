@@ -111,7 +111,7 @@ const (
 	// The keepalive scenario's router pings a RawSocket connection silent
 	// for keepalivePing and closes it when silent keepalivePong after.
 	keepalivePing = 250 * time.Millisecond
-	keepalivePong = time.Second
+	keepalivePong = 2 * time.Second
 )
 
 // A transport is how a program reaches the router, told by the scheme of
