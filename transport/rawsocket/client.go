@@ -63,6 +63,7 @@ type Conn struct {
 	recvMax int // the largest message we accept
 	sendMax int // the largest the router accepts
 	wmu     sync.Mutex
+	wdl     time.Time // under wmu: the write deadline set on conn
 }
 
 // Dial connects to e and shakes hands for serializer ser, accepting
@@ -152,27 +153,43 @@ func (c *Conn) ReadMessage() ([]byte, error) {
 		case FrameMessage:
 			return data, nil
 		case FramePing:
-			if err := c.write(FramePong, data); err != nil {
+			if err := c.write(FramePong, data, time.Time{}); err != nil {
 				return nil, err
 			}
 		}
 	}
 }
 
-// WriteMessage sends one WAMP message. A message over the router's maximum
-// length is a *TooLargeError, and not sent.
-func (c *Conn) WriteMessage(data []byte) error { return c.write(FrameMessage, data) }
+// WriteMessage sends one WAMP message, waiting as long as the write takes.
+// A message over the router's maximum length is a *TooLargeError, and not
+// sent.
+func (c *Conn) WriteMessage(data []byte) error { return c.write(FrameMessage, data, time.Time{}) }
+
+// WriteMessageDeadline is WriteMessage bounded by deadline (zero: none). A
+// write cut short by it may have sent part of the frame: the connection is
+// then unusable, and must be closed.
+func (c *Conn) WriteMessageDeadline(data []byte, deadline time.Time) error {
+	return c.write(FrameMessage, data, deadline)
+}
 
 // Ping sends a PING with payload.
-func (c *Conn) Ping(payload []byte) error { return c.write(FramePing, payload) }
+func (c *Conn) Ping(payload []byte) error { return c.write(FramePing, payload, time.Time{}) }
 
-func (c *Conn) write(typ byte, data []byte) error {
+// write sends a frame. Every write sets its own deadline, so that one a
+// bounded write left behind cannot cut a later PONG short.
+func (c *Conn) write(typ byte, data []byte, deadline time.Time) error {
 	if len(data) > c.sendMax {
 		return &TooLargeError{Size: len(data), Limit: c.sendMax}
 	}
 	h := Header(typ, len(data))
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if !deadline.Equal(c.wdl) {
+		if err := c.conn.SetWriteDeadline(deadline); err != nil {
+			return err
+		}
+		c.wdl = deadline
+	}
 	switch c.conn.(type) {
 	case *net.TCPConn, *net.UnixConn: // one writev
 		bufs := net.Buffers{h[:], data}
@@ -191,7 +208,8 @@ func (c *Conn) SendMax() int { return c.sendMax }
 // RecvMax is the largest message this end accepts.
 func (c *Conn) RecvMax() int { return c.recvMax }
 
-// NetConn is the connection under the RawSocket, for deadlines.
+// NetConn is the connection under the RawSocket, for read deadlines (Conn
+// sets the write deadline before each write: WriteMessageDeadline).
 func (c *Conn) NetConn() net.Conn { return c.conn }
 
 // Close closes the connection: RawSocket has no closing handshake.
