@@ -2,6 +2,7 @@ package clientlib
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -355,7 +356,19 @@ func (c *Client) answer(request wamp.ID, res *Result, err error) {
 		}
 		m = y
 	}
-	if werr := c.write(c.ctx, m); werr != nil {
+	werr := c.write(c.ctx, m)
+	var we *writeError
+	if werr != nil && !errors.As(werr, &we) && c.ctx.Err() == nil {
+		// Not sent, the connection fine: too large for the router, or
+		// not encodable. The caller is told rather than left waiting.
+		uri := wamp.ErrInvalidArgument
+		if errors.Is(werr, ErrTooLarge) {
+			uri = wamp.ErrPayloadSizeExceeded
+		}
+		c.log.Warn("cannot answer invocation", "request", uint64(request), "error", werr)
+		werr = c.write(c.ctx, &wamp.Error{Type: wamp.INVOCATION, Request: request, Details: wamp.Dict{}, Error: uri, Payload: wamp.Values([]any{werr.Error()}, nil)})
+	}
+	if werr != nil {
 		c.log.Debug("cannot answer invocation", "request", uint64(request), "error", werr)
 	}
 }

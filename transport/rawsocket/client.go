@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -134,7 +135,12 @@ func Client(ctx context.Context, c net.Conn, ser byte, recvMax int) (*Conn, erro
 	return &Conn{conn: c, br: bufio.NewReaderSize(c, 4096), recvMax: recvMax, sendMax: h.MaxLength}, nil
 }
 
+// ctxErr is ctx's error for a handshake that failed because ctx ended: the
+// deadline set from it can fire just before ctx's own timer does.
 func ctxErr(ctx context.Context, err error) error {
+	if dl, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(dl) {
+		<-ctx.Done()
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("rawsocket handshake: %w", ctx.Err())
 	}
