@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -99,9 +100,13 @@ func TestRawSocketTooLarge(t *testing.T) {
 	t.Parallel()
 	r := startRS(t, rsOptions{readLimit: 64 << 10})
 	ctx := testCtx(t)
-	c := connect(t, r.rs, "json")
+	c, err := clientlib.Connect(ctx, r.rs, "realm1", clientlib.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
 	big := strings.Repeat("x", 100<<10)
-	_, err := c.Call(ctx, "com.example.big.echo", []any{big}, nil, nil)
+	_, err = c.Call(ctx, "com.example.big.echo", []any{big}, nil, nil)
 	if !errors.Is(err, clientlib.ErrTooLarge) {
 		t.Fatalf("call over the limit: %v", err)
 	}
@@ -209,27 +214,97 @@ func TestRawSocketHandshake(t *testing.T) {
 	}
 }
 
-// TestRawSocketTLS: rss:// with the TLS config of Options.Dialer, and
-// refused without it (the certificate is the test's own).
+// TestRawSocketTLS: rss:// and wss:// on one port with the same options,
+// the TLS config of Options.Dialer; rss:// refused without it (the
+// certificate is the test's own).
 func TestRawSocketTLS(t *testing.T) {
 	t.Parallel()
 	r := startRS(t, rsOptions{tls: true})
+	ctx := testCtx(t)
 	opts := clientlib.Options{Dialer: &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: r.roots}}}
+	opts.Serializer = "json"
+	ws, err := clientlib.Connect(ctx, r.ws, "realm1", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close(ctx)
+	if _, err := ws.Register(ctx, "com.example.tls.add2", add2, nil); err != nil {
+		t.Fatal(err)
+	}
 	for _, ser := range serializerNames {
 		opts.Serializer = ser
-		c, err := clientlib.Connect(testCtx(t), r.rss, "realm1", opts)
+		c, err := clientlib.Connect(ctx, r.rss, "realm1", opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Call(testCtx(t), "wamp.session.count", nil, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Close(testCtx(t)); err != nil {
+		res, err := c.Call(ctx, "com.example.tls.add2", []any{2, 3}, map[string]any{"k": "v"}, nil)
+		checkSum(t, res, err)
+		if err := c.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err := clientlib.Connect(testCtx(t), r.rss, "realm1", clientlib.Options{})
+	_, err = clientlib.Connect(testCtx(t), r.rss, "realm1", clientlib.Options{})
 	if err == nil || !strings.Contains(fmt.Sprint(err), "certificate") {
 		t.Fatalf("untrusted certificate: %v", err)
+	}
+}
+
+// TestRawSocketReadLimit: the maximum a client announces holds: what it
+// could not take is not sent to it (its caller hears
+// wamp.error.payload_size_exceeded from the router), and its session goes
+// on.
+func TestRawSocketReadLimit(t *testing.T) {
+	t.Parallel()
+	r := startRS(t, rsOptions{})
+	ctx := testCtx(t)
+	callee, err := clientlib.Connect(ctx, r.unix, "realm1", clientlib.Options{Serializer: "cbor", ReadLimit: 1500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer callee.Close(ctx)
+	if _, err := callee.Register(ctx, "com.example.limit.len", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		s, _ := inv.Args[0].(string)
+		return &clientlib.Result{Args: []any{len(s)}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	caller := connect(t, r.ws, "json")
+	var re *wamp.RPCError
+	if _, err := caller.Call(ctx, "com.example.limit.len", []any{strings.Repeat("x", 2000)}, nil, nil); !errors.As(err, &re) || re.URI != wamp.ErrPayloadSizeExceeded {
+		t.Fatalf("call too large for the callee (1024 announced): %v", err)
+	}
+	res, err := caller.Call(ctx, "com.example.limit.len", []any{strings.Repeat("x", 900)}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := wamp.AsInt(res.Args[0]); n != 900 {
+		t.Fatalf("result %v", res.Args)
+	}
+}
+
+// TestRawSocketBinaryAcrossTransports: []byte from a WebSocket json caller
+// (WAMP's \u0000+base64 in JSON) reaches a RawSocket msgpack callee as
+// bytes, and back.
+func TestRawSocketBinaryAcrossTransports(t *testing.T) {
+	t.Parallel()
+	r := startRS(t, rsOptions{})
+	ctx := testCtx(t)
+	callee := connect(t, r.rs, "msgpack")
+	caller := connect(t, r.ws, "json")
+	if _, err := callee.Register(ctx, "com.example.bin", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		b, ok := inv.Args[0].([]byte)
+		if !ok {
+			return nil, fmt.Errorf("got %T", inv.Args[0])
+		}
+		return &clientlib.Result{Args: []any{append(b, 0xff)}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := caller.Call(ctx, "com.example.bin", []any{[]byte{0, 1, 2}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(res.Args[0]); got != fmt.Sprint([]byte{0, 1, 2, 0xff}) {
+		t.Fatalf("got %s", got)
 	}
 }

@@ -4,28 +4,26 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"io"
-	"log"
+	"encoding/pem"
 	"math/big"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	nexusrouter "github.com/gammazero/nexus/v3/router"
+	"github.com/junction-wamp/junction/internal/routertest"
+	"github.com/junction-wamp/junction/server"
+	"github.com/junction-wamp/junction/transport/rawsocket"
 )
 
 // rsRouter is a router serving WebSocket and RawSocket.
 type rsRouter struct {
-	ws, rs, unix string
-	rss          string         // with rsOptions.tls
-	roots        *x509.CertPool // trusting rss's certificate
+	ws, rs, unix string         // ws is wss:// with rsOptions.tls
+	rss          string         // with rsOptions.tls, in place of rs
+	roots        *x509.CertPool // trusting the certificate of wss and rss
 }
 
 type rsOptions struct {
@@ -33,51 +31,31 @@ type rsOptions struct {
 	tls       bool
 }
 
-// startRS starts a router until the test ends. TEMPORARY: the nexus
-// router, until Junction's RawSocket server is on main.
+// startRS serves Junction until the test ends: WebSocket and RawSocket
+// on one port of 127.0.0.1 (over TLS with o.tls), RawSocket on a Unix
+// socket too.
 func startRS(t *testing.T, o rsOptions) *rsRouter {
 	t.Helper()
-	r, err := nexusrouter.NewRouter(&nexusrouter.Config{
-		RealmConfigs: []*nexusrouter.RealmConfig{{URI: "realm1", AnonymousAuth: true, AllowDisclose: true}},
-	}, log.New(io.Discard, "", 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(nexusrouter.NewWebsocketServer(r))
-	rss := nexusrouter.NewRawSocketServer(r)
-	rss.RecvLimit = o.readLimit
-	tcp, err := rss.ListenAndServe("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	sock := socketPath(t)
-	unix, err := rss.ListenAndServe("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := &rsRouter{
-		ws:   "ws" + strings.TrimPrefix(hs.URL, "http"),
-		rs:   "rs://" + tcp.(net.Listener).Addr().String(),
-		unix: "unix://" + sock,
-	}
-	closers := []io.Closer{tcp, unix}
+	cfg := server.Config{RawSocket: server.RawSocketConfig{Unix: sock, Transport: rawsocket.Config{ReadLimit: o.readLimit}}}
+	out := &rsRouter{unix: "unix://" + sock}
 	if o.tls {
-		cert, roots := selfSigned(t)
-		out.roots = roots
-		tl, err := rss.ListenAndServeTLS("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}}, "", "")
-		if err != nil {
-			t.Fatal(err)
+		var certPEM, keyPEM []byte
+		certPEM, keyPEM, out.roots = selfSigned(t)
+		dir := t.TempDir()
+		cfg.TLSCert, cfg.TLSKey = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		for f, b := range map[string][]byte{cfg.TLSCert: certPEM, cfg.TLSKey: keyPEM} {
+			if err := os.WriteFile(f, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
-		out.rss = "rss://" + tl.(net.Listener).Addr().String()
-		closers = append(closers, tl)
 	}
-	t.Cleanup(func() {
-		for _, c := range closers {
-			_ = c.Close()
-		}
-		hs.Close()
-		r.Close()
-	})
+	addr := routertest.Serve(t, cfg)
+	if o.tls {
+		out.ws, out.rss = "wss://"+addr+"/ws", "rss://"+addr
+	} else {
+		out.ws, out.rs = "ws://"+addr+"/ws", "rs://"+addr
+	}
 	return out
 }
 
@@ -93,8 +71,9 @@ func socketPath(t *testing.T) string {
 	return filepath.Join(dir, "r.sock")
 }
 
-// selfSigned is a certificate for 127.0.0.1 and a pool trusting it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+// selfSigned is a certificate for 127.0.0.1 and its key, in PEM, and a
+// pool trusting it.
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte, roots *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -109,7 +88,12 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 		t.Fatal(err)
 	}
 	leaf, _ := x509.ParseCertificate(der)
-	roots := x509.NewCertPool()
+	roots = x509.NewCertPool()
 	roots.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), roots
 }
