@@ -172,8 +172,8 @@ func (c *Conn) ReadMessage() ([]byte, error) {
 func (c *Conn) WriteMessage(data []byte) error { return c.write(FrameMessage, data, time.Time{}) }
 
 // WriteMessageDeadline is WriteMessage bounded by deadline (zero: none). A
-// write cut short by it may have sent part of the frame: the connection is
-// then unusable, and must be closed.
+// write cut short after part of the frame went out closes the connection
+// (the stream cannot be resumed); one that sent nothing leaves it usable.
 func (c *Conn) WriteMessageDeadline(data []byte, deadline time.Time) error {
 	return c.write(FrameMessage, data, deadline)
 }
@@ -196,14 +196,22 @@ func (c *Conn) write(typ byte, data []byte, deadline time.Time) error {
 		}
 		c.wdl = deadline
 	}
+	var n int64
+	var err error
 	switch c.conn.(type) {
 	case *net.TCPConn, *net.UnixConn: // one writev
 		bufs := net.Buffers{h[:], data}
-		_, err := bufs.WriteTo(c.conn)
-		return err
+		n, err = bufs.WriteTo(c.conn)
+	default: // TLS: one record for the frame, not one for its prefix and another
+		var k int
+		k, err = c.conn.Write(append(h[:], data...))
+		n = int64(k)
 	}
-	// TLS: one record for the frame, not one for its prefix and another.
-	_, err := c.conn.Write(append(h[:], data...))
+	if err != nil && n > 0 {
+		// Part of a frame went out: what follows would be read as the
+		// rest of it. The connection is done for.
+		_ = c.conn.Close()
+	}
 	return err
 }
 

@@ -91,3 +91,44 @@ func TestWriteDeadlineNotLeftBehind(t *testing.T) {
 		t.Fatalf("bounded write: type %d %q %v", typ, payload, err)
 	}
 }
+
+// TestPartialWriteCloses: a bounded write cut short after part of the
+// frame went out (to a router that stopped reading) closes the
+// connection, since the stream cannot go on.
+func TestPartialWriteCloses(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	release := make(chan struct{})
+	defer close(release)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var b [4]byte
+		if _, err := io.ReadFull(c, b[:]); err != nil {
+			return
+		}
+		reply := Handshake{Serializer: b[1] & 0x0F, MaxLength: MaxLength}.Bytes()
+		_, _ = c.Write(reply[:])
+		<-release // and read nothing more
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, Endpoint{Network: "tcp", Address: ln.Addr().String()}, SerializerJSON, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.WriteMessageDeadline(make([]byte, MaxLength), time.Now().Add(200*time.Millisecond)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write to a router that reads nothing: %v", err)
+	}
+	if _, err := c.ReadMessage(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after a partial write: %v, want the connection closed", err)
+	}
+}
