@@ -357,20 +357,28 @@ func (c *Client) answer(request wamp.ID, res *Result, err error) {
 		m = y
 	}
 	werr := c.write(c.ctx, m)
-	var we *writeError
-	if werr != nil && !errors.As(werr, &we) && c.ctx.Err() == nil {
-		// Not sent, the connection fine: too large for the router, or
-		// not encodable. The caller is told rather than left waiting.
-		uri := wamp.ErrInvalidArgument
-		if errors.Is(werr, ErrTooLarge) {
-			uri = wamp.ErrPayloadSizeExceeded
-		}
+	if uri := unsent(werr); uri != "" {
+		// Not sent, the connection fine: the caller is told rather than
+		// left waiting.
 		c.log.Warn("cannot answer invocation", "request", uint64(request), "error", werr)
 		werr = c.write(c.ctx, &wamp.Error{Type: wamp.INVOCATION, Request: request, Details: wamp.Dict{}, Error: uri, Payload: wamp.Values([]any{werr.Error()}, nil)})
 	}
 	if werr != nil {
 		c.log.Debug("cannot answer invocation", "request", uint64(request), "error", werr)
 	}
+}
+
+// unsent is the error URI to answer a caller with when err is a result
+// that could not be sent while the connection is fine: too large for the
+// router, or a value its serializer cannot carry; "" for any other err.
+func unsent(err error) wamp.URI {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return wamp.ErrPayloadSizeExceeded
+	case errors.Is(err, serializers.ErrUnconvertible):
+		return wamp.ErrInvalidArgument
+	}
+	return ""
 }
 
 func (c *Client) ctxOrBackground() context.Context {
