@@ -128,6 +128,24 @@ func TestRawSocketTooLarge(t *testing.T) {
 	if !errors.As(err, &re) || re.URI != wamp.ErrPayloadSizeExceeded {
 		t.Fatalf("caller of a callee whose YIELD is too large: %v", err)
 	}
+
+	// A chunk of a progressive call over the limit: the call ends with
+	// the error (and is canceled at the router), not left waiting.
+	if _, err := caller.Register(ctx, "com.example.big.chunks", func(ctx context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		for {
+			if _, ok, err := inv.NextChunk(ctx); !ok || err != nil {
+				return nil, err
+			}
+		}
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	chunks := make(chan clientlib.Chunk, 1)
+	chunks <- clientlib.Chunk{Args: []any{big}}
+	_, err = c.Call(ctx, "com.example.big.chunks", []any{"first"}, nil, &clientlib.CallOptions{Chunks: chunks})
+	if !errors.Is(err, clientlib.ErrTooLarge) {
+		t.Fatalf("progressive call with a chunk over the limit: %v", err)
+	}
 	if c.Err() != nil {
 		t.Fatalf("session ended: %v", c.Err())
 	}

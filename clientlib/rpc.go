@@ -213,12 +213,10 @@ func (c *Client) Call(ctx context.Context, procedure string, args []any, kwargs 
 	if err := c.write(ctx, call); err != nil {
 		return nil, err
 	}
+	var chunked chan error // the end of sending the chunks
 	if opts.Chunks != nil {
-		go func() {
-			if err := c.sendChunks(ctx, id, procedure, options, opts.Chunks); err != nil {
-				c.log.Debug("progressive call invocation cut short", "procedure", procedure, "error", err)
-			}
-		}()
+		chunked = make(chan error, 1)
+		go func() { chunked <- c.sendChunks(ctx, id, procedure, options, opts.Chunks) }()
 	}
 	var signal chan struct{}
 	if box != nil {
@@ -233,6 +231,15 @@ func (c *Client) Call(ctx context.Context, procedure string, args []any, kwargs 
 				c.deliverProgress(box, opts.OnProgress)
 			}
 			return callResult(procedure, m)
+		case err := <-chunked:
+			if err != nil { // a chunk not sent (too large...): the call cannot complete
+				c.cancelCall(id, opts.CancelMode)
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, fmt.Errorf("clientlib: progressive call of %s cut short: %w", procedure, err)
+			}
+			chunked = nil
 		case <-ctx.Done():
 			c.cancelCall(id, opts.CancelMode)
 			return nil, ctx.Err()
