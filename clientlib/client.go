@@ -14,6 +14,7 @@ import (
 
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport/local"
+	"github.com/junction-wamp/junction/transport/rawsocket"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -22,15 +23,25 @@ var ErrClosed = errors.New("clientlib: session closed")
 
 // Options configure a connection. The zero value is json without compression.
 type Options struct {
-	Serializer   string            // "json" (default), "msgpack" or "cbor"
-	Compression  bool              // offer permessage-deflate
-	HelloDetails wamp.Dict         // extra HELLO details, merged with roles
-	AuthID       string            // the authid to authenticate as
-	Auth         []Authenticator   // offered in this order; none: anonymous
-	Header       http.Header       // extra handshake headers, e.g. Origin
-	Dialer       *websocket.Dialer // optional; its Subprotocols are replaced
-	Logger       *slog.Logger      // default slog.Default()
-	CloseTimeout time.Duration     // how long Close waits for the router's GOODBYE; default 5s
+	Serializer   string          // "json" (default), "msgpack" or "cbor"
+	Compression  bool            // offer permessage-deflate (WebSocket only)
+	HelloDetails wamp.Dict       // extra HELLO details, merged with roles
+	AuthID       string          // the authid to authenticate as
+	Auth         []Authenticator // offered in this order; none: anonymous
+	Header       http.Header     // extra handshake headers, e.g. Origin (WebSocket only)
+	// Dialer is optional; its Subprotocols are replaced. Over RawSocket,
+	// its TLSClientConfig is the TLS config of rss:// and its
+	// HandshakeTimeout bounds the dial and the RawSocket handshake, as it
+	// does the WebSocket one (10s when Dialer is nil).
+	Dialer       *websocket.Dialer
+	Logger       *slog.Logger  // default slog.Default()
+	CloseTimeout time.Duration // how long Close waits for the router's GOODBYE; default 5s
+	// ReadLimit is the largest message accepted from the router; a larger
+	// one ends the session. Over RawSocket it is announced in the
+	// handshake, as the largest power of two not over it from 512 octets
+	// to 16 MiB; default DefaultReadLimit (16 MiB). Over WebSocket the
+	// default is no limit.
+	ReadLimit int
 	// Local configures the in-process connection of ConnectLocal (queue
 	// bounds, RemoteAddr); its Serializer is replaced by Serializer.
 	// Connect ignores it.
@@ -81,12 +92,39 @@ func (opts *Options) withDefaults() (serializers.Serializer, error) {
 	return ser, nil
 }
 
-// Connect opens a WebSocket to url and joins realm.
+// Connect connects to the router at url and joins realm. url is a
+// WebSocket URL (ws://host:port/path, wss:// for TLS) or a RawSocket one:
+// rs://host:port (TCP), rss://host:port (TLS) or unix:///path/to.sock (a
+// Unix domain socket). ctx bounds the dial, the transport's handshake and
+// joining the realm.
+//
+// Over RawSocket the router announces the longest message it accepts: a
+// longer one is not sent, and its method returns an error wrapping
+// ErrTooLarge, the session going on. RawSocket has no compression and no
+// HTTP headers: Compression and Header do not apply.
 func Connect(ctx context.Context, url, realm string, opts Options) (*Client, error) {
 	ser, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	e, raw, err := rawsocket.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("clientlib: %w", err)
+	}
+	var cn conn
+	if raw {
+		cn, err = dialRawSocket(ctx, url, e, ser, opts)
+	} else {
+		cn, err = dialWebSocket(ctx, url, ser, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return start(ctx, cn, realm, opts)
+}
+
+// dialWebSocket opens a WebSocket to url for ser's subprotocol.
+func dialWebSocket(ctx context.Context, url string, ser serializers.Serializer, opts Options) (*wsConn, error) {
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
 	if opts.Dialer != nil {
 		dialer = *opts.Dialer
@@ -106,7 +144,10 @@ func Connect(ctx context.Context, url, realm string, opts Options) (*Client, err
 		_ = conn.Close()
 		return nil, fmt.Errorf("clientlib: router chose subprotocol %q, want %q", conn.Subprotocol(), ser.Subprotocol())
 	}
-	return start(ctx, newWSConn(conn, ser), realm, opts)
+	if opts.ReadLimit > 0 {
+		conn.SetReadLimit(int64(opts.ReadLimit))
+	}
+	return newWSConn(conn, ser), nil
 }
 
 // start joins realm over cn and starts the read loop.

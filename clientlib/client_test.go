@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -334,5 +336,29 @@ func benchCall(b *testing.B, connect func(context.Context) (*clientlib.Client, e
 		if _, err := caller.Call(ctx, "bench.echo", []any{42, "hello"}, nil, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestUnencodableResult: a result the callee's serializer cannot carry (NaN
+// in JSON) reaches the caller as wamp.error.invalid_argument rather than
+// leaving it waiting.
+func TestUnencodableResult(t *testing.T) {
+	t.Parallel()
+	srv := routertest.Start(t, routertest.Options{})
+	ctx := testCtx(t)
+	callee, err := clientlib.Connect(ctx, srv.URL, "realm1", clientlib.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer callee.Close(ctx)
+	if _, err := callee.Register(ctx, "com.example.nan", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: []any{math.NaN()}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = connect(t, srv.URL, "msgpack").Call(ctx, "com.example.nan", nil, nil, nil)
+	var re *wamp.RPCError
+	if !errors.As(err, &re) || re.URI != wamp.ErrInvalidArgument {
+		t.Fatalf("call of a callee whose result JSON cannot carry: %v", err)
 	}
 }

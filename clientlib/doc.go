@@ -1,6 +1,7 @@
 // Package clientlib is Junction's Go WAMP client: Go services use it to
 // register procedures, call them, publish and subscribe, against Junction or
-// any WAMP v2 router speaking WebSocket with json, msgpack or cbor.
+// any WAMP v2 router speaking WebSocket or RawSocket with json, msgpack or
+// cbor.
 //
 //	c, err := clientlib.Connect(ctx, "ws://127.0.0.1:8080/ws", "realm1", clientlib.Options{})
 //	if err != nil { ... }
@@ -11,6 +12,17 @@
 //		return &clientlib.Result{Args: []any{a + b}}, nil
 //	}, nil)
 //	res, err := c.Call(ctx, "com.example.add2", []any{2, 3}, nil, nil)
+//
+// The URL chooses the transport: ws:// and wss:// (TLS) for WebSocket;
+// rs:// (TCP), rss:// (TLS) and unix:///path/to.sock (a Unix domain socket)
+// for WAMP RawSocket, which Junction serves on its WebSocket port as well.
+// RawSocket frames each message with a 4-octet prefix and nothing else: no
+// HTTP, no compression, no closing handshake (Close says GOODBYE, then
+// closes the connection). Each side announces the longest message it
+// accepts: Options.ReadLimit is the client's, and a message longer than
+// the router's is not sent, its method returning an error that wraps
+// ErrTooLarge while the session goes on. ConnectLocal joins a router of the
+// same process, with no socket (package transport/local).
 //
 // Every blocking method takes a context and honours it. Handlers run
 // concurrently: one goroutine per invocation; events of one subscription are

@@ -2,9 +2,12 @@ package clientlib_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/server"
@@ -84,4 +87,24 @@ func ExampleConnectLocal_pubsub() {
 	ev := <-got
 	fmt.Println(ev.Topic, ev.Args[0], ev.Kwargs["n"])
 	// Output: com.example.news it works 1
+}
+
+// A session over WAMP RawSocket on a Unix domain socket (rs://host:port
+// for TCP, rss:// for TLS), with msgpack, accepting messages of up to
+// 1 MiB. Not run: it needs a router serving the socket.
+func ExampleConnect_rawSocket() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := clientlib.Connect(ctx, "unix:///run/junction/wamp.sock", "realm1", clientlib.Options{
+		Serializer: "msgpack",
+		ReadLimit:  1 << 20,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	err = c.Publish(ctx, "com.example.news", []any{strings.Repeat("x", 64<<20)}, nil, nil)
+	if errors.Is(err, clientlib.ErrTooLarge) {
+		fmt.Println("not sent:", err) // the session goes on
+	}
 }

@@ -19,7 +19,7 @@ import (
 // The Client API is the same as over Connect. Of opts, Serializer is the
 // serializer the session declares (json by default): the router gives it
 // events of a fan-out encoded in it, decoded at once; every other message
-// comes as a value. Compression, Header and Dialer do not apply.
+// comes as a value. Compression, Header, Dialer and ReadLimit do not apply.
 //
 // Arguments passed to Call, Publish and the like, and those a handler
 // returns, are handed to the router as they are, not copied: they must not

@@ -2,6 +2,7 @@ package clientlib
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -212,12 +213,10 @@ func (c *Client) Call(ctx context.Context, procedure string, args []any, kwargs 
 	if err := c.write(ctx, call); err != nil {
 		return nil, err
 	}
+	var chunked chan error // the end of sending the chunks
 	if opts.Chunks != nil {
-		go func() {
-			if err := c.sendChunks(ctx, id, procedure, options, opts.Chunks); err != nil {
-				c.log.Debug("progressive call invocation cut short", "procedure", procedure, "error", err)
-			}
-		}()
+		chunked = make(chan error, 1)
+		go func() { chunked <- c.sendChunks(ctx, id, procedure, options, opts.Chunks) }()
 	}
 	var signal chan struct{}
 	if box != nil {
@@ -232,6 +231,15 @@ func (c *Client) Call(ctx context.Context, procedure string, args []any, kwargs 
 				c.deliverProgress(box, opts.OnProgress)
 			}
 			return callResult(procedure, m)
+		case err := <-chunked:
+			if err != nil { // a chunk not sent (too large...): the call cannot complete
+				c.cancelCall(id, opts.CancelMode)
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, fmt.Errorf("clientlib: progressive call of %s cut short: %w", procedure, err)
+			}
+			chunked = nil
 		case <-ctx.Done():
 			c.cancelCall(id, opts.CancelMode)
 			return nil, ctx.Err()
@@ -355,9 +363,29 @@ func (c *Client) answer(request wamp.ID, res *Result, err error) {
 		}
 		m = y
 	}
-	if werr := c.write(c.ctx, m); werr != nil {
+	werr := c.write(c.ctx, m)
+	if uri := unsent(werr); uri != "" {
+		// Not sent, the connection fine: the caller is told rather than
+		// left waiting.
+		c.log.Warn("cannot answer invocation", "request", uint64(request), "error", werr)
+		werr = c.write(c.ctx, &wamp.Error{Type: wamp.INVOCATION, Request: request, Details: wamp.Dict{}, Error: uri, Payload: wamp.Values([]any{werr.Error()}, nil)})
+	}
+	if werr != nil {
 		c.log.Debug("cannot answer invocation", "request", uint64(request), "error", werr)
 	}
+}
+
+// unsent is the error URI to answer a caller with when err is a result
+// that could not be sent while the connection is fine: too large for the
+// router, or a value its serializer cannot carry; "" for any other err.
+func unsent(err error) wamp.URI {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return wamp.ErrPayloadSizeExceeded
+	case errors.Is(err, serializers.ErrUnconvertible):
+		return wamp.ErrInvalidArgument
+	}
+	return ""
 }
 
 func (c *Client) ctxOrBackground() context.Context {

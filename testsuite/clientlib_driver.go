@@ -8,7 +8,8 @@ import (
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// ClientlibDriver drives Junction's own Go client.
+// ClientlibDriver drives Junction's own Go client, over WebSocket or
+// RawSocket (clientlib.Connect).
 type ClientlibDriver struct{}
 
 func (ClientlibDriver) Name() string { return "clientlib" }

@@ -3,21 +3,32 @@ package testsuite
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
 
 // Target is a router to test.
 type Target struct {
-	URL   string // e.g. ws://127.0.0.1:8080/ws
+	// URL is where peers connect: a WebSocket URL (ws://127.0.0.1:8080/ws,
+	// wss://) or a RawSocket one (rs://127.0.0.1:8080, rss://,
+	// unix:///path/to.sock).
+	URL   string
 	Realm string
 	// More are further URLs of the same router, such as the other nodes of
 	// a cluster: a scenario's peers connect to URL, More[0], More[1], ...
 	// in turn, so each peer of a scenario is on another node.
 	More []string
+	// Transports are URLs of the same router over other transports than
+	// URL's, e.g. rs://127.0.0.1:8080 and unix:///run/j.sock beside
+	// ws://127.0.0.1:8080/ws: Run runs the scenarios over each of them as
+	// well, and mixes them with URL in the mixed runs.
+	Transports []string
 }
 
-// Driver connects clients of one WAMP client library.
+// Driver connects clients of one WAMP client library. Connect connects to
+// target.URL, of any scheme Target.URL may have; compression applies to
+// WebSocket only.
 type Driver interface {
 	Name() string
 	Connect(ctx context.Context, target Target, serializer string, compression bool) (Client, error)
@@ -113,6 +124,9 @@ type PeerConfig struct {
 	Driver      Driver
 	Serializer  string
 	Compression bool
+	// URL is one of Target.Transports to connect to; "": Target.URL (or
+	// More's, in turn).
+	URL string
 }
 
 func (pc PeerConfig) String() string {
@@ -120,8 +134,21 @@ func (pc PeerConfig) String() string {
 	if pc.Compression {
 		s += "+deflate"
 	}
+	if pc.URL != "" {
+		s += "@" + scheme(pc.URL)
+	}
 	return s
 }
+
+// scheme is the scheme of url, lower case: "ws", "rs", "unix"...
+func scheme(url string) string {
+	scheme, _, _ := strings.Cut(url, "://")
+	return strings.ToLower(scheme)
+}
+
+// isWebSocket reports whether url is a WebSocket URL, the transport
+// compression applies to.
+func isWebSocket(url string) bool { s := scheme(url); return s == "ws" || s == "wss" }
 
 // env is what a scenario runs in: the target, and the configs its peers use
 // in turn (one config, or several to mix clients and serializers).
@@ -141,6 +168,9 @@ func (e *env) connect(t *testing.T) Client {
 	target := e.target
 	if urls := append([]string{target.URL}, target.More...); len(urls) > 1 {
 		target.URL = urls[e.next%len(urls)]
+	}
+	if pc.URL != "" {
+		target.URL = pc.URL
 	}
 	e.next++
 	c, err := pc.Driver.Connect(e.timeout, target, pc.Serializer, pc.Compression)

@@ -14,14 +14,15 @@ import (
 )
 
 // NexusDriver drives the nexus Go client (github.com/gammazero/nexus/v3/client),
-// an independent implementation of the WAMP client side.
+// an independent implementation of the WAMP client side, over WebSocket
+// and RawSocket (its own: TCP, TLS and Unix sockets).
 type NexusDriver struct{}
 
 func (NexusDriver) Name() string { return "nexus" }
 
 func (NexusDriver) Connect(ctx context.Context, target Target, serializer string, compression bool) (Client, error) {
 	ser := map[string]serialize.Serialization{"json": serialize.JSON, "msgpack": serialize.MSGPACK, "cbor": serialize.CBOR}[serializer]
-	c, err := nexusclient.ConnectNet(ctx, target.URL, nexusclient.Config{
+	c, err := nexusclient.ConnectNet(ctx, nexusURL(target.URL), nexusclient.Config{
 		Realm:         target.Realm,
 		Serialization: ser,
 		Logger:        log.New(io.Discard, "", 0),
@@ -31,6 +32,18 @@ func (NexusDriver) Connect(ctx context.Context, target Target, serializer string
 		return nil, err
 	}
 	return &nexusClient{c}, nil
+}
+
+// nexusURL is url as ConnectNet takes it: RawSocket over TCP is tcp://
+// (tcps:// over TLS) to nexus, as unix:// is over a Unix socket.
+func nexusURL(url string) string {
+	switch scheme(url) {
+	case "rs":
+		return "tcp" + url[len("rs"):]
+	case "rss":
+		return "tcps" + url[len("rss"):]
+	}
+	return url
 }
 
 // Deviation implements Deviator.

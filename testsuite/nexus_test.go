@@ -3,15 +3,19 @@ package testsuite
 import (
 	"io"
 	"log"
+	"net"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	nexusrouter "github.com/gammazero/nexus/v3/router"
 )
 
-// TestNexusRouter runs the same scenarios against the nexus router, to show
-// that they test WAMP and not Junction's reading of it.
+// TestNexusRouter runs the same scenarios against the nexus router, over
+// WebSocket and its RawSocket server (TCP and Unix), to show that they test
+// WAMP and not Junction's reading of it.
 func TestNexusRouter(t *testing.T) {
 	t.Parallel()
 	r, err := nexusrouter.NewRouter(&nexusrouter.Config{
@@ -21,8 +25,30 @@ func TestNexusRouter(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(nexusrouter.NewWebsocketServer(r))
-	t.Cleanup(func() { hs.Close(); r.Close() }) // after the parallel subtests
-	Run(t, Target{URL: "ws" + strings.TrimPrefix(hs.URL, "http"), Realm: "realm1"}, drivers, RunOptions{
+	rs := nexusrouter.NewRawSocketServer(r)
+	tcp, err := rs.ListenAndServe("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "jts") // short: a socket's path has at most 108 octets
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "r.sock")
+	unix, err := rs.ListenAndServe("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // after the parallel subtests
+		_ = tcp.Close()
+		_ = unix.Close()
+		hs.Close()
+		r.Close()
+		_ = os.RemoveAll(dir)
+	})
+	target := Target{URL: "ws" + strings.TrimPrefix(hs.URL, "http"), Realm: "realm1",
+		Transports: []string{"rs://" + tcp.(net.Listener).Addr().String(), "unix://" + sock}}
+	Run(t, target, drivers, RunOptions{
 		Deviations: map[string]string{
 			"concurrent_calls":      "nexus answers wamp.error.network_failure \"callee blocked\" once its queue to a callee (about 128 messages) is full",
 			"subscription_meta_api": "nexus v3.3.0 registers wamp.subscription.count_suscribers (sic), not count_subscribers",

@@ -1,6 +1,7 @@
 package testsuite
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -27,7 +28,9 @@ type RunOptions struct {
 var runs atomic.Uint64
 
 // Run runs every scenario against target for each driver x serializer x
-// compression, then mixing drivers and serializers within scenarios.
+// transport (target.URL, then each of target.Transports) x compression
+// (WebSocket only), then mixing drivers, serializers and transports within
+// scenarios.
 func Run(t *testing.T, target Target, drivers []Driver, opts RunOptions) {
 	if len(opts.Serializers) == 0 {
 		opts.Serializers = []string{"json", "msgpack", "cbor"}
@@ -35,18 +38,24 @@ func Run(t *testing.T, target Target, drivers []Driver, opts RunOptions) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 20 * time.Second
 	}
+	urls := append([]string{""}, target.Transports...) // "": target.URL
 	for _, d := range drivers {
 		for _, ser := range opts.Serializers {
-			for _, compress := range []bool{false, true} {
-				pc := PeerConfig{Driver: d, Serializer: ser, Compression: compress}
-				t.Run(pc.String(), func(t *testing.T) {
-					t.Parallel()
-					runScenarios(t, target, []PeerConfig{pc}, opts)
-				})
+			for _, url := range urls {
+				for _, compress := range []bool{false, true} {
+					if compress && !isWebSocket(cmp.Or(url, target.URL)) {
+						continue
+					}
+					pc := PeerConfig{Driver: d, Serializer: ser, Compression: compress, URL: url}
+					t.Run(pc.String(), func(t *testing.T) {
+						t.Parallel()
+						runScenarios(t, target, []PeerConfig{pc}, opts)
+					})
+				}
 			}
 		}
 	}
-	for _, mix := range mixes(drivers, opts.Serializers) {
+	for _, mix := range mixes(drivers, opts.Serializers, urls) {
 		name := "mixed"
 		for _, pc := range mix {
 			name += "_" + pc.String()
@@ -58,9 +67,11 @@ func Run(t *testing.T, target Target, drivers []Driver, opts RunOptions) {
 	}
 }
 
-// mixes returns peer lists that put different serializers and drivers in the
-// same scenario: every driver order, serializers rotated.
-func mixes(drivers []Driver, sers []string) [][]PeerConfig {
+// mixes returns peer lists that put different serializers, drivers and
+// transports (urls, "" for the target's URL) in the same scenario: every
+// driver order, serializers rotated, and transports rotated so that each
+// meets every driver and every serializer across the lists.
+func mixes(drivers []Driver, sers, urls []string) [][]PeerConfig {
 	var out [][]PeerConfig
 	for i := range drivers {
 		for shift := range sers {
@@ -69,6 +80,7 @@ func mixes(drivers []Driver, sers []string) [][]PeerConfig {
 				mix = append(mix, PeerConfig{
 					Driver:     drivers[(i+k)%len(drivers)],
 					Serializer: sers[(shift+k)%len(sers)],
+					URL:        urls[(i+k+2*shift)%len(urls)],
 				})
 			}
 			out = append(out, mix)

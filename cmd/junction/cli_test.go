@@ -210,7 +210,8 @@ func TestCLICheckConfigEnvironment(t *testing.T) {
 	}
 }
 
-// TestCLITLS connects over wss:// and authenticates with a client certificate.
+// TestCLITLS connects over wss:// and rss:// and authenticates with a
+// client certificate.
 func TestCLITLS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -243,16 +244,17 @@ role = "device"
 	defer stop()
 	var logs syncBuffer
 	addr, exit := startRun(ctx, t, []string{"--config", cfg, "--listen", "127.0.0.1:0"}, &logs)
-	url := "wss://" + addr + "/ws"
-	code, out, errs := runCLI(t, "call", "wamp.session.count", "--url", url, "--tls-ca", caFile, "--tls-cert", clientCert, "--tls-key", clientKey)
-	if code != 0 || out != "1\n" {
-		t.Errorf("client certificate: exit %d, stdout %q, stderr %s", code, out, errs)
-	}
-	if code, _, errs := runCLI(t, "call", "wamp.session.count", "--url", url, "--tls-ca", caFile); code != 1 || !strings.Contains(errs, "wamp.error.") {
-		t.Errorf("no client certificate: exit %d, stderr %s", code, errs)
-	}
-	if code, _, errs := runCLI(t, "call", "wamp.session.count", "--url", url); code != 1 || !strings.Contains(errs, "certificate") {
-		t.Errorf("unknown CA: exit %d, stderr %s", code, errs)
+	for _, url := range []string{"wss://" + addr + "/ws", "rss://" + addr} { // RawSocket on the same port
+		code, out, errs := runCLI(t, "call", "wamp.session.count", "--url", url, "--tls-ca", caFile, "--tls-cert", clientCert, "--tls-key", clientKey)
+		if code != 0 || out != "1\n" {
+			t.Errorf("%s, client certificate: exit %d, stdout %q, stderr %s", url, code, out, errs)
+		}
+		if code, _, errs := runCLI(t, "call", "wamp.session.count", "--url", url, "--tls-ca", caFile); code != 1 || !strings.Contains(errs, "wamp.error.") {
+			t.Errorf("%s, no client certificate: exit %d, stderr %s", url, code, errs)
+		}
+		if code, _, errs := runCLI(t, "call", "wamp.session.count", "--url", url); code != 1 || !strings.Contains(errs, "certificate") {
+			t.Errorf("%s, unknown CA: exit %d, stderr %s", url, code, errs)
+		}
 	}
 	stop()
 	<-exit

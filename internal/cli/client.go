@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -27,7 +28,8 @@ import (
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// connectTimeout bounds the WebSocket handshake and joining the realm.
+// connectTimeout bounds the dial, the transport's handshake (WebSocket or
+// RawSocket) and joining the realm.
 const connectTimeout = 10 * time.Second
 
 // clientFlags are the flags every client command takes; json is --json,
@@ -48,7 +50,7 @@ type secretFlags struct{ value, env, file string }
 
 func (f *clientFlags) add(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&f.url, "url", "ws://127.0.0.1:8080/ws", "WebSocket `URL` of the router (ws:// or wss://)")
+	fs.StringVar(&f.url, "url", "ws://127.0.0.1:8080/ws", "`URL` of the router: ws:// or wss:// (WebSocket), rs://host:port or rss://host:port (RawSocket over TCP or TLS), unix:///path (RawSocket on a Unix socket)")
 	fs.StringVar(&f.realm, "realm", "realm1", "`realm` to join")
 	fs.StringVar(&f.serializer, "serializer", "json", "WAMP `serializer`: json, msgpack or cbor")
 	fs.StringVar(&f.authID, "authid", "", "authenticate as `authid`")
@@ -60,7 +62,7 @@ func (f *clientFlags) add(cmd *cobra.Command) {
 	fs.StringVar(&f.wampcra.file, "wampcra-secret-file", "", "authenticate with WAMP-CRA and the secret in `file` (trimmed)")
 	fs.StringVar(&f.cryptosignKeyFile, "cryptosign-key-file", "", "authenticate with WAMP-Cryptosign and the Ed25519 private key in `file` (hex: 32-byte seed or 64-byte key)")
 	fs.StringVar(&f.cryptosignKeyEnv, "cryptosign-key-env", "", "authenticate with WAMP-Cryptosign and the hex Ed25519 private key in environment `variable`")
-	fs.StringVar(&f.tlsCA, "tls-ca", "", "trust the CA certificates in PEM `file` for wss:// (default: the system's)")
+	fs.StringVar(&f.tlsCA, "tls-ca", "", "trust the CA certificates in PEM `file` for wss:// and rss:// (default: the system's)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "present the client certificate in PEM `file` (with --tls-key) and offer tls authentication")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "private key `file` (PEM) of --tls-cert")
 	cmd.MarkFlagsMutuallyExclusive("ticket", "ticket-env", "ticket-file")
@@ -68,6 +70,23 @@ func (f *clientFlags) add(cmd *cobra.Command) {
 	cmd.MarkFlagsMutuallyExclusive("cryptosign-key-file", "cryptosign-key-env")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
 	_ = cmd.RegisterFlagCompletionFunc("serializer", cobra.FixedCompletions([]string{"json", "msgpack", "cbor"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// urlSchemes are the schemes clientlib.Connect takes (tcp and tcps are
+// rs and rss by their older names).
+var urlSchemes = []string{"ws", "wss", "rs", "rss", "tcp", "tcps", "unix"}
+
+// checkURL refuses a --url that clientlib cannot connect to whatever the
+// router, as a command-line error.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("--url: %w", err)
+	}
+	if !slices.Contains(urlSchemes, strings.ToLower(u.Scheme)) {
+		return fmt.Errorf("--url %q: want ws://, wss://, rs://, rss:// or unix://", raw)
+	}
+	return nil
 }
 
 // addJSON adds --json.
@@ -86,6 +105,9 @@ func (f *clientFlags) options(stderr io.Writer) (clientlib.Options, error) {
 	}
 	if !slices.Contains([]string{"json", "msgpack", "cbor"}, f.serializer) {
 		return opts, fmt.Errorf("--serializer %q: want json, msgpack or cbor", f.serializer)
+	}
+	if err := checkURL(f.url); err != nil {
+		return opts, err
 	}
 	if f.cryptosignKeyFile != "" || f.cryptosignKeyEnv != "" {
 		s, err := secretFlags{env: f.cryptosignKeyEnv, file: f.cryptosignKeyFile}.get("cryptosign-key")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -63,6 +64,7 @@ type Conn struct {
 	recvMax int // the largest message we accept
 	sendMax int // the largest the router accepts
 	wmu     sync.Mutex
+	wdl     time.Time // under wmu: the write deadline set on conn
 }
 
 // Dial connects to e and shakes hands for serializer ser, accepting
@@ -133,7 +135,12 @@ func Client(ctx context.Context, c net.Conn, ser byte, recvMax int) (*Conn, erro
 	return &Conn{conn: c, br: bufio.NewReaderSize(c, 4096), recvMax: recvMax, sendMax: h.MaxLength}, nil
 }
 
+// ctxErr is ctx's error for a handshake that failed because ctx ended: the
+// deadline set from it can fire just before ctx's own timer does.
 func ctxErr(ctx context.Context, err error) error {
+	if dl, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(dl) {
+		<-ctx.Done()
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("rawsocket handshake: %w", ctx.Err())
 	}
@@ -152,35 +159,59 @@ func (c *Conn) ReadMessage() ([]byte, error) {
 		case FrameMessage:
 			return data, nil
 		case FramePing:
-			if err := c.write(FramePong, data); err != nil {
+			if err := c.write(FramePong, data, time.Time{}); err != nil {
 				return nil, err
 			}
 		}
 	}
 }
 
-// WriteMessage sends one WAMP message. A message over the router's maximum
-// length is a *TooLargeError, and not sent.
-func (c *Conn) WriteMessage(data []byte) error { return c.write(FrameMessage, data) }
+// WriteMessage sends one WAMP message, waiting as long as the write takes.
+// A message over the router's maximum length is a *TooLargeError, and not
+// sent.
+func (c *Conn) WriteMessage(data []byte) error { return c.write(FrameMessage, data, time.Time{}) }
+
+// WriteMessageDeadline is WriteMessage bounded by deadline (zero: none). A
+// write cut short after part of the frame went out closes the connection
+// (the stream cannot be resumed); one that sent nothing leaves it usable.
+func (c *Conn) WriteMessageDeadline(data []byte, deadline time.Time) error {
+	return c.write(FrameMessage, data, deadline)
+}
 
 // Ping sends a PING with payload.
-func (c *Conn) Ping(payload []byte) error { return c.write(FramePing, payload) }
+func (c *Conn) Ping(payload []byte) error { return c.write(FramePing, payload, time.Time{}) }
 
-func (c *Conn) write(typ byte, data []byte) error {
+// write sends a frame. Every write sets its own deadline, so that one a
+// bounded write left behind cannot cut a later PONG short.
+func (c *Conn) write(typ byte, data []byte, deadline time.Time) error {
 	if len(data) > c.sendMax {
 		return &TooLargeError{Size: len(data), Limit: c.sendMax}
 	}
 	h := Header(typ, len(data))
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if !deadline.Equal(c.wdl) {
+		if err := c.conn.SetWriteDeadline(deadline); err != nil {
+			return err
+		}
+		c.wdl = deadline
+	}
+	var n int64
+	var err error
 	switch c.conn.(type) {
 	case *net.TCPConn, *net.UnixConn: // one writev
 		bufs := net.Buffers{h[:], data}
-		_, err := bufs.WriteTo(c.conn)
-		return err
+		n, err = bufs.WriteTo(c.conn)
+	default: // TLS: one record for the frame, not one for its prefix and another
+		var k int
+		k, err = c.conn.Write(append(h[:], data...))
+		n = int64(k)
 	}
-	// TLS: one record for the frame, not one for its prefix and another.
-	_, err := c.conn.Write(append(h[:], data...))
+	if err != nil && n > 0 {
+		// Part of a frame went out: what follows would be read as the
+		// rest of it. The connection is done for.
+		_ = c.conn.Close()
+	}
 	return err
 }
 
@@ -191,7 +222,8 @@ func (c *Conn) SendMax() int { return c.sendMax }
 // RecvMax is the largest message this end accepts.
 func (c *Conn) RecvMax() int { return c.recvMax }
 
-// NetConn is the connection under the RawSocket, for deadlines.
+// NetConn is the connection under the RawSocket, for read deadlines (Conn
+// sets the write deadline before each write: WriteMessageDeadline).
 func (c *Conn) NetConn() net.Conn { return c.conn }
 
 // Close closes the connection: RawSocket has no closing handshake.
