@@ -5,7 +5,7 @@
 // port, and over a Unix socket), over a matrix of scenarios, plus mixed
 // cases where libraries talk to each other through the router, across
 // serializers and transports. The Go clients (clientlib and the nexus
-// client) run testsuite's scenarios (TestInterop/go).
+// client) run testsuite's scenarios over each transport (TestInterop/go).
 //
 // Each library has one scenario program here (autobahnjs.cjs, wampy.mjs,
 // autobahn_python.py) run as

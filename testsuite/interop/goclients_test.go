@@ -19,10 +19,6 @@ func goScenarios() []testsuite.Scenario {
 	return append(append([]testsuite.Scenario(nil), testsuite.Scenarios...), testsuite.AdvancedScenarios...)
 }
 
-// goTransports are the transports the Go clients run testsuite's scenarios
-// over: RawSocket's join once testsuite's drivers connect over it.
-var goTransports = []transport{webSocket}
-
 // runGoClients runs every testsuite scenario with each Go client, transport
 // and serializer against one in-process Junction and records each outcome
 // in results: pass, fail, or n/a for a known deviation of the client (the
@@ -33,7 +29,7 @@ func runGoClients(t *testing.T, results *matrix) {
 		EventHistory: []router.HistoryConfig{{Topic: "test", Match: "prefix", Limit: 10000}},
 	}}, rawsocket.Config{})
 	opts := testsuite.RunOptions{HistoryPrefix: "test"}
-	for _, tr := range goTransports {
+	for _, tr := range transports {
 		target := testsuite.Target{URL: at[tr.id], Realm: "realm1"}
 		for _, d := range goDrivers {
 			for _, ser := range allSerializers {
