@@ -79,7 +79,7 @@ var scenarioText = map[string]string{
 	"auth_wampcra_salted": "salted WAMP-CRA (PBKDF2 parameters in the CHALLENGE)",
 	"auth_cryptosign":     "WAMP-cryptosign (Ed25519)",
 	"auth_failure":        "WAMP-CRA with a wrong secret gets ABORT wamp.error.authentication_failed",
-	"client_length_limit": "RawSocket only: a client announcing 64 KiB in its handshake is sent no larger INVOCATION, RESULT or EVENT: the caller, the caller, the acknowledged publisher get wamp.error.payload_size_exceeded, and its session goes on",
+	"client_length_limit": "RawSocket only: a client announcing 64 KiB in its handshake is sent no larger message: a call to it, the result of its call and an acknowledged event to it end in wamp.error.payload_size_exceeded for their sender, and its session goes on",
 	"keepalive":           "RawSocket only: an idle session stays up across two of the router's keepalive PINGs (ping_interval 250ms here), then a call goes through",
 }
 

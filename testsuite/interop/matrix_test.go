@@ -70,9 +70,10 @@ func (m *matrix) markdown() []byte {
 	fmt.Fprintf(&b, "(testsuite/interop/interop_test.go); do not edit by hand. Each cell is one\n")
 	fmt.Fprintf(&b, "subtest, `TestInterop/<client>/<transport>/<serializer>/<scenario>`, run\n")
 	fmt.Fprintf(&b, "against an in-process Junction serving WebSocket and RawSocket on one TCP\n")
-	fmt.Fprintf(&b, "port (RawSocket TCP) and RawSocket on a Unix socket (RawSocket Unix), as\n")
-	fmt.Fprintf(&b, "the binary's default config does; the Go clients run testsuite's\n")
-	fmt.Fprintf(&b, "scenarios (`TestInterop/go/<client>/<serializer>/<scenario>`).\n\n")
+	fmt.Fprintf(&b, "port (RawSocket TCP), as the binary's default config does, RawSocket on a\n")
+	fmt.Fprintf(&b, "Unix socket (RawSocket Unix) and, for some mixed cases, on a TCP listener\n")
+	fmt.Fprintf(&b, "of its own; the Go clients run testsuite's scenarios\n")
+	fmt.Fprintf(&b, "(`TestInterop/go/<client>/<transport>/<serializer>/<scenario>`).\n\n")
 	fmt.Fprintf(&b, "Totals: %d pass, %d fail, %d n/a (client limitation), %d missing tool.\n\n",
 		counts["pass"], counts["fail"], counts["n/a"], counts["missing"])
 	var n notes
