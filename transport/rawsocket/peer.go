@@ -148,11 +148,15 @@ func (p *peer) pong(data []byte) error {
 	return nil
 }
 
-// control writes a PING or PONG between batches.
+// control writes a PING or PONG between batches. A write that fails
+// abandons the connection before control returns: the PONG's caller, the
+// session's reader, then ends the session, whose Close must find the peer
+// already closed as a slow consumer (counted and logged), not close it as
+// a session that ended.
 func (p *peer) control(typ byte, data []byte) error {
 	p.wmu.Lock()
-	defer p.wmu.Unlock()
 	if p.failed {
+		p.wmu.Unlock()
 		return transport.ErrClosed
 	}
 	p.extendWriteDeadline()
@@ -164,9 +168,10 @@ func (p *peer) control(typ byte, data []byte) error {
 	} else {
 		_, err = p.wconn.Write(append(h[:], data...))
 	}
+	p.failed = err != nil
+	p.wmu.Unlock()
 	if err != nil {
-		p.failed = true
-		go p.writeFailed(err)
+		p.writeFailed(err)
 		return err
 	}
 	p.s.stats.BytesOut.Add(uint64(len(data) + HeaderLen))
