@@ -52,6 +52,7 @@ type peer struct {
 
 	closeOnce  sync.Once
 	discard    bool          // close without flushing (slow consumer)
+	cause      error         // why the transport closed the peer itself (no PONG, slow consumer); set before closing
 	closing    chan struct{} // Close was called
 	readerDone chan struct{} // the session's reads are over
 	done       chan struct{} // the connection is closed
@@ -124,6 +125,9 @@ func (p *peer) readError(err error) error {
 	}
 	select {
 	case <-p.closing:
+		if p.cause != nil { // the session's end says why, as the client did not close
+			return p.cause
+		}
 		return transport.ErrClosed
 	default:
 	}
@@ -195,7 +199,8 @@ func (p *peer) keepalive() {
 	if p.pinged.Load() {
 		p.s.stats.PongTimeouts.Add(1)
 		p.s.log.Debug("rawsocket peer silent after a PING, closed", "remote", p.info.RemoteAddr, "pong_timeout", p.s.cfg.PongTimeout)
-		p.abandon()
+		p.closeWith(true, fmt.Errorf("rawsocket: nothing heard within %s after a PING", p.s.cfg.PongTimeout))
+		_ = p.conn.Close()
 		return
 	}
 	if err := p.control(FramePing, nil); err != nil {
@@ -252,14 +257,15 @@ func (p *peer) Info() transport.Info               { return p.info }
 // Close flushes the queue and closes the connection: RawSocket has no
 // close message, the ABORT or GOODBYE queued before it said why, so code
 // and reason are not sent.
-func (p *peer) Close(code transport.CloseCode, reason string) { p.closeWith(false) }
+func (p *peer) Close(code transport.CloseCode, reason string) { p.closeWith(false, nil) }
 
 // closeWith closes the peer once; discard drops what is queued instead of
-// flushing it. It reports whether this call closed it.
-func (p *peer) closeWith(discard bool) (closed bool) {
+// flushing it, cause (nil for a session's end) is what the session's read
+// returns. It reports whether this call closed it.
+func (p *peer) closeWith(discard bool, cause error) (closed bool) {
 	p.closeOnce.Do(func() {
 		closed = true
-		p.discard = discard
+		p.discard, p.cause = discard, cause
 		if discard {
 			p.q.Discard()
 		} else {
@@ -275,7 +281,7 @@ func (p *peer) closeWith(discard bool) (closed bool) {
 // address per interval at most). The session's read is cut short so that
 // the router ends it now.
 func (p *peer) slow(reason string) {
-	if !p.closeWith(true) {
+	if !p.closeWith(true, errors.New("rawsocket: "+reason)) {
 		return
 	}
 	_ = p.conn.SetReadDeadline(time.Now())
@@ -392,7 +398,7 @@ func (p *peer) writeFailed(err error) {
 
 // abandon closes a connection that cannot be written to, or is dead.
 func (p *peer) abandon() {
-	p.closeWith(true)
+	p.closeWith(true, nil)
 	_ = p.conn.Close()
 }
 
