@@ -322,7 +322,7 @@ func TestRawSocketOversizedFrames(t *testing.T) {
 		}
 	}
 	b.Check(t)
-	j.CheckRSS(t, 96)
+	j.CheckRSS(t, 64) // 29 MiB measured: no frame is allocated at its declared length
 }
 
 // TestRawSocketBadPrefix: frame prefixes the spec forbids, before HELLO
@@ -421,7 +421,7 @@ write_timeout = "1s"
 	j.CheckLogged(t, "after a PING", all[100].c.Remote())
 	j.CheckLogged(t, "after a PING", all[400].c.Remote())
 	b.Check(t)
-	j.CheckRSS(t, 96)
+	j.CheckRSS(t, 64) // 30 MiB measured; 16 MiB per stalled frame would be 6 GiB
 }
 
 // TestRawSocketPingFlood: 20,000 PINGs of an established session, in
@@ -500,7 +500,7 @@ func TestRawSocketPingFloodUnread(t *testing.T) {
 		return v == n
 	})
 	b.Check(t)
-	j.CheckRSS(t, 96)
+	j.CheckRSS(t, 96) // 40 MiB measured: a PING of 256 KiB held by each until it is cut
 }
 
 func remotes(conns []*RSConn) []string {
