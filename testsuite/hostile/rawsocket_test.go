@@ -606,3 +606,55 @@ func TestRawSocketSmallClientRouterError(t *testing.T) {
 		t.Fatalf("call of an unregistered procedure with a long URI: %v, want an ERROR", clipMsg(m))
 	}
 }
+
+// TestRawSocketPingsInsteadOfHello: a client that sends PINGs without
+// pause after its handshake, reading their PONGs, and never HELLO: the
+// PINGs keep the connection from looking silent, but hello_timeout (1s)
+// still ends it, with ABORT then the close, logged with its address.
+func TestRawSocketPingsInsteadOfHello(t *testing.T) {
+	t.Parallel()
+	j := start(t, "[router]\nhello_timeout = \"1s\"\n")
+	b := newRSBystanders(t, j)
+	c := DialRS(t, j.SharedRS(), RSDialOptions{})
+	c.Open(t, JSON, 15)
+	begin := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		ping := RSFrame(RSPing, []byte("still here"))
+		for range 10_000_000 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c.WriteBytes(ping) != nil {
+				return
+			}
+		}
+	}()
+	var abort Msg
+	for abort == nil {
+		typ, data, err := c.ReadFrame()
+		switch {
+		case err != nil:
+			t.Fatalf("after %d PONGs: %v, want ABORT", c.Pongs, err)
+		case typ == RSPong:
+			c.Pongs++
+		case typ == RSMessage:
+			if err := JSON.Unmarshal(data, &abort); err != nil || abort.Type() != ABORT {
+				t.Fatalf("%q, want ABORT", clip(string(data), 200))
+			}
+		}
+	}
+	if _, closed := c.ReadToClose(t); !closed {
+		t.Fatalf("still open after ABORT")
+	}
+	t.Logf("%d PONGs, then ABORT %s and the close after %s", c.Pongs, abort.Reason(), time.Since(begin).Round(time.Millisecond))
+	if d := time.Since(begin); d > time.Second+rsPrompt {
+		t.Errorf("closed after %s, want hello_timeout (1s)", d)
+	}
+	j.CheckLogged(t, "no HELLO in time", c.Remote())
+	b.Check(t)
+	j.CheckRSS(t, 64)
+}
