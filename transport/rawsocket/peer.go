@@ -123,13 +123,8 @@ func (p *peer) readError(err error) error {
 	case errors.Is(err, ErrFrame):
 		return &transport.ProtocolError{Code: transport.CloseProtocolError, Err: err}
 	}
-	select {
-	case <-p.closing:
-		if p.cause != nil { // the session's end says why, as the client did not close
-			return p.cause
-		}
-		return transport.ErrClosed
-	default:
+	if p.isClosing() {
+		return p.closedError()
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
 		return io.EOF // the client went, perhaps inside a frame
@@ -147,7 +142,7 @@ func (p *peer) pong(data []byte) error {
 	}
 	p.s.stats.Pings.Add(1)
 	if err := p.control(FramePong, data); err != nil {
-		return transport.ErrClosed
+		return p.closedError()
 	}
 	return nil
 }
@@ -157,9 +152,15 @@ func (p *peer) pong(data []byte) error {
 // session's reader, then ends the session, whose Close must find the peer
 // already closed as a slow consumer (counted and logged), not close it as
 // a session that ended.
+//
+// Once the peer is closing nothing more is written: finish flushes the
+// queue (the ABORT or GOODBYE saying why) and half-closes the connection,
+// and a PONG after that would fail, abandon the connection and reset it
+// under what the client has not read yet. finish takes wmu before it
+// half-closes, so a PONG that saw the peer open is written before.
 func (p *peer) control(typ byte, data []byte) error {
 	p.wmu.Lock()
-	if p.failed {
+	if p.failed || p.isClosing() {
 		p.wmu.Unlock()
 		return transport.ErrClosed
 	}
@@ -182,14 +183,31 @@ func (p *peer) control(typ byte, data []byte) error {
 	return nil
 }
 
+// closedError is what the session's read returns once the peer is
+// closed: why, when the transport closed it itself (the session's end
+// then says so, as the client did not close), else ErrClosed.
+func (p *peer) closedError() error {
+	if p.isClosing() && p.cause != nil { // cause is set before closing is closed
+		return p.cause
+	}
+	return transport.ErrClosed
+}
+
+func (p *peer) isClosing() bool {
+	select {
+	case <-p.closing:
+		return true
+	default:
+		return false
+	}
+}
+
 // keepalive runs on the ping timer: a connection heard from since the last
 // look is left alone; one silent for a whole interval gets a PING, and is
 // closed if it stays silent PongTimeout after it.
 func (p *peer) keepalive() {
-	select {
-	case <-p.closing:
+	if p.isClosing() {
 		return
-	default:
 	}
 	if p.heard.Swap(false) {
 		p.pinged.Store(false)
