@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/junction-wamp/junction/clientlib"
 )
@@ -100,4 +101,126 @@ func first(l []any) any {
 		return nil
 	}
 	return l[0]
+}
+
+// RSBystander is a well-behaved RawSocket session (JSON, from
+// BystanderAddr over TCP) connected before an attack: like Bystander, it
+// registers a procedure and subscribes to a topic, reads all the time
+// (answering the router's PINGs), and Check makes sure it is still served.
+type RSBystander struct {
+	c         *RSConn
+	procedure string
+	topic     string
+	n         int
+	msgs      chan Msg
+	done      chan struct{} // the reader ended
+	err       error         // why, set before done is closed
+	stop      chan struct{} // the test is over
+}
+
+// NewRSBystander joins realm over RawSocket at e, registers a procedure
+// and subscribes to a topic of its own under "bystander.".
+func NewRSBystander(t testing.TB, e RSEndpoint, realm string) *RSBystander {
+	t.Helper()
+	c := DialRS(t, e, RSDialOptions{From: BystanderAddr})
+	c.Open(t, JSON, 15)
+	c.Join(t, realm)
+	n := bystanders.Add(1)
+	b := &RSBystander{c: c, procedure: fmt.Sprintf("bystander.rs.echo%d", n), topic: fmt.Sprintf("bystander.rs.tick%d", n),
+		msgs: make(chan Msg, 16), done: make(chan struct{}), stop: make(chan struct{})}
+	c.ReadTimeout = -1 // idle between checks; the router's PINGs keep it alive
+	t.Cleanup(func() { close(b.stop) })
+	go b.read()
+	c.Send(t, REGISTER, 1, map[string]any{}, b.procedure)
+	b.expect(t, REGISTERED)
+	c.Send(t, SUBSCRIBE, 2, map[string]any{}, b.topic)
+	b.expect(t, SUBSCRIBED)
+	b.Check(t)
+	return b
+}
+
+// read hands every message to msgs until the connection ends; reading
+// answers PINGs. A read times out after Wait of silence: the router pings
+// long before.
+func (b *RSBystander) read() {
+	defer close(b.done)
+	for {
+		m, err := b.c.Read()
+		if err != nil {
+			b.err = err
+			return
+		}
+		select {
+		case b.msgs <- m:
+		case <-b.stop:
+			return
+		}
+	}
+}
+
+// Check fails the test unless the bystander is still connected, a call to
+// its own procedure round-trips and an acknowledged publication reaches
+// its own subscription.
+func (b *RSBystander) Check(t testing.TB) {
+	t.Helper()
+	b.n++
+	call := int64(1000 + 2*b.n)
+	b.c.Send(t, CALL, call, map[string]any{}, b.procedure, []any{b.n})
+	for done := false; !done; {
+		m := b.recv(t)
+		switch {
+		case m.Type() == INVOCATION:
+			b.c.Send(t, YIELD, m.ID(1), map[string]any{}, m.Args(4))
+		case m.Type() == RESULT && m.ID(1) == call:
+			if got, _ := Int(first(m.Args(3))); got != int64(b.n) {
+				t.Fatalf("rawsocket bystander: call %d returned %v", b.n, clipMsg(m))
+			}
+			done = true
+		default:
+			t.Fatalf("rawsocket bystander: %v while calling", clipMsg(m))
+		}
+	}
+	pub := call + 1
+	b.c.Send(t, PUBLISH, pub, map[string]any{"acknowledge": true, "exclude_me": false}, b.topic, []any{b.n})
+	var event, published bool
+	for !event || !published {
+		m := b.recv(t)
+		switch {
+		case m.Type() == EVENT && !event:
+			if got, _ := Int(first(m.Args(4))); got != int64(b.n) {
+				t.Fatalf("rawsocket bystander: event %v, want %d", clipMsg(m), b.n)
+			}
+			event = true
+		case m.Type() == PUBLISHED && m.ID(1) == pub && !published:
+			published = true
+		default:
+			t.Fatalf("rawsocket bystander: %v while publishing", clipMsg(m))
+		}
+	}
+}
+
+func (b *RSBystander) expect(t testing.TB, typ int) {
+	t.Helper()
+	if m := b.recv(t); m.Type() != typ {
+		t.Fatalf("rawsocket bystander: %v, want message type %d", clipMsg(m), typ)
+	}
+}
+
+// recv is the next message, or a failure when the connection ended.
+func (b *RSBystander) recv(t testing.TB) Msg {
+	t.Helper()
+	select {
+	case m := <-b.msgs:
+		return m
+	case <-time.After(Wait):
+		t.Fatalf("rawsocket bystander: nothing after %s", Wait)
+	case <-b.done:
+		select { // messages read before the end come first
+		case m := <-b.msgs:
+			return m
+		default:
+		}
+		t.Fatalf("rawsocket bystander disconnected: %v", b.err)
+	}
+	return nil
 }

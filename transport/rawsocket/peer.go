@@ -52,6 +52,7 @@ type peer struct {
 
 	closeOnce  sync.Once
 	discard    bool          // close without flushing (slow consumer)
+	cause      error         // why the transport closed the peer itself (no PONG, slow consumer); set before closing
 	closing    chan struct{} // Close was called
 	readerDone chan struct{} // the session's reads are over
 	done       chan struct{} // the connection is closed
@@ -122,10 +123,8 @@ func (p *peer) readError(err error) error {
 	case errors.Is(err, ErrFrame):
 		return &transport.ProtocolError{Code: transport.CloseProtocolError, Err: err}
 	}
-	select {
-	case <-p.closing:
-		return transport.ErrClosed
-	default:
+	if p.isClosing() {
+		return p.closedError()
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
 		return io.EOF // the client went, perhaps inside a frame
@@ -143,16 +142,26 @@ func (p *peer) pong(data []byte) error {
 	}
 	p.s.stats.Pings.Add(1)
 	if err := p.control(FramePong, data); err != nil {
-		return transport.ErrClosed
+		return p.closedError()
 	}
 	return nil
 }
 
-// control writes a PING or PONG between batches.
+// control writes a PING or PONG between batches. A write that fails
+// abandons the connection before control returns: the PONG's caller, the
+// session's reader, then ends the session, whose Close must find the peer
+// already closed as a slow consumer (counted and logged), not close it as
+// a session that ended.
+//
+// Once the peer is closing nothing more is written: finish flushes the
+// queue (the ABORT or GOODBYE saying why) and half-closes the connection,
+// and a PONG after that would fail, abandon the connection and reset it
+// under what the client has not read yet. finish takes wmu before it
+// half-closes, so a PONG that saw the peer open is written before.
 func (p *peer) control(typ byte, data []byte) error {
 	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	if p.failed {
+	if p.failed || p.isClosing() {
+		p.wmu.Unlock()
 		return transport.ErrClosed
 	}
 	p.extendWriteDeadline()
@@ -164,23 +173,41 @@ func (p *peer) control(typ byte, data []byte) error {
 	} else {
 		_, err = p.wconn.Write(append(h[:], data...))
 	}
+	p.failed = err != nil
+	p.wmu.Unlock()
 	if err != nil {
-		p.failed = true
-		go p.writeFailed(err)
+		p.writeFailed(err)
 		return err
 	}
 	p.s.stats.BytesOut.Add(uint64(len(data) + HeaderLen))
 	return nil
 }
 
+// closedError is what the session's read returns once the peer is
+// closed: why, when the transport closed it itself (the session's end
+// then says so, as the client did not close), else ErrClosed.
+func (p *peer) closedError() error {
+	if p.isClosing() && p.cause != nil { // cause is set before closing is closed
+		return p.cause
+	}
+	return transport.ErrClosed
+}
+
+func (p *peer) isClosing() bool {
+	select {
+	case <-p.closing:
+		return true
+	default:
+		return false
+	}
+}
+
 // keepalive runs on the ping timer: a connection heard from since the last
 // look is left alone; one silent for a whole interval gets a PING, and is
 // closed if it stays silent PongTimeout after it.
 func (p *peer) keepalive() {
-	select {
-	case <-p.closing:
+	if p.isClosing() {
 		return
-	default:
 	}
 	if p.heard.Swap(false) {
 		p.pinged.Store(false)
@@ -190,7 +217,8 @@ func (p *peer) keepalive() {
 	if p.pinged.Load() {
 		p.s.stats.PongTimeouts.Add(1)
 		p.s.log.Debug("rawsocket peer silent after a PING, closed", "remote", p.info.RemoteAddr, "pong_timeout", p.s.cfg.PongTimeout)
-		p.abandon()
+		p.closeWith(true, fmt.Errorf("rawsocket: nothing heard within %s after a PING", p.s.cfg.PongTimeout))
+		_ = p.conn.Close()
 		return
 	}
 	if err := p.control(FramePing, nil); err != nil {
@@ -247,14 +275,15 @@ func (p *peer) Info() transport.Info               { return p.info }
 // Close flushes the queue and closes the connection: RawSocket has no
 // close message, the ABORT or GOODBYE queued before it said why, so code
 // and reason are not sent.
-func (p *peer) Close(code transport.CloseCode, reason string) { p.closeWith(false) }
+func (p *peer) Close(code transport.CloseCode, reason string) { p.closeWith(false, nil) }
 
 // closeWith closes the peer once; discard drops what is queued instead of
-// flushing it. It reports whether this call closed it.
-func (p *peer) closeWith(discard bool) (closed bool) {
+// flushing it, cause (nil for a session's end) is what the session's read
+// returns. It reports whether this call closed it.
+func (p *peer) closeWith(discard bool, cause error) (closed bool) {
 	p.closeOnce.Do(func() {
 		closed = true
-		p.discard = discard
+		p.discard, p.cause = discard, cause
 		if discard {
 			p.q.Discard()
 		} else {
@@ -270,7 +299,7 @@ func (p *peer) closeWith(discard bool) (closed bool) {
 // address per interval at most). The session's read is cut short so that
 // the router ends it now.
 func (p *peer) slow(reason string) {
-	if !p.closeWith(true) {
+	if !p.closeWith(true, errors.New("rawsocket: "+reason)) {
 		return
 	}
 	_ = p.conn.SetReadDeadline(time.Now())
@@ -387,7 +416,7 @@ func (p *peer) writeFailed(err error) {
 
 // abandon closes a connection that cannot be written to, or is dead.
 func (p *peer) abandon() {
-	p.closeWith(true)
+	p.closeWith(true, nil)
 	_ = p.conn.Close()
 }
 

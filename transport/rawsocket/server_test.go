@@ -280,7 +280,8 @@ func TestPingPong(t *testing.T) {
 }
 
 func TestKeepalive(t *testing.T) {
-	s, addr := start(t, rawsocket.Config{PingInterval: 50 * time.Millisecond, PongTimeout: 50 * time.Millisecond}, newEcho())
+	e := newEcho()
+	s, addr := start(t, rawsocket.Config{PingInterval: 50 * time.Millisecond, PongTimeout: 50 * time.Millisecond}, e)
 	// A client that answers PINGs (Conn.ReadMessage does) stays.
 	c := dial(t, addr, rawsocket.SerializerJSON, 0)
 	_ = c.NetConn().SetReadDeadline(time.Now().Add(300 * time.Millisecond))
@@ -296,6 +297,10 @@ func TestKeepalive(t *testing.T) {
 	}
 	if s.Stats().PongTimeouts.Load() == 0 {
 		t.Fatal("no pong timeout counted")
+	}
+	// The session's read says why it ended: not a client's close.
+	if err := <-e.ended; err == nil || !strings.Contains(err.Error(), "after a PING") {
+		t.Fatalf("the silent client's session ended with %v, want the keepalive's reason", err)
 	}
 }
 
