@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +77,7 @@ func main() {
 	only := flag.String("only", "", "run only scenarios whose name contains this")
 	transports := flag.String("transports", "ws,rs", "transports to compare: ws (WebSocket), rs (RawSocket), or both")
 	profile := flag.String("profile", "", "directory to write Junction's CPU profile of each run to (SCENARIO.TARGET.ROUND.pprof)")
+	scale := flag.Int("scale", 1, "multiply each scenario's -n by this (longer runs, for profiles with more samples)")
 	flag.Parse()
 	var ts []string
 	for t := range strings.SplitSeq(*transports, ",") {
@@ -108,7 +110,7 @@ func main() {
 				if *profile != "" && targets[name].bin == "junction" {
 					prof, _ = filepath.Abs(filepath.Join(*profile, fmt.Sprintf("%s.%s.%d.pprof", slug(sc.name), name, round+1)))
 				}
-				res, err := runOnce(bins, targets[name], prof, append(sc.args, "--serializer", *serializer))
+				res, err := runOnce(bins, targets[name], prof, append(scaled(sc.args, *scale), "--serializer", *serializer))
 				if err != nil {
 					log.Printf("%s on %s: %v", sc.name, name, err)
 					continue
@@ -149,6 +151,18 @@ func ratios(columns []string) []benchrun.Ratio {
 		}
 	}
 	return rs
+}
+
+// scaled is args with the value of -n multiplied by k.
+func scaled(args []string, k int) []string {
+	out := slices.Clone(args)
+	for i := range len(out) - 1 {
+		if out[i] == "-n" {
+			n, _ := strconv.Atoi(out[i+1])
+			out[i+1] = strconv.Itoa(n * k)
+		}
+	}
+	return out
 }
 
 func slug(name string) string {
