@@ -77,6 +77,7 @@ func main() {
 	only := flag.String("only", "", "run only scenarios whose name contains this")
 	transports := flag.String("transports", "ws,rs", "transports to compare: ws (WebSocket), rs (RawSocket), or both")
 	profile := flag.String("profile", "", "directory to write Junction's CPU profile of each run to (SCENARIO.TARGET.ROUND.pprof)")
+	targetsFlag := flag.String("targets", "", "run only these columns (comma-separated: junction,junction-rs,...); default all")
 	scale := flag.Int("scale", 1, "multiply each scenario's -n by this (longer runs, for profiles with more samples)")
 	flag.Parse()
 	var ts []string
@@ -103,6 +104,10 @@ func main() {
 			continue
 		}
 		columns := sc.columns(ts)
+		if *targetsFlag != "" {
+			want := strings.Split(*targetsFlag, ",")
+			columns = slices.DeleteFunc(columns, func(c string) bool { return !slices.Contains(want, c) })
+		}
 		results := benchrun.Results{}
 		for round := range *rounds {
 			for _, name := range columns {
