@@ -16,6 +16,8 @@
 // RawSocket's wire format on a plain TCP connection ("echo-rs",
 // "echo-rs-raw": the floor of moving the same bytes with a 4-octet
 // prefix), with the ratios rs: Junction/nexus and Junction rs/ws.
+// -transports ws,rs,unix adds RawSocket over a Unix socket (Junction's
+// [rawsocket] unix, nexus's and the echo's).
 // -profile DIR writes a CPU profile of each Junction run, and
 //
 //	go run ./bench/cpusplit DIR/*.pprof

@@ -23,12 +23,17 @@ import (
 )
 
 // target is a server wampbench runs against: a binary, its arguments, and
-// the scheme of the URL wampbench is given (ws, or rs for RawSocket).
+// the scheme of the URL wampbench is given (ws; rs or unix for RawSocket
+// over TCP or a Unix socket).
 type target struct {
 	bin    string
 	args   []string
 	scheme string
 }
+
+// sockFlag in a target's arguments is replaced with a fresh socket path
+// for each run.
+const sockFlag = "SOCKET"
 
 var targets = map[string]target{
 	"junction":    {"junction", nil, "ws"},
@@ -39,12 +44,17 @@ var targets = map[string]target{
 	"echo-raw":    {"echo", []string{"-raw"}, "ws"}, // the echo, payload never decoded or copied
 	"echo-rs":     {"echo", []string{"--rawsocket", "127.0.0.1:0"}, "rs"},
 	"echo-rs-raw": {"echo", []string{"--rawsocket", "127.0.0.1:0", "-raw"}, "rs"},
+	// RawSocket over a Unix socket: Junction's [rawsocket] unix.
+	"junction-unix": {"junction", nil, "unix"},
+	"nexus-unix":    {"nexus", []string{"--unix", sockFlag}, "unix"},
+	"echo-unix":     {"echo", []string{"--unix", sockFlag}, "unix"},
+	"echo-unix-raw": {"echo", []string{"--unix", sockFlag, "-raw"}, "unix"},
 }
 
 // The columns of a scenario, by transport.
 var (
-	routers = map[string][]string{"ws": {"junction", "nexus"}, "rs": {"junction-rs", "nexus-rs"}}
-	floors  = map[string][]string{"ws": {"echo", "echo-raw"}, "rs": {"echo-rs", "echo-rs-raw"}}
+	routers = map[string][]string{"ws": {"junction", "nexus"}, "rs": {"junction-rs", "nexus-rs"}, "unix": {"junction-unix", "nexus-unix"}}
+	floors  = map[string][]string{"ws": {"echo", "echo-raw"}, "rs": {"echo-rs", "echo-rs-raw"}, "unix": {"echo-unix", "echo-unix-raw"}}
 )
 
 type scenario struct {
@@ -75,7 +85,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "runs of each scenario per router (medians are reported)")
 	serializer := flag.String("serializer", "json", "serializer for every scenario")
 	only := flag.String("only", "", "run only scenarios whose name contains this")
-	transports := flag.String("transports", "ws,rs", "transports to compare: ws (WebSocket), rs (RawSocket), or both")
+	transports := flag.String("transports", "ws,rs", "transports to compare: ws (WebSocket), rs (RawSocket over TCP), unix (RawSocket over a Unix socket), comma-separated")
 	profile := flag.String("profile", "", "directory to write Junction's CPU profile of each run to (SCENARIO.TARGET.ROUND.pprof)")
 	targetsFlag := flag.String("targets", "", "run only these columns (comma-separated: junction,junction-rs,...); default all")
 	scale := flag.Int("scale", 1, "multiply each scenario's -n by this (longer runs, for profiles with more samples)")
@@ -83,7 +93,7 @@ func main() {
 	var ts []string
 	for t := range strings.SplitSeq(*transports, ",") {
 		if routers[t] == nil {
-			log.Fatalf("-transports: %q is neither ws nor rs", t)
+			log.Fatalf("-transports: %q is not ws, rs or unix", t)
 		}
 		ts = append(ts, t)
 	}
@@ -115,7 +125,8 @@ func main() {
 				if *profile != "" && targets[name].bin == "junction" {
 					prof, _ = filepath.Abs(filepath.Join(*profile, fmt.Sprintf("%s.%s.%d.pprof", slug(sc.name), name, round+1)))
 				}
-				res, err := runOnce(bins, targets[name], prof, append(scaled(sc.args, *scale), "--serializer", *serializer))
+				sock := filepath.Join(dir, fmt.Sprintf("s%d.sock", round))
+				res, err := runOnce(bins, targets[name], prof, sock, append(scaled(sc.args, *scale), "--serializer", *serializer))
 				if err != nil {
 					log.Printf("%s on %s: %v", sc.name, name, err)
 					continue
@@ -149,6 +160,7 @@ func ratios(columns []string) []benchrun.Ratio {
 	for _, r := range []benchrun.Ratio{
 		{Num: "junction", Den: "nexus", Name: "junction/nexus"},
 		{Num: "junction-rs", Den: "nexus-rs", Name: "rs: junction/nexus"},
+		{Num: "junction-unix", Den: "nexus-unix", Name: "unix: junction/nexus"},
 		{Num: "junction-rs", Den: "junction", Name: "junction rs/ws"},
 	} {
 		if slices.Contains(columns, r.Num) && slices.Contains(columns, r.Den) {
@@ -175,9 +187,13 @@ func slug(name string) string {
 }
 
 // runOnce starts a fresh server for t, runs one wampbench scenario against
-// it and stops it. A Junction writes its CPU profile to prof, if set.
-func runOnce(bins map[string]string, t target, prof string, args []string) (map[string]any, error) {
-	cmdArgs := append([]string{"--listen", "127.0.0.1:0"}, t.args...)
+// it and stops it. A Junction writes its CPU profile to prof, if set; sock
+// is the path of the Unix socket of a unix target.
+func runOnce(bins map[string]string, t target, prof, sock string, args []string) (map[string]any, error) {
+	cmdArgs := []string{"--listen", "127.0.0.1:0"}
+	for _, a := range t.args {
+		cmdArgs = append(cmdArgs, strings.ReplaceAll(a, sockFlag, sock))
+	}
 	if prof != "" {
 		cmdArgs = append(cmdArgs, "--cpuprofile", prof)
 	}
@@ -187,6 +203,9 @@ func runOnce(bins map[string]string, t target, prof string, args []string) (map[
 		// Every bench client comes from 127.0.0.1: lift the per-address
 		// bounds, which the sessions scenario (10,000) would reach.
 		cmd.Env = append(os.Environ(), benchrun.OneAddressEnv...)
+		if t.scheme == "unix" {
+			cmd.Env = append(cmd.Env, "JUNCTION_RAWSOCKET_UNIX="+sock)
+		}
 		pipe, _ := cmd.StderrPipe()
 		out = bufio.NewReader(pipe)
 	} else {
@@ -197,7 +216,7 @@ func runOnce(bins map[string]string, t target, prof string, args []string) (map[
 		return nil, err
 	}
 	defer benchrun.Stop(cmd) // ends only the process started here
-	url, err := serverURL(t, out)
+	url, err := serverURL(t, out, sock)
 	if err != nil {
 		return nil, err
 	}
@@ -214,16 +233,19 @@ func runOnce(bins map[string]string, t target, prof string, args []string) (map[
 
 // serverURL reads where the server started for t listens from its output,
 // and keeps the rest of the output flowing. A Junction logs the address of
-// its port, which serves WebSocket and RawSocket; nexusrouter and
-// echorouter print a URL a line, WebSocket's first.
-func serverURL(t target, out *bufio.Reader) (string, error) {
+// its port, which serves WebSocket and RawSocket (its Unix socket, at sock,
+// listens before it logs that); nexusrouter and echorouter print a URL a
+// line, WebSocket's first.
+func serverURL(t target, out *bufio.Reader, sock string) (string, error) {
 	if t.bin == "junction" {
 		addr, err := benchrun.Listening(out, io.Discard)
-		if err != nil {
+		switch {
+		case err != nil:
 			return "", err
-		}
-		if t.scheme == "rs" {
+		case t.scheme == "rs":
 			return "rs://" + addr, nil
+		case t.scheme == "unix":
+			return "unix://" + sock, nil
 		}
 		return "ws://" + addr + "/ws", nil
 	}

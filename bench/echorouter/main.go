@@ -3,8 +3,9 @@
 // answers each CALL itself with a RESULT carrying the same payload, so no
 // router and no callee stand in between. It serves gorilla/websocket on
 // --listen and, with --rawsocket ADDR, RawSocket on a TCP listener of its
-// own (transport/rawsocket's wire format, no router behind it). It prints
-// the URL of each, one a line: ws://ADDR/ws, then rs://ADDR.
+// own, with --unix PATH on a Unix socket (transport/rawsocket's wire
+// format, no router behind it). It prints the URL of each, one a line:
+// ws://ADDR/ws, then rs://ADDR and unix://PATH.
 //
 // With -raw it is the floor of the transport itself: each JSON message is
 // read into one reused buffer and a CALL is answered by rewriting its
@@ -35,6 +36,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "WebSocket listen address")
 	rs := flag.String("rawsocket", "", "RawSocket listen address (127.0.0.1:0: any port); none if empty")
+	unix := flag.String("unix", "", "RawSocket Unix socket path; none if empty")
 	raw := flag.Bool("raw", false, "answer JSON CALLs by rewriting their header, payload untouched")
 	flag.Parse()
 	ln, err := net.Listen("tcp", *listen)
@@ -50,6 +52,15 @@ func main() {
 		}
 		urls = append(urls, "rs://"+rln.Addr().String())
 		go serveRawSocket(rln, *raw)
+	}
+	if *unix != "" {
+		uln, err := net.Listen("unix", *unix)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer uln.Close() // removes the socket file
+		urls = append(urls, "unix://"+*unix)
+		go serveRawSocket(uln, *raw)
 	}
 	for _, u := range urls {
 		fmt.Println(u)
