@@ -10,8 +10,21 @@
 // decoded or copied: the floor of gorilla/websocket itself), runs the
 // wampbench scenarios against each in turn, A B A B, and prints medians and
 // ratios Junction/nexus, router CPU per call and per delivered event
-// included. Nothing here is part of the product: only this harness imports
-// nexus.
+// included. Every scenario runs over RawSocket too (-transports ws,rs, the
+// default): Junction on its WebSocket port (rs://, as configured by
+// default), nexus's RawSocketServer on a TCP listener, and the echo over
+// RawSocket's wire format on a plain TCP connection ("echo-rs",
+// "echo-rs-raw": the floor of moving the same bytes with a 4-octet
+// prefix), with the ratios rs: Junction/nexus and Junction rs/ws.
+// -transports ws,rs,unix adds RawSocket over a Unix socket (Junction's
+// [rawsocket] unix, nexus's and the echo's).
+// -profile DIR writes a CPU profile of each Junction run, and
+//
+//	go run ./bench/cpusplit DIR/*.pprof
+//
+// splits each into where its time goes (system calls, framing, decoding
+// and encoding, routing, allocation and GC, scheduling). Nothing here is
+// part of the product: only this harness imports nexus.
 //
 //	go run ./bench/cluster
 //

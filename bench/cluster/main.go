@@ -65,7 +65,7 @@ func main() {
 				results[layout] = append(results[layout], res)
 			}
 		}
-		benchrun.Table(sc.name, layouts, sc.metrics, results, "cluster, across nodes", "single node", "across/single")
+		benchrun.Table(sc.name, layouts, sc.metrics, results, benchrun.Ratio{Num: "cluster, across nodes", Den: "single node", Name: "across/single"})
 	}
 }
 

@@ -1,17 +1,24 @@
-// Command echorouter is the floor of the comparison: a gorilla/websocket
-// server that speaks just enough WAMP for wampbench's rpc scenario (WELCOME,
-// REGISTERED) and answers each CALL itself with a RESULT carrying the same
-// payload, so no router and no callee stand in between.
+// Command echorouter is the floor of the comparison: a server that speaks
+// just enough WAMP for wampbench's rpc scenario (WELCOME, REGISTERED) and
+// answers each CALL itself with a RESULT carrying the same payload, so no
+// router and no callee stand in between. It serves gorilla/websocket on
+// --listen and, with --rawsocket ADDR, RawSocket on a TCP listener of its
+// own, with --unix PATH on a Unix socket (transport/rawsocket's wire
+// format, no router behind it). It prints the URL of each, one a line:
+// ws://ADDR/ws, then rs://ADDR and unix://PATH.
 //
-// With -raw it is the floor of gorilla/websocket itself: each JSON frame is
-// read into one reused buffer and a CALL is answered by rewriting its header
-// ([48,ID,{..},"proc", rest] becomes [50,ID,{}, rest]), so the payload is
-// never decoded, copied into a new buffer or encoded.
+// With -raw it is the floor of the transport itself: each JSON message is
+// read into one reused buffer and a CALL is answered by rewriting its
+// header ([48,ID,{..},"proc", rest] becomes [50,ID,{}, rest]), so the
+// payload is never decoded, copied into a new buffer or encoded. Over
+// RawSocket that answer is one writev of the frame's prefix, the new
+// header and the rest of the CALL, as it lies in the read buffer.
 package main
 
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -27,11 +34,46 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:0", "listen address")
+	listen := flag.String("listen", "127.0.0.1:0", "WebSocket listen address")
+	rs := flag.String("rawsocket", "", "RawSocket listen address (127.0.0.1:0: any port); none if empty")
+	unix := flag.String("unix", "", "RawSocket Unix socket path; none if empty")
 	raw := flag.Bool("raw", false, "answer JSON CALLs by rewriting their header, payload untouched")
 	flag.Parse()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatal(err)
+	}
+	urls := []string{"ws://" + ln.Addr().String() + "/ws"}
+	go func() { _ = http.Serve(ln, wsHandler(*raw)) }()
+	if *rs != "" {
+		rln, err := net.Listen("tcp", *rs)
+		if err != nil {
+			log.Fatal(err)
+		}
+		urls = append(urls, "rs://"+rln.Addr().String())
+		go serveRawSocket(rln, *raw)
+	}
+	if *unix != "" {
+		uln, err := net.Listen("unix", *unix)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer uln.Close() // removes the socket file
+		urls = append(urls, "unix://"+*unix)
+		go serveRawSocket(uln, *raw)
+	}
+	for _, u := range urls {
+		fmt.Println(u)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+}
+
+// wsHandler upgrades each request and answers on the WebSocket.
+func wsHandler(raw bool) http.Handler {
 	up := websocket.Upgrader{Subprotocols: []string{"wamp.2.json", "wamp.2.msgpack", "wamp.2.cbor"}}
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -43,7 +85,7 @@ func main() {
 			var mt int
 			var data []byte
 			var err error
-			if *raw {
+			if raw {
 				mt, data, err = readInto(c, &buf)
 			} else {
 				mt, data, err = c.ReadMessage()
@@ -51,15 +93,15 @@ func main() {
 			if err != nil {
 				return
 			}
-			if *raw && ser.Subprotocol() == "wamp.2.json" {
+			if raw && ser.Name() == "json" {
 				if id, rest, ok := splitJSONCall(data); ok {
 					w, err := c.NextWriter(mt)
 					if err != nil {
 						return
 					}
-					_, _ = w.Write([]byte("[50,"))
+					_, _ = w.Write(resultStart)
 					_, _ = w.Write(id)
-					_, _ = w.Write([]byte(",{}"))
+					_, _ = w.Write(resultOptions)
 					_, _ = w.Write(rest)
 					if w.Close() != nil {
 						return
@@ -67,38 +109,43 @@ func main() {
 					continue
 				}
 			}
-			m, err := ser.Decode(data)
-			if err != nil {
+			b, end, err := answer(ser, data)
+			if err != nil || end {
 				return
 			}
-			var out wamp.Message
-			switch m := m.(type) {
-			case *wamp.Hello:
-				out = &wamp.Welcome{Session: wamp.GlobalID(), Details: wamp.Dict{"roles": wamp.Dict{"dealer": wamp.Dict{}, "broker": wamp.Dict{}}}}
-			case *wamp.Register:
-				out = &wamp.Registered{Request: m.Request, Registration: 1}
-			case *wamp.Call:
-				out = &wamp.Result{Request: m.Request, Payload: m.Payload}
-			case *wamp.Goodbye:
-				return
-			default:
-				continue
-			}
-			b, err := ser.Encode(out)
-			if err != nil || c.WriteMessage(mt, b) != nil {
+			if b != nil && c.WriteMessage(mt, b) != nil {
 				return
 			}
 		}
 	})
-	ln, err := net.Listen("tcp", *listen)
+}
+
+// The pieces of a RESULT rewritten from a CALL: [50,ID,{}REST.
+var resultStart, resultOptions = []byte("[50,"), []byte(",{}")
+
+// answer is the encoded answer to message data: WELCOME to HELLO,
+// REGISTERED to REGISTER, a RESULT with the CALL's payload to CALL, nothing
+// to the rest; end at GOODBYE.
+func answer(ser serializers.Serializer, data []byte) (out []byte, end bool, err error) {
+	m, err := ser.Decode(data)
 	if err != nil {
-		log.Fatal(err)
+		return nil, true, err
 	}
-	os.Stdout.WriteString(ln.Addr().String() + "\n")
-	go func() { _ = http.Serve(ln, handler) }()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	var a wamp.Message
+	switch m := m.(type) {
+	case *wamp.Hello:
+		a = &wamp.Welcome{Session: wamp.GlobalID(), Details: wamp.Dict{"roles": wamp.Dict{"dealer": wamp.Dict{}, "broker": wamp.Dict{}}}}
+	case *wamp.Register:
+		a = &wamp.Registered{Request: m.Request, Registration: 1}
+	case *wamp.Call:
+		a = &wamp.Result{Request: m.Request, Payload: m.Payload}
+	case *wamp.Goodbye:
+		return nil, true, nil
+	default:
+		return nil, false, nil
+	}
+	out, err = ser.Encode(a)
+	return out, false, err
 }
 
 // readInto reads the next message into *buf, growing it when a message does

@@ -7,7 +7,12 @@
 //	wampbench sessions -n 10000 --pid $(pidof junction)
 //	wampbench churn -n 2000
 //	wampbench rpc --url ws://node1:8080/ws --url2 ws://node2:8080/ws --pid $PID1,$PID2
+//	wampbench rpc --url rs://127.0.0.1:8080 --serializer msgpack
+//	wampbench pubsub --url unix:///run/junction/wamp.sock
 //
+// --url (and --url2) is a WebSocket URL (ws://, wss://) or a RawSocket one:
+// rs://host:port, rss://host:port (TLS) or unix:///path, through
+// transport/rawsocket's client end; every scenario runs over either.
 // With --pid, it reads the router's CPU time (utime+stime from
 // /proc/PID/stat) around the run and reports router CPU per call or per
 // delivered event; with several PIDs (the nodes of a cluster), their sum.
@@ -32,9 +37,10 @@
 // again after a while; and every --hostile-every, in turn: a malformed
 // frame, a HELLO over the handshake limit, a HELLO to a realm that does not
 // exist, subscriptions up to --sub-limit and one more then unsubscribed,
-// calls to procedures nobody registered, a frame over --max-message-size, a
-// WebSocket that never says HELLO and a TCP connection that never sends a
-// byte. Every answer is checked: a call or acknowledgement not answered
+// calls to procedures nobody registered, a frame over --max-message-size
+// (over RawSocket, over the maximum the router's handshake announced), a
+// WebSocket or RawSocket that never says HELLO and a connection that never
+// sends a byte. Every answer is checked: a call or acknowledgement not answered
 // within --answer-timeout, a wrong answer, an event lost or out of order, a
 // well-behaved session disconnected, a hostile client not refused or closed,
 // the stalled subscriber not cut, a session left on the router at the end:
@@ -90,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("wampbench", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
-	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "router WebSocket URL")
+	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "router URL: ws://, wss://, or RawSocket: rs://host:port, rss://host:port, unix:///path")
 	fs.StringVar(&o.realm, "realm", "realm1", "realm to join")
 	fs.StringVar(&o.serializer, "serializer", "json", "json, msgpack or cbor")
 	fs.IntVarP(&o.callers, "callers", "c", 8, "rpc: callers; sessions: parallel joins")

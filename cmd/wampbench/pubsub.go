@@ -141,7 +141,7 @@ func runPubSub(ctx context.Context, o *options, progress func(int64)) (map[strin
 	}
 	if timedOut {
 		for _, s := range subs {
-			s.ws.Close() // ends each subscriber's reader
+			s.close() // ends each subscriber's reader
 		}
 		<-finished
 	}

@@ -83,7 +83,7 @@ func callLoop(c *conn, proc wamp.URI, payload wamp.Payload, window int, n int64,
 		for {
 			m, err := c.recv()
 			if err != nil {
-				results <- err
+				results <- readError{err}
 				return
 			}
 			switch m := m.(type) {
@@ -129,11 +129,10 @@ func callLoop(c *conn, proc wamp.URI, payload wamp.Payload, window int, n int64,
 		case latencyMsg:
 			lat = append(lat, time.Duration(r))
 			done.Add(1)
+		case readError: // the reader has ended: no answer comes any more
+			return lat, errs + issued - completed + 1
 		default:
 			errs++
-			if strings.Contains(fmt.Sprint(r), "websocket") || strings.Contains(fmt.Sprint(r), "EOF") {
-				return lat, errs + issued - completed
-			}
 		}
 		if issued < n && time.Now().Before(deadline) {
 			next++
@@ -150,6 +149,10 @@ func callLoop(c *conn, proc wamp.URI, payload wamp.Payload, window int, n int64,
 // answerGrace is how long past the run's deadline wampbench waits for
 // answers still due (calls, acknowledgements, the end of a fan-out).
 const answerGrace = 10 * time.Second
+
+// readError ends the reader of a caller's connection (closed, broken, or a
+// message it could not decode).
+type readError struct{ error }
 
 // latencyMsg is a completed call's latency, passed as an error-typed value.
 type latencyMsg time.Duration

@@ -63,7 +63,7 @@ func runSessions(ctx context.Context, o *options, progress func(int64)) (map[str
 		res["rss_per_session_bytes"] = float64(rss1-rss0) / float64(len(conns))
 	}
 	for _, c := range conns {
-		c.ws.Close()
+		c.close()
 	}
 	return res, nil
 }

@@ -45,7 +45,7 @@ func soakFlags(fs *pflag.FlagSet, s *soakOptions) {
 	fs.DurationVar(&s.hostileEvery, "hostile-every", 5*time.Second, "soak: interval between hostile clients (each kind in turn)")
 	fs.DurationVar(&s.stall, "stall", time.Minute, "soak: how long the router has to cut the stalled subscriber (asked with wamp.session.get)")
 	fs.IntVar(&s.subLimit, "sub-limit", 10000, "soak: the router's router.max_subscriptions_per_session")
-	fs.Int64Var(&s.maxMessage, "max-message-size", 16<<20, "soak: the router's websocket.max_message_size in bytes")
+	fs.Int64Var(&s.maxMessage, "max-message-size", 16<<20, "soak: the router's websocket.max_message_size in bytes (RawSocket: the maximum its handshake announces)")
 	fs.DurationVar(&s.answerTimeout, "answer-timeout", 10*time.Second, "soak: a call, acknowledgement or event not there in this time is a failure")
 }
 

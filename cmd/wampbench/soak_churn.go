@@ -48,8 +48,8 @@ func (s *soak) churnOnce(ctx context.Context, n int) {
 		return
 	}
 	s.st.joins.Add(1)
-	defer c.ws.Close()
-	stop := context.AfterFunc(ctx, func() { c.ws.Close() }) // the run's end
+	defer c.close()
+	stop := context.AfterFunc(ctx, func() { c.close() }) // the run's end
 	defer stop()
 	if err := s.churnWork(c, n); err != nil {
 		if ctx.Err() == nil {
@@ -61,7 +61,7 @@ func (s *soak) churnOnce(ctx context.Context, n int) {
 		return
 	}
 	if n%3 == 2 {
-		_ = c.ws.NetConn().Close() // no GOODBYE, no close frame
+		_ = c.w.NetConn().Close() // no GOODBYE, no close frame
 		s.st.leftAbrupt.Add(1)
 		return
 	}
@@ -75,7 +75,7 @@ func (s *soak) churnOnce(ctx context.Context, n int) {
 // churnWork is what a churn session does before it waits: register,
 // subscribe, call.
 func (s *soak) churnWork(c *conn, n int) error {
-	_ = c.ws.SetReadDeadline(time.Now().Add(s.so.answerTimeout))
+	c.setReadDeadline(time.Now().Add(s.so.answerTimeout))
 	if _, err := c.request(&wamp.Register{Request: 1, Options: wamp.Dict{}, Procedure: s.uri("churn." + strconv.Itoa(n))}, 1); err != nil {
 		return fmt.Errorf("register: %w", err)
 	}
@@ -107,7 +107,7 @@ func first(args []any) any {
 
 // goodbye says GOODBYE and waits, at most timeout, for the router's.
 func goodbye(c *conn, timeout time.Duration) error {
-	_ = c.ws.SetReadDeadline(time.Now().Add(timeout))
+	c.setReadDeadline(time.Now().Add(timeout))
 	if err := c.send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseNormal}); err != nil {
 		return err
 	}

@@ -12,8 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
-
+	"github.com/junction-wamp/junction/transport/rawsocket"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -35,8 +34,8 @@ func (s *soak) hostileKinds() []hostileKind {
 		{"subscription flood", s.subscriptionFlood},
 		{"calls to no procedure", s.noSuchProcedure},
 		{"oversized message", s.oversizedMessage},
-		{"silent WebSocket", s.silentWebSocket},
-		{"silent TCP connection", s.silentTCP},
+		{"transport open, no HELLO", s.silentSession},
+		{"silent connection", s.silentConnection},
 	}
 }
 
@@ -68,9 +67,9 @@ func (s *soak) hostile(ctx context.Context) {
 	}
 }
 
-// closeAtEnd closes ws when the run ends; call the result when done.
-func closeAtEnd(ctx context.Context, ws *websocket.Conn) func() bool {
-	return context.AfterFunc(ctx, func() { ws.Close() })
+// closeAtEnd closes c when the run ends; call the result when done.
+func closeAtEnd(ctx context.Context, c *conn) func() bool {
+	return context.AfterFunc(ctx, c.close)
 }
 
 // malformed joins and sends a frame that is not a WAMP message.
@@ -79,38 +78,38 @@ func (s *soak) malformed(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer c.ws.Close()
-	defer closeAtEnd(ctx, c.ws)()
-	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(`[48, 1, {}, "soak`)); err != nil {
+	defer c.close()
+	defer closeAtEnd(ctx, c)()
+	if err := c.sendRaw([]byte(`[48, 1, {}, "soak`)); err != nil {
 		return err
 	}
-	return expectClosed(c.ws, s.so.answerTimeout)
+	return expectClosed(c, s.so.answerTimeout)
 }
 
 // oversizedHello sends a HELLO of 128 KiB, twice the router's handshake limit.
 func (s *soak) oversizedHello(ctx context.Context) error {
-	c, err := open(ctx, &websocket.Dialer{HandshakeTimeout: 10 * time.Second}, s.o.url, "json")
+	c, err := open(ctx, nil, s.o.url, "json")
 	if err != nil {
 		return err
 	}
-	defer c.ws.Close()
-	defer closeAtEnd(ctx, c.ws)()
+	defer c.close()
+	defer closeAtEnd(ctx, c)()
 	details := wamp.Dict{"roles": benchRoles["roles"], "authextra": wamp.Dict{"pad": strings.Repeat("x", 128<<10)}}
 	if err := c.send(&wamp.Hello{Realm: wamp.URI(s.o.realm), Details: details}); err != nil {
 		return err
 	}
-	return expectClosed(c.ws, s.so.answerTimeout)
+	return expectClosed(c, s.so.answerTimeout)
 }
 
 // noSuchRealm says HELLO to a realm the router does not have.
 func (s *soak) noSuchRealm(ctx context.Context) error {
-	c, err := open(ctx, &websocket.Dialer{HandshakeTimeout: 10 * time.Second}, s.o.url, "msgpack")
+	c, err := open(ctx, nil, s.o.url, "msgpack")
 	if err != nil {
 		return err
 	}
-	defer c.ws.Close()
-	defer closeAtEnd(ctx, c.ws)()
-	_ = c.ws.SetReadDeadline(time.Now().Add(s.so.answerTimeout))
+	defer c.close()
+	defer closeAtEnd(ctx, c)()
+	c.setReadDeadline(time.Now().Add(s.so.answerTimeout))
 	m, err := c.hello(string(s.uri("nowhere")), benchRoles)
 	if err != nil {
 		return err
@@ -118,7 +117,7 @@ func (s *soak) noSuchRealm(ctx context.Context) error {
 	if a, ok := m.(*wamp.Abort); !ok || a.Reason != wamp.ErrNoSuchRealm {
 		return fmt.Errorf("answered with %v, not ABORT %s", m, wamp.ErrNoSuchRealm)
 	}
-	return expectClosed(c.ws, s.so.answerTimeout)
+	return expectClosed(c, s.so.answerTimeout)
 }
 
 // subscriptionFlood subscribes to --sub-limit topics and one more, which
@@ -128,9 +127,9 @@ func (s *soak) subscriptionFlood(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer c.ws.Close()
-	defer closeAtEnd(ctx, c.ws)()
-	_ = c.ws.SetReadDeadline(time.Now().Add(3 * s.so.answerTimeout))
+	defer c.close()
+	defer closeAtEnd(ctx, c)()
+	c.setReadDeadline(time.Now().Add(3 * s.so.answerTimeout))
 	var subs []wamp.ID
 	refused := 0
 	err = pipeline(c, s.so.subLimit+1, func(i int) wamp.Message {
@@ -170,9 +169,9 @@ func (s *soak) noSuchProcedure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer c.ws.Close()
-	defer closeAtEnd(ctx, c.ws)()
-	_ = c.ws.SetReadDeadline(time.Now().Add(s.so.answerTimeout))
+	defer c.close()
+	defer closeAtEnd(ctx, c)()
+	c.setReadDeadline(time.Now().Add(s.so.answerTimeout))
 	err = pipeline(c, 10, func(i int) wamp.Message {
 		return &wamp.Call{Request: wamp.ID(i + 1), Options: wamp.Dict{}, Procedure: s.uri("nobody." + strconv.Itoa(i))}
 	}, func(m wamp.Message) error {
@@ -187,53 +186,64 @@ func (s *soak) noSuchProcedure(ctx context.Context) error {
 	return goodbye(c, s.so.answerTimeout)
 }
 
-// oversizedMessage joins and starts a frame one byte over the router's
-// message size limit (the header and the first 64 KiB).
+// oversizedMessage joins and starts a message one byte over the router's
+// message size limit (its header and the first 64 KiB).
 func (s *soak) oversizedMessage(ctx context.Context) error {
 	c, err := dial(ctx, s.o.url, s.o.realm, "msgpack")
 	if err != nil {
 		return err
 	}
-	defer c.ws.Close()
-	defer closeAtEnd(ctx, c.ws)()
-	frame := make([]byte, 14, 14+64<<10)
-	frame[0], frame[1] = 0x82, 0x80|127 // FIN, binary; masked, 64-bit length
-	binary.BigEndian.PutUint64(frame[2:], uint64(s.so.maxMessage+1))
-	frame = frame[:cap(frame)] // a zero mask key, and zeros
-	nc := c.ws.NetConn()
+	defer c.close()
+	defer closeAtEnd(ctx, c)()
+	frame := oversizedFrame(c.w, s.so.maxMessage)
+	nc := c.w.NetConn()
 	_ = nc.SetWriteDeadline(time.Now().Add(s.so.answerTimeout))
 	_, _ = nc.Write(frame) // the router may close before it has read it all
-	return expectClosed(c.ws, s.so.answerTimeout)
+	return expectClosed(c, s.so.answerTimeout)
 }
 
-// silentWebSocket upgrades the connection and says nothing: the router's
-// hello timeout must close it.
-func (s *soak) silentWebSocket(ctx context.Context) error {
-	c, err := open(ctx, &websocket.Dialer{HandshakeTimeout: 10 * time.Second}, s.o.url, "json")
-	if err != nil {
-		return err
-	}
-	defer c.ws.Close()
-	defer closeAtEnd(ctx, c.ws)()
-	return expectClosed(c.ws, 3*s.so.answerTimeout)
-}
-
-// silentTCP opens a TCP connection and sends nothing: the router's HTTP
-// header timeout must close it.
-func (s *soak) silentTCP(ctx context.Context) error {
-	u, err := url.Parse(s.o.url)
-	if err != nil {
-		return err
-	}
-	host := u.Host
-	if u.Port() == "" {
-		port := "80"
-		if u.Scheme == "wss" {
-			port = "443"
+// oversizedFrame is the start of a message of one byte over limit: its
+// header and 64 KiB of zeros. Over RawSocket the limit is what the router
+// announced in the handshake; when that is the 16 MiB most a prefix can
+// say, the prefix says 16 MiB and 1 octet all the same, with the 25th
+// length bit and a length of 1, which the router refuses as a bad frame.
+func oversizedFrame(w wire, limit int64) []byte {
+	if rs, ok := w.(rsWire); ok {
+		frame := make([]byte, rawsocket.HeaderLen+64<<10)
+		h := [4]byte{0x08, 0, 0, 1}
+		if n := rs.SendMax(); n < rawsocket.MaxLength {
+			h = rawsocket.Header(rawsocket.FrameMessage, n+1)
 		}
-		host = net.JoinHostPort(u.Hostname(), port)
+		copy(frame, h[:])
+		return frame
 	}
-	nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", host)
+	frame := make([]byte, 14, 14+64<<10)
+	frame[0], frame[1] = 0x82, 0x80|127 // FIN, binary; masked, 64-bit length
+	binary.BigEndian.PutUint64(frame[2:], uint64(limit+1))
+	return frame[:cap(frame)] // a zero mask key, and zeros
+}
+
+// silentSession opens the WebSocket or RawSocket and says nothing: the
+// router's hello timeout must close it.
+func (s *soak) silentSession(ctx context.Context) error {
+	c, err := open(ctx, nil, s.o.url, "json")
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	defer closeAtEnd(ctx, c)()
+	return expectClosed(c, 3*s.so.answerTimeout)
+}
+
+// silentConnection opens a TCP connection (a Unix one for unix://) and
+// sends nothing: the router's HTTP header timeout, or its RawSocket
+// handshake timeout, must close it.
+func (s *soak) silentConnection(ctx context.Context) error {
+	network, addr, err := socketAddress(s.o.url)
+	if err != nil {
+		return err
+	}
+	nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 	if err != nil {
 		return err
 	}
@@ -246,11 +256,31 @@ func (s *soak) silentTCP(ctx context.Context) error {
 	return nil
 }
 
+// socketAddress is the network and address a router URL connects to.
+func socketAddress(raw string) (network, addr string, err error) {
+	if e, ok, err := rawsocket.ParseURL(raw); ok || err != nil {
+		return e.Network, e.Address, err
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", err
+	}
+	addr = u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "wss" {
+			port = "443"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	return "tcp", addr, nil
+}
+
 // expectClosed reads until the router closes the connection, at most timeout.
-func expectClosed(ws *websocket.Conn, timeout time.Duration) error {
-	_ = ws.SetReadDeadline(time.Now().Add(timeout))
+func expectClosed(c *conn, timeout time.Duration) error {
+	c.setReadDeadline(time.Now().Add(timeout))
 	for {
-		if _, _, err := ws.ReadMessage(); err != nil {
+		if _, err := c.w.ReadMessage(); err != nil {
 			if isTimeout(err) {
 				return fmt.Errorf("the router did not close the connection within %s", timeout)
 			}

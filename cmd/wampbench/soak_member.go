@@ -84,8 +84,8 @@ func (m *member) id() wamp.ID { return wamp.ID(m.next.Add(1)) }
 
 // setup sends a request and waits for its answer, before serve.
 func (m *member) setup(req wamp.Message, id wamp.ID) (wamp.Message, error) {
-	_ = m.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	defer func() { _ = m.ws.SetReadDeadline(time.Time{}) }()
+	m.setReadDeadline(time.Now().Add(10 * time.Second))
+	defer func() { m.setReadDeadline(time.Time{}) }()
 	return m.request(req, id)
 }
 

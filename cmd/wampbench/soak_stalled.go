@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/wamp"
@@ -28,7 +25,8 @@ func (s *soak) stalled(ctx context.Context) {
 // it as a slow consumer 5 s later (websocket.slow_consumer_timeout), before
 // its queue reaches its bound (websocket.queue_messages, 16384) and before
 // the write deadline (websocket.write_timeout, 10 s) ends it as a failed
-// write.
+// write. The rawsocket.* settings of the same names, which default to the
+// websocket ones, hold over RawSocket.
 func (s *soak) stalledSubscriptions() []*wamp.Subscribe {
 	subs := []*wamp.Subscribe{
 		{Options: wamp.Dict{"match": "prefix"}, Topic: s.uri("ev")},
@@ -48,17 +46,16 @@ func (s *soak) stalledSubscriptions() []*wamp.Subscribe {
 // stallOnce subscribes through a 4 KiB receive buffer and reads nothing:
 // the router must cut the session, within --stall.
 func (s *soak) stallOnce(ctx context.Context) {
-	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: (&net.Dialer{Control: smallReceiveBuffer}).DialContext}
-	c, err := dialWith(ctx, d, s.o.url, s.o.realm, "json")
+	c, err := dialWith(ctx, smallReceiveBuffer, s.o.url, s.o.realm, "json")
 	if err != nil {
 		if ctx.Err() == nil {
 			s.fail(&s.st.joinFailures, "stalled subscriber: %v", err)
 		}
 		return
 	}
-	defer c.ws.Close()
+	defer c.close()
 	s.st.joins.Add(1)
-	_ = c.ws.SetReadDeadline(time.Now().Add(s.so.answerTimeout))
+	c.setReadDeadline(time.Now().Add(s.so.answerTimeout))
 	for _, sub := range s.stalledSubscriptions() {
 		if _, err := c.request(sub, sub.Request); err != nil {
 			if ctx.Err() == nil {
@@ -89,8 +86,8 @@ func (s *soak) awaitCut(ctx context.Context, id wamp.ID) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer c.ws.Close()
-	defer context.AfterFunc(ctx, func() { c.ws.Close() })()
+	defer c.close()
+	defer context.AfterFunc(ctx, func() { c.close() })()
 	args, err := serializers.EncodePayload(c.ser.Encoding(), []any{int64(id)}, nil)
 	if err != nil {
 		return false, err
@@ -100,7 +97,7 @@ func (s *soak) awaitCut(ctx context.Context, id wamp.ID) (bool, error) {
 		if !wait(ctx, time.Second) {
 			return false, nil
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(s.so.answerTimeout))
+		c.setReadDeadline(time.Now().Add(s.so.answerTimeout))
 		_, err := c.request(&wamp.Call{Request: req, Options: wamp.Dict{}, Procedure: "wamp.session.get", Payload: args}, req)
 		if err != nil && err.Error() == string(wamp.ErrNoSuchSession) {
 			return true, goodbye(c, s.so.answerTimeout)

@@ -438,6 +438,7 @@ type batchWriter struct {
 	hdrs    [maxVectors / 2][HeaderLen]byte
 	nh      int
 	bufs    net.Buffers
+	out     net.Buffers // what WriteTo consumes: a field, so that it is not allocated for each writev
 	buf     []byte
 }
 
@@ -463,31 +464,39 @@ func (w *batchWriter) add(it transport.Item) error {
 	if it.Frame != nil {
 		data = it.Frame.Data
 	}
-	h := Header(FrameMessage, len(data))
 	if !w.vectors {
-		if len(w.buf)+len(data)+HeaderLen > copyLimit {
-			if err := w.flush(); err != nil {
-				return err
-			}
-		}
-		if len(data) >= copyLimit { // straight through, no copy
-			if _, err := w.conn.Write(h[:]); err != nil {
-				return err
-			}
-			_, err := w.conn.Write(data)
-			return err
-		}
-		w.buf = append(append(w.buf, h[:]...), data...)
-		return nil
+		return w.addCopy(data)
 	}
 	if w.nh == len(w.hdrs) {
 		if err := w.flush(); err != nil {
 			return err
 		}
 	}
-	w.hdrs[w.nh] = h
+	w.hdrs[w.nh] = Header(FrameMessage, len(data))
 	w.bufs = append(w.bufs, w.hdrs[w.nh][:], data)
 	w.nh++
+	return nil
+}
+
+// addCopy gathers a frame for a connection that takes no writev (TLS).
+// The prefix is written in hdrs[0], which that path does not use
+// otherwise: a local array would escape (Write takes it) and be allocated.
+func (w *batchWriter) addCopy(data []byte) error {
+	w.hdrs[0] = Header(FrameMessage, len(data))
+	h := w.hdrs[0][:]
+	if len(w.buf)+len(data)+HeaderLen > copyLimit {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	if len(data) >= copyLimit { // straight through, no copy
+		if _, err := w.conn.Write(h[:]); err != nil {
+			return err
+		}
+		_, err := w.conn.Write(data)
+		return err
+	}
+	w.buf = append(append(w.buf, h...), data...)
 	return nil
 }
 
@@ -503,8 +512,9 @@ func (w *batchWriter) flush() error {
 	if len(w.bufs) == 0 {
 		return nil
 	}
-	bufs := w.bufs // WriteTo consumes its receiver
-	_, err := bufs.WriteTo(w.conn)
+	w.out = w.bufs // WriteTo consumes its receiver
+	_, err := w.out.WriteTo(w.conn)
+	w.out = nil
 	clear(w.bufs)
 	w.bufs, w.nh = w.bufs[:0], 0
 	return err

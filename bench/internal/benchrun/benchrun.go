@@ -63,18 +63,24 @@ func Median(runs []map[string]any, key string) (float64, bool) {
 	return vs[len(vs)/2], true
 }
 
+// Ratio is a column of Table: the median of column Num over that of Den.
+type Ratio struct{ Num, Den, Name string }
+
 // Table prints a Markdown table: one row per metric, the median of each
-// column, and the ratio of column num to column den.
-func Table(title string, columns, metrics []string, res Results, num, den, ratio string) {
+// column, then each ratio.
+func Table(title string, columns, metrics []string, res Results, ratios ...Ratio) {
 	fmt.Printf("## %s\n\n| metric |", title)
 	for _, c := range columns {
 		fmt.Printf(" %s |", c)
 	}
-	fmt.Printf(" %s |\n|---|", ratio)
-	for range columns {
+	for _, r := range ratios {
+		fmt.Printf(" %s |", r.Name)
+	}
+	fmt.Printf("\n|---|")
+	for range len(columns) + len(ratios) {
 		fmt.Printf("---|")
 	}
-	fmt.Printf("---|\n")
+	fmt.Println()
 	for _, m := range metrics {
 		fmt.Printf("| %s |", m)
 		for _, c := range columns {
@@ -84,13 +90,16 @@ func Table(title string, columns, metrics []string, res Results, num, den, ratio
 				fmt.Printf(" - |")
 			}
 		}
-		a, ok1 := Median(res[num], m)
-		b, ok2 := Median(res[den], m)
-		if ok1 && ok2 && b != 0 {
-			fmt.Printf(" %.2f |\n", a/b)
-		} else {
-			fmt.Printf(" - |\n")
+		for _, r := range ratios {
+			a, ok1 := Median(res[r.Num], m)
+			b, ok2 := Median(res[r.Den], m)
+			if ok1 && ok2 && b != 0 {
+				fmt.Printf(" %.2f |", a/b)
+			} else {
+				fmt.Printf(" - |")
+			}
 		}
+		fmt.Println()
 	}
 	fmt.Println()
 }
