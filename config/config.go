@@ -113,6 +113,9 @@ type rawsocketSection struct {
 	MaxMessageSize   string   `mapstructure:"max_message_size"`
 	MinClientSize    string   `mapstructure:"min_client_message_size"`
 	HandshakeTimeout string   `mapstructure:"handshake_timeout"`
+	FrameTimeout     string   `mapstructure:"frame_timeout"`
+	PingInterval     string   `mapstructure:"ping_interval"`
+	PongTimeout      string   `mapstructure:"pong_timeout"`
 }
 
 type webSection struct {
@@ -409,7 +412,12 @@ func (rs *rawsocketSection) resolve(ck *checker) server.RawSocketConfig {
 			Serializers:      rs.Serializers,
 			HandshakeTimeout: ck.duration("rawsocket.handshake_timeout", rs.HandshakeTimeout),
 			MinClientLength:  int(ck.size("rawsocket.min_client_message_size", rs.MinClientSize)),
+			PongTimeout:      ck.duration("rawsocket.pong_timeout", rs.PongTimeout),
+			FrameTimeout:     ck.duration("rawsocket.frame_timeout", rs.FrameTimeout),
 		},
+	}
+	if rs.PingInterval != "0" && rs.PingInterval != "0s" {
+		cfg.Transport.PingInterval = ck.duration("rawsocket.ping_interval", rs.PingInterval)
 	}
 	if rs.MaxMessageSize != "" {
 		cfg.Transport.ReadLimit = int(ck.size("rawsocket.max_message_size", rs.MaxMessageSize))

@@ -469,9 +469,15 @@ func (s *member) conversionFailed(t wamp.MessageType, err error) {
 
 // sendError answers request of type reqType with an ERROR carrying uri and a
 // message for people as its first argument.
+// A message quoting what the client sent (a long URI, say) can make the
+// ERROR larger than the client's transport accepts: it then gets the ERROR
+// without the message, which always fits, so the request is answered.
 func (s *member) sendError(reqType wamp.MessageType, request wamp.ID, uri wamp.URI, message string) {
-	_ = s.send(&wamp.Error{
+	err := s.send(&wamp.Error{
 		Type: reqType, Request: request, Details: wamp.Dict{}, Error: uri,
 		Payload: wamp.Values([]any{message}, nil),
 	})
+	if tooLarge(err) {
+		_ = s.send(&wamp.Error{Type: reqType, Request: request, Details: wamp.Dict{}, Error: uri})
+	}
 }

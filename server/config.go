@@ -98,10 +98,10 @@ type RawSocketConfig struct {
 	// UnixMode is the socket file's permission bits. Default 0660.
 	UnixMode fs.FileMode
 	// Transport configures the protocol. Its zero fields take the values
-	// of WebSocket's (queue bounds, slow-consumer timeout, write, ping and
-	// pong timeouts, handshake message size, max message size up to the
-	// 16 MiB RawSocket can announce), then the rawsocket package's
-	// defaults.
+	// of WebSocket's (queue bounds, slow-consumer timeout, write timeout,
+	// handshake message size, max message size up to the 16 MiB RawSocket
+	// can announce), then the rawsocket package's defaults (no keepalive
+	// PINGs: see rawsocket.Config.PingInterval).
 	Transport rawsocket.Config
 }
 
@@ -212,14 +212,14 @@ func RawSocketTransport(rs rawsocket.Config, ws websocket.Config) rawsocket.Conf
 		rs.Serializers = rd.Serializers
 	}
 	rs.HandshakeTimeout = cmp.Or(rs.HandshakeTimeout, rd.HandshakeTimeout)
+	rs.FrameTimeout = cmp.Or(rs.FrameTimeout, rd.FrameTimeout)
 	rs.MinClientLength = cmp.Or(rs.MinClientLength, rd.MinClientLength)
 	or := func(v, def time.Duration) time.Duration { return cmp.Or(v, def) }
 	rs.QueueMessages = cmp.Or(rs.QueueMessages, ws.QueueMessages, d.QueueMessages)
 	rs.QueueBytes = cmp.Or(rs.QueueBytes, ws.QueueBytes, d.QueueBytes)
 	rs.SlowConsumerTimeout = or(rs.SlowConsumerTimeout, or(ws.SlowConsumerTimeout, d.SlowConsumerTimeout))
 	rs.WriteTimeout = or(rs.WriteTimeout, or(ws.WriteTimeout, d.WriteTimeout))
-	rs.PingInterval = or(rs.PingInterval, or(ws.PingInterval, d.PingInterval))
-	rs.PongTimeout = or(rs.PongTimeout, or(ws.PongTimeout, d.PongTimeout))
+	rs.PongTimeout = or(rs.PongTimeout, rd.PongTimeout)
 	rs.WarningInterval = or(rs.WarningInterval, or(ws.WarningInterval, d.WarningInterval))
 	if rs.HandshakeReadLimit == 0 {
 		rs.HandshakeReadLimit = int(min(cmp.Or(ws.HandshakeReadLimit, d.HandshakeReadLimit), rawsocket.MaxLength))

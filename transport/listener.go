@@ -149,7 +149,7 @@ func (l *Limiter) refuse(c net.Conn, refused func(net.Conn), counter *atomic.Uin
 		_ = c.Close()
 	}
 	if ok, held := rl.Allow(key); ok {
-		l.log.Warn("limit reached, connection closed", "limit", limit, "bound", n, "remote", c.RemoteAddr().String(), "held_back", held)
+		l.log.Warn("limit reached, connection closed", "limit", limit, "bound", n, "remote", RemoteName(c), "held_back", held)
 	}
 }
 
@@ -208,6 +208,20 @@ func Unwrap(c net.Conn) net.Conn {
 			return c
 		}
 	}
+}
+
+// RemoteName is the client's address of c for logs and per-address
+// limits: host:port over TCP; over a Unix socket, "unix:pid=N,uid=U" (the
+// client process, SO_PEERCRED) where the system tells it, else "unix:"
+// and the socket's path.
+func RemoteName(c net.Conn) string {
+	if uc, ok := Unwrap(c).(*net.UnixConn); ok {
+		if a, ok := peerAddr(uc); ok {
+			return a
+		}
+		return "unix:" + uc.LocalAddr().String()
+	}
+	return c.RemoteAddr().String()
 }
 
 // TLSState returns the TLS state of c, a TLS connection under this

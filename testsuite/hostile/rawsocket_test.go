@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -227,11 +226,9 @@ limit_warning_interval = "1ns"
 	if got, closed, err := c.ReadToEOF(64); !closed || !bytes.Equal(got, RSErrorReply(RSErrConnLimit)) {
 		t.Fatalf("Unix socket connection past max_connections: % x (closed %v, %v), want % x", got, closed, err, RSErrorReply(RSErrConnLimit))
 	}
-	if os.Getenv("HOSTILE_KNOWN_BUGS") != "" {
-		// transport.Limiter logs a Unix socket's client as remote=@, not
-		// by its process as the rest of RawSocket does.
-		j.CheckLogged(t, "limit reached, connection closed", c.Remote())
-	}
+	// The refusal is logged with the client's process, as the rest of
+	// RawSocket names it (transport.Limiter logged "remote=@" before).
+	j.CheckLogged(t, "limit reached, connection closed", c.Remote())
 	for i, c := range held {
 		if got, closed, err := c.ReadToEOF(64); !closed || len(got) != 0 {
 			t.Fatalf("stalled connection %d: % x (closed %v, %v), want it closed without a reply", i, got, closed, err)
@@ -376,18 +373,17 @@ func TestRawSocketBadPrefix(t *testing.T) {
 // handshake limit), are closed by hello_timeout (1s): ABORT and the
 // close. 300 established sessions on the shared port and 100 on the Unix
 // socket, declaring 16 MiB with 100 octets sent, are closed by the
-// keepalive (ping_interval and pong_timeout 1s): the router does not hold
+// keepalive (rawsocket.ping_interval and pong_timeout 1s, which is off by default): the router does not hold
 // 16 MiB for each (peak RSS bound), and the closes are logged with the
 // clients' addresses and why.
 func TestRawSocketStalledFrames(t *testing.T) {
 	t.Parallel()
 	sock := UnixSocketPath(t)
-	j := start(t, rsConfig(sock, "", `
+	j := start(t, rsConfig(sock, `ping_interval = "1s"
+pong_timeout = "1s"`, `
 [router]
 hello_timeout = "1s"
 [websocket]
-ping_interval = "1s"
-pong_timeout = "1s"
 write_timeout = "1s"
 `))
 	b := newRSBystanders(t, j)
@@ -594,14 +590,11 @@ func TestRawSocketSmallClient(t *testing.T) {
 // procedure nobody registered, named by a URI of 1,000 octets (under
 // router.max_uri_length). The router's ERROR wamp.error.no_such_procedure
 // quotes the URI: 1,086 octets, more than the client accepts, so the
-// transport refuses it (rightly) and the router sends nothing in its
-// place: the call is never answered. Skipped until the router answers
-// such a request with an ERROR that fits (set HOSTILE_KNOWN_BUGS to run it).
+// transport refuses it (rightly); the router must then answer with an
+// ERROR that fits (its URI, without the message), or the call is never
+// answered (it was not, before router.sendError fell back).
 func TestRawSocketSmallClientRouterError(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("HOSTILE_KNOWN_BUGS") == "" {
-		t.Skip("known router bug: an ERROR of the router's own larger than a RawSocket client accepts is dropped (HOSTILE_KNOWN_BUGS=1 runs it)")
-	}
 	j := start(t, "")
 	small := DialRS(t, j.SharedRS(), RSDialOptions{})
 	small.Open(t, JSON, 1)

@@ -662,7 +662,7 @@ async def s_keepalive(ctx):
         if proto.pings > 0:
             return {"skip": "Autobahn|Python's asyncio RawSocket client cannot answer a PING (autobahn/asyncio/rawsocket.py: "
                             "PrefixProtocol.ping raises NotImplementedError, and asyncio closes the connection): the router's first "
-                            "keepalive PING, sent after ping_interval (default 30s) of silence, ends the session"}
+                            "keepalive PING ends the session; which is why rawsocket.ping_interval is off by default (on here)"}
         raise Fail("the connection closed before any PING")
     await s.register(echo, "com.interop.echo")
     args, _ = call_result(await step(s.call("com.interop.echo", "after pings"), "RESULT after two PINGs"))

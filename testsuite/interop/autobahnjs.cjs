@@ -438,7 +438,7 @@ const scenarios = {
     if (seen.pongs < 2) {
       if (seen.pings.includes(0) && seen.pongs < seen.pings.length) {
         return { skip: 'AutobahnJS answers a PING only once bytes after its 4-octet header arrive (lib/transport/rawsocket.js, _read), ' +
-          'so an empty PING, which Junction\'s keepalive sends after ping_interval (default 30s) of silence, goes unanswered; ' +
+          'so an empty PING, which Junction\'s keepalive sent before it carried a payload, goes unanswered; ' +
           'the router closes the connection after pong_timeout, which AutobahnJS does not see (its socket is allowHalfOpen and ' +
           `'end' is not handled): the session stays open (isOpen ${a.conn.isOpen}) and its calls never end` };
       }

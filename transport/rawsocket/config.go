@@ -19,6 +19,10 @@ type Config struct {
 	// HandshakeReadLimit is the largest message accepted before the
 	// session is established (HELLO, AUTHENTICATE). Default 64 KiB.
 	HandshakeReadLimit int
+	// FrameTimeout bounds the time a frame larger than 16 KiB takes to
+	// arrive once its prefix is read; past it the connection is closed.
+	// Default 60s (a 16 MiB frame then needs 2.3 Mbit/s).
+	FrameTimeout time.Duration
 	// HandshakeTimeout bounds the RawSocket handshake: the client's 4
 	// octets must arrive within it. Default 10s.
 	HandshakeTimeout time.Duration
@@ -29,7 +33,10 @@ type Config struct {
 	// cannot take one cannot join.
 	MinClientLength int
 	// PingInterval is how long a connection may stay silent before the
-	// router sends it a PING. Default 30s.
+	// router sends it a PING (payload PingPayload). Default 0: no PINGs.
+	// Autobahn|Python's asyncio RawSocket client (22.7.1) cannot answer
+	// one and drops its connection; TCP keepalive (Go's default on
+	// accepted connections) finds dead peers without it.
 	PingInterval time.Duration
 	// PongTimeout is how long after that PING the client has to send
 	// anything (its PONG, a message) before it is disconnected. Default 20s.
@@ -56,8 +63,8 @@ func DefaultConfig() Config {
 		ReadLimit:           MaxLength,
 		HandshakeReadLimit:  64 << 10,
 		HandshakeTimeout:    10 * time.Second,
+		FrameTimeout:        60 * time.Second,
 		MinClientLength:     1 << 10,
-		PingInterval:        30 * time.Second,
 		PongTimeout:         20 * time.Second,
 		WriteTimeout:        10 * time.Second,
 		QueueMessages:       16384,
@@ -89,7 +96,10 @@ func withDefaults(cfg Config) (Config, error) {
 	set(&cfg.QueueMessages, d.QueueMessages)
 	set(&cfg.QueueBytes, d.QueueBytes)
 	setD(&cfg.HandshakeTimeout, d.HandshakeTimeout)
-	setD(&cfg.PingInterval, d.PingInterval)
+	setD(&cfg.FrameTimeout, d.FrameTimeout)
+	if cfg.PingInterval < 0 {
+		cfg.PingInterval = 0
+	}
 	setD(&cfg.PongTimeout, d.PongTimeout)
 	setD(&cfg.WriteTimeout, d.WriteTimeout)
 	setD(&cfg.SlowConsumerTimeout, d.SlowConsumerTimeout)

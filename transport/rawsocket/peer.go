@@ -75,18 +75,36 @@ func (s *Server) newPeer(c net.Conn, br *bufio.Reader, ser serializers.Serialize
 	p.q = transport.NewQueue(transport.QueueLimits{
 		Messages: s.cfg.QueueMessages, Bytes: s.cfg.QueueBytes, SlowTimeout: s.cfg.SlowConsumerTimeout,
 	}, p.slow)
-	p.ping = time.AfterFunc(time.Duration(math.MaxInt64), p.keepalive)
-	p.ping.Reset(s.cfg.PingInterval)
+	if s.cfg.PingInterval > 0 { // keepalive on; nil: off
+		p.ping = time.AfterFunc(time.Duration(math.MaxInt64), p.keepalive)
+		p.ping.Reset(s.cfg.PingInterval)
+	}
 	return p
 }
 
 // Established lifts the handshake read limit (transport.Peer).
 func (p *peer) Established() { p.limit, p.established = p.s.cfg.ReadLimit, true }
 
+// largeFrame bounds the time a frame longer than smallFrame takes to
+// arrive, from its prefix, by FrameTimeout: a client that declares a large
+// frame and sends it slowly, or part of it, holds what it sent for no
+// longer (whether or not keepalive PINGs are on). Frames up to smallFrame
+// are held at their size anyway; their reads set no deadline.
+func (p *peer) largeFrame() (done func()) {
+	_ = p.conn.SetReadDeadline(time.Now().Add(p.s.cfg.FrameTimeout))
+	return func() {
+		select {
+		case <-p.closing: // a deadline set to cut the read stays
+		default:
+			_ = p.conn.SetReadDeadline(time.Time{})
+		}
+	}
+}
+
 // Recv reads the next WAMP message, answering PINGs on the way.
 func (p *peer) Recv() (wamp.Message, error) {
 	for {
-		typ, data, err := ReadFrame(p.br, p.limit)
+		typ, data, err := readFrame(p.br, p.limit, p.largeFrame)
 		if err != nil {
 			return nil, p.readError(err)
 		}
@@ -128,6 +146,11 @@ func (p *peer) readError(err error) error {
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
 		return io.EOF // the client went, perhaps inside a frame
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) { // only largeFrame sets one
+		p.s.stats.FrameTimeouts.Add(1)
+		return &transport.ProtocolError{Code: transport.ClosePolicyViolation,
+			Err: fmt.Errorf("a frame did not arrive within rawsocket.frame_timeout (%s)", p.s.cfg.FrameTimeout)}
 	}
 	return err
 }
@@ -202,6 +225,12 @@ func (p *peer) isClosing() bool {
 	}
 }
 
+// pingPayload is what a keepalive PING carries: 8 ASCII bytes, not none,
+// since AutobahnJS's Node transport answers no PING without a payload (it
+// handles a frame once bytes past its prefix arrive), and text, since it
+// echoes the payload through a string.
+var pingPayload = []byte("junction")
+
 // keepalive runs on the ping timer: a connection heard from since the last
 // look is left alone; one silent for a whole interval gets a PING, and is
 // closed if it stays silent PongTimeout after it.
@@ -221,7 +250,7 @@ func (p *peer) keepalive() {
 		_ = p.conn.Close()
 		return
 	}
-	if err := p.control(FramePing, nil); err != nil {
+	if err := p.control(FramePing, pingPayload); err != nil {
 		return
 	}
 	p.pinged.Store(true)
@@ -383,7 +412,9 @@ func (p *peer) extendWriteDeadline() {
 // closes the connection.
 func (p *peer) finish() {
 	defer close(p.done)
-	p.ping.Stop()
+	if p.ping != nil {
+		p.ping.Stop()
+	}
 	p.wmu.Lock()
 	ok := !p.failed
 	if ok && !p.discard {

@@ -205,6 +205,13 @@ func (e *TooLargeError) Error() string {
 // wraps ErrFrame; a connection that ends inside a frame is
 // io.ErrUnexpectedEOF.
 func ReadFrame(r io.Reader, limit int) (typ byte, payload []byte, err error) {
+	return readFrame(r, limit, nil)
+}
+
+// readFrame is ReadFrame; large, if set, is called once the prefix of a
+// frame longer than smallFrame is read, and what it returns once the frame
+// is (the router's end bounds the time such a frame takes).
+func readFrame(r io.Reader, limit int, large func() (done func())) (typ byte, payload []byte, err error) {
 	var h [4]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return 0, nil, err
@@ -222,6 +229,9 @@ func ReadFrame(r io.Reader, limit int) (typ byte, payload []byte, err error) {
 			return typ, nil, unexpected(err)
 		}
 		return typ, payload, nil
+	}
+	if large != nil {
+		defer large()()
 	}
 	buf := readBufs.Get().(*bytes.Buffer)
 	buf.Reset()

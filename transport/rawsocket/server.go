@@ -45,6 +45,7 @@ type Stats struct {
 	TooLargeForPeer atomic.Uint64
 	Pings           atomic.Uint64 // client PINGs answered
 	PongTimeouts    atomic.Uint64 // connections closed silent after a PING
+	FrameTimeouts   atomic.Uint64 // connections closed inside a frame past FrameTimeout
 
 	closedHighMsgs  atomic.Int64
 	closedHighBytes atomic.Int64
@@ -264,8 +265,16 @@ func (s *Server) serve(c net.Conn) {
 // is not Magic: that client speaks something else).
 func (s *Server) handshake(c net.Conn) (Handshake, serializers.Serializer, error) {
 	var b [4]byte
-	if _, err := io.ReadFull(c, b[:]); err != nil {
+	// The first octet alone tells a client that speaks something else: it
+	// is closed at once, not after waiting for three more.
+	if _, err := io.ReadFull(c, b[:1]); err != nil {
 		return Handshake{}, nil, fmt.Errorf("no handshake: %w", err)
+	}
+	if b[0] != Magic {
+		return Handshake{}, nil, fmt.Errorf("%w (got 0x%02x)", ErrNotRawSocket, b[0])
+	}
+	if _, err := io.ReadFull(c, b[1:]); err != nil {
+		return Handshake{}, nil, fmt.Errorf("handshake cut after %d octets: %w", 1, err)
 	}
 	h, err := ParseRequest(b)
 	var he HandshakeError
@@ -404,15 +413,5 @@ func (s *Server) CloseAll() {
 	}
 }
 
-// remoteAddr is the client's address: host:port over TCP; over a Unix
-// socket, "unix:" and the client process's pid and uid where the system
-// tells them (peerAddr), else the socket's path.
-func remoteAddr(c net.Conn) string {
-	if uc, ok := transport.Unwrap(c).(*net.UnixConn); ok {
-		if a, ok := peerAddr(uc); ok {
-			return a
-		}
-		return "unix:" + uc.LocalAddr().String()
-	}
-	return c.RemoteAddr().String()
-}
+// remoteAddr is the client's address (transport.RemoteName).
+func remoteAddr(c net.Conn) string { return transport.RemoteName(c) }

@@ -2,6 +2,7 @@ package rawsocket_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -280,6 +281,10 @@ func TestPingPong(t *testing.T) {
 }
 
 func TestKeepalive(t *testing.T) {
+	// Off unless configured: some clients cannot answer a PING.
+	if off, _ := rawsocket.NewServer(rawsocket.Config{}, newEcho(), rawsocket.Options{Logger: quiet}); off.Config().PingInterval != 0 {
+		t.Fatalf("keepalive on by default: %s", off.Config().PingInterval)
+	}
 	e := newEcho()
 	s, addr := start(t, rawsocket.Config{PingInterval: 50 * time.Millisecond, PongTimeout: 50 * time.Millisecond}, e)
 	// A client that answers PINGs (Conn.ReadMessage does) stays.
@@ -291,9 +296,9 @@ func TestKeepalive(t *testing.T) {
 	// One that does not is pinged, then closed.
 	conn := raw(t, addr, []byte{0x7F, 0xF1, 0, 0})
 	got, _ := io.ReadAll(conn)
-	ping := rawsocket.Header(rawsocket.FramePing, 0)
-	if len(got) < 8 || string(got[4:8]) != string(ping[:]) {
-		t.Fatalf("silent client got % x, want the handshake reply and a PING, then the end", got)
+	ping := rawsocket.Header(rawsocket.FramePing, 8)
+	if len(got) != 16 || string(got[4:8]) != string(ping[:]) || string(got[8:]) != "junction" {
+		t.Fatalf("silent client got % x, want the handshake reply and a PING of \"junction\", then the end", got)
 	}
 	if s.Stats().PongTimeouts.Load() == 0 {
 		t.Fatal("no pong timeout counted")
@@ -415,5 +420,49 @@ func TestShared(t *testing.T) {
 	_ = c.WriteMessage([]byte(`[1,"r",{}]`))
 	if got, err := c.ReadMessage(); err != nil || string(got) != `[1,"r",{}]` {
 		t.Fatalf("rawsocket on the shared port: %s %v", got, err)
+	}
+}
+
+// TestWrongFirstOctetClosedAtOnce: a client whose first octet is not the
+// magic is closed on it, not after the handshake timeout.
+func TestWrongFirstOctetClosedAtOnce(t *testing.T) {
+	_, addr := start(t, rawsocket.Config{HandshakeTimeout: time.Hour}, newEcho())
+	conn := raw(t, addr, []byte{'G'}) // the test's own 10 s deadline bounds the read
+	if got, err := io.ReadAll(conn); (err != nil && !isReset(err)) || len(got) != 0 {
+		t.Fatalf("got % x, %v; want the connection closed without a reply", got, err)
+	}
+}
+
+// TestFrameTimeout: a large frame declared and sent in part is cut
+// FrameTimeout after its prefix, keepalive or not; small frames are not
+// timed.
+func TestFrameTimeout(t *testing.T) {
+	e := newEcho()
+	s, addr := start(t, rawsocket.Config{FrameTimeout: 100 * time.Millisecond}, e)
+	h := rawsocket.Header(rawsocket.FrameMessage, 60000) // under the 64 KiB before WELCOME
+	conn := raw(t, addr, append(append([]byte{0x7F, 0xF1, 0, 0}, h[:]...), bytes.Repeat([]byte("x"), 20000)...))
+	var perr *transport.ProtocolError
+	if err := <-e.ended; !errors.As(err, &perr) || perr.Code != transport.ClosePolicyViolation || !strings.Contains(err.Error(), "frame_timeout") {
+		t.Fatalf("ended with %v", err)
+	}
+	if got, _ := io.ReadAll(conn); len(got) != 4 {
+		t.Fatalf("got % x", got)
+	}
+	if s.Stats().FrameTimeouts.Load() != 1 {
+		t.Fatal("not counted")
+	}
+	// A large frame that arrives in time, then idleness: no deadline left.
+	c := dial(t, addr, rawsocket.SerializerJSON, 0)
+	for _, m := range []string{hello(100), hello(100 << 10)} { // the first establishes the session
+		if err := c.WriteMessage([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = c.NetConn().SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := c.ReadMessage(); !isTimeout(err) {
+		t.Fatalf("idle after a large frame: %v, want our own read timeout (the router keeps the connection)", err)
 	}
 }

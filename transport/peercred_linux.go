@@ -1,4 +1,4 @@
-package rawsocket
+package transport
 
 import (
 	"fmt"

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package rawsocket
+package transport
 
 import "net"
 
