@@ -73,7 +73,7 @@ func main() {
 		names = append(names, name)
 		splits[name] = s
 	}
-	print(names, splits)
+	printTable(names, splits)
 }
 
 // split reads a profile's stacks and sums their time by category; "" is
@@ -145,9 +145,9 @@ func hasPrefix(s string, prefixes []string) bool {
 	return false
 }
 
-// print prints a Markdown table: a row per category, each profile's share
+// printTable prints a Markdown table: a row per category, each profile's share
 // of its samples, and the total CPU time sampled.
-func print(names []string, splits map[string]map[string]time.Duration) {
+func printTable(names []string, splits map[string]map[string]time.Duration) {
 	fmt.Print("| where | ")
 	fmt.Println(strings.Join(names, " | ") + " |")
 	fmt.Println("|---|" + strings.Repeat("---|", len(names)))
