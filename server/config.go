@@ -175,6 +175,9 @@ func (c Config) withDefaults() Config {
 		c.WebSocket = websocket.DefaultConfig()
 		c.WebSocket.WarningInterval = warn
 	}
+	// The mux mounts the endpoint at this path: a partial WebSocket config
+	// without one gets the default (an empty pattern panics).
+	c.WebSocket.Path = cmp.Or(c.WebSocket.Path, websocket.DefaultConfig().Path)
 	if reflect.ValueOf(c.Connections).IsZero() {
 		c.Connections = transport.ListenerLimits{Connections: defaultConns, ConnectionsPerAddress: defaultConnsPerIP, WarningInterval: warn}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/server"
 	"github.com/junction-wamp/junction/transport/rawsocket"
+	"github.com/junction-wamp/junction/transport/websocket"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -305,4 +306,11 @@ func TestRawSocketMetrics(t *testing.T) {
 	if got[`junction_bytes_in_total{transport="rawsocket"}`] <= 0 {
 		t.Error("no RawSocket bytes in")
 	}
+}
+
+// TestPartialWebSocketConfig: a WebSocket config that sets only a limit
+// serves at the default path (its empty Path made Serve panic).
+func TestPartialWebSocketConfig(t *testing.T) {
+	addr := routertest.Serve(t, server.Config{WebSocket: websocket.Config{QueueMessages: 100}})
+	routertest.Connect(t, "ws://"+addr+"/ws", clientlib.Options{})
 }
