@@ -145,33 +145,13 @@ func TestRawSocketNotShared(t *testing.T) {
 // socket of its own, and routes between them and WebSocket.
 func TestRawSocketListeners(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "junction.sock")
-	addrs := make(chan string, 2)
-	listening := make(chan string, 1)
-	srv, err := server.New(server.Config{Listen: "127.0.0.1:0", RawSocket: server.RawSocketConfig{Listen: "127.0.0.1:0", Unix: sock, UnixMode: 0o600}},
-		server.Options{Logger: quiet, Listening: func(a string) { listening <- a },
-			RawSocketListening: func(network, addr string) { addrs <- network + " " + addr }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ListenAndServe(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
+	t.Cleanup(func() { // after the server's end (cleanups run last first)
 		if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("socket file left after shutdown: %v", err)
 		}
 	})
-	wsAddr := <-listening
-	var tcpAddr string
-	for range 2 {
-		if a := <-addrs; strings.HasPrefix(a, "tcp ") {
-			tcpAddr = strings.TrimPrefix(a, "tcp ")
-		}
-	}
+	a := routertest.ServeAll(t, server.Config{RawSocket: server.RawSocketConfig{Listen: "127.0.0.1:0", Unix: sock, UnixMode: 0o600}})
+	wsAddr, tcpAddr := a.HTTP, a.RawSocketTCP
 	fi, err := os.Stat(sock)
 	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
 		t.Fatalf("socket file: %v %v", fi, err)

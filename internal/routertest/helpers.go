@@ -135,8 +135,25 @@ func (p *Program) Wait(t testing.TB) int {
 // (then checks that Serve ended cleanly) and returns the bound address.
 func Serve(t testing.TB, cfg server.Config) string {
 	t.Helper()
-	addrc := make(chan string, 1)
-	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler), Listening: func(a string) { addrc <- a }})
+	return ServeAll(t, cfg).HTTP
+}
+
+// Addrs are where a server started by ServeAll listens.
+type Addrs struct {
+	HTTP          string // host:port of WebSocket, HTTP and (shared) RawSocket
+	RawSocketTCP  string // host:port of RawSocketConfig.Listen, if set
+	RawSocketUnix string // the path of RawSocketConfig.Unix, if set
+}
+
+// ServeAll is Serve, and returns every address the server listens on,
+// once it accepts on all of them.
+func ServeAll(t testing.TB, cfg server.Config) Addrs {
+	t.Helper()
+	addrc := make(chan [2]string, 3) // network ("" for HTTP), address
+	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler),
+		Listening:          func(a string) { addrc <- [2]string{"", a} },
+		RawSocketListening: func(network, a string) { addrc <- [2]string{network, a} },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,11 +170,28 @@ func Serve(t testing.TB, cfg server.Config) string {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	select {
-	case addr := <-addrc:
-		return addr
-	case err := <-done:
-		t.Fatalf("serve ended before listening: %v", err)
+	want := 1
+	if cfg.RawSocket.Listen != "" {
+		want++
 	}
-	return ""
+	if cfg.RawSocket.Unix != "" {
+		want++
+	}
+	var at Addrs
+	for range want {
+		select {
+		case a := <-addrc:
+			switch a[0] {
+			case "":
+				at.HTTP = a[1]
+			case "tcp":
+				at.RawSocketTCP = a[1]
+			case "unix":
+				at.RawSocketUnix = a[1]
+			}
+		case err := <-done:
+			t.Fatalf("serve ended before listening: %v", err)
+		}
+	}
+	return at
 }

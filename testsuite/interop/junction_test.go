@@ -1,13 +1,11 @@
 package interop
 
 import (
-	"context"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/server"
 	"github.com/junction-wamp/junction/transport/rawsocket"
@@ -28,45 +26,13 @@ func startJunction(t *testing.T, realms []router.RealmConfig, rs rawsocket.Confi
 		Router:    router.Config{Realms: realms, AuthFailureLimit: -1},
 		RawSocket: server.RawSocketConfig{Listen: "127.0.0.1:0", Unix: sock, Transport: rs},
 	}
-	addrs := make(chan [2]string, 3) // network, address
-	srv, err := server.New(cfg, server.Options{
-		Logger:             slog.New(slog.DiscardHandler),
-		Listening:          func(a string) { addrs <- [2]string{"", a} },
-		RawSocketListening: func(network, a string) { addrs <- [2]string{network, a} },
-	})
-	if err != nil {
-		t.Fatal(err)
+	a := routertest.ServeAll(t, cfg)
+	return targets{
+		webSocket.id:       "ws://" + a.HTTP + "/ws",
+		rawSocketTCP.id:    "rs://" + a.HTTP,
+		rawSocketListen.id: "rs://" + a.RawSocketTCP,
+		rawSocketUnix.id:   "unix://" + a.RawSocketUnix,
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	at := targets{}
-	for len(at) < 3 {
-		select {
-		case a := <-addrs:
-			switch a[0] {
-			case "":
-				at[webSocket.id], at[rawSocketTCP.id] = "ws://"+a[1]+"/ws", "rs://"+a[1]
-			case "tcp":
-				at[rawSocketListen.id] = "rs://" + a[1]
-			case "unix":
-				at[rawSocketUnix.id] = "unix://" + a[1]
-			}
-		case err := <-done:
-			t.Fatalf("serve ended before listening: %v", err)
-		}
-	}
-	return at
 }
 
 // socketDir is a directory for Unix sockets, removed when the test ends:
