@@ -45,10 +45,7 @@ type peer struct {
 	// Only the timer's function uses it, one run after the other.
 	pinged atomic.Bool
 
-	writing  atomic.Bool // a writer goroutine is running or starting
-	wmu      sync.Mutex  // held while a batch, a PONG or a PING is written
-	failed   bool        // under wmu: a write failed, the connection is abandoned
-	deadline time.Time   // under wmu: the write deadline set on conn
+	w transport.Writer // the writer on demand; w.Mu keeps batches in order, w.Failed: a write failed
 
 	closeOnce  sync.Once
 	discard    bool          // close without flushing (slow consumer)
@@ -182,12 +179,12 @@ func (p *peer) pong(data []byte) error {
 // under what the client has not read yet. finish takes wmu before it
 // half-closes, so a PONG that saw the peer open is written before.
 func (p *peer) control(typ byte, data []byte) error {
-	p.wmu.Lock()
-	if p.failed || p.isClosing() {
-		p.wmu.Unlock()
+	p.w.Mu.Lock()
+	if p.w.Failed || p.isClosing() {
+		p.w.Mu.Unlock()
 		return transport.ErrClosed
 	}
-	p.extendWriteDeadline()
+	p.w.ExtendDeadline(p.conn, p.s.cfg.WriteTimeout)
 	h := Header(typ, len(data))
 	var err error
 	if p.vectors {
@@ -196,10 +193,10 @@ func (p *peer) control(typ byte, data []byte) error {
 	} else {
 		_, err = p.wconn.Write(append(h[:], data...))
 	}
-	p.failed = err != nil
-	p.wmu.Unlock()
+	p.w.Failed = err != nil
+	p.w.Mu.Unlock()
 	if err != nil {
-		p.writeFailed(err)
+		p.WriteFailed(err)
 		return err
 	}
 	p.s.stats.BytesOut.Add(uint64(len(data) + HeaderLen))
@@ -291,11 +288,15 @@ func (p *peer) push(it transport.Item) error {
 	if err := p.q.Push(it); err != nil {
 		return err
 	}
-	if p.writing.CompareAndSwap(false, true) {
+	if p.w.Start() {
 		go p.writeLoop()
 	}
 	return nil
 }
+
+// writeLoop is the writer goroutine (transport.Writer.Run). A go
+// statement with arguments would allocate a closure per writer start.
+func (p *peer) writeLoop() { p.w.Run(p.q, p) }
 
 func (p *peer) Serializer() serializers.Serializer { return p.ser }
 func (p *peer) Done() <-chan struct{}              { return p.done }
@@ -345,42 +346,19 @@ func host(addr string) string {
 	return addr
 }
 
-// writeLoop writes what is queued until the queue is empty, then ends. A
-// push that finds no writer running starts one.
-func (p *peer) writeLoop() {
-	for {
-		p.wmu.Lock()
-		if !p.failed {
-			if err := p.flush(); err != nil {
-				p.failed = true
-				p.wmu.Unlock()
-				p.writeFailed(err)
-				return
-			}
-		}
-		p.wmu.Unlock()
-		p.writing.Store(false)
-		// A push between the flush and the Store saw a writer running and
-		// did not start one: take over its items.
-		if p.q.Len() == 0 || !p.writing.CompareAndSwap(false, true) {
-			return
-		}
-	}
-}
-
-// flush writes everything queued with one write deadline, each message
+// Flush writes everything queued with one write deadline, each message
 // after its prefix: gathered for writev on TCP and Unix connections (the
 // bytes of messages and shared frames by reference, no copy), copied into
 // a buffer for TLS. The caller holds wmu.
-func (p *peer) flush() error {
+func (p *peer) Flush() error {
 	b := p.q.Take()
 	if b.Len() == 0 {
 		return nil
 	}
-	p.extendWriteDeadline()
+	p.w.ExtendDeadline(p.conn, p.s.cfg.WriteTimeout)
 	w := writers.Get().(*batchWriter)
 	w.reset(p.wconn, p.vectors)
-	_, size, err := b.Write(w.add)
+	n, size, err := b.Write(w.add)
 	if err == nil {
 		err = w.flush()
 	}
@@ -391,19 +369,8 @@ func (p *peer) flush() error {
 	if err != nil {
 		return err
 	}
-	p.s.stats.BytesOut.Add(uint64(size + HeaderLen*b.Len()))
+	p.s.stats.BytesOut.Add(uint64(size + HeaderLen*n)) // b is released: its Len is 0 now
 	return nil
-}
-
-// extendWriteDeadline gives the write about to start at least WriteTimeout
-// (at most 1.5 times that): moved only when less than WriteTimeout is
-// left, since each move re-arms the poller's timer. The caller holds wmu.
-func (p *peer) extendWriteDeadline() {
-	now := time.Now()
-	if wt := p.s.cfg.WriteTimeout; p.deadline.Sub(now) < wt {
-		p.deadline = now.Add(wt + wt/2)
-		_ = p.conn.SetWriteDeadline(p.deadline)
-	}
 }
 
 // finish flushes what is queued (unless discarding), half-closes the
@@ -415,14 +382,14 @@ func (p *peer) finish() {
 	if p.ping != nil {
 		p.ping.Stop()
 	}
-	p.wmu.Lock()
-	ok := !p.failed
+	p.w.Mu.Lock()
+	ok := !p.w.Failed
 	if ok && !p.discard {
-		if err := p.flush(); err != nil {
-			p.failed, ok = true, false
+		if err := p.Flush(); err != nil {
+			p.w.Failed, ok = true, false
 		}
 	}
-	p.wmu.Unlock()
+	p.w.Mu.Unlock()
 	if ok {
 		if cw, can := p.wconn.(interface{ CloseWrite() error }); can {
 			_ = cw.CloseWrite()
@@ -435,10 +402,10 @@ func (p *peer) finish() {
 	_ = p.conn.Close()
 }
 
-// writeFailed abandons the connection after a failed write; one that did
+// WriteFailed abandons the connection after a failed write; one that did
 // not complete within the write timeout is a peer that stopped reading, a
 // slow consumer.
-func (p *peer) writeFailed(err error) {
+func (p *peer) WriteFailed(err error) {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		p.slow(fmt.Sprintf("slow consumer: a write did not complete within %s", p.s.cfg.WriteTimeout))
 	}

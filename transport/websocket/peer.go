@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -42,11 +41,8 @@ type peer struct {
 	limit       int64
 	established bool
 
-	writing  atomic.Bool // a writer goroutine is running or starting
-	wmu      sync.Mutex  // held while a batch is taken and written: keeps batches in order
-	failed   bool        // under wmu: a write failed, the connection is abandoned
-	deadline time.Time   // under wmu: the write deadline set on conn
-	ping     *time.Timer
+	w    transport.Writer // the writer on demand; w.Mu keeps batches in order, w.Failed: a write failed
+	ping *time.Timer
 
 	closeOnce  sync.Once
 	closeCode  transport.CloseCode
@@ -246,11 +242,15 @@ func (p *peer) push(it transport.Item) error {
 	if err := p.q.Push(it); err != nil {
 		return err
 	}
-	if p.writing.CompareAndSwap(false, true) {
+	if p.w.Start() {
 		go p.writeLoop()
 	}
 	return nil
 }
+
+// writeLoop is the writer goroutine (transport.Writer.Run). A go
+// statement with arguments would allocate a closure per writer start.
+func (p *peer) writeLoop() { p.w.Run(p.q, p) }
 
 func (p *peer) Serializer() serializers.Serializer { return p.ser }
 func (p *peer) Done() <-chan struct{}              { return p.done }
@@ -323,29 +323,6 @@ func (p *peer) slow(reason string) {
 	}
 }
 
-// writeLoop writes what is queued until the queue is empty, then ends. A
-// push that finds no writer running starts one.
-func (p *peer) writeLoop() {
-	for {
-		p.wmu.Lock()
-		if !p.failed {
-			if err := p.flush(); err != nil {
-				p.failed = true
-				p.wmu.Unlock()
-				p.writeFailed(err)
-				return
-			}
-		}
-		p.wmu.Unlock()
-		p.writing.Store(false)
-		// A push between the flush and the Store saw a writer running and
-		// did not start one: take over its items.
-		if p.q.Len() == 0 || !p.writing.CompareAndSwap(false, true) {
-			return
-		}
-	}
-}
-
 // sendPing runs on the ping timer.
 func (p *peer) sendPing() {
 	select {
@@ -364,17 +341,17 @@ func (p *peer) sendPing() {
 	p.ping.Reset(p.s.cfg.PingInterval)
 }
 
-// flush writes everything queued, with one write deadline for the batch,
+// Flush writes everything queued, with one write deadline for the batch,
 // coalesced into as few syscalls as batchConn can. A batch of one shared
 // frame is written straight from the frame's bytes: no copy, and a write
 // stuck on a full socket holds no batch buffer.
 // The caller holds wmu.
-func (p *peer) flush() error {
+func (p *peer) Flush() error {
 	b := p.q.Take()
 	if b.Len() == 0 {
 		return nil
 	}
-	p.extendWriteDeadline()
+	p.w.ExtendDeadline(p.conn, p.s.cfg.WriteTimeout)
 	direct := b.Len() == 1 && b.First().Frame != nil
 	if !direct {
 		p.bc.begin()
@@ -394,19 +371,6 @@ func (p *peer) flush() error {
 	}
 	p.s.stats.BytesOut.Add(uint64(size))
 	return nil
-}
-
-// extendWriteDeadline gives the flush about to start at least WriteTimeout
-// to complete (at most 1.5 times that): the deadline is moved only when
-// less than WriteTimeout is left, not on every flush, since each move
-// re-arms the poller's timer (5% of router CPU in a fan-out, pprof).
-// The caller holds wmu.
-func (p *peer) extendWriteDeadline() {
-	now := time.Now()
-	if wt := p.s.cfg.WriteTimeout; p.deadline.Sub(now) < wt {
-		p.deadline = now.Add(wt + wt/2)
-		_ = p.conn.SetWriteDeadline(p.deadline)
-	}
 }
 
 // write hands one item to gorilla.
@@ -429,14 +393,14 @@ func (p *peer) write(it transport.Item) error {
 func (p *peer) finish() {
 	defer close(p.done)
 	p.ping.Stop()
-	p.wmu.Lock()
-	ok := !p.failed
+	p.w.Mu.Lock()
+	ok := !p.w.Failed
 	if ok && !p.discard {
-		if err := p.flush(); err != nil {
-			p.failed, ok = true, false
+		if err := p.Flush(); err != nil {
+			p.w.Failed, ok = true, false
 		}
 	}
-	p.wmu.Unlock()
+	p.w.Mu.Unlock()
 	if ok {
 		msg := p.closeMsg
 		if len(msg) > 123 {
@@ -452,11 +416,11 @@ func (p *peer) finish() {
 	_ = p.conn.Close()
 }
 
-// writeFailed abandons the connection after a failed write. A write that
+// WriteFailed abandons the connection after a failed write. A write that
 // did not complete within the write timeout is a peer that stopped reading:
 // a slow consumer, counted as such (no close frame can follow a frame
 // written in part).
-func (p *peer) writeFailed(err error) {
+func (p *peer) WriteFailed(err error) {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		p.slow(fmt.Sprintf("slow consumer: a write did not complete within %s", p.s.cfg.WriteTimeout))
 	}
