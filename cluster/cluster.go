@@ -42,6 +42,24 @@ type Config struct {
 	// NodeTimeout is how long a node may stay silent before it is taken for
 	// dead. Heartbeats go out every NodeTimeout/5. Default 5s.
 	NodeTimeout time.Duration
+	// Faults, for tests, stands between the node and NATS (nil: nothing
+	// in between). See Faults.
+	Faults Faults
+}
+
+// Faults injects faults between a node and NATS, for tests: every message
+// the node publishes goes through Out, every message it receives through In.
+// Subjects are <prefix>.hb (heartbeats and goodbyes, to every node) and
+// <prefix>.node.<id> (everything else, to node id), prefix being
+// "junction.<cluster name>".
+type Faults interface {
+	// Out calls publish with what to publish instead of data: not at all
+	// (a loss), once (now or later: a delay, a reorder), or more (a
+	// duplicate). publish may be called from any goroutine, at any time.
+	Out(subject string, data []byte, publish func([]byte))
+	// In reports whether a message received on subject is handled (false:
+	// it is lost).
+	In(subject string, data []byte) bool
 }
 
 // Handler is what the node reports to; the router implements it. Calls come

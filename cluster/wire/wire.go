@@ -30,6 +30,12 @@ const (
 	KindClose   // to a local session: close its connection
 	KindAnswer  // to the node owning an invocation: YIELD or ERROR from its callee
 	KindPublish // a publication, for this node's subscribers
+	KindDigest  // digests of the sender's routing state (Sum, RetainedSum), for anti-entropy
+	KindResync  // a request for the receiver's snapshot: what this node holds of it differs
+	KindAudit   // Requests: invocations the sender owns that the receiver's callees should be running
+	KindAudited // Requests: those of a KindAudit the sender (the callees' node) does not know
+	KindFenced  // Sessions: the receiver's sessions the sender announced gone while it was cut off
+	KindDrain   // the sender is draining: route new calls to its callees only if nothing else can take them
 )
 
 // Envelope is one cluster message, msgpack-encoded; a kind uses some fields.
@@ -94,6 +100,14 @@ type Envelope struct {
 	// sender's choice), applied once whole; More is set on every part but
 	// the last.
 	Items []*Envelope `msgpack:"it,omitempty"`
+	// KindDigest: digests of what the sender holds of its own sessions
+	// (Sum) and of the retained events of all nodes (RetainedSum).
+	Sum         uint64 `msgpack:"su,omitempty"`
+	RetainedSum uint64 `msgpack:"rs,omitempty"`
+	// KindAudit, KindAudited: request ids on the node that owns the calls.
+	Requests []uint64 `msgpack:"rq,omitempty"`
+	// KindFenced: session ids.
+	Sessions []uint64 `msgpack:"ss,omitempty"`
 	Reply bool        `msgpack:"rp,omitempty"`
 	More  bool        `msgpack:"mo,omitempty"`
 }
