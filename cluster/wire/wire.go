@@ -108,8 +108,8 @@ type Envelope struct {
 	Requests []uint64 `msgpack:"rq,omitempty"`
 	// KindFenced: session ids.
 	Sessions []uint64 `msgpack:"ss,omitempty"`
-	Reply bool        `msgpack:"rp,omitempty"`
-	More  bool        `msgpack:"mo,omitempty"`
+	Reply    bool     `msgpack:"rp,omitempty"`
+	More     bool     `msgpack:"mo,omitempty"`
 }
 
 // Encode encodes e.
