@@ -42,6 +42,14 @@ type Config struct {
 	// NodeTimeout is how long a node may stay silent before it is taken for
 	// dead. Heartbeats go out every NodeTimeout/5. Default 5s.
 	NodeTimeout time.Duration
+	// ResendBuffer bounds the bytes of messages to one node kept until it
+	// acknowledges them, to send them again if they are lost. Past it the
+	// oldest are dropped, and a loss of one of them is repaired by a
+	// snapshot instead. Default 64 MiB.
+	ResendBuffer int
+	// RepairInterval is how often the handler's Repair runs (digests of
+	// the routing state compared, calls in flight audited). Default 1s.
+	RepairInterval time.Duration
 	// Faults, for tests, stands between the node and NATS (nil: nothing
 	// in between). See Faults.
 	Faults Faults
@@ -69,9 +77,19 @@ type Handler interface {
 	// was taken for dead).
 	NodeUp(id string)
 	// NodeDown: a node said goodbye or stayed silent past NodeTimeout.
-	NodeDown(id string)
+	NodeDown(id string, goodbye bool)
 	// Deliver: a message from node from.
 	Deliver(from string, data []byte)
+	// Lost: messages this node sent node id are lost for good (what it
+	// could send again did not reach back far enough); what is sent to id
+	// from now on arrives after a gap.
+	Lost(id string)
+	// Missed: messages node id sent this node are lost for good.
+	Missed(id string)
+	// Repair is called every RepairInterval, outside the other calls'
+	// order (the handler compares digests of its state with the other
+	// nodes', audits calls in flight).
+	Repair()
 }
 
 // Node is this process's membership of the cluster.
@@ -83,6 +101,11 @@ type Node struct {
 	ns     *server.Server // nil without an embedded server
 	nc     *nats.Conn
 
+	rawID [idBytes]byte
+	// linkInterval: how often links send syncs and acknowledgements owed;
+	// heartbeats go every heartbeatTicks of it.
+	linkInterval time.Duration
+
 	// hmu serializes the calls to the handler: they come from the data
 	// subscription, the heartbeat subscription and the heartbeat timer.
 	hmu sync.Mutex
@@ -91,15 +114,24 @@ type Node struct {
 	h       Handler
 	members map[string]time.Time // node id -> last heard
 	left    map[string]bool      // nodes that said goodbye: their ids never come back
-	waits   map[string]*ackWait  // SendAll confirmations awaited, by token
-	tokens  uint64
+	out     map[string]*outLink
+	in      map[string]*inLink
+	byeWait map[string]bool // Close: the nodes whose acknowledgement of the goodbye is awaited
+	byeDone chan struct{}
+	// lastTick: when the heartbeat loop last ran (a pause of this process
+	// shows as a late tick).
+	lastTick time.Time
 
-	sent   atomic.Uint64 // messages sent to other nodes (heartbeats aside)
-	subs   []*nats.Subscription
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	closed bool
+	sent                                                atomic.Uint64 // messages sent to other nodes (heartbeats aside)
+	resent, resets, gaps, duplicates, overflows, stalls atomic.Uint64
+	subs                                                []*nats.Subscription
+	stop                                                chan struct{}
+	wg                                                  sync.WaitGroup
+	closed                                              bool
 }
+
+// heartbeatTicks: a heartbeat every this many link intervals.
+const heartbeatTicks = 4
 
 // Start connects to the cluster's NATS (starting the embedded server first if
 // configured). The node is silent until Run.
@@ -116,11 +148,24 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	if cfg.NodeTimeout < 50*time.Millisecond {
 		return nil, fmt.Errorf("cluster: node_timeout %s is too short", cfg.NodeTimeout)
 	}
+	if cfg.ResendBuffer == 0 {
+		cfg.ResendBuffer = 64 << 20
+	}
+	if cfg.RepairInterval == 0 {
+		cfg.RepairInterval = time.Second
+	}
+	if cfg.RepairInterval < 10*time.Millisecond {
+		return nil, fmt.Errorf("cluster: repair_interval %s is too short", cfg.RepairInterval)
+	}
 	if log == nil {
 		log = slog.Default()
 	}
-	n := &Node{cfg: cfg, log: log.With("component", "cluster"), id: newNodeID(), prefix: "junction." + cfg.Name,
-		members: make(map[string]time.Time), left: make(map[string]bool), waits: make(map[string]*ackWait), stop: make(chan struct{})}
+	n := &Node{cfg: cfg, log: log.With("component", "cluster"), prefix: "junction." + cfg.Name,
+		linkInterval: cfg.NodeTimeout / (5 * heartbeatTicks),
+		members:      make(map[string]time.Time), left: make(map[string]bool),
+		out: make(map[string]*outLink), in: make(map[string]*inLink), stop: make(chan struct{})}
+	_, _ = rand.Read(n.rawID[:])
+	n.id = hex.EncodeToString(n.rawID[:])
 	url := cfg.NATSURL
 	var opts []nats.Option
 	if cfg.Embedded {
@@ -208,19 +253,6 @@ func splitHostPort(a string) (string, int, error) {
 	return host, port, nil
 }
 
-// idLen is the length of a node id and of an ack token: 16 hex digits.
-const (
-	idLen     = 16
-	headerLen = 2*idLen + 2
-	noAck     = "0000000000000000"
-)
-
-func newNodeID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // ID is this node's id, new at every start.
 func (n *Node) ID() string { return n.id }
 
@@ -246,26 +278,10 @@ func (n *Node) Run(h Handler) error {
 	n.h = h
 	n.mu.Unlock()
 	data, err := n.nc.Subscribe(n.prefix+".node."+n.id, func(m *nats.Msg) {
-		if len(m.Data) < headerLen || m.Data[idLen] != ' ' || m.Data[2*idLen+1] != ' ' {
-			n.log.Warn("malformed cluster message ignored", "bytes", len(m.Data))
+		if f := n.cfg.Faults; f != nil && !f.In(m.Subject, m.Data) {
 			return
 		}
-		from, token := string(m.Data[:idLen]), m.Data[idLen+1:2*idLen+1]
-		isNew, ok := n.touch(from)
-		if !ok {
-			return // a late message of a node that said goodbye
-		}
-		n.hmu.Lock()
-		if isNew {
-			n.up(from)
-		}
-		if ok = n.member(from); ok {
-			h.Deliver(from, m.Data[headerLen:])
-		}
-		n.hmu.Unlock()
-		if ok && string(token) != noAck {
-			_ = n.nc.Publish(n.prefix+".ack."+from, token)
-		}
+		n.receive(m.Data)
 	})
 	if err != nil {
 		return err
@@ -273,6 +289,9 @@ func (n *Node) Run(h Handler) error {
 	// Losing a message would lose a call or an event: no pending limit.
 	_ = data.SetPendingLimits(-1, -1)
 	hb, err := n.nc.Subscribe(n.prefix+".hb", func(m *nats.Msg) {
+		if f := n.cfg.Faults; f != nil && !f.In(m.Subject, m.Data) {
+			return
+		}
 		id, bye := string(m.Data), false
 		if rest, ok := strings.CutPrefix(id, "bye "); ok {
 			id, bye = rest, true
@@ -280,7 +299,7 @@ func (n *Node) Run(h Handler) error {
 		if id == n.id {
 			return
 		}
-		if bye {
+		if bye { // the goodbye of a node whose own message did not come (it goes both ways)
 			n.hmu.Lock()
 			n.down(id, true)
 			n.hmu.Unlock()
@@ -298,35 +317,43 @@ func (n *Node) Run(h Handler) error {
 		return err
 	}
 	_ = hb.SetPendingLimits(-1, -1)
-	ack, err := n.nc.Subscribe(n.prefix+".ack."+n.id, func(m *nats.Msg) {
-		n.mu.Lock()
-		w := n.waits[string(m.Data)]
-		if w != nil {
-			if w.left--; w.left > 0 {
-				w = nil
-			} else {
-				delete(n.waits, string(m.Data))
-				w.timer.Stop()
-			}
-		}
-		n.mu.Unlock()
-		if w != nil {
-			w.done(nil)
-		}
-	})
-	if err != nil {
-		return err
-	}
-	_ = ack.SetPendingLimits(-1, -1)
 	n.mu.Lock()
-	n.subs = []*nats.Subscription{data, hb, ack}
+	n.subs = []*nats.Subscription{data, hb}
 	n.mu.Unlock()
 	if err := n.nc.Flush(); err != nil {
 		return err
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.beat()
+	go n.repairLoop(h)
 	return nil
+}
+
+// repairLoop calls h.Repair every RepairInterval.
+func (n *Node) repairLoop(h Handler) {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.RepairInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			h.Repair()
+		}
+	}
+}
+
+// Silence is how long node id has been silent: 0 if heard from within a
+// heartbeat interval (or unknown).
+func (n *Node) Silence(id string) time.Duration {
+	n.mu.Lock()
+	heard, ok := n.members[id]
+	n.mu.Unlock()
+	if d := time.Since(heard); ok && d > heartbeatTicks*n.linkInterval {
+		return d
+	}
+	return 0
 }
 
 // touch records that node id is alive now; isNew when it was not a member.
@@ -376,31 +403,59 @@ func (n *Node) down(id string, bye bool) {
 	if bye {
 		n.left[id] = true
 	}
+	done := n.forgetLinkLocked(id, bye)
 	h := n.h
 	n.mu.Unlock()
+	for _, w := range done { // a wait on a node that is gone ends now
+		w.done(nil)
+	}
 	if known && h != nil {
-		n.log.Warn("node left the cluster", "node", id)
-		h.NodeDown(id)
+		n.log.Warn("node left the cluster", "node", id, "goodbye", bye)
+		h.NodeDown(id, bye)
 	}
 }
 
-// beat sends heartbeats and takes silent nodes for dead.
+// beat sends heartbeats, runs the links' timers and takes silent nodes for
+// dead.
 func (n *Node) beat() {
 	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.NodeTimeout / 5)
+	t := time.NewTicker(n.linkInterval)
 	defer t.Stop()
-	_ = n.nc.Publish(n.prefix+".hb", []byte(n.id))
-	for {
+	n.heartbeat()
+	n.mu.Lock()
+	n.lastTick = time.Now()
+	n.mu.Unlock()
+	for ticks := 1; ; ticks++ {
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
 		}
-		_ = n.nc.Publish(n.prefix+".hb", []byte(n.id))
+		now := time.Now()
+		n.mu.Lock()
+		late := now.Sub(n.lastTick)
+		n.lastTick = now
+		if late > n.cfg.NodeTimeout/2 {
+			// This process was paused (SIGSTOP, a suspended VM, a long
+			// stall): the others' silence is ours. Give them a full
+			// node_timeout from now to be heard again rather than drop
+			// them all and announce their sessions gone.
+			n.stalls.Add(1)
+			n.log.Warn("this node was paused: not taking the other nodes for dead for it", "paused", late.Round(time.Millisecond))
+			for id := range n.members {
+				n.members[id] = now
+			}
+		}
+		n.mu.Unlock()
+		n.tick()
+		if ticks%heartbeatTicks != 0 {
+			continue
+		}
+		n.heartbeat()
 		var dead []string
 		n.mu.Lock()
-		for id, last := range n.members {
-			if time.Since(last) > n.cfg.NodeTimeout {
+		for id, heard := range n.members {
+			if now.Sub(heard) > n.cfg.NodeTimeout {
 				dead = append(dead, id)
 			}
 		}
@@ -413,6 +468,8 @@ func (n *Node) beat() {
 	}
 }
 
+func (n *Node) heartbeat() { n.publish(n.prefix+".hb", []byte(n.id)) }
+
 // Members are the nodes alive now, this one excluded.
 func (n *Node) Members() []string {
 	n.mu.Lock()
@@ -424,59 +481,58 @@ func (n *Node) Members() []string {
 	return out
 }
 
-// Send queues data for node to. NATS delivers a node's messages to another
-// in the order they were sent.
+// Send queues data for node to, on the link from this node to it: it
+// arrives once, in the order sent, or the link is reset (Handler.Lost).
+// It fails only for a message larger than NATS carries.
 func (n *Node) Send(to string, data []byte) error {
 	n.sent.Add(1)
-	return n.nc.Publish(n.prefix+".node."+to, n.frame(noAck, data))
+	return n.send(to, data, nil)
 }
 
 // SendAll sends data to each node of to, in order with Send, and calls
-// done once each has handled it, or with an error naming how many did not
-// within timeout. done runs on another goroutine (or this one when to is
-// empty) and must not block.
+// done once each has applied it, or has been dropped, or with an error
+// naming how many did not within timeout. A node silent for more than two
+// heartbeats (suspect) is sent the message but not waited for. done runs
+// on another goroutine (or this one when nothing is waited for) and must
+// not block.
 func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done func(error)) {
-	if len(to) == 0 {
-		done(nil)
-		return
-	}
+	w := &ackWait{left: make(map[string]bool, len(to)), done: done, total: len(to)}
+	suspect := time.Now().Add(-2 * heartbeatTicks * n.linkInterval)
 	n.mu.Lock()
-	n.tokens++
-	token := fmt.Sprintf("%016x", n.tokens)
-	w := &ackWait{left: len(to), done: done}
-	n.waits[token] = w
-	w.timer = time.AfterFunc(timeout, func() {
-		n.mu.Lock()
-		_, waiting := n.waits[token]
-		delete(n.waits, token)
-		left := w.left
-		n.mu.Unlock()
-		if waiting {
-			done(fmt.Errorf("cluster: %d of %d nodes did not confirm within %s", left, len(to), timeout))
+	for _, id := range to {
+		if heard, ok := n.members[id]; ok && heard.After(suspect) {
+			w.left[id] = true
 		}
-	})
+	}
+	waiting := len(w.left) > 0
+	if waiting {
+		w.timer = time.AfterFunc(timeout, func() {
+			n.mu.Lock()
+			left, ended := len(w.left), w.ended
+			w.ended = true
+			n.mu.Unlock()
+			if ended {
+				return
+			}
+			done(fmt.Errorf("cluster: %d of %d nodes did not confirm within %s", left, w.total, timeout))
+		})
+	}
 	n.mu.Unlock()
-	msg := n.frame(token, data)
 	n.sent.Add(uint64(len(to)))
 	for _, id := range to {
-		if err := n.nc.Publish(n.prefix+".node."+id, msg); err != nil {
+		var err error
+		if w.left[id] {
+			err = n.send(id, data, w)
+		} else {
+			err = n.send(id, data, nil)
+		}
+		if err != nil {
 			n.log.Warn("cluster message not sent", "node", id, "error", err)
 		}
 	}
-}
-
-// ackWait counts the confirmations a SendAll still waits for (under mu).
-type ackWait struct {
-	left  int
-	done  func(error)
-	timer *time.Timer
-}
-
-// frame is a message as it travels: sender id, ack token, data.
-func (n *Node) frame(token string, data []byte) []byte {
-	msg := make([]byte, 0, headerLen+len(data))
-	msg = append(append(append(append(msg, n.id...), ' '), token...), ' ')
-	return append(msg, data...)
+	if !waiting {
+		done(nil)
+	}
 }
 
 // MaxPayload is the largest message the NATS server takes.
@@ -501,6 +557,9 @@ func (n *Node) leave(goodbye bool) {
 	if closed {
 		return
 	}
+	if goodbye {
+		n.goodbye()
+	}
 	close(n.stop)
 	n.wg.Wait()
 	if goodbye {
@@ -509,6 +568,72 @@ func (n *Node) leave(goodbye bool) {
 	}
 	n.nc.Close()
 	n.shutdownServer()
+}
+
+// goodbye tells every node this one leaves, after its last message, and
+// waits until each has acknowledged it (so it dropped this node at once),
+// repeating it every link interval, for at most byeTimeout.
+func (n *Node) goodbye() {
+	n.mu.Lock()
+	n.byeWait = make(map[string]bool)
+	n.byeDone = make(chan struct{})
+	for id := range n.members {
+		n.byeWait[id] = true
+	}
+	if len(n.byeWait) == 0 {
+		n.mu.Unlock()
+		return
+	}
+	n.mu.Unlock()
+	deadline := time.After(min(n.cfg.NodeTimeout, byeTimeout))
+	t := time.NewTicker(n.linkInterval)
+	defer t.Stop()
+	for {
+		n.mu.Lock()
+		var to []string
+		var seqs []uint64
+		for id := range n.byeWait {
+			to = append(to, id)
+			seqs = append(seqs, n.outLinkLocked(id).next)
+		}
+		n.mu.Unlock()
+		for i, id := range to {
+			n.control(id, appendRecord(nil, recBye, seqs[i]))
+		}
+		select {
+		case <-n.byeDone:
+			return
+		case <-deadline:
+			n.log.Warn("some nodes did not acknowledge this node's goodbye: they will time it out", "nodes", len(to))
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// byeTimeout bounds the wait for the other nodes' acknowledgement of a goodbye.
+const byeTimeout = 2 * time.Second
+
+// LinkStats are counts of what the links repaired since this node started.
+type LinkStats struct {
+	// Resent: NACKs answered by sending messages again.
+	Resent uint64
+	// Resets: gaps that could not be filled (Handler.Lost).
+	Resets uint64
+	// Gaps: messages received after a gap (dropped, then sent again).
+	Gaps uint64
+	// Duplicates: messages received twice (dropped).
+	Duplicates uint64
+	// Overflows: resend buffers that overflowed.
+	Overflows uint64
+	// Stalls: pauses of this process longer than half the node timeout.
+	Stalls uint64
+}
+
+// LinkStats returns the counts of what the links repaired.
+func (n *Node) LinkStats() LinkStats {
+	return LinkStats{Resent: n.resent.Load(), Resets: n.resets.Load(), Gaps: n.gaps.Load(),
+		Duplicates: n.duplicates.Load(), Overflows: n.overflows.Load(), Stalls: n.stalls.Load()}
 }
 
 func (n *Node) shutdownServer() {

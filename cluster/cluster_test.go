@@ -678,8 +678,12 @@ func TestNodeDeath(t *testing.T) {
 
 }
 
-// TestNATSOutage: when NATS goes away and comes back, the nodes drop each
-// other, then find each other again by themselves.
+// TestNATSOutage: when NATS goes away for longer than node_timeout, the
+// nodes drop each other (two nodes: each is half of the cluster, so each
+// announces the other's sessions gone to its own subscribers); when it comes
+// back they find each other again by themselves, and the sessions announced
+// gone are closed by their node (fenced), so their clients reconnect: the
+// callee registers again and is callable from the other node.
 func TestNATSOutage(t *testing.T) {
 	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true, MaxPayload: clustertest.MaxPayload}
 	ns, err := server.NewServer(opts)
@@ -693,10 +697,16 @@ func TestNATSOutage(t *testing.T) {
 	url := ns.ClientURL()
 	a, b := startNodeTimeout(t, url, routertest.Options{}, deathTimeout), startNodeTimeout(t, url, routertest.Options{}, deathTimeout)
 	eventually(t, "the nodes see each other", func() bool { return a.Router.ClusterNodes() == 1 && b.Router.ClusterNodes() == 1 })
-	callee := connect(t, b, "json")
-	if _, err := callee.Register(ctx(t), "com.example.survivor", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+	survivor := func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
 		return &clientlib.Result{Args: []any{"up"}}, nil
-	}, nil); err != nil {
+	}
+	callee := connect(t, b, "json")
+	if _, err := callee.Register(ctx(t), "com.example.survivor", survivor, nil); err != nil {
+		t.Fatal(err)
+	}
+	watcher := connect(t, b, "json") // b's own session: b's node must not announce it gone
+	leaves := make(chan *clientlib.Event, 8)
+	if _, err := watcher.Subscribe(ctx(t), "wamp.session.on_leave", func(ev *clientlib.Event) { leaves <- ev }, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -721,9 +731,23 @@ func TestNATSOutage(t *testing.T) {
 		t.Fatal("NATS did not restart")
 	}
 	t.Cleanup(func() { ns2.Shutdown(); ns2.WaitForShutdown() })
-	eventually(t, "the nodes find each other again", func() bool {
-		return clustertest.RemoteCallees(a.Router, "realm1", "com.example.survivor") == 1
-	})
+	eventually(t, "the nodes find each other again", func() bool { return a.Router.ClusterNodes() == 1 && b.Router.ClusterNodes() == 1 })
+	for _, c := range []*clientlib.Client{callee, watcher} {
+		select {
+		case <-c.Done(): // fenced: a announced it gone
+		case <-time.After(20 * time.Second):
+			t.Fatal("a session announced gone by the other node was not closed when the nodes met again")
+		}
+	}
+	select {
+	case ev := <-leaves:
+		t.Fatalf("b announced the departure of a session of its own that it fenced: %v", ev.Args)
+	default:
+	}
+	callee = connect(t, b, "json") // the client reconnects
+	if _, err := callee.Register(ctx(t), "com.example.survivor", survivor, nil); err != nil {
+		t.Fatal(err)
+	}
 	res, err := caller.Call(ctx(t), "com.example.survivor", nil, nil, nil)
 	if err != nil || res.Args[0] != "up" {
 		t.Fatalf("call after NATS came back: %v %v", res, err)

@@ -1,5 +1,20 @@
 package cluster
 
+import "time"
+
 // Crash drops the node as kill -9 would: no goodbye, nothing flushed. Only
 // the tests see it.
 func (n *Node) Crash() { n.leave(false) }
+
+// pauseForTest makes the node look as if its process had been paused for
+// d: it last heard from every node d ago, and its heartbeat loop last ran
+// then.
+func (n *Node) pauseForTest(d time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	past := time.Now().Add(-d)
+	for id := range n.members {
+		n.members[id] = past
+	}
+	n.lastTick = past
+}

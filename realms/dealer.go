@@ -161,3 +161,26 @@ func (d *Dealer) Match(procedure wamp.URI) *Registration {
 	}
 	return nil
 }
+
+// Rekey gives registration id the id to instead, keeping everything else
+// (callees, options, creation time), and returns it; nil if id is not
+// registered or to is taken. A cluster node uses it so that a registration
+// whose callees are all on other nodes has the same id as on theirs.
+func (d *Dealer) Rekey(id, to wamp.ID) *Registration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	reg := d.byID[id]
+	if reg == nil || to == 0 || d.byID[to] != nil {
+		return nil
+	}
+	cp := *reg
+	cp.ID = to
+	d.put(reg, nil)
+	d.put(&cp, &cp)
+	for _, c := range cp.Callees {
+		if _, ok := d.disown(c.SessionID(), id); ok {
+			d.own(c.SessionID(), to, struct{}{})
+		}
+	}
+	return &cp
+}

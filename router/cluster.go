@@ -68,6 +68,10 @@ type remoteNode struct {
 	id       string
 	proxies  map[wamp.ID]*proxy // its sessions, by id
 	snapshot []*wire.Envelope   // the parts of its snapshot received so far
+	// digestMisses, retainedMisses: digests of it in a row that differed
+	// from what this node holds (cluster_repair.go). On its delivery
+	// goroutine.
+	digestMisses, retainedMisses int
 }
 
 // clusterLink is a router's membership of a cluster.
@@ -76,14 +80,15 @@ type clusterLink struct {
 	bus Bus
 	id  string
 
-	mu    sync.Mutex
-	nodes map[string]*remoteNode
+	mu      sync.Mutex
+	nodes   map[string]*remoteNode
+	dropped map[string]*dropped // nodes dropped for their silence (cluster_repair.go)
 }
 
 // AttachCluster makes the router one node of a cluster. The caller then runs
 // the bus with the returned handler (cluster.Node.Run).
 func (r *Router) AttachCluster(bus Bus) *ClusterHandler {
-	l := &clusterLink{r: r, bus: bus, id: bus.ID(), nodes: make(map[string]*remoteNode)}
+	l := &clusterLink{r: r, bus: bus, id: bus.ID(), nodes: make(map[string]*remoteNode), dropped: make(map[string]*dropped)}
 	r.realmsMu.Lock() // a realm created from now on gets global ids too (Router.realm)
 	r.link.Store(l)
 	for _, rm := range r.realms {
@@ -99,8 +104,27 @@ type ClusterHandler struct{ l *clusterLink }
 // NodeUp sends the new node everything it must know of this one.
 func (h *ClusterHandler) NodeUp(id string) { h.l.nodeUp(id) }
 
-// NodeDown drops a node and what it held.
-func (h *ClusterHandler) NodeDown(id string) { h.l.nodeDown(id) }
+// NodeDown drops a node and what it held; goodbye: it left.
+func (h *ClusterHandler) NodeDown(id string, goodbye bool) { h.l.nodeDown(id, goodbye) }
+
+// Lost: messages to node id were lost for good: it gets this node's
+// snapshot, and the calls in flight on its callees are audited.
+func (h *ClusterHandler) Lost(id string) {
+	h.l.mu.Lock()
+	if h.l.nodes[id] != nil {
+		h.l.sendSnapshot(id, false)
+	}
+	h.l.mu.Unlock()
+	h.l.audit(id, 0)
+}
+
+// Missed: messages from node id were lost for good (it sends its
+// snapshot): the calls in flight on its callees are audited.
+func (h *ClusterHandler) Missed(id string) { h.l.audit(id, 0) }
+
+// Repair compares digests with every node and audits the calls in flight
+// on other nodes; the bus calls it every repair interval.
+func (h *ClusterHandler) Repair() { h.l.repair() }
 
 // Deliver handles a message from node from.
 func (h *ClusterHandler) Deliver(from string, data []byte) { h.l.deliver(from, data) }
@@ -250,6 +274,7 @@ func (l *clusterLink) joined(s *session) {
 func (l *clusterLink) left(s *session) {
 	if !s.internal {
 		l.announce(&wire.Envelope{Kind: wire.KindLeave, Realm: string(s.realm.Name), Session: uint64(s.id)}, false)
+		l.promote(s.realm) // another node's registration may wait for one of s's
 	}
 }
 
@@ -262,6 +287,7 @@ func (l *clusterLink) registered(s *session, reg *realms.Registration) {
 func (l *clusterLink) unregistered(s *session, reg wamp.ID) {
 	if !s.internal {
 		l.announce(&wire.Envelope{Kind: wire.KindUnregister, Realm: string(s.realm.Name), Session: uint64(s.id), Registration: uint64(reg)}, true)
+		l.promote(s.realm)
 	}
 }
 
@@ -292,9 +318,12 @@ func (l *clusterLink) answer(s *session, m wamp.Message) bool {
 	default:
 		return false
 	}
-	from, ok := s.answerOrigin(request, final)
+	from, ok := s.answerOrigin(request)
 	if ok {
 		l.forwardAnswer(s, m, from)
+		if final {
+			s.answered(request, from)
+		}
 	}
 	return ok
 }
@@ -311,8 +340,19 @@ func (l *clusterLink) keepsRealms() bool { return true }
 func (l *clusterLink) nodeUp(id string) {
 	l.mu.Lock()
 	l.node(id)
+	d := l.dropped[id]
+	delete(l.dropped, id)
+	if d != nil { // it was cut off or paused, not dead
+		for realm, ids := range d.sessions {
+			_ = l.send(id, &wire.Envelope{Kind: wire.KindFenced, Realm: realm, Sessions: ids})
+		}
+	}
 	l.sendSnapshot(id, true)
 	l.mu.Unlock()
+	if d != nil {
+		l.r.log.Warn("a cluster node dropped for its silence is back", "node", id, "dropped", d.at, "fenced_realms", len(d.sessions))
+		l.rejoined(id, d.at)
+	}
 }
 
 // sendSnapshot sends node to this node's snapshot, in parts. Under l.mu, so
@@ -411,9 +451,11 @@ func testamentEnvelope(s *session, scope string, t testament) *wire.Envelope {
 }
 
 // nodeDown drops node id: its proxies leave, their pending invocations
-// fail, and if this is the live node with the smallest id, their testaments
-// and on_leave events are published.
-func (l *clusterLink) nodeDown(id string) {
+// fail, and their testaments and on_leave events are published if this is
+// the smallest of the live nodes and, unless the node said goodbye, these
+// are a quorum (cluster_repair.go).
+func (l *clusterLink) nodeDown(id string, goodbye bool) {
+	now := time.Now()
 	l.mu.Lock()
 	n := l.nodes[id]
 	if n == nil {
@@ -428,6 +470,15 @@ func (l *clusterLink) nodeDown(id string) {
 			elected = false
 		}
 	}
+	var d *dropped
+	if !goodbye {
+		d = &dropped{at: now}
+		l.dropped[id] = d
+		if elected && !l.quorum(now) {
+			elected = false
+			l.r.log.Warn("this node sees less than half of the cluster: it does not announce the dropped node's sessions gone", "node", id)
+		}
+	}
 	l.mu.Unlock()
 	l.abandonInvocations(id)
 	for _, p := range n.proxies {
@@ -438,8 +489,14 @@ func (l *clusterLink) nodeDown(id string) {
 			p.publishTestaments()
 			p.realm.metaEvent("wamp.session.on_leave", uint64(p.id), p.authid, p.authrole)
 		}
+		if d != nil && len(n.proxies) > 0 {
+			d.sessions = make(map[string][]uint64)
+			for sid, p := range n.proxies {
+				d.sessions[string(p.realm.Name)] = append(d.sessions[string(p.realm.Name)], uint64(sid))
+			}
+		}
 	}
-	l.r.log.Warn("cluster node dropped", "node", id, "sessions", len(n.proxies), "published_testaments", elected)
+	l.r.log.Warn("cluster node dropped", "node", id, "goodbye", goodbye, "sessions", len(n.proxies), "announced_gone", elected)
 }
 
 func (l *clusterLink) deliver(from string, data []byte) {
@@ -457,6 +514,18 @@ func (l *clusterLink) deliver(from string, data []byte) {
 // apply handles one message of node n. Messages of one node are applied in
 // order, on one goroutine.
 func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
+	switch e.Kind {
+	case wire.KindDigest:
+		l.checkDigest(n, e)
+		return
+	case wire.KindResync:
+		l.mu.Lock()
+		if l.nodes[n.id] != nil {
+			l.sendSnapshot(n.id, false)
+		}
+		l.mu.Unlock()
+		return
+	}
 	if e.Kind == wire.KindSnapshot {
 		n.snapshot = append(n.snapshot, e.Items...)
 		if !e.More {
@@ -481,7 +550,7 @@ func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
 		}
 	case wire.KindRegister:
 		if p := n.proxies[id]; p != nil {
-			l.addRegistration(p, e)
+			l.registerRemote(p, e)
 		}
 	case wire.KindUnregister:
 		if p := n.proxies[id]; p != nil {
@@ -492,10 +561,20 @@ func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
 		if p == nil {
 			return
 		}
+		key := [2]string{e.Match, e.Topic}
 		if e.On { // a new subscription takes the sending node's id, so ids agree across nodes
-			rm.Broker.SubscribeAs(p, wamp.URI(e.Topic), wamp.MatchPolicy(e.Match), wamp.ID(e.Subscription))
-		} else if sub := rm.Broker.Lookup(wamp.URI(e.Topic), wamp.MatchPolicy(e.Match)); sub != nil {
-			_, _, _ = rm.Broker.Unsubscribe(p, sub.ID)
+			if sub, _ := rm.Broker.SubscribeAs(p, wamp.URI(e.Topic), wamp.MatchPolicy(e.Match), wamp.ID(e.Subscription)); sub != nil {
+				p.invMu.Lock()
+				p.subs[key] = true
+				p.invMu.Unlock()
+			}
+		} else {
+			if sub := rm.Broker.Lookup(wamp.URI(e.Topic), wamp.MatchPolicy(e.Match)); sub != nil {
+				_, _, _ = rm.Broker.Unsubscribe(p, sub.ID)
+			}
+			p.invMu.Lock()
+			delete(p.subs, key)
+			p.invMu.Unlock()
 		}
 	case wire.KindTestament:
 		if p := n.proxies[id]; p != nil {
@@ -544,11 +623,18 @@ func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
 		}
 	case wire.KindPublish:
 		l.applyPublish(rm, e)
+	case wire.KindAudit:
+		l.audited(n, rm, e)
+	case wire.KindAudited:
+		l.lostCalls(n, e)
+	case wire.KindFenced:
+		l.fence(rm, e.Sessions)
 	}
 }
 
 // applySnapshot brings what this node knows of n in line with n's snapshot.
 func (l *clusterLink) applySnapshot(n *remoteNode, snap *wire.Envelope) {
+	l.r.log.Debug("applying a snapshot", "node", n.id, "items", len(snap.Items), "reply", snap.Reply)
 	sessions := make(map[wamp.ID]bool)
 	regs := make(map[wamp.ID]map[wamp.ID]bool)   // session -> remote registration ids
 	subs := make(map[wamp.ID]map[[2]string]bool) // session -> match and topic
@@ -579,19 +665,23 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *wire.Envelope) {
 		}
 		p.invMu.Lock()
 		var stale []wamp.ID
-		for _, rid := range p.regs {
+		for rid := range p.announced {
 			if !regs[id][rid] {
 				stale = append(stale, rid)
+			}
+		}
+		var staleSubs [][2]string
+		for k := range p.subs {
+			if !subs[id][k] {
+				staleSubs = append(staleSubs, k)
 			}
 		}
 		p.invMu.Unlock()
 		for _, rid := range stale {
 			l.removeRegistration(p, rid)
 		}
-		for _, sub := range p.realm.Broker.All() {
-			if !subs[id][[2]string{string(sub.Match), string(sub.Topic)}] && p.realm.Broker.Subscribed(p, sub.ID) {
-				_, _, _ = p.realm.Broker.Unsubscribe(p, sub.ID)
-			}
+		for _, k := range staleSubs {
+			l.apply(n, &wire.Envelope{Kind: wire.KindSubscribe, Realm: string(p.realm.Name), Session: uint64(id), Match: k[0], Topic: k[1]})
 		}
 		p.testMu.Lock()
 		clear(p.testaments) // resent below

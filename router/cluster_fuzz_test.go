@@ -39,6 +39,12 @@ func FuzzClusterDeliver(f *testing.F) {
 		{Kind: wire.KindSnapshot, Items: []*wire.Envelope{joined, {Kind: wire.KindRegister, Realm: "realm1", Session: 42, Procedure: "com.remote", Match: "prefix", Registration: 4}}, Reply: true},
 		{Kind: wire.KindLeave, Realm: "realm1", Session: 42},
 		{Kind: wire.KindClose, Realm: "realm1", Session: 1, Code: 1000},
+		{Kind: wire.KindDigest, Sum: 1, RetainedSum: 2},
+		{Kind: wire.KindResync},
+		{Kind: wire.KindAudit, Realm: "realm1", Requests: []uint64{1, 5, 42}},
+		{Kind: wire.KindAudited, Realm: "realm1", Requests: []uint64{42, 5}},
+		{Kind: wire.KindFenced, Realm: "realm1", Sessions: []uint64{1}},
+		{Kind: wire.KindRegister, Realm: "realm1", Session: 42, Procedure: "local.proc", Registration: 1},
 	}
 	for _, e := range seeds {
 		data, err := wire.Encode(e)
@@ -62,7 +68,7 @@ func FuzzClusterDeliver(f *testing.F) {
 				h.Deliver("000000000000000a", again)
 			}
 		}
-		h.NodeDown("000000000000000a")
+		h.NodeDown("000000000000000a", false)
 		for len(local.out) > 0 { // what the remote node sent it
 			<-local.out
 		}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/cluster/wire"
-	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
@@ -31,9 +30,13 @@ type origin struct {
 type proxy struct {
 	member
 	node string // its node
-	// regs maps its registrations here to their ids on its node (under
-	// invMu).
-	regs map[wamp.ID]wamp.ID
+	// Under invMu: regs maps its registrations routed to here to their ids
+	// on its node; announced are all the registrations its node announced,
+	// by id there, routed to or pending (cluster_repair.go); subs are its
+	// subscriptions, by match policy and topic.
+	regs      map[wamp.ID]wamp.ID
+	announced map[wamp.ID]*wire.Envelope
+	subs      map[[2]string]bool
 }
 
 // publishTestaments publishes the testaments of a proxy whose node is gone
@@ -46,9 +49,17 @@ func (p *proxy) publishTestaments() {
 // dropProxy removes a remote session: from the realm and its registrations;
 // the calls routed to it fail.
 func (l *clusterLink) dropProxy(p *proxy, why string) {
-	p.realm.Leave(p)
+	_, regs := p.realm.Leave(p)
 	p.failInvocations("callee is gone: " + why)
 	p.peer.(*clusterPeer).closeLocal()
+	if len(regs) > 0 {
+		for _, reg := range regs {
+			if !reg.Deleted {
+				l.settleID(p.realm, reg.Procedure, reg.Match)
+			}
+		}
+		l.promote(p.realm)
+	}
 }
 
 func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *proxy {
@@ -66,7 +77,7 @@ func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *prox
 		identity: identity{id: id, authid: e.AuthID, authrole: e.AuthRole}, realm: rm, authmethod: e.AuthMethod, authprovider: e.AuthProvider,
 		joined: time.UnixMilli(e.Joined), roles: wamp.Dict(e.Roles),
 		invocations: make(map[wamp.ID]*invocation), testaments: make(map[string][]testament),
-	}, node: n.id, regs: make(map[wamp.ID]wamp.ID)}
+	}, node: n.id, regs: make(map[wamp.ID]wamp.ID), announced: make(map[wamp.ID]*wire.Envelope), subs: make(map[[2]string]bool)}
 	p.peer = &clusterPeer{l: l, node: n.id, realm: e.Realm, id: id, ser: ser, transport: e.Transport, done: make(chan struct{})}
 	p.established.Store(true)
 	n.proxies[id] = p
@@ -82,26 +93,6 @@ func (p *proxy) registrationID(id wamp.ID) wamp.ID {
 	return p.regs[id]
 }
 
-func (l *clusterLink) addRegistration(p *proxy, e *wire.Envelope) {
-	remoteID := wamp.ID(e.Registration)
-	for _, rid := range p.regs {
-		if rid == remoteID {
-			return // known (a snapshot repeats what was announced)
-		}
-	}
-	// A new registration takes the sending node's id, so ids agree across nodes.
-	reg, _, err := p.realm.Dealer.RegisterAs(p, wamp.URI(e.Procedure), wamp.MatchPolicy(e.Match), wamp.InvokePolicy(e.Invoke), realms.RegisterOptions{
-		DiscloseCaller: e.DiscloseCaller, ForwardTimeout: e.ForwardTimeout}, remoteID)
-	if err != nil {
-		l.r.log.Warn("remote registration conflicts with one on this node; calls here will not reach it",
-			"procedure", e.Procedure, "node", p.node, "session", uint64(p.id), "error", err)
-		return
-	}
-	p.invMu.Lock()
-	p.regs[reg.ID] = remoteID
-	p.invMu.Unlock()
-}
-
 func (l *clusterLink) removeRegistration(p *proxy, remoteID wamp.ID) {
 	p.invMu.Lock()
 	var local wamp.ID
@@ -111,9 +102,15 @@ func (l *clusterLink) removeRegistration(p *proxy, remoteID wamp.ID) {
 			delete(p.regs, lid)
 		}
 	}
+	e := p.announced[remoteID]
+	delete(p.announced, remoteID)
 	p.invMu.Unlock()
 	if local != 0 {
 		_, _, _ = p.realm.Dealer.Unregister(p, local)
+		if e != nil {
+			l.settleID(p.realm, wamp.URI(e.Procedure), wamp.MatchPolicy(e.Match))
+		}
+		l.promote(p.realm)
 	}
 }
 
@@ -155,16 +152,25 @@ func (l *clusterLink) deliverInvocation(n *remoteNode, s *session, e *wire.Envel
 }
 
 // answerOrigin returns the call another node owns that an answer of s with
-// request id belongs to; final forgets it.
-func (s *session) answerOrigin(id wamp.ID, final bool) (origin, bool) {
+// request id belongs to.
+func (s *session) answerOrigin(id wamp.ID) (origin, bool) {
 	s.invMu.Lock()
 	defer s.invMu.Unlock()
 	from, ok := s.remoteInv[id]
-	if ok && final {
+	return from, ok
+}
+
+// answered forgets the call of another node that s answered, once the
+// answer is on its way there: an audit of that node (audited) finds the
+// call until then, and after it finds it missing only behind the answer
+// on the link, so a call is never taken for lost while its answer travels.
+func (s *session) answered(id wamp.ID, from origin) {
+	s.invMu.Lock()
+	if s.remoteInv[id] == from {
 		delete(s.remoteInv, id)
 		delete(s.remoteIDs, from)
 	}
-	return from, ok
+	s.invMu.Unlock()
 }
 
 // forwardAnswer sends a callee's YIELD or ERROR for an invocation another

@@ -170,7 +170,10 @@ func (st *eventStore) dropOldestOfAll() bool {
 func (st *eventStore) retainNewer(ev *storedEvent) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if old := st.retained[ev.topic]; old == nil || old.time.Before(ev.time) {
+	// The newer wins, the larger publication id between two of the same
+	// time: every node keeps the same one, whatever the order they came in.
+	if old := st.retained[ev.topic]; old == nil || old.time.Before(ev.time) ||
+		(old.time.Equal(ev.time) && old.publication < ev.publication) {
 		return st.retainLocked(ev)
 	}
 	return nil

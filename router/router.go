@@ -380,6 +380,18 @@ type Stats struct {
 	TooLarge atomic.Uint64
 	// ClusterNodesDropped counts cluster nodes dropped (goodbye or silence).
 	ClusterNodesDropped atomic.Uint64
+	// ClusterResyncs counts snapshots asked of another node because the
+	// digest of its state differed from what this node held of it.
+	ClusterResyncs atomic.Uint64
+	// ClusterCallsLost counts calls whose INVOCATION or answer was lost
+	// between nodes (found by an audit): their callers got an ERROR.
+	ClusterCallsLost atomic.Uint64
+	// ClusterConflicts counts registrations of one procedure by two nodes
+	// that conflicted (resolved by the smaller id).
+	ClusterConflicts atomic.Uint64
+	// ClusterSessionsFenced counts sessions closed because the cluster had
+	// announced them gone while their node was cut off.
+	ClusterSessionsFenced atomic.Uint64
 
 	// MessagesIn and MessagesOut count WAMP messages by type code: received
 	// from peers, and queued to peers (an event fanned out to n

@@ -96,6 +96,10 @@ type session struct {
 
 	goodbyeSent  atomic.Bool // the router sent GOODBYE first
 	shuttingDown atomic.Bool
+	// fenced: another cluster node announced this session gone (on_leave,
+	// testaments) while this node was cut off; it leaves without doing so
+	// again.
+	fenced atomic.Bool
 
 	// box is the inbox of a session attached by Router.Attach (push.go),
 	// which its messages come from; nil for ServePeer's, read with Recv.
@@ -261,7 +265,12 @@ func (s *session) shutdown() {
 // answering, so that no caller waits for a callee that is gone, and cancels
 // the calls it had made.
 func (s *session) leave(reason end) {
-	s.publishTestaments()
+	if s.fenced.Load() {
+		_, released := s.takeTestaments() // published by the node that announced it gone
+		s.countTestamentBytes(-released)
+	} else {
+		s.publishTestaments()
+	}
 	subs, regs := s.realm.Leave(s)
 	s.syncHeld()
 	failed := s.failInvocations("callee left before answering the call")
@@ -287,7 +296,9 @@ func (s *session) leave(reason end) {
 		s.realm.registrationGone(s, reg.ID, reg.Deleted)
 	}
 	s.r.cluster().left(s)
-	s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
+	if !s.fenced.Load() {
+		s.realm.metaEvent("wamp.session.on_leave", uint64(s.id), s.authid, s.authrole)
+	}
 	s.r.retire(s.realm)
 	s.r.stats.SessionsLeft.Add(1)
 	s.logger().Info("session left", "reason", string(reason), "duration", time.Since(s.joined).Round(time.Millisecond),

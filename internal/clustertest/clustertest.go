@@ -5,6 +5,7 @@ package clustertest
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -47,7 +48,11 @@ type Node struct {
 func StartNode(t testing.TB, natsURL, name string, timeout time.Duration, opts routertest.Options) *Node {
 	t.Helper()
 	srv := routertest.Start(t, opts)
-	n, err := cluster.Start(cluster.Config{Name: name, NATSURL: natsURL, NodeTimeout: timeout}, slog.New(slog.DiscardHandler))
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("JUNCTION_CLUSTER_LOG") != "" { // to see what the nodes say while debugging a test
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	n, err := cluster.Start(cluster.Config{Name: name, NATSURL: natsURL, NodeTimeout: timeout}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

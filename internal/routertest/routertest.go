@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,9 @@ func TrustedRoles(name string) []router.RoleConfig {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	logger := opts.Logger
+	if logger == nil && os.Getenv("JUNCTION_CLUSTER_LOG") != "" { // to see what the routers say while debugging a test
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

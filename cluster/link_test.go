@@ -1,0 +1,324 @@
+package cluster
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// recorder is a Handler that records what it is told.
+type recorder struct {
+	mu     sync.Mutex
+	got    map[string][]string // by sender, in order
+	up     map[string]int
+	down   map[string]int
+	lost   map[string]int
+	missed map[string]int
+}
+
+func newRecorder() *recorder {
+	return &recorder{got: map[string][]string{}, up: map[string]int{}, down: map[string]int{}, lost: map[string]int{}, missed: map[string]int{}}
+}
+
+func (r *recorder) NodeUp(id string)           { r.mu.Lock(); r.up[id]++; r.mu.Unlock() }
+func (r *recorder) NodeDown(id string, _ bool) { r.mu.Lock(); r.down[id]++; r.mu.Unlock() }
+func (r *recorder) Lost(id string)             { r.mu.Lock(); r.lost[id]++; r.mu.Unlock() }
+func (r *recorder) Missed(id string)           { r.mu.Lock(); r.missed[id]++; r.mu.Unlock() }
+func (r *recorder) Repair()                    {}
+func (r *recorder) Deliver(from string, data []byte) {
+	r.mu.Lock()
+	r.got[from] = append(r.got[from], string(data))
+	r.mu.Unlock()
+}
+
+func (r *recorder) count(from string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got[from])
+}
+
+// faulty loses, duplicates and reorders what a node publishes to the other
+// nodes (heartbeats excepted, so that nobody is dropped), at the rates set.
+type faulty struct {
+	mu                  sync.Mutex
+	rng                 *rand.Rand
+	drop, dup, reorder  float64
+	held                []func()
+	dropped, duplicated int
+	on                  bool
+}
+
+func (f *faulty) Out(subject string, data []byte, publish func([]byte)) {
+	f.mu.Lock()
+	if !f.on || subject[len(subject)-3:] == ".hb" {
+		f.mu.Unlock()
+		publish(data)
+		return
+	}
+	var now []func()
+	switch x := f.rng.Float64(); {
+	case x < f.drop:
+		f.dropped++
+	case x < f.drop+f.dup:
+		f.duplicated++
+		now = append(now, func() { publish(data) }, func() { publish(data) })
+	case x < f.drop+f.dup+f.reorder:
+		f.held = append(f.held, func() { publish(data) }) // after the next one
+	default:
+		now = append(now, func() { publish(data) })
+		now = append(now, f.held...)
+		f.held = nil
+	}
+	f.mu.Unlock()
+	for _, p := range now {
+		p()
+	}
+}
+
+func (f *faulty) In(string, []byte) bool { return true }
+
+func (f *faulty) quiet() {
+	f.mu.Lock()
+	f.on = false
+	held := f.held
+	f.held = nil
+	f.mu.Unlock()
+	for _, p := range held {
+		p()
+	}
+}
+
+func startNATS(t *testing.T) string {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns.ClientURL()
+}
+
+func startLinked(t *testing.T, url string, cfg Config) (*Node, *recorder) {
+	t.Helper()
+	cfg.Name, cfg.NATSURL = "links", url
+	if cfg.NodeTimeout == 0 {
+		cfg.NodeTimeout = 5 * time.Second
+	}
+	n, err := Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	if err := n.Run(rec); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	return n, rec
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polls the condition
+	}
+}
+
+func formed(t *testing.T, nodes ...*Node) {
+	t.Helper()
+	waitFor(t, "the nodes see each other", func() bool {
+		for _, n := range nodes {
+			if len(n.Members()) != len(nodes)-1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestLinkUnderFaults: with 10% of the messages between two nodes lost,
+// 10% duplicated and 10% reordered, every message still arrives once and
+// in order, and every SendAll is confirmed.
+func TestLinkUnderFaults(t *testing.T) {
+	url := startNATS(t)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	f := &faulty{rng: rand.New(rand.NewPCG(seed, 1)), drop: 0.1, dup: 0.1, reorder: 0.1}
+	a, _ := startLinked(t, url, Config{Faults: f, NodeTimeout: time.Second})
+	b, rb := startLinked(t, url, Config{})
+	formed(t, a, b)
+	f.mu.Lock()
+	f.on = true
+	f.mu.Unlock()
+	const count = 2000
+	confirmed := make(chan error, count)
+	for i := range count {
+		if i%10 == 0 {
+			a.SendAll([]string{b.ID()}, []byte(strconv.Itoa(i)), 20*time.Second, func(err error) { confirmed <- err })
+		} else if err := a.Send(b.ID(), []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range count / 10 {
+		if err := <-confirmed; err != nil {
+			t.Fatalf("SendAll not confirmed: %v", err)
+		}
+	}
+	waitFor(t, "every message arrived", func() bool { return rb.count(a.ID()) >= count })
+	f.quiet()
+	rb.mu.Lock()
+	got := rb.got[a.ID()]
+	rb.mu.Unlock()
+	for i, s := range got {
+		if s != strconv.Itoa(i) {
+			t.Fatalf("message %d is %q: lost, duplicated or out of order", i, s)
+		}
+	}
+	if len(got) != count {
+		t.Fatalf("%d messages delivered, want %d", len(got), count)
+	}
+	st, stb := a.LinkStats(), b.LinkStats()
+	f.mu.Lock()
+	t.Logf("faults: %d dropped, %d duplicated; sender resent %d times; receiver dropped %d after gaps and %d duplicates",
+		f.dropped, f.duplicated, st.Resent, stb.Gaps, stb.Duplicates)
+	f.mu.Unlock()
+	if st.Resent == 0 || stb.Duplicates == 0 {
+		t.Fatal("the faults were not exercised")
+	}
+	if st.Resets != 0 {
+		t.Fatalf("%d resets: the resend buffer should have covered every loss", st.Resets)
+	}
+}
+
+// TestLinkReset: a loss the sender can no longer repair (its resend buffer
+// overflowed) ends in a reset both nodes' handlers hear of, and the link
+// goes on in order after it.
+func TestLinkReset(t *testing.T) {
+	url := startNATS(t)
+	f := &faulty{rng: rand.New(rand.NewPCG(1, 2)), drop: 1}
+	a, ra := startLinked(t, url, Config{Faults: f, ResendBuffer: 100})
+	b, rb := startLinked(t, url, Config{})
+	formed(t, a, b)
+	f.mu.Lock()
+	f.on = true
+	f.mu.Unlock()
+	for i := range 50 { // all lost; the buffer keeps ~100 bytes of them
+		if err := a.Send(b.ID(), fmt.Appendf(nil, "lost %02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.quiet()
+	if err := a.Send(b.ID(), []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both handlers heard of the reset", func() bool {
+		ra.mu.Lock()
+		lost := ra.lost[b.ID()]
+		ra.mu.Unlock()
+		rb.mu.Lock()
+		missed := rb.missed[a.ID()]
+		rb.mu.Unlock()
+		return lost > 0 && missed > 0
+	})
+	waitFor(t, "the last message arrived", func() bool {
+		rb.mu.Lock()
+		defer rb.mu.Unlock()
+		got := rb.got[a.ID()]
+		return len(got) > 0 && got[len(got)-1] == "after"
+	})
+	rb.mu.Lock()
+	got := rb.got[a.ID()]
+	rb.mu.Unlock()
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] && got[i] != "after" {
+			t.Fatalf("out of order after a reset: %q", got)
+		}
+	}
+	if a.LinkStats().Resets == 0 || a.LinkStats().Overflows == 0 {
+		t.Fatalf("stats %+v", a.LinkStats())
+	}
+}
+
+// TestWaitEndsWhenNodeDropped: a SendAll waiting on a node that goes away
+// ends when the node is dropped, not at its timeout; one waiting on a node
+// silent for longer than two heartbeats does not wait for it at all.
+func TestWaitEndsWhenNodeDropped(t *testing.T) {
+	url := startNATS(t)
+	a, _ := startLinked(t, url, Config{NodeTimeout: 500 * time.Millisecond})
+	b, _ := startLinked(t, url, Config{NodeTimeout: 500 * time.Millisecond})
+	formed(t, a, b)
+	b.Crash()
+	start := time.Now()
+	done := make(chan error, 1)
+	a.SendAll([]string{b.ID()}, []byte("x"), time.Minute, func(err error) { done <- err })
+	select {
+	case err := <-done:
+		t.Logf("SendAll to a dead node ended after %s: %v", time.Since(start).Round(time.Millisecond), err)
+		if err != nil {
+			t.Fatalf("want the end of the wait without an error (the node was dropped or is suspect), got %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("SendAll waited for a dead node long after it was dropped")
+	}
+	waitFor(t, "a dropped b", func() bool { return len(a.Members()) == 0 })
+	done2 := make(chan error, 1)
+	a.SendAll([]string{b.ID()}, []byte("y"), time.Minute, func(err error) { done2 <- err })
+	if err := <-done2; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGoodbyeAcknowledged: a node that leaves is dropped at once by the
+// others, even when its first goodbyes are lost.
+func TestGoodbyeAcknowledged(t *testing.T) {
+	url := startNATS(t)
+	f := &faulty{rng: rand.New(rand.NewPCG(3, 4)), drop: 0.5}
+	a, _ := startLinked(t, url, Config{Faults: f, NodeTimeout: time.Minute})
+	b, rb := startLinked(t, url, Config{NodeTimeout: time.Minute})
+	formed(t, a, b)
+	f.mu.Lock()
+	f.on = true
+	f.mu.Unlock()
+	a.Close()
+	rb.mu.Lock()
+	down := rb.down[a.ID()]
+	rb.mu.Unlock()
+	if down != 1 {
+		// Close returns once b acknowledged the goodbye (or after 2 s).
+		t.Fatalf("b did not drop the node that left (down %d) though node_timeout is a minute", down)
+	}
+	if len(b.Members()) != 0 {
+		t.Fatal("b still lists the node that left")
+	}
+}
+
+// TestStallIsNotDeath: a node whose own process stalled longer than the
+// node timeout does not take the others for dead for it.
+func TestStallIsNotDeath(t *testing.T) {
+	url := startNATS(t)
+	a, ra := startLinked(t, url, Config{NodeTimeout: 200 * time.Millisecond})
+	b, _ := startLinked(t, url, Config{NodeTimeout: 200 * time.Millisecond})
+	formed(t, a, b)
+	// What a pause looks like to a: it last heard from b long ago, and its
+	// own ticker fires late.
+	a.pauseForTest(time.Second)
+	waitFor(t, "a noticed its stall", func() bool { return a.LinkStats().Stalls > 0 })
+	ra.mu.Lock()
+	down := ra.down[b.ID()]
+	ra.mu.Unlock()
+	if down != 0 {
+		t.Fatal("a paused node took a live node for dead")
+	}
+}
