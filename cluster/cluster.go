@@ -161,7 +161,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		log = slog.Default()
 	}
 	n := &Node{cfg: cfg, log: log.With("component", "cluster"), prefix: "junction." + cfg.Name,
-		linkInterval: cfg.NodeTimeout / (5 * heartbeatTicks),
+		linkInterval: min(cfg.NodeTimeout/(5*heartbeatTicks), maxLinkInterval),
 		members:      make(map[string]time.Time), left: make(map[string]bool),
 		out: make(map[string]*outLink), in: make(map[string]*inLink), stop: make(chan struct{})}
 	_, _ = rand.Read(n.rawID[:])
@@ -586,7 +586,7 @@ func (n *Node) goodbye() {
 	}
 	n.mu.Unlock()
 	deadline := time.After(min(n.cfg.NodeTimeout, byeTimeout))
-	t := time.NewTicker(n.linkInterval)
+	t := time.NewTicker(min(n.linkInterval, byeTimeout/20))
 	defer t.Stop()
 	for {
 		n.mu.Lock()
@@ -611,8 +611,13 @@ func (n *Node) goodbye() {
 	}
 }
 
-// byeTimeout bounds the wait for the other nodes' acknowledgement of a goodbye.
+// byeTimeout bounds the wait for the other nodes' acknowledgement of a
+// goodbye, repeated every twentieth of it at least.
 const byeTimeout = 2 * time.Second
+
+// maxLinkInterval caps the link interval (a twentieth of node_timeout), so a
+// long node_timeout does not slow the repair of lost messages.
+const maxLinkInterval = 250 * time.Millisecond
 
 // LinkStats are counts of what the links repaired since this node started.
 type LinkStats struct {

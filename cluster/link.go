@@ -288,7 +288,12 @@ func (n *Node) receive(data []byte) {
 	}
 	isNew, ok := n.touch(from)
 	if !ok {
-		return // a late message of a node that said goodbye
+		// A late message of a node that said goodbye: only a goodbye
+		// repeated because our acknowledgement was lost gets an answer.
+		if hasRecord(data[1+idBytes:], recBye) {
+			n.control(from, appendRecord(nil, recByeOK, 0))
+		}
+		return
 	}
 	n.hmu.Lock()
 	defer n.hmu.Unlock()
@@ -449,11 +454,13 @@ func (n *Node) resend(to string, seq uint64) {
 		return
 	}
 	now := time.Now()
-	if l.resentFrom == seq && now.Sub(l.resentAt) < n.linkInterval {
+	if l.resentFrom == seq && now.Sub(l.resentAt) < n.linkInterval/2 {
 		n.mu.Unlock()
 		return // already on its way
 	}
-	l.resentFrom, l.resentAt = seq, now
+	// The next sync comes a full linkInterval after this resend, and the
+	// NACK it brings back is not taken for this one's echo.
+	l.resentFrom, l.resentAt, l.sentAt = seq, now, now
 	lost := len(l.unacked) == 0 || l.unacked[0].seq > seq
 	var first uint64
 	if lost {
@@ -496,7 +503,10 @@ func (n *Node) synced(from string, seq uint64, reply []byte) []byte {
 	defer n.mu.Unlock()
 	in := n.inLinkLocked(from)
 	if seq >= in.expected {
-		return n.nackLocked(in, reply)
+		// Syncs come at most once per linkInterval: answer each, or a
+		// lost NACK would cost a second interval.
+		in.nackFor, in.nackAt = in.expected, time.Now()
+		return appendRecord(reply, recNack, in.expected)
 	}
 	in.ackedOut = in.expected - 1
 	return appendRecord(reply, recAck, in.ackedOut)
@@ -601,4 +611,32 @@ func (n *Node) forgetLinkLocked(id string, bye bool) []*ackWait {
 		delete(n.in, id)
 	}
 	return done
+}
+
+// hasRecord reports whether records received from another node hold one of
+// type t; it stops at the first malformed record.
+func hasRecord(recs []byte, t byte) bool {
+	for off := 0; off < len(recs); {
+		typ := recs[off]
+		if typ == t {
+			return true
+		}
+		_, k := binary.Uvarint(recs[off+1:])
+		if k <= 0 {
+			return false
+		}
+		off += 1 + k
+		if typ != recData {
+			continue
+		}
+		if off >= len(recs) {
+			return false
+		}
+		size, k := binary.Uvarint(recs[off+1:])
+		if k <= 0 || uint64(len(recs)-off-1-k) < size {
+			return false
+		}
+		off += 1 + k + int(size)
+	}
+	return false
 }
