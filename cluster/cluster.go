@@ -344,16 +344,19 @@ func (n *Node) repairLoop(h Handler) {
 	}
 }
 
-// Silence is how long node id has been silent: 0 if heard from within a
-// heartbeat interval (or unknown).
-func (n *Node) Silence(id string) time.Duration {
+// Suspect reports whether node id has been silent for more than two
+// heartbeats (not waited for any more: most likely dead), and then the
+// longest it may take until it is dropped unless it is heard from again.
+func (n *Node) Suspect(id string) (dropWithin time.Duration, suspect bool) {
 	n.mu.Lock()
 	heard, ok := n.members[id]
 	n.mu.Unlock()
-	if d := time.Since(heard); ok && d > heartbeatTicks*n.linkInterval {
-		return d
+	silent := time.Since(heard)
+	if !ok || silent <= 2*heartbeatTicks*n.linkInterval {
+		return 0, false
 	}
-	return 0
+	// Silent nodes are looked for every heartbeat (heartbeatTicks ticks).
+	return max(n.cfg.NodeTimeout-silent, 0) + heartbeatTicks*n.linkInterval, true
 }
 
 // touch records that node id is alive now; isNew when it was not a member.

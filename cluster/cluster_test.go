@@ -776,6 +776,69 @@ func TestNodeRejoins(t *testing.T) {
 	}
 }
 
+// TestRegisterWhileHolderSilent: a callee whose node died reconnects to
+// another node and registers again before the dead node is dropped: the
+// answer says when to retry (kwargs retry_after_ms), and the retry made
+// then succeeds; the procedure is then callable from every node, with one
+// registration id.
+func TestRegisterWhileHolderSilent(t *testing.T) {
+	nodes, _ := startClusterURL(t, 3, deathTimeout)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	echo := func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: []any{"here"}}, nil
+	}
+	if _, err := connect(t, b, "json").Register(ctx(t), "com.example.failover", echo, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "A and C know B's callee", func() bool {
+		return clustertest.RemoteCallees(a.Router, "realm1", "com.example.failover") == 1 &&
+			clustertest.RemoteCallees(c.Router, "realm1", "com.example.failover") == 1
+	})
+	b.Cluster.Crash()
+	callee := connect(t, a, "msgpack") // the client reconnects to A
+	advised, afterAdvice := false, 0
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := callee.Register(ctx(t), "com.example.failover", echo, nil)
+		if err == nil {
+			break
+		}
+		var rerr *wamp.RPCError
+		if !errors.As(err, &rerr) || rerr.URI != wamp.ErrProcedureAlreadyExists || time.Now().After(deadline) {
+			t.Fatalf("REGISTER while the holder's node is dead: %v", err)
+		}
+		wait := 20 * time.Millisecond // before B is silent long enough to be suspect: a client's own retry delay
+		if ms, ok := wamp.AsInt(rerr.Kwargs["retry_after_ms"]); ok {
+			if afterAdvice++; afterAdvice > 2 {
+				t.Fatalf("REGISTER retried as advised twice still fails: %v", err)
+			}
+			advised, wait = true, time.Duration(ms)*time.Millisecond
+			t.Logf("advised to retry after %s: %v", wait, rerr.Args)
+		}
+		time.Sleep(wait) // the client follows the router's advice
+	}
+	if !advised {
+		t.Fatal("no REGISTER was told when to retry while the holder's node was silent")
+	}
+	var ids []wamp.ID
+	for i, n := range []*node{a, c} {
+		cl := connect(t, n, "json")
+		eventually(t, "the procedure is callable", func() bool {
+			res, err := cl.Call(ctx(t), "com.example.failover", nil, nil, nil)
+			return err == nil && res.Args[0] == "here"
+		})
+		res, err := cl.Call(ctx(t), "wamp.registration.lookup", []any{"com.example.failover"}, nil, nil)
+		if err != nil || len(res.Args) == 0 {
+			t.Fatalf("node %d: lookup %v %v", i, res, err)
+		}
+		id, _ := wamp.AsID(res.Args[0])
+		ids = append(ids, id)
+	}
+	if ids[0] != ids[1] || ids[0] == 0 {
+		t.Fatalf("registration ids differ between nodes: %v", ids)
+	}
+}
+
 // TestSuiteAcrossNodes runs every testsuite scenario with each of its peers
 // on another node of a three-node cluster, with our client and the nexus
 // client, every serializer, and mixed: the cluster behaves as one router.

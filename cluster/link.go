@@ -567,9 +567,21 @@ func (n *Node) tick() {
 		recs []byte
 	}
 	var out []ctl
+	var done []*ackWait
 	now := time.Now()
+	suspect := now.Add(-2 * heartbeatTicks * n.linkInterval)
 	n.mu.Lock()
-	for id := range n.members {
+	for id, heard := range n.members {
+		if l := n.out[id]; l != nil && heard.Before(suspect) {
+			// A wait does not last on a node that stopped answering: it
+			// gets the message if it comes back (still unacknowledged).
+			for _, sw := range l.waits {
+				if sw.w.confirm(id) {
+					done = append(done, sw.w)
+				}
+			}
+			l.waits = nil
+		}
 		var recs []byte
 		if l := n.out[id]; l != nil && len(l.unacked) > 0 && now.Sub(l.sentAt) >= n.linkInterval {
 			recs = appendRecord(recs, recSync, l.next-1)
@@ -584,6 +596,9 @@ func (n *Node) tick() {
 		}
 	}
 	n.mu.Unlock()
+	for _, w := range done {
+		w.done(nil)
+	}
 	for _, c := range out {
 		n.control(c.to, c.recs)
 	}

@@ -337,6 +337,35 @@ func (l *clusterLink) newRealm(rm *realm) {
 // keepsRealms: a realm created on demand stays, other nodes' sessions are in it.
 func (l *clusterLink) keepsRealms() bool { return true }
 
+// suspecter is what a Bus may tell of a node's silence (cluster.Node does).
+type suspecter interface {
+	// Suspect reports whether node id has stopped answering, and then
+	// the longest it may take to drop it.
+	Suspect(id string) (dropWithin time.Duration, suspect bool)
+}
+
+func (l *clusterLink) heldBySilentNode(reg *realms.Registration) (string, time.Duration) {
+	sl, ok := l.bus.(suspecter)
+	if !ok || len(reg.Callees) == 0 {
+		return "", 0
+	}
+	node, wait := "", time.Duration(0)
+	for _, c := range reg.Callees {
+		p, ok := c.(*proxy)
+		if !ok {
+			return "", 0
+		}
+		w, suspect := sl.Suspect(p.node)
+		if !suspect {
+			return "", 0
+		}
+		if node == "" || w > wait {
+			node, wait = p.node, w
+		}
+	}
+	return node, wait
+}
+
 func (l *clusterLink) nodeUp(id string) {
 	l.mu.Lock()
 	l.node(id)

@@ -82,6 +82,17 @@ func (s *session) handleRegister(m *wamp.Register) end {
 	})
 	s.syncHeld()
 	if errors.Is(err, realms.ErrProcedureExists) {
+		if held := s.realm.Dealer.Lookup(m.Procedure, match); held != nil {
+			if node, wait := s.r.cluster().heldBySilentNode(held); node != "" {
+				// The callee holding it is most likely on a dead node not
+				// dropped yet: say when a retry will succeed.
+				s.send(&wamp.Error{Type: wamp.REGISTER, Request: m.Request, Details: wamp.Dict{}, Error: wamp.ErrProcedureAlreadyExists,
+					Payload: wamp.Values([]any{fmt.Sprintf("procedure %q is held by a callee on cluster node %s, which has stopped answering: "+
+						"unless it comes back it is dropped within %s, and a REGISTER retried then succeeds", clip(string(m.Procedure)), node, wait.Round(time.Millisecond))},
+						wamp.Dict{"retry_after_ms": wait.Milliseconds()})})
+				return goOn
+			}
+		}
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrProcedureAlreadyExists,
 			fmt.Sprintf("procedure %q is already registered (shared registration needs the same invoke policy, other than single)", m.Procedure))
 		return goOn

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"time"
+
 	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -46,6 +48,11 @@ type clusterLayer interface {
 	// keepsRealms reports whether a realm created on demand stays once its
 	// last session here left (other nodes' sessions are in it).
 	keepsRealms() bool
+	// heldBySilentNode reports, for a registration whose callees are all on
+	// other nodes that stopped answering (dead but not yet dropped), one
+	// of those nodes and the longest it may take to drop them; "" if any
+	// callee is alive.
+	heldBySilentNode(reg *realms.Registration) (node string, wait time.Duration)
 }
 
 // singleNode is the cluster layer of a router that is not in a cluster.
@@ -61,6 +68,9 @@ func (singleNode) flushed(*session, string)                        {}
 func (singleNode) answer(*session, wamp.Message) bool              { return false }
 func (singleNode) newRealm(*realm)                                 {}
 func (singleNode) keepsRealms() bool                               { return false }
+func (singleNode) heldBySilentNode(*realms.Registration) (string, time.Duration) {
+	return "", 0
+}
 func (singleNode) forwardPublish(_ *realm, _ []string, _ publication, failed undelivered, delivered func(undelivered)) {
 	if delivered != nil {
 		delivered(failed)
