@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/internal/clustertest"
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/metrics"
@@ -80,7 +81,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func scrape(t *testing.T, n *node) string {
 	t.Helper()
 	w := httptest.NewRecorder()
-	metrics.Handler(n.Router, nil, n.Transport).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	metrics.Handler(n.Router, nil, func() (cluster.LinkStats, bool) { return n.Cluster.LinkStats(), true }, n.Transport).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	return w.Body.String()
 }
 
@@ -659,7 +660,8 @@ func TestNodeDeath(t *testing.T) {
 	eventually(t, "the dead node's registration is gone everywhere", func() bool {
 		return clustertest.RemoteCallees(a.Router, "realm1", "com.example.slow") == 0 && clustertest.RemoteCallees(c.Router, "realm1", "com.example.slow") == 0
 	})
-	if m := scrape(t, a); !strings.Contains(m, "junction_cluster_nodes 1\n") || !strings.Contains(m, "junction_cluster_nodes_dropped_total 1\n") {
+	if m := scrape(t, a); !strings.Contains(m, "junction_cluster_nodes 1\n") || !strings.Contains(m, "junction_cluster_nodes_dropped_total 1\n") ||
+		!strings.Contains(m, `junction_cluster_link_repairs_total{kind="resets"} 0`+"\n") || !strings.Contains(m, "junction_cluster_resyncs_total ") {
 		t.Fatalf("metrics after a node died:\n%s", m)
 	}
 	ev := recv(t, testaments)

@@ -80,3 +80,27 @@ func TestClusterExampleConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterRepairKeys: repair_interval and resend_buffer reach the
+// cluster's config, and values that would starve or flood it are refused.
+func TestClusterRepairKeys(t *testing.T) {
+	t.Parallel()
+	c, err := Load(writeConfig(t, "[cluster]\nembedded_nats = true\nrepair_interval = \"250ms\"\nresend_buffer = \"8MiB\""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster.RepairInterval != 250*time.Millisecond || c.Cluster.ResendBuffer != 8<<20 {
+		t.Fatalf("cluster %+v", *c.Cluster)
+	}
+	c, err = Load(writeConfig(t, "[cluster]\nembedded_nats = true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster.RepairInterval != time.Second || c.Cluster.ResendBuffer != 64<<20 {
+		t.Fatalf("defaults %+v", *c.Cluster)
+	}
+	_, err = Load(writeConfig(t, "[cluster]\nrepair_interval = \"1ms\"\nresend_buffer = \"12\""))
+	if err == nil || !strings.Contains(err.Error(), "cluster.repair_interval") || !strings.Contains(err.Error(), "cluster.resend_buffer") {
+		t.Fatalf("error %v, want both keys", err)
+	}
+}

@@ -65,6 +65,8 @@ type clusterSection struct {
 	NATSClusterListen string   `mapstructure:"nats_cluster_listen"`
 	NATSRoutes        []string `mapstructure:"nats_routes"`
 	NodeTimeout       string   `mapstructure:"node_timeout"`
+	RepairInterval    string   `mapstructure:"repair_interval"`
+	ResendBuffer      string   `mapstructure:"resend_buffer"`
 }
 
 type serverSection struct {
@@ -385,11 +387,20 @@ func (cs *clusterSection) resolve(ck *checker) *cluster.Config {
 			ck.bad("cluster.nats_routes", r, `want route URLs such as "nats://10.0.0.2:6222"`)
 		}
 	}
+	repair := ck.duration("cluster.repair_interval", cs.RepairInterval)
+	if repair < 10*time.Millisecond {
+		ck.bad("cluster.repair_interval", cs.RepairInterval, "want at least 10ms")
+	}
+	resend := ck.size("cluster.resend_buffer", cs.ResendBuffer)
+	if resend < 1<<20 || resend > 1<<30 {
+		ck.bad("cluster.resend_buffer", cs.ResendBuffer, `want 1MiB to 1GiB`)
+	}
 	if cs.NATSURL == "" && !cs.EmbeddedNATS {
 		return nil
 	}
 	return &cluster.Config{Name: cs.Name, NATSURL: cs.NATSURL, Embedded: cs.EmbeddedNATS, Listen: cs.NATSListen,
-		ClusterListen: cs.NATSClusterListen, Routes: cs.NATSRoutes, NodeTimeout: timeout}
+		ClusterListen: cs.NATSClusterListen, Routes: cs.NATSRoutes, NodeTimeout: timeout,
+		RepairInterval: repair, ResendBuffer: int(resend)}
 }
 
 func (rs *rawsocketSection) resolve(ck *checker) server.RawSocketConfig {

@@ -14,20 +14,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
 
 // Handler serves the metrics of r, of the listeners whose stats conns are
-// (nil if none is limited) and of the transports ts, plus the Go runtime's
+// (nil if none is limited), of the cluster links links reads (nil on a
+// single node) and of the transports ts, plus the Go runtime's
 // and the process's, for Prometheus to scrape.
-func Handler(r *router.Router, conns *transport.ListenerStats, ts ...transport.Metered) http.Handler {
+func Handler(r *router.Router, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		NewCollector(r, conns, ts...),
+		&Collector{r: r, ts: ts, conns: conns, links: links},
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
@@ -38,14 +40,12 @@ type Collector struct {
 	r     *router.Router
 	ts    []transport.Metered
 	conns *transport.ListenerStats // nil: no limited listener
+	links LinkSource               // nil: not a cluster node
 }
 
-// NewCollector returns the collector of r, conns (which may be nil) and the
-// transports ts; each transport's series carry its name as the label
-// "transport".
-func NewCollector(r *router.Router, conns *transport.ListenerStats, ts ...transport.Metered) *Collector {
-	return &Collector{r: r, ts: ts, conns: conns}
-}
+// LinkSource returns the counts of a cluster node's links, ok false while
+// the router is not (yet) a node of a cluster.
+type LinkSource func() (stats cluster.LinkStats, ok bool)
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc("junction_"+name, help, labels, nil)
@@ -72,6 +72,11 @@ var (
 	descQueueBytes     = desc("queue_high_water_bytes", "Deepest outbound queue of any connection since start, in bytes.", "transport")
 	descClusterNodes   = desc("cluster_nodes", "Other cluster nodes this node hears from (0 on a single node).")
 	descNodesDropped   = desc("cluster_nodes_dropped_total", "Cluster nodes dropped: said goodbye or stayed silent past node_timeout.")
+	descResyncs        = desc("cluster_resyncs_total", "Snapshots asked of another node because the digest of its routing state differed from what this node held of it (anti-entropy repairs).")
+	descCallsLost      = desc("cluster_calls_lost_total", "Calls whose INVOCATION or answer was lost between nodes, found by an audit: their callers got ERROR wamp.error.canceled.")
+	descConflicts      = desc("cluster_registration_conflicts_total", "Registrations of one procedure on two nodes that conflicted (resolved by the smaller registration id, the same way on every node).")
+	descFenced         = desc("cluster_sessions_fenced_total", "Sessions of this node closed because the cluster announced them gone while this node was cut off.")
+	descLinkRepairs    = desc("cluster_link_repairs_total", "What the links between this node and the others repaired, by kind: resent (NACKs answered), resets (gaps that could not be filled), gaps and duplicates (messages dropped on receipt), overflows (resend buffers over cluster.resend_buffer), stalls (pauses of this process).", "kind")
 	descLimits         = desc("limits_reached_total", "Requests and connections refused, or answers cut, because a configured limit was reached, by config key.", "limit")
 	descConversions    = desc("conversion_failures_total", "Messages a receiver's serializer could not carry (msgpack's NaN to JSON, for instance); the sender got an ERROR where it waits for an answer.")
 	descTooLarge       = desc("messages_too_large_total", "Messages larger than the receiver's transport accepts (a RawSocket client's maximum): not sent; the sender got ERROR wamp.error.payload_size_exceeded where it waits for an answer.")
@@ -87,7 +92,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		descSessions, descJoined, descLeft, descAborted, descAuthFailures, descProtocolErrors,
 		descInternalErrors, descMessagesIn, descMessagesOut, descCallDuration, descConnections,
 		descAccepted, descRefused, descSlow, descBytesIn, descBytesOut, descQueueMsgs, descQueueBytes,
-		descClusterNodes, descNodesDropped, descLimits, descConversions, descTooLarge, descOpenConns,
+		descClusterNodes, descNodesDropped, descResyncs, descCallsLost, descConflicts, descFenced, descLinkRepairs, descLimits, descConversions, descTooLarge, descOpenConns,
 		descInvalidUTF8, descPendingMsgs, descPendingBytes,
 	} {
 		ch <- d
@@ -125,6 +130,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descClusterNodes, float64(c.r.ClusterNodes()))
 	counter(descNodesDropped, rs.ClusterNodesDropped.Load())
+	counter(descResyncs, rs.ClusterResyncs.Load())
+	counter(descCallsLost, rs.ClusterCallsLost.Load())
+	counter(descConflicts, rs.ClusterConflicts.Load())
+	counter(descFenced, rs.ClusterSessionsFenced.Load())
+	if c.links != nil {
+		if ls, ok := c.links(); ok {
+			for kind, n := range map[string]uint64{"resent": ls.Resent, "resets": ls.Resets, "gaps": ls.Gaps,
+				"duplicates": ls.Duplicates, "overflows": ls.Overflows, "stalls": ls.Stalls} {
+				counter(descLinkRepairs, n, kind)
+			}
+		}
+	}
 	for i := range len(rs.MessagesIn) {
 		t := wamp.MessageType(i)
 		if !t.Known() {

@@ -269,7 +269,7 @@ func (s *Server) handler() http.Handler {
 		s.mu.Lock()
 		conns := s.conns
 		s.mu.Unlock()
-		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.ws, s.rs))
+		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.linkStats, s.ws, s.rs))
 	}
 	return mux
 }
@@ -295,7 +295,7 @@ func (s *Server) serveMetricsAt() (*http.Server, string, error) {
 	conns := s.conns
 	s.mu.Unlock()
 	mux := http.NewServeMux()
-	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.ws, s.rs))
+	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.linkStats, s.ws, s.rs))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { _ = hs.Serve(ln) }()
@@ -396,6 +396,17 @@ func (s *Server) shutdown(ctx context.Context) error {
 		node.Close() // after the sessions left, so the others heard of it
 	}
 	return err
+}
+
+// linkStats reads the counts of the cluster node's links, if it is one.
+func (s *Server) linkStats() (cluster.LinkStats, bool) {
+	s.mu.Lock()
+	node := s.node
+	s.mu.Unlock()
+	if node == nil {
+		return cluster.LinkStats{}, false
+	}
+	return node.LinkStats(), true
 }
 
 // joinCluster starts the cluster node, if configured, before any session

@@ -23,7 +23,7 @@ import (
 func TestSoak(t *testing.T) {
 	t.Parallel()
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{MaxSubscriptionsPerSession: 100}})
-	ms := httptest.NewServer(metrics.Handler(srv.Router, nil, srv.Transport))
+	ms := httptest.NewServer(metrics.Handler(srv.Router, nil, nil, srv.Transport))
 	t.Cleanup(ms.Close)
 	out := t.TempDir()
 	args := []string{"soak", "--url", srv.URL, "--metrics", ms.URL, "--pid", strconv.Itoa(os.Getpid()), "--out", out,
