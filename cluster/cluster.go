@@ -520,11 +520,15 @@ func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done fun
 			done(fmt.Errorf("cluster: %d of %d nodes did not confirm within %s", left, w.total, timeout))
 		})
 	}
+	waited := make([]bool, len(to)) // w.left shrinks as confirmations come, under mu
+	for i, id := range to {
+		waited[i] = w.left[id]
+	}
 	n.mu.Unlock()
 	n.sent.Add(uint64(len(to)))
-	for _, id := range to {
+	for i, id := range to {
 		var err error
-		if w.left[id] {
+		if waited[i] {
 			err = n.send(id, data, w)
 		} else {
 			err = n.send(id, data, nil)

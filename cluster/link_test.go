@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/junction-wamp/junction/internal/natstest"
 )
 
 // recorder is a Handler that records what it is told.
@@ -94,18 +94,7 @@ func (f *faulty) quiet() {
 	}
 }
 
-func startNATS(t *testing.T) string {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL()
-}
+func startNATS(t *testing.T) string { return natstest.Start(t, 0) }
 
 func startLinked(t *testing.T, url string, cfg Config) (*Node, *recorder) {
 	t.Helper()

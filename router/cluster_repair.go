@@ -8,7 +8,6 @@ import (
 
 	"github.com/junction-wamp/junction/cluster/wire"
 	"github.com/junction-wamp/junction/realms"
-	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -338,11 +337,7 @@ func (l *clusterLink) fence(rm *realm, ids []uint64) {
 // testaments) while this node was cut off.
 func (s *session) fence() {
 	s.fenced.Store(true)
-	if s.established.Load() {
-		s.goodbyeSent.Store(true)
-		_ = s.peer.Send(&wamp.Goodbye{Details: wamp.Dict{"message": "this router node was cut off from the cluster: reconnect"}, Reason: wamp.CloseSystemShutdown})
-	}
-	s.peer.Close(transport.CloseGoingAway, "cut off from the cluster")
+	s.goAway("this router node was cut off from the cluster: reconnect", "cut off from the cluster")
 }
 
 // rejoined tells this node's sessions that node id, dropped at since, is

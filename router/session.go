@@ -254,11 +254,18 @@ func (s *member) protocolViolation(message string) end {
 // shutdown is called by Router.Shutdown from another goroutine.
 func (s *session) shutdown() {
 	s.shuttingDown.Store(true)
+	s.goAway("router is shutting down", "router shutting down")
+}
+
+// goAway tells s's client to go (GOODBYE wamp.close.system_shutdown with
+// message, if the session is established) and closes the connection with
+// 1001 and reason: the client reconnects.
+func (s *session) goAway(message, reason string) {
 	if s.established.Load() {
 		s.goodbyeSent.Store(true)
-		_ = s.peer.Send(&wamp.Goodbye{Details: wamp.Dict{"message": "router is shutting down"}, Reason: wamp.CloseSystemShutdown})
+		_ = s.peer.Send(&wamp.Goodbye{Details: wamp.Dict{"message": message}, Reason: wamp.CloseSystemShutdown})
 	}
-	s.peer.Close(transport.CloseGoingAway, "router shutting down")
+	s.peer.Close(transport.CloseGoingAway, reason)
 }
 
 // leave removes the session from its realm, fails the calls it was

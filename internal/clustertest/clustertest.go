@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/junction-wamp/junction/cluster"
+	"github.com/junction-wamp/junction/internal/natstest"
 	"github.com/junction-wamp/junction/internal/peek"
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/router"
@@ -23,19 +22,7 @@ const MaxPayload = 64 << 20
 
 // StartNATS runs a NATS server taking messages up to maxPayload until the
 // test ends, and returns its client URL.
-func StartNATS(t testing.TB, maxPayload int32) string {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true, MaxPayload: maxPayload})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL()
-}
+func StartNATS(t testing.TB, maxPayload int32) string { return natstest.Start(t, maxPayload) }
 
 // Node is an in-process Junction that is a node of a cluster.
 type Node struct {
