@@ -49,6 +49,7 @@ type Net struct {
 	loss  Loss
 	nodes map[string]*Faults
 	stats Stats
+	watch func(node, subject string, data []byte)
 	held  []*held // released by the release goroutine, by time
 	wake  chan struct{}
 	stop  chan struct{}
@@ -124,6 +125,16 @@ func (n *Net) Cut(name string, on bool) {
 	f := n.Node(name)
 	n.mu.Lock()
 	f.cut = on
+	n.mu.Unlock()
+}
+
+// Watch has f called with every message a node sends from now on (nil:
+// no more), before its fate is chosen: a test sees when a message it
+// expects goes out. f is called from the nodes' goroutines and must not
+// block.
+func (n *Net) Watch(f func(node, subject string, data []byte)) {
+	n.mu.Lock()
+	n.watch = f
 	n.mu.Unlock()
 }
 
@@ -236,6 +247,11 @@ func isHeartbeat(subject string) bool { return strings.HasSuffix(subject, ".hb")
 func (f *Faults) Out(subject string, data []byte, publish func([]byte)) {
 	n := f.net
 	n.mu.Lock()
+	if w := n.watch; w != nil {
+		n.mu.Unlock()
+		w(f.name, subject, data)
+		n.mu.Lock()
+	}
 	if n.closed {
 		n.mu.Unlock()
 		publish(data)

@@ -129,3 +129,24 @@ func TestQuietReleases(t *testing.T) {
 		t.Fatalf("%v", got)
 	}
 }
+
+func TestWatch(t *testing.T) {
+	n := New(3)
+	defer n.Close()
+	var mu sync.Mutex
+	var seen []string
+	n.Watch(func(node, subject string, data []byte) {
+		mu.Lock()
+		seen = append(seen, node+" "+subject+" "+string(data))
+		mu.Unlock()
+	})
+	n.Cut("a", true)
+	n.Node("a").Out("x.node.b", []byte("m"), func([]byte) {})
+	n.Watch(nil)
+	n.Node("a").Out("x.node.b", []byte("n"), func([]byte) {})
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(seen) != "[a x.node.b m]" {
+		t.Fatalf("%v", seen)
+	}
+}
