@@ -81,7 +81,15 @@ func startChaos(t *testing.T, url string, count int, tweak func(i int, cfg *clus
 // if that takes more than healBound, and returns how long it took.
 func (cc *chaosCluster) healed(t *testing.T, what string) time.Duration {
 	t.Helper()
-	took := clustertest.WaitSameListings(t, 20*time.Second, nil, cc.listers...)
+	return cc.healedSince(t, what, time.Now())
+}
+
+// healedSince is healed, the time counted from since (when the fault
+// ended).
+func (cc *chaosCluster) healedSince(t *testing.T, what string, since time.Time) time.Duration {
+	t.Helper()
+	clustertest.WaitSameListings(t, 20*time.Second, nil, cc.listers...)
+	took := time.Since(since)
 	t.Logf("listings identical on every node %s in %s (bound %s)", what, took.Round(time.Millisecond), healBound)
 	if took > healBound {
 		t.Fatalf("the listings took %s to become identical %s, over the bound of %s", took, what, healBound)

@@ -91,12 +91,13 @@ func testShortCut(t *testing.T, lost bool) {
 	}
 	time.Sleep(time.Until(cutAt.Add(chaosTimeout / 2))) // the fault's length, not a wait for a condition
 	cc.net.Cut("C", false)
-	cut := time.Since(cutAt)
+	uncut := time.Now()
+	cut := uncut.Sub(cutAt)
 	t.Logf("C was cut off for %s", cut.Round(time.Millisecond))
 	if cut >= chaosTimeout {
 		t.Fatalf("the cut lasted %s, not less than the node timeout: the scenario did not run", cut)
 	}
-	cc.healed(t, "after a cut shorter than node_timeout")
+	cc.healedSince(t, "after a cut shorter than node_timeout", uncut)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -430,6 +431,7 @@ func TestChaosLongCut(t *testing.T) {
 		t.Fatalf("node C, cut off alone, announced sessions of A and B gone: on_leave %v", ids)
 	}
 	cc.net.Cut("C", false)
+	healing := time.Now()
 	cc.formed(t, "the three nodes see each other again", 2, 2, 2)
 	for _, s := range cSessions {
 		select {
@@ -448,7 +450,7 @@ func TestChaosLongCut(t *testing.T) {
 		}
 	}
 	cc.listers[2] = connect(t, c, "json") // the fenced lister reconnects
-	cc.healed(t, "after a cut longer than node_timeout")
+	cc.healedSince(t, "after a cut longer than node_timeout (C's listing client reconnected)", healing)
 	for i := range 2 {
 		for _, s := range cSessions {
 			if n := leaves[i].count(uint64(s.ID())); n != 1 {
@@ -578,6 +580,7 @@ func TestChaosNATSRestart(t *testing.T) {
 	for _, r := range requests[calls/2:] {
 		caller.call(t, r, "com.chaos.slow", 10*time.Second, r)
 	}
+	time.Sleep(time.Until(down.Add(chaosTimeout / 3))) // the outage's length, not a wait for a condition
 	opts.Port = port
 	ns2, err := server.NewServer(opts)
 	if err != nil {
@@ -588,14 +591,15 @@ func TestChaosNATSRestart(t *testing.T) {
 		t.Fatal("NATS did not restart")
 	}
 	t.Cleanup(func() { ns2.Shutdown(); ns2.WaitForShutdown() })
-	t.Logf("NATS was down for %s", time.Since(down).Round(time.Millisecond))
+	restarted := time.Now()
+	t.Logf("NATS was down for %s", restarted.Sub(down).Round(time.Millisecond))
 	caller.wait(t, 20*time.Second, requests...)
 	errs := caller.once(t, requests, func(r uint64) string { return fmt.Sprintf("[%d]", r) }, true)
 	t.Logf("%d calls across the restart: errors %v", calls, errs)
 	if ok := calls - len(errs); ok == 0 {
 		t.Fatal("no call succeeded across the restart")
 	}
-	cc.healed(t, "after NATS restarted")
+	cc.healedSince(t, "after NATS restarted", restarted)
 	caller.call(t, calls+1, "com.chaos.slow", 10*time.Second, calls+1)
 	caller.wait(t, 20*time.Second, calls+1)
 	caller.once(t, append(requests, calls+1), func(r uint64) string { return fmt.Sprintf("[%d]", r) }, true)

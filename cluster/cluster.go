@@ -498,10 +498,14 @@ func (n *Node) Send(to string, data []byte) error {
 func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done func(error)) {
 	w := &ackWait{left: make(map[string]bool, len(to)), done: done, total: len(to)}
 	suspect := time.Now().Add(-2 * heartbeatTicks * n.linkInterval)
+	// waited[i]: to[i] is waited for. w.left is read under mu only: an
+	// acknowledgement may remove a node from it as soon as it is sent to.
+	waited := make([]bool, len(to))
 	n.mu.Lock()
-	for _, id := range to {
+	for i, id := range to {
 		if heard, ok := n.members[id]; ok && heard.After(suspect) {
 			w.left[id] = true
+			waited[i] = true
 		}
 	}
 	waiting := len(w.left) > 0
@@ -519,9 +523,9 @@ func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done fun
 	}
 	n.mu.Unlock()
 	n.sent.Add(uint64(len(to)))
-	for _, id := range to {
+	for i, id := range to {
 		var err error
-		if w.left[id] {
+		if waited[i] {
 			err = n.send(id, data, w)
 		} else {
 			err = n.send(id, data, nil)
