@@ -506,6 +506,9 @@ func TestChaosCalleeNodeKilled(t *testing.T) {
 	})
 	t.Logf("registered again on C %s after the crash, after %d tries", time.Since(killed).Round(time.Millisecond), tries)
 	live := []*node{cc.nodes[0], c}
+	// A call routed by a node that has not noticed B's death yet goes to
+	// B's registration, and fails with wamp.error.canceled when it does.
+	eventually(t, "A and C dropped B", func() bool { return live[0].Router.ClusterNodes() == 1 && c.Router.ClusterNodes() == 1 })
 	for i, n := range live {
 		cl := connect(t, n, "json")
 		res, err := cl.Call(ctx(t), "com.chaos.failover", []any{i}, nil, nil)
