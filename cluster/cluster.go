@@ -344,6 +344,18 @@ func (n *Node) repairLoop(h Handler) {
 	}
 }
 
+// Silence is how long node id has been silent: 0 if heard from within a
+// heartbeat interval (or unknown).
+func (n *Node) Silence(id string) time.Duration {
+	n.mu.Lock()
+	heard, ok := n.members[id]
+	n.mu.Unlock()
+	if d := time.Since(heard); ok && d > heartbeatTicks*n.linkInterval {
+		return d
+	}
+	return 0
+}
+
 // Suspect reports whether node id has been silent for more than two
 // heartbeats (not waited for any more: most likely dead), and then the
 // longest it may take until it is dropped unless it is heard from again.
@@ -501,10 +513,14 @@ func (n *Node) Send(to string, data []byte) error {
 func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done func(error)) {
 	w := &ackWait{left: make(map[string]bool, len(to)), done: done, total: len(to)}
 	suspect := time.Now().Add(-2 * heartbeatTicks * n.linkInterval)
+	// waited[i]: to[i] is waited for. w.left is read under mu only: an
+	// acknowledgement may remove a node from it as soon as it is sent to.
+	waited := make([]bool, len(to))
 	n.mu.Lock()
-	for _, id := range to {
+	for i, id := range to {
 		if heard, ok := n.members[id]; ok && heard.After(suspect) {
 			w.left[id] = true
+			waited[i] = true
 		}
 	}
 	waiting := len(w.left) > 0
@@ -519,10 +535,6 @@ func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done fun
 			}
 			done(fmt.Errorf("cluster: %d of %d nodes did not confirm within %s", left, w.total, timeout))
 		})
-	}
-	waited := make([]bool, len(to)) // w.left shrinks as confirmations come, under mu
-	for i, id := range to {
-		waited[i] = w.left[id]
 	}
 	n.mu.Unlock()
 	n.sent.Add(uint64(len(to)))

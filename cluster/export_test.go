@@ -18,3 +18,6 @@ func (n *Node) pauseForTest(d time.Duration) {
 	}
 	n.lastTick = past
 }
+
+// PauseForTest is pauseForTest, for the tests of package cluster_test.
+func (n *Node) PauseForTest(d time.Duration) { n.pauseForTest(d) }

@@ -449,7 +449,9 @@ func (w *ackWait) confirm(id string) bool {
 func (n *Node) resend(to string, seq uint64) {
 	n.mu.Lock()
 	l := n.out[to]
-	if l == nil || seq >= l.next {
+	if l == nil || seq >= l.next || seq <= l.acked {
+		// seq <= acked: a NACK that came late (delayed, duplicated,
+		// overtaken by the acknowledgement of what it asked for).
 		n.mu.Unlock()
 		return
 	}

@@ -313,3 +313,32 @@ func TestStallIsNotDeath(t *testing.T) {
 		t.Fatal("a paused node took a live node for dead")
 	}
 }
+
+// TestLateNackIsNoLoss: a NACK that comes after the acknowledgement of what
+// it asked for (it was delayed or duplicated on the way) is ignored, not
+// taken for a loss the resend buffer can no longer repair (a reset, and a
+// snapshot of the router's state sent for nothing).
+func TestLateNackIsNoLoss(t *testing.T) {
+	url := startNATS(t)
+	a, ra := startLinked(t, url, Config{})
+	b, rb := startLinked(t, url, Config{})
+	formed(t, a, b)
+	confirmed := make(chan error, 1)
+	a.SendAll([]string{b.ID()}, []byte("x"), 20*time.Second, func(err error) { confirmed <- err })
+	if err := <-confirmed; err != nil {
+		t.Fatal(err)
+	}
+	a.hmu.Lock() // as receive calls it
+	a.resend(b.ID(), 1)
+	a.hmu.Unlock()
+	if err := a.Send(b.ID(), []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b got both", func() bool { return rb.count(a.ID()) == 2 })
+	ra.mu.Lock()
+	lost := ra.lost[b.ID()]
+	ra.mu.Unlock()
+	if st := a.LinkStats(); st.Resets != 0 || st.Resent != 0 || lost != 0 {
+		t.Fatalf("a late NACK was taken for a loss: %+v, Lost %d", st, lost)
+	}
+}

@@ -27,6 +27,9 @@ type Bus interface {
 	SendAll(to []string, data []byte, timeout time.Duration, done func(error))
 	// NodeTimeout is how long a node may stay silent before it is dropped.
 	NodeTimeout() time.Duration
+	// Silence is how long node id has been silent (0 if heard from
+	// lately, or unknown).
+	Silence(id string) time.Duration
 }
 
 // How the nodes of a cluster share one router (see ARCHITECTURE.md,
@@ -494,16 +497,20 @@ func (l *clusterLink) nodeDown(id string, goodbye bool) {
 	delete(l.nodes, id)
 	l.r.stats.ClusterNodesDropped.Add(1)
 	elected := true
+	heard := 0 // the nodes left that were heard from lately
 	for other := range l.nodes {
 		if other < l.id {
 			elected = false
+		}
+		if l.bus.Silence(other) <= l.bus.NodeTimeout()/2 {
+			heard++
 		}
 	}
 	var d *dropped
 	if !goodbye {
 		d = &dropped{at: now}
 		l.dropped[id] = d
-		if elected && !l.quorum(now) {
+		if elected && !l.quorum(now, heard) {
 			elected = false
 			l.r.log.Warn("this node sees less than half of the cluster: it does not announce the dropped node's sessions gone", "node", id)
 		}

@@ -16,6 +16,7 @@ func (fakeBus) ID() string                                                      
 func (fakeBus) Send(string, []byte) error                                       { return nil }
 func (fakeBus) NodeTimeout() time.Duration                                      { return time.Second }
 func (fakeBus) SendAll(_ []string, _ []byte, _ time.Duration, done func(error)) { done(nil) }
+func (fakeBus) Silence(string) time.Duration                                    { return 0 }
 
 // FuzzClusterDeliver hands the router arbitrary messages from another
 // cluster node, then drops that node, next to a local session that

@@ -303,12 +303,16 @@ func (l *clusterLink) lostCalls(n *remoteNode, e *wire.Envelope) {
 	}
 }
 
-// quorum reports whether this node and the nodes it sees are at least half
-// of the nodes alive lately (the dropped ones of the last quorumMemory node
-// timeouts included); in a tie, both halves count as one. Under l.mu.
-func (l *clusterLink) quorum(now time.Time) bool {
-	alive := 1 + len(l.nodes)
-	recent := alive
+// quorum reports whether this node and the heard nodes it still lists
+// (heard of them) are at least half of the nodes alive lately (those it
+// lists and the dropped ones of the last quorumMemory node timeouts); in a
+// tie, both halves count as one. A listed node silent for half the node
+// timeout does not count for the quorum: a node cut off drops the others
+// one after the other, and when it drops the first, the others, as silent,
+// are still listed. Under l.mu.
+func (l *clusterLink) quorum(now time.Time, heard int) bool {
+	alive := 1 + heard
+	recent := 1 + len(l.nodes)
 	for id, d := range l.dropped {
 		if l.nodes[id] == nil && now.Sub(d.at) <= quorumMemory*l.bus.NodeTimeout() {
 			recent++

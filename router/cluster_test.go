@@ -15,8 +15,9 @@ type captureBus struct {
 	sent [][]byte
 }
 
-func (b *captureBus) ID() string                 { return b.id }
-func (b *captureBus) NodeTimeout() time.Duration { return time.Second }
+func (b *captureBus) ID() string                   { return b.id }
+func (b *captureBus) NodeTimeout() time.Duration   { return time.Second }
+func (b *captureBus) Silence(string) time.Duration { return 0 }
 func (b *captureBus) Send(_ string, data []byte) error {
 	b.mu.Lock()
 	b.sent = append(b.sent, data)

@@ -34,12 +34,20 @@ type Node struct {
 // It leaves the cluster before the router shuts down.
 func StartNode(t testing.TB, natsURL, name string, timeout time.Duration, opts routertest.Options) *Node {
 	t.Helper()
+	return StartNodeConfig(t, cluster.Config{Name: name, NATSURL: natsURL, NodeTimeout: timeout}, opts)
+}
+
+// StartNodeConfig starts a Junction joined to the cluster cfg describes
+// (its Faults and RepairInterval, say). It leaves the cluster before the
+// router shuts down.
+func StartNodeConfig(t testing.TB, cfg cluster.Config, opts routertest.Options) *Node {
+	t.Helper()
 	srv := routertest.Start(t, opts)
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("JUNCTION_CLUSTER_LOG") != "" { // to see what the nodes say while debugging a test
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	n, err := cluster.Start(cluster.Config{Name: name, NATSURL: natsURL, NodeTimeout: timeout}, log)
+	n, err := cluster.Start(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
