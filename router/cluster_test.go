@@ -1,10 +1,12 @@
 package router
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -62,5 +64,154 @@ func TestSnapshotInParts(t *testing.T) {
 	}
 	if n := b.realm("realm1").SessionCount(); n != 5 {
 		t.Fatalf("%d sessions after the snapshot, want 5", n)
+	}
+}
+
+// queueBus connects test routers: what a node sends waits in a queue
+// shared by all of them until the test pumps it, and can be dropped on the
+// way (drop), as a lost cluster message.
+type queueBus struct {
+	id string
+	q  *busQueue
+}
+
+type busQueue struct {
+	mu       sync.Mutex
+	msgs     []busMsg
+	dropFrom string // messages of this node are lost ("": none)
+	dropped  int
+	handlers map[string]*ClusterHandler
+}
+
+type busMsg struct {
+	from, to string
+	data     []byte
+}
+
+func (b *queueBus) ID() string                   { return b.id }
+func (b *queueBus) NodeTimeout() time.Duration   { return time.Second }
+func (b *queueBus) Silence(string) time.Duration { return 0 }
+func (b *queueBus) Send(to string, data []byte) error {
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	if b.q.dropFrom == b.id {
+		b.q.dropped++
+		return nil
+	}
+	b.q.msgs = append(b.q.msgs, busMsg{b.id, to, data})
+	return nil
+}
+func (b *queueBus) SendAll(to []string, data []byte, _ time.Duration, done func(error)) {
+	for _, id := range to {
+		_ = b.Send(id, data)
+	}
+	done(nil)
+}
+
+// pump delivers the queued messages, and those their delivery queues, in
+// order.
+func (q *busQueue) pump() {
+	for {
+		q.mu.Lock()
+		if len(q.msgs) == 0 {
+			q.mu.Unlock()
+			return
+		}
+		m := q.msgs[0]
+		q.msgs = q.msgs[1:]
+		h := q.handlers[m.to]
+		q.mu.Unlock()
+		h.Deliver(m.from, m.data)
+	}
+}
+
+// TestDigestsRepairDivergence: changes of node A that node B never
+// received (lost whatever the links did), in both directions (B lacks a
+// session and its registration; B keeps ones that are gone), are found by
+// the digests A sends every repair interval and repaired by a snapshot
+// after two that differ.
+func TestDigestsRepairDivergence(t *testing.T) {
+	const idA, idB = "000000000000000a", "000000000000000b"
+	q := &busQueue{handlers: map[string]*ClusterHandler{}}
+	a, b := newTestRouter(t, Config{}), newTestRouter(t, Config{})
+	q.handlers[idA] = a.AttachCluster(&queueBus{id: idA, q: q})
+	q.handlers[idB] = b.AttachCluster(&queueBus{id: idB, q: q})
+	q.handlers[idA].NodeUp(idB)
+	q.handlers[idB].NodeUp(idA)
+	q.pump()
+	stay, _ := join(t, a, "json")
+	register(t, stay, 1, "com.example.stays")
+	q.pump()
+	if n := b.remoteRegistrations("realm1"); n != 1 {
+		t.Fatalf("B holds %d of A's registrations, want 1", n)
+	}
+
+	repairs := func() {
+		t.Helper()
+		before := b.Stats().ClusterResyncs.Load()
+		q.handlers[idA].Repair() // a digest that differs
+		q.pump()
+		if n := b.Stats().ClusterResyncs.Load(); n != before {
+			t.Fatalf("B asked for a snapshot after one digest that differed (%d)", n)
+		}
+		q.handlers[idA].Repair() // a second one: B asks for A's snapshot
+		q.pump()
+	}
+
+	q.mu.Lock()
+	q.dropFrom = idA // what A says next is lost
+	q.mu.Unlock()
+	p, _ := join(t, a, "json")
+	register(t, p, 1, "com.example.lost")
+	q.mu.Lock()
+	q.dropFrom, q.dropped = "", 0
+	q.mu.Unlock()
+	if n := b.remoteRegistrations("realm1"); n != 1 {
+		t.Fatalf("the registration reached B (%d): nothing was lost", n)
+	}
+	repairs()
+	if n := b.remoteRegistrations("realm1"); n != 2 {
+		t.Fatalf("B holds %d of A's registrations after the repair, want 2", n)
+	}
+	if n := b.realm("realm1").SessionCount(); n != 2 {
+		t.Fatalf("B holds %d sessions after the repair, want 2", n)
+	}
+	if n := b.Stats().ClusterResyncs.Load(); n != 1 {
+		t.Fatalf("%d resyncs, want 1", n)
+	}
+
+	// The other way: A's session leaves, and B does not hear of it.
+	q.mu.Lock()
+	q.dropFrom = idA
+	q.mu.Unlock()
+	p.Close(transport.CloseNormal, "gone")
+	deadline := time.Now().Add(10 * time.Second)
+	for { // the session leaves on its own goroutine, announcing it last
+		q.mu.Lock()
+		lost := q.dropped
+		q.mu.Unlock()
+		if lost > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("A announced nothing when its session left")
+		}
+		runtime.Gosched()
+	}
+	q.mu.Lock()
+	q.dropFrom = ""
+	q.mu.Unlock()
+	repairs()
+	if n := b.remoteRegistrations("realm1"); n != 1 {
+		t.Fatalf("B holds %d of A's registrations after the repair, want 1", n)
+	}
+	if n := b.realm("realm1").SessionCount(); n != 1 {
+		t.Fatalf("B holds %d sessions after the repair, want 1", n)
+	}
+	q.handlers[idA].Repair() // converged: no more snapshots
+	q.handlers[idA].Repair()
+	q.pump()
+	if n := b.Stats().ClusterResyncs.Load(); n != 2 {
+		t.Fatalf("%d resyncs, want 2", n)
 	}
 }
