@@ -33,8 +33,10 @@ import (
 // link publishing whatever queued meanwhile as one NATS message.
 
 // wireVersion is the first byte of every NATS message between nodes. A
-// node ignores (and logs) messages of another version.
-const wireVersion = 2
+// node ignores (and logs) messages of another version. 3: the messages are
+// envelopes in package wire's binary format (wire.Version), no longer
+// msgpack.
+const wireVersion = 3
 
 // Record types.
 const (
