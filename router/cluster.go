@@ -66,7 +66,7 @@ var snapshotPart = 2000 // a variable for tests
 // remoteNode is what this node knows of another.
 type remoteNode struct {
 	id       string
-	proxies  map[wamp.ID]*proxy // its sessions, by id
+	proxies  map[wamp.ID]*proxy // its sessions, by id; changed on its delivery goroutine under l.mu (audit reads it from another)
 	snapshot []*wire.Envelope   // the parts of its snapshot received so far
 	// digestMisses, retainedMisses: digests of it in a row that differed
 	// from what this node holds (cluster_repair.go). On its delivery
@@ -545,7 +545,9 @@ func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
 		l.addProxy(n, rm, e)
 	case wire.KindLeave:
 		if p := n.proxies[id]; p != nil {
+			l.mu.Lock()
 			delete(n.proxies, id)
+			l.mu.Unlock()
 			l.dropProxy(p, "session left")
 		}
 	case wire.KindRegister:
@@ -659,7 +661,9 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *wire.Envelope) {
 	// What n no longer has goes first.
 	for id, p := range n.proxies {
 		if !sessions[id] {
+			l.mu.Lock()
 			delete(n.proxies, id)
+			l.mu.Unlock()
 			l.dropProxy(p, "session left")
 			continue
 		}
