@@ -123,6 +123,7 @@ type Node struct {
 	lastTick time.Time
 
 	sent                                                atomic.Uint64 // messages sent to other nodes (heartbeats aside)
+	batches                                             atomic.Uint64 // NATS messages of data records (sends and resends)
 	resent, resets, gaps, duplicates, overflows, stalls atomic.Uint64
 	subs                                                []*nats.Subscription
 	stop                                                chan struct{}
@@ -498,10 +499,11 @@ func (n *Node) Send(to string, data []byte) error {
 func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done func(error)) {
 	w := &ackWait{left: make(map[string]bool, len(to)), done: done, total: len(to)}
 	suspect := time.Now().Add(-2 * heartbeatTicks * n.linkInterval)
+	wait := make([]bool, len(to)) // w.left changes as acknowledgements come: read under mu
 	n.mu.Lock()
-	for _, id := range to {
+	for i, id := range to {
 		if heard, ok := n.members[id]; ok && heard.After(suspect) {
-			w.left[id] = true
+			w.left[id], wait[i] = true, true
 		}
 	}
 	waiting := len(w.left) > 0
@@ -519,9 +521,9 @@ func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done fun
 	}
 	n.mu.Unlock()
 	n.sent.Add(uint64(len(to)))
-	for _, id := range to {
+	for i, id := range to {
 		var err error
-		if w.left[id] {
+		if wait[i] {
 			err = n.send(id, data, w)
 		} else {
 			err = n.send(id, data, nil)
@@ -568,6 +570,8 @@ func (n *Node) leave(goodbye bool) {
 	}
 	n.nc.Close()
 	n.shutdownServer()
+	st := n.LinkStats()
+	n.log.Info("cluster node stopped", "messages_sent", st.Sent, "nats_messages", st.Batches, "resent", st.Resent, "gaps", st.Gaps)
 }
 
 // goodbye tells every node this one leaves, after its last message, and
@@ -597,8 +601,8 @@ func (n *Node) goodbye() {
 			seqs = append(seqs, n.outLinkLocked(id).next)
 		}
 		n.mu.Unlock()
-		for i, id := range to {
-			n.control(id, appendRecord(nil, recBye, seqs[i]))
+		for i, id := range to { // behind the messages still queued for id
+			n.controlAfter(id, appendRecord(nil, recBye, seqs[i]))
 		}
 		select {
 		case <-n.byeDone:
@@ -633,12 +637,17 @@ type LinkStats struct {
 	Overflows uint64
 	// Stalls: pauses of this process longer than half the node timeout.
 	Stalls uint64
+	// Sent: messages sent to other nodes; Batches: the NATS messages that
+	// carried them, resends included (several messages to one node travel
+	// together).
+	Sent, Batches uint64
 }
 
 // LinkStats returns the counts of what the links repaired.
 func (n *Node) LinkStats() LinkStats {
 	return LinkStats{Resent: n.resent.Load(), Resets: n.resets.Load(), Gaps: n.gaps.Load(),
-		Duplicates: n.duplicates.Load(), Overflows: n.overflows.Load(), Stalls: n.stalls.Load()}
+		Duplicates: n.duplicates.Load(), Overflows: n.overflows.Load(), Stalls: n.stalls.Load(),
+		Sent: n.sent.Load(), Batches: n.batches.Load()}
 }
 
 func (n *Node) shutdownServer() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -136,6 +137,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// awaitFlushed waits until node a has published what it queued for node to.
+func awaitFlushed(t *testing.T, a *Node, to string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !a.flushedForTest(to) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the link to flush")
+		}
+		runtime.Gosched() // the flush takes microseconds: no sleep
+	}
+}
+
 func formed(t *testing.T, nodes ...*Node) {
 	t.Helper()
 	waitFor(t, "the nodes see each other", func() bool {
@@ -169,6 +182,11 @@ func TestLinkUnderFaults(t *testing.T) {
 			a.SendAll([]string{b.ID()}, []byte(strconv.Itoa(i)), 20*time.Second, func(err error) { confirmed <- err })
 		} else if err := a.Send(b.ID(), []byte(strconv.Itoa(i))); err != nil {
 			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			// Most messages in a NATS message of their own, so that the
+			// faults (per NATS message) hit often: batches of one or two.
+			awaitFlushed(t, a, b.ID())
 		}
 	}
 	for range count / 10 {
@@ -221,6 +239,7 @@ func TestLinkReset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	awaitFlushed(t, a, b.ID())
 	f.quiet()
 	if err := a.Send(b.ID(), []byte("after")); err != nil {
 		t.Fatal(err)

@@ -10,8 +10,8 @@
 // single-node and across-nodes layouts too, alternating with this one's in
 // each round (columns "... (baseline)"), so that a change is measured
 // against its parent under the same load. --only runs the scenarios whose
-// name starts with it; --cpuprofile writes each node's CPU profile of each
-// run into a directory.
+// name starts with it; --cpuprofile writes each node's CPU and heap profiles
+// of each run into a directory.
 package main
 
 import (
@@ -61,6 +61,7 @@ func main() {
 	baseline := flag.String("baseline", "", "a junction `binary` (of another commit) to run beside this one")
 	only := flag.String("only", "", "run only the scenarios whose name starts with this")
 	profiles := flag.String("cpuprofile", "", "write the CPU profile of each node of each run into this `directory`")
+	flag.BoolVar(verbose, "v", false, "print each node's link counts when it stops (stderr)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "junction-cluster-bench")
 	if err != nil {
@@ -107,6 +108,8 @@ func main() {
 	}
 }
 
+var verbose = new(bool)
+
 // node is a running junction process.
 type node struct {
 	cmd    *exec.Cmd
@@ -115,7 +118,8 @@ type node struct {
 }
 
 // runOnce starts the layout's routers, runs wampbench once and stops them;
-// with prof set, node i writes its CPU profile to prof-node<i>.pprof.
+// with prof set, node i writes its CPU profile to prof-node<i>.pprof and
+// its heap profile (allocations included) to prof-node<i>.heap.
 func runOnce(bins map[string]string, dir, layout, prof string, args []string) (map[string]any, error) {
 	count := 3
 	if layout == "single node" || layout == baseSingle {
@@ -138,7 +142,7 @@ func runOnce(bins map[string]string, dir, layout, prof string, args []string) (m
 	for i, cfg := range configs {
 		var extra []string
 		if prof != "" {
-			extra = []string{"--cpuprofile", fmt.Sprintf("%s-node%d.pprof", prof, i+1)}
+			extra = []string{"--cpuprofile", fmt.Sprintf("%s-node%d.pprof", prof, i+1), "--memprofile", fmt.Sprintf("%s-node%d.heap", prof, i+1)}
 		}
 		n, err := start(bin, cfg, extra...)
 		if err != nil {
@@ -247,6 +251,9 @@ func start(bin, config string, extra ...string) (*node, error) {
 			}
 			if strings.Contains(line, `msg="node joined the cluster"`) {
 				n.joined <- struct{}{}
+			}
+			if *verbose && strings.Contains(line, `msg="cluster node stopped"`) {
+				fmt.Fprintln(os.Stderr, line) // how many messages a NATS message carried
 			}
 		}
 		_, _ = io.Copy(io.Discard, pipe)
