@@ -266,17 +266,24 @@ func appendAny(b []byte, tag byte, v any) ([]byte, error) {
 // Decode decodes a message of another node. The Envelope shares nothing
 // with data.
 func Decode(data []byte) (*Envelope, error) {
-	if len(data) == 0 {
-		return nil, errors.New("wire: empty message")
-	}
-	if data[0] != Version {
-		return nil, fmt.Errorf("wire: format version %#x, this node speaks %#x: every node must run the same cluster protocol", data[0], Version)
-	}
 	e := new(Envelope)
-	if err := e.decodeBody(data[1:], 0); err != nil {
+	if err := DecodeInto(e, data); err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// DecodeInto is Decode into e, which must be zero (a receiver that keeps
+// the Envelopes of the hot kinds in a pool saves allocating one per
+// message). On an error, e holds part of the message.
+func DecodeInto(e *Envelope, data []byte) error {
+	if len(data) == 0 {
+		return errors.New("wire: empty message")
+	}
+	if data[0] != Version {
+		return fmt.Errorf("wire: format version %#x, this node speaks %#x: every node must run the same cluster protocol", data[0], Version)
+	}
+	return e.decodeBody(data[1:], 0)
 }
 
 // errTruncated: a length, count or number runs past the end.
