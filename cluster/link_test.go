@@ -6,11 +6,13 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // recorder is a Handler that records what it is told.
@@ -341,5 +343,61 @@ func TestStallIsNotDeath(t *testing.T) {
 	ra.mu.Unlock()
 	if down != 0 {
 		t.Fatal("a paused node took a live node for dead")
+	}
+}
+
+// logBuffer is a log destination the test reads while the node writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestOtherWireVersionRefused: a message of a node that speaks another
+// version of the cluster protocol (here the previous one, whose envelopes
+// were msgpack) is not delivered, and the log says why.
+func TestOtherWireVersionRefused(t *testing.T) {
+	url := startNATS(t)
+	var logs logBuffer
+	b, err := Start(Config{Name: "links", NATSURL: url, NodeTimeout: 5 * time.Second}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := newRecorder()
+	if err := b.Run(rb); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	old := append([]byte{wireVersion - 1, 1, 2, 3, 4, 5, 6, 7, 8}, appendData(nil, outMsg{seq: 1, data: []byte("old")})...)
+	if err := nc.Publish("junction.links.node."+b.ID(), old); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the node logged the message of another version", func() bool {
+		return strings.Contains(logs.String(), "cluster message of another wire version ignored")
+	})
+	if line := logs.String(); !strings.Contains(line, fmt.Sprintf("version=%d want=%d", wireVersion-1, wireVersion)) {
+		t.Errorf("the log does not name both versions: %s", line)
+	}
+	if got := rb.count("0102030405060708"); got != 0 {
+		t.Errorf("%d messages of another version delivered", got)
+	}
+	if len(b.Members()) != 0 {
+		t.Errorf("the node of another version is a member: %v", b.Members())
 	}
 }
