@@ -274,6 +274,19 @@ func fill(t *testing.T, n *node, pub *clientlib.Client) {
 	eventually(t, "the resend buffer overflowed", func() bool { return n.Cluster.LinkStats().Overflows >= before+2 })
 }
 
+// lostAt returns a channel closed once node, cut off, did not receive a
+// message holding marker.
+func lostAt(cc *chaosCluster, node, marker string) <-chan struct{} {
+	ch := make(chan struct{})
+	var once sync.Once
+	cc.net.WatchCut(func(at, _ string, data []byte) {
+		if at == node && bytes.Contains(data, []byte(marker)) {
+			once.Do(func() { close(ch) })
+		}
+	})
+	return ch
+}
+
 // sent returns a channel closed once node has sent a message holding
 // marker.
 func sent(cc *chaosCluster, node, marker string) <-chan struct{} {
@@ -303,7 +316,7 @@ func TestChaosInvocationLost(t *testing.T) {
 		return &clientlib.Result{Args: inv.Args}, nil
 	})
 	a := cc.nodes[0]
-	invocation := sent(cc, "A", "invocation-marker")
+	invocation := lostAt(cc, "B", "invocation-marker") // not only sent: B must not get it before the cut ends
 	cc.net.Cut("B", true)
 	start := time.Now()
 	caller.call(t, 1, "com.chaos.lost", 0, "invocation-marker")

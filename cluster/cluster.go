@@ -123,6 +123,7 @@ type Node struct {
 	lastTick time.Time
 
 	sent                                                atomic.Uint64 // messages sent to other nodes (heartbeats aside)
+	batches                                             atomic.Uint64 // NATS messages of data records (sends and resends)
 	resent, resets, gaps, duplicates, overflows, stalls atomic.Uint64
 	subs                                                []*nats.Subscription
 	stop                                                chan struct{}
@@ -587,6 +588,8 @@ func (n *Node) leave(goodbye bool) {
 	}
 	n.nc.Close()
 	n.shutdownServer()
+	st := n.LinkStats()
+	n.log.Info("cluster node stopped", "messages_sent", st.Sent, "nats_messages", st.Batches, "resent", st.Resent, "gaps", st.Gaps)
 }
 
 // goodbye tells every node this one leaves, after its last message, and
@@ -616,8 +619,8 @@ func (n *Node) goodbye() {
 			seqs = append(seqs, n.outLinkLocked(id).next)
 		}
 		n.mu.Unlock()
-		for i, id := range to {
-			n.control(id, appendRecord(nil, recBye, seqs[i]))
+		for i, id := range to { // behind the messages still queued for id
+			n.controlAfter(id, appendRecord(nil, recBye, seqs[i]))
 		}
 		select {
 		case <-n.byeDone:
@@ -652,12 +655,17 @@ type LinkStats struct {
 	Overflows uint64
 	// Stalls: pauses of this process longer than half the node timeout.
 	Stalls uint64
+	// Sent: messages sent to other nodes; Batches: the NATS messages that
+	// carried them, resends included (several messages to one node travel
+	// together).
+	Sent, Batches uint64
 }
 
 // LinkStats returns the counts of what the links repaired.
 func (n *Node) LinkStats() LinkStats {
 	return LinkStats{Resent: n.resent.Load(), Resets: n.resets.Load(), Gaps: n.gaps.Load(),
-		Duplicates: n.duplicates.Load(), Overflows: n.overflows.Load(), Stalls: n.stalls.Load()}
+		Duplicates: n.duplicates.Load(), Overflows: n.overflows.Load(), Stalls: n.stalls.Load(),
+		Sent: n.sent.Load(), Batches: n.batches.Load()}
 }
 
 func (n *Node) shutdownServer() {

@@ -21,3 +21,12 @@ func (n *Node) pauseForTest(d time.Duration) {
 
 // PauseForTest is pauseForTest, for the tests of package cluster_test.
 func (n *Node) PauseForTest(d time.Duration) { n.pauseForTest(d) }
+
+// flushedForTest reports whether the link to node to has published all it
+// queued (the flush runs on a goroutine of its own).
+func (n *Node) flushedForTest(to string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	l := n.out[to]
+	return l == nil || (!l.flushing && len(l.queued) == 0)
+}

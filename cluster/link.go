@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -33,8 +34,10 @@ import (
 // link publishing whatever queued meanwhile as one NATS message.
 
 // wireVersion is the first byte of every NATS message between nodes. A
-// node ignores (and logs) messages of another version.
-const wireVersion = 2
+// node ignores (and logs) messages of another version. 3: the messages are
+// envelopes in package wire's binary format (wire.Version), no longer
+// msgpack.
+const wireVersion = 3
 
 // Record types.
 const (
@@ -66,6 +69,7 @@ type outLink struct {
 	bytes      int      // of unacked
 	queued     []byte   // records not published yet
 	flushing   bool     // a goroutine is publishing queued
+	spare      []byte   // the last NATS message published, whose array the flusher fills again
 	sentAt     time.Time
 	resentFrom uint64
 	resentAt   time.Time
@@ -167,7 +171,7 @@ func (n *Node) send(to string, data []byte, w *ackWait) error {
 	l.flushing = true
 	n.mu.Unlock()
 	if start {
-		n.flush(l)
+		go n.flush(l)
 	}
 	return nil
 }
@@ -186,19 +190,41 @@ func (n *Node) trimLocked(l *outLink) {
 	}
 }
 
-// flush publishes link l's queued records until none are left; only one
-// goroutine flushes a link at a time (the one that found it idle), others
-// queue behind it and return.
+// flush publishes link l's queued records until none are left. It runs on
+// a goroutine of its own, started by the sender that found the link idle
+// (one at a time per link); the senders meanwhile only queue, so what they
+// queue while it starts or publishes goes in its next NATS message. Before
+// it stops it yields once, so that the goroutines ready to run (the
+// readers of the sessions that have more for that node) can queue more:
+// under load a NATS message carries many messages, and NATS, its servers
+// and the receiving node pay once for them.
 func (n *Node) flush(l *outLink) {
 	subject := n.prefix + ".node." + l.to
+	yielded := false
 	for {
 		n.mu.Lock()
 		if len(l.queued) == 0 {
+			if !yielded {
+				n.mu.Unlock()
+				yielded = true
+				runtime.Gosched()
+				continue
+			}
 			l.flushing = false
 			n.mu.Unlock()
 			return
 		}
-		msg := n.header(len(l.queued) + 12)
+		yielded = false
+		// NATS copies what it is given: without faults injected (which
+		// may keep it), the buffers are used again.
+		reuse := n.cfg.Faults == nil
+		var msg []byte
+		if reuse && l.spare != nil {
+			msg = append(l.spare[:0], wireVersion)
+			msg = append(msg, n.rawID[:]...)
+		} else {
+			msg = n.header(len(l.queued) + 12)
+		}
 		if in := n.in[l.to]; in != nil && in.expected-1 > in.ackedOut { // piggyback our acknowledgement
 			in.ackedOut = in.expected - 1
 			msg = appendRecord(msg, recAck, in.ackedOut)
@@ -207,10 +233,18 @@ func (n *Node) flush(l *outLink) {
 		msg = append(msg, l.queued[:cut]...)
 		l.queued = l.queued[cut:]
 		if len(l.queued) == 0 {
-			l.queued = nil
+			if reuse && cap(l.queued) <= 2*maxBatch {
+				l.queued = l.queued[:0] // copied: its array takes the next records
+			} else {
+				l.queued = nil
+			}
 		}
 		n.mu.Unlock()
+		n.batches.Add(1)
 		n.publish(subject, msg)
+		if reuse && cap(msg) <= 2*maxBatch {
+			l.spare = msg
+		}
 	}
 }
 
@@ -245,6 +279,20 @@ func recordEnd(b []byte, off int) int {
 		return -1
 	}
 	return end + 1 + k + int(size)
+}
+
+// controlAfter sends records that are not part of the sequence after what
+// the link to node to has queued: with them if a flush is under way, else
+// at once.
+func (n *Node) controlAfter(to string, recs []byte) {
+	n.mu.Lock()
+	if l := n.out[to]; l != nil && l.flushing {
+		l.queued = append(l.queued, recs...)
+		n.mu.Unlock()
+		return
+	}
+	n.mu.Unlock()
+	n.control(to, recs)
 }
 
 // control sends records that are not part of the sequence (acks, nacks,
@@ -491,7 +539,7 @@ func (n *Node) resend(to string, seq uint64) {
 		n.log.Warn("messages to a cluster node lost for good: resending our state", "node", to, "from", seq, "first_kept", first)
 	}
 	if start {
-		n.flush(l)
+		go n.flush(l)
 	}
 	if lost && h != nil {
 		h.Lost(to) // under hmu (receive): in order with the other calls to h

@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/junction-wamp/junction/internal/natstest"
 )
@@ -125,6 +129,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// awaitFlushed waits until node a has published what it queued for node to.
+func awaitFlushed(t *testing.T, a *Node, to string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !a.flushedForTest(to) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the link to flush")
+		}
+		runtime.Gosched() // the flush takes microseconds: no sleep
+	}
+}
+
 func formed(t *testing.T, nodes ...*Node) {
 	t.Helper()
 	waitFor(t, "the nodes see each other", func() bool {
@@ -158,6 +174,11 @@ func TestLinkUnderFaults(t *testing.T) {
 			a.SendAll([]string{b.ID()}, []byte(strconv.Itoa(i)), 20*time.Second, func(err error) { confirmed <- err })
 		} else if err := a.Send(b.ID(), []byte(strconv.Itoa(i))); err != nil {
 			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			// Most messages in a NATS message of their own, so that the
+			// faults (per NATS message) hit often: batches of one or two.
+			awaitFlushed(t, a, b.ID())
 		}
 	}
 	for range count / 10 {
@@ -210,6 +231,7 @@ func TestLinkReset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	awaitFlushed(t, a, b.ID())
 	f.quiet()
 	if err := a.Send(b.ID(), []byte("after")); err != nil {
 		t.Fatal(err)
@@ -340,5 +362,61 @@ func TestLateNackIsNoLoss(t *testing.T) {
 	ra.mu.Unlock()
 	if st := a.LinkStats(); st.Resets != 0 || st.Resent != 0 || lost != 0 {
 		t.Fatalf("a late NACK was taken for a loss: %+v, Lost %d", st, lost)
+	}
+}
+
+// logBuffer is a log destination the test reads while the node writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestOtherWireVersionRefused: a message of a node that speaks another
+// version of the cluster protocol (here the previous one, whose envelopes
+// were msgpack) is not delivered, and the log says why.
+func TestOtherWireVersionRefused(t *testing.T) {
+	url := startNATS(t)
+	var logs logBuffer
+	b, err := Start(Config{Name: "links", NATSURL: url, NodeTimeout: 5 * time.Second}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := newRecorder()
+	if err := b.Run(rb); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	old := append([]byte{wireVersion - 1, 1, 2, 3, 4, 5, 6, 7, 8}, appendData(nil, outMsg{seq: 1, data: []byte("old")})...)
+	if err := nc.Publish("junction.links.node."+b.ID(), old); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the node logged the message of another version", func() bool {
+		return strings.Contains(logs.String(), "cluster message of another wire version ignored")
+	})
+	if line := logs.String(); !strings.Contains(line, fmt.Sprintf("version=%d want=%d", wireVersion-1, wireVersion)) {
+		t.Errorf("the log does not name both versions: %s", line)
+	}
+	if got := rb.count("0102030405060708"); got != 0 {
+		t.Errorf("%d messages of another version delivered", got)
+	}
+	if len(b.Members()) != 0 {
+		t.Errorf("the node of another version is a member: %v", b.Members())
 	}
 }

@@ -69,7 +69,7 @@ var snapshotPart = 2000 // a variable for tests
 // remoteNode is what this node knows of another.
 type remoteNode struct {
 	id       string
-	proxies  map[wamp.ID]*proxy // its sessions, by id
+	proxies  map[wamp.ID]*proxy // its sessions, by id; changed on its delivery goroutine under l.mu (audit reads it from another)
 	snapshot []*wire.Envelope   // the parts of its snapshot received so far
 	// digestMisses, retainedMisses: digests of it in a row that differed
 	// from what this node holds (cluster_repair.go). On its delivery
@@ -536,16 +536,28 @@ func (l *clusterLink) nodeDown(id string, goodbye bool) {
 }
 
 func (l *clusterLink) deliver(from string, data []byte) {
-	e, err := wire.Decode(data)
-	if err != nil {
+	e := envelopes.Get().(*wire.Envelope)
+	if err := wire.DecodeInto(e, data); err != nil {
 		l.r.log.Error("malformed cluster message ignored", "node", from, "error", err)
+		*e = wire.Envelope{}
+		envelopes.Put(e)
 		return
 	}
 	l.mu.Lock()
 	n := l.node(from)
 	l.mu.Unlock()
 	l.apply(n, e)
+	switch e.Kind {
+	case wire.KindFrame, wire.KindClose, wire.KindAnswer, wire.KindPublish: // apply keeps none of them
+		*e = wire.Envelope{}
+		envelopes.Put(e)
+	}
 }
+
+// envelopes are the Envelopes of the messages of the hot kinds, once
+// applied: a message of another node decoded costs no allocation of one
+// (some 600 bytes).
+var envelopes = sync.Pool{New: func() any { return new(wire.Envelope) }}
 
 // apply handles one message of node n. Messages of one node are applied in
 // order, on one goroutine.
@@ -581,7 +593,9 @@ func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
 		l.addProxy(n, rm, e)
 	case wire.KindLeave:
 		if p := n.proxies[id]; p != nil {
+			l.mu.Lock()
 			delete(n.proxies, id)
+			l.mu.Unlock()
 			l.dropProxy(p, "session left")
 		}
 	case wire.KindRegister:
@@ -695,7 +709,9 @@ func (l *clusterLink) applySnapshot(n *remoteNode, snap *wire.Envelope) {
 	// What n no longer has goes first.
 	for id, p := range n.proxies {
 		if !sessions[id] {
+			l.mu.Lock()
 			delete(n.proxies, id)
+			l.mu.Unlock()
 			l.dropProxy(p, "session left")
 			continue
 		}

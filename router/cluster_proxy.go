@@ -80,7 +80,9 @@ func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *prox
 	}, node: n.id, regs: make(map[wamp.ID]wamp.ID), announced: make(map[wamp.ID]*wire.Envelope), subs: make(map[[2]string]bool)}
 	p.peer = &clusterPeer{l: l, node: n.id, realm: e.Realm, id: id, ser: ser, transport: e.Transport, done: make(chan struct{})}
 	p.established.Store(true)
+	l.mu.Lock()
 	n.proxies[id] = p
+	l.mu.Unlock()
 	rm.Join(p)
 	return p
 }

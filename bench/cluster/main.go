@@ -5,6 +5,13 @@
 // publisher. Router CPU is the sum over the nodes. See package bench.
 //
 //	go run ./bench/cluster
+//
+// With --baseline, a junction binary built from another commit runs the
+// single-node and across-nodes layouts too, alternating with this one's in
+// each round (columns "... (baseline)"), so that a change is measured
+// against its parent under the same load. --only runs the scenarios whose
+// name starts with it; --cpuprofile writes each node's CPU and heap profiles
+// of each run into a directory.
 package main
 
 import (
@@ -19,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,9 +49,19 @@ var scenarios = []scenario{
 // layouts are where the peers of a scenario are.
 var layouts = []string{"single node", "cluster, same node", "cluster, across nodes"}
 
+// The layouts run with the --baseline binary.
+const (
+	baseSingle = "single node (baseline)"
+	baseAcross = "cluster, across nodes (baseline)"
+)
+
 func main() {
 	rounds := flag.Int("rounds", 3, "runs of each scenario per layout (medians are reported)")
 	serializer := flag.String("serializer", "json", "serializer for every scenario")
+	baseline := flag.String("baseline", "", "a junction `binary` (of another commit) to run beside this one")
+	only := flag.String("only", "", "run only the scenarios whose name starts with this")
+	profiles := flag.String("cpuprofile", "", "write the CPU profile of each node of each run into this `directory`")
+	flag.BoolVar(verbose, "v", false, "print each node's link counts when it stops (stderr)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "junction-cluster-bench")
 	if err != nil {
@@ -51,13 +69,34 @@ func main() {
 	}
 	defer os.RemoveAll(dir)
 	bins := benchrun.Build(dir, map[string]string{"junction": "./cmd/junction", "wampbench": "./cmd/wampbench"})
+	columns := layouts
+	ratios := []benchrun.Ratio{{Num: "cluster, across nodes", Den: "single node", Name: "across/single"}}
+	if *baseline != "" {
+		bins["baseline"] = *baseline
+		columns = append(slices.Clone(layouts), baseSingle, baseAcross)
+		ratios = append(ratios, benchrun.Ratio{Num: baseAcross, Den: baseSingle, Name: "across/single (baseline)"})
+	}
+	if *profiles != "" {
+		if err := os.MkdirAll(*profiles, 0o755); err != nil {
+			log.Fatal(err)
+		}
+	}
+	runs := 0
 	fmt.Printf("Junction cluster benchmark, %s, %d rounds, serializer %s (medians; router CPU summed over the nodes)\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), *rounds, *serializer)
 	for _, sc := range scenarios {
+		if !strings.HasPrefix(sc.name, *only) {
+			continue
+		}
 		results := benchrun.Results{}
 		for range *rounds {
-			for _, layout := range layouts {
-				res, err := runOnce(bins, dir, layout, append(sc.args, "--serializer", *serializer))
+			for _, layout := range columns {
+				prof := ""
+				if *profiles != "" {
+					runs++
+					prof = filepath.Join(*profiles, fmt.Sprintf("run%02d-%s", runs, strings.NewReplacer(" ", "", ",", "-", "(", "", ")", "").Replace(layout)))
+				}
+				res, err := runOnce(bins, dir, layout, prof, append(sc.args, "--serializer", *serializer))
 				if err != nil {
 					log.Printf("%s, %s: %v", sc.name, layout, err)
 					continue
@@ -65,9 +104,11 @@ func main() {
 				results[layout] = append(results[layout], res)
 			}
 		}
-		benchrun.Table(sc.name, layouts, sc.metrics, results, benchrun.Ratio{Num: "cluster, across nodes", Den: "single node", Name: "across/single"})
+		benchrun.Table(sc.name, columns, sc.metrics, results, ratios...)
 	}
 }
+
+var verbose = new(bool)
 
 // node is a running junction process.
 type node struct {
@@ -76,11 +117,17 @@ type node struct {
 	joined chan struct{} // gets a value per "node joined the cluster" line
 }
 
-// runOnce starts the layout's routers, runs wampbench once and stops them.
-func runOnce(bins map[string]string, dir, layout string, args []string) (map[string]any, error) {
+// runOnce starts the layout's routers, runs wampbench once and stops them;
+// with prof set, node i writes its CPU profile to prof-node<i>.pprof and
+// its heap profile (allocations included) to prof-node<i>.heap.
+func runOnce(bins map[string]string, dir, layout, prof string, args []string) (map[string]any, error) {
 	count := 3
-	if layout == "single node" {
+	if layout == "single node" || layout == baseSingle {
 		count = 1
+	}
+	bin := bins["junction"]
+	if layout == baseSingle || layout == baseAcross {
+		bin = bins["baseline"]
 	}
 	configs, err := writeConfigs(dir, count)
 	if err != nil {
@@ -92,8 +139,12 @@ func runOnce(bins map[string]string, dir, layout string, args []string) (map[str
 			benchrun.Stop(n.cmd)
 		}
 	}()
-	for _, cfg := range configs {
-		n, err := start(bins["junction"], cfg)
+	for i, cfg := range configs {
+		var extra []string
+		if prof != "" {
+			extra = []string{"--cpuprofile", fmt.Sprintf("%s-node%d.pprof", prof, i+1), "--memprofile", fmt.Sprintf("%s-node%d.heap", prof, i+1)}
+		}
+		n, err := start(bin, cfg, extra...)
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +162,7 @@ func runOnce(bins map[string]string, dir, layout string, args []string) (map[str
 		}
 	}
 	url2 := nodes[0].url
-	if layout == "cluster, across nodes" {
+	if layout == "cluster, across nodes" || layout == baseAcross {
 		url2 = nodes[1].url
 	}
 	var pids []string
@@ -179,8 +230,8 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-func start(bin, config string) (*node, error) {
-	cmd := exec.Command(bin, "--config", config)
+func start(bin, config string, extra ...string) (*node, error) {
+	cmd := exec.Command(bin, append([]string{"--config", config}, extra...)...)
 	cmd.Env = append(os.Environ(), benchrun.OneAddressEnv...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -200,6 +251,9 @@ func start(bin, config string) (*node, error) {
 			}
 			if strings.Contains(line, `msg="node joined the cluster"`) {
 				n.joined <- struct{}{}
+			}
+			if *verbose && strings.Contains(line, `msg="cluster node stopped"`) {
+				fmt.Fprintln(os.Stderr, line) // how many messages a NATS message carried
 			}
 		}
 		_, _ = io.Copy(io.Discard, pipe)

@@ -1,17 +1,11 @@
 // Package wire is the format of the messages the nodes of a cluster send
-// each other: one msgpack-encoded Envelope per message, a Kind using some of
-// its fields. Package cluster moves these bytes between nodes; the router
-// (router/cluster.go) decides what they say.
+// each other: one Envelope per message, a Kind using some of its fields,
+// in a compact versioned binary format written and read without
+// reflection (codec.go). Package cluster moves these bytes between nodes;
+// the router (router/cluster.go) decides what they say.
 package wire
 
-import (
-	"bytes"
-
-	"github.com/vmihailenco/msgpack/v5"
-
-	"github.com/junction-wamp/junction/serializers"
-	"github.com/junction-wamp/junction/transport"
-)
+import "github.com/junction-wamp/junction/transport"
 
 // Kind is what a message is.
 type Kind uint8
@@ -38,93 +32,78 @@ const (
 	KindDrain   // the sender is draining: route new calls to its callees only if nothing else can take them
 )
 
-// Envelope is one cluster message, msgpack-encoded; a kind uses some fields.
+// Envelope is one cluster message; a kind uses some fields.
 type Envelope struct {
-	Kind    Kind   `msgpack:"k"`
-	Realm   string `msgpack:"r,omitempty"`
-	Session uint64 `msgpack:"s,omitempty"`
+	Kind    Kind
+	Realm   string
+	Session uint64
 
 	// KindJoin
-	AuthID       string         `msgpack:"ai,omitempty"`
-	AuthRole     string         `msgpack:"ar,omitempty"`
-	AuthMethod   string         `msgpack:"am,omitempty"`
-	AuthProvider string         `msgpack:"ap,omitempty"`
-	Serializer   string         `msgpack:"z,omitempty"`
-	Roles        map[string]any `msgpack:"ro,omitempty"`
-	Joined       int64          `msgpack:"j,omitempty"`
-	Transport    string         `msgpack:"tr,omitempty"` // transport.Info.Transport; "" from older nodes
+	AuthID       string
+	AuthRole     string
+	AuthMethod   string
+	AuthProvider string
+	Serializer   string
+	Roles        map[string]any
+	Joined       int64
+	Transport    string // transport.Info.Transport; "" from older nodes
 
 	// KindRegister, KindUnregister
-	Procedure      string `msgpack:"p,omitempty"`
-	Match          string `msgpack:"m,omitempty"`
-	Invoke         string `msgpack:"i,omitempty"`
-	Registration   uint64 `msgpack:"g,omitempty"`
-	DiscloseCaller bool   `msgpack:"dc,omitempty"`
-	ForwardTimeout bool   `msgpack:"ft,omitempty"`
+	Procedure      string
+	Match          string
+	Invoke         string
+	Registration   uint64
+	DiscloseCaller bool
+	ForwardTimeout bool
 
 	// KindSubscribe, KindPublish, KindTestament
-	Topic        string `msgpack:"t,omitempty"`
-	On           bool   `msgpack:"on,omitempty"`
-	Subscription uint64 `msgpack:"sb,omitempty"` // KindSubscribe: its id on the sending node
+	Topic        string
+	On           bool
+	Subscription uint64 // KindSubscribe: its id on the sending node
 
 	// KindFrame, KindAnswer, KindPublish: a message encoded with Serializer.
-	Frame  []byte `msgpack:"f,omitempty"`
-	Binary bool   `msgpack:"b,omitempty"`
+	Frame  []byte
+	Binary bool
 	// KindFrame of an INVOCATION or INTERRUPT: the request id on the node
 	// that owns the call.
-	Request uint64 `msgpack:"q,omitempty"`
+	Request uint64
 	// KindClose
-	Code   int    `msgpack:"c,omitempty"`
-	Reason string `msgpack:"re,omitempty"`
+	Code   int
+	Reason string
 
 	// KindPublish
-	Publication      uint64   `msgpack:"pu,omitempty"`
-	Disclose         bool     `msgpack:"d,omitempty"`
-	Retain           bool     `msgpack:"rt,omitempty"`
-	StoreOnly        bool     `msgpack:"so,omitempty"` // a retained event in a snapshot: keep, do not deliver
-	Time             int64    `msgpack:"tm,omitempty"` // when it was published, Unix nanoseconds
-	Exclude          []uint64 `msgpack:"x,omitempty"`
-	Eligible         []uint64 `msgpack:"e,omitempty"`
-	ExcludeAuthID    []string `msgpack:"xi,omitempty"`
-	EligibleAuthID   []string `msgpack:"ei,omitempty"`
-	ExcludeAuthRole  []string `msgpack:"xr,omitempty"`
-	EligibleAuthRole []string `msgpack:"er,omitempty"`
+	Publication      uint64
+	Disclose         bool
+	Retain           bool
+	StoreOnly        bool  // a retained event in a snapshot: keep, do not deliver
+	Time             int64 // when it was published, Unix nanoseconds
+	Exclude          []uint64
+	Eligible         []uint64
+	ExcludeAuthID    []string
+	EligibleAuthID   []string
+	ExcludeAuthRole  []string
+	EligibleAuthRole []string
 
 	// KindTestament, KindFlush
-	Scope   string         `msgpack:"sc,omitempty"`
-	Args    []any          `msgpack:"a,omitempty"`
-	Kwargs  map[string]any `msgpack:"kw,omitempty"`
-	Options map[string]any `msgpack:"o,omitempty"`
+	Scope   string
+	Args    []any
+	Kwargs  map[string]any
+	Options map[string]any
 
 	// KindSnapshot: sent in parts of a bounded number of items (the
 	// sender's choice), applied once whole; More is set on every part but
 	// the last.
-	Items []*Envelope `msgpack:"it,omitempty"`
+	Items []*Envelope
 	// KindDigest: digests of what the sender holds of its own sessions
 	// (Sum) and of the retained events of all nodes (RetainedSum).
-	Sum         uint64 `msgpack:"su,omitempty"`
-	RetainedSum uint64 `msgpack:"rs,omitempty"`
+	Sum         uint64
+	RetainedSum uint64
 	// KindAudit, KindAudited: request ids on the node that owns the calls.
-	Requests []uint64 `msgpack:"rq,omitempty"`
+	Requests []uint64
 	// KindFenced: session ids.
-	Sessions []uint64 `msgpack:"ss,omitempty"`
-	Reply    bool     `msgpack:"rp,omitempty"`
-	More     bool     `msgpack:"mo,omitempty"`
-}
-
-// Encode encodes e.
-func Encode(e *Envelope) ([]byte, error) { return msgpack.Marshal(e) }
-
-// Decode decodes a message of another node, within the bounds
-// serializers.CheckMsgpack sets on what it allocates.
-func Decode(data []byte) (*Envelope, error) {
-	if err := serializers.CheckMsgpack(data); err != nil { // bounds what the decoder allocates
-		return nil, err
-	}
-	d := msgpack.NewDecoder(bytes.NewReader(data))
-	d.UseLooseInterfaceDecoding(true) // integers as int64/uint64, as the rest of the router expects
-	e := new(Envelope)
-	return e, d.Decode(e)
+	Sessions []uint64
+	Reply    bool
+	More     bool
 }
 
 // closeNumbers are the numbers Envelope.Code carries for each close reason:

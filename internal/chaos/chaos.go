@@ -50,10 +50,12 @@ type Net struct {
 	nodes map[string]*Faults
 	stats Stats
 	watch func(node, subject string, data []byte)
-	held  []*held // released by the release goroutine, by time
-	wake  chan struct{}
-	stop  chan struct{}
-	done  chan struct{}
+	// cutWatch sees what a cut node does not receive.
+	cutWatch func(node, subject string, data []byte)
+	held     []*held // released by the release goroutine, by time
+	wake     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
 	// closed: held messages are dropped, new ones pass.
 	closed bool
 }
@@ -135,6 +137,16 @@ func (n *Net) Cut(name string, on bool) {
 func (n *Net) Watch(f func(node, subject string, data []byte)) {
 	n.mu.Lock()
 	n.watch = f
+	n.mu.Unlock()
+}
+
+// WatchCut has f called with every message a cut node does not receive
+// (nil: no more), with that node's name: a test sees that a message it
+// means to lose did not arrive before the cut ended. f is called from the
+// nodes' goroutines and must not block.
+func (n *Net) WatchCut(f func(node, subject string, data []byte)) {
+	n.mu.Lock()
+	n.cutWatch = f
 	n.mu.Unlock()
 }
 
@@ -302,13 +314,18 @@ func (f *Faults) Out(subject string, data []byte, publish func([]byte)) {
 }
 
 // In implements cluster.Faults: a cut node receives nothing.
-func (f *Faults) In(string, []byte) bool {
+func (f *Faults) In(subject string, data []byte) bool {
 	n := f.net
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if f.cut && !n.closed {
-		n.stats.Cut++
-		return false
+	if !f.cut || n.closed {
+		n.mu.Unlock()
+		return true
 	}
-	return true
+	n.stats.Cut++
+	w := n.cutWatch
+	n.mu.Unlock()
+	if w != nil {
+		w(f.name, subject, data)
+	}
+	return false
 }
