@@ -48,6 +48,58 @@ func (r *Registration) Pick() Recipient {
 	return r.Callees[0]
 }
 
+// PickAvoiding is Pick passing over the callees avoid reports (those of a
+// cluster node that is draining) while another callee can take the call:
+// roundrobin takes the next turn that is not avoided, random a random one of
+// those not avoided, first and last the first and last of them. When every
+// callee is avoided it is Pick. avoid is called only when a callee Pick
+// returns is avoided, so a registration without such callees pays one call.
+func (r *Registration) PickAvoiding(avoid func(Recipient) bool) Recipient {
+	c := r.Pick()
+	if len(r.Callees) == 1 || !avoid(c) {
+		return c
+	}
+	switch r.Invoke {
+	case wamp.InvokeRoundRobin:
+		for range len(r.Callees) - 1 {
+			if next := r.Pick(); !avoid(next) {
+				return next
+			}
+		}
+	case wamp.InvokeRandom:
+		ok := 0
+		for _, rc := range r.Callees {
+			if !avoid(rc) {
+				ok++
+			}
+		}
+		if ok > 0 {
+			k := rand.IntN(ok)
+			for _, rc := range r.Callees {
+				if !avoid(rc) {
+					if k == 0 {
+						return rc
+					}
+					k--
+				}
+			}
+		}
+	case wamp.InvokeLast:
+		for i := len(r.Callees) - 1; i >= 0; i-- {
+			if !avoid(r.Callees[i]) {
+				return r.Callees[i]
+			}
+		}
+	default:
+		for _, rc := range r.Callees {
+			if !avoid(rc) {
+				return rc
+			}
+		}
+	}
+	return c
+}
+
 func (r *Registration) key() tableKey    { return tableKey{r.Match, r.Procedure} }
 func (r *Registration) entryID() wamp.ID { return r.ID }
 
