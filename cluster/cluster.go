@@ -491,7 +491,8 @@ func (n *Node) Send(to string, data []byte) error {
 
 // SendAll sends data to each node of to, in order with Send, and calls
 // done once each has applied it, or has been dropped, or with an error
-// naming how many did not within timeout. A node silent for more than two
+// naming how many did not within timeout (at once once the node is
+// closed). A node silent for more than two
 // heartbeats (suspect) is sent the message but not waited for. done runs
 // on another goroutine (or this one when nothing is waited for) and must
 // not block.
@@ -499,6 +500,11 @@ func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done fun
 	w := &ackWait{left: make(map[string]bool, len(to)), done: done, total: len(to)}
 	suspect := time.Now().Add(-2 * heartbeatTicks * n.linkInterval)
 	n.mu.Lock()
+	if n.closed { // it left the cluster: nobody will confirm
+		n.mu.Unlock()
+		done(errClosed)
+		return
+	}
 	for _, id := range to {
 		if heard, ok := n.members[id]; ok && heard.After(suspect) {
 			w.left[id] = true
@@ -534,6 +540,9 @@ func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done fun
 		done(nil)
 	}
 }
+
+// errClosed: the node left the cluster (Close).
+var errClosed = errors.New("cluster: node closed")
 
 // MaxPayload is the largest message the NATS server takes.
 func (n *Node) MaxPayload() int64 { return n.nc.MaxPayload() }
