@@ -214,15 +214,17 @@ func (d *Dealer) Match(procedure wamp.URI) *Registration {
 	return nil
 }
 
-// Rekey gives registration id the id to instead, keeping everything else
-// (callees, options, creation time), and returns it; nil if id is not
-// registered or to is taken. A cluster node uses it so that a registration
-// whose callees are all on other nodes has the same id as on theirs.
-func (d *Dealer) Rekey(id, to wamp.ID) *Registration {
+// Rekey gives registration reg the id to instead, keeping everything else
+// (callees, options, creation time), and returns it; nil if reg is no
+// longer current (a callee joined or left it since it was read) or to is
+// taken. A cluster node uses it so that a registration whose callees are
+// all on other nodes has the same id as on theirs: a callee that joined
+// meanwhile was told the id reg had, and keeps it.
+func (d *Dealer) Rekey(reg *Registration, to wamp.ID) *Registration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	reg := d.byID[id]
-	if reg == nil || to == 0 || d.byID[to] != nil {
+	id := reg.ID
+	if d.byID[id] != reg || to == 0 || d.byID[to] != nil {
 		return nil
 	}
 	cp := *reg

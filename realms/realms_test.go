@@ -225,3 +225,24 @@ func TestPickAvoiding(t *testing.T) {
 		}
 	}
 }
+
+// TestRekeyOnlyWhatWasRead checks that Rekey leaves a registration alone
+// once a callee joined it since it was read: that callee was told its id.
+func TestRekeyOnlyWhatWasRead(t *testing.T) {
+	t.Parallel()
+	d := NewDealer()
+	read, _, err := d.Register(sess(1), "p", "", wamp.InvokeRoundRobin, RegisterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined, _, err := d.Register(sess(2), "p", "", wamp.InvokeRoundRobin, RegisterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Rekey(read, read.ID+1) != nil || d.Get(read.ID) != joined {
+		t.Fatal("a registration a callee joined since it was read was rekeyed")
+	}
+	if re := d.Rekey(joined, joined.ID+1); re == nil || d.Get(joined.ID+1) != re || d.Get(joined.ID) != nil {
+		t.Fatal("the current registration was not rekeyed")
+	}
+}
