@@ -50,42 +50,37 @@ func (r *Registration) Pick() Recipient {
 
 // PickAvoiding is Pick passing over the callees avoid reports (those of a
 // cluster node that is draining) while another callee can take the call:
-// roundrobin takes the next turn that is not avoided, random a random one of
-// those not avoided, first and last the first and last of them. When every
-// callee is avoided it is Pick. avoid is called only when a callee Pick
-// returns is avoided, so a registration without such callees pays one call.
+// roundrobin and random take turns or pick at random among those not
+// avoided (the turn advances once a call, whatever other callers do
+// meanwhile), first and last take the first and last of them. When every
+// callee is avoided it is Pick.
 func (r *Registration) PickAvoiding(avoid func(Recipient) bool) Recipient {
+	n := len(r.Callees)
+	if r.Invoke == wamp.InvokeRoundRobin {
+		turn := r.turn.Add(1) - 1
+		if c := r.Callees[turn%uint64(n)]; !avoid(c) {
+			return c
+		}
+		if ok := r.countNotAvoided(avoid); ok > 0 {
+			if c := r.notAvoided(avoid, int(turn%uint64(ok))); c != nil {
+				return c
+			}
+		}
+		return r.Callees[turn%uint64(n)]
+	}
 	c := r.Pick()
-	if len(r.Callees) == 1 || !avoid(c) {
+	if n == 1 || !avoid(c) {
 		return c
 	}
 	switch r.Invoke {
-	case wamp.InvokeRoundRobin:
-		for range len(r.Callees) - 1 {
-			if next := r.Pick(); !avoid(next) {
-				return next
-			}
-		}
 	case wamp.InvokeRandom:
-		ok := 0
-		for _, rc := range r.Callees {
-			if !avoid(rc) {
-				ok++
-			}
-		}
-		if ok > 0 {
-			k := rand.IntN(ok)
-			for _, rc := range r.Callees {
-				if !avoid(rc) {
-					if k == 0 {
-						return rc
-					}
-					k--
-				}
+		if ok := r.countNotAvoided(avoid); ok > 0 {
+			if c := r.notAvoided(avoid, rand.IntN(ok)); c != nil {
+				return c
 			}
 		}
 	case wamp.InvokeLast:
-		for i := len(r.Callees) - 1; i >= 0; i-- {
+		for i := n - 1; i >= 0; i-- {
 			if !avoid(r.Callees[i]) {
 				return r.Callees[i]
 			}
@@ -98,6 +93,31 @@ func (r *Registration) PickAvoiding(avoid func(Recipient) bool) Recipient {
 		}
 	}
 	return c
+}
+
+// countNotAvoided is the number of callees avoid does not report.
+func (r *Registration) countNotAvoided(avoid func(Recipient) bool) int {
+	ok := 0
+	for _, c := range r.Callees {
+		if !avoid(c) {
+			ok++
+		}
+	}
+	return ok
+}
+
+// notAvoided is the k-th callee (from 0) that avoid does not report; nil
+// if there are fewer now (a node began to drain since they were counted).
+func (r *Registration) notAvoided(avoid func(Recipient) bool, k int) Recipient {
+	for _, c := range r.Callees {
+		if !avoid(c) {
+			if k == 0 {
+				return c
+			}
+			k--
+		}
+	}
+	return nil
 }
 
 func (r *Registration) key() tableKey    { return tableKey{r.Match, r.Procedure} }
