@@ -220,7 +220,7 @@ func (s *session) route(c *callRequest) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, fmt.Sprintf("no callee registered procedure %q", m.Procedure))
 		return
 	}
-	picked := reg.Pick().(recipient)
+	picked := reg.PickAvoiding(avoidDraining).(recipient)
 	callee := picked.base()
 	if c.chunk && (!callee.feature(wamp.RoleCallee, "progressive_call_invocations") || !callee.canCancel()) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"context"
+
 	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -46,6 +48,9 @@ type clusterLayer interface {
 	// keepsRealms reports whether a realm created on demand stays once its
 	// last session here left (other nodes' sessions are in it).
 	keepsRealms() bool
+	// drain tells the other nodes that this one drains for shutdown, and
+	// waits until they applied it or ctx is done.
+	drain(ctx context.Context)
 }
 
 // singleNode is the cluster layer of a router that is not in a cluster.
@@ -61,6 +66,7 @@ func (singleNode) flushed(*session, string)                        {}
 func (singleNode) answer(*session, wamp.Message) bool              { return false }
 func (singleNode) newRealm(*realm)                                 {}
 func (singleNode) keepsRealms() bool                               { return false }
+func (singleNode) drain(context.Context)                           {}
 func (singleNode) forwardPublish(_ *realm, _ []string, _ publication, failed undelivered, delivered func(undelivered)) {
 	if delivered != nil {
 		delivered(failed)
