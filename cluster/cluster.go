@@ -505,9 +505,10 @@ func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done fun
 		done(errClosed)
 		return
 	}
-	for _, id := range to {
+	waited := make([]bool, len(to)) // w.left changes under n.mu as confirmations come
+	for i, id := range to {
 		if heard, ok := n.members[id]; ok && heard.After(suspect) {
-			w.left[id] = true
+			w.left[id], waited[i] = true, true
 		}
 	}
 	waiting := len(w.left) > 0
@@ -525,9 +526,9 @@ func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done fun
 	}
 	n.mu.Unlock()
 	n.sent.Add(uint64(len(to)))
-	for _, id := range to {
+	for i, id := range to {
 		var err error
-		if w.left[id] {
+		if waited[i] {
 			err = n.send(id, data, w)
 		} else {
 			err = n.send(id, data, nil)
