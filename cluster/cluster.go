@@ -507,21 +507,24 @@ func (n *Node) Send(to string, data []byte) error {
 
 // SendAll sends data to each node of to, in order with Send, and calls
 // done once each has applied it, or has been dropped, or with an error
-// naming how many did not within timeout. A node silent for more than two
+// naming how many did not within timeout (at once once the node is
+// closed). A node silent for more than two
 // heartbeats (suspect) is sent the message but not waited for. done runs
 // on another goroutine (or this one when nothing is waited for) and must
 // not block.
 func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done func(error)) {
 	w := &ackWait{left: make(map[string]bool, len(to)), done: done, total: len(to)}
 	suspect := time.Now().Add(-2 * heartbeatTicks * n.linkInterval)
-	// waited[i]: to[i] is waited for. w.left is read under mu only: an
-	// acknowledgement may remove a node from it as soon as it is sent to.
-	waited := make([]bool, len(to))
 	n.mu.Lock()
+	if n.closed { // it left the cluster: nobody will confirm
+		n.mu.Unlock()
+		done(errClosed)
+		return
+	}
+	waited := make([]bool, len(to)) // w.left changes under n.mu as confirmations come
 	for i, id := range to {
 		if heard, ok := n.members[id]; ok && heard.After(suspect) {
-			w.left[id] = true
-			waited[i] = true
+			w.left[id], waited[i] = true, true
 		}
 	}
 	waiting := len(w.left) > 0
@@ -554,6 +557,9 @@ func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done fun
 		done(nil)
 	}
 }
+
+// errClosed: the node left the cluster (Close).
+var errClosed = errors.New("cluster: node closed")
 
 // MaxPayload is the largest message the NATS server takes.
 func (n *Node) MaxPayload() int64 { return n.nc.MaxPayload() }

@@ -864,3 +864,53 @@ func sameID(v any, id wamp.ID) bool {
 	got, ok := wamp.AsID(v)
 	return ok && got == id
 }
+
+// TestRegisteredBeforeInvocation registers callees, one after another, to a
+// shared registration that callers on the same node call all along: while
+// the other node is told of a registration, calls routed to its new callee
+// wait, so that the callee hears REGISTERED before the first INVOCATION (a
+// client answers an INVOCATION of a registration it does not know with
+// wamp.error.no_such_registration).
+func TestRegisteredBeforeInvocation(t *testing.T) {
+	nodes := startCluster(t, 2)
+	handler := func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: inv.Args}, nil
+	}
+	register := func() {
+		t.Helper()
+		c := connect(t, nodes[0], "json")
+		if _, err := c.Register(ctx(t), "com.example.shared", handler, &clientlib.RegisterOptions{Invoke: wamp.InvokeRoundRobin}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	register()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var failures sync.Map
+	for i := range 3 {
+		caller := connect(t, nodes[0], "msgpack")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range 100_000 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := caller.Call(ctx(t), "com.example.shared", []any{n}, nil, nil); err != nil {
+					failures.Store(fmt.Sprint(i, n), err)
+				}
+			}
+		}()
+	}
+	for range 8 {
+		register()
+	}
+	close(stop)
+	wg.Wait()
+	failures.Range(func(k, v any) bool {
+		t.Errorf("call %v: %v", k, v)
+		return true
+	})
+}

@@ -48,6 +48,78 @@ func (r *Registration) Pick() Recipient {
 	return r.Callees[0]
 }
 
+// PickAvoiding is Pick passing over the callees avoid reports (those of a
+// cluster node that is draining) while another callee can take the call:
+// roundrobin and random take turns or pick at random among those not
+// avoided (the turn advances once a call, whatever other callers do
+// meanwhile), first and last take the first and last of them. When every
+// callee is avoided it is Pick.
+func (r *Registration) PickAvoiding(avoid func(Recipient) bool) Recipient {
+	n := len(r.Callees)
+	if r.Invoke == wamp.InvokeRoundRobin {
+		turn := r.turn.Add(1) - 1
+		if c := r.Callees[turn%uint64(n)]; !avoid(c) {
+			return c
+		}
+		if ok := r.countNotAvoided(avoid); ok > 0 {
+			if c := r.notAvoided(avoid, int(turn%uint64(ok))); c != nil {
+				return c
+			}
+		}
+		return r.Callees[turn%uint64(n)]
+	}
+	c := r.Pick()
+	if n == 1 || !avoid(c) {
+		return c
+	}
+	switch r.Invoke {
+	case wamp.InvokeRandom:
+		if ok := r.countNotAvoided(avoid); ok > 0 {
+			if c := r.notAvoided(avoid, rand.IntN(ok)); c != nil {
+				return c
+			}
+		}
+	case wamp.InvokeLast:
+		for i := n - 1; i >= 0; i-- {
+			if !avoid(r.Callees[i]) {
+				return r.Callees[i]
+			}
+		}
+	default:
+		for _, rc := range r.Callees {
+			if !avoid(rc) {
+				return rc
+			}
+		}
+	}
+	return c
+}
+
+// countNotAvoided is the number of callees avoid does not report.
+func (r *Registration) countNotAvoided(avoid func(Recipient) bool) int {
+	ok := 0
+	for _, c := range r.Callees {
+		if !avoid(c) {
+			ok++
+		}
+	}
+	return ok
+}
+
+// notAvoided is the k-th callee (from 0) that avoid does not report; nil
+// if there are fewer now (a node began to drain since they were counted).
+func (r *Registration) notAvoided(avoid func(Recipient) bool, k int) Recipient {
+	for _, c := range r.Callees {
+		if !avoid(c) {
+			if k == 0 {
+				return c
+			}
+			k--
+		}
+	}
+	return nil
+}
+
 func (r *Registration) key() tableKey    { return tableKey{r.Match, r.Procedure} }
 func (r *Registration) entryID() wamp.ID { return r.ID }
 
@@ -162,15 +234,17 @@ func (d *Dealer) Match(procedure wamp.URI) *Registration {
 	return nil
 }
 
-// Rekey gives registration id the id to instead, keeping everything else
-// (callees, options, creation time), and returns it; nil if id is not
-// registered or to is taken. A cluster node uses it so that a registration
-// whose callees are all on other nodes has the same id as on theirs.
-func (d *Dealer) Rekey(id, to wamp.ID) *Registration {
+// Rekey gives registration reg the id to instead, keeping everything else
+// (callees, options, creation time), and returns it; nil if reg is no
+// longer current (a callee joined or left it since it was read) or to is
+// taken. A cluster node uses it so that a registration whose callees are
+// all on other nodes has the same id as on theirs: a callee that joined
+// meanwhile was told the id reg had, and keeps it.
+func (d *Dealer) Rekey(reg *Registration, to wamp.ID) *Registration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	reg := d.byID[id]
-	if reg == nil || to == 0 || d.byID[to] != nil {
+	id := reg.ID
+	if d.byID[id] != reg || to == 0 || d.byID[to] != nil {
 		return nil
 	}
 	cp := *reg

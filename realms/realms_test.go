@@ -178,3 +178,71 @@ func TestSharedRegistration(t *testing.T) {
 		t.Fatalf("remaining callee %d", got)
 	}
 }
+
+// TestPickAvoiding checks that every invoke policy passes over the avoided
+// callees while another can take the call, and picks among all of them
+// when none can.
+func TestPickAvoiding(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []wamp.InvokePolicy{wamp.InvokeRoundRobin, wamp.InvokeRandom, wamp.InvokeFirst, wamp.InvokeLast} {
+		d := NewDealer()
+		for i := 1; i <= 4; i++ {
+			if _, _, err := d.Register(sess(i), "p", "", policy, RegisterOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reg := d.Match("p")
+		avoided := map[wamp.ID]bool{1: true, 4: true}
+		avoid := func(rc Recipient) bool { return avoided[rc.SessionID()] }
+		seen := map[wamp.ID]int{}
+		for range 40 {
+			seen[reg.PickAvoiding(avoid).SessionID()]++
+		}
+		if seen[1]+seen[4] > 0 {
+			t.Errorf("%s picked avoided callees: %v", policy, seen)
+		}
+		switch policy {
+		case wamp.InvokeRoundRobin:
+			if seen[2] != 20 || seen[3] != 20 {
+				t.Errorf("roundrobin did not alternate over the others: %v", seen)
+			}
+		case wamp.InvokeFirst:
+			if seen[2] != 40 {
+				t.Errorf("first picked %v", seen)
+			}
+		case wamp.InvokeLast:
+			if seen[3] != 40 {
+				t.Errorf("last picked %v", seen)
+			}
+		}
+		// All avoided: Pick as usual (random misses 1 and 4 with odds of 2^-100).
+		avoided[2], avoided[3] = true, true
+		for range 100 {
+			seen[reg.PickAvoiding(avoid).SessionID()]++
+		}
+		if seen[1]+seen[4] == 0 {
+			t.Errorf("%s with every callee avoided picked none of them: %v", policy, seen)
+		}
+	}
+}
+
+// TestRekeyOnlyWhatWasRead checks that Rekey leaves a registration alone
+// once a callee joined it since it was read: that callee was told its id.
+func TestRekeyOnlyWhatWasRead(t *testing.T) {
+	t.Parallel()
+	d := NewDealer()
+	read, _, err := d.Register(sess(1), "p", "", wamp.InvokeRoundRobin, RegisterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined, _, err := d.Register(sess(2), "p", "", wamp.InvokeRoundRobin, RegisterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Rekey(read, read.ID+1) != nil || d.Get(read.ID) != joined {
+		t.Fatal("a registration a callee joined since it was read was rekeyed")
+	}
+	if re := d.Rekey(joined, joined.ID+1); re == nil || d.Get(joined.ID+1) != re || d.Get(joined.ID) != nil {
+		t.Fatal("the current registration was not rekeyed")
+	}
+}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -75,6 +76,9 @@ type remoteNode struct {
 	// from what this node holds (cluster_repair.go). On its delivery
 	// goroutine.
 	digestMisses, retainedMisses int
+	// draining: it announced its drain (KindDrain); its proxies' callees
+	// are picked only when no other callee can take a call.
+	draining atomic.Bool
 }
 
 // clusterLink is a router's membership of a cluster.
@@ -141,6 +145,24 @@ func (r *Router) ClusterNodes() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.nodes)
+}
+
+// drainingNodes is the number of other nodes known alive that announced
+// they drain. For tests (internal/peek).
+func (r *Router) drainingNodes() int {
+	l := r.link.Load()
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, node := range l.nodes {
+		if node.draining.Load() {
+			n++
+		}
+	}
+	return n
 }
 
 // remoteInterest reports whether a session of another node subscribed to a
@@ -331,6 +353,35 @@ func (l *clusterLink) answer(s *session, m wamp.Message) bool {
 	return ok
 }
 
+// drain tells every node known alive that this node drains, and waits
+// until each has applied it, or ctx is done: from then on they route a new
+// call to this node's callees only when no other callee can take it.
+func (l *clusterLink) drain(ctx context.Context) {
+	data, err := wire.Encode(&wire.Envelope{Kind: wire.KindDrain})
+	if err != nil {
+		l.r.log.Error("cannot encode cluster message", "kind", wire.KindDrain, "error", err)
+		return
+	}
+	l.mu.Lock()
+	ids := make([]string, 0, len(l.nodes))
+	for id := range l.nodes {
+		ids = append(ids, id)
+	}
+	confirmed := make(chan error, 1)
+	l.bus.SendAll(ids, data, l.bus.NodeTimeout(), func(err error) { confirmed <- err })
+	l.mu.Unlock()
+	select {
+	case err = <-confirmed:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		l.r.log.Warn("not every cluster node confirmed this node's drain: they may still route new calls here", "error", err)
+		return
+	}
+	l.r.log.Info("drain announced to the cluster", "nodes", len(ids))
+}
+
 func (l *clusterLink) newRealm(rm *realm) {
 	// Registration and subscription ids unique across the cluster.
 	rm.Dealer.GlobalIDs()
@@ -407,6 +458,9 @@ func (l *clusterLink) sendSnapshot(to string, reply bool) {
 // snapshot is everything the other nodes must know of this one.
 func (l *clusterLink) snapshot(reply bool) *wire.Envelope {
 	snap := &wire.Envelope{Kind: wire.KindSnapshot, Reply: reply}
+	if l.r.draining.Load() { // a node that joins now routes around this one too
+		snap.Items = append(snap.Items, &wire.Envelope{Kind: wire.KindDrain})
+	}
 	for _, rm := range l.r.allRealms() {
 		// Retained events first: whoever sees this node's sessions there
 		// finds its retained events too.
@@ -572,6 +626,11 @@ func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
 			l.sendSnapshot(n.id, false)
 		}
 		l.mu.Unlock()
+		return
+	case wire.KindDrain:
+		if !n.draining.Swap(true) {
+			l.r.log.Info("cluster node draining: its callees take new calls only when no other callee can", "node", n.id)
+		}
 		return
 	}
 	if e.Kind == wire.KindSnapshot {

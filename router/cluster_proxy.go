@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/junction-wamp/junction/cluster/wire"
+	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
@@ -37,6 +39,15 @@ type proxy struct {
 	regs      map[wamp.ID]wamp.ID
 	announced map[wamp.ID]*wire.Envelope
 	subs      map[[2]string]bool
+	// draining is its node's remoteNode.draining.
+	draining *atomic.Bool
+}
+
+// avoidDraining reports whether callee rc is a session of a node that
+// drains: a call goes to it only if no other callee can take it.
+func avoidDraining(rc realms.Recipient) bool {
+	p, ok := rc.(*proxy)
+	return ok && p.draining.Load()
 }
 
 // publishTestaments publishes the testaments of a proxy whose node is gone
@@ -77,7 +88,8 @@ func (l *clusterLink) addProxy(n *remoteNode, rm *realm, e *wire.Envelope) *prox
 		identity: identity{id: id, authid: e.AuthID, authrole: e.AuthRole}, realm: rm, authmethod: e.AuthMethod, authprovider: e.AuthProvider,
 		joined: time.UnixMilli(e.Joined), roles: wamp.Dict(e.Roles),
 		invocations: make(map[wamp.ID]*invocation), testaments: make(map[string][]testament),
-	}, node: n.id, regs: make(map[wamp.ID]wamp.ID), announced: make(map[wamp.ID]*wire.Envelope), subs: make(map[[2]string]bool)}
+	}, node: n.id, regs: make(map[wamp.ID]wamp.ID), announced: make(map[wamp.ID]*wire.Envelope), subs: make(map[[2]string]bool),
+		draining: &n.draining}
 	p.peer = &clusterPeer{l: l, node: n.id, realm: e.Realm, id: id, ser: ser, transport: e.Transport, done: make(chan struct{})}
 	p.established.Store(true)
 	l.mu.Lock()

@@ -525,7 +525,7 @@ func (l *clusterLink) settleID(rm *realm, procedure wamp.URI, match wamp.MatchPo
 	if want == 0 || want == reg.ID {
 		return
 	}
-	if rm.Dealer.Rekey(reg.ID, want) == nil {
+	if rm.Dealer.Rekey(reg, want) == nil { // nil: a local callee joined it meanwhile
 		return
 	}
 	for _, c := range reg.Callees {

@@ -77,10 +77,19 @@ func (s *session) handleRegister(m *wamp.Register) end {
 		s.refuseOverLimit(LimitRegistrationsPerAddress, wamp.REGISTER, m.Request, "the sessions of %s may hold at most %d registrations together", s.address, max)
 		return goOn
 	}
+	s.registering.Store(true)
+	s.regMu.Lock()
 	reg, created, err := s.realm.Dealer.Register(s, m.Procedure, match, invoke, realms.RegisterOptions{
 		DiscloseCaller: discloseCaller, ForwardTimeout: forwardTimeout,
 	})
+	if err == nil {
+		s.awaitRegistered(reg.ID)
+	}
+	s.regMu.Unlock()
 	s.syncHeld()
+	if err != nil {
+		s.registeredSent(0)
+	}
 	if errors.Is(err, realms.ErrProcedureExists) {
 		if held := s.realm.Dealer.Lookup(m.Procedure, match); held != nil {
 			if node, wait := s.r.cluster().heldBySilentNode(held); node != "" {
@@ -99,6 +108,7 @@ func (s *session) handleRegister(m *wamp.Register) end {
 	}
 	s.r.cluster().registered(s, reg) // callable from every node once REGISTERED
 	_ = s.send(&wamp.Registered{Request: m.Request, Registration: reg.ID})
+	s.registeredSent(reg.ID) // the INVOCATIONs routed to it meanwhile follow
 	if created {
 		s.realm.metaEvent("wamp.registration.on_create", uint64(s.id), registrationDetails(reg))
 	}
@@ -221,7 +231,7 @@ func (s *session) route(c *callRequest) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrNoSuchProcedure, fmt.Sprintf("no callee registered procedure %q", m.Procedure))
 		return
 	}
-	picked := reg.Pick().(recipient)
+	picked := reg.PickAvoiding(avoidDraining).(recipient)
 	callee := picked.base()
 	if c.chunk && (!callee.feature(wamp.RoleCallee, "progressive_call_invocations") || !callee.canCancel()) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrFeatureNotSupported, "the callee does not support progressive call invocations")

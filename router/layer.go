@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"time"
 
 	"github.com/junction-wamp/junction/realms"
@@ -53,6 +54,9 @@ type clusterLayer interface {
 	// of those nodes and the longest it may take to drop them; "" if any
 	// callee is alive.
 	heldBySilentNode(reg *realms.Registration) (node string, wait time.Duration)
+	// drain tells the other nodes that this one drains for shutdown, and
+	// waits until they applied it or ctx is done.
+	drain(ctx context.Context)
 }
 
 // singleNode is the cluster layer of a router that is not in a cluster.
@@ -71,6 +75,7 @@ func (singleNode) keepsRealms() bool                               { return fals
 func (singleNode) heldBySilentNode(*realms.Registration) (string, time.Duration) {
 	return "", 0
 }
+func (singleNode) drain(context.Context) {}
 func (singleNode) forwardPublish(_ *realm, _ []string, _ publication, failed undelivered, delivered func(undelivered)) {
 	if delivered != nil {
 		delivered(failed)

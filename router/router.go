@@ -42,7 +42,7 @@ type Router struct {
 	perAddress map[string]*addressBudget
 	wg         sync.WaitGroup
 	closing    atomic.Bool
-	draining   atomic.Bool // shutting down: calls in flight finish, new ones are refused
+	draining   atomic.Bool // shutting down: calls in flight finish, new ones of local callers are refused
 
 	stats    Stats
 	failures failureLog
@@ -281,13 +281,29 @@ func (r *Router) untrack(s *session) {
 	r.wg.Done()
 }
 
-// Shutdown stops accepting sessions and lets the calls in flight finish
-// while ctx's deadline allows (keeping min(1s, a quarter of the time left)
-// for the end; sessions keep working meanwhile, but new calls are refused
-// except from callees finishing theirs). Then every call still unanswered
-// gets ERROR wamp.error.canceled, every session GOODBYE
-// wamp.close.system_shutdown and close 1001, and Shutdown waits until
-// every session has ended or ctx is done.
+// Shutdown drains the router, in this order:
+//
+//  1. It stops accepting sessions (a HELLO gets ABORT
+//     wamp.close.system_shutdown; Serving reports false).
+//  2. In a cluster, it tells the other nodes it drains and waits until they
+//     applied it: from then on they route a new call to this node's callees
+//     only when no other callee can take it, and this node still takes such
+//     calls (a caller elsewhere is never refused for this node's drain).
+//  3. It lets the calls in flight finish (this node's callers' and its
+//     callees', from and to other nodes) while ctx's deadline allows,
+//     keeping min(1s, a quarter of the time left) for the end. Sessions
+//     keep working meanwhile, but a new call of a caller of this node is
+//     refused with wamp.error.canceled (unless the caller is a callee
+//     finishing a call): its session is about to end, and calls taken now
+//     would keep the drain from ever ending. It can call again once its
+//     client has reconnected to another node.
+//  4. Every call still unanswered gets ERROR wamp.error.canceled, every
+//     session GOODBYE wamp.close.system_shutdown and close 1001, and
+//     Shutdown waits until every session has ended (and, in a cluster, its
+//     leave has gone out to the other nodes) or ctx is done.
+//
+// The caller then leaves the cluster (cluster.Node.Close; server.Server
+// does), so the other nodes drop this one at once.
 func (r *Router) Shutdown(ctx context.Context) error {
 	r.sessionsMu.Lock()
 	if r.closing.Swap(true) {
@@ -317,19 +333,37 @@ func (r *Router) Shutdown(ctx context.Context) error {
 // drainPoll is how often drain looks whether the calls in flight are over.
 const drainPoll = 20 * time.Millisecond
 
-// drain waits until no call is in flight, or until ctx's deadline less
-// min(1s, a quarter of the time left). Without a deadline it does not wait.
+// drain announces the drain to the other nodes of a cluster, then waits
+// until no call is in flight, or until ctx's deadline less min(1s, a
+// quarter of the time left). Without a deadline it does not wait.
+//
+// No call in flight must be seen at two polls in a row: a call another node
+// routed here just as it applied the drain reaches this node a moment after
+// the drain was confirmed.
 func (r *Router) drain(ctx context.Context) {
 	r.draining.Store(true)
 	deadline, ok := ctx.Deadline()
 	if !ok {
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		r.cluster().drain(done) // announced, not waited for
 		return
 	}
 	left := time.Until(deadline)
 	stop := time.Now().Add(left - min(time.Second, left/4))
+	announce, cancel := context.WithDeadline(ctx, stop)
+	r.cluster().drain(announce)
+	cancel()
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
-	for r.callsInFlight() > 0 && time.Now().Before(stop) {
+	for idle := 0; time.Now().Before(stop); {
+		idle++
+		if r.callsInFlight() > 0 {
+			idle = 0
+		}
+		if idle == 2 {
+			return
+		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():

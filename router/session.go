@@ -47,6 +47,15 @@ type member struct {
 	testBytes  int                    // their sizes, summed
 
 	established atomic.Bool
+
+	// registering is set while a REGISTER of this session is between the
+	// dealer taking it and REGISTERED being queued (in a cluster, the other
+	// nodes are told in between): the INVOCATIONs routed to it meanwhile
+	// wait in heldInv, by registration, and follow REGISTERED, for a client
+	// must hear of a registration before its first invocation.
+	registering atomic.Bool
+	regMu       sync.Mutex
+	heldInv     map[wamp.ID][]*wamp.Invocation
 }
 
 // recipient is a realms.Recipient of the router's: a *session or a *proxy.
@@ -451,6 +460,60 @@ func (s *member) takeInvocation(id wamp.ID) *invocation {
 // the caller answers whoever sent it), or that a cluster node could not be
 // reached (logged by the cluster link).
 func (s *member) send(m wamp.Message) error {
+	if inv, ok := m.(*wamp.Invocation); ok && s.registering.Load() && s.hold(inv) {
+		return nil
+	}
+	return s.deliver(m)
+}
+
+// hold keeps INVOCATION m if its registration awaits its REGISTERED, and
+// reports whether it did.
+func (s *member) hold(m *wamp.Invocation) bool {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	held, ok := s.heldInv[m.Registration]
+	if ok {
+		s.heldInv[m.Registration] = append(held, m)
+	}
+	return ok
+}
+
+// awaitRegistered marks registration id, just taken by the dealer, as not
+// yet told to s: INVOCATIONs for it are held until registeredSent. Called
+// with regMu held, around the dealer's Register, and registering set
+// before it.
+func (s *member) awaitRegistered(id wamp.ID) {
+	if s.heldInv == nil {
+		s.heldInv = make(map[wamp.ID][]*wamp.Invocation)
+	}
+	s.heldInv[id] = nil
+}
+
+// registeredSent sends the INVOCATIONs held for registration id (0: none
+// was taken) once its REGISTERED is queued. An INVOCATION that cannot be
+// carried to s ends its call as route would.
+func (s *member) registeredSent(id wamp.ID) {
+	s.regMu.Lock()
+	held := s.heldInv[id]
+	delete(s.heldInv, id)
+	var failed []error
+	var failedInv []*wamp.Invocation
+	for _, m := range held { // under regMu: INVOCATIONs routed from now on queue behind these
+		if err := s.deliver(m); err != nil {
+			failed, failedInv = append(failed, err), append(failedInv, m)
+		}
+	}
+	s.registering.Store(false)
+	s.regMu.Unlock()
+	for i, m := range failedInv {
+		if inv := s.peekInvocation(m.Request); inv != nil {
+			s.r.abandonCall(inv, undeliverableURI(failed[i]), "call could not be delivered to the callee: "+failed[i].Error())
+		}
+	}
+}
+
+// deliver queues m to s's peer, counting it and what fails.
+func (s *member) deliver(m wamp.Message) error {
 	s.r.stats.MessagesOut.add(m.MessageType(), 1)
 	err := s.peer.Send(m)
 	switch {

@@ -350,11 +350,13 @@ func (n noListing) Open(name string) (http.File, error) {
 	return nil, fs.ErrNotExist
 }
 
-// Shutdown ends every session with GOODBYE wamp.close.system_shutdown and
-// close code 1001, waits for the connections to end, then stops the HTTP
-// servers, all within ctx; what is left then is closed, and the error says
-// so. It leaves the cluster last, so that the other nodes heard of the
-// sessions leaving. Serve returns once Shutdown is done. Later calls
+// Shutdown drains the router (router.Router.Shutdown: no new session, the
+// drain announced to the other nodes of a cluster, the calls in flight
+// finished), ends every session with GOODBYE wamp.close.system_shutdown
+// and close code 1001, waits for the connections to end, then stops the
+// HTTP servers, all within ctx; what is left then is closed, and the error
+// says so. It leaves the cluster last, so that the other nodes heard of
+// the sessions leaving and drop this node at once. Serve returns once Shutdown is done. Later calls
 // return the first one's result.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })

@@ -86,6 +86,11 @@ func RemoteCallees(r *router.Router, realm, procedure string) int {
 	return peek.RemoteCallees(r, realm, procedure)
 }
 
+// DrainingNodes is the number of other nodes r knows alive that announced
+// they drain (router.Router.Shutdown): it routes new calls around their
+// callees.
+func DrainingNodes(r *router.Router) int { return peek.DrainingNodes(r) }
+
 // RemoteRegistrations is the number of registrations of realm in r with a
 // callee on another node.
 func RemoteRegistrations(r *router.Router, realm string) int {

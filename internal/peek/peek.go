@@ -15,4 +15,7 @@ var (
 	// RemoteRegistrations is the number of registrations of realm with a
 	// callee on another node.
 	RemoteRegistrations func(router any, realm string) int
+	// DrainingNodes is the number of other nodes known alive that
+	// announced they drain.
+	DrainingNodes func(router any) int
 )
