@@ -251,7 +251,10 @@ func (l *clusterLink) audit(id string, age time.Duration) {
 	for _, p := range proxies {
 		p.invMu.Lock()
 		for rid, inv := range p.invocations {
-			if count < auditMax && (age == 0 || inv.start.Before(since)) {
+			// Only a call whose INVOCATION is on the link already: the
+			// audit then arrives after it (one still being encoded, a
+			// large one, would be taken for lost).
+			if count < auditMax && inv.sent.Load() && (age == 0 || inv.start.Before(since)) {
 				byRealm[string(p.realm.Name)] = append(byRealm[string(p.realm.Name)], uint64(p.id), uint64(rid))
 				count++
 			}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"runtime"
 	"sync"
 	"testing"
@@ -76,6 +77,9 @@ type queueBus struct {
 }
 
 type busQueue struct {
+	// hold, if set, is called by Send before it queues a message, outside
+	// the lock: a test holds a message up there.
+	hold     func(from string, data []byte)
 	mu       sync.Mutex
 	msgs     []busMsg
 	dropFrom string // messages of this node are lost ("": none)
@@ -92,6 +96,9 @@ func (b *queueBus) ID() string                   { return b.id }
 func (b *queueBus) NodeTimeout() time.Duration   { return time.Second }
 func (b *queueBus) Silence(string) time.Duration { return 0 }
 func (b *queueBus) Send(to string, data []byte) error {
+	if b.q.hold != nil {
+		b.q.hold(b.id, data)
+	}
 	b.q.mu.Lock()
 	defer b.q.mu.Unlock()
 	if b.q.dropFrom == b.id {
@@ -106,6 +113,25 @@ func (b *queueBus) SendAll(to []string, data []byte, _ time.Duration, done func(
 		_ = b.Send(id, data)
 	}
 	done(nil)
+}
+
+// waitQueued waits until a message is queued (sent from another
+// goroutine).
+func (q *busQueue) waitQueued(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		q.mu.Lock()
+		n := len(q.msgs)
+		q.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing was sent")
+		}
+		runtime.Gosched()
+	}
 }
 
 // pump delivers the queued messages, and those their delivery queues, in
@@ -213,5 +239,48 @@ func TestDigestsRepairDivergence(t *testing.T) {
 	q.pump()
 	if n := b.Stats().ClusterResyncs.Load(); n != 2 {
 		t.Fatalf("%d resyncs, want 2", n)
+	}
+}
+
+// TestAuditWaitsForTheInvocation: a call is not audited before its
+// INVOCATION is on the link (a large one takes a while to encode): an audit
+// sent ahead of it would find the call unknown on the callee's node and
+// fail it though nothing was lost.
+func TestAuditWaitsForTheInvocation(t *testing.T) {
+	const idA, idB = "000000000000000a", "000000000000000b"
+	marker := []byte("held-on-its-way")
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	q := &busQueue{handlers: map[string]*ClusterHandler{}, hold: func(from string, data []byte) {
+		if from == idA && bytes.Contains(data, marker) {
+			once.Do(func() { close(held); <-release })
+		}
+	}}
+	a, b := newTestRouter(t, Config{}), newTestRouter(t, Config{})
+	q.handlers[idA] = a.AttachCluster(&queueBus{id: idA, q: q})
+	q.handlers[idB] = b.AttachCluster(&queueBus{id: idB, q: q})
+	q.handlers[idA].NodeUp(idB)
+	q.handlers[idB].NodeUp(idA)
+	q.pump()
+	callee, _ := join(t, b, "json")
+	register(t, callee, 1, "com.example.held")
+	q.pump()
+	caller, _ := join(t, a, "json")
+	q.pump() // its join: the queue is empty now
+	caller.in <- &wamp.Call{Request: 7, Options: wamp.Dict{}, Procedure: "com.example.held", Payload: wamp.Values([]any{string(marker)}, nil)}
+	<-held // the INVOCATION is being sent
+	a.link.Load().audit(idB, 0)
+	close(release)
+	q.waitQueued(t) // the INVOCATION, on the caller's goroutine
+	q.pump()
+	inv := expectType[*wamp.Invocation](t, callee)
+	callee.in <- &wamp.Yield{Request: inv.Request, Options: wamp.Dict{}, Payload: wamp.Values([]any{"done"}, nil)}
+	q.waitQueued(t) // the YIELD, on the callee's goroutine
+	q.pump()
+	if res, ok := caller.expect(t).(*wamp.Result); !ok || res.Request != 7 {
+		t.Fatalf("the call was failed by an audit sent ahead of its INVOCATION: %v", res)
+	}
+	if n := a.Stats().ClusterCallsLost.Load(); n != 0 {
+		t.Fatalf("%d calls taken for lost", n)
 	}
 }

@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/junction-wamp/junction/realms"
@@ -33,6 +34,9 @@ type invocation struct {
 
 	registration wamp.ID
 	start        time.Time // when the CALL came in
+	// sent: the INVOCATION was handed to the callee's peer (for a proxy:
+	// queued on the link to its node, ahead of any later audit of it).
+	sent atomic.Bool
 	// chunked is set while a progressive call invocation (CALL with
 	// progress=true) awaits further chunks; read and written only on the
 	// caller's goroutine.
@@ -250,6 +254,9 @@ func (s *session) route(c *callRequest) {
 	s.addCall(inv)
 	details := s.invocationDetails(c, reg, callee, inv)
 	err := callee.send(&wamp.Invocation{Request: inv.id, Registration: regID, Details: details, Payload: m.Payload})
+	if err == nil {
+		inv.sent.Store(true)
+	}
 	if err != nil && callee.takeInvocation(inv.id) != nil {
 		s.endCall(inv)
 		if cannotConvert(err) {
