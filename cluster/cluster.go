@@ -40,7 +40,8 @@ type Config struct {
 	// Routes are the route URLs of the other embedded servers (nats://host:port).
 	Routes []string
 	// NodeTimeout is how long a node may stay silent before it is taken for
-	// dead. Heartbeats go out every NodeTimeout/5. Default 5s.
+	// dead. Heartbeats go out every NodeTimeout/5, at least every second.
+	// Default 5s.
 	NodeTimeout time.Duration
 	// ResendBuffer bounds the bytes of messages to one node kept until it
 	// acknowledges them, to send them again if they are lost. Past it the
@@ -567,6 +568,10 @@ func (n *Node) MaxPayload() int64 { return n.nc.MaxPayload() }
 // Sent is the number of messages this node has sent to others, heartbeats
 // aside.
 func (n *Node) Sent() uint64 { return n.sent.Load() }
+
+// HeartbeatInterval is how often this node tells the others it is alive:
+// within it, a node that starts has heard of every node alive.
+func (n *Node) HeartbeatInterval() time.Duration { return heartbeatTicks * n.linkInterval }
 
 // NodeTimeout is how long a node may stay silent before it is dropped.
 func (n *Node) NodeTimeout() time.Duration { return n.cfg.NodeTimeout }

@@ -79,6 +79,8 @@ type remoteNode struct {
 	// draining: it announced its drain (KindDrain); its proxies' callees
 	// are picked only when no other callee can take a call.
 	draining atomic.Bool
+	// synced: a whole snapshot of it was applied (ClusterSynced).
+	synced atomic.Bool
 }
 
 // clusterLink is a router's membership of a cluster.
@@ -742,7 +744,25 @@ func (l *clusterLink) apply(n *remoteNode, e *wire.Envelope) {
 }
 
 // applySnapshot brings what this node knows of n in line with n's snapshot.
+// ClusterSynced reports whether this node holds the state of each of nodes
+// (cluster node ids): it applied a whole snapshot of each.
+func (r *Router) ClusterSynced(nodes []string) bool {
+	l := r.link.Load()
+	if l == nil {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range nodes {
+		if n := l.nodes[id]; n == nil || !n.synced.Load() {
+			return false
+		}
+	}
+	return true
+}
+
 func (l *clusterLink) applySnapshot(n *remoteNode, snap *wire.Envelope) {
+	defer n.synced.Store(true)
 	l.r.log.Debug("applying a snapshot", "node", n.id, "items", len(snap.Items), "reply", snap.Reply)
 	sessions := make(map[wamp.ID]bool)
 	regs := make(map[wamp.ID]map[wamp.ID]bool)   // session -> remote registration ids

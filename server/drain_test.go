@@ -47,12 +47,18 @@ type drainNode struct {
 
 func startDrainNode(t *testing.T, natsURL, name string, grace time.Duration) *drainNode {
 	t.Helper()
+	return startFaultyNode(t, natsURL, name, grace, nil)
+}
+
+// startFaultyNode is startDrainNode with faults between the node and NATS.
+func startFaultyNode(t *testing.T, natsURL, name string, grace time.Duration, faults cluster.Faults) *drainNode {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("JUNCTION_CLUSTER_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test_node", name)
 	}
 	cfg := server.Config{ShutdownGrace: grace,
-		Cluster: &cluster.Config{Name: "drain", NATSURL: natsURL, NodeTimeout: drainNodeTimeout}}
+		Cluster: &cluster.Config{Name: "drain", NATSURL: natsURL, NodeTimeout: drainNodeTimeout, Faults: faults}}
 	cfg.Metrics.Off = true
 	addrc := make(chan string, 1)
 	srv, err := server.New(cfg, server.Options{Logger: log, Listening: func(a string) { addrc <- a }})

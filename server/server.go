@@ -435,7 +435,36 @@ func (s *Server) joinCluster() error {
 	}
 	s.log.Info("cluster node started", "node", node.ID(), "cluster", s.cfg.Cluster.Name,
 		"nats", cmp.Or(s.cfg.Cluster.NATSURL, node.ClientURL()), "routes", node.ClusterURL())
+	s.awaitClusterState(node)
 	return nil
+}
+
+// awaitClusterState waits, before the node serves, until it holds the state
+// of every node it hears from: a heartbeat interval and a quarter to hear
+// from them all, then their snapshots; node_timeout at most. A client sent
+// to a node that just started (a rolling restart behind a load balancer)
+// then finds every procedure and subscriber of the cluster at once;
+// connections made meanwhile wait in the listen backlog.
+func (s *Server) awaitClusterState(node *cluster.Node) {
+	start := time.Now()
+	heard := start.Add(node.HeartbeatInterval() * 5 / 4)
+	deadline := start.Add(node.NodeTimeout())
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		members := node.Members()
+		now := time.Now()
+		if now.After(heard) && s.router.ClusterSynced(members) {
+			s.log.Info("cluster state received", "nodes", len(members), "took", now.Sub(start).Round(time.Millisecond))
+			return
+		}
+		if now.After(deadline) {
+			s.log.Warn("serving without the state of every cluster node: some procedures and subscribers may be missing for a moment",
+				"nodes", len(members), "waited", now.Sub(start).Round(time.Millisecond))
+			return
+		}
+		<-tick.C
+	}
 }
 
 // limitConnections bounds the connections ln holds (Config.Connections),
