@@ -115,6 +115,21 @@ func (b *queueBus) SendAll(to []string, data []byte, _ time.Duration, done func(
 	done(nil)
 }
 
+// The ids of the two nodes pair makes.
+const idA, idB = "000000000000000a", "000000000000000b"
+
+// pair makes two routers nodes of one cluster over q, each holding the
+// other's state.
+func pair(t *testing.T, q *busQueue) (a, b *Router) {
+	a, b = newTestRouter(t, Config{}), newTestRouter(t, Config{})
+	q.handlers[idA] = a.AttachCluster(&queueBus{id: idA, q: q})
+	q.handlers[idB] = b.AttachCluster(&queueBus{id: idB, q: q})
+	q.handlers[idA].NodeUp(idB)
+	q.handlers[idB].NodeUp(idA)
+	q.pump()
+	return a, b
+}
+
 // waitQueued waits until a message is queued (sent from another
 // goroutine).
 func (q *busQueue) waitQueued(t *testing.T) {
@@ -157,14 +172,8 @@ func (q *busQueue) pump() {
 // the digests A sends every repair interval and repaired by a snapshot
 // after two that differ.
 func TestDigestsRepairDivergence(t *testing.T) {
-	const idA, idB = "000000000000000a", "000000000000000b"
 	q := &busQueue{handlers: map[string]*ClusterHandler{}}
-	a, b := newTestRouter(t, Config{}), newTestRouter(t, Config{})
-	q.handlers[idA] = a.AttachCluster(&queueBus{id: idA, q: q})
-	q.handlers[idB] = b.AttachCluster(&queueBus{id: idB, q: q})
-	q.handlers[idA].NodeUp(idB)
-	q.handlers[idB].NodeUp(idA)
-	q.pump()
+	a, b := pair(t, q)
 	stay, _ := join(t, a, "json")
 	register(t, stay, 1, "com.example.stays")
 	q.pump()
@@ -247,7 +256,6 @@ func TestDigestsRepairDivergence(t *testing.T) {
 // sent ahead of it would find the call unknown on the callee's node and
 // fail it though nothing was lost.
 func TestAuditWaitsForTheInvocation(t *testing.T) {
-	const idA, idB = "000000000000000a", "000000000000000b"
 	marker := []byte("held-on-its-way")
 	held, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
@@ -256,12 +264,7 @@ func TestAuditWaitsForTheInvocation(t *testing.T) {
 			once.Do(func() { close(held); <-release })
 		}
 	}}
-	a, b := newTestRouter(t, Config{}), newTestRouter(t, Config{})
-	q.handlers[idA] = a.AttachCluster(&queueBus{id: idA, q: q})
-	q.handlers[idB] = b.AttachCluster(&queueBus{id: idB, q: q})
-	q.handlers[idA].NodeUp(idB)
-	q.handlers[idB].NodeUp(idA)
-	q.pump()
+	a, b := pair(t, q)
 	callee, _ := join(t, b, "json")
 	register(t, callee, 1, "com.example.held")
 	q.pump()
