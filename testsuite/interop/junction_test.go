@@ -4,11 +4,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/server"
 	"github.com/junction-wamp/junction/transport/rawsocket"
+	"github.com/junction-wamp/junction/transport/websocket"
 )
 
 // startJunction serves realms as the junction binary does with its default
@@ -22,9 +24,17 @@ func startJunction(t *testing.T, realms []router.RealmConfig, rs rawsocket.Confi
 	// Every client comes from 127.0.0.1 and the auth scenarios of all of
 	// them run at once: authentications in progress count against the
 	// per-address failure limit, which would refuse some of them.
+	//
+	// A client flooding 2,000 calls (concurrent_calls) can leave its socket
+	// unread for seconds while the race detector and the other clients
+	// load a 2-core machine (AutobahnJS's callee lost its connection so
+	// once, at 20 s): the slow-consumer and write bounds, which their own
+	// tests cover, are raised here so that they judge the clients' wire
+	// format, not the machine's load.
 	cfg := server.Config{
 		Router:    router.Config{Realms: realms, AuthFailureLimit: -1},
 		RawSocket: server.RawSocketConfig{Listen: "127.0.0.1:0", Unix: sock, Transport: rs},
+		WebSocket: websocket.Config{SlowConsumerTimeout: time.Minute, WriteTimeout: time.Minute},
 	}
 	a := routertest.ServeAll(t, cfg)
 	return targets{
