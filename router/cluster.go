@@ -139,19 +139,16 @@ func (h *ClusterHandler) Repair() { h.l.repair() }
 func (h *ClusterHandler) Deliver(from string, data []byte) { h.l.deliver(from, data) }
 
 // ClusterNodes is the number of other nodes this router knows alive.
-func (r *Router) ClusterNodes() int {
-	l := r.link.Load()
-	if l == nil {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.nodes)
-}
+func (r *Router) ClusterNodes() int { return r.countNodes(func(*remoteNode) bool { return true }) }
 
 // drainingNodes is the number of other nodes known alive that announced
 // they drain. For tests (internal/peek).
 func (r *Router) drainingNodes() int {
+	return r.countNodes(func(n *remoteNode) bool { return n.draining.Load() })
+}
+
+// countNodes is the number of other nodes known alive for which match holds.
+func (r *Router) countNodes(match func(*remoteNode) bool) int {
 	l := r.link.Load()
 	if l == nil {
 		return 0
@@ -160,7 +157,7 @@ func (r *Router) drainingNodes() int {
 	defer l.mu.Unlock()
 	n := 0
 	for _, node := range l.nodes {
-		if node.draining.Load() {
+		if match(node) {
 			n++
 		}
 	}
@@ -565,6 +562,7 @@ func (l *clusterLink) nodeDown(id string, goodbye bool) {
 	var d *dropped
 	if !goodbye {
 		d = &dropped{at: now}
+		l.forgetOldestDroppedLocked()
 		l.dropped[id] = d
 		if elected && !l.quorum(now, heard) {
 			elected = false

@@ -66,6 +66,24 @@ const quorumMemory = 3
 // whose departure it announced, for when that node comes back.
 const fenceMemory = 24 * time.Hour
 
+// droppedMax bounds the dropped nodes remembered (a node gets a new id at
+// every start, so a node restarting in a loop would add one each time).
+const droppedMax = 256
+
+// forgetOldestDroppedLocked makes room for one more dropped node. Under l.mu.
+func (l *clusterLink) forgetOldestDroppedLocked() {
+	if len(l.dropped) < droppedMax {
+		return
+	}
+	var oldest string
+	for id, d := range l.dropped {
+		if oldest == "" || d.at.Before(l.dropped[oldest].at) {
+			oldest = id
+		}
+	}
+	delete(l.dropped, oldest)
+}
+
 // dropped is what a node remembers of a node it dropped.
 type dropped struct {
 	at       time.Time

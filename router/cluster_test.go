@@ -2,6 +2,7 @@ package router
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -285,5 +286,25 @@ func TestAuditWaitsForTheInvocation(t *testing.T) {
 	}
 	if n := a.Stats().ClusterCallsLost.Load(); n != 0 {
 		t.Fatalf("%d calls taken for lost", n)
+	}
+}
+
+// TestDroppedNodesBounded: the dropped nodes remembered (for fencing and
+// the quorum) stay within droppedMax, however many ids come and go.
+func TestDroppedNodesBounded(t *testing.T) {
+	q := &busQueue{handlers: map[string]*ClusterHandler{}}
+	a, _ := pair(t, q)
+	h := q.handlers[idA]
+	for i := range droppedMax + 10 {
+		id := fmt.Sprintf("%016x", 0x100+i)
+		h.NodeUp(id)
+		h.NodeDown(id, false)
+	}
+	l := a.link.Load()
+	l.mu.Lock()
+	n := len(l.dropped)
+	l.mu.Unlock()
+	if n != droppedMax {
+		t.Fatalf("%d dropped nodes remembered, want %d", n, droppedMax)
 	}
 }
