@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/junction-wamp/junction/realms"
@@ -151,8 +152,8 @@ func (s *session) handlePublish(m *wamp.Publish) end {
 		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", clip(string(m.Topic))))
 		return goOn
 	}
-	if wamp.Reserved(m.Topic) {
-		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("topic %q is reserved: wamp.* events come from the router", m.Topic))
+	if routerTopic(m.Topic) {
+		s.refusePublish(ack, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("topic %q is reserved: wamp.* and junction.cluster.* events come from the router", clip(string(m.Topic))))
 		return goOn
 	}
 	allowed, perm := s.authorize(ActionPublish, wamp.PUBLISH, m.Request, m.Topic, "", ack)
@@ -345,4 +346,11 @@ func (rm *realm) fanout(ev *wamp.Event, recipients realms.Recipients, aud *audie
 	rm.stats.ConversionFailures.Add(uint64(unconverted))
 	rm.stats.TooLarge.Add(uint64(tooLarge))
 	return undelivered{unconverted: unconverted, tooLarge: tooLarge}
+}
+
+// routerTopic reports whether only the router publishes to topic: the
+// spec's wamp.* and Junction's junction.cluster.* (on_rejoin), so that
+// a client cannot forge them, by PUBLISH or by testament.
+func routerTopic(topic wamp.URI) bool {
+	return wamp.Reserved(topic) || strings.HasPrefix(string(topic), "junction.cluster.")
 }

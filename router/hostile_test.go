@@ -84,7 +84,7 @@ func TestPatternSubscribeBeyondGrant(t *testing.T) {
 	register(t, p, 5, "app.fn")
 }
 
-// TestReservedURIs: wamp.* belongs to the router.
+// TestReservedURIs: wamp.* (and junction.cluster.*) belong to the router.
 func TestReservedURIs(t *testing.T) {
 	t.Parallel()
 	r := newTestRouter(t, Config{})
@@ -97,6 +97,14 @@ func TestReservedURIs(t *testing.T) {
 	p.in <- &wamp.Publish{Request: 1, Options: wamp.Dict{"acknowledge": true}, Topic: "wamp.session.on_join",
 		Payload: wamp.Values([]any{map[string]any{"authid": "ceo", "authrole": "admin"}}, nil)}
 	expectError(t, p, wamp.PUBLISH, 1, wamp.ErrInvalidURI)
+	// junction.cluster.on_rejoin tells sessions they may have missed
+	// events: a client cannot forge it, by PUBLISH or by testament.
+	p.in <- &wamp.Publish{Request: 2, Options: wamp.Dict{"acknowledge": true}, Topic: "junction.cluster.on_rejoin",
+		Payload: wamp.Values([]any{map[string]any{"node": "forged"}}, nil)}
+	expectError(t, p, wamp.PUBLISH, 2, wamp.ErrInvalidURI)
+	p.in <- &wamp.Call{Request: 3, Options: wamp.Dict{}, Procedure: "wamp.session.add_testament",
+		Payload: wamp.Values([]any{"junction.cluster.on_rejoin", []any{}, map[string]any{}}, nil)}
+	expectError(t, p, wamp.CALL, 3, wamp.ErrInvalidURI)
 	for i, reg := range []*wamp.Register{
 		{Options: wamp.Dict{}, Procedure: "wamp.session.kill_all"},
 		{Options: wamp.Dict{"match": "prefix"}, Procedure: "wamp"},

@@ -282,8 +282,8 @@ func metaAddTestament(s *session, args []any, kwargs map[string]any) ([]any, *wa
 	if err != nil {
 		return nil, err
 	}
-	if !s.validURI(wamp.URI(topic)) || wamp.Reserved(wamp.URI(topic)) {
-		return nil, wamp.NewError(wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q (wamp.* events come from the router)", clip(topic)))
+	if !s.validURI(wamp.URI(topic)) || routerTopic(wamp.URI(topic)) {
+		return nil, wamp.NewError(wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q (wamp.* and junction.cluster.* events come from the router)", clip(topic)))
 	}
 	if ok, _ := s.authorize(ActionPublish, wamp.CALL, 0, wamp.URI(topic), "", false); !ok {
 		return nil, wamp.NewError(wamp.ErrNotAuthorized, fmt.Sprintf("role %q may not publish to %q", s.authrole, topic))
