@@ -81,15 +81,15 @@ func requestID(msg wamp.Message) (wamp.ID, bool) {
 	return 0, false
 }
 
-// handleGoodbye ends the session: it answers a client's GOODBYE, or takes the
-// client's answer to the router's own.
+// handleGoodbye ends the session: it takes a client's GOODBYE, answered
+// once the session has left (see run), or the client's answer to the
+// router's own.
 func (s *session) handleGoodbye(m *wamp.Goodbye) end {
 	if s.goodbyeSent.Load() {
 		s.peer.Close(transport.CloseGoingAway, "router shutting down")
 		return end("router shutdown")
 	}
-	_ = s.send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut})
-	s.peer.Close(transport.CloseNormal, "goodbye")
+	s.goodbyeOwed = true
 	return end("client said goodbye: " + string(m.Reason))
 }
 

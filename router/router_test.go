@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -168,25 +169,34 @@ func TestHelloTimeout(t *testing.T) {
 	expectAbort(t, p, wamp.ErrProtocolViolation, transport.ClosePolicyViolation)
 }
 
+// TestGoodbye: the router answers GOODBYE once the session has left, so a
+// client that reads the answer and reconnects at once can register the same
+// procedures again (many here, so that leaving takes a while).
 func TestGoodbye(t *testing.T) {
 	t.Parallel()
 	r := newTestRouter(t, Config{})
 	p, _ := join(t, r, "json")
-	p.in <- &wamp.Register{Request: 1, Options: wamp.Dict{}, Procedure: "com.example.p"}
-	expectType[*wamp.Registered](t, p)
+	const n = 500
+	for i := 1; i <= n; i++ {
+		p.in <- &wamp.Register{Request: wamp.ID(i), Options: wamp.Dict{}, Procedure: wamp.URI(fmt.Sprintf("com.example.p%d", i))}
+		p.in <- &wamp.Subscribe{Request: wamp.ID(n + i), Options: wamp.Dict{}, Topic: wamp.URI(fmt.Sprintf("com.example.t%d", i))}
+		expectType[*wamp.Registered](t, p)
+		expectType[*wamp.Subscribed](t, p)
+	}
 	p.in <- &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseNormal}
 	g := expectType[*wamp.Goodbye](t, p)
 	if g.Reason != wamp.CloseGoodbyeAndOut {
 		t.Fatalf("GOODBYE reason %s", g.Reason)
 	}
+	rm := r.realm("realm1")
+	if rm.SessionCount() != 0 || rm.Dealer.Count() != 0 || rm.Broker.Count() != 0 {
+		t.Fatalf("GOODBYE answered before the session left: %d sessions, %d registrations, %d subscriptions",
+			rm.SessionCount(), rm.Dealer.Count(), rm.Broker.Count())
+	}
 	<-p.Done()
 	if p.code() != transport.CloseNormal {
 		t.Fatalf("close code %d", p.code())
 	}
-	waitFor(t, "realm emptied", func() bool {
-		rm := r.realm("realm1")
-		return rm.SessionCount() == 0 && rm.Dealer.Count() == 0
-	})
 }
 
 func TestProtocolViolations(t *testing.T) {

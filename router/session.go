@@ -103,7 +103,11 @@ type session struct {
 	callMu sync.Mutex
 	calls  map[wamp.ID]*invocation
 
-	goodbyeSent  atomic.Bool // the router sent GOODBYE first
+	goodbyeSent atomic.Bool // the router sent GOODBYE first
+	// goodbyeOwed: the client said GOODBYE; the router answers once the
+	// session has left (run), so that when the client reads the answer its
+	// registrations and subscriptions are gone, on every node.
+	goodbyeOwed  bool
 	shuttingDown atomic.Bool
 	// fenced: another cluster node announced this session gone (on_leave,
 	// testaments) while this node was cut off; it leaves without doing so
@@ -201,6 +205,10 @@ func (s *session) run() (ended bool) {
 		}
 		if !idle {
 			s.leave(reason)
+			if s.goodbyeOwed {
+				_ = s.send(&wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut})
+				s.peer.Close(transport.CloseNormal, "goodbye")
+			}
 		}
 		ended = !idle
 	}()
