@@ -304,13 +304,11 @@ func (rm *realm) hasRole(role string) bool {
 func (s *session) authorize(a Action, reqType wamp.MessageType, request wamp.ID, uri wamp.URI, match wamp.MatchPolicy, answer bool) (bool, *Permission) {
 	var ok bool
 	var perm *Permission
-	perms := s.perms.Load()
-	switch authz := s.realm.conf().authz; {
-	case perms != nil:
+	if perms := s.perms.Load(); perms != nil {
 		ok, perm = perms.allowsPattern(a, match.Norm(), uri)
-	case authz != nil && !s.internal:
+	} else if authz := s.realm.conf().authz; authz != nil && !s.internal {
 		ok, perm = authz.decide(s, a, uri, match.Norm())
-	default:
+	} else {
 		return true, nil
 	}
 	if !ok {

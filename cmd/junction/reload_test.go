@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/internal/routertest"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+const reloadBase = `
+[[realms]]
+name = "realm1"
+auth = ["anonymous", "ticket"]
+[[realms.principals]]
+authid = "alice"
+role = "user"
+ticket = "a"
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles.permissions]]
+uri = "com.app."
+match = "prefix"
+call = true
+[[realms.roles]]
+name = "user"
+[[realms.roles.permissions]]
+uri = "com.app."
+match = "prefix"
+call = true
+register = true
+`
+
+// TestReloadConfigFile runs the binary on a file, rewrites it and reloads:
+// a half-written file is refused, every error logged, and changes nothing;
+// the complete one adds a realm and a principal, and the connected
+// session stays up and keeps working.
+func TestReloadConfigFile(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, reloadBase)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	reload := make(chan struct{})
+	addrc := make(chan string, 1)
+	exit := make(chan int, 1)
+	var logs routertest.WatchBuffer
+	go func() {
+		exit <- runWith(ctx, []string{"--config", path, "--listen", "127.0.0.1:0"}, &logs,
+			runOptions{listening: func(a string) { addrc <- a }, reload: reload})
+	}()
+	var url string
+	select {
+	case a := <-addrc:
+		url = "ws://" + a + "/ws"
+	case code := <-exit:
+		t.Fatalf("exit %d: %s", code, logs.String())
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	alice, err := clientlib.Connect(cctx, url, "realm1", clientlib.Options{AuthID: "alice", Auth: []clientlib.Authenticator{clientlib.TicketAuth("a")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close(cctx)
+	if _, err := alice.Register(cctx, "com.app.echo", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: inv.Args}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Half-written: cut in the middle of a table, plus a bad value.
+	half := reloadBase + "\n[[realms]]\nname = \"realm2\"\nauth = [\"password\"]\n[[realms.roles]]\nna"
+	if err := os.WriteFile(path, []byte(half), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload <- struct{}{}
+	logs.WaitFor(t, "nothing changed")
+	if _, err := clientlib.Connect(cctx, url, "realm2", clientlib.Options{}); err == nil {
+		t.Error("realm2 of a half-written file exists")
+	}
+
+	// Invalid but complete: every error is logged.
+	bad := reloadBase + "\n[[realms]]\nname = \"realm2\"\nauth = [\"password\"]\ndisclose_caller = \"sometimes\"\n"
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload <- struct{}{}
+	logs.WaitFor(t, "sometimes") // each error on a line of its own
+	logs.WaitFor(t, "password")
+	if n := strings.Count(logs.String(), "nothing changed"); n != 2 {
+		t.Errorf("%d refused reloads logged, want 2:\n%s", n, logs.String())
+	}
+
+	good := strings.Replace(reloadBase, "register = true\n", "register = true\n[[realms.principals]]\nauthid = \"bob\"\nrole = \"user\"\nticket = \"b\"\n", 1) +
+		"\n[[realms]]\nname = \"realm2\"\nauth = [\"anonymous\"]\n"
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload <- struct{}{}
+	logs.WaitFor(t, "configuration reloaded")
+	c2, err := clientlib.Connect(cctx, url, "realm2", clientlib.Options{})
+	if err != nil {
+		t.Fatalf("the realm added: %v", err)
+	}
+	_ = c2.Close(cctx)
+	bob, err := clientlib.Connect(cctx, url, "realm1", clientlib.Options{AuthID: "bob", Auth: []clientlib.Authenticator{clientlib.TicketAuth("b")}})
+	if err != nil {
+		t.Fatalf("the principal added: %v", err)
+	}
+	defer bob.Close(cctx)
+	if res, err := bob.Call(cctx, "com.app.echo", []any{"hi"}, nil, nil); err != nil || len(res.Args) != 1 || res.Args[0] != "hi" {
+		t.Fatalf("call of alice's procedure after the reload: %v %v", res, err)
+	}
+	select {
+	case <-alice.Done():
+		t.Fatalf("alice's session ended: %v", alice.Err())
+	default:
+	}
+	var rpcErr *wamp.RPCError
+	if _, err := bob.Call(cctx, "com.other", nil, nil, nil); !errors.As(err, &rpcErr) || rpcErr.URI != wamp.ErrNotAuthorized {
+		t.Errorf("bob calls what user may not: %v", err)
+	}
+	stop()
+	if code := <-exit; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
