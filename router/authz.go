@@ -47,7 +47,7 @@ func (a Action) String() string {
 	return [...]string{"call", "register", "publish", "subscribe"}[a]
 }
 
-// permissions is a role's rules compiled once at start: an exact map and
+// permissions is a role's rules compiled at start and at each reload: an exact map and
 // prefix and wildcard lists, read without a lock by every session of the role.
 // A role that has rules denies whatever no rule grants.
 type permissions struct {

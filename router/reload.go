@@ -69,7 +69,7 @@ func (p *PreparedReload) keepRestartOnly(old *Config) {
 	keep("router.max_retained_events", old.MaxRetainedEvents, c.MaxRetainedEvents, func() { c.MaxRetainedEvents = old.MaxRetainedEvents })
 	keep("router.max_retained_bytes", old.MaxRetainedBytes, c.MaxRetainedBytes, func() { c.MaxRetainedBytes = old.MaxRetainedBytes })
 	keep("router.max_history_bytes", old.MaxHistoryBytes, c.MaxHistoryBytes, func() { c.MaxHistoryBytes = old.MaxHistoryBytes })
-	keep("router.limit_warning_interval", old.LimitWarningInterval, c.LimitWarningInterval, func() { c.LimitWarningInterval = old.LimitWarningInterval })
+	keep("log.limit_warning_interval", old.LimitWarningInterval, c.LimitWarningInterval, func() { c.LimitWarningInterval = old.LimitWarningInterval })
 	running := make(map[string]*RealmConfig, len(old.Realms))
 	for i := range old.Realms {
 		running[old.Realms[i].Name] = &old.Realms[i]

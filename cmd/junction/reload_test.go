@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,4 +130,64 @@ func TestReloadConfigFile(t *testing.T) {
 	if code := <-exit; code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+}
+
+// TestReloadSignalStorm sends the process a burst of real SIGHUPs: the
+// reloads run one at a time, no more of them than signals (coalesced
+// while one runs), and the router keeps serving its session throughout.
+func TestReloadSignalStorm(t *testing.T) {
+	t.Parallel()
+	path := writeConfig(t, reloadBase)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var logs routertest.WatchBuffer
+	addrc := make(chan string, 1)
+	exit := make(chan int, 1)
+	go func() {
+		exit <- runWith(ctx, []string{"--config", path, "--listen", "127.0.0.1:0"}, &logs, runOptions{listening: func(a string) { addrc <- a }})
+	}()
+	var url string
+	select {
+	case a := <-addrc:
+		url = "ws://" + a + "/ws"
+	case code := <-exit:
+		t.Fatalf("exit %d: %s", code, logs.String())
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	c, err := clientlib.Connect(cctx, url, "realm1", clientlib.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(cctx)
+	const signals = 50
+	for range signals {
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Then a change, and one more signal: it is applied.
+	if err := os.WriteFile(path, []byte(reloadBase+"\n[[realms]]\nname = \"realm2\"\nauth = [\"anonymous\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	logs.WaitFor(t, "realms_added=[realm2]")
+	if n := strings.Count(logs.String(), "reloading the configuration"); n < 1 || n > signals+1 {
+		t.Errorf("%d reloads for %d signals", n, signals+1)
+	}
+	if _, err := c.Call(cctx, "com.app.nothing", nil, nil, nil); !isNoSuchProcedure(err) {
+		t.Errorf("the session after the storm: %v", err)
+	}
+	t.Logf("%d reloads for %d signals", strings.Count(logs.String(), "reloading the configuration"), signals+1)
+	stop()
+	if code := <-exit; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+func isNoSuchProcedure(err error) bool {
+	var e *wamp.RPCError
+	return errors.As(err, &e) && e.URI == wamp.ErrNoSuchProcedure
 }
