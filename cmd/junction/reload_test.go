@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/internal/routertest"
@@ -190,4 +195,57 @@ func TestReloadSignalStorm(t *testing.T) {
 func isNoSuchProcedure(err error) bool {
 	var e *wamp.RPCError
 	return errors.As(err, &e) && e.URI == wamp.ErrNoSuchProcedure
+}
+
+// TestReloadBadCertificate: a reload whose TLS certificate does not load is
+// refused as a whole: the realm the same file adds is not created, the
+// running certificate stays.
+func TestReloadBadCertificate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	c1, k1 := ca.issue(t, "server", 100, true)
+	write(t, certFile, c1)
+	write(t, keyFile, k1)
+	tlsPart := "[server]\ntls_cert = \"" + certFile + "\"\ntls_key = \"" + keyFile + "\"\n"
+	path := writeConfig(t, tlsPart+reloadBase)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var logs routertest.WatchBuffer
+	reload := make(chan struct{})
+	addrc := make(chan string, 1)
+	exit := make(chan int, 1)
+	go func() {
+		exit <- runWith(ctx, []string{"--config", path, "--listen", "127.0.0.1:0"}, &logs,
+			runOptions{listening: func(a string) { addrc <- a }, reload: reload})
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case code := <-exit:
+		t.Fatalf("exit %d: %s", code, logs.String())
+	}
+	write(t, keyFile, []byte("not a key"))
+	write(t, path, []byte(tlsPart+reloadBase+"\n[[realms]]\nname = \"realm2\"\nauth = [\"anonymous\"]\n"))
+	reload <- struct{}{}
+	logs.WaitFor(t, "nothing changed")
+	logs.WaitFor(t, "tls: loading")
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.pem)
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	dialer := &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: roots}}
+	if _, err := clientlib.Connect(cctx, "wss://"+addr+"/ws", "realm2", clientlib.Options{Dialer: dialer}); err == nil {
+		t.Error("realm2 was added by a refused reload")
+	}
+	c, err := clientlib.Connect(cctx, "wss://"+addr+"/ws", "realm1", clientlib.Options{Dialer: dialer})
+	if err != nil {
+		t.Fatalf("the running certificate after a refused reload: %v", err)
+	}
+	_ = c.Close(cctx)
+	stop()
+	if code := <-exit; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
 }
