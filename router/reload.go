@@ -4,18 +4,20 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync/atomic"
 
 	"github.com/junction-wamp/junction/realms"
 	"github.com/junction-wamp/junction/wamp"
 )
 
 // PreparedReload is a config checked by PrepareReload, ready to Apply. It
-// changes nothing until Apply.
+// changes nothing until Apply, which applies it once.
 type PreparedReload struct {
-	r     *Router
-	cfg   Config
-	confs []*realmConf
-	kept  []string // settings that differ but need a restart
+	r       *Router
+	cfg     Config
+	confs   []*realmConf
+	kept    []string // settings that differ but need a restart
+	applied atomic.Bool
 }
 
 // ReloadResult is what Apply did.
@@ -91,6 +93,9 @@ func (p *PreparedReload) keepRestartOnly(old *Config) {
 // session is checked against its realm's new settings (see applyTo). It
 // is serialized with other reloads; messages are routed meanwhile.
 func (p *PreparedReload) Apply() ReloadResult {
+	if p.applied.Swap(true) {
+		return ReloadResult{}
+	}
 	r := p.r
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
