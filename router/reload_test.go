@@ -481,3 +481,51 @@ func TestReloadDuringHandshake(t *testing.T) {
 		t.Errorf("the last message was %s, want GOODBYE %s (or ABORT)", last, wamp.CloseKilled)
 	}
 }
+
+// TestReloadRacingSubscribe: SUBSCRIBEs sent while reloads take the right to
+// subscribe away and give it back: once the last reload has taken it away,
+// the session holds no subscription (it fails without the revocation
+// sweep). The narrower race, a SUBSCRIBE authorized under the old rules and
+// added after the sweep looked, is closed by handleSubscribe checking the
+// rules again; this test reaches that window too rarely to prove it.
+func TestReloadRacingSubscribe(t *testing.T) {
+	t.Parallel()
+	cfgOf := func(subscribe bool) router.Config {
+		return router.Config{Realms: []router.RealmConfig{{Name: "realm1", Anonymous: true,
+			Roles: []router.RoleConfig{{Name: "anonymous", Permissions: []router.Permission{
+				{URI: "com.app.", Match: "prefix", Subscribe: subscribe},
+				{URI: "wamp.subscription.lookup", Call: true},
+			}}}}}}
+	}
+	srv := routertest.Start(t, routertest.Options{Router: cfgOf(true)})
+	c := routertest.Connect(t, srv.URL, clientlib.Options{})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, _ = c.Subscribe(ctx(t), "com.app.t", func(*clientlib.Event) {}, nil)
+		}
+	}()
+	for range 200 {
+		for _, allow := range []bool{true, false} {
+			if _, err := srv.Router.Reload(cfgOf(allow)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	<-done
+	res, err := c.Call(ctx(t), "wamp.subscription.lookup", []any{"com.app.t"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Args) > 0 && res.Args[0] != nil {
+		t.Errorf("subscription %v held after the right to subscribe was taken away", res.Args[0])
+	}
+}
