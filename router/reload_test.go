@@ -530,41 +530,55 @@ func TestReloadRacingSubscribe(t *testing.T) {
 	}
 }
 
-// TestReloadDuringAuthorization: a SUBSCRIBE allowed under the old settings
-// (here a Go authorizer, held until the reload is over) and added after the
-// reload swept the session is checked again under the new rules, which
-// deny it: it is revoked.
+// TestReloadDuringAuthorization: a SUBSCRIBE or REGISTER allowed under the
+// old settings (here a Go authorizer, held until the reload is over) and
+// added after the reload swept the session is checked again under the new
+// rules, which deny it: it is revoked.
 func TestReloadDuringAuthorization(t *testing.T) {
 	t.Parallel()
-	asked, release := make(chan struct{}), make(chan struct{})
-	hook := router.AuthorizerFunc(func(ctx context.Context, req router.AuthzRequest) (router.Decision, error) {
-		if req.URI == "com.app.t" {
-			close(asked)
-			<-release
-		}
-		return router.Decision{Allow: true}, nil
-	})
-	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{Name: "realm1", Anonymous: true, AuthorizerHook: hook}}}})
-	c := routertest.Connect(t, srv.URL, clientlib.Options{})
-	subscribed := make(chan error, 1)
-	go func() {
-		_, err := c.Subscribe(ctx(t), "com.app.t", func(*clientlib.Event) {}, nil)
-		subscribed <- err
-	}()
-	<-asked
-	if _, err := srv.Router.Reload(router.Config{Realms: []router.RealmConfig{{Name: "realm1", Anonymous: true,
-		Roles: []router.RoleConfig{{Name: "anonymous", Permissions: []router.Permission{{URI: "wamp.subscription.lookup", Call: true}}}}}}}); err != nil {
-		t.Fatal(err)
-	}
-	close(release)
-	if err := <-subscribed; err != nil {
-		t.Fatalf("SUBSCRIBE allowed by the old settings: %v", err)
-	}
-	res, err := c.Call(ctx(t), "wamp.subscription.lookup", []any{"com.app.t"}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Args) > 0 && res.Args[0] != nil {
-		t.Errorf("subscription %v kept though the new rules deny it", res.Args[0])
+	for _, action := range []string{"subscribe", "register"} {
+		t.Run(action, func(t *testing.T) {
+			t.Parallel()
+			asked, release := make(chan struct{}), make(chan struct{})
+			hook := router.AuthorizerFunc(func(ctx context.Context, req router.AuthzRequest) (router.Decision, error) {
+				if req.URI == "com.app.t" {
+					close(asked)
+					<-release
+				}
+				return router.Decision{Allow: true}, nil
+			})
+			srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{Name: "realm1", Anonymous: true, AuthorizerHook: hook}}}})
+			c := routertest.Connect(t, srv.URL, clientlib.Options{})
+			added := make(chan error, 1)
+			go func() {
+				var err error
+				if action == "subscribe" {
+					_, err = c.Subscribe(ctx(t), "com.app.t", func(*clientlib.Event) {}, nil)
+				} else {
+					_, err = c.Register(ctx(t), "com.app.t", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+						return &clientlib.Result{}, nil
+					}, nil)
+				}
+				added <- err
+			}()
+			<-asked
+			if _, err := srv.Router.Reload(router.Config{Realms: []router.RealmConfig{{Name: "realm1", Anonymous: true,
+				Roles: []router.RoleConfig{{Name: "anonymous", Permissions: []router.Permission{
+					{URI: "wamp.", Match: "prefix", Call: true}, {URI: "com.app.t", Call: true}}}}}}}); err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			if err := <-added; err != nil {
+				t.Fatalf("%s allowed by the old settings: %v", action, err)
+			}
+			lookup := map[string]string{"subscribe": "wamp.subscription.lookup", "register": "wamp.registration.lookup"}[action]
+			res, err := c.Call(ctx(t), lookup, []any{"com.app.t"}, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Args) > 0 && res.Args[0] != nil {
+				t.Errorf("%s %v kept though the new rules deny it", action, res.Args[0])
+			}
+		})
 	}
 }
