@@ -582,3 +582,43 @@ func TestReloadDuringAuthorization(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadRevokedCalleeAnswers: a call routed to a callee before a
+// reload revoked its registration still gets the callee's answer.
+func TestReloadRevokedCalleeAnswers(t *testing.T) {
+	t.Parallel()
+	cfgOf := func(register bool) router.Config {
+		return router.Config{Realms: []router.RealmConfig{{Name: "realm1", Anonymous: true,
+			Roles: []router.RoleConfig{{Name: "anonymous", Permissions: []router.Permission{{URI: "com.app.", Match: "prefix", Call: true, Register: register}}}}}}}
+	}
+	srv := routertest.Start(t, routertest.Options{Router: cfgOf(true)})
+	callee := routertest.Connect(t, srv.URL, clientlib.Options{})
+	invoked, release := make(chan struct{}), make(chan struct{})
+	if _, err := callee.Register(ctx(t), "com.app.slow", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		close(invoked)
+		<-release
+		return &clientlib.Result{Args: []any{"done"}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	caller := routertest.Connect(t, srv.URL, clientlib.Options{})
+	answered := make(chan error, 1)
+	go func() {
+		res, err := caller.Call(ctx(t), "com.app.slow", nil, nil, nil)
+		if err == nil && fmt.Sprint(res.Args) != "[done]" {
+			err = fmt.Errorf("result %v", res.Args)
+		}
+		answered <- err
+	}()
+	<-invoked
+	if res, err := srv.Router.Reload(cfgOf(false)); err != nil || res.RegistrationsRevoked != 1 {
+		t.Fatalf("reload: %+v %v", res, err)
+	}
+	close(release)
+	if err := <-answered; err != nil {
+		t.Errorf("the call in flight to the revoked callee: %v", err)
+	}
+	if _, err := caller.Call(ctx(t), "com.app.slow", nil, nil, nil); !isRPCError(err, wamp.ErrNoSuchProcedure) {
+		t.Errorf("a call after the revocation: %v", err)
+	}
+}
