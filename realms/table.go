@@ -146,3 +146,16 @@ func (t *table[V, PV, P]) Count() int {
 	defer t.mu.RUnlock()
 	return len(t.byID)
 }
+
+// SessionEntries returns the entries s holds (in no particular order).
+func (t *table[V, PV, P]) SessionEntries(s Recipient) []*V {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]*V, 0, len(t.bySession[s.SessionID()]))
+	for id := range t.bySession[s.SessionID()] {
+		if v := t.byID[id]; v != nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
@@ -53,6 +54,7 @@ type Principal struct {
 // authenticated is who a session turned out to be.
 type authenticated struct {
 	authid, authrole, authmethod, authprovider string
+	principal                                  *Principal // the static principal, nil for others
 }
 
 // chooseMethod picks the first method of the client's authmethods the realm
@@ -75,9 +77,9 @@ func chooseMethod(rm *realm, details wamp.Dict) AuthMethod {
 
 func (rm *realm) methodEnabled(m AuthMethod) bool {
 	if m == AuthAnonymous {
-		return rm.cfg.Anonymous
+		return rm.conf().cfg.Anonymous
 	}
-	return slices.Contains(rm.cfg.AuthMethods, m)
+	return slices.Contains(rm.conf().cfg.AuthMethods, m)
 }
 
 // authenticate authenticates a session with method. A failure is answered
@@ -88,7 +90,7 @@ func (s *session) authenticate(rm *realm, method AuthMethod, hello *wamp.Hello) 
 	if method == AuthAnonymous {
 		return &authenticated{authrole: rm.anonymousRole(), authmethod: string(AuthAnonymous), authprovider: "static"}, true
 	}
-	if !s.r.failures.reserve(s.address, s.r.cfg.AuthFailureLimit) {
+	if !s.r.failures.reserve(s.address, s.r.config().AuthFailureLimit) {
 		s.r.stats.AuthFailures.Add(1)
 		s.limitReached(LimitAuthFailures, "authentication refused without a challenge")
 		s.refuse(wamp.ErrAuthenticationFailed, "too many failed authentications from this address; try again later")
@@ -124,7 +126,7 @@ func (s *session) challengeResponse(rm *realm, method AuthMethod, hello *wamp.He
 		if key == nil {
 			p = nil
 		}
-		ch = craChallenge(rm.auth, authid, key, params)
+		ch = craChallenge(rm.conf().auth, authid, key, params)
 	} else {
 		ch = newChallenge(method, p)
 	}
@@ -133,7 +135,7 @@ func (s *session) challengeResponse(rm *realm, method AuthMethod, hello *wamp.He
 	if !ok {
 		return nil
 	}
-	if dynamic && method == AuthTicket && rm.cfg.AuthenticatorHook != nil {
+	if dynamic && method == AuthTicket && rm.conf().cfg.AuthenticatorHook != nil {
 		// The hook answers the principal; its ticket is compared as a
 		// static principal's is.
 		p = s.hookPrincipal(rm, method, hello, msg.Signature)
@@ -148,12 +150,12 @@ func (s *session) challengeResponse(rm *realm, method AuthMethod, hello *wamp.He
 	if p == nil || !ch.verify(msg.Signature) {
 		return s.authFailed(method, authid)
 	}
-	provider := "static"
+	provider, static := "static", p
 	if dynamic {
-		provider = "dynamic"
+		provider, static = "dynamic", nil
 	}
 	// welcome checks that the realm has the role.
-	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: string(method), authprovider: provider}
+	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: string(method), authprovider: provider, principal: static}
 }
 
 // findPrincipal returns the static principal the HELLO's authid (or, for
@@ -170,13 +172,14 @@ func (s *session) findPrincipal(rm *realm, method AuthMethod, hello *wamp.Hello)
 	} else {
 		p = rm.principal(authid)
 	}
-	if p != nil || rm.cfg.Authenticator == "" && rm.cfg.AuthenticatorHook == nil {
+	rc := rm.conf().cfg
+	if p != nil || rc.Authenticator == "" && rc.AuthenticatorHook == nil {
 		return p, false
 	}
 	if method == AuthTicket {
 		return nil, true
 	}
-	if rm.cfg.AuthenticatorHook != nil {
+	if rc.AuthenticatorHook != nil {
 		return s.hookPrincipal(rm, method, hello, ""), true
 	}
 	// WAMP-CRA and cryptosign need the credentials before the challenge.
@@ -258,11 +261,11 @@ var errNoAuthenticator = errors.New("router: the authenticator procedure is not 
 // matching it, which a role may be allowed to make, would otherwise answer
 // for it while it is not registered, and log anyone in with any role.
 func (s *session) callAuthenticator(rm *realm, args []any) ([]any, error) {
-	uri := wamp.URI(rm.cfg.Authenticator)
+	uri := wamp.URI(rm.conf().cfg.Authenticator)
 	if !rm.exactlyRegistered(uri) {
 		return nil, errNoAuthenticator
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.AuthTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.r.config().AuthTimeout)
 	defer cancel()
 	res, _, err := s.r.callInternal(ctx, rm, uri, args, nil)
 	return res, err
@@ -291,19 +294,23 @@ func (s *session) authenticateTLS(rm *realm, hello *wamp.Hello) *authenticated {
 	}
 	provider := "static"
 	p := rm.principal(cn)
-	if p == nil && rm.cfg.AuthenticatorHook != nil {
+	if p == nil && rm.conf().cfg.AuthenticatorHook != nil {
 		p, provider = s.hookPrincipal(rm, AuthTLS, hello, ""), "dynamic"
 	}
 	if p == nil {
 		return s.authFailed(AuthTLS, cn)
 	}
-	return &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: string(AuthTLS), authprovider: provider}
+	a := &authenticated{authid: p.AuthID, authrole: p.Role, authmethod: string(AuthTLS), authprovider: provider}
+	if provider == "static" {
+		a.principal = p
+	}
+	return a
 }
 
 // awaitAuthenticate reads AUTHENTICATE within the auth timeout.
 func (s *session) awaitAuthenticate() (*wamp.Authenticate, bool) {
 	var timedOut atomic.Bool
-	timeout := s.r.cfg.AuthTimeout
+	timeout := s.r.config().AuthTimeout
 	timer := time.AfterFunc(timeout, func() {
 		timedOut.Store(true)
 		s.abort(wamp.ErrAuthenticationFailed, "no AUTHENTICATE received within "+timeout.String(), transport.ClosePolicyViolation)
@@ -392,16 +399,18 @@ func (p *Principal) ed25519Keys() []ed25519.PublicKey {
 
 // principal returns the realm's principal with authid, or nil.
 func (rm *realm) principal(authid string) *Principal {
-	if rm.auth == nil { // a realm created on demand: no principals
+	auth := rm.conf().auth
+	if auth == nil { // a realm created on demand: no principals
 		return nil
 	}
-	return rm.auth.byAuthID[authid]
+	return auth.byAuthID[authid]
 }
 
 // principalByKey finds a cryptosign principal by public key (and authid, if given).
 func (rm *realm) principalByKey(pubkey, authid string) *Principal {
-	for i := range rm.cfg.Principals {
-		p := &rm.cfg.Principals[i]
+	principals := rm.conf().cfg.Principals // once: a reload swaps the list
+	for i := range principals {
+		p := &principals[i]
 		if authid != "" && p.AuthID != authid {
 			continue
 		}
@@ -416,8 +425,10 @@ func (rm *realm) principalByKey(pubkey, authid string) *Principal {
 }
 
 func (rm *realm) anonymousRole() string {
-	if rm.cfg.AnonymousRole != "" {
-		return rm.cfg.AnonymousRole
-	}
-	return string(AuthAnonymous)
+	return anonymousRole(rm.conf().cfg)
+}
+
+// anonymousRole is the authrole of rc's anonymous sessions.
+func anonymousRole(rc RealmConfig) string {
+	return cmp.Or(rc.AnonymousRole, string(AuthAnonymous))
 }

@@ -213,7 +213,7 @@ func (p *Principal) craParams() *craParams {
 // dynamic one's is derived now, and an authid the authenticator does not
 // know costs a derivation too, as a salted dynamic principal does.
 func (s *session) craCredentials(rm *realm, p *Principal, dynamic bool) ([]byte, *craParams) {
-	a := rm.auth
+	a := rm.conf().auth
 	switch {
 	case !dynamic:
 		if p == nil || a.craKeys[p.AuthID] == nil {

@@ -47,7 +47,7 @@ func (a Action) String() string {
 	return [...]string{"call", "register", "publish", "subscribe"}[a]
 }
 
-// permissions is a role's rules compiled once at start: an exact map and
+// permissions is a role's rules compiled at start and at each reload: an exact map and
 // prefix and wildcard lists, read without a lock by every session of the role.
 // A role that has rules denies whatever no rule grants.
 type permissions struct {
@@ -290,10 +290,10 @@ func wildcardCovers(rule, comps []string) bool {
 // hasRole reports whether sessions may join with role: any role when the
 // realm configures none, else only configured ones.
 func (rm *realm) hasRole(role string) bool {
-	if len(rm.cfg.Roles) == 0 || rm.authz != nil {
+	if len(rm.conf().cfg.Roles) == 0 || rm.conf().authz != nil {
 		return true
 	}
-	_, ok := rm.perms[role]
+	_, ok := rm.conf().perms[role]
 	return ok
 }
 
@@ -304,12 +304,11 @@ func (rm *realm) hasRole(role string) bool {
 func (s *session) authorize(a Action, reqType wamp.MessageType, request wamp.ID, uri wamp.URI, match wamp.MatchPolicy, answer bool) (bool, *Permission) {
 	var ok bool
 	var perm *Permission
-	switch {
-	case s.perms != nil:
-		ok, perm = s.perms.allowsPattern(a, match.Norm(), uri)
-	case s.realm.authz != nil && !s.internal:
-		ok, perm = s.realm.authz.decide(s, a, uri, match.Norm())
-	default:
+	if perms := s.perms.Load(); perms != nil {
+		ok, perm = perms.allowsPattern(a, match.Norm(), uri)
+	} else if authz := s.realm.conf().authz; authz != nil && !s.internal {
+		ok, perm = authz.decide(s, a, uri, match.Norm())
+	} else {
 		return true, nil
 	}
 	if !ok {
@@ -333,7 +332,7 @@ func matchNote(match wamp.MatchPolicy) string {
 // authorizer: whoever answers for it decides who logs in, or what sessions
 // may do.
 func (rm *realm) authProcedure(procedure wamp.URI) bool {
-	return procedure != "" && (string(procedure) == rm.cfg.Authenticator || string(procedure) == rm.cfg.Authorizer)
+	return procedure != "" && (string(procedure) == rm.conf().cfg.Authenticator || string(procedure) == rm.conf().cfg.Authorizer)
 }
 
 // namesExactly reports whether s's role has a rule for exactly uri (not a
@@ -342,10 +341,11 @@ func (rm *realm) authProcedure(procedure wamp.URI) bool {
 // roles: a session allowed to register "com." must not take over
 // "com.auth.authenticate" while its service is down.
 func (s *session) namesExactly(a Action, uri wamp.URI) bool {
-	if s.perms == nil {
+	perms := s.perms.Load()
+	if perms == nil {
 		return false
 	}
-	perm := s.perms.lookup(uri)
+	perm := perms.lookup(uri)
 	return perm.grants(a) && perm.URI == string(uri)
 }
 
@@ -356,11 +356,11 @@ func (s *session) namesExactly(a Action, uri wamp.URI) bool {
 // this, so that no realm, not even one without roles, exposes them to
 // every session by default.
 func (s *session) grantedExplicitly(procedure wamp.URI) bool {
-	switch {
-	case s.perms != nil:
-		perm := s.perms.lookup(procedure)
+	switch perms := s.perms.Load(); {
+	case perms != nil:
+		perm := perms.lookup(procedure)
 		return perm.grants(ActionCall) && strings.HasPrefix(perm.URI, "wamp.")
-	case s.realm.authz != nil && !s.internal:
+	case s.realm.conf().authz != nil && !s.internal:
 		return true // authorize asked the authorizer (procedure or hook) about this very URI
 	}
 	return false
@@ -407,10 +407,10 @@ func (d *dynamicAuthz) decide(s *session, a Action, uri wamp.URI, match wamp.Mat
 	if d.hook != nil {
 		return d.decideHook(s, key)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.r.cfg.AuthTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.r.config().AuthTimeout)
 	defer cancel()
 	details := map[string]any{"session": uint64(s.id), "authid": s.authid, "authrole": s.authrole, "authmethod": s.authmethod}
-	res, _, err := s.r.callInternal(ctx, d.rm, wamp.URI(d.rm.cfg.Authorizer),
+	res, _, err := s.r.callInternal(ctx, d.rm, wamp.URI(d.rm.conf().cfg.Authorizer),
 		[]any{details, string(uri), a.String(), map[string]any{"match": string(match)}}, nil)
 	e := authzEntry{expires: time.Now().Add(d.ttl)}
 	cacheIt := d.ttl > 0

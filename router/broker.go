@@ -29,7 +29,7 @@ const (
 // patternURI checks a topic or procedure URI of SUBSCRIBE or REGISTER:
 // wildcard and prefix patterns may have empty components.
 func (s *session) patternURI(u wamp.URI, match wamp.MatchPolicy) bool {
-	return len(u) <= s.r.cfg.MaxURILength && wamp.ValidURI(u, s.r.cfg.StrictURI, match.Pattern())
+	return len(u) <= s.r.config().MaxURILength && wamp.ValidURI(u, s.r.config().StrictURI, match.Pattern())
 }
 
 func (s *session) handleSubscribe(m *wamp.Subscribe) end {
@@ -44,14 +44,15 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) end {
 		s.sendError(wamp.SUBSCRIBE, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid topic URI %q", clip(string(m.Topic))))
 		return goOn
 	}
+	perms := s.perms.Load() // what authorize reads: a reload may replace it meanwhile
 	if ok, _ := s.authorize(ActionSubscribe, wamp.SUBSCRIBE, m.Request, m.Topic, match, true); !ok {
 		return goOn
 	}
-	if max := s.r.cfg.MaxSubscriptionsPerSession; s.realm.Broker.SessionCount(s) >= max {
+	if max := s.r.config().MaxSubscriptionsPerSession; s.realm.Broker.SessionCount(s) >= max {
 		s.refuseOverLimit(LimitSubscriptions, wamp.SUBSCRIBE, m.Request, "a session may hold at most %d subscriptions", max)
 		return goOn
 	}
-	if max := s.r.cfg.MaxSubscriptionsPerAddress; s.overAddress(subscriptionsOf, max) {
+	if max := s.r.config().MaxSubscriptionsPerAddress; s.overAddress(subscriptionsOf, max) {
 		s.refuseOverLimit(LimitSubscriptionsPerAddress, wamp.SUBSCRIBE, m.Request, "the sessions of %s may hold at most %d subscriptions together", s.address, max)
 		return goOn
 	}
@@ -63,6 +64,14 @@ func (s *session) handleSubscribe(m *wamp.Subscribe) end {
 		s.realm.metaEvent("wamp.subscription.on_create", uint64(s.id), subscriptionDetails(sub))
 	}
 	s.realm.metaEvent("wamp.subscription.on_subscribe", uint64(s.id), uint64(sub.ID))
+	if now := s.perms.Load(); now != perms && now != nil {
+		// A reload swapped the rules after authorize, perhaps after it
+		// revoked what s held: the new rules decide this one too.
+		if ok, _ := now.allowsPattern(ActionSubscribe, match.Norm(), m.Topic); !ok {
+			s.revokeSubscription(sub)
+			return goOn
+		}
+	}
 	if getRetained {
 		s.sendRetained(sub)
 	}
@@ -160,7 +169,7 @@ func (s *session) handlePublish(m *wamp.Publish) end {
 	if !allowed {
 		return goOn
 	}
-	switch s.realm.cfg.DisclosePublisher {
+	switch s.realm.conf().cfg.DisclosePublisher {
 	case DiscloseAlways:
 		disclose = true
 	case DiscloseNever:

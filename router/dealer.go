@@ -60,10 +60,11 @@ func (s *session) handleRegister(m *wamp.Register) end {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("procedure %q is reserved: wamp.* procedures belong to the router", m.Procedure))
 		return goOn
 	}
-	if discloseCaller && s.realm.cfg.DiscloseCaller == DiscloseNever {
+	if discloseCaller && s.realm.conf().cfg.DiscloseCaller == DiscloseNever {
 		s.sendError(wamp.REGISTER, m.Request, wamp.ErrOptionNotAllowed, "this realm does not disclose callers: disclose_caller is not allowed")
 		return goOn
 	}
+	perms := s.perms.Load() // what authorize reads: a reload may replace it meanwhile
 	if ok, _ := s.authorize(ActionRegister, wamp.REGISTER, m.Request, m.Procedure, match, true); !ok {
 		return goOn
 	}
@@ -73,11 +74,11 @@ func (s *session) handleRegister(m *wamp.Register) end {
 			"%s decides who logs in or what they may do: only a role with a rule naming it exactly may register it", m.Procedure))
 		return goOn
 	}
-	if max := s.r.cfg.MaxRegistrationsPerSession; s.realm.Dealer.SessionCount(s) >= max {
+	if max := s.r.config().MaxRegistrationsPerSession; s.realm.Dealer.SessionCount(s) >= max {
 		s.refuseOverLimit(LimitRegistrations, wamp.REGISTER, m.Request, "a session may hold at most %d registrations", max)
 		return goOn
 	}
-	if max := s.r.cfg.MaxRegistrationsPerAddress; s.overAddress(registrationsOf, max) {
+	if max := s.r.config().MaxRegistrationsPerAddress; s.overAddress(registrationsOf, max) {
 		s.refuseOverLimit(LimitRegistrationsPerAddress, wamp.REGISTER, m.Request, "the sessions of %s may hold at most %d registrations together", s.address, max)
 		return goOn
 	}
@@ -117,6 +118,13 @@ func (s *session) handleRegister(m *wamp.Register) end {
 		s.realm.metaEvent("wamp.registration.on_create", uint64(s.id), registrationDetails(reg))
 	}
 	s.realm.metaEvent("wamp.registration.on_register", uint64(s.id), uint64(reg.ID))
+	if now := s.perms.Load(); now != perms && now != nil {
+		// A reload swapped the rules after authorize, perhaps after it
+		// revoked what s held: the new rules decide this one too.
+		if ok, _ := now.allowsPattern(ActionRegister, match.Norm(), m.Procedure); !ok {
+			s.revokeRegistration(reg)
+		}
+	}
 	return goOn
 }
 
@@ -166,7 +174,7 @@ func (s *session) handleCall(m *wamp.Call) end {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrInvalidURI, fmt.Sprintf("invalid procedure URI %q", clip(string(m.Procedure))))
 		return goOn
 	}
-	if discloseMe && s.realm.cfg.DiscloseCaller == DiscloseNever {
+	if discloseMe && s.realm.conf().cfg.DiscloseCaller == DiscloseNever {
 		s.sendError(wamp.CALL, m.Request, "wamp.error.disclose_me.not_allowed", "this realm does not disclose callers")
 		return goOn
 	}
@@ -184,8 +192,8 @@ func (s *session) handleCall(m *wamp.Call) end {
 	if !allowed {
 		return goOn
 	}
-	c.disclose = s.realm.cfg.DiscloseCaller == DiscloseAlways ||
-		s.realm.cfg.DiscloseCaller != DiscloseNever && (discloseMe || perm != nil && perm.DiscloseCaller)
+	disclose := s.realm.conf().cfg.DiscloseCaller
+	c.disclose = disclose == DiscloseAlways || disclose != DiscloseNever && (discloseMe || perm != nil && perm.DiscloseCaller)
 	if c.chunk && !s.feature(wamp.RoleCaller, "progressive_call_invocations") {
 		return s.protocolViolation("CALL with progress=true from a caller that did not announce progressive_call_invocations")
 	}
@@ -197,11 +205,11 @@ func (s *session) handleCall(m *wamp.Call) end {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "the router is shutting down and takes no new calls")
 		return goOn
 	}
-	if max := s.r.cfg.MaxCallsPerSession; s.callCount() >= max {
+	if max := s.r.config().MaxCallsPerSession; s.callCount() >= max {
 		s.refuseOverLimit(LimitCalls, wamp.CALL, m.Request, "a session may have at most %d calls in flight", max)
 		return goOn
 	}
-	if max := s.r.cfg.MaxCallsPerAddress; s.overAddress(callsOf, max) {
+	if max := s.r.config().MaxCallsPerAddress; s.overAddress(callsOf, max) {
 		s.refuseOverLimit(LimitCallsPerAddress, wamp.CALL, m.Request, "the sessions of %s may have at most %d calls in flight together", s.address, max)
 		return goOn
 	}
@@ -248,7 +256,7 @@ func (s *session) route(c *callRequest) {
 		s.sendError(wamp.CALL, m.Request, wamp.ErrCanceled, "callee left before the call could be delivered")
 		return
 	case errCalleeFull:
-		s.refuseOverLimit(LimitInvocations, wamp.CALL, m.Request, "the callee has the most calls in flight a session may have (%d)", s.r.cfg.MaxInvocationsPerSession)
+		s.refuseOverLimit(LimitInvocations, wamp.CALL, m.Request, "the callee has the most calls in flight a session may have (%d)", s.r.config().MaxInvocationsPerSession)
 		return
 	}
 	s.addCall(inv)
@@ -279,7 +287,7 @@ func (s *session) invocationDetails(c *callRequest, reg *realms.Registration, ca
 	if reg.Match != wamp.MatchExact {
 		details.set("procedure", string(c.Procedure))
 	}
-	if c.disclose || reg.DiscloseCaller && s.realm.cfg.DiscloseCaller != DiscloseNever {
+	if c.disclose || reg.DiscloseCaller && s.realm.conf().cfg.DiscloseCaller != DiscloseNever {
 		details.set("caller", uint64(s.id))
 		details.set("caller_authid", s.authid)
 		details.set("caller_authrole", s.authrole)

@@ -95,5 +95,5 @@ func (s *session) handleGoodbye(m *wamp.Goodbye) end {
 
 // validURI checks a topic or procedure URI against the router's rule.
 func (s *session) validURI(u wamp.URI) bool {
-	return len(u) <= s.r.cfg.MaxURILength && wamp.ValidURI(u, s.r.cfg.StrictURI, false)
+	return len(u) <= s.r.config().MaxURILength && wamp.ValidURI(u, s.r.config().StrictURI, false)
 }

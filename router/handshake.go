@@ -30,6 +30,7 @@ func welcomeRoles() wamp.Dict {
 			"subscription_meta_api":         true,
 			"event_retention":               true,
 			"event_history":                 true,
+			"subscription_revocation":       true,
 		}},
 		wamp.RoleDealer: wamp.Dict{"features": wamp.Dict{
 			"caller_identification":        true,
@@ -42,6 +43,7 @@ func welcomeRoles() wamp.Dict {
 			"session_meta_api":             true,
 			"registration_meta_api":        true,
 			"testament_meta_api":           true,
+			"registration_revocation":      true,
 		}},
 	}
 }
@@ -50,7 +52,7 @@ func welcomeRoles() wamp.Dict {
 // ABORT. It reports whether the session is established.
 func (s *session) handshake() bool {
 	var timedOut atomic.Bool
-	timeout := s.r.cfg.HelloTimeout
+	timeout := s.r.config().HelloTimeout
 	timer := time.AfterFunc(timeout, func() {
 		timedOut.Store(true)
 		s.logger().Info("no HELLO in time, closing", "timeout", timeout)
@@ -82,7 +84,7 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		s.protocolViolation(msg)
 		return false
 	}
-	if len(hello.Realm) > s.r.cfg.MaxURILength || !wamp.ValidURI(hello.Realm, s.r.cfg.StrictURI, false) {
+	if len(hello.Realm) > s.r.config().MaxURILength || !wamp.ValidURI(hello.Realm, s.r.config().StrictURI, false) {
 		s.refuse(wamp.ErrInvalidURI, fmt.Sprintf("invalid realm URI %q", clip(string(hello.Realm))))
 		return false
 	}
@@ -91,6 +93,7 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		s.refuse(wamp.ErrNoSuchRealm, fmt.Sprintf("no realm %q on this router", hello.Realm))
 		return false
 	}
+	conf := rm.conf() // a reload may swap it during the handshake: see recheck
 	method := chooseMethod(rm, hello.Details)
 	if method == "" {
 		s.refuse(wamp.ErrNoAuthMethod, "none of the offered authentication methods is enabled on this realm")
@@ -107,7 +110,8 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 	s.id = wamp.GlobalID()
 	s.realm = rm
 	s.roles = hello.Details.Dict("roles")
-	s.perms = rm.perms[auth.authrole]
+	s.perms.Store(conf.perms[auth.authrole])
+	s.creds = auth.principal
 	s.authid = auth.authid
 	if s.authid == "" {
 		// An anonymous session cannot choose its authid: authids are what
@@ -119,7 +123,10 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 	s.authprovider = auth.authprovider
 	s.joined = time.Now()
 
-	s.r.join(s)
+	if !s.r.join(s) {
+		s.refuse(wamp.ErrNoSuchRealm, fmt.Sprintf("no realm %q on this router", hello.Realm))
+		return false
+	}
 	rm = s.realm // another, if the realm was created on demand and went away meanwhile
 	s.established.Store(true)
 	s.r.cluster().joined(s) // known on every node before the client is
@@ -139,6 +146,7 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 	rm.metaEvent("wamp.session.on_join", s.sessionInfo())
 	s.r.stats.SessionsJoined.Add(1)
 	s.logger().Info("session joined", "authrole", s.authrole)
+	s.recheck(conf)
 	if s.shuttingDown.Load() { // Shutdown ran between the check above and Join.
 		s.shutdown()
 	}

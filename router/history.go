@@ -275,7 +275,7 @@ func metaGetEvents(s *session, args []any, kwargs map[string]any) ([]any, *wamp.
 		return nil, err
 	}
 	out := []any{}
-	budget := s.r.cfg.MaxHistoryResultBytes // what one answer may carry: it bounds the work too
+	budget := s.r.config().MaxHistoryResultBytes // what one answer may carry: it bounds the work too
 	for _, ev := range f.apply(events) {
 		if !ev.aud.admits(s) {
 			continue

@@ -243,8 +243,11 @@ func (s *session) hookPrincipal(rm *realm, method AuthMethod, hello *wamp.Hello,
 			req.AuthMethods = append(req.AuthMethods, name)
 		}
 	}
-	hook := rm.cfg.AuthenticatorHook
-	p, err := callHook(s.r.cfg.AuthTimeout, func(ctx context.Context) (*Principal, error) { return hook.Authenticate(ctx, req) })
+	hook := rm.conf().cfg.AuthenticatorHook
+	if hook == nil { // a reload removed it during the handshake
+		return nil
+	}
+	p, err := callHook(s.r.config().AuthTimeout, func(ctx context.Context) (*Principal, error) { return hook.Authenticate(ctx, req) })
 	switch {
 	case errors.Is(err, errHookPanicked):
 		s.logger().Error("the Go authenticator panicked; authentication fails", "authmethod", method, "authid", req.AuthID, "error", err)
@@ -267,8 +270,8 @@ func (s *session) hookPrincipal(rm *realm, method AuthMethod, hello *wamp.Hello,
 		s.logger().Info("the Go authenticator's principal cannot authenticate with this method", "authmethod", method, "authid", req.AuthID)
 		return nil
 	}
-	if method == AuthWAMPCRA && q.Salt != "" && rm.auth.decoy == nil {
-		rm.auth.warnUnsalted.Do(func() {
+	if auth := rm.conf().auth; method == AuthWAMPCRA && q.Salt != "" && auth.decoy == nil {
+		auth.warnUnsalted.Do(func() {
 			s.logger().Warn("the Go authenticator answers salted WAMP-CRA principals but declares no salting (CRASalter): an unknown authid's CHALLENGE has no salt, so a client can tell which authids exist")
 		})
 	}
@@ -301,7 +304,7 @@ func (d *dynamicAuthz) decideHook(s *session, key authzKey) (bool, *Permission) 
 		Session: SessionInfo{ID: s.id, Realm: string(d.rm.Name), AuthID: s.authid, AuthRole: s.authrole, AuthMethod: AuthMethod(s.authmethod), AuthProvider: s.authprovider},
 		Action:  key.a, URI: key.uri, Match: key.match,
 	}
-	dec, err := callHook(s.r.cfg.AuthTimeout, func(ctx context.Context) (Decision, error) { return d.hook.Authorize(ctx, req) })
+	dec, err := callHook(s.r.config().AuthTimeout, func(ctx context.Context) (Decision, error) { return d.hook.Authorize(ctx, req) })
 	if err != nil {
 		level := s.logger().Warn
 		if errors.Is(err, errHookPanicked) {

@@ -193,7 +193,7 @@ func TestAuthorizerHookCache(t *testing.T) {
 		p.in <- &wamp.Call{Request: wamp.ID(100 + i), Options: wamp.Dict{}, Procedure: wamp.URI(fmt.Sprintf("app.p%d", i))}
 		expectError(t, p, wamp.CALL, wamp.ID(100+i), wamp.ErrNoSuchProcedure)
 	}
-	d := r.realm("realm1").authz
+	d := r.realm("realm1").conf().authz
 	held := 0
 	d.cache.Range(func(any, any) bool { held++; return true })
 	if held > 3 || d.count.Load() > 3 {

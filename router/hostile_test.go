@@ -489,7 +489,7 @@ func TestDecoySaltStable(t *testing.T) {
 		Principals: []Principal{{AuthID: "billing", Role: "backend", Secret: "s3cret", Salt: "0123456789abcdef", Iterations: 100, KeyLen: 32}}}}}
 	salt := func(c Config) string {
 		r := newTestRouter(t, c)
-		return r.realm("realm1").auth.decoySalt("nobody")
+		return r.realm("realm1").conf().auth.decoySalt("nobody")
 	}
 	first := salt(cfg)
 	if again := salt(cfg); again != first {

@@ -341,15 +341,15 @@ func (s *session) keepTestament(scope string, t testament) *wamp.RPCError {
 	var why string
 	limit := LimitTestaments
 	switch {
-	case n >= s.r.cfg.MaxTestamentsPerSession:
-		why = fmt.Sprintf("a session may leave at most %d testaments", s.r.cfg.MaxTestamentsPerSession)
-	case s.testBytes+t.size > s.r.cfg.MaxTestamentBytesPerSession:
+	case n >= s.r.config().MaxTestamentsPerSession:
+		why = fmt.Sprintf("a session may leave at most %d testaments", s.r.config().MaxTestamentsPerSession)
+	case s.testBytes+t.size > s.r.config().MaxTestamentBytesPerSession:
 		limit = LimitTestamentBytes
 		why = fmt.Sprintf("a session's testaments may hold at most %d bytes, and this one needs %d more than the %d held",
-			s.r.cfg.MaxTestamentBytesPerSession, t.size, s.testBytes)
-	case s.budget != nil && s.budget.testamentBytes.Load()+int64(t.size) > int64(s.r.cfg.MaxTestamentBytesPerAddress):
+			s.r.config().MaxTestamentBytesPerSession, t.size, s.testBytes)
+	case s.budget != nil && s.budget.testamentBytes.Load()+int64(t.size) > int64(s.r.config().MaxTestamentBytesPerAddress):
 		limit = LimitTestamentBytesPerAddress
-		why = fmt.Sprintf("the sessions of %s may hold at most %d bytes of testaments together", s.address, s.r.cfg.MaxTestamentBytesPerAddress)
+		why = fmt.Sprintf("the sessions of %s may hold at most %d bytes of testaments together", s.address, s.r.config().MaxTestamentBytesPerAddress)
 	}
 	if why != "" {
 		s.limitReached(limit, why)

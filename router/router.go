@@ -31,7 +31,7 @@ type Options struct {
 
 // Router routes WAMP messages between the sessions of its realms.
 type Router struct {
-	cfg Config
+	cfg atomic.Pointer[Config] // swapped whole by Reload; read with config()
 	log *slog.Logger
 
 	realmsMu sync.RWMutex
@@ -51,23 +51,41 @@ type Router struct {
 	link atomicLink // nil: a single node (see Router.cluster)
 
 	inboxLimit int // Options.InboxMessages
+
+	reloadMu sync.Mutex // one Reload at a time
 }
+
+// config is the router's config: the one it was built with, or the last
+// one Reload applied. Read it once per use; never keep it.
+func (r *Router) config() *Config { return r.cfg.Load() }
 
 // realm is a realms.Realm with the router-side settings of that realm.
 type realm struct {
 	*realms.Realm
-	cfg    RealmConfig
-	log    *slog.Logger
-	events *eventStore
-	perms  map[string]*permissions // by role, compiled at start
-	authz  *dynamicAuthz           // nil without an authorizer
-	auth   *realmAuth              // prepared at New; nil for a realm created on demand
+	settings atomic.Pointer[realmConf] // swapped whole by Reload; read with conf()
+	log      *slog.Logger
+	events   *eventStore
 	// onDemand: created for a HELLO (auto_create_realms), and removed, with
-	// its retained events, when its last session leaves.
-	onDemand bool
+	// its retained events, when its last session leaves (until a reload
+	// configures a realm of its name).
+	onDemand atomic.Bool
 	stats    *Stats      // the router's
 	link     *atomicLink // the router's
 }
+
+// realmConf is what a realm's config compiles to: what Reload replaces, in
+// one atomic swap, so that a message sees the old settings or the new ones,
+// never a mix.
+type realmConf struct {
+	cfg   RealmConfig
+	perms map[string]*permissions // by role
+	authz *dynamicAuthz           // nil without an authorizer
+	auth  *realmAuth              // nil for a realm created on demand
+}
+
+// conf returns rm's current settings. A message reads them once or a few
+// times; a lock-free atomic load, never a lock.
+func (rm *realm) conf() *realmConf { return rm.settings.Load() }
 
 var _ transport.Handler = (*Router)(nil)
 
@@ -75,7 +93,6 @@ var _ transport.Handler = (*Router)(nil)
 func New(cfg Config, opts Options) (*Router, error) {
 	cfg = withDefaults(cfg)
 	r := &Router{
-		cfg:        cfg,
 		log:        opts.Logger,
 		realms:     make(map[wamp.URI]*realm),
 		sessions:   make(map[*session]struct{}),
@@ -83,61 +100,110 @@ func New(cfg Config, opts Options) (*Router, error) {
 		warnings:   ratelog.New(cfg.LimitWarningInterval),
 		inboxLimit: cmp.Or(max(opts.InboxMessages, 0), DefaultInboxMessages),
 	}
+	r.cfg.Store(&cfg)
 	if r.log == nil {
 		r.log = slog.Default()
 	}
-	for _, rc := range cfg.Realms {
-		name := wamp.URI(rc.Name)
-		if !wamp.ValidURI(name, cfg.StrictURI, false) {
-			return nil, errors.New("router: invalid realm name " + rc.Name)
+	confs, err := compileRealms(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for i, rc := range cfg.Realms {
+		r.realms[wamp.URI(rc.Name)] = r.newRealm(rc, confs[i], cfg.storeLimits())
+	}
+	return r, nil
+}
+
+// compileRealms checks and compiles the realms of cfg, one realmConf each,
+// in order; it changes nothing, so Reload can refuse a config as a whole.
+func compileRealms(cfg Config) ([]*realmConf, error) {
+	confs := make([]*realmConf, len(cfg.Realms))
+	seen := make(map[string]bool, len(cfg.Realms))
+	var errs []error
+	for i, rc := range cfg.Realms {
+		if seen[rc.Name] {
+			errs = append(errs, errors.New("router: duplicate realm "+rc.Name))
+			continue
 		}
-		if _, dup := r.realms[name]; dup {
-			return nil, errors.New("router: duplicate realm " + rc.Name)
+		seen[rc.Name] = true
+		c, err := compileRealm(rc, cfg.StrictURI)
+		if err != nil {
+			errs = append(errs, err)
 		}
-		for _, h := range rc.EventHistory {
-			if !h.Match.Valid() || !wamp.ValidURI(wamp.URI(h.Topic), cfg.StrictURI, h.Match.Pattern()) {
-				return nil, fmt.Errorf("router: realm %s: invalid event history topic %q (match %q)", rc.Name, h.Topic, h.Match)
-			}
+		confs[i] = c
+	}
+	return confs, errors.Join(errs...)
+}
+
+// compileRealm checks rc and compiles its roles and principals.
+func compileRealm(rc RealmConfig, strict bool) (*realmConf, error) {
+	if !wamp.ValidURI(wamp.URI(rc.Name), strict, false) {
+		return nil, errors.New("router: invalid realm name " + rc.Name)
+	}
+	for _, h := range rc.EventHistory {
+		if !h.Match.Valid() || !wamp.ValidURI(wamp.URI(h.Topic), strict, h.Match.Pattern()) {
+			return nil, fmt.Errorf("router: realm %s: invalid event history topic %q (match %q)", rc.Name, h.Topic, h.Match)
 		}
-		perms := make(map[string]*permissions)
-		for _, role := range rc.Roles {
-			p, err := compilePermissions(role, cfg.StrictURI)
-			if err != nil {
-				return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
-			}
-			perms[role.Name] = p
-		}
-		for _, proc := range []string{rc.Authenticator, rc.Authorizer} {
-			if wamp.Reserved(wamp.URI(proc)) {
-				return nil, fmt.Errorf("router: realm %s: %q cannot be an authenticator or authorizer: wamp.* procedures belong to the router", rc.Name, proc)
-			}
-		}
-		if rc.Authenticator != "" && rc.AuthenticatorHook != nil {
-			return nil, fmt.Errorf("router: realm %s: both an authenticator procedure (%q) and a Go AuthenticatorHook: configure one", rc.Name, rc.Authenticator)
-		}
-		if rc.Authorizer != "" && rc.AuthorizerHook != nil {
-			return nil, fmt.Errorf("router: realm %s: both an authorizer procedure (%q) and a Go AuthorizerHook: configure one", rc.Name, rc.Authorizer)
-		}
-		for _, m := range rc.AuthMethods {
-			if m != AuthTicket && m != AuthWAMPCRA && m != AuthCryptosign && m != AuthTLS {
-				return nil, fmt.Errorf("router: realm %s: unknown authentication method %q", rc.Name, m)
-			}
-		}
-		auth, err := newRealmAuth(rc)
+	}
+	perms := make(map[string]*permissions)
+	for _, role := range rc.Roles {
+		p, err := compilePermissions(role, strict)
 		if err != nil {
 			return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
 		}
-		rm := &realm{Realm: realms.New(name), cfg: rc, log: r.log.With("realm", name), events: newEventStore(rc.EventHistory, cfg.storeLimits()), perms: perms, auth: auth, stats: &r.stats, link: &r.link}
-		if rc.Authorizer != "" || rc.AuthorizerHook != nil {
-			ttl := rc.AuthorizerCacheTTL
-			if ttl == 0 {
-				ttl = time.Minute
-			}
-			rm.authz = &dynamicAuthz{rm: rm, hook: rc.AuthorizerHook, ttl: ttl, size: cmp.Or(rc.AuthorizerCacheSize, 10_000)}
-		}
-		r.realms[name] = rm
+		perms[role.Name] = p
 	}
-	return r, nil
+	if err := checkAuthConfig(rc); err != nil {
+		return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
+	}
+	auth, err := newRealmAuth(rc)
+	if err != nil {
+		return nil, fmt.Errorf("router: realm %s: %w", rc.Name, err)
+	}
+	return &realmConf{cfg: rc, perms: perms, auth: auth}, nil
+}
+
+// checkAuthConfig checks rc's authentication methods, authenticator and
+// authorizer.
+func checkAuthConfig(rc RealmConfig) error {
+	for _, proc := range []string{rc.Authenticator, rc.Authorizer} {
+		if wamp.Reserved(wamp.URI(proc)) {
+			return fmt.Errorf("%q cannot be an authenticator or authorizer: wamp.* procedures belong to the router", proc)
+		}
+	}
+	if rc.Authenticator != "" && rc.AuthenticatorHook != nil {
+		return fmt.Errorf("both an authenticator procedure (%q) and a Go AuthenticatorHook: configure one", rc.Authenticator)
+	}
+	if rc.Authorizer != "" && rc.AuthorizerHook != nil {
+		return fmt.Errorf("both an authorizer procedure (%q) and a Go AuthorizerHook: configure one", rc.Authorizer)
+	}
+	for _, m := range rc.AuthMethods {
+		if m != AuthTicket && m != AuthWAMPCRA && m != AuthCryptosign && m != AuthTLS {
+			return fmt.Errorf("unknown authentication method %q", m)
+		}
+	}
+	return nil
+}
+
+// newRealm makes the realm of rc, with its compiled settings c.
+func (r *Router) newRealm(rc RealmConfig, c *realmConf, limits storeLimits) *realm {
+	rm := &realm{Realm: realms.New(wamp.URI(rc.Name)), log: r.log.With("realm", rc.Name),
+		events: newEventStore(rc.EventHistory, limits), stats: &r.stats, link: &r.link}
+	rm.install(c)
+	return rm
+}
+
+// install makes c rm's settings, with a dynamic authorizer (and an empty
+// cache of its answers) when rc names one.
+func (rm *realm) install(c *realmConf) {
+	if rc := c.cfg; rc.Authorizer != "" || rc.AuthorizerHook != nil {
+		ttl := rc.AuthorizerCacheTTL
+		if ttl == 0 {
+			ttl = time.Minute
+		}
+		c.authz = &dynamicAuthz{rm: rm, hook: rc.AuthorizerHook, ttl: ttl, size: cmp.Or(rc.AuthorizerCacheSize, 10_000)}
+	}
+	rm.settings.Store(c)
 }
 
 // existingRealm is realm name if it exists: it never creates one.
@@ -153,14 +219,16 @@ func (r *Router) realm(name wamp.URI) *realm {
 	r.realmsMu.RLock()
 	rm := r.realms[name]
 	r.realmsMu.RUnlock()
-	if rm != nil || !r.cfg.AutoCreateRealms {
+	if rm != nil || !r.config().AutoCreateRealms {
 		return rm
 	}
 	r.realmsMu.Lock()
 	defer r.realmsMu.Unlock()
 	if rm = r.realms[name]; rm == nil {
-		rm = &realm{Realm: realms.New(name), cfg: RealmConfig{Name: string(name), Anonymous: true}, log: r.log.With("realm", name),
-			events: newEventStore(nil, r.cfg.storeLimits()), stats: &r.stats, link: &r.link, onDemand: true}
+		rm = &realm{Realm: realms.New(name), log: r.log.With("realm", name),
+			events: newEventStore(nil, r.config().storeLimits()), stats: &r.stats, link: &r.link}
+		rm.onDemand.Store(true)
+		rm.settings.Store(&realmConf{cfg: RealmConfig{Name: string(name), Anonymous: true}})
 		r.cluster().newRealm(rm)
 		r.realms[name] = rm
 		r.log.Info("realm created", "realm", name)
@@ -170,18 +238,23 @@ func (r *Router) realm(name wamp.URI) *realm {
 
 // join adds s to its realm. A realm created on demand may have been
 // removed since s looked it up (its last session left): s then joins the
-// realm of that name created anew. Joining holds the realm table's read
+// realm of that name created anew. A configured realm may have been
+// removed by a reload: join then reports false. Joining holds the realm table's read
 // lock, and removal its write lock, so no session joins a removed realm.
-func (r *Router) join(s *session) {
+func (r *Router) join(s *session) bool {
 	for {
 		r.realmsMu.RLock()
 		if r.realms[s.realm.Name] == s.realm {
 			s.realm.Join(s)
 			r.realmsMu.RUnlock()
-			return
+			return true
 		}
 		r.realmsMu.RUnlock()
-		s.realm = r.realm(s.realm.Name) // only realms created on demand go away, and come back
+		rm := r.realm(s.realm.Name) // a realm created on demand went away, and comes back
+		if rm == nil {              // a reload removed the realm
+			return false
+		}
+		s.realm = rm
 	}
 }
 
@@ -189,12 +262,12 @@ func (r *Router) join(s *session) {
 // so that HELLOs to ever new realm names do not make the router hold ever
 // more realms. In a cluster they stay: other nodes' sessions are in them.
 func (r *Router) retire(rm *realm) {
-	if !rm.onDemand || r.cluster().keepsRealms() {
+	if !rm.onDemand.Load() || r.cluster().keepsRealms() {
 		return
 	}
 	r.realmsMu.Lock()
 	defer r.realmsMu.Unlock()
-	if r.realms[rm.Name] == rm && rm.SessionCount() == 0 {
+	if r.realms[rm.Name] == rm && rm.onDemand.Load() && rm.SessionCount() == 0 {
 		delete(r.realms, rm.Name)
 		r.log.Debug("realm created on demand removed: its last session left", "realm", rm.Name)
 	}
@@ -251,11 +324,11 @@ func (r *Router) track(s *session) error {
 	if r.closing.Load() {
 		return errShuttingDown
 	}
-	if max := r.cfg.MaxSessions; len(r.sessions) >= max {
+	if max := r.config().MaxSessions; len(r.sessions) >= max {
 		return &overLimit{LimitSessions, fmt.Sprintf("the router holds its maximum of %d sessions", max)}
 	}
 	b := r.perAddress[s.address]
-	if max := r.cfg.MaxSessionsPerAddress; b != nil && b.sessions >= max {
+	if max := r.config().MaxSessionsPerAddress; b != nil && b.sessions >= max {
 		return &overLimit{LimitSessionsPerAddress, fmt.Sprintf("%s already has the maximum of %d sessions per address", s.address, max)}
 	}
 	if b == nil {

@@ -88,9 +88,15 @@ type session struct {
 	budget *addressBudget
 	held   held
 
-	// Set once in handshake, read-only afterwards.
-	perms    *permissions // the role's rules; nil: everything allowed (or the dynamic authorizer decides)
-	internal bool         // the router's own caller, for authenticator and authorizer calls
+	// perms are the role's rules, set in handshake and replaced by Reload;
+	// nil: everything allowed (or the dynamic authorizer decides).
+	perms    atomic.Pointer[permissions]
+	internal bool // set once: the router's own caller, for authenticator and authorizer calls
+	// creds is the static principal s authenticated as (nil for others),
+	// set once in handshake: a reload that changes its credentials ends s.
+	creds *Principal
+	// reloadEnded: a reload has ended s (it is killed once).
+	reloadEnded atomic.Bool
 
 	// remoteInv are invocations of s for calls another cluster node owns,
 	// by s's request id, and remoteIDs the reverse (under invMu; see
@@ -374,7 +380,7 @@ func (s *member) addInvocation(inv *invocation) error {
 	if s.gone {
 		return errCalleeGone
 	}
-	if len(s.invocations) >= s.r.cfg.MaxInvocationsPerSession {
+	if len(s.invocations) >= s.r.config().MaxInvocationsPerSession {
 		return errCalleeFull
 	}
 	inv.id = s.invIDs.Next()

@@ -78,6 +78,9 @@ type Server struct {
 	mhs     *http.Server             // the metrics' own server, if any
 	certs   *certReloader            // nil until the TLS certificate is loaded
 	tls     *tls.Config
+	running Config // cfg with the router config Reload last applied
+
+	reloadMu sync.Mutex // one Reload at a time
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -107,7 +110,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		_ = r.Shutdown(ctx) // no sessions yet
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: logger, version: cmp.Or(opts.Version, "dev"), listening: opts.Listening,
+	return &Server{cfg: cfg, running: cfg, log: logger, version: cmp.Or(opts.Version, "dev"), listening: opts.Listening,
 		rsListen: opts.RawSocketListening, router: r, ws: ws, rs: rs}, nil
 }
 
@@ -120,8 +123,13 @@ func (s *Server) Router() *router.Router { return s.router }
 // Shutdown like a WebSocket one.
 func (s *Server) ServePeer(p transport.Peer) { s.router.ServePeer(p) }
 
-// Config returns the config the server runs with, defaults filled in.
-func (s *Server) Config() Config { return s.cfg }
+// Config returns the config the server runs with, defaults filled in: the
+// one it was built with, with the router config the last Reload applied.
+func (s *Server) Config() Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
 
 // ListenAndServe listens on Config.Listen and serves until ctx is done (see
 // Serve).

@@ -29,10 +29,15 @@ func (r *certReloader) reload() error {
 	if err != nil {
 		return fmt.Errorf("tls: loading %s and %s: %w", r.certFile, r.keyFile, err)
 	}
-	r.mu.Lock()
-	r.cert = &cert
-	r.mu.Unlock()
+	r.set(&cert)
 	return nil
+}
+
+// set makes cert the certificate of new handshakes.
+func (r *certReloader) set(cert *tls.Certificate) {
+	r.mu.Lock()
+	r.cert = cert
+	r.mu.Unlock()
 }
 
 func (r *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {

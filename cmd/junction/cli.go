@@ -63,8 +63,10 @@ command line and, for serve, a bad config.`,
 server.shutdown_grace. Without --config it runs on the embedded default config
 (the repository's config.toml); --config FILE changes the keys the file sets,
 JUNCTION_<SECTION>_<KEY> environment variables override the file (one that
-names no key is refused), and --listen overrides server.listen. SIGHUP reloads
-the TLS certificate.
+names no key is refused), and --listen overrides server.listen. SIGHUP reads
+the config again and applies realms, authentication, principals, roles, rules
+and router limits without dropping sessions, and reloads the TLS certificate;
+an invalid file changes nothing (see README, "Live reconfiguration").
 
 Exit status: 0 after a clean start and a signal, 1 when serving fails (e.g.
 the address is in use), 2 for bad flags or config.`,

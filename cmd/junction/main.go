@@ -17,7 +17,8 @@
 // compression on. --config FILE overrides keys of the default,
 // JUNCTION_<SECTION>_<KEY> environment variables override the file (a
 // JUNCTION_ variable that names no key is refused), and --listen overrides
-// server.listen. check-config loads a file the same way and reports every
+// server.listen. SIGHUP reloads the config (and the TLS certificate)
+// without dropping sessions; an invalid file changes nothing. check-config loads a file the same way and reports every
 // invalid value.
 //
 // call, publish, subscribe and register are WAMP clients (clientlib) of a
@@ -59,6 +60,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -85,8 +87,8 @@ type runOptions struct {
 	// rawSocketListening, if set, is called with each RawSocket listener
 	// of its own ([rawsocket] listen, unix) once it accepts.
 	rawSocketListening func(network, addr string)
-	// reload, if set, replaces SIGHUP as the signal to read the TLS
-	// certificate again.
+	// reload, if set, replaces SIGHUP as the signal to read the config
+	// file (and the TLS certificate) again.
 	reload <-chan struct{}
 	// stdout receives results and events; default os.Stdout.
 	stdout io.Writer
@@ -163,7 +165,7 @@ func runServe(ctx context.Context, f *serveFlags, stderr io.Writer, opts *runOpt
 		}()
 		reload = r
 	}
-	go reloadOn(ctx, reload, srv, logger, cfg.TLSCert)
+	go reloadOn(ctx, reload, srv, logger, func() (server.Config, error) { return config.LoadListen(f.config, f.listen) })
 	stopProfiles, err := startProfiles(f.cpuProfile, f.memProfile)
 	if err != nil {
 		_ = srv.Shutdown(context.Background()) // nothing served yet
@@ -178,22 +180,36 @@ func runServe(ctx context.Context, f *serveFlags, stderr io.Writer, opts *runOpt
 	return 0
 }
 
-// reloadOn reads the TLS certificate again each time reload fires; without
-// TLS it ignores reload.
-func reloadOn(ctx context.Context, reload <-chan struct{}, srv *server.Server, logger *slog.Logger, cert string) {
+// reloadOn reloads the config each time reload fires, one reload at a
+// time (SIGHUPs that arrive meanwhile are coalesced: at most two wait,
+// one in signal.Notify's buffer, one in the forwarder): load reads the file, the environment and the flags again, as at
+// start, and checks everything; an invalid config is logged, every
+// problem on its own line, and changes nothing. A valid one is applied
+// with server.Server.Reload, which logs what it did and each setting that
+// needs a restart.
+func reloadOn(ctx context.Context, reload <-chan struct{}, srv *server.Server, logger *slog.Logger, load func() (server.Config, error)) {
 	for {
 		select {
 		case <-reload:
-			if cert == "" {
-				continue
-			}
-			if err := srv.ReloadCertificate(); err != nil {
-				logger.Error("TLS certificate not reloaded; keeping the current one", "error", err)
-			} else {
-				logger.Info("TLS certificate reloaded", "cert", cert)
-			}
+			reloadOnce(srv, logger, load)
 		case <-ctx.Done():
 			return
+		}
+	}
+}
+
+func reloadOnce(srv *server.Server, logger *slog.Logger, load func() (server.Config, error)) {
+	logger.Info("reloading the configuration")
+	cfg, err := load()
+	if err == nil {
+		_, err = srv.Reload(cfg)
+	}
+	if err != nil {
+		logger.Error("config not reloaded: it is invalid; nothing changed")
+		for _, line := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
+			if line = strings.TrimSpace(line); line != "" && line != "invalid config:" {
+				logger.Error("config not reloaded", "error", line)
+			}
 		}
 	}
 }
