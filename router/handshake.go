@@ -91,14 +91,16 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		s.refuse(wamp.ErrNoSuchRealm, fmt.Sprintf("no realm %q on this router", hello.Realm))
 		return false
 	}
-	method := chooseMethod(rm, hello.Details)
-	if method == "" {
-		s.refuse(wamp.ErrNoAuthMethod, "none of the offered authentication methods is enabled on this realm")
-		return false
-	}
-	auth, ok := s.authenticate(rm, method, hello)
+	auth, ok := s.vouched()
 	if !ok {
-		return false
+		method := chooseMethod(rm, hello.Details)
+		if method == "" {
+			s.refuse(wamp.ErrNoAuthMethod, "none of the offered authentication methods is enabled on this realm")
+			return false
+		}
+		if auth, ok = s.authenticate(rm, method, hello); !ok {
+			return false
+		}
 	}
 	if !rm.hasRole(auth.authrole) {
 		s.refuse(wamp.ErrNoSuchRole, fmt.Sprintf("role %q does not exist on this realm", auth.authrole))
@@ -163,4 +165,16 @@ func checkRoles(details wamp.Dict) string {
 		}
 	}
 	return ""
+}
+
+// vouched returns the identity an in-process peer vouches for
+// (transport.Info.Identity): the HTTP bridge authenticated the principal
+// itself. Any other transport's identity is ignored.
+func (s *session) vouched() (*authenticated, bool) {
+	info := s.peer.Info()
+	id := info.Identity
+	if id == nil || info.Transport != "local" {
+		return nil, false
+	}
+	return &authenticated{authid: id.AuthID, authrole: id.AuthRole, authmethod: id.AuthMethod, authprovider: id.AuthProvider}, true
 }
