@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/junction-wamp/junction/bridge"
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/metrics"
 	"github.com/junction-wamp/junction/router"
@@ -67,6 +68,7 @@ type Server struct {
 	router    *router.Router
 	ws        *websocket.Server
 	rs        *rawsocket.Server
+	bridge    *bridge.Bridge
 	served    atomic.Bool
 
 	mu      sync.Mutex
@@ -107,8 +109,27 @@ func New(cfg Config, opts Options) (*Server, error) {
 		_ = r.Shutdown(ctx) // no sessions yet
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: logger, version: cmp.Or(opts.Version, "dev"), listening: opts.Listening,
-		rsListen: opts.RawSocketListening, router: r, ws: ws, rs: rs}, nil
+	s := &Server{cfg: cfg, log: logger, version: cmp.Or(opts.Version, "dev"), listening: opts.Listening,
+		rsListen: opts.RawSocketListening, router: r, ws: ws, rs: rs}
+	if s.bridge, err = bridge.New(s.BridgeConfig(cfg.Bridge), bridge.Options{Handler: s, Logger: logger}); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Bridge returns the server's HTTP bridge; Apply it a config made by
+// BridgeConfig to change its endpoints while the server runs.
+func (s *Server) Bridge() *bridge.Bridge { return s.bridge }
+
+// BridgeConfig returns bc with the router's realms (Config.Router) set, as
+// the bridge checks endpoints and finds tickets against them.
+func (s *Server) BridgeConfig(bc bridge.Config) bridge.Config {
+	bc.Realms = s.cfg.Router.Realms
+	bc.AutoCreateRealms = s.cfg.Router.AutoCreateRealms
+	return bc
 }
 
 // Router returns the server's router.
@@ -253,6 +274,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Handler() http.Handler { return s.handler() }
 
 func (s *Server) handler() http.Handler {
+	h := s.mux()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.bridge.Handles(r.URL.Path) {
+			s.bridge.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// mux serves what handler serves beside the bridge.
+func (s *Server) mux() http.Handler {
 	wsh := s.ws.Handler()
 	withMetrics := !s.cfg.Metrics.Off && s.cfg.Metrics.Listen == ""
 	if s.cfg.Web.Dir == "" && !withMetrics {
@@ -376,6 +409,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	hs, mhs, node := s.hs, s.mhs, s.node
 	s.mu.Unlock()
 	rerr := s.router.Shutdown(ctx)
+	rerr = errors.Join(rerr, s.bridge.Shutdown(ctx)) // after the calls in flight were drained
 	werr := errors.Join(s.ws.Shutdown(ctx), s.rs.Shutdown(ctx))
 	if werr != nil {
 		s.ws.CloseAll(transport.CloseGoingAway, "router shutting down")
