@@ -102,10 +102,14 @@ func compile(cfg Config) (*state, error) {
 	for i := range cfg.Keys {
 		st.keys[cfg.Keys[i].Key] = &cfg.Keys[i]
 	}
-	for _, rc := range cfg.Realms {
+	for _, ep := range st.endpoints {
+		if _, done := st.tickets[ep.Realm]; done || !ep.accepts(AuthTicket) {
+			continue
+		}
+		rc, _ := cfg.realm(ep.Realm)
 		idx, err := ticketIndex(rc)
 		errs = append(errs, err)
-		st.tickets[rc.Name] = idx
+		st.tickets[ep.Realm] = idx
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

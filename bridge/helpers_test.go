@@ -17,6 +17,7 @@ import (
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/server"
+	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -46,7 +47,8 @@ func realmConfig() router.RealmConfig {
 			{AuthID: "old", Role: "client", Ticket: "expired-ticket-0123456789", TicketExpires: time.Now().Add(-time.Hour)},
 		},
 		Roles: []router.RoleConfig{
-			{Name: "backend", Permissions: []router.Permission{{URI: "com.example.", Match: wamp.MatchPrefix, Register: true, Subscribe: true, Call: true}}},
+			{Name: "backend", Permissions: []router.Permission{{URI: "com.example.", Match: wamp.MatchPrefix, Register: true, Subscribe: true, Call: true},
+				call("wamp.session.get")}},
 			{Name: "client", Permissions: []router.Permission{call("com.example.add"), call("com.example.echo"), call("com.example.fail"),
 				call("com.example.slow"), call("com.example.nobody"), call("com.example.whoami"), {URI: "com.example.news", Publish: true}}},
 			{Name: "public", Permissions: []router.Permission{call("com.example.add"), call("com.example.whoami")}},
@@ -215,3 +217,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// nopHandler is a router that serves no session, for tests of New and
+// Apply that join none.
+type nopHandler struct{}
+
+func (nopHandler) ServePeer(p transport.Peer) { p.Close(transport.CloseGoingAway, "no router") }

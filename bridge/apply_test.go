@@ -1,0 +1,136 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/junction-wamp/junction/bridge"
+	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/wamp"
+)
+
+// registerCallerID registers com.example.whoami answering the caller's
+// session id (disclosed on request).
+func registerCallerID(t *testing.T, c *clientlib.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	_, err := c.Register(ctx, "com.example.whoami", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		id, _ := inv.Details.Int("caller")
+		return &clientlib.Result{Args: []any{id}}, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+const whoami = `{"procedure": "com.example.whoami", "options": {"disclose_me": true}}`
+
+// callerID calls whoami through path with header and returns the
+// session id the callee saw.
+func (f *fixture) callerID(t *testing.T, path string, header http.Header) float64 {
+	t.Helper()
+	r := f.post(t, path, header, whoami)
+	want(t, r, http.StatusOK, "")
+	args, _ := r.body["args"].([]any)
+	id, _ := args[0].(float64)
+	if id == 0 {
+		t.Fatalf("no caller id: %s", r.raw)
+	}
+	return id
+}
+
+// TestApply checks a config swapped while the bridge serves: an invalid
+// one changes nothing; a valid one adds and removes endpoints, keeps the
+// session of an identity it still has and closes that of one it dropped.
+func TestApply(t *testing.T) {
+	t.Parallel()
+	f := start(t, bridgeConfig())
+	registerCallerID(t, f.callee)
+	b := f.srv.Bridge()
+	alice := f.callerID(t, "/call", bearer(aliceTicket))
+	anon := f.callerID(t, "/open", nil)
+	if again := f.callerID(t, "/call", bearer(aliceTicket)); again != alice {
+		t.Fatalf("alice's requests went through two sessions: %v, %v", alice, again)
+	}
+
+	invalid := f.srv.BridgeConfig(bridgeConfig())
+	invalid.Callers = append(invalid.Callers, bridge.Endpoint{Path: "/call", Realm: realm, Auth: []bridge.AuthMethod{"magic"}})
+	err := b.Apply(invalid)
+	if err == nil || !strings.Contains(err.Error(), "taken by another endpoint") || !strings.Contains(err.Error(), `auth "magic"`) {
+		t.Fatalf("Apply of an invalid config: %v", err)
+	}
+	want(t, f.post(t, "/open", nil, whoami), http.StatusOK, "")
+
+	next := f.srv.BridgeConfig(bridgeConfig())
+	next.Callers = []bridge.Endpoint{{Path: "/v2/call", Realm: realm, Auth: []bridge.AuthMethod{bridge.AuthTicket}}}
+	if err := b.Apply(next); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.callerID(t, "/v2/call", bearer(aliceTicket)); got != alice {
+		t.Errorf("alice's session was not kept: %v, then %v", alice, got)
+	}
+	if b.Handles("/open") || b.Handles("/call") || !b.Handles("/v2/call") || !b.Handles("/publish") {
+		t.Error("the endpoints did not change")
+	}
+	// The anonymous session, which no endpoint needs any more, is closed.
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	waitFor(t, "the anonymous session to leave", func() bool {
+		_, err := f.callee.Call(ctx, "wamp.session.get", []any{int64(anon)}, nil, nil)
+		return errors.Is(err, &wamp.RPCError{URI: wamp.ErrNoSuchSession})
+	})
+	if b.Config().MaxBody != 1<<20 {
+		t.Errorf("defaults not filled in: %+v", b.Config())
+	}
+}
+
+// TestConfigValidation checks what New and Apply refuse.
+func TestConfigValidation(t *testing.T) {
+	t.Parallel()
+	rc := realmConfig()
+	closed := rc
+	closed.Name, closed.Anonymous = "closed", false
+	dup := rc
+	dup.Name = "dup"
+	dup.Principals = []router.Principal{{AuthID: "a", Role: "client", Ticket: "same"}, {AuthID: "b", Role: "client", Ticket: "same"}}
+	base := bridge.Config{Realms: []router.RealmConfig{rc, closed, dup}}
+	ep := func(path, realm string, auth ...bridge.AuthMethod) bridge.Endpoint {
+		return bridge.Endpoint{Path: path, Realm: realm, Auth: auth}
+	}
+	cases := map[string]func(c *bridge.Config){
+		"path":           func(c *bridge.Config) { c.Callers = []bridge.Endpoint{ep("call", realm, bridge.AuthTicket)} },
+		"trailing slash": func(c *bridge.Config) { c.Callers = []bridge.Endpoint{ep("/call/", realm, bridge.AuthTicket)} },
+		"no auth":        func(c *bridge.Config) { c.Callers = []bridge.Endpoint{ep("/call", realm)} },
+		"unknown realm":  func(c *bridge.Config) { c.Callers = []bridge.Endpoint{ep("/call", "nowhere", bridge.AuthTicket)} },
+		"anonymous":      func(c *bridge.Config) { c.Callers = []bridge.Endpoint{ep("/call", "closed", bridge.AuthAnonymous)} },
+		"shared ticket":  func(c *bridge.Config) { c.Callers = []bridge.Endpoint{ep("/call", "dup", bridge.AuthTicket)} },
+		"short secret": func(c *bridge.Config) {
+			c.Keys = []bridge.Key{{Key: "k", Secret: "short", Realm: realm, AuthID: "a", Role: "r"}}
+		},
+		"key no role": func(c *bridge.Config) {
+			c.Keys = []bridge.Key{{Key: "k", Secret: keySecret, Realm: realm, AuthID: "a"}}
+		},
+		"negative": func(c *bridge.Config) { c.MaxBody = -1 },
+		"timeouts": func(c *bridge.Config) { c.DefaultCallTimeout, c.MaxCallTimeout = 10e9, 1e9 },
+		"publisher twice": func(c *bridge.Config) {
+			c.Publishers = []bridge.Endpoint{ep("/p", realm, bridge.AuthTicket), ep("/p", realm, bridge.AuthSigned)}
+		},
+	}
+	for name, mutate := range cases {
+		c := base
+		c.Realms = slices.Clone(base.Realms)
+		mutate(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: not refused", name)
+		}
+	}
+	if err := base.Validate(); err != nil {
+		t.Errorf("a config with no endpoint: %v", err)
+	}
+}
