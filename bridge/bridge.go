@@ -124,7 +124,7 @@ func compile(cfg Config) (*state, error) {
 // identities the new config still has are kept; the others are closed.
 // On error nothing changes.
 func (b *Bridge) Apply(cfg Config) error {
-	st, err := compile(cfg.withDefaults())
+	st, err := compile(cfg.WithDefaults())
 	if err != nil {
 		return err
 	}

@@ -107,8 +107,8 @@ const (
 	defaultMaxNonces   = 100_000
 )
 
-// withDefaults fills in the defaults documented on Config.
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with the defaults documented on Config filled in.
+func (c Config) WithDefaults() Config {
 	c.MaxBody = cmp.Or(c.MaxBody, defaultMaxBody)
 	c.MaxJSONDepth = cmp.Or(c.MaxJSONDepth, defaultMaxDepth)
 	c.ReadTimeout = cmp.Or(c.ReadTimeout, defaultReadTimeout)
@@ -134,7 +134,7 @@ func (c Config) Paths() []string {
 
 // Validate checks c (defaults filled in) and reports every problem.
 func (c Config) Validate() error {
-	_, err := compile(c.withDefaults())
+	_, err := compile(c.WithDefaults())
 	return err
 }
 

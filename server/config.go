@@ -190,6 +190,7 @@ func (c Config) withDefaults() Config {
 	c.RawSocket.UnixMode = cmp.Or(c.RawSocket.UnixMode, defaultUnixMode)
 	c.RawSocket.Transport = RawSocketTransport(c.RawSocket.Transport, c.WebSocket)
 	c.Web.Prefix = cmp.Or(c.Web.Prefix, defaultWebPrefix)
+	c.Bridge = c.Bridge.WithDefaults()
 	if c.Metrics.Off {
 		c.Metrics = MetricsConfig{Off: true}
 	} else {
