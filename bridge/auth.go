@@ -19,8 +19,9 @@ const maxParam = 128
 // authError is a request that is not authenticated: answered 401, or 503
 // when the replay memory is full.
 type authError struct {
-	why  string
-	full bool
+	why     string
+	full    bool // the replay memory is full
+	limited bool // the client address is at its failure limit
 }
 
 func (e *authError) Error() string { return "bridge: " + e.why }

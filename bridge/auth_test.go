@@ -10,6 +10,7 @@ import (
 
 	"github.com/junction-wamp/junction/bridge"
 	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/server"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -169,4 +170,25 @@ func TestPublisher(t *testing.T) {
 	want(t, f.post(t, "/publish", bearer(aliceTicket), `{"procedure": "com.example.news"}`), http.StatusBadRequest, string(wamp.ErrInvalidArgument))
 	p := signedPath("/publish", keyName, keySecret, time.Now(), 1, body)
 	want(t, f.post(t, p, nil, body), http.StatusOK, "")
+}
+
+// TestAuthFailureLimit checks that wrong tickets and signatures count
+// against the router's auth_failures_per_minute for the client's address:
+// past it even a right ticket is answered 429, and anonymous requests,
+// which guess nothing, still go through.
+func TestAuthFailureLimit(t *testing.T) {
+	t.Parallel()
+	f := start(t, bridgeConfig(), func(c *server.Config) { c.Router.AuthFailureLimit = 3 })
+	want(t, f.post(t, "/call", bearer("wrong-1"), addBody), http.StatusUnauthorized, string(wamp.ErrAuthenticationFailed))
+	want(t, f.post(t, "/call", bearer("wrong-2"), addBody), http.StatusUnauthorized, string(wamp.ErrAuthenticationFailed))
+	bad := signedPath("/call", keyName, "wrong-secret-0123456789", time.Now(), 1, addBody)
+	want(t, f.post(t, bad, nil, addBody), http.StatusUnauthorized, string(wamp.ErrAuthenticationFailed))
+	r := f.post(t, "/call", bearer(aliceTicket), addBody)
+	want(t, r, http.StatusTooManyRequests, string(wamp.ErrAuthenticationFailed))
+	if r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	good := signedPath("/call", keyName, keySecret, time.Now(), 2, addBody)
+	want(t, f.post(t, good, nil, addBody), http.StatusTooManyRequests, string(wamp.ErrAuthenticationFailed))
+	want(t, f.post(t, "/open", nil, addBody), http.StatusOK, "")
 }

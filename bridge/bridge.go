@@ -20,13 +20,33 @@ type Options struct {
 	Handler transport.Handler
 	// Logger receives the bridge's logs. Nil: slog.Default().
 	Logger *slog.Logger
+	// Failures, if set, bounds failed authentications per client address
+	// (the router's auth_failures_per_minute: *router.Router implements
+	// it). Nil: no bound.
+	Failures FailureLimiter
+	// ClientAddr, if set, is the client address of a request (behind
+	// trusted proxies, the forwarded one). Nil: Request.RemoteAddr.
+	ClientAddr func(*http.Request) string
 }
+
+// FailureLimiter counts failed authentications per client address; an
+// authentication in progress counts as a failure until it is released.
+type FailureLimiter interface {
+	// ReserveAuthentication reports whether addr may try to authenticate.
+	ReserveAuthentication(addr string) bool
+	// ReleaseAuthentication ends an attempt ReserveAuthentication allowed.
+	ReleaseAuthentication(addr string, failed bool)
+}
+
+var _ FailureLimiter = (*router.Router)(nil)
 
 // Bridge serves the endpoints of its Config. It is an http.Handler for
 // the paths Handles reports; Apply changes its config while it serves.
 type Bridge struct {
 	h        transport.Handler
 	log      *slog.Logger
+	failures FailureLimiter
+	addr     func(*http.Request) string
 	state    atomic.Pointer[state]
 	nonces   *nonceCache
 	sessions *pool
@@ -76,7 +96,11 @@ func New(cfg Config, opts Options) (*Bridge, error) {
 	if opts.Handler == nil {
 		return nil, errors.New("bridge: no Options.Handler")
 	}
-	b := &Bridge{h: opts.Handler, log: cmp.Or(opts.Logger, slog.Default()), nonces: newNonceCache()}
+	b := &Bridge{h: opts.Handler, log: cmp.Or(opts.Logger, slog.Default()), nonces: newNonceCache(),
+		failures: opts.Failures, addr: opts.ClientAddr}
+	if b.addr == nil {
+		b.addr = func(r *http.Request) string { return r.RemoteAddr }
+	}
 	b.sessions = newPool(opts.Handler, b.log)
 	if err := b.Apply(cfg); err != nil {
 		return nil, err

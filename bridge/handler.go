@@ -72,16 +72,13 @@ func (b *Bridge) authenticate(st *state, ep *endpoint, w http.ResponseWriter, r 
 	if !ep.accepts(method) {
 		return identity{}, nil, refuse(w, ep, unauthenticated("this endpoint does not take "+string(method)+" requests"))
 	}
-	var id identity
-	var err error
-	switch method {
-	case AuthTicket: // checked before the body is read
-		id, err = st.ticketAuth(ep, r, time.Now())
-	case AuthAnonymous:
-		id = identity{realm: ep.Realm}
-	}
-	if err != nil {
-		return identity{}, nil, refuse(w, ep, err)
+	id := identity{realm: ep.Realm} // anonymous
+	// A ticket is checked before the body is read.
+	if method == AuthTicket {
+		var err error
+		if id, err = b.limited(r, func() (identity, error) { return st.ticketAuth(ep, r, time.Now()) }); err != nil {
+			return identity{}, nil, refuse(w, ep, err)
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, st.cfg.MaxBody))
 	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
@@ -93,19 +90,40 @@ func (b *Bridge) authenticate(st *state, ep *endpoint, w http.ResponseWriter, r 
 		return identity{}, nil, err
 	}
 	if method == AuthSigned {
-		if id, err = b.signedAuth(st, ep, r, body, time.Now()); err != nil {
+		if id, err = b.limited(r, func() (identity, error) { return b.signedAuth(st, ep, r, body, time.Now()) }); err != nil {
 			return identity{}, nil, refuse(w, ep, err)
 		}
 	}
 	return id, body, nil
 }
 
-// refuse answers an authentication failure: 401 with WWW-Authenticate, or
-// 503 when the replay memory is full.
+// limited runs the authentication auth under the failure limit of the
+// request's client address.
+func (b *Bridge) limited(r *http.Request, auth func() (identity, error)) (identity, error) {
+	if b.failures == nil {
+		return auth()
+	}
+	addr := b.addr(r)
+	if !b.failures.ReserveAuthentication(addr) {
+		return identity{}, &authError{why: "too many failed authentications from this address; try again later", limited: true}
+	}
+	id, err := auth()
+	b.failures.ReleaseAuthentication(addr, err != nil)
+	return id, err
+}
+
+// refuse answers an authentication failure: 401 with WWW-Authenticate, 429
+// when the address is at its failure limit, 503 when the replay memory is
+// full.
 func refuse(w http.ResponseWriter, ep *endpoint, err error) error {
 	var ae *authError
 	if errors.As(err, &ae) && ae.full {
 		unavailable(w, ae.why)
+		return err
+	}
+	if ae != nil && ae.limited {
+		w.Header().Set("Retry-After", "60")
+		fail(w, http.StatusTooManyRequests, wamp.ErrAuthenticationFailed, ae.why)
 		return err
 	}
 	if ep.accepts(AuthTicket) {

@@ -77,9 +77,17 @@ type fixture struct {
 
 // start serves a router with bc on 127.0.0.1 and connects the callee over
 // WebSocket, with com.example.add, echo, fail and slow registered.
-func start(t *testing.T, bc bridge.Config) *fixture {
+// The router allows 1000 failed authentications a minute per address,
+// unless set changes it.
+func start(t *testing.T, bc bridge.Config, set ...func(*server.Config)) *fixture {
 	t.Helper()
-	cfg := server.Config{Router: router.Config{Realms: []router.RealmConfig{realmConfig()}}, Bridge: bc}
+	rc := router.DefaultConfig()
+	rc.Realms = []router.RealmConfig{realmConfig()}
+	rc.AuthFailureLimit = 1000
+	cfg := server.Config{Router: rc, Bridge: bc}
+	for _, f := range set {
+		f(&cfg)
+	}
 	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

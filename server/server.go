@@ -111,7 +111,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: logger, version: cmp.Or(opts.Version, "dev"), listening: opts.Listening,
 		rsListen: opts.RawSocketListening, router: r, ws: ws, rs: rs}
-	if s.bridge, err = bridge.New(s.BridgeConfig(cfg.Bridge), bridge.Options{Handler: s, Logger: logger}); err != nil {
+	if s.bridge, err = bridge.New(s.BridgeConfig(cfg.Bridge), bridge.Options{Handler: s, Logger: logger,
+		Failures: r, ClientAddr: ws.ClientAddr}); err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = r.Shutdown(ctx)
