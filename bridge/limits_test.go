@@ -116,3 +116,28 @@ func TestMaxConcurrent(t *testing.T) {
 	want(t, <-first, http.StatusOK, "")
 	want(t, f.post(t, "/call", bearer(aliceTicket), addBody), http.StatusOK, "")
 }
+
+// TestMetrics checks junction_bridge_requests_total on the server's
+// /metrics.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	f := start(t, bridgeConfig())
+	want(t, f.post(t, "/call", bearer(aliceTicket), addBody), http.StatusOK, "")
+	want(t, f.post(t, "/call", bearer(aliceTicket), addBody), http.StatusOK, "")
+	want(t, f.post(t, "/call", nil, addBody), http.StatusUnauthorized, string(wamp.ErrAuthenticationFailed))
+	resp, err := http.Get(f.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var text strings.Builder
+	if _, err := bufio.NewReader(resp.Body).WriteTo(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{`junction_bridge_requests_total{code="200",endpoint="/call"} 2`,
+		`junction_bridge_requests_total{code="401",endpoint="/call"} 1`} {
+		if !strings.Contains(text.String(), line+"\n") {
+			t.Errorf("no %s in /metrics", line)
+		}
+	}
+}

@@ -303,7 +303,7 @@ func (s *Server) mux() http.Handler {
 		s.mu.Lock()
 		conns := s.conns
 		s.mu.Unlock()
-		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.linkStats, s.ws, s.rs))
+		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.HandlerWithBridge(s.bridge.Requests, s.router, conns, s.linkStats, s.ws, s.rs))
 	}
 	return mux
 }
@@ -329,7 +329,7 @@ func (s *Server) serveMetricsAt() (*http.Server, string, error) {
 	conns := s.conns
 	s.mu.Unlock()
 	mux := http.NewServeMux()
-	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.linkStats, s.ws, s.rs))
+	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.HandlerWithBridge(s.bridge.Requests, s.router, conns, s.linkStats, s.ws, s.rs))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { _ = hs.Serve(ln) }()
