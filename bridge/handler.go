@@ -229,7 +229,7 @@ func statusOf(uri wamp.URI) int {
 		return http.StatusGatewayTimeout
 	case wamp.ErrNoAvailableCallee, wamp.ErrUnavailable:
 		return http.StatusServiceUnavailable
-	case "wamp.error.runtime_error":
+	case clientlib.ErrRuntime:
 		return http.StatusBadGateway
 	}
 	if strings.HasPrefix(string(uri), "wamp.") {

@@ -267,6 +267,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Handler is the WebSocket endpoint (Config.WebSocket.Path) and /healthz,
+// the HTTP bridge's endpoints (Config.Bridge; they come first),
 // with Config.Web.Dir set the static files under Config.Web.Prefix beside
 // them, and the metrics at Config.Metrics.Path unless they have a listener
 // of their own. Mount it on a mux of one's own (at "/", or at the paths it
