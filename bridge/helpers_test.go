@@ -79,7 +79,7 @@ type fixture struct {
 // WebSocket, with com.example.add, echo, fail and slow registered.
 // The router allows 1000 failed authentications a minute per address,
 // unless set changes it.
-func start(t *testing.T, bc bridge.Config, set ...func(*server.Config)) *fixture {
+func start(t testing.TB, bc bridge.Config, set ...func(*server.Config)) *fixture {
 	t.Helper()
 	rc := router.DefaultConfig()
 	rc.Realms = []router.RealmConfig{realmConfig()}
@@ -111,7 +111,7 @@ func start(t *testing.T, bc bridge.Config, set ...func(*server.Config)) *fixture
 	return f
 }
 
-func connect(t *testing.T, url string) *clientlib.Client {
+func connect(t testing.TB, url string) *clientlib.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -124,7 +124,7 @@ func connect(t *testing.T, url string) *clientlib.Client {
 	return c
 }
 
-func register(t *testing.T, c *clientlib.Client) {
+func register(t testing.TB, c *clientlib.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()

@@ -33,8 +33,12 @@ func TestBodyLimits(t *testing.T) {
 	brackets := `{"procedure": "com.example.echo", "args": ["` + strings.Repeat("[{", 20) + `"]}` // in a string: not nesting
 	want(t, f.post(t, "/call", auth, brackets), http.StatusOK, "")
 	want(t, f.post(t, "/call", auth, "{\"procedure\": \"com.example.echo\", \"args\": [\"\xff\"]}"), http.StatusBadRequest, string(wamp.ErrInvalidArgument))
-	want(t, f.post(t, "/call", http.Header{"Authorization": auth["Authorization"], "Content-Type": {"text/plain"}}, addBody),
-		http.StatusUnsupportedMediaType, string(wamp.ErrInvalidArgument))
+	for _, ct := range []string{"text/plain", "", "application/x-www-form-urlencoded", "application/json-seq"} {
+		want(t, f.post(t, "/call", http.Header{"Authorization": auth["Authorization"], "Content-Type": {ct}}, addBody),
+			http.StatusUnsupportedMediaType, string(wamp.ErrInvalidArgument))
+	}
+	want(t, f.post(t, "/call", http.Header{"Authorization": auth["Authorization"], "Content-Type": {"application/json; charset=utf-8"}}, addBody),
+		http.StatusOK, "")
 
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
