@@ -134,3 +134,84 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("a config with no endpoint: %v", err)
 	}
 }
+
+// TestSessionRejoin checks that when a bridge session ends (killed by an
+// administrator) the next request joins a new one.
+func TestSessionRejoin(t *testing.T) {
+	t.Parallel()
+	f := start(t, bridgeConfig())
+	registerCallerID(t, f.callee)
+	first := f.callerID(t, "/call", bearer(aliceTicket))
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if _, err := f.callee.Call(ctx, "wamp.session.kill", []any{int64(first)}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the killed session to leave", func() bool {
+		_, err := f.callee.Call(ctx, "wamp.session.get", []any{int64(first)}, nil, nil)
+		return errors.Is(err, &wamp.RPCError{URI: wamp.ErrNoSuchSession})
+	})
+	var next float64
+	waitFor(t, "a request through a new session", func() bool {
+		r := f.post(t, "/call", bearer(aliceTicket), whoami)
+		if r.code != http.StatusOK {
+			return false // the bridge saw the session end in the middle of this request: 503
+		}
+		args, _ := r.body["args"].([]any)
+		next, _ = args[0].(float64)
+		return true
+	})
+	if next == first || next == 0 {
+		t.Errorf("the same session %v answered after it was killed", next)
+	}
+}
+
+// TestApplyUnderLoad swaps the config back and forth while requests run,
+// for the race detector: every request gets an answer of one config or
+// the other.
+func TestApplyUnderLoad(t *testing.T) {
+	t.Parallel()
+	f := start(t, bridgeConfig())
+	b := f.srv.Bridge()
+	one := f.srv.BridgeConfig(bridgeConfig())
+	two := f.srv.BridgeConfig(bridgeConfig())
+	two.Callers = two.Callers[:1]
+	two.MaxConcurrent = 8
+	done := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for range 25 {
+				ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.base+"/call", strings.NewReader(addBody))
+				req.Header.Set("Authorization", "Bearer "+aliceTicket)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				cancel()
+				if err != nil {
+					done <- err
+					return
+				}
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
+					done <- errors.New(resp.Status)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for i := range 50 {
+		cfg := one
+		if i%2 == 1 {
+			cfg = two
+		}
+		if err := b.Apply(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

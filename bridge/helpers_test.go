@@ -48,7 +48,7 @@ func realmConfig() router.RealmConfig {
 		},
 		Roles: []router.RoleConfig{
 			{Name: "backend", Permissions: []router.Permission{{URI: "com.example.", Match: wamp.MatchPrefix, Register: true, Subscribe: true, Call: true},
-				call("wamp.session.get")}},
+				call("wamp.session.get"), call("wamp.session.kill")}},
 			{Name: "client", Permissions: []router.Permission{call("com.example.add"), call("com.example.echo"), call("com.example.fail"),
 				call("com.example.slow"), call("com.example.nobody"), call("com.example.whoami"), {URI: "com.example.news", Publish: true}}},
 			{Name: "public", Permissions: []router.Permission{call("com.example.add"), call("com.example.whoami")}},
