@@ -49,7 +49,13 @@ func (b *Bridge) serve(st *state, ep *endpoint, w http.ResponseWriter, r *http.R
 		unavailable(rec, "too many bridge requests at once (bridge.max_concurrent)")
 		return
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(st.cfg.ReadTimeout))
+	// The body must come within read_timeout, and the answer be taken
+	// within read_timeout of when it is ready (call sets it again for its
+	// timeout): a client that stops reading frees its place. net/http
+	// clears both deadlines before the next request on the connection.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(st.cfg.ReadTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(2*st.cfg.ReadTimeout + st.cfg.DefaultCallTimeout + timeoutGrace))
 	id, body, err := b.authenticate(st, ep, rec, r)
 	if err != nil {
 		return // answered
@@ -62,7 +68,7 @@ func (b *Bridge) serve(st *state, ep *endpoint, w http.ResponseWriter, r *http.R
 	if ep.kind == kindCaller {
 		b.call(st, ep, id, req, rec, r)
 	} else {
-		b.publish(ep, id, req, rec, r)
+		b.publish(st, ep, id, req, rec, r)
 	}
 }
 
@@ -183,13 +189,16 @@ func (b *Bridge) call(st *state, ep *endpoint, id identity, req *request, w http
 }
 
 // publish answers a publisher request.
-func (b *Bridge) publish(ep *endpoint, id identity, req *request, w http.ResponseWriter, r *http.Request) {
-	c, ok := b.session(r.Context(), id, w)
+// The router's acknowledgement is awaited for default_call_timeout at most.
+func (b *Bridge) publish(st *state, ep *endpoint, id identity, req *request, w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), st.cfg.DefaultCallTimeout)
+	defer cancel()
+	c, ok := b.session(ctx, id, w)
 	if !ok {
 		return
 	}
 	o := req.Options
-	pub, err := c.PublishAcknowledged(r.Context(), req.Topic, req.args, req.kwargs, &clientlib.PublishOptions{
+	pub, err := c.PublishAcknowledged(ctx, req.Topic, req.args, req.kwargs, &clientlib.PublishOptions{
 		DiscloseMe: o.DiscloseMe, Retain: o.Retain, ExcludeAuthID: o.ExcludeAuthID, EligibleAuthID: o.EligibleAuthID,
 		ExcludeAuthRole: o.ExcludeAuthRole, EligibleAuthRole: o.EligibleAuthRole})
 	if err != nil {

@@ -145,3 +145,36 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestClientStopsReading checks that a client that does not read a large
+// answer loses its place among the max_concurrent requests once the write
+// deadline (its timeout, plus read_timeout) passes.
+func TestClientStopsReading(t *testing.T) {
+	t.Parallel()
+	bc := bridgeConfig()
+	bc.MaxConcurrent = 1
+	bc.ReadTimeout, bc.DefaultCallTimeout = 100*time.Millisecond, 500*time.Millisecond
+	f := start(t, bc)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	big := strings.Repeat("x", 14<<20) // more than the sockets' buffers hold
+	_, err := f.callee.Register(ctx, "com.example.nobody", func(context.Context, *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: []any{big}}, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	body := `{"procedure": "com.example.nobody"}`
+	fmt.Fprintf(conn, "POST /call HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		aliceTicket, len(body), body)
+	// The place is taken while the answer is stuck, then freed.
+	waitFor(t, "the stuck request to give its place back", func() bool {
+		r := f.post(t, "/call", bearer(aliceTicket), addBody)
+		return r.code == http.StatusOK
+	})
+}
