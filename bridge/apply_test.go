@@ -116,6 +116,9 @@ func TestConfigValidation(t *testing.T) {
 		"key no role": func(c *bridge.Config) {
 			c.Keys = []bridge.Key{{Key: "k", Secret: keySecret, Realm: realm, AuthID: "a"}}
 		},
+		"key role": func(c *bridge.Config) {
+			c.Keys = []bridge.Key{{Key: "k", Secret: keySecret, Realm: realm, AuthID: "a", Role: "admin"}}
+		},
 		"negative": func(c *bridge.Config) { c.MaxBody = -1 },
 		"timeouts": func(c *bridge.Config) { c.DefaultCallTimeout, c.MaxCallTimeout = 10e9, 1e9 },
 		"publisher twice": func(c *bridge.Config) {

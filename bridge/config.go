@@ -225,8 +225,12 @@ func (c Config) checkKeys() []error {
 		if len(k.Secret) < 16 {
 			bad("secret: want at least 16 bytes")
 		}
-		if _, known := c.realm(k.Realm); !known && !c.AutoCreateRealms {
+		rc, known := c.realm(k.Realm)
+		if !known && !c.AutoCreateRealms {
 			bad("realm %q: not a realm of the router", k.Realm)
+		}
+		if known && !hasRole(rc, k.Role) {
+			bad("role %q: not a role of realm %q", k.Role, k.Realm)
 		}
 		if k.AuthID == "" || k.Role == "" {
 			bad("authid and role: a key acts as a principal: set both")
@@ -251,4 +255,13 @@ func ticketIndex(rc router.RealmConfig) (map[[32]byte]router.Principal, error) {
 		idx[h] = p
 	}
 	return idx, nil
+}
+
+// hasRole reports whether the router admits a session of role to rc: any
+// role when rc has no roles or a dynamic authorizer, else one of its roles.
+func hasRole(rc router.RealmConfig, role string) bool {
+	if len(rc.Roles) == 0 || rc.Authorizer != "" || rc.AuthorizerHook != nil {
+		return true
+	}
+	return slices.ContainsFunc(rc.Roles, func(r router.RoleConfig) bool { return r.Name == role })
 }
