@@ -218,3 +218,16 @@ func TestApplyUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyCannotTakeServerPaths checks that an endpoint Apply puts at the
+// WebSocket path does not take it from WAMP clients.
+func TestApplyCannotTakeServerPaths(t *testing.T) {
+	t.Parallel()
+	f := start(t, bridgeConfig())
+	next := f.srv.BridgeConfig(bridgeConfig())
+	next.Callers = append(next.Callers, bridge.Endpoint{Path: "/ws", Realm: realm, Auth: []bridge.AuthMethod{bridge.AuthAnonymous}})
+	if err := f.srv.Bridge().Apply(next); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, strings.Replace(f.base, "http", "ws", 1)+"/ws") // still WAMP
+}
