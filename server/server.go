@@ -279,7 +279,10 @@ func (s *Server) handler() http.Handler {
 	h := s.mux()
 	// The server's own paths win over a bridge endpoint that Apply put
 	// there (config.Load refuses such a config; Apply does not know them).
-	own := map[string]bool{s.cfg.WebSocket.Path: true, "/healthz": true, s.cfg.Metrics.Path: true}
+	own := map[string]bool{s.cfg.WebSocket.Path: true, "/healthz": true}
+	if !s.cfg.Metrics.Off && s.cfg.Metrics.Listen == "" {
+		own[s.cfg.Metrics.Path] = true
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !own[r.URL.Path] && s.bridge.Handles(r.URL.Path) {
 			s.bridge.ServeHTTP(w, r)
