@@ -8,6 +8,8 @@ import (
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/transport/local"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -151,5 +153,79 @@ func TestLocalTicket(t *testing.T) {
 	}
 	if rpcErr.URI == "" {
 		t.Fatal("ABORT without a reason")
+	}
+}
+
+// TestLocalIdentity checks a session whose in-process peer vouches for its
+// identity (local.Config.Identity, as the HTTP bridge's): admitted without
+// a challenge with that authid and role, on a realm that takes no
+// anonymous session; authorized by the role's rules; and refused with
+// no_such_role for a role the realm does not have.
+func TestLocalIdentity(t *testing.T) {
+	t.Parallel()
+	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{
+		Name:        "secure",
+		AuthMethods: []router.AuthMethod{router.AuthTicket},
+		Roles: []router.RoleConfig{{Name: "user", Permissions: []router.Permission{
+			{URI: "com.example.allowed", Register: true, Call: true}}}},
+	}}}})
+	id := &transport.Identity{AuthID: "bob", AuthRole: "user", AuthMethod: "http-ticket", AuthProvider: "bridge"}
+	c := connectLocal(t, srv.Router, "secure", clientlib.Options{Local: local.Config{Identity: id}})
+	if d := c.Details(); d.String("authid") != "bob" || d.String("authrole") != "user" || d.String("authmethod") != "http-ticket" || d.String("authprovider") != "bridge" {
+		t.Fatalf("welcome details %v", d)
+	}
+	if _, err := c.Register(testCtx(t), "com.example.allowed", add2, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Register(testCtx(t), "com.example.other", add2, nil)
+	if !errors.Is(err, &wamp.RPCError{URI: wamp.ErrNotAuthorized}) {
+		t.Errorf("a URI outside the role's rules: %v", err)
+	}
+	id = &transport.Identity{AuthID: "bob", AuthRole: "admin"}
+	_, err = clientlib.ConnectLocal(testCtx(t), srv.Router, "secure", clientlib.Options{Local: local.Config{Identity: id}})
+	if !errors.Is(err, &wamp.RPCError{URI: wamp.ErrNoSuchRole}) {
+		t.Errorf("an unknown role: %v", err)
+	}
+	// Without an identity the realm's own methods apply: no anonymous.
+	if _, err = clientlib.ConnectLocal(testCtx(t), srv.Router, "secure", clientlib.Options{}); err == nil {
+		t.Error("an anonymous in-process session joined a realm without anonymous")
+	}
+}
+
+// TestLocalIdentityReload: a reload does not end an in-process session
+// whose identity its peer vouched for (the HTTP bridge's), although its
+// authentication method is none of the realm's; removing its role does.
+func TestLocalIdentityReload(t *testing.T) {
+	t.Parallel()
+	cfg := router.Config{Realms: []router.RealmConfig{{
+		Name:        "secure",
+		AuthMethods: []router.AuthMethod{router.AuthTicket},
+		Roles: []router.RoleConfig{{Name: "user", Permissions: []router.Permission{
+			{URI: "com.example.allowed", Register: true, Call: true}}}},
+	}}}
+	srv := routertest.Start(t, routertest.Options{Router: cfg})
+	id := &transport.Identity{AuthID: "bob", AuthRole: "user", AuthMethod: "http-ticket", AuthProvider: "bridge"}
+	c := connectLocal(t, srv.Router, "secure", clientlib.Options{Local: local.Config{Identity: id}})
+	if _, err := c.Register(testCtx(t), "com.example.allowed", add2, nil); err != nil {
+		t.Fatal(err)
+	}
+	reload := func(cfg router.Config) {
+		t.Helper()
+		p, err := srv.Router.PrepareReload(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Apply()
+	}
+	reload(cfg)
+	if _, err := c.Call(testCtx(t), "com.example.allowed", []any{1, 2}, nil, nil); err != nil {
+		t.Fatalf("after a reload of the same config: %v", err)
+	}
+	cfg.Realms[0].Roles[0].Name = "other"
+	reload(cfg)
+	select {
+	case <-c.Done():
+	case <-testCtx(t).Done():
+		t.Fatal("the session of a removed role goes on")
 	}
 }

@@ -215,6 +215,29 @@ func (c *Client) Publish(ctx context.Context, topic string, args []any, kwargs m
 	return c.write(ctx, build(id))
 }
 
+// PublishAcknowledged publishes an event to topic as Publish does with
+// Acknowledge set (whatever opts says), and returns the publication id of
+// the router's PUBLISHED, or its ERROR as a *wamp.RPCError.
+func (c *Client) PublishAcknowledged(ctx context.Context, topic string, args []any, kwargs map[string]any, opts *PublishOptions) (wamp.ID, error) {
+	o := PublishOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.Acknowledge = true
+	options := o.dict()
+	m, err := c.request(ctx, func(id wamp.ID) wamp.Message {
+		return &wamp.Publish{Request: id, Options: options, Topic: wamp.URI(topic), Payload: wamp.Values(args, kwargs)}
+	})
+	if err != nil {
+		return 0, err
+	}
+	pub, ok := m.(*wamp.Published)
+	if !ok {
+		return 0, fmt.Errorf("clientlib: PUBLISH answered with %s", m.MessageType())
+	}
+	return pub.Publication, nil
+}
+
 // event hands an EVENT to its subscription's queue.
 func (c *Client) event(m *wamp.Event) {
 	c.mu.Lock()

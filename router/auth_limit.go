@@ -120,3 +120,26 @@ func remoteIP(addr string) string {
 	}
 	return addr
 }
+
+// ReserveAuthentication takes a slot for an authentication that happens
+// outside a WAMP session (the HTTP bridge checks a ticket or a signature)
+// from the client address addr (host or host:port), under the same
+// auth_failures_per_minute as the sessions of that address: false when
+// the address is at its limit. Each true is followed by one
+// ReleaseAuthentication.
+func (r *Router) ReserveAuthentication(addr string) bool {
+	ok := r.failures.reserve(remoteIP(addr), r.config().AuthFailureLimit)
+	if !ok {
+		r.stats.AuthFailures.Add(1)
+	}
+	return ok
+}
+
+// ReleaseAuthentication ends an authentication ReserveAuthentication
+// allowed; failed counts it as a failed one.
+func (r *Router) ReleaseAuthentication(addr string, failed bool) {
+	r.failures.release(remoteIP(addr), failed)
+	if failed {
+		r.stats.AuthFailures.Add(1)
+	}
+}

@@ -94,14 +94,17 @@ func (s *session) welcome(hello *wamp.Hello) bool {
 		return false
 	}
 	conf := rm.conf() // a reload may swap it during the handshake: see recheck
-	method := chooseMethod(rm, hello.Details)
-	if method == "" {
-		s.refuse(wamp.ErrNoAuthMethod, "none of the offered authentication methods is enabled on this realm")
-		return false
-	}
-	auth, ok := s.authenticate(rm, method, hello)
+	auth, ok := s.vouched()
+	s.isVouched = ok
 	if !ok {
-		return false
+		method := chooseMethod(rm, hello.Details)
+		if method == "" {
+			s.refuse(wamp.ErrNoAuthMethod, "none of the offered authentication methods is enabled on this realm")
+			return false
+		}
+		if auth, ok = s.authenticate(rm, method, hello); !ok {
+			return false
+		}
 	}
 	if !rm.hasRole(auth.authrole) {
 		s.refuse(wamp.ErrNoSuchRole, fmt.Sprintf("role %q does not exist on this realm", auth.authrole))
@@ -171,4 +174,16 @@ func checkRoles(details wamp.Dict) string {
 		}
 	}
 	return ""
+}
+
+// vouched returns the identity an in-process peer vouches for
+// (transport.Info.Identity): the HTTP bridge authenticated the principal
+// itself. Any other transport's identity is ignored.
+func (s *session) vouched() (*authenticated, bool) {
+	info := s.peer.Info()
+	id := info.Identity
+	if id == nil || info.Transport != "local" {
+		return nil, false
+	}
+	return &authenticated{authid: id.AuthID, authrole: id.AuthRole, authmethod: id.AuthMethod, authprovider: id.AuthProvider}, true
 }

@@ -200,10 +200,14 @@ func (s *session) applyConf(c *realmConf) (ended bool, subs, regs int) {
 func endsSession(c *realmConf, s *session) string {
 	rc := &c.cfg
 	method := AuthMethod(s.authmethod)
-	if method == AuthAnonymous && !rc.Anonymous || method != AuthAnonymous && !slices.Contains(rc.AuthMethods, method) {
+	// A vouched session's identity is its in-process peer's (the HTTP
+	// bridge), which ends the sessions of identities its own new config
+	// lacks: of the realm, only its role counts.
+	if !s.isVouched && (method == AuthAnonymous && !rc.Anonymous || method != AuthAnonymous && !slices.Contains(rc.AuthMethods, method)) {
 		return fmt.Sprintf("authentication method %q is no longer enabled on realm %s", method, rc.Name)
 	}
 	switch {
+	case s.isVouched:
 	case method == AuthAnonymous:
 		if role := anonymousRole(*rc); role != s.authrole {
 			return fmt.Sprintf("anonymous sessions now have role %q", role)

@@ -109,6 +109,11 @@ type session struct {
 	callMu sync.Mutex
 	calls  map[wamp.ID]*invocation
 
+	// isVouched: the session's identity came with its in-process peer
+	// (transport.Info.Identity), not from an authentication (set before
+	// WELCOME, read-only after).
+	isVouched bool
+
 	goodbyeSent atomic.Bool // the router sent GOODBYE first
 	// goodbyeOwed: the client said GOODBYE; the router answers once the
 	// session has left (run), so that when the client reads the answer its

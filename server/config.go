@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/junction-wamp/junction/bridge"
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/internal/logclip"
 	"github.com/junction-wamp/junction/router"
@@ -77,6 +78,11 @@ type Config struct {
 	// Cluster, if not nil, makes the server a node of a cluster (package
 	// cluster), joined when Serve starts. Nil: a single node.
 	Cluster *cluster.Config
+	// Bridge configures the HTTP bridge (package bridge), served beside
+	// the WebSocket endpoint at the paths of its endpoints. Its Realms and
+	// AutoCreateRealms are set from Router's. No endpoint (the default):
+	// off.
+	Bridge bridge.Config
 }
 
 // RawSocketConfig is where and how WAMP over RawSocket is served.
@@ -184,6 +190,7 @@ func (c Config) withDefaults() Config {
 	c.RawSocket.UnixMode = cmp.Or(c.RawSocket.UnixMode, defaultUnixMode)
 	c.RawSocket.Transport = RawSocketTransport(c.RawSocket.Transport, c.WebSocket)
 	c.Web.Prefix = cmp.Or(c.Web.Prefix, defaultWebPrefix)
+	c.Bridge = c.Bridge.WithDefaults()
 	if c.Metrics.Off {
 		c.Metrics = MetricsConfig{Off: true}
 	} else {

@@ -27,6 +27,7 @@ func (s *Server) reloadParts() []reloadPart {
 	return []reloadPart{
 		{"tls", s.prepareCertificate},
 		{"router", s.prepareRouter},
+		{"bridge", s.prepareBridge},
 	}
 }
 
@@ -76,6 +77,7 @@ func (s *Server) Reload(cfg Config) (ReloadResult, error) {
 	}
 	s.mu.Lock()
 	s.running.Router = cfg.Router
+	s.running.Bridge = cfg.Bridge
 	s.mu.Unlock()
 	return res, nil
 }
@@ -138,4 +140,14 @@ func (s *Server) prepareRouter(cfg *Config, res *ReloadResult) (func(), error) {
 		return nil, err
 	}
 	return func() { *res = p.Apply() }, nil
+}
+
+// prepareBridge checks the HTTP bridge's part of cfg against cfg's realms
+// (bridge.Bridge.Prepare): endpoints, keys and limits change at apply,
+// the bridge sessions of identities cfg still has are kept.
+func (s *Server) prepareBridge(cfg *Config, _ *ReloadResult) (func(), error) {
+	bc := cfg.Bridge
+	bc.Realms = cfg.Router.Realms
+	bc.AutoCreateRealms = cfg.Router.AutoCreateRealms
+	return s.bridge.Prepare(bc)
 }

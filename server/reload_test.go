@@ -3,14 +3,17 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/junction-wamp/junction/bridge"
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/server"
@@ -90,6 +93,72 @@ func TestReloadNeedsRestart(t *testing.T) {
 	}
 	if _, err := c.Call(ctx, "wamp.session.count", nil, nil, nil); err != nil {
 		t.Errorf("the session after the reloads: %v", err)
+	}
+	stop()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadBridge: a reload adds an HTTP bridge endpoint on a realm the
+// same reload adds, which then answers; a reload whose bridge part is
+// invalid applies nothing, the router's part included.
+func TestReloadBridge(t *testing.T) {
+	t.Parallel()
+	srv, err := server.New(server.Config{Listen: "127.0.0.1:0"}, server.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithTimeout(context.Background(), testTimeout)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	base := "http://" + ln.Addr().String()
+	post := func() int {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/call",
+			strings.NewReader(`{"procedure": "wamp.session.count"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(); code != http.StatusNotFound {
+		t.Fatalf("POST /call before the reload: %d, want 404", code)
+	}
+
+	realms := []router.RealmConfig{{Name: "realm1", Anonymous: true}, {Name: "realm2", Anonymous: true}}
+	withBridge := server.Config{Router: router.Config{Realms: realms}, Bridge: bridge.Config{
+		Callers: []bridge.Endpoint{{Path: "/call", Realm: "realm2", Auth: []bridge.AuthMethod{bridge.AuthAnonymous}}}}}
+	if _, err := srv.Reload(withBridge); err != nil {
+		t.Fatal(err)
+	}
+	if code := post(); code != http.StatusOK {
+		t.Fatalf("POST /call after the reload: %d, want 200", code)
+	}
+
+	// realm3 is valid, the caller's realm is not: nothing is applied.
+	bad := withBridge
+	bad.Router.Realms = append(slices.Clone(realms), router.RealmConfig{Name: "realm3", Anonymous: true})
+	bad.Bridge.Callers = []bridge.Endpoint{{Path: "/call", Realm: "nowhere", Auth: []bridge.AuthMethod{bridge.AuthAnonymous}}}
+	if _, err := srv.Reload(bad); err == nil || !strings.Contains(err.Error(), "nowhere") {
+		t.Fatalf("reload with an invalid bridge: %v", err)
+	}
+	if cfg := srv.Config(); len(cfg.Router.Realms) != 2 {
+		t.Errorf("an invalid bridge part let the router's apply: realms %v", cfg.Router.Realms)
+	}
+	if code := post(); code != http.StatusOK {
+		t.Errorf("POST /call after the refused reload: %d, want 200", code)
 	}
 	stop()
 	if err := <-served; err != nil {

@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/junction-wamp/junction/bridge"
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/metrics"
 	"github.com/junction-wamp/junction/router"
@@ -67,6 +68,7 @@ type Server struct {
 	router    *router.Router
 	ws        *websocket.Server
 	rs        *rawsocket.Server
+	bridge    *bridge.Bridge
 	served    atomic.Bool
 
 	mu      sync.Mutex
@@ -110,8 +112,29 @@ func New(cfg Config, opts Options) (*Server, error) {
 		_ = r.Shutdown(ctx) // no sessions yet
 		return nil, err
 	}
-	return &Server{cfg: cfg, running: cfg, log: logger, version: cmp.Or(opts.Version, "dev"), listening: opts.Listening,
-		rsListen: opts.RawSocketListening, router: r, ws: ws, rs: rs}, nil
+	s := &Server{cfg: cfg, running: cfg, log: logger, version: cmp.Or(opts.Version, "dev"), listening: opts.Listening,
+		rsListen: opts.RawSocketListening, router: r, ws: ws, rs: rs}
+	if s.bridge, err = bridge.New(s.BridgeConfig(cfg.Bridge), bridge.Options{Handler: s, Logger: logger,
+		Failures: r, ClientAddr: ws.ClientAddr}); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Bridge returns the server's HTTP bridge; Apply it a config made by
+// BridgeConfig to change its endpoints while the server runs.
+func (s *Server) Bridge() *bridge.Bridge { return s.bridge }
+
+// BridgeConfig returns bc with the router's realms (Config.Router) set, as
+// the bridge checks endpoints and finds tickets against them.
+func (s *Server) BridgeConfig(bc bridge.Config) bridge.Config {
+	rc := s.Config().Router // the realms of the last reload
+	bc.Realms = rc.Realms
+	bc.AutoCreateRealms = rc.AutoCreateRealms
+	return bc
 }
 
 // Router returns the server's router.
@@ -253,6 +276,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Handler is the WebSocket endpoint (Config.WebSocket.Path) and /healthz,
+// the HTTP bridge's endpoints (Config.Bridge; they come first),
 // with Config.Web.Dir set the static files under Config.Web.Prefix beside
 // them, and the metrics at Config.Metrics.Path unless they have a listener
 // of their own. Mount it on a mux of one's own (at "/", or at the paths it
@@ -261,6 +285,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Handler() http.Handler { return s.handler() }
 
 func (s *Server) handler() http.Handler {
+	h := s.mux()
+	// The server's own paths win over a bridge endpoint that Apply put
+	// there (config.Load refuses such a config; Apply does not know them).
+	own := map[string]bool{s.cfg.WebSocket.Path: true, "/healthz": true}
+	if !s.cfg.Metrics.Off && s.cfg.Metrics.Listen == "" {
+		own[s.cfg.Metrics.Path] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !own[r.URL.Path] && s.bridge.Handles(r.URL.Path) {
+			s.bridge.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// mux serves what handler serves beside the bridge.
+func (s *Server) mux() http.Handler {
 	wsh := s.ws.Handler()
 	withMetrics := !s.cfg.Metrics.Off && s.cfg.Metrics.Listen == ""
 	if s.cfg.Web.Dir == "" && !withMetrics {
@@ -277,7 +319,7 @@ func (s *Server) handler() http.Handler {
 		s.mu.Lock()
 		conns := s.conns
 		s.mu.Unlock()
-		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.linkStats, s.ws, s.rs))
+		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.HandlerWithBridge(s.bridge.Requests, s.router, conns, s.linkStats, s.ws, s.rs))
 	}
 	return mux
 }
@@ -303,7 +345,7 @@ func (s *Server) serveMetricsAt() (*http.Server, string, error) {
 	conns := s.conns
 	s.mu.Unlock()
 	mux := http.NewServeMux()
-	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.linkStats, s.ws, s.rs))
+	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.HandlerWithBridge(s.bridge.Requests, s.router, conns, s.linkStats, s.ws, s.rs))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { _ = hs.Serve(ln) }()
@@ -384,6 +426,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	hs, mhs, node := s.hs, s.mhs, s.node
 	s.mu.Unlock()
 	rerr := s.router.Shutdown(ctx)
+	rerr = errors.Join(rerr, s.bridge.Shutdown(ctx)) // after the calls in flight were drained
 	werr := errors.Join(s.ws.Shutdown(ctx), s.rs.Shutdown(ctx))
 	if werr != nil {
 		s.ws.CloseAll(transport.CloseGoingAway, "router shutting down")

@@ -79,6 +79,23 @@ type Info struct {
 	// ClientCert is the subject common name of a verified TLS client
 	// certificate, "" without one.
 	ClientCert string
+	// Identity, when set, is who the session is, authenticated already by
+	// the Go code of the router's own process that opened it (the HTTP
+	// bridge): the router admits it with this authid and authrole, without
+	// a challenge, and authorizes it by the role's rules as any session.
+	// Only the in-process transport (transport/local) sets it; the router
+	// ignores it on any other transport.
+	Identity *Identity
+}
+
+// Identity is a session's identity vouched for by in-process code (see
+// Info.Identity). AuthRole must be a role of the realm.
+type Identity struct {
+	AuthID     string
+	AuthRole   string
+	AuthMethod string // WELCOME.Details.authmethod, e.g. "ticket"
+	// AuthProvider is WELCOME.Details.authprovider, e.g. "bridge".
+	AuthProvider string
 }
 
 // Peer is one connected WAMP peer as the router sees it. It is all the

@@ -79,6 +79,11 @@ type Config struct {
 	// session with CloseMessageTooBig. Negative: no bound.
 	ReadLimit          int
 	HandshakeReadLimit int
+	// Identity, when set, is the peer's Info().Identity: the router admits
+	// the session as this authid and authrole without authenticating it.
+	// It is for code that authenticated the principal itself (the HTTP
+	// bridge); nil: the session authenticates as usual.
+	Identity *transport.Identity
 }
 
 // DefaultConfig returns the defaults documented on Config: the queue's are
@@ -188,7 +193,7 @@ func Pipe(cfg Config) (*Peer, *Client, error) {
 	}
 	p := &Peer{
 		cfg: cfg, ser: ser,
-		info:    transport.Info{Transport: "local", RemoteAddr: cfg.RemoteAddr, Subprotocol: ser.Subprotocol()},
+		info:    transport.Info{Transport: "local", RemoteAddr: cfg.RemoteAddr, Subprotocol: ser.Subprotocol(), Identity: cfg.Identity},
 		in:      make(chan wamp.Message, 16),
 		out:     make(chan wamp.Message),
 		closing: make(chan struct{}),

@@ -348,6 +348,12 @@ func (s *Server) trusted(ip net.IP) bool {
 	return false
 }
 
+// ClientAddr is the address of the client of r as the WebSocket endpoint
+// counts it: the TCP peer, or behind trusted proxies the rightmost
+// X-Forwarded-For entry that is not itself one. Other HTTP endpoints on
+// the same listener (the HTTP bridge) use it for the same limits.
+func (s *Server) ClientAddr(r *http.Request) string { return s.clientAddr(r) }
+
 // clientAddr is the request's client address: behind trusted proxies, the
 // rightmost X-Forwarded-For entry that is not itself a trusted proxy.
 func (s *Server) clientAddr(r *http.Request) string {
