@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/junction-wamp/junction/config"
+	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/internal/cli"
 )
 
@@ -101,9 +102,12 @@ func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Long: `Print the module version, the VCS revision and commit time the binary was
+built from (when the build recorded them: go build in a git clone does, go run
+and -buildvcs=false do not), and the Go toolchain and platform.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "junction", version)
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "junction", buildinfo.Read(version))
 			return err
 		},
 	}

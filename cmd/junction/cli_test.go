@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/internal/routertest"
 )
 
@@ -66,7 +67,7 @@ func TestCLIVersion(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"version"}, {"serve", "--version"}} {
 		code, out, errs := runCLI(t, args...)
-		if code != 0 || out+errs != "junction dev\n" {
+		if want := "junction " + buildinfo.Read("").String() + "\n"; code != 0 || out+errs != want {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errs)
 		}
 	}

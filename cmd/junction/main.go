@@ -18,7 +18,8 @@
 // JUNCTION_<SECTION>_<KEY> environment variables override the file (a
 // JUNCTION_ variable that names no key is refused), and --listen overrides
 // server.listen. check-config loads a file the same way and reports every
-// invalid value.
+// invalid value. version prints the module version, the VCS revision and
+// commit time the build recorded, and the Go version.
 //
 // call, publish, subscribe and register are WAMP clients (clientlib) of a
 // running router: --url (default ws://127.0.0.1:8080/ws), --realm (default
@@ -63,11 +64,13 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/config"
+	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/internal/cli"
 	"github.com/junction-wamp/junction/server"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version, when set at build time with -ldflags "-X main.version=...",
+// replaces the module version the build recorded (see internal/buildinfo).
 var version = "dev"
 
 func main() {
@@ -126,7 +129,7 @@ type serveFlags struct {
 // runServe serves until ctx is done and returns the exit status.
 func runServe(ctx context.Context, f *serveFlags, stderr io.Writer, opts *runOptions) int {
 	if f.version {
-		fmt.Fprintln(stderr, "junction", version)
+		fmt.Fprintln(stderr, "junction", buildinfo.Read(version))
 		return 0
 	}
 	cfg, err := config.LoadListen(f.config, f.listen)
@@ -135,7 +138,7 @@ func runServe(ctx context.Context, f *serveFlags, stderr io.Writer, opts *runOpt
 		return 2
 	}
 	logger := server.NewLogger(cfg, stderr)
-	srv, err := server.New(cfg, server.Options{Logger: logger, Version: version, Listening: opts.listening,
+	srv, err := server.New(cfg, server.Options{Logger: logger, Version: buildinfo.Read(version).Version, Listening: opts.listening,
 		RawSocketListening: opts.rawSocketListening})
 	if err != nil {
 		fmt.Fprintln(stderr, "junction: invalid config:", err)
