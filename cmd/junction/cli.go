@@ -76,7 +76,7 @@ the address is in use), 2 for bad flags or config.`,
 	}
 	serve.add(serveCmd.Flags())
 
-	root.AddCommand(serveCmd, newVersionCommand(), newCheckConfigCommand(stderr))
+	root.AddCommand(serveCmd, newVersionCommand(), newCheckConfigCommand(stderr), newDefaultConfigCommand())
 	root.AddCommand(cli.Commands(cli.Options{Stderr: stderr, StatsInterval: opts.statsInterval})...)
 	return root
 }
@@ -135,6 +135,22 @@ Exit status: 0 if the config is valid, 1 if it is not (or cannot be read),
 				return cli.Failed(fmt.Errorf("%s: %w", args[0], err))
 			}
 			_, err := fmt.Fprintln(cmd.OutOrStdout(), "ok")
+			return err
+		},
+	}
+}
+
+func newDefaultConfigCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "default-config",
+		Short: "Print the default config, to start a config file from",
+		Long: `Print the embedded default config (the repository's config.toml), every key
+with its default and a comment, on stdout: junction default-config > my.toml,
+then keep the keys to change (a file needs only those) and check the result
+with junction check-config my.toml.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(config.Default())
 			return err
 		},
 	}

@@ -192,6 +192,26 @@ func TestCLICheckConfig(t *testing.T) {
 	}
 }
 
+// TestCLIDefaultConfig: default-config prints the repository's config.toml,
+// which check-config accepts as a file to start from.
+func TestCLIDefaultConfig(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runCLI(t, "default-config")
+	root, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || out != string(root) || errs != "" {
+		t.Fatalf("exit %d, stderr %q, stdout %d bytes, want config.toml's %d", code, errs, len(out), len(root))
+	}
+	if code, out, errs := runCLI(t, "check-config", writeConfig(t, out)); code != 0 || out != "ok\n" {
+		t.Errorf("check-config of the default: exit %d, stdout %q, stderr %s", code, out, errs)
+	}
+	if code, _, _ := runCLI(t, "default-config", "x"); code != 2 {
+		t.Errorf("default-config x: exit %d, want 2", code)
+	}
+}
+
 // TestCLICheckConfigEnvironment: check-config applies and checks JUNCTION_*
 // variables as serve does. Not parallel: it sets the environment.
 func TestCLICheckConfigEnvironment(t *testing.T) {

@@ -8,6 +8,7 @@
 //	junction subscribe URI [--match exact|prefix|wildcard] [--stats] [--count N]
 //	junction register URI [--timeout 30s] -- COMMAND [ARG...]
 //	junction check-config FILE
+//	junction default-config
 //	junction version
 //	junction completion bash|zsh|fish|powershell
 //
@@ -18,7 +19,7 @@
 // JUNCTION_<SECTION>_<KEY> environment variables override the file (a
 // JUNCTION_ variable that names no key is refused), and --listen overrides
 // server.listen. check-config loads a file the same way and reports every
-// invalid value. version prints the module version, the VCS revision and
+// invalid value; default-config prints the default config. version prints the module version, the VCS revision and
 // commit time the build recorded, and the Go version.
 //
 // call, publish, subscribe and register are WAMP clients (clientlib) of a
