@@ -37,11 +37,26 @@ func Read(override string) Info {
 	return FromBuildInfo(bi, override)
 }
 
-// FromBuildInfo is Read on the build info bi (nil: none recorded).
+// modulePath is Junction's module.
+const modulePath = "github.com/junction-wamp/junction"
+
+// FromBuildInfo is Read on the build info bi (nil: none recorded). In a
+// program that embeds Junction (its main module is another), Version is the
+// Junction module's version it requires, and there is no revision.
 func FromBuildInfo(bi *debug.BuildInfo, override string) Info {
 	info := Info{GoVersion: runtime.Version()}
 	if bi != nil {
 		info.GoVersion = cmp.Or(bi.GoVersion, info.GoVersion)
+	}
+	switch {
+	case bi == nil:
+	case bi.Main.Path != modulePath && bi.Main.Path != "":
+		for _, d := range bi.Deps {
+			if d.Path == modulePath {
+				info.Version = d.Version
+			}
+		}
+	default:
 		if v := bi.Main.Version; v != "(devel)" {
 			info.Version = v
 		}

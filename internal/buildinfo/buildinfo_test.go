@@ -11,7 +11,7 @@ func TestFromBuildInfo(t *testing.T) {
 	t.Parallel()
 	vcs := &debug.BuildInfo{
 		GoVersion: "go1.26.8",
-		Main:      debug.Module{Path: "github.com/junction-wamp/junction", Version: "v0.0.0-20261202065100-4ecf49e1b2c3"},
+		Main:      debug.Module{Path: modulePath, Version: "v0.0.0-20261202065100-4ecf49e1b2c3"},
 		Settings: []debug.BuildSetting{
 			{Key: "vcs", Value: "git"},
 			{Key: "vcs.revision", Value: "4ecf49e1b2c3"},
@@ -30,6 +30,9 @@ func TestFromBuildInfo(t *testing.T) {
 			Info{Version: "dev", GoVersion: "go1.26.8"}},
 		{"vcs", vcs, "dev", Info{Version: "v0.0.0-20261202065100-4ecf49e1b2c3", Revision: "4ecf49e1b2c3",
 			Time: "2026-12-02T06:51:00Z", Modified: true, GoVersion: "go1.26.8"}},
+		{"embedded", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "example.com/app", Version: "v2.0.0"},
+			Deps:     []*debug.Module{{Path: modulePath, Version: "v1.3.0"}},
+			Settings: vcs.Settings}, "", Info{Version: "v1.3.0", GoVersion: "go1.26.8"}},
 		{"ldflags override", vcs, "v1.2.0", Info{Version: "v1.2.0", Revision: "4ecf49e1b2c3",
 			Time: "2026-12-02T06:51:00Z", Modified: true, GoVersion: "go1.26.8"}},
 	}
