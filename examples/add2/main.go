@@ -22,8 +22,11 @@ import (
 	"github.com/junction-wamp/junction/wamp"
 )
 
+// defaultURL is where go run ./cmd/junction serves.
+const defaultURL = "ws://127.0.0.1:8080/ws"
+
 func main() {
-	url := flag.String("url", "ws://127.0.0.1:8080/ws", "WebSocket URL of the router")
+	url := flag.String("url", defaultURL, "WebSocket URL of the router")
 	realm := flag.String("realm", "realm1", "realm to join")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
