@@ -76,7 +76,8 @@ the address is in use), 2 for bad flags or config.`,
 	}
 	serve.add(serveCmd.Flags())
 
-	root.AddCommand(serveCmd, newVersionCommand(), newCheckConfigCommand(stderr), newDefaultConfigCommand())
+	root.AddCommand(serveCmd, newVersionCommand(), newCheckConfigCommand(stderr), newDefaultConfigCommand(),
+		newHealthcheckCommand())
 	root.AddCommand(cli.Commands(cli.Options{Stderr: stderr, StatsInterval: opts.statsInterval})...)
 	return root
 }
