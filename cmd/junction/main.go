@@ -9,6 +9,7 @@
 //	junction register URI [--timeout 30s] -- COMMAND [ARG...]
 //	junction check-config FILE
 //	junction default-config
+//	junction healthcheck [--url URL]
 //	junction version
 //	junction completion bash|zsh|fish|powershell
 //
@@ -19,7 +20,8 @@
 // JUNCTION_<SECTION>_<KEY> environment variables override the file (a
 // JUNCTION_ variable that names no key is refused), and --listen overrides
 // server.listen. check-config loads a file the same way and reports every
-// invalid value; default-config prints the default config. version prints the module version, the VCS revision and
+// invalid value; default-config prints the default config; healthcheck
+// exits 0 when a running router's /healthz answers 200. version prints the module version, the VCS revision and
 // commit time the build recorded, and the Go version.
 //
 // call, publish, subscribe and register are WAMP clients (clientlib) of a
