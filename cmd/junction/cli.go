@@ -133,7 +133,10 @@ Exit status: 0 if the config is valid, 1 if it is not (or cannot be read),
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := config.Check(args[0]); err != nil {
-				return cli.Failed(fmt.Errorf("%s: %w", args[0], err))
+				if !strings.Contains(err.Error(), args[0]) { // a syntax error names file:line:column
+					err = fmt.Errorf("%s: %w", args[0], err)
+				}
+				return cli.Failed(err)
 			}
 			_, err := fmt.Fprintln(cmd.OutOrStdout(), "ok")
 			return err

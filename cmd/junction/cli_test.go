@@ -178,6 +178,10 @@ func TestCLICheckConfig(t *testing.T) {
 			t.Errorf("invalid: exit %d, stdout %q, stderr lacks %q:\n%s", code, out, want, errs)
 		}
 	}
+	syntax := writeConfig(t, "[server]\nlisten = \n")
+	if code, _, errs := runCLI(t, "check-config", syntax); code != 1 || !strings.HasPrefix(errs, "junction: config "+syntax+":2:10: ") {
+		t.Errorf("syntax error: exit %d, stderr %s", code, errs)
+	}
 	unknown := writeConfig(t, "[serverr]\n")
 	if code, _, errs := runCLI(t, "check-config", unknown); code != 1 || !strings.Contains(errs, "unknown key serverr") {
 		t.Errorf("unknown key: exit %d, stderr %s", code, errs)
