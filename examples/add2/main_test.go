@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestReadmePython(t *testing.T) {
 	t.Parallel()
 	const python = "/usr/bin/python3"
 	if out, err := exec.Command(python, "-c", "import autobahn").CombinedOutput(); err != nil {
-		if os.Getenv("CI") != "" {
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
 			t.Fatalf("%s cannot import autobahn (run .ci/install-interop): %v\n%s", python, err, out)
 		}
 		t.Skipf("%s cannot import autobahn (run .ci/install-interop, or apt-get install python3-autobahn): %v", python, err)
