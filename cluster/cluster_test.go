@@ -15,6 +15,7 @@ import (
 
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/cluster"
+	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/internal/clustertest"
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/metrics"
@@ -81,7 +82,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func scrape(t *testing.T, n *node) string {
 	t.Helper()
 	w := httptest.NewRecorder()
-	metrics.Handler(n.Router, nil, func() (cluster.LinkStats, bool) { return n.Cluster.LinkStats(), true }, n.Transport).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	metrics.Handler(n.Router, buildinfo.Info{}, nil, func() (cluster.LinkStats, bool) { return n.Cluster.LinkStats(), true }, n.Transport).ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
 	return w.Body.String()
 }
 

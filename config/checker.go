@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,10 +17,39 @@ import (
 	"github.com/junction-wamp/junction/server"
 )
 
-// checker collects invalid config values, each with its key, so that one
-// start reports them all.
+// checker collects unknown keys and invalid config values, each with its
+// key, so that one start reports them all.
 type checker struct {
-	errs []string
+	errs        []string
+	unknownKeys []string
+	// skip are keys whose value could not be decoded: reported once,
+	// and not again for the zero value left in their place.
+	skip map[string]bool
+}
+
+// add records a problem, once.
+func (ck *checker) add(msg string) {
+	if !slices.Contains(ck.errs, msg) {
+		ck.errs = append(ck.errs, msg)
+	}
+}
+
+// unknown records keys that the default config does not have.
+func (ck *checker) unknown(keys ...string) {
+	for _, k := range keys {
+		if !slices.Contains(ck.unknownKeys, k) {
+			ck.unknownKeys = append(ck.unknownKeys, k)
+		}
+	}
+}
+
+// undecodable records that key's value does not fit its type; msg says why.
+func (ck *checker) undecodable(key, msg string) {
+	if ck.skip == nil {
+		ck.skip = make(map[string]bool)
+	}
+	ck.skip[key] = true
+	ck.add(msg)
 }
 
 // bad records that key has an invalid value, and what is wanted instead.
@@ -31,20 +61,28 @@ func (ck *checker) bad(key string, value any, want string) {
 	case []string:
 		v = fmt.Sprintf("%q", value)
 	}
-	ck.errs = append(ck.errs, fmt.Sprintf("%s = %s: %s", key, v, want))
+	ck.badFormatted(key, v, want)
 }
 
 // badFormatted is bad for a value the caller has already formatted (quoted
 // if it is a string).
 func (ck *checker) badFormatted(key string, value any, want string) {
-	ck.errs = append(ck.errs, fmt.Sprintf("%s = %v: %s", key, value, want))
+	if !ck.skip[key] {
+		ck.add(fmt.Sprintf("%s = %v: %s", key, value, want))
+	}
 }
 
 func (ck *checker) err() error {
-	if len(ck.errs) == 0 {
+	errs := ck.errs
+	if len(ck.unknownKeys) > 0 {
+		sort.Strings(ck.unknownKeys)
+		errs = append([]string{fmt.Sprintf("unknown key %s (the keys are those of the default config.toml)",
+			strings.Join(ck.unknownKeys, ", "))}, errs...)
+	}
+	if len(errs) == 0 {
 		return nil
 	}
-	return errors.New("invalid config:\n  " + strings.Join(ck.errs, "\n  "))
+	return errors.New("invalid config:\n  " + strings.Join(errs, "\n  "))
 }
 
 // oneOf checks that value is one of allowed.

@@ -9,16 +9,11 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"os"
 	"path"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/go-viper/mapstructure/v2"
-	"github.com/spf13/viper"
 
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/router"
@@ -177,129 +172,10 @@ type historySection struct {
 	Limit int    `mapstructure:"limit"`
 }
 
-// Load reads the embedded default config (Default), then the TOML file at
-// path over it (none when path is ""), then the JUNCTION_<SECTION>_<KEY>
-// environment variables over both, and checks the result: every invalid
-// value is reported in one error, each with its key. A key the default
-// config does not have, in the file or the environment, is refused. What it
-// returns is complete: server.New adds no default to it.
-func Load(path string) (server.Config, error) { return LoadListen(path, "") }
-
-// LoadListen is Load with server.listen set to listen, when listen is not
-// "", after the file and the environment and before the checks: the junction
-// binary's --listen.
-func LoadListen(path, listen string) (server.Config, error) {
-	c, err := load(path, listen)
-	if err != nil {
-		return server.Config{}, err
-	}
-	return *c, nil
-}
-
-func load(path, listen string) (*server.Config, error) {
-	v := viper.New()
-	v.SetConfigType("toml")
-	if err := v.ReadConfig(bytes.NewReader(defaultConfig)); err != nil {
-		return nil, fmt.Errorf("embedded default config: %w", err)
-	}
-	known := v.AllKeys()
-	if path != "" {
-		if err := mergeFile(v, path); err != nil {
-			return nil, err
-		}
-	}
-	if err := checkEnv(known, os.Environ()); err != nil {
-		return nil, err
-	}
-	v.SetEnvPrefix(envPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv() // consulted for every key known from the defaults or the file
-	var fc fileConfig
-	if err := decode(v.AllSettings(), &fc); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if listen != "" {
-		fc.Server.Listen = listen
-	}
-	return fc.resolve()
-}
-
-// mergeFile merges the TOML file at path over v. Its keys are checked on the
-// file itself, because viper drops empty tables such as a misspelt
-// "[serverr]" before Unmarshal could see them.
-func mergeFile(v *viper.Viper, path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	dec, err := viper.NewCodecRegistry().Decoder("toml")
-	if err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	raw := make(map[string]any)
-	if err := dec.Decode(b, raw); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	if err := decode(raw, new(fileConfig)); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	return v.MergeConfigMap(raw) // a list, such as [[realms]], replaces the default one
-}
-
-// decode decodes a settings map into fc, refusing keys fc does not have.
-// Input is weakly typed because environment values arrive as strings; lists
-// from the environment are comma-separated.
-func decode(in map[string]any, fc *fileConfig) error {
-	var md mapstructure.Metadata
-	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		Result:           fc,
-		Metadata:         &md,
-		WeaklyTypedInput: true,
-		DecodeHook:       mapstructure.StringToSliceHookFunc(","),
-	})
-	if err != nil {
-		return err
-	}
-	if err := d.Decode(in); err != nil {
-		return err
-	}
-	if len(md.Unused) > 0 {
-		sort.Strings(md.Unused)
-		return fmt.Errorf("unknown key %s (the keys are those of the default config.toml)", strings.Join(md.Unused, ", "))
-	}
-	return nil
-}
-
-// checkEnv refuses JUNCTION_* variables that name no config key, so that a
-// misspelt override does not go unnoticed. known are the keys of the
-// default config; [[realms]] cannot be set from the environment.
-func checkEnv(known, environ []string) error {
-	names := make(map[string]bool, len(known))
-	for _, k := range known {
-		if k != "realms" && !strings.HasPrefix(k, "realms.") {
-			names[envName(k)] = true
-		}
-	}
-	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, envPrefix+"_") && !names[name] {
-			return fmt.Errorf("environment variable %s names no config key "+
-				"(want %s_<SECTION>_<KEY> for a key of config.toml outside [[realms]], e.g. %s)",
-				name, envPrefix, envName("server.listen"))
-		}
-	}
-	return nil
-}
-
-// envName is the environment variable that overrides key.
-func envName(key string) string {
-	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-}
-
 // resolve checks every value and converts the file config to the packages'
-// configs. All invalid values are reported together.
-func (fc *fileConfig) resolve() (*server.Config, error) {
-	var ck checker
+// configs. All invalid values are reported together, after those ck holds
+// already.
+func (fc *fileConfig) resolve(ck *checker) (*server.Config, error) {
 	c := &server.Config{
 		Listen:            fc.Server.Listen,
 		TLSCert:           fc.Server.TLSCert,
@@ -315,8 +191,8 @@ func (fc *fileConfig) resolve() (*server.Config, error) {
 		LogFormat:   fc.Log.Format,
 		LogLevel:    ck.level("log.level", fc.Log.Level),
 		LogMaxField: fc.Log.MaxFieldLength,
-		WebSocket:   fc.WebSocket.resolve(&ck),
-		Router:      fc.Router.resolve(&ck),
+		WebSocket:   fc.WebSocket.resolve(ck),
+		Router:      fc.Router.resolve(ck),
 	}
 	if c.LogMaxField < 64 {
 		ck.bad("log.max_field_length", c.LogMaxField, "want at least 64 bytes")
@@ -324,12 +200,12 @@ func (fc *fileConfig) resolve() (*server.Config, error) {
 	c.Router.LimitWarningInterval = ck.duration("log.limit_warning_interval", fc.Log.LimitWarningInterval)
 	c.WebSocket.WarningInterval = c.Router.LimitWarningInterval
 	c.Connections.WarningInterval = c.Router.LimitWarningInterval
-	c.RawSocket = fc.RawSocket.resolve(&ck)
+	c.RawSocket = fc.RawSocket.resolve(ck)
 	c.RawSocket.Transport = server.RawSocketTransport(c.RawSocket.Transport, c.WebSocket)
 	if c.RawSocket.TLS && c.TLSCert == "" {
 		ck.bad("rawsocket.tls", true, "TLS on rawsocket.listen needs server.tls_cert and server.tls_key")
 	}
-	c.Web = fc.Web.resolve(&ck, c.WebSocket.Path)
+	c.Web = fc.Web.resolve(ck, c.WebSocket.Path)
 	c.Metrics = server.MetricsConfig{Path: fc.Metrics.Path, Listen: fc.Metrics.Listen, Off: fc.Metrics.Path == ""}
 	if p := c.Metrics.Path; p != "" {
 		switch {
@@ -354,9 +230,9 @@ func (fc *fileConfig) resolve() (*server.Config, error) {
 	if c.TLSClientCA != "" && c.TLSCert == "" {
 		ck.bad("server.tls_client_ca", c.TLSClientCA, "client certificates need tls_cert and tls_key")
 	}
-	c.Cluster = fc.Cluster.resolve(&ck)
-	c.Router.Realms = resolveRealms(&ck, fc.Realms, c.Router.StrictURI)
-	c.Bridge = fc.Bridge.resolve(&ck, c)
+	c.Cluster = fc.Cluster.resolve(ck)
+	c.Router.Realms = resolveRealms(ck, fc.Realms, c.Router.StrictURI)
+	c.Bridge = fc.Bridge.resolve(ck, c)
 	if len(c.Router.Realms) == 0 && !c.Router.AutoCreateRealms {
 		ck.bad("realms", []string{}, "configure at least one realm or set router.auto_create_realms")
 	}

@@ -72,20 +72,27 @@ func TestWebConfigRefused(t *testing.T) {
 }
 
 // TestChatExampleConfig loads the chat demo's config the way its README
-// runs it, from the root of the repository (not parallel: t.Chdir).
+// runs it, from the root of the repository, and from another directory:
+// its web.dir is relative to the file (not parallel: t.Chdir).
 func TestChatExampleConfig(t *testing.T) {
-	t.Chdir("..")
-	c, err := LoadListen("examples/chat/config.toml", "127.0.0.1:0")
+	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Web != (server.WebConfig{Dir: "examples/chat/web", Prefix: "/"}) {
-		t.Errorf("[web] %+v", c.Web)
-	}
-	if len(c.WebSocket.AllowedOrigins) == 0 {
-		t.Error("the chat demo sets no Origin allow-list")
-	}
-	if _, err := os.Stat(filepath.Join(c.Web.Dir, "index.html")); err != nil {
-		t.Error(err)
+	for cwd, file := range map[string]string{root: "examples/chat/config.toml", t.TempDir(): filepath.Join(root, "examples/chat/config.toml")} {
+		t.Chdir(cwd)
+		c, err := LoadListen(file, "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := filepath.Join(root, "examples/chat/web"); c.Web != (server.WebConfig{Dir: want, Prefix: "/"}) {
+			t.Errorf("from %s: [web] %+v, want dir %s", cwd, c.Web, want)
+		}
+		if len(c.WebSocket.AllowedOrigins) == 0 {
+			t.Error("the chat demo sets no Origin allow-list")
+		}
+		if _, err := os.Stat(filepath.Join(c.Web.Dir, "index.html")); err != nil {
+			t.Error(err)
+		}
 	}
 }

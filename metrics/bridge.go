@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/junction-wamp/junction/bridge"
+	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/transport"
 )
@@ -15,8 +16,8 @@ type BridgeSource func() []bridge.RequestCount
 
 // HandlerWithBridge is Handler plus junction_bridge_requests_total, the
 // requests the HTTP bridge answered by endpoint (path) and status code.
-func HandlerWithBridge(b BridgeSource, r *router.Router, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
-	return handler([]prometheus.Collector{bridgeCollector(b)}, r, conns, links, ts...)
+func HandlerWithBridge(b BridgeSource, r *router.Router, build buildinfo.Info, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
+	return handler([]prometheus.Collector{bridgeCollector(b)}, r, build, conns, links, ts...)
 }
 
 var descBridgeRequests = desc("bridge_requests_total", "Requests the HTTP bridge answered, by endpoint (URL path) and HTTP status code.", "endpoint", "code")

@@ -15,26 +15,33 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/junction-wamp/junction/cluster"
+	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// Handler serves the metrics of r, of the listeners whose stats conns are
-// (nil if none is limited), of the cluster links links reads (nil on a
-// single node) and of the transports ts, plus the Go runtime's
-// and the process's, for Prometheus to scrape.
-func Handler(r *router.Router, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
-	return handler(nil, r, conns, links, ts...)
+// Handler serves the metrics of r, of the build build, of the listeners
+// whose stats conns are (nil if none is limited), of the cluster links links
+// reads (nil on a single node: then no junction_cluster_* series) and of the
+// transports ts, plus the Go runtime's and the process's, for Prometheus to
+// scrape.
+func Handler(r *router.Router, build buildinfo.Info, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
+	return handler(nil, r, build, conns, links, ts...)
 }
 
 // handler is Handler with extra collectors.
-func handler(extra []prometheus.Collector, r *router.Router, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
+func handler(extra []prometheus.Collector, r *router.Router, build buildinfo.Info, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&Collector{r: r, ts: ts, conns: conns, links: links},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "junction_build_info",
+			Help:        "Always 1; its labels say which build runs: module version, VCS revision (\"\" when not recorded), Go version.",
+			ConstLabels: prometheus.Labels{"version": build.Version, "revision": build.Revision, "goversion": build.GoVersion},
+		}, func() float64 { return 1 }),
 	)
 	reg.MustRegister(extra...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
@@ -65,15 +72,17 @@ var (
 	descAuthFailures   = desc("auth_failures_total", "Failed authentications.")
 	descProtocolErrors = desc("protocol_errors_total", "Sessions closed for a protocol violation.")
 	descInternalErrors = desc("internal_errors_total", "Sessions closed by an internal error.")
-	descMessagesIn     = desc("messages_in_total", "WAMP messages received from peers, by type.", "type")
-	descMessagesOut    = desc("messages_out_total", "WAMP messages queued to peers, by type (an event to n subscribers counts n).", "type")
+	descRegistrations  = desc("registrations", "Registrations of procedures, by realm (in a cluster, with other nodes' sessions' that this node routes to).", "realm")
+	descSubscriptions  = desc("subscriptions", "Subscriptions to topics, by realm (in a cluster, with other nodes' sessions' that this node routes to).", "realm")
+	descMessagesIn     = desc("messages_in_total", "WAMP messages received from peers, by type: the types a router receives (another type is a protocol error).", "type")
+	descMessagesOut    = desc("messages_out_total", "WAMP messages queued to peers, by type: the types a router sends (an event to n subscribers counts n).", "type")
 	descCallDuration   = desc("call_duration_seconds", "Time from CALL to its final RESULT or ERROR.")
 	descConnections    = desc("connections", "Open connections carrying sessions, by transport.", "transport")
 	descAccepted       = desc("handshakes_accepted_total", "Transport handshakes accepted (WebSocket upgrade, RawSocket handshake).", "transport")
 	descRefused        = desc("handshakes_refused_total", "Transport handshakes refused (WebSocket: subprotocol, origin, shutdown; RawSocket: serializer, length, reserved bits, connection count, not RawSocket, timeout).", "transport")
 	descSlow           = desc("slow_consumer_disconnects_total", "Connections closed because their outbound queue stayed over its bound.", "transport")
-	descBytesIn        = desc("bytes_in_total", "Bytes read: WebSocket message payloads, RawSocket frames.", "transport")
-	descBytesOut       = desc("bytes_out_total", "Bytes written: WebSocket message payloads, RawSocket frames.", "transport")
+	descBytesIn        = desc("received_bytes_total", "Bytes read: WebSocket message payloads, RawSocket frames.", "transport")
+	descBytesOut       = desc("sent_bytes_total", "Bytes written: WebSocket message payloads, RawSocket frames.", "transport")
 	descQueueMsgs      = desc("queue_high_water_messages", "Deepest outbound queue of any connection since start, in messages.", "transport")
 	descQueueBytes     = desc("queue_high_water_bytes", "Deepest outbound queue of any connection since start, in bytes.", "transport")
 	descClusterNodes   = desc("cluster_nodes", "Other cluster nodes this node hears from (0 on a single node).")
@@ -95,7 +104,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descSessions, descJoined, descLeft, descAborted, descAuthFailures, descProtocolErrors,
+		descSessions, descRegistrations, descSubscriptions, descJoined, descLeft, descAborted, descAuthFailures, descProtocolErrors,
 		descInternalErrors, descMessagesIn, descMessagesOut, descCallDuration, descConnections,
 		descAccepted, descRefused, descSlow, descBytesIn, descBytesOut, descQueueMsgs, descQueueBytes,
 		descClusterNodes, descNodesDropped, descResyncs, descCallsLost, descConflicts, descFenced, descLinkRepairs, descLimits, descConversions, descTooLarge, descOpenConns,
@@ -134,26 +143,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descLimits, c.conns.Refused.Load(), "server.max_connections")
 		counter(descLimits, c.conns.RefusedPerAddress.Load(), "server.max_connections_per_address")
 	}
-	gauge(descClusterNodes, float64(c.r.ClusterNodes()))
-	counter(descNodesDropped, rs.ClusterNodesDropped.Load())
-	counter(descResyncs, rs.ClusterResyncs.Load())
-	counter(descCallsLost, rs.ClusterCallsLost.Load())
-	counter(descConflicts, rs.ClusterConflicts.Load())
-	counter(descFenced, rs.ClusterSessionsFenced.Load())
-	if c.links != nil {
-		if ls, ok := c.links(); ok {
-			for kind, n := range map[string]uint64{"resent": ls.Resent, "resets": ls.Resets, "gaps": ls.Gaps,
-				"duplicates": ls.Duplicates, "overflows": ls.Overflows, "stalls": ls.Stalls} {
-				counter(descLinkRepairs, n, kind)
-			}
-		}
+	for realm, n := range c.r.RealmTables() {
+		gauge(descRegistrations, float64(n.Registrations), realm)
+		gauge(descSubscriptions, float64(n.Subscriptions), realm)
 	}
-	for i := range len(rs.MessagesIn) {
-		t := wamp.MessageType(i)
-		if !t.Known() {
-			continue
-		}
+	if c.links != nil {
+		c.collectCluster(counter, gauge)
+	}
+	for _, t := range received {
 		counter(descMessagesIn, rs.MessagesIn.Load(t), t.String())
+	}
+	for _, t := range sent {
 		counter(descMessagesOut, rs.MessagesOut.Load(t), t.String())
 	}
 	h := rs.CallLatency.Snapshot()
@@ -187,3 +187,39 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descInvalidUTF8, invalidUTF8)
 }
+
+// collectCluster collects the junction_cluster_* series, which only a
+// cluster node has.
+func (c *Collector) collectCluster(counter func(*prometheus.Desc, uint64, ...string), gauge func(*prometheus.Desc, float64, ...string)) {
+	rs := c.r.Stats()
+	gauge(descClusterNodes, float64(c.r.ClusterNodes()))
+	counter(descNodesDropped, rs.ClusterNodesDropped.Load())
+	counter(descResyncs, rs.ClusterResyncs.Load())
+	counter(descCallsLost, rs.ClusterCallsLost.Load())
+	counter(descConflicts, rs.ClusterConflicts.Load())
+	counter(descFenced, rs.ClusterSessionsFenced.Load())
+	if ls, ok := c.links(); ok {
+		for kind, n := range map[string]uint64{"resent": ls.Resent, "resets": ls.Resets, "gaps": ls.Gaps,
+			"duplicates": ls.Duplicates, "overflows": ls.Overflows, "stalls": ls.Stalls} {
+			counter(descLinkRepairs, n, kind)
+		}
+	}
+}
+
+// received and sent are the message types a router receives from peers and
+// sends to them (WAMP basic and advanced profiles as the router implements
+// them): the only ones whose counts can move. A peer that sends another
+// type, WELCOME or RESULT say, ends its session with a protocol error,
+// counted by junction_protocol_errors_total.
+var (
+	received = []wamp.MessageType{
+		wamp.HELLO, wamp.AUTHENTICATE, wamp.ABORT, wamp.GOODBYE, wamp.ERROR,
+		wamp.PUBLISH, wamp.SUBSCRIBE, wamp.UNSUBSCRIBE,
+		wamp.CALL, wamp.CANCEL, wamp.REGISTER, wamp.UNREGISTER, wamp.YIELD,
+	}
+	sent = []wamp.MessageType{
+		wamp.WELCOME, wamp.ABORT, wamp.CHALLENGE, wamp.GOODBYE, wamp.ERROR,
+		wamp.PUBLISHED, wamp.SUBSCRIBED, wamp.UNSUBSCRIBED, wamp.EVENT,
+		wamp.RESULT, wamp.REGISTERED, wamp.UNREGISTERED, wamp.INVOCATION, wamp.INTERRUPT,
+	}
+)

@@ -552,6 +552,24 @@ func (r *Router) PendingInvocations() int {
 	return n
 }
 
+// RealmTables are the sizes of one realm's routing tables.
+type RealmTables struct {
+	// Registrations and Subscriptions are the realm's registrations and
+	// subscriptions as this node routes them (in a cluster, with those of
+	// other nodes' sessions).
+	Registrations, Subscriptions int
+}
+
+// RealmTables returns the sizes of each realm's tables, by realm name, for
+// exporters: it takes each table's lock once.
+func (r *Router) RealmTables() map[string]RealmTables {
+	out := make(map[string]RealmTables)
+	for _, rm := range r.allRealms() {
+		out[string(rm.Name)] = RealmTables{Registrations: rm.Dealer.Count(), Subscriptions: rm.Broker.Count()}
+	}
+	return out
+}
+
 // SessionKey groups established sessions for SessionCounts.
 type SessionKey struct {
 	Realm      string

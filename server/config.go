@@ -206,9 +206,20 @@ func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
+		opts.ReplaceAttr = durationString
 		h = slog.NewJSONHandler(w, opts)
 	}
 	return slog.New(logclip.New(h, cmp.Or(cfg.LogMaxField, defaultMaxField)))
+}
+
+// durationString writes a time.Duration in a JSON log as a person reads it
+// and config.toml writes it ("1.5s", "10s", "250ms"), not as slog's integer
+// of nanoseconds.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // RawSocketTransport is what the zero fields of RawSocketConfig.Transport

@@ -3,10 +3,12 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/junction-wamp/junction/config"
 	"github.com/junction-wamp/junction/server"
@@ -15,10 +17,15 @@ import (
 func TestJSONLogs(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	server.NewLogger(server.Config{LogFormat: "json"}, &out).Info("hello", "realm", "realm1")
+	server.NewLogger(server.Config{LogFormat: "json"}, &out).Info("hello", "realm", "realm1",
+		"grace", 1500*time.Millisecond, slog.Group("cluster", "took", 250*time.Millisecond))
 	var line map[string]any
 	if err := json.Unmarshal(out.Bytes(), &line); err != nil || line["msg"] != "hello" || line["realm"] != "realm1" {
 		t.Fatalf("not a JSON log line: %s", out.String())
+	}
+	// Durations as a person reads them, not integers of nanoseconds.
+	if line["grace"] != "1.5s" || !reflect.DeepEqual(line["cluster"], map[string]any{"took": "250ms"}) {
+		t.Errorf("durations: grace %v, cluster %v; want \"1.5s\" and took \"250ms\"", line["grace"], line["cluster"])
 	}
 }
 

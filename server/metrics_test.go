@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,7 +125,7 @@ ticket_file = "`+ticket+`"
 	got := scrape(t, metricsURL)
 	for _, family := range []string{
 		"junction_sessions", "junction_sessions_joined_total", "junction_messages_in_total",
-		"junction_messages_out_total", "junction_bytes_in_total", "junction_bytes_out_total",
+		"junction_messages_out_total", "junction_received_bytes_total", "junction_sent_bytes_total",
 		"junction_call_duration_seconds_count", "junction_call_duration_seconds_bucket",
 		"junction_queue_high_water_messages", "junction_queue_high_water_bytes",
 		"junction_slow_consumer_disconnects_total", "junction_auth_failures_total",
@@ -178,5 +179,82 @@ func TestMetricsOwnListenerAndOff(t *testing.T) {
 	addr = startServer(t, load(t, "[metrics]\npath = \"\""))
 	if resp, _ := get(t, "GET", "http://"+addr+"/metrics"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("metrics turned off still served: %s", resp.Status)
+	}
+}
+
+// TestMetricsConventions checks the series against Prometheus's naming
+// conventions and against what can move: junction_build_info, the gauges
+// of registrations and subscriptions per realm, counters ending in _total
+// (bytes in _bytes_total), and no series for message types a router never
+// receives or sends, nor for a cluster on a single node.
+func TestMetricsConventions(t *testing.T) {
+	t.Parallel()
+	addr := startServer(t, load(t, "[[realms]]\nname = \"realm1\"\nauth = [\"anonymous\"]\n[[realms]]\nname = \"realm2\"\nauth = [\"anonymous\"]\n"))
+	url := "ws://" + addr + "/ws"
+	metricsURL := "http://" + addr + "/metrics"
+	ctx := routertest.Context(t)
+
+	c := routertest.Connect(t, url, clientlib.Options{})
+	echo := func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		return &clientlib.Result{Args: inv.Args}, nil
+	}
+	var regs []*clientlib.Registration
+	for _, p := range []string{"test.a", "test.b"} {
+		reg, err := c.Register(ctx, p, echo, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		regs = append(regs, reg)
+	}
+	if _, err := c.Subscribe(ctx, "test.news", func(*clientlib.Event) {}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call(ctx, "test.a", []any{1}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := scrape(t, metricsURL)
+	for series, want := range map[string]float64{
+		`junction_registrations{realm="realm1"}`: 2, `junction_subscriptions{realm="realm1"}`: 1,
+		`junction_registrations{realm="realm2"}`: 0, `junction_subscriptions{realm="realm2"}`: 0,
+		`junction_build_info{goversion="` + runtime.Version() + `",revision="",version="dev"}`: 1,
+	} {
+		if v, ok := got[series]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
+	}
+	if err := c.Unregister(ctx, regs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if v := scrape(t, metricsURL)[`junction_registrations{realm="realm1"}`]; v != 1 {
+		t.Errorf("after UNREGISTER: junction_registrations{realm=\"realm1\"} = %v, want 1", v)
+	}
+	for _, never := range []string{
+		`junction_messages_in_total{type="WELCOME"}`, `junction_messages_in_total{type="RESULT"}`,
+		`junction_messages_in_total{type="EVENT"}`, `junction_messages_in_total{type="INVOCATION"}`,
+		`junction_messages_out_total{type="HELLO"}`, `junction_messages_out_total{type="CALL"}`,
+		`junction_messages_out_total{type="YIELD"}`, "junction_cluster_nodes", "junction_cluster_resyncs_total",
+	} {
+		if _, ok := got[never]; ok {
+			t.Errorf("%s is exported: a series that cannot move here", never)
+		}
+	}
+	for _, moved := range []string{`junction_messages_in_total{type="CALL"}`, `junction_messages_out_total{type="RESULT"}`,
+		`junction_received_bytes_total{transport="websocket"}`, `junction_sent_bytes_total{transport="websocket"}`} {
+		if got[moved] <= 0 {
+			t.Errorf("%s = %v, want a positive count", moved, got[moved])
+		}
+	}
+
+	// Every counter ends in _total, and one of bytes in _bytes_total.
+	_, text := get(t, "GET", metricsURL)
+	for _, line := range strings.Split(text, "\n") {
+		name, ok := strings.CutPrefix(line, "# TYPE junction_")
+		if !ok || !strings.HasSuffix(name, " counter") {
+			continue
+		}
+		name = strings.TrimSuffix(name, " counter")
+		if !strings.HasSuffix(name, "_total") || (strings.Contains(name, "bytes") && !strings.HasSuffix(name, "_bytes_total")) {
+			t.Errorf("counter junction_%s: want a name ending in _total, _bytes_total for bytes", name)
+		}
 	}
 }

@@ -283,7 +283,7 @@ func TestRawSocketMetrics(t *testing.T) {
 			t.Errorf("%s = %v, want %v", sample, got[sample], want)
 		}
 	}
-	if got[`junction_bytes_in_total{transport="rawsocket"}`] <= 0 {
+	if got[`junction_received_bytes_total{transport="rawsocket"}`] <= 0 {
 		t.Error("no RawSocket bytes in")
 	}
 }

@@ -34,6 +34,7 @@ import (
 
 	"github.com/junction-wamp/junction/bridge"
 	"github.com/junction-wamp/junction/cluster"
+	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/metrics"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/transport"
@@ -319,7 +320,7 @@ func (s *Server) mux() http.Handler {
 		s.mu.Lock()
 		conns := s.conns
 		s.mu.Unlock()
-		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.HandlerWithBridge(s.bridge.Requests, s.router, conns, s.linkStats, s.ws, s.rs))
+		mux.Handle("GET "+s.cfg.Metrics.Path, s.metricsHandler(conns))
 	}
 	return mux
 }
@@ -345,7 +346,7 @@ func (s *Server) serveMetricsAt() (*http.Server, string, error) {
 	conns := s.conns
 	s.mu.Unlock()
 	mux := http.NewServeMux()
-	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.HandlerWithBridge(s.bridge.Requests, s.router, conns, s.linkStats, s.ws, s.rs))
+	mux.Handle("GET "+s.cfg.Metrics.Path, s.metricsHandler(conns))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { _ = hs.Serve(ln) }()
@@ -449,6 +450,16 @@ func (s *Server) shutdown(ctx context.Context) error {
 		node.Close() // after the sessions left, so the others heard of it
 	}
 	return err
+}
+
+// metricsHandler serves the metrics, with those of the listeners whose
+// stats conns are (nil if none is limited).
+func (s *Server) metricsHandler(conns *transport.ListenerStats) http.Handler {
+	var links metrics.LinkSource // nil: no junction_cluster_* series on a single node
+	if s.cfg.Cluster != nil {
+		links = s.linkStats
+	}
+	return metrics.HandlerWithBridge(s.bridge.Requests, s.router, buildinfo.Read(s.version), conns, links, s.ws, s.rs)
 }
 
 // linkStats reads the counts of the cluster node's links, if it is one.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/junction-wamp/junction/config"
+	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/internal/cli"
 )
 
@@ -77,7 +78,8 @@ the address is in use), 2 for bad flags or config.`,
 	}
 	serve.add(serveCmd.Flags())
 
-	root.AddCommand(serveCmd, newVersionCommand(), newCheckConfigCommand(stderr))
+	root.AddCommand(serveCmd, newVersionCommand(), newCheckConfigCommand(stderr), newDefaultConfigCommand(),
+		newHealthcheckCommand())
 	root.AddCommand(cli.Commands(cli.Options{Stderr: stderr, StatsInterval: opts.statsInterval})...)
 	return root
 }
@@ -103,9 +105,12 @@ func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Long: `Print the module version, the VCS revision and commit time the binary was
+built from (when the build recorded them: go build in a git clone does, go run
+and -buildvcs=false do not), and the Go toolchain and platform.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "junction", version)
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "junction", buildinfo.Read(version))
 			return err
 		},
 	}
@@ -130,9 +135,28 @@ Exit status: 0 if the config is valid, 1 if it is not (or cannot be read),
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := config.Check(args[0]); err != nil {
-				return cli.Failed(fmt.Errorf("%s: %w", args[0], err))
+				if !strings.Contains(err.Error(), args[0]) { // a syntax error names file:line:column
+					err = fmt.Errorf("%s: %w", args[0], err)
+				}
+				return cli.Failed(err)
 			}
 			_, err := fmt.Fprintln(cmd.OutOrStdout(), "ok")
+			return err
+		},
+	}
+}
+
+func newDefaultConfigCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "default-config",
+		Short: "Print the default config, to start a config file from",
+		Long: `Print the embedded default config (the repository's config.toml), every key
+with its default and a comment, on stdout: junction default-config > my.toml,
+then keep the keys to change (a file needs only those) and check the result
+with junction check-config my.toml.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(config.Default())
 			return err
 		},
 	}

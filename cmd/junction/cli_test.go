@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/internal/routertest"
 )
 
@@ -66,7 +67,7 @@ func TestCLIVersion(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{"version"}, {"serve", "--version"}} {
 		code, out, errs := runCLI(t, args...)
-		if code != 0 || out+errs != "junction dev\n" {
+		if want := "junction " + buildinfo.Read("").String() + "\n"; code != 0 || out+errs != want {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errs)
 		}
 	}
@@ -177,6 +178,10 @@ func TestCLICheckConfig(t *testing.T) {
 			t.Errorf("invalid: exit %d, stdout %q, stderr lacks %q:\n%s", code, out, want, errs)
 		}
 	}
+	syntax := writeConfig(t, "[server]\nlisten = \n")
+	if code, _, errs := runCLI(t, "check-config", syntax); code != 1 || !strings.HasPrefix(errs, "junction: config "+syntax+":2:10: ") {
+		t.Errorf("syntax error: exit %d, stderr %s", code, errs)
+	}
 	unknown := writeConfig(t, "[serverr]\n")
 	if code, _, errs := runCLI(t, "check-config", unknown); code != 1 || !strings.Contains(errs, "unknown key serverr") {
 		t.Errorf("unknown key: exit %d, stderr %s", code, errs)
@@ -188,6 +193,26 @@ func TestCLICheckConfig(t *testing.T) {
 	tlsCfg := writeConfig(t, "[server]\ntls_cert = \"/nonexistent/cert.pem\"\ntls_key = \"/nonexistent/key.pem\"\n")
 	if code, _, errs := runCLI(t, "check-config", tlsCfg); code != 1 || !strings.Contains(errs, "tls: loading /nonexistent/cert.pem") {
 		t.Errorf("TLS files: exit %d, stderr %s", code, errs)
+	}
+}
+
+// TestCLIDefaultConfig: default-config prints the repository's config.toml,
+// which check-config accepts as a file to start from.
+func TestCLIDefaultConfig(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runCLI(t, "default-config")
+	root, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || out != string(root) || errs != "" {
+		t.Fatalf("exit %d, stderr %q, stdout %d bytes, want config.toml's %d", code, errs, len(out), len(root))
+	}
+	if code, out, errs := runCLI(t, "check-config", writeConfig(t, out)); code != 0 || out != "ok\n" {
+		t.Errorf("check-config of the default: exit %d, stdout %q, stderr %s", code, out, errs)
+	}
+	if code, _, _ := runCLI(t, "default-config", "x"); code != 2 {
+		t.Errorf("default-config x: exit %d, want 2", code)
 	}
 }
 

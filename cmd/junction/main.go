@@ -8,6 +8,8 @@
 //	junction subscribe URI [--match exact|prefix|wildcard] [--stats] [--count N]
 //	junction register URI [--timeout 30s] -- COMMAND [ARG...]
 //	junction check-config FILE
+//	junction default-config
+//	junction healthcheck [--url URL]
 //	junction version
 //	junction completion bash|zsh|fish|powershell
 //
@@ -18,8 +20,12 @@
 // JUNCTION_<SECTION>_<KEY> environment variables override the file (a
 // JUNCTION_ variable that names no key is refused), and --listen overrides
 // server.listen. SIGHUP reloads the config (and the TLS certificate)
-// without dropping sessions; an invalid file changes nothing. check-config loads a file the same way and reports every
-// invalid value.
+// without dropping sessions; an invalid file changes nothing. check-config
+// loads a file the same way and reports every invalid value;
+// default-config prints the default config; healthcheck exits 0 when a
+// running router's /healthz answers 200. version prints the module
+// version, the VCS revision and commit time the build recorded, and the Go
+// version.
 //
 // call, publish, subscribe and register are WAMP clients (clientlib) of a
 // running router: --url (default ws://127.0.0.1:8080/ws), --realm (default
@@ -65,11 +71,13 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/config"
+	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/internal/cli"
 	"github.com/junction-wamp/junction/server"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version, when set at build time with -ldflags "-X main.version=...",
+// replaces the module version the build recorded (see internal/buildinfo).
 var version = "dev"
 
 func main() {
@@ -128,7 +136,7 @@ type serveFlags struct {
 // runServe serves until ctx is done and returns the exit status.
 func runServe(ctx context.Context, f *serveFlags, stderr io.Writer, opts *runOptions) int {
 	if f.version {
-		fmt.Fprintln(stderr, "junction", version)
+		fmt.Fprintln(stderr, "junction", buildinfo.Read(version))
 		return 0
 	}
 	cfg, err := config.LoadListen(f.config, f.listen)
@@ -137,7 +145,7 @@ func runServe(ctx context.Context, f *serveFlags, stderr io.Writer, opts *runOpt
 		return 2
 	}
 	logger := server.NewLogger(cfg, stderr)
-	srv, err := server.New(cfg, server.Options{Logger: logger, Version: version, Listening: opts.listening,
+	srv, err := server.New(cfg, server.Options{Logger: logger, Version: buildinfo.Read(version).Version, Listening: opts.listening,
 		RawSocketListening: opts.rawSocketListening})
 	if err != nil {
 		fmt.Fprintln(stderr, "junction: invalid config:", err)

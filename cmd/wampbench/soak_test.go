@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/metrics"
 	"github.com/junction-wamp/junction/router"
@@ -23,7 +24,7 @@ import (
 func TestSoak(t *testing.T) {
 	t.Parallel()
 	srv := routertest.Start(t, routertest.Options{Router: router.Config{MaxSubscriptionsPerSession: 100}})
-	ms := httptest.NewServer(metrics.Handler(srv.Router, nil, nil, srv.Transport))
+	ms := httptest.NewServer(metrics.Handler(srv.Router, buildinfo.Info{}, nil, nil, srv.Transport))
 	t.Cleanup(ms.Close)
 	out := t.TempDir()
 	args := []string{"soak", "--url", srv.URL, "--metrics", ms.URL, "--pid", strconv.Itoa(os.Getpid()), "--out", out,

@@ -1,52 +1,91 @@
-// Command add2 registers com.example.add2 on a Junction router and calls it.
+// Command add2 registers com.example.add2 on a Junction router, calls it
+// once, then keeps serving it until Ctrl-C, so that other clients can call
+// it too:
 //
 //	go run ./cmd/junction &
-//	go run ./examples/add2
+//	go run ./examples/add2 &
+//	go run ./cmd/junction call com.example.add2 2 3   # prints 5
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"log"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/wamp"
 )
 
+// defaultURL is where go run ./cmd/junction serves.
+const defaultURL = "ws://127.0.0.1:8080/ws"
+
 func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	url := flag.String("url", defaultURL, "WebSocket URL of the router")
+	realm := flag.String("realm", "realm1", "realm to join")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *url, *realm, os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run registers com.example.add2, calls it once and prints the result, then
+// serves the procedure until ctx is done.
+func run(ctx context.Context, url, realm string, stdout io.Writer) error {
+	setup, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	const url = "ws://127.0.0.1:8080/ws"
-
-	callee, err := clientlib.Connect(ctx, url, "realm1", clientlib.Options{Serializer: "msgpack"})
+	callee, err := clientlib.Connect(setup, url, realm, clientlib.Options{Serializer: "msgpack"})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	defer callee.Close(ctx)
-	_, err = callee.Register(ctx, "com.example.add2", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
-		if len(inv.Args) != 2 {
-			return nil, wamp.NewError(wamp.ErrInvalidArgument, "add2 takes two numbers")
-		}
-		a, ok1 := wamp.AsInt(inv.Args[0])
-		b, ok2 := wamp.AsInt(inv.Args[1])
-		if !ok1 || !ok2 {
-			return nil, wamp.NewError(wamp.ErrInvalidArgument, "add2 takes two integers")
-		}
-		return &clientlib.Result{Args: []any{a + b}}, nil
-	}, nil)
-	if err != nil {
-		log.Fatal(err)
+	defer closeClient(callee)
+	if _, err := callee.Register(setup, "com.example.add2", add2, nil); err != nil {
+		return err
 	}
 
-	caller, err := clientlib.Connect(ctx, url, "realm1", clientlib.Options{})
+	caller, err := clientlib.Connect(setup, url, realm, clientlib.Options{})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	defer caller.Close(ctx)
-	res, err := caller.Call(ctx, "com.example.add2", []any{2, 3}, nil, nil)
+	res, err := caller.Call(setup, "com.example.add2", []any{2, 3}, nil, nil)
+	closeClient(caller)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	fmt.Println("com.example.add2(2, 3) =", res.Args[0])
+	fmt.Fprintln(stdout, "com.example.add2(2, 3) =", res.Args[0])
+	fmt.Fprintln(stdout, "serving com.example.add2 until Ctrl-C; try: junction call com.example.add2 2 3")
+
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-callee.Done():
+		return fmt.Errorf("session ended: %w", callee.Err())
+	}
+}
+
+// add2 is the procedure: the sum of two integers.
+func add2(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+	if len(inv.Args) != 2 {
+		return nil, wamp.NewError(wamp.ErrInvalidArgument, "add2 takes two numbers")
+	}
+	a, ok1 := wamp.AsInt(inv.Args[0])
+	b, ok2 := wamp.AsInt(inv.Args[1])
+	if !ok1 || !ok2 {
+		return nil, wamp.NewError(wamp.ErrInvalidArgument, "add2 takes two integers")
+	}
+	return &clientlib.Result{Args: []any{a + b}}, nil
+}
+
+// closeClient leaves the realm, waiting at most 5 s for the router.
+func closeClient(c *clientlib.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.Close(ctx)
 }
