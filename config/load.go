@@ -100,7 +100,8 @@ func syntaxError(path string, err error) error {
 }
 
 // pathKeys are the keys, section then key, whose values are file or
-// directory paths; principalPathKeys those of a [[realms.principals]].
+// directory paths; principalPathKeys those of a [[realms.principals]]
+// (a [[bridge.keys]] has secret_file).
 var (
 	pathKeys = [][2]string{
 		{"server", "tls_cert"}, {"server", "tls_key"}, {"server", "tls_client_ca"},
@@ -115,6 +116,14 @@ func resolvePaths(raw map[string]any, dir string) {
 	for _, k := range pathKeys {
 		if section, ok := lookup(raw, k[0]).(map[string]any); ok {
 			joinDir(section, k[1], dir)
+		}
+	}
+	if bridge, ok := lookup(raw, "bridge").(map[string]any); ok {
+		keys, _ := lookup(bridge, "keys").([]any)
+		for _, k := range keys {
+			if key, ok := k.(map[string]any); ok {
+				joinDir(key, "secret_file", dir)
+			}
 		}
 	}
 	realms, _ := lookup(raw, "realms").([]any)

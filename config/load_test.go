@@ -21,6 +21,9 @@ func TestRelativePaths(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "secrets", "alice"), []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "secrets", "k1"), []byte("a bridge key's secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, "junction.toml")
 	body := `[server]
 tls_cert = "tls/cert.pem"
@@ -39,6 +42,12 @@ role = "user"
 ticket_file = "secrets/alice"
 [[realms.roles]]
 name = "user"
+[[bridge.keys]]
+key = "k1"
+realm = "realm1"
+authid = "alice"
+role = "user"
+secret_file = "secrets/k1"
 `
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -62,6 +71,9 @@ name = "user"
 	}
 	if p := c.Router.Realms[0].Principals; len(p) != 1 || p[0].Ticket != "s3cret" {
 		t.Errorf("ticket_file secrets/alice not read from the file's directory: %+v", p)
+	}
+	if k := c.Bridge.Keys; len(k) != 1 || k[0].Secret != "a bridge key's secret" {
+		t.Errorf("bridge.keys secret_file secrets/k1 not read from the file's directory: %+v", k)
 	}
 }
 
