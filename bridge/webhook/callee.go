@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"sync"
+	"syscall"
 
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/wamp"
@@ -121,51 +124,60 @@ func (cl *callee) handle(ctx context.Context, inv *clientlib.Invocation) (*clien
 		return nil, wamp.NewError(ErrUnavailable, cl.cfg.Name+": webhook stopping")
 	}
 	defer cl.leave()
-	res, outcome, err := cl.call(ctx, inv)
+	res, outcome, err, cause := cl.call(ctx, inv)
 	cl.st.calls[outcome].Add(1)
 	if outcome != callResult && outcome != callError && outcome != callCanceled {
-		cl.s.warnf(cl.cfg.Name, callOutcomes[outcome], "callee webhook failed", "procedure", inv.Procedure, "error", err)
+		cl.s.warnf(cl.cfg.Name, callOutcomes[outcome], "callee webhook failed", "procedure", inv.Procedure, "error", err, "cause", cause)
 	}
 	return res, err
 }
 
-func (cl *callee) call(ctx context.Context, inv *clientlib.Invocation) (*clientlib.Result, int, error) {
+// call POSTs inv and returns the result or the error to answer with, the
+// outcome, and for the log what caused an error.
+func (cl *callee) call(ctx context.Context, inv *clientlib.Invocation) (*clientlib.Result, int, error, error) {
 	body, err := encodeCall(inv)
 	if err != nil {
-		return nil, callInvalidArgument, wamp.NewError(wamp.ErrInvalidArgument, "not convertible to JSON: "+err.Error())
+		return nil, callInvalidArgument, wamp.NewError(wamp.ErrInvalidArgument, "not convertible to JSON: "+err.Error()), err
 	}
 	resp, err := post(ctx, cl.s.hc, cl.cfg.Name, &cl.cfg.Endpoint, body, true)
 	switch {
 	case ctx.Err() != nil:
-		return nil, callCanceled, wamp.NewError(wamp.ErrCanceled, "call canceled")
+		return nil, callCanceled, wamp.NewError(wamp.ErrCanceled, "call canceled"), err
 	case errors.Is(err, context.DeadlineExceeded):
-		return nil, callTimeout, wamp.NewError(ErrTimeout, fmt.Sprintf("%s: no answer within %s", cl.cfg.Name, cl.cfg.Timeout))
+		return nil, callTimeout, wamp.NewError(ErrTimeout, fmt.Sprintf("%s: no answer within %s", cl.cfg.Name, cl.cfg.Timeout)), err
 	case errors.Is(err, errTooLarge):
-		return nil, callBadResponse, wamp.NewError(ErrBadResponse, fmt.Sprintf("%s: response larger than %d bytes", cl.cfg.Name, cl.cfg.MaxResponseBytes))
+		return nil, callBadResponse, wamp.NewError(ErrBadResponse, fmt.Sprintf("%s: response larger than %d bytes", cl.cfg.Name, cl.cfg.MaxResponseBytes)), err
 	case err != nil:
-		return nil, callUnavailable, wamp.NewError(ErrUnavailable, fmt.Sprintf("%s: %s", cl.cfg.Name, errText(err)))
+		return nil, callUnavailable, wamp.NewError(ErrUnavailable, fmt.Sprintf("%s: no HTTP answer: %s", cl.cfg.Name, errText(err))), err
 	}
 	ab, args, kwargs, derr := decodeAnswer(resp.body)
 	if ok2xx(resp.status) {
 		if derr != nil {
-			return nil, callBadResponse, wamp.NewError(ErrBadResponse, fmt.Sprintf("%s: %v", cl.cfg.Name, derr))
+			return nil, callBadResponse, wamp.NewError(ErrBadResponse, fmt.Sprintf("%s: %v", cl.cfg.Name, derr)), derr
 		}
-		return &clientlib.Result{Args: args, Kwargs: kwargs}, callResult, nil
+		return &clientlib.Result{Args: args, Kwargs: kwargs}, callResult, nil, nil
 	}
 	if derr == nil && ab.Error != "" && wamp.ValidURI(wamp.URI(ab.Error), false, false) {
-		return nil, callError, &wamp.RPCError{URI: wamp.URI(ab.Error), Args: args, Kwargs: kwargs}
+		return nil, callError, &wamp.RPCError{URI: wamp.URI(ab.Error), Args: args, Kwargs: kwargs}, err
 	}
-	return nil, callHTTPStatus, wamp.NewError(ErrHTTPStatus, resp.status, http.StatusText(resp.status))
+	return nil, callHTTPStatus, wamp.NewError(ErrHTTPStatus, resp.status, http.StatusText(resp.status)), err
 }
 
-// errText is an HTTP client error without the URL that net/http puts
-// first (the caller need not learn where the endpoint is).
+// errText says why no HTTP answer came, without the address the error
+// carries: the caller need not learn where the endpoint is (the log has
+// the whole error).
 func errText(err error) string {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner.Error()
-		}
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by the endpoint"
+	case errors.As(err, &dnsErr):
+		return "host not found"
+	case errors.As(err, &opErr):
+		return opErr.Op + " failed"
 	}
-	return err.Error()
+	return "request failed"
 }

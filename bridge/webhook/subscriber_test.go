@@ -209,6 +209,7 @@ type stuck struct {
 func newStuck() *stuck { return &stuck{release: make(chan struct{})} }
 
 func (s *stuck) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body) // the server notices the client leaving once the body is read
 	s.inflight.Add(1)
 	defer s.inflight.Add(-1)
 	select {
