@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -131,3 +132,15 @@ func count(s, sub string) int { return strings.Count(s, sub) }
 func intp(n int) *int { return &n }
 
 func fmtSscan(s string, v *int64) (int, error) { return fmt.Sscan(s, v) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// scrapeAll is the text of every metric of set.
+func scrapeAll(t *testing.T, set *webhook.Set) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(set)
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}

@@ -100,31 +100,36 @@ func (sub *subscriber) stop(ctx context.Context, sess *session) {
 	sub.cancel()
 }
 
-// work delivers the queue in order until stopping, then what is left.
+// work delivers the queue in order until stopping, then what is left; it
+// logs how many events the end of the drain left undelivered.
 func (sub *subscriber) work() {
 	defer close(sub.done)
+	lost := 0
+	deliver := func(body []byte) {
+		if sub.deliver(body) == outShutdown {
+			lost++
+		}
+	}
 	for {
 		select {
 		case body := <-sub.queue:
-			sub.deliver(body)
+			deliver(body)
+			continue
 		case <-sub.stopping:
-			left := 0
-			for {
-				select {
-				case body := <-sub.queue:
-					if sub.deliver(body) == outShutdown {
-						left++
-					}
-					continue
-				default:
-				}
-				break
-			}
-			if left > 0 {
-				sub.s.log.Warn("webhook stopped before delivering its queue: events dropped", "webhook", sub.cfg.Name, "dropped", left)
-			}
-			return
 		}
+		for {
+			select {
+			case body := <-sub.queue:
+				deliver(body)
+				continue
+			default:
+			}
+			break
+		}
+		if lost > 0 {
+			sub.s.log.Warn("webhook stopped before delivering its queue: events dropped", "webhook", sub.cfg.Name, "dropped", lost)
+		}
+		return
 	}
 }
 
