@@ -55,6 +55,7 @@ type fileConfig struct {
 	Web       webSection       `mapstructure:"web"`
 	Metrics   metricsSection   `mapstructure:"metrics"`
 	Cluster   clusterSection   `mapstructure:"cluster"`
+	Bridge    bridgeSection    `mapstructure:"bridge"` // webhook_config.go
 }
 
 type clusterSection struct {
@@ -355,6 +356,7 @@ func (fc *fileConfig) resolve() (*server.Config, error) {
 	}
 	c.Cluster = fc.Cluster.resolve(&ck)
 	c.Router.Realms = resolveRealms(&ck, fc.Realms, c.Router.StrictURI)
+	c.Webhooks = fc.Bridge.resolve(&ck)
 	if len(c.Router.Realms) == 0 && !c.Router.AutoCreateRealms {
 		ck.bad("realms", []string{}, "configure at least one realm or set router.auto_create_realms")
 	}

@@ -25,12 +25,19 @@ import (
 // single node) and of the transports ts, plus the Go runtime's
 // and the process's, for Prometheus to scrape.
 func Handler(r *router.Router, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
+	return HandlerWith(nil, r, conns, links, ts...)
+}
+
+// HandlerWith is Handler with the collectors extra registered beside (the
+// HTTP bridge's webhooks, package bridge/webhook).
+func HandlerWith(extra []prometheus.Collector, r *router.Router, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&Collector{r: r, ts: ts, conns: conns, links: links},
 	)
+	reg.MustRegister(extra...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/junction-wamp/junction/bridge/webhook"
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/internal/logclip"
 	"github.com/junction-wamp/junction/router"
@@ -77,6 +78,9 @@ type Config struct {
 	// Cluster, if not nil, makes the server a node of a cluster (package
 	// cluster), joined when Serve starts. Nil: a single node.
 	Cluster *cluster.Config
+	// Webhooks are the HTTP bridge's subscriber and callee webhooks
+	// (package bridge/webhook), started by Serve. None by default.
+	Webhooks webhook.Config
 }
 
 // RawSocketConfig is where and how WAMP over RawSocket is served.

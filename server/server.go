@@ -32,6 +32,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/junction-wamp/junction/bridge/webhook"
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/metrics"
 	"github.com/junction-wamp/junction/router"
@@ -67,6 +70,7 @@ type Server struct {
 	router    *router.Router
 	ws        *websocket.Server
 	rs        *rawsocket.Server
+	hooks     *webhook.Set
 	served    atomic.Bool
 
 	mu      sync.Mutex
@@ -101,6 +105,9 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err == nil && cfg.RawSocket.TLS && cfg.TLSCert == "" {
 		err = errors.New("rawsocket.tls needs server.tls_cert and server.tls_key")
 	}
+	if err == nil {
+		err = cfg.Webhooks.Validate()
+	}
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -108,8 +115,13 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	return &Server{cfg: cfg, log: logger, version: cmp.Or(opts.Version, "dev"), listening: opts.Listening,
-		rsListen: opts.RawSocketListening, router: r, ws: ws, rs: rs}, nil
+		rsListen: opts.RawSocketListening, router: r, ws: ws, rs: rs,
+		hooks: webhook.New(r, webhook.Options{Logger: logger, WarningInterval: cfg.Router.LimitWarningInterval})}, nil
 }
+
+// Webhooks returns the server's webhooks (Config.Webhooks), which Serve
+// starts; their Apply changes them while the server runs.
+func (s *Server) Webhooks() *webhook.Set { return s.hooks }
 
 // Router returns the server's router.
 func (s *Server) Router() *router.Router { return s.router }
@@ -159,6 +171,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	if err := s.joinCluster(); err != nil {
+		return fail(err)
+	}
+	if err := s.startWebhooks(ctx); err != nil {
 		return fail(err)
 	}
 	ln = s.limitConnections(ln, nil)
@@ -269,7 +284,7 @@ func (s *Server) handler() http.Handler {
 		s.mu.Lock()
 		conns := s.conns
 		s.mu.Unlock()
-		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.linkStats, s.ws, s.rs))
+		mux.Handle("GET "+s.cfg.Metrics.Path, metrics.HandlerWith([]prometheus.Collector{s.hooks}, s.router, conns, s.linkStats, s.ws, s.rs))
 	}
 	return mux
 }
@@ -295,7 +310,7 @@ func (s *Server) serveMetricsAt() (*http.Server, string, error) {
 	conns := s.conns
 	s.mu.Unlock()
 	mux := http.NewServeMux()
-	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.Handler(s.router, conns, s.linkStats, s.ws, s.rs))
+	mux.Handle("GET "+s.cfg.Metrics.Path, metrics.HandlerWith([]prometheus.Collector{s.hooks}, s.router, conns, s.linkStats, s.ws, s.rs))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, IdleTimeout: s.cfg.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	go func() { _ = hs.Serve(ln) }()
@@ -375,7 +390,12 @@ func (s *Server) shutdown(ctx context.Context) error {
 	s.closed = true
 	hs, mhs, node := s.hs, s.mhs, s.node
 	s.mu.Unlock()
+	// The webhooks drain beside the router: a callee webhook answers the
+	// calls in flight that the router waits for.
+	herrc := make(chan error, 1)
+	go func() { herrc <- s.hooks.Shutdown(ctx) }()
 	rerr := s.router.Shutdown(ctx)
+	<-herrc
 	werr := errors.Join(s.ws.Shutdown(ctx), s.rs.Shutdown(ctx))
 	if werr != nil {
 		s.ws.CloseAll(transport.CloseGoingAway, "router shutting down")
@@ -398,6 +418,18 @@ func (s *Server) shutdown(ctx context.Context) error {
 		node.Close() // after the sessions left, so the others heard of it
 	}
 	return err
+}
+
+// startWebhooks starts Config.Webhooks, within ten seconds: a webhook
+// that cannot join its realm, or subscribe or register there, stops the
+// server from starting.
+func (s *Server) startWebhooks(ctx context.Context) error {
+	if len(s.cfg.Webhooks.Subscribers)+len(s.cfg.Webhooks.Callees) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return s.hooks.Apply(ctx, s.cfg.Webhooks)
 }
 
 // linkStats reads the counts of the cluster node's links, if it is one.

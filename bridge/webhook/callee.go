@@ -83,6 +83,7 @@ func (cl *callee) stop(ctx context.Context, sess *session) {
 	cl.mu.Lock()
 	cl.stopping = true
 	cl.mu.Unlock()
+	sess.leaving.Store(true)
 	idle := make(chan struct{})
 	go func() { cl.inflight.Wait(); close(idle) }()
 	select {

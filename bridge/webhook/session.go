@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/junction-wamp/junction/clientlib"
@@ -18,6 +19,7 @@ type session struct {
 	st     *stats
 	attach func(context.Context, *clientlib.Client) error
 
+	leaving  atomic.Bool // set before stop: an ended session is not joined again
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	done     chan struct{}
@@ -60,6 +62,10 @@ func (ss *session) supervise(c *clientlib.Client) {
 		select {
 		case <-c.Done():
 			ss.st.up.Store(false)
+			if ss.leaving.Load() {
+				<-ss.stopCh
+				return
+			}
 			ss.s.log.Warn("webhook session ended; joining again", "webhook", ss.name, "realm", ss.cfg.Realm, "error", c.Err())
 			c = ss.rejoin()
 		case <-ss.stopCh:
