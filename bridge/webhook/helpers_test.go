@@ -144,3 +144,12 @@ func scrapeAll(t *testing.T, set *webhook.Set) string {
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return rec.Body.String()
 }
+
+// targetURL is target for benchmarks: the endpoint's URL.
+func targetURL(b testing.TB, h http.HandlerFunc) string {
+	ts := httptest.NewServer(h)
+	b.Cleanup(ts.Close)
+	return ts.URL
+}
+
+func pollPause() { time.Sleep(time.Millisecond) } // polling the delivered count
