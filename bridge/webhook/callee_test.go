@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -267,5 +268,28 @@ func TestCalleeDenied(t *testing.T) {
 	_, err = connect(t, srv).Call(routertest.Context(t), "com.math.add", nil, nil, nil)
 	if !errors.Is(err, &wamp.RPCError{URI: wamp.ErrNoSuchProcedure}) {
 		t.Fatalf("call: %v", err)
+	}
+}
+
+// TestCalleeUnconvertible: a call whose args JSON cannot carry (msgpack's
+// NaN) is answered invalid_argument without a request.
+func TestCalleeUnconvertible(t *testing.T) {
+	t.Parallel()
+	srv := startRouter(t)
+	rc := &recorder{}
+	ts := target(t, rc.ServeHTTP)
+	set, _ := startSet(t, srv, webhook.Config{Callees: []webhook.CalleeConfig{{
+		Name: "c", Session: hookSession, Procedure: "com.nan", Endpoint: webhook.Endpoint{URL: ts.URL},
+	}}})
+	caller := routertest.Connect(t, srv.URL, clientlib.Options{Serializer: "msgpack"})
+	_, err := caller.Call(routertest.Context(t), "com.nan", []any{math.NaN()}, nil, nil)
+	if !errors.Is(err, &wamp.RPCError{URI: wamp.ErrInvalidArgument}) {
+		t.Fatalf("call: %v", err)
+	}
+	if len(rc.requests()) != 0 {
+		t.Fatal("the endpoint was called")
+	}
+	if v := metric(t, set, "junction_bridge_webhook_calls_total", "webhook", "c", "outcome", "invalid_argument"); v != 1 {
+		t.Fatalf("invalid_argument = %v", v)
 	}
 }
