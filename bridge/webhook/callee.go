@@ -140,16 +140,16 @@ func (cl *callee) call(ctx context.Context, inv *clientlib.Invocation) (*clientl
 	if err != nil {
 		return nil, callInvalidArgument, wamp.NewError(wamp.ErrInvalidArgument, "not convertible to JSON: "+err.Error()), err
 	}
-	resp, err := post(ctx, cl.s.hc, cl.cfg.Name, &cl.cfg.Endpoint, body, true)
+	resp, err := post(ctx, cl.s.hc, cl.cfg.Name, &cl.cfg.Endpoint, body)
 	switch {
 	case ctx.Err() != nil:
 		return nil, callCanceled, wamp.NewError(wamp.ErrCanceled, "call canceled"), err
 	case errors.Is(err, context.DeadlineExceeded):
 		return nil, callTimeout, wamp.NewError(ErrTimeout, fmt.Sprintf("%s: no answer within %s", cl.cfg.Name, cl.cfg.Timeout)), err
-	case errors.Is(err, errTooLarge):
-		return nil, callBadResponse, wamp.NewError(ErrBadResponse, fmt.Sprintf("%s: response larger than %d bytes", cl.cfg.Name, cl.cfg.MaxResponseBytes)), err
 	case err != nil:
 		return nil, callUnavailable, wamp.NewError(ErrUnavailable, fmt.Sprintf("%s: no HTTP answer: %s", cl.cfg.Name, errText(err))), err
+	case resp.truncated:
+		return nil, callBadResponse, wamp.NewError(ErrBadResponse, fmt.Sprintf("%s: response larger than %d bytes", cl.cfg.Name, cl.cfg.MaxResponseBytes)), nil
 	}
 	ab, args, kwargs, derr := decodeAnswer(resp.body)
 	if ok2xx(resp.status) {

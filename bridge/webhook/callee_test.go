@@ -114,6 +114,9 @@ func TestCalleeErrors(t *testing.T) {
 			<-r.Context().Done()
 		}, want: webhook.ErrTimeout},
 		{name: "refused", url: refused, want: webhook.ErrUnavailable},
+		{name: "huge_header", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Junk", strings.Repeat("x", 100<<10))
+		}, want: webhook.ErrUnavailable},
 		{name: "redirect", handler: func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, redirected.URL, http.StatusTemporaryRedirect)
 		}, want: webhook.ErrHTTPStatus, args: []any{uint64(307), "Temporary Redirect"}},

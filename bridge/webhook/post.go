@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,14 +19,16 @@ const (
 	HeaderSignature = "X-Junction-Signature" // with Endpoint.Secret: t=<unix>,v1=<hex HMAC-SHA256>
 )
 
-// errTooLarge: a response body over Endpoint.MaxResponseBytes.
-var errTooLarge = errors.New("webhook: response larger than max_response_size")
+// maxHeaderBytes bounds the response headers read (net/http's default is
+// 10 MiB).
+const maxHeaderBytes = 64 << 10
 
 // newHTTPClient is the client of every webhook: no redirect followed (a 3xx
 // is the answer), connections kept alive for the next request.
 func newHTTPClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
+	tr.MaxResponseHeaderBytes = maxHeaderBytes
 	return &http.Client{
 		Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -38,13 +39,14 @@ func newHTTPClient() *http.Client {
 
 // response is what an endpoint answered.
 type response struct {
-	status int
-	body   []byte // at most MaxResponseBytes
+	status    int
+	body      []byte // at most MaxResponseBytes
+	truncated bool   // the body was longer: what is past MaxResponseBytes was not read
 }
 
-// post POSTs body to e within e.Timeout (and ctx). A response body longer
-// than e.MaxResponseBytes is errTooLarge when strict, else cut.
-func post(ctx context.Context, hc *http.Client, name string, e *Endpoint, body []byte, strict bool) (response, error) {
+// post POSTs body to e within e.Timeout (and ctx), and reads the response
+// body up to e.MaxResponseBytes.
+func post(ctx context.Context, hc *http.Client, name string, e *Endpoint, body []byte) (response, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(body))
@@ -70,10 +72,7 @@ func post(ctx context.Context, hc *http.Client, name string, e *Endpoint, body [
 		return response{}, err
 	}
 	if len(b) > e.MaxResponseBytes {
-		if strict {
-			return response{status: resp.StatusCode}, errTooLarge
-		}
-		b = b[:e.MaxResponseBytes]
+		return response{status: resp.StatusCode, body: b[:e.MaxResponseBytes], truncated: true}, nil
 	}
 	return response{status: resp.StatusCode, body: b}, nil
 }
