@@ -200,6 +200,7 @@ func (s *Set) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	stopAll(ctx, stops)
+	s.hc.CloseIdleConnections()
 	return ctx.Err()
 }
 
