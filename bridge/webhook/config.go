@@ -63,7 +63,8 @@ type SubscriberConfig struct {
 	Match wamp.MatchPolicy
 	// QueueMessages and QueueBytes bound the events waiting for delivery
 	// (bytes: their encoded request bodies). An event past either bound
-	// is dropped and counted. Defaults 1000 and 16 MiB.
+	// is dropped and counted. Defaults 1000 and 16 MiB; QueueMessages at
+	// most MaxQueueMessages.
 	QueueMessages int
 	QueueBytes    int
 	// Retries is how many times a failed delivery (connection error,
@@ -110,6 +111,9 @@ const (
 	DefaultBackoffBase      = 500 * time.Millisecond
 	DefaultBackoffMax       = 30 * time.Second
 	DefaultMaxConcurrent    = 64
+	// MaxQueueMessages is the largest QueueMessages: the queue's slots
+	// are allocated when the webhook starts.
+	MaxQueueMessages = 1 << 20
 )
 
 func (e Endpoint) withDefaults() Endpoint {
@@ -195,8 +199,11 @@ func (c Config) Validate() error {
 		s.Session.check(key, bad)
 		s.Endpoint.check(key, bad)
 		checkURI(key+".topic", s.Topic, s.Match, bad)
-		if s.QueueMessages < 0 || s.QueueBytes < 0 {
-			bad(key+".queue_messages/queue_bytes", fmt.Sprint(s.QueueMessages, s.QueueBytes), "want positive bounds")
+		if s.QueueMessages < 0 || s.QueueMessages > MaxQueueMessages {
+			bad(key+".queue_messages", s.QueueMessages, fmt.Sprintf("want 1 to %d events", MaxQueueMessages))
+		}
+		if s.QueueBytes < 0 {
+			bad(key+".queue_bytes", s.QueueBytes, "want a positive size")
 		}
 		if *s.Retries < 0 {
 			bad(key+".retries", *s.Retries, "want 0 or more")

@@ -148,7 +148,8 @@ func TestValidate(t *testing.T) {
 		Subscribers: []webhook.SubscriberConfig{
 			{Session: s, Endpoint: ok, Topic: "com..x"},
 			{Session: webhook.Session{AuthID: "a"}, Endpoint: webhook.Endpoint{URL: "file:///etc/passwd"}, Topic: "com.x", Match: "regex"},
-			{Name: "dup", Session: s, Endpoint: ok, Topic: "com.x", Retries: intp(-1), BackoffBase: time.Second, BackoffMax: time.Millisecond},
+			{Name: "dup", Session: s, Endpoint: ok, Topic: "com.x", Retries: intp(-1), BackoffBase: time.Second, BackoffMax: time.Millisecond,
+				QueueMessages: 1 << 30},
 		},
 		Callees: []webhook.CalleeConfig{
 			{Name: "dup", Session: s, Endpoint: webhook.Endpoint{URL: "http://h", Headers: map[string]string{"X-A": "1\r\nX-B: 2"}}, Procedure: "com.p", Invoke: "all"},
@@ -161,7 +162,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, want := range []string{
 		"bridge.subscriber[0].topic", "bridge.subscriber[1].realm", "bridge.subscriber[1].authid", "bridge.subscriber[1].url",
-		"bridge.subscriber[1].match", "bridge.subscriber[2].retries", "bridge.subscriber[2].backoff_max",
+		"bridge.subscriber[1].match", "bridge.subscriber[2].retries", "bridge.subscriber[2].backoff_max", "bridge.subscriber[2].queue_messages",
 		"bridge.callee[0].name", "bridge.callee[0].headers", "bridge.callee[0].invoke", "bridge.callee[1].max_concurrent",
 	} {
 		if !strings.Contains(err.Error(), want) {
