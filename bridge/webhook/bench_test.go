@@ -67,3 +67,37 @@ func BenchmarkCalleeCall(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPublishStuckWebhook: acknowledged publications to a topic whose
+// webhook endpoint never answers (its queue full, every event dropped),
+// against BenchmarkPublishNoWebhook: what a stuck endpoint costs a
+// publisher.
+func BenchmarkPublishStuckWebhook(b *testing.B) { benchPublish(b, true) }
+
+// BenchmarkPublishNoWebhook is BenchmarkPublishStuckWebhook's baseline.
+func BenchmarkPublishNoWebhook(b *testing.B) { benchPublish(b, false) }
+
+func benchPublish(b *testing.B, stuckHook bool) {
+	srv := routertest.Start(b, routertest.Options{})
+	if stuckHook {
+		st := newStuck()
+		b.Cleanup(func() { close(st.release) })
+		url := targetURL(b, st.ServeHTTP)
+		set := webhook.New(srv.Router, webhook.Options{Logger: slog.New(slog.DiscardHandler)})
+		b.Cleanup(func() { _ = set.Shutdown(routertest.Context(b)) })
+		if err := set.Apply(routertest.Context(b), webhook.Config{Subscribers: []webhook.SubscriberConfig{{
+			Session: webhook.Session{Realm: "realm1"}, Topic: "com.t", Endpoint: webhook.Endpoint{URL: url}, QueueMessages: 10,
+		}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pub := routertest.Connect(b, srv.URL, clientlib.Options{})
+	ctx := routertest.Context(b)
+	args := []any{"order", 42}
+	b.ResetTimer()
+	for range b.N {
+		if err := pub.Publish(ctx, "com.t", args, nil, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
