@@ -72,7 +72,8 @@ type SubscriberConfig struct {
 	// 5; 0: none.
 	Retries *int
 	// BackoffBase and BackoffMax: the n-th retry waits BackoffBase*2^(n-1),
-	// at most BackoffMax, less up to half of it at random (jitter).
+	// at most BackoffMax, less up to half of it at random (jitter); longer
+	// when the answer had a Retry-After of seconds, up to BackoffMax.
 	// Defaults 500ms and 30s.
 	BackoffBase time.Duration
 	BackoffMax  time.Duration

@@ -42,6 +42,9 @@ type response struct {
 	status    int
 	body      []byte // at most MaxResponseBytes
 	truncated bool   // the body was longer: what is past MaxResponseBytes was not read
+	// retryAfter is the Retry-After header's delay in seconds (0: none
+	// or not in seconds; an HTTP date is not read).
+	retryAfter time.Duration
 }
 
 // post POSTs body to e within e.Timeout (and ctx), and reads the response
@@ -71,10 +74,14 @@ func post(ctx context.Context, hc *http.Client, name string, e *Endpoint, body [
 	if err != nil {
 		return response{}, err
 	}
+	r := response{status: resp.StatusCode, body: b}
 	if len(b) > e.MaxResponseBytes {
-		return response{status: resp.StatusCode, body: b[:e.MaxResponseBytes], truncated: true}, nil
+		r.body, r.truncated = b[:e.MaxResponseBytes], true
 	}
-	return response{status: resp.StatusCode, body: b}, nil
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		r.retryAfter = time.Duration(min(secs, 1<<20)) * time.Second
+	}
+	return r, nil
 }
 
 // Sign is the X-Junction-Signature of body sent at t with secret:

@@ -181,7 +181,11 @@ func (sub *subscriber) attempts(body []byte) (out, status int, err error) {
 			return outFailed, status, err
 		}
 		sub.st.retries.Add(1)
-		if !sleep(sub.ctx, backoff(sub.cfg.BackoffBase, sub.cfg.BackoffMax, n)) {
+		wait := backoff(sub.cfg.BackoffBase, sub.cfg.BackoffMax, n)
+		if resp.retryAfter > wait { // the endpoint's Retry-After, up to BackoffMax
+			wait = min(resp.retryAfter, sub.cfg.BackoffMax)
+		}
+		if !sleep(sub.ctx, wait) {
 			return outShutdown, status, err
 		}
 	}

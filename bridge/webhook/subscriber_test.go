@@ -315,3 +315,40 @@ func TestSubscriberDenied(t *testing.T) {
 		t.Fatalf("the denied webhook is up: %v", v)
 	}
 }
+
+// TestSubscriberRetryAfter: a Retry-After is waited for, up to backoff_max.
+func TestSubscriberRetryAfter(t *testing.T) {
+	t.Parallel()
+	srv := startRouter(t)
+	var first, second atomic.Int64
+	ts := target(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if first.CompareAndSwap(0, time.Now().UnixNano()) {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		second.CompareAndSwap(0, time.Now().UnixNano())
+	})
+	hostile := &recorder{status: func(n int) int { return http.StatusServiceUnavailable }}
+	th := target(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "999999999")
+		hostile.ServeHTTP(w, r)
+	})
+	set, _ := startSet(t, srv, webhook.Config{Subscribers: []webhook.SubscriberConfig{
+		{Name: "polite", Session: hookSession, Topic: "com.t", Endpoint: webhook.Endpoint{URL: ts.URL},
+			BackoffBase: time.Millisecond, BackoffMax: 5 * time.Second},
+		{Name: "hostile", Session: hookSession, Topic: "com.t", Endpoint: webhook.Endpoint{URL: th.URL},
+			Retries: intp(2), BackoffBase: time.Millisecond, BackoffMax: 10 * time.Millisecond},
+	}})
+	if err := connect(t, srv).Publish(routertest.Context(t), "com.t", nil, nil, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both outcomes", func() bool {
+		return metric(t, set, "junction_bridge_webhook_deliveries_total", "webhook", "polite", "outcome", "delivered") == 1 &&
+			metric(t, set, "junction_bridge_webhook_deliveries_total", "webhook", "hostile", "outcome", "failed") == 1
+	})
+	if d := time.Duration(second.Load() - first.Load()); d < time.Second {
+		t.Fatalf("retried after %s, before the endpoint's Retry-After of 1s", d)
+	}
+}
