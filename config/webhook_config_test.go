@@ -8,8 +8,8 @@ import (
 	"github.com/junction-wamp/junction/wamp"
 )
 
-func TestWebhookConfig(t *testing.T) {
-	t.Parallel()
+func TestWebhookConfig(t *testing.T) { // not parallel: t.Setenv
+	t.Setenv("HOOK_SECRET", "from-env")
 	c, err := Load("")
 	if err != nil {
 		t.Fatal(err)
@@ -18,6 +18,10 @@ func TestWebhookConfig(t *testing.T) {
 		t.Fatalf("the default config has webhooks: %+v", c.Webhooks)
 	}
 	c, err = Load(writeConfig(t, `
+[[realms]]
+name = "realm1"
+auth = ["anonymous", "ticket"]
+
 [[bridge.subscriber]]
 name = "orders"
 realm = "realm1"
@@ -27,7 +31,7 @@ topic = "com.shop."
 match = "prefix"
 url = "https://hooks.example.com/orders"
 headers = { Authorization = "Bearer x" }
-secret = "s"
+secret_env = "HOOK_SECRET"
 queue_messages = 10
 queue_bytes = "1MiB"
 retries = 0
@@ -54,7 +58,7 @@ max_response_size = "64KiB"
 	s := c.Webhooks.Subscribers
 	if len(s) != 2 || s[0].Name != "orders" || s[0].AuthID != "hook" || s[0].Ticket != "t" || s[0].Topic != "com.shop." ||
 		s[0].Match != wamp.MatchPrefix || s[0].URL != "https://hooks.example.com/orders" || s[0].Headers["authorization"] != "Bearer x" ||
-		s[0].Secret != "s" || s[0].QueueMessages != 10 || s[0].QueueBytes != 1<<20 || s[0].Retries == nil || *s[0].Retries != 0 ||
+		s[0].Secret != "from-env" || s[0].QueueMessages != 10 || s[0].QueueBytes != 1<<20 || s[0].Retries == nil || *s[0].Retries != 0 ||
 		s[0].BackoffBase != time.Second || s[0].BackoffMax != time.Minute || s[0].Timeout != 3*time.Second {
 		t.Errorf("subscriber[0] %+v", s[0])
 	}
@@ -107,11 +111,23 @@ queue_bytes = "lots"
 procedure = "com.p"
 url = "http://x"
 invoke = "all"
+
+[[bridge.callee]]
+realm = "nowhere"
+procedure = "com.p"
+url = "http://x"
+
+[[bridge.callee]]
+realm = "realm1"
+authid = "hook"
+ticket = "t"
+procedure = "com.p"
+url = "http://x"
 `))
 	if err == nil {
 		t.Fatal("invalid webhooks accepted")
 	}
-	for _, want := range []string{"bridge.subscriber[0].topic", "bridge.subscriber[0].url", "bridge.subscriber[0].timeout",
+	for _, want := range []string{"bridge.callee[1].realm", "bridge.callee[2].authid", "bridge.subscriber[0].topic", "bridge.subscriber[0].url", "bridge.subscriber[0].timeout",
 		"bridge.subscriber[0].queue_bytes", "bridge.callee[0].realm", "bridge.callee[0].invoke"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
