@@ -35,9 +35,10 @@ type callBody struct {
 // answerBody is a callee endpoint's response: {"args", "kwargs"} with a 2xx
 // status, {"error", "args", "kwargs"} with another.
 type answerBody struct {
-	Error  string          `json:"error"`
-	Args   json.RawMessage `json:"args"`
-	Kwargs json.RawMessage `json:"kwargs"`
+	Progress bool            `json:"progress"` // a progressive result, in an application/x-ndjson answer
+	Error    string          `json:"error"`
+	Args     json.RawMessage `json:"args"`
+	Kwargs   json.RawMessage `json:"kwargs"`
 }
 
 // encodeValues returns args, kwargs and details in JSON; an empty args is

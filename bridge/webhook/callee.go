@@ -140,16 +140,21 @@ func (cl *callee) call(ctx context.Context, inv *clientlib.Invocation) (*clientl
 	if err != nil {
 		return nil, callInvalidArgument, wamp.NewError(wamp.ErrInvalidArgument, "not convertible to JSON: "+err.Error()), err
 	}
-	resp, err := post(ctx, cl.s.hc, cl.cfg.Name, &cl.cfg.Endpoint, body)
+	var lineErr error // why a streamed answer was not read to its end
+	resp, err := post(ctx, cl.s.hc, cl.cfg.Name, &cl.cfg.Endpoint, body, progressLines(ctx, inv, &lineErr))
 	switch {
 	case ctx.Err() != nil:
 		return nil, callCanceled, wamp.NewError(wamp.ErrCanceled, "call canceled"), err
+	case lineErr != nil:
+		return nil, callBadResponse, wamp.NewError(ErrBadResponse, fmt.Sprintf("%s: %v", cl.cfg.Name, lineErr)), lineErr
 	case errors.Is(err, context.DeadlineExceeded):
 		return nil, callTimeout, wamp.NewError(ErrTimeout, fmt.Sprintf("%s: no answer within %s", cl.cfg.Name, cl.cfg.Timeout)), err
 	case err != nil:
 		return nil, callUnavailable, wamp.NewError(ErrUnavailable, fmt.Sprintf("%s: no HTTP answer: %s", cl.cfg.Name, errText(err))), err
 	case resp.truncated:
 		return nil, callBadResponse, wamp.NewError(ErrBadResponse, fmt.Sprintf("%s: response larger than %d bytes", cl.cfg.Name, cl.cfg.MaxResponseBytes)), nil
+	case resp.streamed && resp.body == nil:
+		return nil, callBadResponse, wamp.NewError(ErrBadResponse, cl.cfg.Name+": the stream ended without a final answer"), nil
 	}
 	ab, args, kwargs, derr := decodeAnswer(resp.body)
 	if ok2xx(resp.status) {
@@ -181,4 +186,31 @@ func errText(err error) string {
 		return opErr.Op + " failed"
 	}
 	return "request failed"
+}
+
+// errStopped stops reading a streamed answer; the reason is in lineErr.
+var errStopped = errors.New("webhook: stream stopped")
+
+// progressLines reads the lines of a streamed (application/x-ndjson)
+// answer: {"progress": true, "args", "kwargs"} lines are progressive
+// results, sent to the caller if it asked for them (dropped otherwise);
+// the first other line is the final answer.
+func progressLines(ctx context.Context, inv *clientlib.Invocation, lineErr *error) lineFunc {
+	want := inv.Details.Bool("receive_progress", false)
+	return func(line []byte) (bool, error) {
+		ab, args, kwargs, err := decodeAnswer(line)
+		switch {
+		case err != nil:
+			*lineErr = err
+			return false, errStopped
+		case !ab.Progress:
+			return true, nil
+		case want:
+			if err := inv.Progress(ctx, args, kwargs); err != nil {
+				*lineErr = fmt.Errorf("progressive result not sent: %w", err)
+				return false, errStopped
+			}
+		}
+		return false, nil
+	}
 }

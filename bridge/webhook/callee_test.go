@@ -296,3 +296,56 @@ func TestCalleeUnconvertible(t *testing.T) {
 		t.Fatalf("invalid_argument = %v", v)
 	}
 }
+
+// streaming is a callee endpoint answering application/x-ndjson: lines,
+// flushed one by one.
+func streaming(lines ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		for _, l := range lines {
+			_, _ = io.WriteString(w, l+"\n")
+			w.(http.Flusher).Flush()
+		}
+	}
+}
+
+// TestCalleeProgress: an application/x-ndjson answer's progress lines are
+// progressive results for a caller that asks for them; the final line is
+// the result.
+func TestCalleeProgress(t *testing.T) {
+	t.Parallel()
+	srv := startRouter(t)
+	ok := target(t, streaming(`{"progress": true, "args": [1]}`, ``, `{"progress": true, "args": [2]}`, `{"args": ["done"], "kwargs": {"n": 2}}`))
+	noFinal := target(t, streaming(`{"progress": true, "args": [1]}`))
+	badLine := target(t, streaming(`{"progress": true, "args": [1]}`, `{"progress": tru`))
+	long := target(t, streaming(`{"progress": true, "args": ["`+strings.Repeat("x", 2000)+`"]}`, `{"args": []}`))
+	endpoint := func(url string) webhook.Endpoint { return webhook.Endpoint{URL: url, MaxResponseBytes: 1000} }
+	set, _ := startSet(t, srv, webhook.Config{Callees: []webhook.CalleeConfig{
+		{Name: "ok", Session: hookSession, Procedure: "com.p.ok", Endpoint: endpoint(ok.URL)},
+		{Name: "nofinal", Session: hookSession, Procedure: "com.p.nofinal", Endpoint: endpoint(noFinal.URL)},
+		{Name: "badline", Session: hookSession, Procedure: "com.p.badline", Endpoint: endpoint(badLine.URL)},
+		{Name: "long", Session: hookSession, Procedure: "com.p.long", Endpoint: endpoint(long.URL)},
+	}})
+	caller := connect(t, srv)
+	ctx := routertest.Context(t)
+	var progress []any
+	res, err := caller.Call(ctx, "com.p.ok", nil, nil, &clientlib.CallOptions{OnProgress: func(r *clientlib.Result) {
+		progress = append(progress, r.Args...)
+	}})
+	if err != nil || len(res.Args) != 1 || res.Args[0] != "done" || len(progress) != 2 {
+		t.Fatalf("result %v %v, progress %v", res, err, progress)
+	}
+	if res, err := caller.Call(ctx, "com.p.ok", nil, nil, nil); err != nil || res.Args[0] != "done" {
+		t.Fatalf("without progress: %v %v", res, err)
+	}
+	for _, p := range []string{"nofinal", "badline", "long"} {
+		_, err := caller.Call(ctx, "com.p."+p, nil, nil, &clientlib.CallOptions{OnProgress: func(*clientlib.Result) {}})
+		if !errors.Is(err, &wamp.RPCError{URI: webhook.ErrBadResponse}) {
+			t.Errorf("%s: %v, want %s", p, err, webhook.ErrBadResponse)
+		}
+	}
+	if v := metric(t, set, "junction_bridge_webhook_calls_total", "webhook", "ok", "outcome", "result"); v != 2 {
+		t.Fatalf("results = %v", v)
+	}
+}

@@ -168,7 +168,7 @@ func (sub *subscriber) attempts(body []byte) (out, status int, err error) {
 			return outShutdown, status, err
 		}
 		var resp response
-		resp, err = post(sub.ctx, sub.s.hc, sub.cfg.Name, &sub.cfg.Endpoint, body)
+		resp, err = post(sub.ctx, sub.s.hc, sub.cfg.Name, &sub.cfg.Endpoint, body, nil)
 		status = resp.status
 		switch {
 		case err == nil && ok2xx(status):
