@@ -47,6 +47,7 @@ type subscriberSection struct {
 	Retries       *int   `mapstructure:"retries"`
 	BackoffBase   string `mapstructure:"backoff_base"`
 	BackoffMax    string `mapstructure:"backoff_max"`
+	Concurrency   int    `mapstructure:"concurrency"`
 }
 
 type calleeSection struct {
@@ -65,7 +66,7 @@ func (bs *bridgeSection) resolve(ck *checker, rc router.Config) webhook.Config {
 		sc := webhook.SubscriberConfig{
 			Name: s.Name, Session: s.session(ck, key), Endpoint: s.endpoint(ck, key),
 			Topic: s.Topic, Match: wamp.MatchPolicy(s.Match),
-			QueueMessages: s.QueueMessages, Retries: s.Retries,
+			QueueMessages: s.QueueMessages, Retries: s.Retries, Concurrency: s.Concurrency,
 			BackoffBase: optDuration(ck, key+".backoff_base", s.BackoffBase),
 			BackoffMax:  optDuration(ck, key+".backoff_max", s.BackoffMax),
 		}

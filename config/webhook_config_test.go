@@ -38,6 +38,7 @@ retries = 0
 backoff_base = "1s"
 backoff_max = "1m"
 timeout = "3s"
+concurrency = 4
 
 [[bridge.subscriber]]
 realm = "realm1"
@@ -59,7 +60,7 @@ max_response_size = "64KiB"
 	if len(s) != 2 || s[0].Name != "orders" || s[0].AuthID != "hook" || s[0].Ticket != "t" || s[0].Topic != "com.shop." ||
 		s[0].Match != wamp.MatchPrefix || s[0].URL != "https://hooks.example.com/orders" || s[0].Headers["authorization"] != "Bearer x" ||
 		s[0].Secret != "from-env" || s[0].QueueMessages != 10 || s[0].QueueBytes != 1<<20 || s[0].Retries == nil || *s[0].Retries != 0 ||
-		s[0].BackoffBase != time.Second || s[0].BackoffMax != time.Minute || s[0].Timeout != 3*time.Second {
+		s[0].BackoffBase != time.Second || s[0].BackoffMax != time.Minute || s[0].Timeout != 3*time.Second || s[0].Concurrency != 4 {
 		t.Errorf("subscriber[0] %+v", s[0])
 	}
 	if s[1].Retries != nil || s[1].QueueMessages != 0 || s[1].Timeout != 0 {

@@ -77,6 +77,10 @@ type SubscriberConfig struct {
 	// Defaults 500ms and 30s.
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
+	// Concurrency is how many deliveries may be in flight at once. 1 (the
+	// default) delivers in publication order; more delivers faster to a
+	// distant endpoint, in no guaranteed order. At most MaxConcurrency.
+	Concurrency int
 }
 
 // CalleeConfig is a callee webhook: a procedure registered in a realm whose
@@ -115,6 +119,8 @@ const (
 	// MaxQueueMessages is the largest QueueMessages: the queue's slots
 	// are allocated when the webhook starts.
 	MaxQueueMessages = 1 << 20
+	// MaxConcurrency is the largest SubscriberConfig.Concurrency.
+	MaxConcurrency = 256
 )
 
 func (e Endpoint) withDefaults() Endpoint {
@@ -148,6 +154,9 @@ func (s SubscriberConfig) withDefaults(i int) SubscriberConfig {
 	}
 	if s.BackoffMax == 0 {
 		s.BackoffMax = max(DefaultBackoffMax, s.BackoffBase)
+	}
+	if s.Concurrency == 0 {
+		s.Concurrency = 1
 	}
 	return s
 }
@@ -205,6 +214,9 @@ func (c Config) Validate() error {
 		}
 		if s.QueueBytes < 0 {
 			bad(key+".queue_bytes", s.QueueBytes, "want a positive size")
+		}
+		if s.Concurrency < 0 || s.Concurrency > MaxConcurrency {
+			bad(key+".concurrency", s.Concurrency, fmt.Sprintf("want 1 to %d deliveries", MaxConcurrency))
 		}
 		if *s.Retries < 0 {
 			bad(key+".retries", *s.Retries, "want 0 or more")

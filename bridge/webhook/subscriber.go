@@ -4,14 +4,15 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/junction-wamp/junction/clientlib"
 )
 
 // subscriber is a running subscriber webhook. The session's event handler
-// (enqueue) encodes each event and queues it without blocking; one worker
-// delivers the queue in order.
+// (enqueue) encodes each event and queues it without blocking; Concurrency
+// workers deliver the queue (one: in order).
 type subscriber struct {
 	s   *Set
 	cfg SubscriberConfig
@@ -24,14 +25,25 @@ type subscriber struct {
 	ctx      context.Context // deliveries; cancelled when the drain's time is up
 	cancel   context.CancelFunc
 	stopping chan struct{} // closed once nothing more is queued
-	done     chan struct{} // closed when the worker returned
+	done     chan struct{} // closed when every worker returned
+	lost     atomic.Int64  // events the end of the drain left undelivered
 }
 
 func (s *Set) startSubscriber(ctx context.Context, cfg SubscriberConfig, st *stats) (func(context.Context), error) {
 	sub := &subscriber{s: s, cfg: cfg, st: st, queue: make(chan []byte, cfg.QueueMessages),
 		stopping: make(chan struct{}), done: make(chan struct{})}
 	sub.ctx, sub.cancel = context.WithCancel(context.Background())
-	go sub.work()
+	var wg sync.WaitGroup
+	for range cfg.Concurrency {
+		wg.Go(sub.work)
+	}
+	go func() {
+		wg.Wait()
+		if n := sub.lost.Load(); n > 0 {
+			s.log.Warn("webhook stopped before delivering its queue: events dropped", "webhook", cfg.Name, "dropped", n)
+		}
+		close(sub.done)
+	}()
 	sess, err := s.startSession(ctx, cfg.Name, cfg.Session, st, sub.attach)
 	if err != nil {
 		sub.cancel()
@@ -100,14 +112,12 @@ func (sub *subscriber) stop(ctx context.Context, sess *session) {
 	sub.cancel()
 }
 
-// work delivers the queue in order until stopping, then what is left; it
-// logs how many events the end of the drain left undelivered.
+// work delivers the queue until stopping, then what is left. With one
+// worker (Concurrency 1) events are delivered in order.
 func (sub *subscriber) work() {
-	defer close(sub.done)
-	lost := 0
 	deliver := func(body []byte) {
 		if sub.deliver(body) == outShutdown {
-			lost++
+			sub.lost.Add(1)
 		}
 	}
 	for {
@@ -124,12 +134,8 @@ func (sub *subscriber) work() {
 				continue
 			default:
 			}
-			break
+			return
 		}
-		if lost > 0 {
-			sub.s.log.Warn("webhook stopped before delivering its queue: events dropped", "webhook", sub.cfg.Name, "dropped", lost)
-		}
-		return
 	}
 }
 

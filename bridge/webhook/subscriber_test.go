@@ -352,3 +352,32 @@ func TestSubscriberRetryAfter(t *testing.T) {
 		t.Fatalf("retried after %s, before the endpoint's Retry-After of 1s", d)
 	}
 }
+
+// TestSubscriberConcurrency: with concurrency n, n deliveries are in flight
+// at once, never more.
+func TestSubscriberConcurrency(t *testing.T) {
+	t.Parallel()
+	srv := startRouter(t)
+	st := newStuck()
+	ts := target(t, st.ServeHTTP)
+	set, _ := startSet(t, srv, webhook.Config{Subscribers: []webhook.SubscriberConfig{{
+		Name: "wide", Session: hookSession, Topic: "com.t", Endpoint: webhook.Endpoint{URL: ts.URL, Timeout: time.Minute},
+		Concurrency: 3,
+	}}})
+	pub := connect(t, srv)
+	for i := range 5 {
+		if err := pub.Publish(routertest.Context(t), "com.t", []any{i}, nil, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "3 in flight, 2 queued", func() bool {
+		return st.inflight.Load() == 3 && metric(t, set, "junction_bridge_webhook_queue_length", "webhook", "wide") == 2
+	})
+	close(st.release)
+	waitFor(t, "5 delivered", func() bool {
+		return metric(t, set, "junction_bridge_webhook_deliveries_total", "webhook", "wide", "outcome", "delivered") == 5
+	})
+	if n := st.served.Load(); n != 5 {
+		t.Fatalf("%d served", n)
+	}
+}
