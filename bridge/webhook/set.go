@@ -123,7 +123,11 @@ func (s *Set) stopUnwanted(ctx context.Context, want map[string]any) {
 		if w, ok := want[name]; !ok || !reflect.DeepEqual(w, r.cfg) {
 			stops = append(stops, r.stop)
 			delete(s.running, name)
-			s.log.Info("stopping webhook", "webhook", name, "reason", map[bool]string{true: "changed", false: "removed"}[ok])
+			reason := "removed"
+			if ok {
+				reason = "changed"
+			}
+			s.log.Info("stopping webhook", "webhook", name, "reason", reason)
 		}
 	}
 	for name := range s.stats {
