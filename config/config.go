@@ -356,7 +356,7 @@ func (fc *fileConfig) resolve() (*server.Config, error) {
 	}
 	c.Cluster = fc.Cluster.resolve(&ck)
 	c.Router.Realms = resolveRealms(&ck, fc.Realms, c.Router.StrictURI)
-	c.Webhooks = fc.Bridge.resolve(&ck, c.Router)
+	c.Webhooks = fc.Bridge.resolveWebhooks(&ck, c.Router)
 	if len(c.Router.Realms) == 0 && !c.Router.AutoCreateRealms {
 		ck.bad("realms", []string{}, "configure at least one realm or set router.auto_create_realms")
 	}

@@ -11,9 +11,15 @@ import (
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// bridgeSection is [bridge]: the HTTP bridge's webhooks, [[bridge.subscriber]]
-// and [[bridge.callee]] (none by default).
+// bridgeSection is the [bridge] table. Only the webhooks here: embed
+// webhooksSection (squashed) in whatever else [bridge] holds.
 type bridgeSection struct {
+	webhooksSection `mapstructure:",squash"`
+}
+
+// webhooksSection is the HTTP bridge's webhooks, [[bridge.subscriber]] and
+// [[bridge.callee]] (none by default).
+type webhooksSection struct {
 	Subscribers []subscriberSection `mapstructure:"subscriber"`
 	Callees     []calleeSection     `mapstructure:"callee"`
 }
@@ -57,9 +63,9 @@ type calleeSection struct {
 	MaxConcurrent int    `mapstructure:"max_concurrent"`
 }
 
-// resolve converts the webhooks; webhook.Config.Validate checks what the
-// keys' types do not.
-func (bs *bridgeSection) resolve(ck *checker, rc router.Config) webhook.Config {
+// resolveWebhooks converts the webhooks; webhook.Config.Validate checks
+// what the keys' types do not.
+func (bs *webhooksSection) resolveWebhooks(ck *checker, rc router.Config) webhook.Config {
 	var c webhook.Config
 	for i, s := range bs.Subscribers {
 		key := fmt.Sprintf("bridge.subscriber[%d]", i)
