@@ -11,17 +11,18 @@ import (
 // bridgeSection is the [bridge] table: its limits, and the
 // [[bridge.caller]], [[bridge.publisher]] and [[bridge.keys]] tables.
 type bridgeSection struct {
-	MaxBody            string            `mapstructure:"max_body"`
-	MaxJSONDepth       int               `mapstructure:"max_json_depth"`
-	ReadTimeout        string            `mapstructure:"read_timeout"`
-	DefaultCallTimeout string            `mapstructure:"default_call_timeout"`
-	MaxCallTimeout     string            `mapstructure:"max_call_timeout"`
-	MaxConcurrent      int               `mapstructure:"max_concurrent"`
-	TimestampWindow    string            `mapstructure:"timestamp_window"`
-	MaxNonces          int               `mapstructure:"max_nonces"`
-	Callers            []endpointSection `mapstructure:"caller"`
-	Publishers         []endpointSection `mapstructure:"publisher"`
-	Keys               []keySection      `mapstructure:"keys"`
+	MaxBody            string                   `mapstructure:"max_body"`
+	MaxJSONDepth       int                      `mapstructure:"max_json_depth"`
+	ReadTimeout        string                   `mapstructure:"read_timeout"`
+	DefaultCallTimeout string                   `mapstructure:"default_call_timeout"`
+	MaxCallTimeout     string                   `mapstructure:"max_call_timeout"`
+	MaxConcurrent      int                      `mapstructure:"max_concurrent"`
+	TimestampWindow    string                   `mapstructure:"timestamp_window"`
+	MaxNonces          int                      `mapstructure:"max_nonces"`
+	Callers            []endpointSection        `mapstructure:"caller"`
+	Publishers         []endpointSection        `mapstructure:"publisher"`
+	Keys               []keySection             `mapstructure:"keys"`
+	webhooksSection    `mapstructure:",squash"` // webhook_config.go
 }
 
 type endpointSection struct {

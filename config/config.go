@@ -50,7 +50,7 @@ type fileConfig struct {
 	Web       webSection       `mapstructure:"web"`
 	Metrics   metricsSection   `mapstructure:"metrics"`
 	Cluster   clusterSection   `mapstructure:"cluster"`
-	Bridge    bridgeSection    `mapstructure:"bridge"` // bridge_config.go
+	Bridge    bridgeSection    `mapstructure:"bridge"` // bridge_config.go, webhook_config.go
 }
 
 type clusterSection struct {
@@ -233,6 +233,7 @@ func (fc *fileConfig) resolve(ck *checker) (*server.Config, error) {
 	c.Cluster = fc.Cluster.resolve(ck)
 	c.Router.Realms = resolveRealms(ck, fc.Realms, c.Router.StrictURI)
 	c.Bridge = fc.Bridge.resolve(ck, c)
+	c.Webhooks = fc.Bridge.resolveWebhooks(ck, c.Router)
 	if len(c.Router.Realms) == 0 && !c.Router.AutoCreateRealms {
 		ck.bad("realms", []string{}, "configure at least one realm or set router.auto_create_realms")
 	}

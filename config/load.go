@@ -101,7 +101,8 @@ func syntaxError(path string, err error) error {
 
 // pathKeys are the keys, section then key, whose values are file or
 // directory paths; principalPathKeys those of a [[realms.principals]]
-// (a [[bridge.keys]] has secret_file).
+// (a [[bridge.keys]], [[bridge.subscriber]] or [[bridge.callee]] has
+// secret_file and ticket_file).
 var (
 	pathKeys = [][2]string{
 		{"server", "tls_cert"}, {"server", "tls_key"}, {"server", "tls_client_ca"},
@@ -119,10 +120,13 @@ func resolvePaths(raw map[string]any, dir string) {
 		}
 	}
 	if bridge, ok := lookup(raw, "bridge").(map[string]any); ok {
-		keys, _ := lookup(bridge, "keys").([]any)
-		for _, k := range keys {
-			if key, ok := k.(map[string]any); ok {
-				joinDir(key, "secret_file", dir)
+		for _, list := range []string{"keys", "subscriber", "callee"} {
+			entries, _ := lookup(bridge, list).([]any)
+			for _, e := range entries {
+				if entry, ok := e.(map[string]any); ok {
+					joinDir(entry, "secret_file", dir)
+					joinDir(entry, "ticket_file", dir)
+				}
 			}
 		}
 	}

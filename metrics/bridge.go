@@ -1,24 +1,18 @@
 package metrics
 
 import (
-	"net/http"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/junction-wamp/junction/bridge"
-	"github.com/junction-wamp/junction/internal/buildinfo"
-	"github.com/junction-wamp/junction/router"
-	"github.com/junction-wamp/junction/transport"
 )
 
 // BridgeSource returns the HTTP bridge's request counts (bridge.Bridge.Requests).
 type BridgeSource func() []bridge.RequestCount
 
-// HandlerWithBridge is Handler plus junction_bridge_requests_total, the
-// requests the HTTP bridge answered by endpoint (path) and status code.
-func HandlerWithBridge(b BridgeSource, r *router.Router, build buildinfo.Info, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
-	return handler([]prometheus.Collector{bridgeCollector(b)}, r, build, conns, links, ts...)
-}
+// BridgeRequests collects junction_bridge_requests_total, the requests the
+// HTTP bridge answered by endpoint (path) and status code, from b at scrape
+// time: one of HandlerWith's extra collectors.
+func BridgeRequests(b BridgeSource) prometheus.Collector { return bridgeCollector(b) }
 
 var descBridgeRequests = desc("bridge_requests_total", "Requests the HTTP bridge answered, by endpoint (URL path) and HTTP status code.", "endpoint", "code")
 

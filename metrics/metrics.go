@@ -27,11 +27,12 @@ import (
 // transports ts, plus the Go runtime's and the process's, for Prometheus to
 // scrape.
 func Handler(r *router.Router, build buildinfo.Info, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
-	return handler(nil, r, build, conns, links, ts...)
+	return HandlerWith(nil, r, build, conns, links, ts...)
 }
 
-// handler is Handler with extra collectors.
-func handler(extra []prometheus.Collector, r *router.Router, build buildinfo.Info, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
+// HandlerWith is Handler with the collectors extra registered beside (the
+// HTTP bridge's, packages bridge and bridge/webhook).
+func HandlerWith(extra []prometheus.Collector, r *router.Router, build buildinfo.Info, conns *transport.ListenerStats, links LinkSource, ts ...transport.Metered) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/bridge"
+	"github.com/junction-wamp/junction/bridge/webhook"
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/internal/logclip"
 	"github.com/junction-wamp/junction/router"
@@ -83,6 +84,9 @@ type Config struct {
 	// AutoCreateRealms are set from Router's. No endpoint (the default):
 	// off.
 	Bridge bridge.Config
+	// Webhooks are the HTTP bridge's subscriber and callee webhooks
+	// (package bridge/webhook), started by Serve. None by default.
+	Webhooks webhook.Config
 }
 
 // RawSocketConfig is where and how WAMP over RawSocket is served.

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/junction-wamp/junction/router"
 )
@@ -28,6 +30,7 @@ func (s *Server) reloadParts() []reloadPart {
 		{"tls", s.prepareCertificate},
 		{"router", s.prepareRouter},
 		{"bridge", s.prepareBridge},
+		{"webhooks", s.prepareWebhooks},
 	}
 }
 
@@ -78,6 +81,7 @@ func (s *Server) Reload(cfg Config) (ReloadResult, error) {
 	s.mu.Lock()
 	s.running.Router = cfg.Router
 	s.running.Bridge = cfg.Bridge
+	s.running.Webhooks = cfg.Webhooks
 	s.mu.Unlock()
 	return res, nil
 }
@@ -150,4 +154,29 @@ func (s *Server) prepareBridge(cfg *Config, _ *ReloadResult) (func(), error) {
 	bc.Realms = cfg.Router.Realms
 	bc.AutoCreateRealms = cfg.Router.AutoCreateRealms
 	return s.bridge.Prepare(bc)
+}
+
+// webhookStart bounds starting the webhooks a reload adds or changes.
+const webhookStart = 10 * time.Second
+
+// prepareWebhooks checks the webhooks of cfg; at apply, the ones added or
+// changed start and the ones removed stop (webhook.Set.Apply), those
+// unchanged run on untouched. A webhook that cannot start then (its realm's
+// new roles deny it, say) is logged and does not run; the rest of the
+// reload stays applied.
+func (s *Server) prepareWebhooks(cfg *Config, _ *ReloadResult) (func(), error) {
+	if err := cfg.Webhooks.Validate(); err != nil {
+		return nil, err
+	}
+	hooks := cfg.Webhooks
+	return func() {
+		if !s.served.Load() { // Serve starts the running config's
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), webhookStart)
+		defer cancel()
+		if err := s.hooks.Apply(ctx, hooks); err != nil {
+			s.log.Error("config reload: webhooks not started", "error", err)
+		}
+	}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/bridge"
+	"github.com/junction-wamp/junction/bridge/webhook"
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/server"
@@ -100,9 +102,10 @@ func TestReloadNeedsRestart(t *testing.T) {
 	}
 }
 
-// TestReloadBridge: a reload adds an HTTP bridge endpoint on a realm the
-// same reload adds, which then answers; a reload whose bridge part is
-// invalid applies nothing, the router's part included.
+// TestReloadBridge: a reload adds an HTTP bridge endpoint and a subscriber
+// webhook on a realm the same reload adds, which then serve; a reload
+// whose bridge part is invalid applies nothing, the router's part
+// included.
 func TestReloadBridge(t *testing.T) {
 	t.Parallel()
 	srv, err := server.New(server.Config{Listen: "127.0.0.1:0"}, server.Options{Logger: slog.New(slog.DiscardHandler)})
@@ -137,14 +140,41 @@ func TestReloadBridge(t *testing.T) {
 		t.Fatalf("POST /call before the reload: %d, want 404", code)
 	}
 
+	delivered := make(chan string, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case delivered <- string(b):
+		default:
+		}
+	}))
+	defer hook.Close()
 	realms := []router.RealmConfig{{Name: "realm1", Anonymous: true}, {Name: "realm2", Anonymous: true}}
 	withBridge := server.Config{Router: router.Config{Realms: realms}, Bridge: bridge.Config{
-		Callers: []bridge.Endpoint{{Path: "/call", Realm: "realm2", Auth: []bridge.AuthMethod{bridge.AuthAnonymous}}}}}
+		Callers: []bridge.Endpoint{{Path: "/call", Realm: "realm2", Auth: []bridge.AuthMethod{bridge.AuthAnonymous}}}},
+		Webhooks: webhook.Config{Subscribers: []webhook.SubscriberConfig{{Name: "events", Session: webhook.Session{Realm: "realm2"},
+			Topic: "com.example.t", Endpoint: webhook.Endpoint{URL: hook.URL}}}}}
 	if _, err := srv.Reload(withBridge); err != nil {
 		t.Fatal(err)
 	}
 	if code := post(); code != http.StatusOK {
 		t.Fatalf("POST /call after the reload: %d, want 200", code)
+	}
+	pub, err := clientlib.Connect(ctx, "ws://"+ln.Addr().String()+"/ws", "realm2", clientlib.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(ctx)
+	if err := pub.Publish(ctx, "com.example.t", []any{"hello"}, nil, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case body := <-delivered:
+		if !strings.Contains(body, "hello") {
+			t.Errorf("the webhook the reload added got %s", body)
+		}
+	case <-ctx.Done():
+		t.Fatal("the webhook the reload added got no event")
 	}
 
 	// realm3 is valid, the caller's realm is not: nothing is applied.

@@ -32,7 +32,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/junction-wamp/junction/bridge"
+	"github.com/junction-wamp/junction/bridge/webhook"
 	"github.com/junction-wamp/junction/cluster"
 	"github.com/junction-wamp/junction/internal/buildinfo"
 	"github.com/junction-wamp/junction/metrics"
@@ -70,6 +73,7 @@ type Server struct {
 	ws        *websocket.Server
 	rs        *rawsocket.Server
 	bridge    *bridge.Bridge
+	hooks     *webhook.Set
 	served    atomic.Bool
 
 	mu      sync.Mutex
@@ -107,6 +111,9 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err == nil && cfg.RawSocket.TLS && cfg.TLSCert == "" {
 		err = errors.New("rawsocket.tls needs server.tls_cert and server.tls_key")
 	}
+	if err == nil {
+		err = cfg.Webhooks.Validate()
+	}
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -114,7 +121,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, running: cfg, log: logger, version: cmp.Or(opts.Version, "dev"), listening: opts.Listening,
-		rsListen: opts.RawSocketListening, router: r, ws: ws, rs: rs}
+		rsListen: opts.RawSocketListening, router: r, ws: ws, rs: rs,
+		hooks: webhook.New(r, webhook.Options{Logger: logger, WarningInterval: cfg.Router.LimitWarningInterval})}
 	if s.bridge, err = bridge.New(s.BridgeConfig(cfg.Bridge), bridge.Options{Handler: s, Logger: logger,
 		Failures: r, ClientAddr: ws.ClientAddr}); err != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -137,6 +145,10 @@ func (s *Server) BridgeConfig(bc bridge.Config) bridge.Config {
 	bc.AutoCreateRealms = rc.AutoCreateRealms
 	return bc
 }
+
+// Webhooks returns the server's webhooks (Config.Webhooks), which Serve
+// starts; their Apply changes them while the server runs.
+func (s *Server) Webhooks() *webhook.Set { return s.hooks }
 
 // Router returns the server's router.
 func (s *Server) Router() *router.Router { return s.router }
@@ -191,6 +203,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	if err := s.joinCluster(); err != nil {
+		return fail(err)
+	}
+	if err := s.startWebhooks(ctx); err != nil {
 		return fail(err)
 	}
 	ln = s.limitConnections(ln, nil)
@@ -426,8 +441,13 @@ func (s *Server) shutdown(ctx context.Context) error {
 	s.closed = true
 	hs, mhs, node := s.hs, s.mhs, s.node
 	s.mu.Unlock()
+	// The webhooks drain beside the router: a callee webhook answers the
+	// calls in flight that the router waits for.
+	herrc := make(chan error, 1)
+	go func() { herrc <- s.hooks.Shutdown(ctx) }()
 	rerr := s.router.Shutdown(ctx)
 	rerr = errors.Join(rerr, s.bridge.Shutdown(ctx)) // after the calls in flight were drained
+	<-herrc
 	werr := errors.Join(s.ws.Shutdown(ctx), s.rs.Shutdown(ctx))
 	if werr != nil {
 		s.ws.CloseAll(transport.CloseGoingAway, "router shutting down")
@@ -459,7 +479,20 @@ func (s *Server) metricsHandler(conns *transport.ListenerStats) http.Handler {
 	if s.cfg.Cluster != nil {
 		links = s.linkStats
 	}
-	return metrics.HandlerWithBridge(s.bridge.Requests, s.router, buildinfo.Read(s.version), conns, links, s.ws, s.rs)
+	return metrics.HandlerWith([]prometheus.Collector{metrics.BridgeRequests(s.bridge.Requests), s.hooks}, s.router, buildinfo.Read(s.version), conns, links, s.ws, s.rs)
+}
+
+// startWebhooks starts Config.Webhooks, within ten seconds: a webhook
+// that cannot join its realm, or subscribe or register there, stops the
+// server from starting.
+func (s *Server) startWebhooks(ctx context.Context) error {
+	hooks := s.Config().Webhooks // a reload before Serve may have changed them
+	if len(hooks.Subscribers)+len(hooks.Callees) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, webhookStart)
+	defer cancel()
+	return s.hooks.Apply(ctx, hooks)
 }
 
 // linkStats reads the counts of the cluster node's links, if it is one.
