@@ -231,13 +231,16 @@ func (n *Node) flush(l *outLink) {
 		}
 		cut := batchCut(l.queued, maxBatch)
 		msg = append(msg, l.queued[:cut]...)
-		l.queued = l.queued[cut:]
-		if len(l.queued) == 0 {
-			if reuse && cap(l.queued) <= 2*maxBatch {
-				l.queued = l.queued[:0] // copied: its array takes the next records
-			} else {
-				l.queued = nil
-			}
+		switch {
+		case cap(l.queued) <= 2*maxBatch:
+			// Copied: the array takes the next records from its start
+			// (what is left after the cut, usually nothing, moves
+			// there), rather than the senders growing a new one.
+			l.queued = l.queued[:copy(l.queued, l.queued[cut:])]
+		case cut == len(l.queued):
+			l.queued = nil // a large array is not kept
+		default:
+			l.queued = l.queued[cut:]
 		}
 		n.mu.Unlock()
 		n.batches.Add(1)
