@@ -30,3 +30,13 @@ func (n *Node) flushedForTest(to string) bool {
 	l := n.out[to]
 	return l == nil || (!l.flushing && len(l.queued) == 0)
 }
+
+// queuedCapForTest is the capacity of the queue of the link to node to.
+func (n *Node) queuedCapForTest(to string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if l := n.out[to]; l != nil {
+		return cap(l.queued)
+	}
+	return 0
+}

@@ -193,14 +193,17 @@ func (n *Node) trimLocked(l *outLink) {
 // flush publishes link l's queued records until none are left. It runs on
 // a goroutine of its own, started by the sender that found the link idle
 // (one at a time per link); the senders meanwhile only queue, so what they
-// queue while it starts or publishes goes in its next NATS message. Before
-// it stops it yields once, so that the goroutines ready to run (the
-// readers of the sessions that have more for that node) can queue more:
-// under load a NATS message carries many messages, and NATS, its servers
-// and the receiving node pay once for them.
+// queue while it starts or publishes goes in its next NATS message. It
+// yields once before its first NATS message and once before it stops, so
+// that the goroutines ready to run (the readers of the sessions that have
+// more for that node) can queue more: under load a NATS message carries
+// many messages, and NATS, its servers and the receiving node pay once for
+// them. When nothing else is ready to run, a yield returns at once: no
+// latency is added to a lone message.
 func (n *Node) flush(l *outLink) {
 	subject := n.prefix + ".node." + l.to
-	yielded := false
+	runtime.Gosched()
+	yielded := true
 	for {
 		n.mu.Lock()
 		if len(l.queued) == 0 {
@@ -231,13 +234,16 @@ func (n *Node) flush(l *outLink) {
 		}
 		cut := batchCut(l.queued, maxBatch)
 		msg = append(msg, l.queued[:cut]...)
-		l.queued = l.queued[cut:]
-		if len(l.queued) == 0 {
-			if reuse && cap(l.queued) <= 2*maxBatch {
-				l.queued = l.queued[:0] // copied: its array takes the next records
-			} else {
-				l.queued = nil
-			}
+		switch {
+		case cap(l.queued) <= 2*maxBatch:
+			// Copied: the array takes the next records from its start
+			// (what is left after the cut, usually nothing, moves
+			// there), rather than the senders growing a new one.
+			l.queued = l.queued[:copy(l.queued, l.queued[cut:])]
+		case cut == len(l.queued):
+			l.queued = nil // a large array is not kept
+		default:
+			l.queued = l.queued[cut:]
 		}
 		n.mu.Unlock()
 		n.batches.Add(1)

@@ -214,6 +214,37 @@ func TestLinkUnderFaults(t *testing.T) {
 	}
 }
 
+// TestLinkQueueReused: a link's queue takes the next records from the start
+// of the same array once a flush has published it, rather than from further
+// into it, where what is left of it is too short for the next record (the
+// senders allocated a new array for about every message).
+func TestLinkQueueReused(t *testing.T) {
+	url := startNATS(t)
+	a, _ := startLinked(t, url, Config{})
+	b, rb := startLinked(t, url, Config{})
+	formed(t, a, b)
+	msg := []byte(strings.Repeat("x", 100))
+	if err := a.Send(b.ID(), msg); err != nil {
+		t.Fatal(err)
+	}
+	awaitFlushed(t, a, b.ID())
+	first := a.queuedCapForTest(b.ID())
+	if first < len(msg) {
+		t.Fatalf("after a flush the queue's capacity is %d: the next message (%d bytes) needs a new array", first, len(msg))
+	}
+	const count = 200
+	for i := range count {
+		if err := a.Send(b.ID(), msg); err != nil {
+			t.Fatal(err)
+		}
+		awaitFlushed(t, a, b.ID())
+		if c := a.queuedCapForTest(b.ID()); c != first {
+			t.Fatalf("after message %d the queue's capacity is %d, was %d: its array was not reused", i+2, c, first)
+		}
+	}
+	waitFor(t, "every message arrived", func() bool { return rb.count(a.ID()) == count+1 })
+}
+
 // TestLinkReset: a loss the sender can no longer repair (its resend buffer
 // overflowed) ends in a reset both nodes' handlers hear of, and the link
 // goes on in order after it.

@@ -61,7 +61,7 @@ func main() {
 	baseline := flag.String("baseline", "", "a junction `binary` (of another commit) to run beside this one")
 	only := flag.String("only", "", "run only the scenarios whose name starts with this")
 	profiles := flag.String("cpuprofile", "", "write the CPU profile of each node of each run into this `directory`")
-	flag.BoolVar(verbose, "v", false, "print each node's link counts when it stops (stderr)")
+	flag.BoolVar(verbose, "v", false, "print each run's figures and each node's link counts when it stops (stderr)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "junction-cluster-bench")
 	if err != nil {
@@ -102,6 +102,13 @@ func main() {
 					continue
 				}
 				results[layout] = append(results[layout], res)
+				if *verbose {
+					var vals []string
+					for _, m := range sc.metrics {
+						vals = append(vals, fmt.Sprintf("%s=%v", m, res[m]))
+					}
+					fmt.Fprintf(os.Stderr, "run %s, %s: %s\n", sc.name, layout, strings.Join(vals, " "))
+				}
 			}
 		}
 		benchrun.Table(sc.name, columns, sc.metrics, results, ratios...)
