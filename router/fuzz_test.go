@@ -2,7 +2,9 @@ package router
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/wamp"
@@ -48,6 +50,10 @@ func FuzzSession(f *testing.F) {
 				}
 			}
 		}()
+		// A guard against hangs (not a timing assertion): an input the
+		// router neither reads nor ends the session on within a generous
+		// bound fails with every goroutine's stack, and is kept in testdata.
+		hung := time.After(20 * time.Second)
 		for line := range bytes.SplitSeq(data, []byte("\n")) {
 			var m wamp.Message
 			if msg, err := p.ser.Decode(line); err != nil {
@@ -58,10 +64,16 @@ func FuzzSession(f *testing.F) {
 			select {
 			case p.in <- m:
 			case <-p.Done():
+			case <-hung:
+				failHung(t, "reading the input")
 			}
 		}
 		p.Close(transport.CloseNormal, "fuzz input over")
-		<-done
+		select {
+		case <-done:
+		case <-hung:
+			failHung(t, "ending the session")
+		}
 
 		rm := r.realm("realm1")
 		if n := rm.SessionCount(); n != 1 {
@@ -82,4 +94,13 @@ func FuzzSession(f *testing.F) {
 			}
 		}
 	})
+}
+
+// failHung fails a fuzz input that hung while doing what, with every
+// goroutine's stack.
+func failHung(t *testing.T, what string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	t.Fatalf("the router hung %s:\n%s", what, buf)
 }

@@ -410,9 +410,9 @@ const drainPoll = 20 * time.Millisecond
 // until no call is in flight, or until ctx's deadline less min(1s, a
 // quarter of the time left). Without a deadline it does not wait.
 //
-// No call in flight must be seen at two polls in a row: a call another node
-// routed here just as it applied the drain reaches this node a moment after
-// the drain was confirmed.
+// In a cluster, no call in flight must be seen at two polls in a row: a
+// call another node routed here just as it applied the drain reaches this
+// node a moment after the drain was confirmed. A single node needs one.
 func (r *Router) drain(ctx context.Context) {
 	r.draining.Store(true)
 	deadline, ok := ctx.Deadline()
@@ -427,6 +427,12 @@ func (r *Router) drain(ctx context.Context) {
 	announce, cancel := context.WithDeadline(ctx, stop)
 	r.cluster().drain(announce)
 	cancel()
+	// A single node routes no call it has not counted yet: one poll
+	// without a call in flight is enough there.
+	polls := 2
+	if _, single := r.cluster().(singleNode); single {
+		polls = 1
+	}
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
 	for idle := 0; time.Now().Before(stop); {
@@ -434,7 +440,7 @@ func (r *Router) drain(ctx context.Context) {
 		if r.callsInFlight() > 0 {
 			idle = 0
 		}
-		if idle == 2 {
+		if idle == polls {
 			return
 		}
 		select {
