@@ -86,15 +86,17 @@ func runScenario(t *testing.T, name, url, ser string) map[string]any {
 	return res
 }
 
-// TestSoakRawSocket runs the soak scenario for two seconds over rs://, as
+// TestSoakRawSocket runs the soak scenario for three seconds over rs://, as
 // TestSoak does over WebSocket: every kind of traffic, the hostile clients
 // and the stalled subscriber over RawSocket, no failure.
 func TestSoakRawSocket(t *testing.T) {
 	t.Parallel()
 	rs, _, metrics := serveRawSocket(t, router.Config{MaxSubscriptionsPerSession: 100})
 	out := t.TempDir()
+	// 3 s, not 2: a churn session leaves without GOODBYE every third time,
+	// and at 10 joins a second only one of those could end within 2 s.
 	args := []string{"soak", "--url", rs, "--metrics", metrics, "--pid", strconv.Itoa(os.Getpid()), "--out", out,
-		"--duration", "2s", "--sample", "250ms", "--warmup", "0s", "-c", "3", "-w", "2",
+		"--duration", "3s", "--sample", "250ms", "--warmup", "0s", "-c", "3", "-w", "2",
 		"--call-rate", "200", "--publish-rate", "40", "--join-rate", "10", "--hostile-every", "100ms",
 		"--sub-limit", "100", "--stall", "1m", "--json"}
 	var stdout, stderr bytes.Buffer
