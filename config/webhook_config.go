@@ -26,6 +26,7 @@ type hookSection struct {
 	Name            string            `mapstructure:"name"`
 	Realm           string            `mapstructure:"realm"`
 	AuthID          string            `mapstructure:"authid"`
+	Role            string            `mapstructure:"role"`
 	Ticket          string            `mapstructure:"ticket"`
 	TicketEnv       string            `mapstructure:"ticket_env"`
 	TicketFile      string            `mapstructure:"ticket_file"`
@@ -93,7 +94,7 @@ func (bs *webhooksSection) resolveWebhooks(ck *checker, rc router.Config) webhoo
 }
 
 func (h *hookSection) session(ck *checker, key string) webhook.Session {
-	return webhook.Session{Realm: h.Realm, AuthID: h.AuthID,
+	return webhook.Session{Realm: h.Realm, AuthID: h.AuthID, Role: h.Role,
 		Ticket: secretFrom(key+".ticket", h.Ticket, h.TicketEnv, h.TicketFile, ck.badFormatted)}
 }
 
@@ -127,7 +128,10 @@ func checkWebhookRealms(ck *checker, c webhook.Config, rc router.Config) {
 		case s.Realm == "":
 		case i < 0 && !rc.AutoCreateRealms:
 			ck.bad(key+".realm", s.Realm, "no such realm in [[realms]]")
-		case i >= 0 && s.AuthID != "" && !slices.Contains(rc.Realms[i].AuthMethods, router.AuthTicket):
+		case i >= 0 && s.Role != "" && len(rc.Realms[i].Roles) > 0 &&
+			!slices.ContainsFunc(rc.Realms[i].Roles, func(r router.RoleConfig) bool { return r.Name == s.Role }):
+			ck.bad(key+".role", s.Role, "no such role in the realm's [[realms.roles]]")
+		case i >= 0 && s.Ticket != "" && !slices.Contains(rc.Realms[i].AuthMethods, router.AuthTicket):
 			ck.bad(key+".authid", s.AuthID, "the realm does not enable ticket authentication")
 		}
 	}

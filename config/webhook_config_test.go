@@ -21,6 +21,10 @@ func TestWebhookConfig(t *testing.T) { // not parallel: t.Setenv
 [[realms]]
 name = "realm1"
 auth = ["anonymous", "ticket"]
+[[realms.roles]]
+name = "anonymous"
+[[realms.roles]]
+name = "quotes"
 
 [[bridge.subscriber]]
 name = "orders"
@@ -47,6 +51,7 @@ url = "http://127.0.0.1:9000/"
 
 [[bridge.callee]]
 realm = "realm1"
+role = "quotes"
 procedure = "com.quote"
 invoke = "roundrobin"
 url = "http://127.0.0.1:9000/quote"
@@ -67,7 +72,7 @@ max_response_size = "64KiB"
 		t.Errorf("subscriber[1] %+v: left-out keys are not the defaults", s[1])
 	}
 	cl := c.Webhooks.Callees
-	if len(cl) != 1 || cl[0].Procedure != "com.quote" || cl[0].Invoke != wamp.InvokeRoundRobin || cl[0].MaxConcurrent != 4 ||
+	if len(cl) != 1 || cl[0].Role != "quotes" || cl[0].Procedure != "com.quote" || cl[0].Invoke != wamp.InvokeRoundRobin || cl[0].MaxConcurrent != 4 ||
 		cl[0].MaxResponseBytes != 64<<10 {
 		t.Errorf("callee %+v", cl)
 	}
@@ -124,11 +129,27 @@ authid = "hook"
 ticket = "t"
 procedure = "com.p"
 url = "http://x"
+
+[[realms]]
+name = "realm1"
+auth = ["anonymous"]
+
+[[realms]]
+name = "realm2"
+auth = ["anonymous"]
+[[realms.roles]]
+name = "anonymous"
+
+[[bridge.callee]]
+realm = "realm2"
+role = "nobody"
+procedure = "com.p"
+url = "http://x"
 `))
 	if err == nil {
 		t.Fatal("invalid webhooks accepted")
 	}
-	for _, want := range []string{"bridge.callee[1].realm", "bridge.callee[2].authid", "bridge.subscriber[0].topic", "bridge.subscriber[0].url", "bridge.subscriber[0].timeout",
+	for _, want := range []string{"bridge.callee[1].realm", "bridge.callee[2].authid", "bridge.callee[3].role", "bridge.subscriber[0].topic", "bridge.subscriber[0].url", "bridge.subscriber[0].timeout",
 		"bridge.subscriber[0].queue_bytes", "bridge.callee[0].realm", "bridge.callee[0].invoke"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)

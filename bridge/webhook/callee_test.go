@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -347,5 +348,33 @@ func TestCalleeProgress(t *testing.T) {
 	}
 	if v := metric(t, set, "junction_bridge_webhook_calls_total", "webhook", "ok", "outcome", "result"); v != 2 {
 		t.Fatalf("results = %v", v)
+	}
+}
+
+// TestCalleeRole: a webhook with a role and no ticket acts with that role
+// (vouched for in-process, as the HTTP bridge's sessions): the role's rules
+// decide its REGISTER, and a role the realm lacks is refused.
+func TestCalleeRole(t *testing.T) {
+	t.Parallel()
+	srv := startRouter(t)
+	ts := target(t, sum)
+	callee := func(name, role string) webhook.Config {
+		return webhook.Config{Callees: []webhook.CalleeConfig{{Name: name, Session: webhook.Session{Realm: "realm1", Role: role},
+			Procedure: "com.math.add", Endpoint: webhook.Endpoint{URL: ts.URL}}}}
+	}
+	set, _ := startSet(t, srv, webhook.Config{})
+	ctx := routertest.Context(t)
+	if err := set.Apply(ctx, callee("add", "guest")); err == nil || !strings.Contains(err.Error(), "webhook add: wamp.error.not_authorized") {
+		t.Fatalf("Apply with a role that may not register: %v", err)
+	}
+	if err := set.Apply(ctx, callee("add", "nobody")); err == nil || !strings.Contains(err.Error(), "wamp.error.no_such_role") {
+		t.Fatalf("Apply with a role the realm lacks: %v", err)
+	}
+	if err := set.Apply(ctx, callee("add", "hooks")); err != nil {
+		t.Fatalf("Apply with a role that may register: %v", err)
+	}
+	res, err := connect(t, srv).Call(ctx, "com.math.add", []any{2, 3}, nil, nil)
+	if err != nil || len(res.Args) != 1 || fmt.Sprint(res.Args[0]) != "5" {
+		t.Fatalf("call: %v %v", res, err)
 	}
 }

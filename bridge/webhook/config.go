@@ -25,6 +25,12 @@ type Session struct {
 	// (the default): anonymous, with the realm's anonymous role.
 	AuthID string
 	Ticket string
+	// Role, instead of a ticket, is the role the session acts with,
+	// vouched for in-process as the HTTP bridge's sessions are: no
+	// principal is needed, the role's rules apply, and a role the realm
+	// does not have is refused (wamp.error.no_such_role). Its authid is
+	// AuthID, or "webhook-<name>".
+	Role string
 }
 
 // Endpoint is the HTTP side of a webhook.
@@ -245,8 +251,11 @@ func (s Session) check(key string, bad func(string, any, string)) {
 	if s.Realm == "" {
 		bad(key+".realm", `""`, "name the realm the webhook's session joins")
 	}
-	if (s.AuthID == "") != (s.Ticket == "") {
-		bad(key+".authid", s.AuthID, "set both authid and ticket (ticket authentication), or neither (anonymous)")
+	switch {
+	case s.Role != "" && s.Ticket != "":
+		bad(key+".role", s.Role, "set a role or a ticket, not both")
+	case s.Role == "" && (s.AuthID == "") != (s.Ticket == ""):
+		bad(key+".authid", s.AuthID, "set both authid and ticket (ticket authentication), a role, or neither (anonymous)")
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/junction-wamp/junction/clientlib"
+	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/transport/local"
 )
 
 // session is a webhook's WAMP session, joined again whenever it ends until
@@ -39,7 +41,15 @@ func (s *Set) startSession(ctx context.Context, name string, cfg Session, st *st
 // join joins the realm and attaches, or returns why not.
 func (ss *session) join(ctx context.Context) (*clientlib.Client, error) {
 	opts := clientlib.Options{Logger: ss.s.log.With("webhook", ss.name), AuthID: ss.cfg.AuthID}
-	if ss.cfg.Ticket != "" {
+	switch {
+	case ss.cfg.Role != "":
+		authid := ss.cfg.AuthID
+		if authid == "" {
+			authid = "webhook-" + ss.name
+		}
+		opts.Local = local.Config{Identity: &transport.Identity{AuthID: authid, AuthRole: ss.cfg.Role,
+			AuthMethod: "webhook", AuthProvider: "bridge"}}
+	case ss.cfg.Ticket != "":
 		opts.Auth = []clientlib.Authenticator{clientlib.TicketAuth(ss.cfg.Ticket)}
 	}
 	c, err := clientlib.ConnectLocal(ctx, ss.s.h, ss.cfg.Realm, opts)

@@ -154,6 +154,7 @@ func TestValidate(t *testing.T) {
 		Callees: []webhook.CalleeConfig{
 			{Name: "dup", Session: s, Endpoint: webhook.Endpoint{URL: "http://h", Headers: map[string]string{"X-A": "1\r\nX-B: 2"}}, Procedure: "com.p", Invoke: "all"},
 			{Session: s, Endpoint: ok, Procedure: "com..", Match: wamp.MatchWildcard, MaxConcurrent: -1},
+			{Session: webhook.Session{Realm: "realm1", Role: "r", AuthID: "a", Ticket: "t"}, Endpoint: ok, Procedure: "com.p"},
 		},
 	}
 	err := cfg.Validate()
@@ -164,6 +165,7 @@ func TestValidate(t *testing.T) {
 		"bridge.subscriber[0].topic", "bridge.subscriber[1].realm", "bridge.subscriber[1].authid", "bridge.subscriber[1].url",
 		"bridge.subscriber[1].match", "bridge.subscriber[2].retries", "bridge.subscriber[2].backoff_max", "bridge.subscriber[2].queue_messages",
 		"bridge.callee[0].name", "bridge.callee[0].headers", "bridge.callee[0].invoke", "bridge.callee[1].max_concurrent",
+		"bridge.callee[2].role",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %s:\n%v", want, err)
