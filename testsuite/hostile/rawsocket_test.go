@@ -382,12 +382,15 @@ func TestRawSocketStalledFrames(t *testing.T) {
 	j := start(t, rsConfig(sock, `ping_interval = "1s"
 pong_timeout = "1s"`, `
 [router]
-hello_timeout = "1s"
+hello_timeout = "2s"
 [websocket]
 write_timeout = "1s"
 `))
 	b := newRSBystanders(t, j)
-	const bound = 1*time.Second + 1*time.Second + 1500*time.Millisecond // the keepalive, or hello_timeout and write_timeout
+	// hello_timeout is 2 s, not 1: the 400 connections that join must each
+	// have their HELLO read within it, which a loaded CI machine under
+	// -race once did not do within 1 s.
+	const bound = 2*time.Second + 1*time.Second + 1500*time.Millisecond // the keepalive, or hello_timeout and write_timeout
 	type stalled struct {
 		c      *RSConn
 		joined bool
