@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/junction-wamp/junction/internal/routertest"
 	"io"
 	"log/slog"
 	"net"
@@ -217,13 +218,7 @@ func want(t *testing.T, r response, code int, uri string) {
 // waitFor polls cond until it holds, or fails the test.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	routertest.WaitUntil(t, what, cond)
 }
 
 // nopHandler is a router that serves no session, for tests of New and

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/junction-wamp/junction/bridge/webhook"
 	"github.com/junction-wamp/junction/clientlib"
@@ -48,13 +47,10 @@ func TestWebhooks(t *testing.T) {
 	if err := c.Publish(ctx, "com.t", nil, nil, &clientlib.PublishOptions{Acknowledge: true}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(routertest.Timeout)
-	for delivered.Load() != 1 || scrape(t, "http://"+addr+"/metrics")[`junction_bridge_webhook_deliveries_total{outcome="delivered",webhook="events"}`] != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the event was not delivered and counted")
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition
-	}
+	routertest.WaitUntil(t, "the event delivered and counted", func() bool {
+		return delivered.Load() == 1 &&
+			scrape(t, "http://"+addr+"/metrics")[`junction_bridge_webhook_deliveries_total{outcome="delivered",webhook="events"}`] == 1
+	})
 	m := scrape(t, "http://"+addr+"/metrics")
 	if m[`junction_bridge_webhook_calls_total{outcome="result",webhook="ping"}`] != 1 ||
 		m[`junction_bridge_webhook_up{kind="callee",webhook="ping"}`] != 1 {

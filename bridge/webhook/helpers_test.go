@@ -114,17 +114,10 @@ line:
 	return 0
 }
 
-// waitFor polls cond until it holds, failing the test after
-// routertest.Timeout.
+// waitFor polls cond until it holds, or fails the test.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(routertest.Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, not synchronising on time
-	}
+	routertest.WaitUntil(t, what, cond)
 }
 
 func count(s, sub string) int { return strings.Count(s, sub) }

@@ -195,3 +195,16 @@ func ServeAll(t testing.TB, cfg server.Config) Addrs {
 	}
 	return at
 }
+
+// WaitUntil polls cond until it holds, failing the test after Timeout
+// with what it waited for: for state that signals no event to wait on.
+func WaitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, not synchronising on time
+	}
+}
