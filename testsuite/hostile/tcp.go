@@ -125,6 +125,9 @@ func (c *tcpConn) skipFrame() error {
 // closes it, for at most Wait.
 func (c *tcpConn) closeWriteAndWait() error {
 	if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
+		if closedErr(err) || errors.Is(err, syscall.ENOTCONN) {
+			return nil // the router reset the connection already: closed
+		}
 		return err
 	}
 	_ = c.SetReadDeadline(time.Now().Add(Wait))
