@@ -373,6 +373,31 @@ func (n *Node) Suspect(id string) (dropWithin time.Duration, suspect bool) {
 	return max(n.cfg.NodeTimeout-silent, 0) + heartbeatTicks*n.linkInterval, true
 }
 
+// unwaitedLocked reports whether a wait for confirmations gives up on
+// member id at now: it has been silent for more than two heartbeats
+// (most likely dead, dropped once silent for node_timeout) while another
+// node was heard from within three quarters of a heartbeat interval
+// (less than the interval: this node's own deafness of more than one
+// heartbeat, which the first condition needs, silences every other node
+// for more than one). When no other node is
+// heard either, the silence may be this node's own: its reading fell
+// behind (a backlog on its NATS connection, a starved process) or it is
+// cut off; it then waits for every node until it is heard from or
+// dropped, so that what a client is told next (REGISTERED, WELCOME...)
+// holds on every node that is alive. Under mu.
+func (n *Node) unwaitedLocked(id string, now time.Time) bool {
+	heard, ok := n.members[id]
+	if !ok || now.Sub(heard) <= 2*heartbeatTicks*n.linkInterval {
+		return false
+	}
+	for other, h := range n.members {
+		if other != id && now.Sub(h) < (heartbeatTicks-1)*n.linkInterval {
+			return true
+		}
+	}
+	return false
+}
+
 // touch records that node id is alive now; isNew when it was not a member.
 // ok is false for a node that said goodbye (a late message of it).
 func (n *Node) touch(id string) (isNew, ok bool) {
@@ -509,13 +534,13 @@ func (n *Node) Send(to string, data []byte) error {
 // SendAll sends data to each node of to, in order with Send, and calls
 // done once each has applied it, or has been dropped, or with an error
 // naming how many did not within timeout (at once once the node is
-// closed). A node silent for more than two
-// heartbeats (suspect) is sent the message but not waited for. done runs
-// on another goroutine (or this one when nothing is waited for) and must
-// not block.
+// closed). A node that is not waited for (unwaitedLocked: silent while
+// the others are heard) is sent the message but not waited for. done
+// runs on another goroutine (or this one when nothing is waited for) and
+// must not block.
 func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done func(error)) {
 	w := &ackWait{left: make(map[string]bool, len(to)), done: done, total: len(to)}
-	suspect := time.Now().Add(-2 * heartbeatTicks * n.linkInterval)
+	now := time.Now()
 	n.mu.Lock()
 	if n.closed { // it left the cluster: nobody will confirm
 		n.mu.Unlock()
@@ -524,7 +549,7 @@ func (n *Node) SendAll(to []string, data []byte, timeout time.Duration, done fun
 	}
 	waited := make([]bool, len(to)) // w.left changes under n.mu as confirmations come
 	for i, id := range to {
-		if heard, ok := n.members[id]; ok && heard.After(suspect) {
+		if _, ok := n.members[id]; ok && !n.unwaitedLocked(id, now) {
 			w.left[id], waited[i] = true, true
 		}
 	}

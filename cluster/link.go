@@ -625,12 +625,12 @@ func (n *Node) tick() {
 	var out []ctl
 	var done []*ackWait
 	now := time.Now()
-	suspect := now.Add(-2 * heartbeatTicks * n.linkInterval)
 	n.mu.Lock()
-	for id, heard := range n.members {
-		if l := n.out[id]; l != nil && heard.Before(suspect) {
-			// A wait does not last on a node that stopped answering: it
-			// gets the message if it comes back (still unacknowledged).
+	for id := range n.members {
+		if l := n.out[id]; l != nil && len(l.waits) > 0 && n.unwaitedLocked(id, now) {
+			// A wait does not last on a node that stopped answering
+			// while the others answer: it gets the message if it comes
+			// back (still unacknowledged).
 			for _, sw := range l.waits {
 				if sw.w.confirm(id) {
 					done = append(done, sw.w)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,6 +322,86 @@ func TestWaitEndsWhenNodeDropped(t *testing.T) {
 	a.SendAll([]string{b.ID()}, []byte("y"), time.Minute, func(err error) { done2 <- err })
 	if err := <-done2; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// deaf is Faults that, while on, loses every message a node receives
+// (heartbeats included): its NATS connection fell behind, or it is cut off
+// inbound only.
+type deaf struct{ on atomic.Bool }
+
+func (d *deaf) Out(_ string, data []byte, publish func([]byte)) { publish(data) }
+func (d *deaf) In(string, []byte) bool                          { return !d.on.Load() }
+
+// TestDeafNodeWaits: a node that hears nobody for more than two
+// heartbeats (less than node_timeout) keeps waiting for the others'
+// confirmations: the silence is its own, and a client told REGISTERED then
+// must find the procedure on every node. Once it hears them again, they
+// confirm. Before, it gave up on both after two heartbeats (a CI run of
+// TestSuiteAcrossNodes got no_such_procedure after REGISTERED so, its node
+// behind on reading under load).
+func TestDeafNodeWaits(t *testing.T) {
+	url := startNATS(t)
+	d := &deaf{}
+	a, _ := startLinked(t, url, Config{Faults: d})
+	b, _ := startLinked(t, url, Config{})
+	c, _ := startLinked(t, url, Config{})
+	formed(t, a, b, c)
+	d.on.Store(true)
+	done := make(chan error, 1)
+	a.SendAll([]string{b.ID(), c.ID()}, []byte("x"), time.Minute, func(err error) { done <- err })
+	// Two heartbeats of silence and two ticks more: the wait would have
+	// been given up by now. node_timeout (5 s) is not reached, no one is
+	// dropped.
+	hb := a.HeartbeatInterval()
+	waitFor(t, "a hears neither for two heartbeats and more", func() bool {
+		return a.Silence(b.ID()) > 2*hb+hb/2 && a.Silence(c.ID()) > 2*hb+hb/2
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("the wait ended while the node heard nobody (%v): the others may not have applied it", err)
+	default:
+	}
+	if len(a.Members()) != 2 {
+		t.Fatalf("a dropped a node within node_timeout: %v", a.Members())
+	}
+	d.on.Store(false)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no confirmation once the node hears the others again")
+	}
+}
+
+// TestWaitSkipsSilentNode: a wait does not last on a node silent for two
+// heartbeats while another node answers: it ends before that node is
+// dropped (node_timeout), so a dead node does not stall WELCOME or
+// REGISTERED for node_timeout.
+func TestWaitSkipsSilentNode(t *testing.T) {
+	url := startNATS(t)
+	a, _ := startLinked(t, url, Config{})
+	b, _ := startLinked(t, url, Config{})
+	c, _ := startLinked(t, url, Config{})
+	formed(t, a, b, c)
+	b.Crash()
+	type end struct {
+		err      error
+		bDropped bool
+	}
+	done := make(chan end, 1)
+	a.SendAll([]string{b.ID(), c.ID()}, []byte("x"), time.Minute, func(err error) {
+		done <- end{err, !a.member(b.ID())}
+	})
+	select {
+	case e := <-done:
+		if e.err != nil || e.bDropped {
+			t.Fatalf("want the wait to end without an error before b is dropped: %v, dropped %v", e.err, e.bDropped)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the wait did not end")
 	}
 }
 
