@@ -502,6 +502,11 @@ func (n *Node) beat() {
 			}
 		}
 		n.mu.Unlock()
+		if len(dead) == 0 {
+			// hmu is not taken: a handler slow to apply a message holds
+			// it, and heartbeats must go on meanwhile.
+			continue
+		}
 		n.hmu.Lock()
 		for _, id := range dead {
 			n.down(id, false)

@@ -40,3 +40,20 @@ func (n *Node) queuedCapForTest(to string) int {
 	}
 	return 0
 }
+
+// ackedOutForTest is the last acknowledgement this node sent node from.
+func (n *Node) ackedOutForTest(from string) uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if in := n.in[from]; in != nil {
+		return in.ackedOut
+	}
+	return 0
+}
+
+// lastTickForTest is when the node's heartbeat loop last began a tick.
+func (n *Node) lastTickForTest() time.Time {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lastTick
+}

@@ -427,13 +427,20 @@ func (n *Node) receiveData(from string, seq uint64, flags byte, body, reply []by
 		n.mu.Unlock()
 		return reply, ackNow
 	}
-	in.expected++
 	_, member := n.members[from]
 	h := n.h
 	n.mu.Unlock()
 	if member && h != nil {
 		h.Deliver(from, body)
 	}
+	// Counted as received only once applied: the acknowledgements the
+	// heartbeat loop's tick and the links' flushers send meanwhile, off
+	// this goroutine, must not confirm a message the handler has not
+	// applied yet (a SendAll's confirmation means applied). The next
+	// message waits for this goroutine (under hmu) anyway.
+	n.mu.Lock()
+	in.expected++
+	n.mu.Unlock()
 	if in.bye != 0 && in.expected >= in.bye {
 		reply = n.applyBye(from, reply)
 	}

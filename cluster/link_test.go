@@ -405,6 +405,71 @@ func TestWaitSkipsSilentNode(t *testing.T) {
 	}
 }
 
+// blocking is a recorder whose Deliver waits until release is closed: a
+// router applying a message slowly (waiting for a lock, say).
+type blocking struct {
+	*recorder
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blocking) Deliver(from string, data []byte) {
+	close(b.started)
+	<-b.release
+	b.recorder.Deliver(from, data)
+}
+
+// TestAckAfterApply: a node acknowledges a message only once its handler
+// has applied it, so a SendAll's confirmation means applied. Before, the
+// heartbeat loop's tick acknowledged what the receiving goroutine had
+// taken but not yet applied: a CI run of TestSuiteAcrossNodes got
+// no_such_procedure after REGISTERED so, the other node's router still
+// waiting for a lock before applying the registration.
+func TestAckAfterApply(t *testing.T) {
+	url := startNATS(t)
+	a, _ := startLinked(t, url, Config{NodeTimeout: time.Second})
+	cfg := Config{Name: "links", NATSURL: url, NodeTimeout: time.Second}
+	b, err := Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &blocking{recorder: newRecorder(), started: make(chan struct{}), release: make(chan struct{})}
+	if err := b.Run(h); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(h.release)
+		}
+	})
+	formed(t, a, b)
+	done := make(chan error, 1)
+	a.SendAll([]string{b.ID()}, []byte("x"), time.Minute, func(err error) { done <- err })
+	<-h.started
+	// Two ticks of b's heartbeat loop begin after the message was taken:
+	// the first has run to its end, acknowledgements owed included.
+	since := time.Now()
+	for range 2 {
+		waitFor(t, "a tick of b", func() bool { return b.lastTickForTest().After(since) })
+		since = b.lastTickForTest()
+	}
+	if got := b.ackedOutForTest(a.ID()); got != 0 {
+		t.Fatalf("b acknowledged message %d while still applying it", got)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the wait ended before b applied the message (%v)", err)
+	default:
+	}
+	released = true
+	close(h.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestGoodbyeAcknowledged: a node that leaves is dropped at once by the
 // others, even when its first goodbyes are lost.
 func TestGoodbyeAcknowledged(t *testing.T) {
