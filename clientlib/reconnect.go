@@ -168,13 +168,16 @@ func (c *Client) reconnect(lastURL string) {
 		}
 		c.mu.Lock()
 		closing := c.closing
+		if !closing { // as one with Close's look at c.link
+			c.link = l
+			close(c.up)
+		}
 		c.mu.Unlock()
 		if closing {
 			l.conn.close() // its read loop ends it: not up, so no reconnect
 			c.finish(fmt.Errorf("%w: closed while reconnecting", ErrClosed))
 			return
 		}
-		c.setUp(l)
 		c.log.Info("session up again", "session", uint64(l.id), "url", d.url)
 		if rc.OnUp != nil {
 			rc.OnUp(l.id, l.details)
@@ -255,11 +258,15 @@ func (c *Client) retryRegister(l *link, r *appReg, err error) {
 		}
 		ctx, cancel := context.WithTimeout(l.ctx, c.opts.Reconnect.AttemptTimeout)
 		err = c.registerOn(ctx, l, r)
-		cancel()
 		if err == nil {
 			c.log.Info("registered again", "procedure", r.procedure, "session", uint64(l.id))
+			if !c.stillRegistered(r) { // Unregister came meanwhile
+				_ = c.Unregister(ctx, &Registration{Procedure: r.procedure, rec: r})
+			}
+			cancel()
 			return
 		}
+		cancel()
 		if !retryable(err) {
 			if refused(err) {
 				c.restoreError(r.procedure, err)
