@@ -26,6 +26,8 @@ type link struct {
 	err     error         // why, set before lost is closed
 	goodbye chan struct{} // closed when the router answers our GOODBYE
 	dead    atomic.Value  // error: set by the keepalive before it closes conn
+	upAt    time.Time     // when it became the Client's (reconnected links)
+	series  int           // the backoff attempt that opened it
 
 	// Under the Client's mu.
 	running  map[wamp.ID]context.CancelFunc // invocations being handled, for INTERRUPT

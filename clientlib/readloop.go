@@ -3,6 +3,7 @@ package clientlib
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -44,7 +45,11 @@ func (c *Client) readLoop(l *link) {
 		if f := c.opts.Reconnect.OnDown; f != nil {
 			f(reason)
 		}
-		c.reconnect(l.url)
+		first := 0
+		if !l.upAt.IsZero() && time.Since(l.upAt) < c.opts.Reconnect.MaxDelay {
+			first = l.series + 1 // up for less than the longest delay: flapping
+		}
+		c.reconnect(l.url, first)
 	}
 }
 

@@ -130,7 +130,12 @@ func (c *Client) firstSession(ctx context.Context) error {
 
 // reconnect opens sessions until one is up, from the URL after lastURL,
 // or until Close.
-func (c *Client) reconnect(lastURL string) {
+//
+// first is the first attempt's place in the backoff series: a session that
+// ended soon after it began (a router that welcomes, then drops, the
+// client) does not start the series over, so a flapping router is not
+// hammered every MinDelay.
+func (c *Client) reconnect(lastURL string, first int) {
 	rc := c.opts.Reconnect
 	next := 0
 	for i, d := range c.dials {
@@ -138,14 +143,14 @@ func (c *Client) reconnect(lastURL string) {
 			next = i + 1
 		}
 	}
-	for n := 0; ; n++ {
+	for n := first; ; n++ {
 		select {
 		case <-time.After(rc.backoff(n)):
 		case <-c.closeReq:
 			c.finish(fmt.Errorf("%w: closed while reconnecting", ErrClosed))
 			return
 		}
-		d := c.dials[(next+n)%len(c.dials)]
+		d := c.dials[(next+n-first)%len(c.dials)]
 		ctx, cancel := context.WithTimeout(context.Background(), rc.AttemptTimeout)
 		go func() {
 			select {
@@ -171,6 +176,7 @@ func (c *Client) reconnect(lastURL string) {
 		if !closing { // as one with Close's look at c.link
 			c.link = l
 			close(c.up)
+			l.upAt, l.series = time.Now(), n
 		}
 		c.mu.Unlock()
 		if closing {
@@ -244,8 +250,10 @@ func (c *Client) retryRegister(l *link, r *appReg, err error) {
 		wait := c.opts.Reconnect.backoff(n)
 		var re *wamp.RPCError
 		if errors.As(err, &re) {
-			if ms, ok := wamp.AsInt(re.Kwargs["retry_after_ms"]); ok && ms > 0 {
-				wait = time.Duration(ms) * time.Millisecond
+			if ms, ok := wamp.AsInt(re.Kwargs["retry_after_ms"]); ok && ms > 0 && ms < int64(time.Hour/time.Millisecond) {
+				// The router's advice, within the backoff's bounds: a
+				// router cannot make the client spin, or give up.
+				wait = min(max(time.Duration(ms)*time.Millisecond, c.opts.Reconnect.MinDelay), c.opts.Reconnect.MaxDelay)
 			}
 		}
 		select {
