@@ -468,18 +468,9 @@ func (c *Client) current(ctx context.Context, wait bool) (*link, error) {
 // waits reports whether requests wait for a session while reconnecting.
 func (c *Client) waits() bool { return c.opts.Reconnect == nil || !c.opts.Reconnect.FailFast }
 
-// request sends m with a new request id made by build, on the current
-// session, and waits for the reply.
-func (c *Client) request(ctx context.Context, build func(id wamp.ID) wamp.Message, hook func(*link, wamp.Message)) (wamp.Message, error) {
-	l, err := c.current(ctx, c.waits())
-	if err != nil {
-		return nil, err
-	}
-	return c.requestOn(ctx, l, build, hook)
-}
-
-// requestOn is request on session l, with a hook the read loop runs on
-// the reply before anything that follows it is read: a REGISTERED or
+// requestOn sends the message build makes with a new request id on
+// session l and waits for the reply. hook, if set, runs on the read loop
+// on the reply before anything that follows it is read: a REGISTERED or
 // SUBSCRIBED installs its handler there, so an INVOCATION or EVENT right
 // behind it finds it.
 func (c *Client) requestOn(ctx context.Context, l *link, build func(id wamp.ID) wamp.Message, hook func(*link, wamp.Message)) (wamp.Message, error) {
