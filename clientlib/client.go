@@ -91,6 +91,7 @@ type Client struct {
 
 	mu       sync.Mutex
 	link     *link         // the session up; nil while reconnecting or ended
+	last     *link         // the last session up, for ID and Details
 	up       chan struct{} // closed when link is set
 	nextReq  wamp.ID
 	pending  map[wamp.ID]chan wamp.Message
@@ -259,7 +260,7 @@ func (c *Client) open(ctx context.Context, d dialFunc) (*link, error) {
 // setUp makes l the session the Client's methods use.
 func (c *Client) setUp(l *link) {
 	c.mu.Lock()
-	c.link = l
+	c.link, c.last = l, l
 	close(c.up)
 	c.mu.Unlock()
 }
@@ -346,26 +347,20 @@ func (c *Client) answerChallenge(ctx context.Context, l *link, ch *wamp.Challeng
 	return fmt.Errorf("clientlib: router challenged with %q, which was not offered", ch.AuthMethod)
 }
 
-// ID is the session id the router assigned to the current session; 0
-// while the Client reconnects, or once it has ended.
+// ID is the session id the router assigned to the current session, or to
+// the last one while the Client reconnects or once it has ended.
 func (c *Client) ID() wamp.ID {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.link == nil {
-		return 0
-	}
-	return c.link.id
+	return c.last.id
 }
 
 // Details are the WELCOME details (roles, authid, authrole, ...) of the
-// current session; nil while the Client reconnects.
+// current session, or of the last one as for ID.
 func (c *Client) Details() wamp.Dict {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.link == nil {
-		return nil
-	}
-	return c.link.details
+	return c.last.details
 }
 
 // Done is closed when the Client has ended: its session ended (without

@@ -174,7 +174,7 @@ func (c *Client) reconnect(lastURL string, first int) {
 		c.mu.Lock()
 		closing := c.closing
 		if !closing { // as one with Close's look at c.link
-			c.link = l
+			c.link, c.last = l, l
 			close(c.up)
 			l.upAt, l.series = time.Now(), n
 		}

@@ -158,8 +158,8 @@ func TestReconnectRouterRestart(t *testing.T) {
 			if !errors.Is(down, clientlib.ErrClosed) {
 				t.Fatalf("session down with %v", down)
 			}
-			if id := svc.ID(); id != 0 {
-				t.Fatalf("ID %d while down", id)
+			if id := svc.ID(); id != first {
+				t.Fatalf("ID %d while down, want the last session's %d", id, first)
 			}
 			if err := svc.Publish(ctx, "com.test.news", []any{"lost"}, nil, nil); !errors.Is(err, clientlib.ErrNotConnected) {
 				t.Fatalf("Publish while down: %v", err)
