@@ -258,6 +258,10 @@ func (c *Client) Call(ctx context.Context, procedure string, args []any, kwargs 
 	}
 	call := &wamp.Call{Request: id, Options: first, Procedure: wamp.URI(procedure), Payload: wamp.Values(args, kwargs)}
 	if err := l.write(ctx, call); err != nil {
+		var ns notSent
+		if ctx.Err() != nil && !errors.As(err, &ns) {
+			c.cancelCall(l, id, opts.CancelMode) // the CALL may have gone out
+		}
 		return nil, err
 	}
 	var chunked chan error // the end of sending the chunks

@@ -53,6 +53,11 @@ type writer struct {
 	once    sync.Once
 }
 
+// notSent wraps the error of a frame that was certainly not sent.
+type notSent struct{ error }
+
+func (e notSent) Unwrap() error { return e.error }
+
 // errWriterStopped is the pump's end when the connection ended otherwise.
 var errWriterStopped = errors.New("clientlib: connection ended")
 
@@ -76,14 +81,21 @@ func (w *writer) stop() { w.once.Do(func() { close(w.quit) }) }
 func (w *writer) send(ctx context.Context, kind frameKind, data any, size int) error {
 	f := &outFrame{kind: kind, data: data, size: size, done: make(chan error, 1)}
 	if err := w.enqueue(ctx, f); err != nil {
-		return err
+		return notSent{err}
 	}
 	select {
 	case err := <-f.done:
 		return err
 	case <-ctx.Done():
-		f.state.CompareAndSwap(frameQueued, frameAbandoned)
-		return ctx.Err()
+		select {
+		case err := <-f.done: // written just as ctx ended: it went out
+			return err
+		default:
+		}
+		if f.state.CompareAndSwap(frameQueued, frameAbandoned) {
+			return notSent{ctx.Err()}
+		}
+		return ctx.Err() // being written: it may go out
 	case <-w.stopped:
 		select {
 		case err := <-f.done:
