@@ -136,6 +136,13 @@ func (w *wsConn) ended(err error) bool {
 	return errors.As(err, &ce) || errors.Is(err, io.EOF)
 }
 
+// directConn is a conn whose messages are written by the sender itself,
+// not the write pump: one that cannot block on a network, whose writes
+// honour ctx and end when the connection does.
+type directConn interface {
+	writeNow(ctx context.Context, data any) error
+}
+
 // localConn is the client end of an in-process connection: messages go
 // both ways as values, not encoded (package transport/local says what is).
 type localConn struct{ c *local.Client }
@@ -162,6 +169,20 @@ func (l localConn) send(data any, deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	return l.c.Write(ctx, data.(wamp.Message))
+}
+
+// writeNow hands m to the router's queue from the sender's goroutine:
+// there is no network to stall, the wait for room in the queue ends with
+// ctx or the connection (whose slow-consumer bound is the router's), and
+// a hop through the write pump would cost a third of an in-process call.
+func (l localConn) writeNow(ctx context.Context, data any) error {
+	if err := l.c.Write(ctx, data.(wamp.Message)); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err
+		}
+		return &writeError{err}
+	}
+	return nil
 }
 
 func (l localConn) ping(time.Time) error { return nil }

@@ -57,7 +57,11 @@ func (l *link) write(ctx context.Context, m wamp.Message) error {
 	if err != nil {
 		return err
 	}
-	err = l.w.send(ctx, frameMessage, data, size)
+	if d, ok := l.conn.(directConn); ok {
+		err = d.writeNow(ctx, data)
+	} else {
+		err = l.w.send(ctx, frameMessage, data, size)
+	}
 	if err == nil || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return err
 	}
