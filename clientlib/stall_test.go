@@ -166,7 +166,7 @@ func TestReconnectAfterStall(t *testing.T) {
 	p := startProxy(t, routerAddr(srv))
 	w := newWatch()
 	opts := w.options(srv.URL)
-	opts.KeepAlive = 100 * time.Millisecond
+	opts.KeepAlive = 500 * time.Millisecond // short, so the test is; long enough that a loaded machine does not trip it before the stall
 	ctx := testCtx(t)
 	svc, err := clientlib.Connect(ctx, stallURLs(p)["ws"], "realm1", opts)
 	if err != nil {
