@@ -1,8 +1,6 @@
 package clientlib_test
 
 import (
-	"errors"
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -80,10 +78,7 @@ func (p *tcpProxy) pipe(dst, src net.Conn) {
 				return
 			}
 		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				return
-			}
+		if err != nil { // EOF or closed: dst is closed in turn
 			return
 		}
 	}
