@@ -11,6 +11,7 @@ import (
 
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/internal/routertest"
+	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/server"
 	"github.com/junction-wamp/junction/wamp"
 )
@@ -284,4 +285,34 @@ func TestCallInFlightWhenConnectionDrops(t *testing.T) {
 			recvT(t, started, "the restored procedure's invocation")
 		})
 	}
+}
+
+// TestReconnectLocal: an in-process service (ConnectLocal) whose session
+// the router kills (wamp.session.kill) joins again in-process, its
+// procedure registered again.
+func TestReconnectLocal(t *testing.T) {
+	t.Parallel()
+	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: []router.RealmConfig{{
+		Name: "realm1", Anonymous: true, Roles: routertest.TrustedRoles("anonymous"),
+	}}}})
+	w := newWatch()
+	ctx := testCtx(t)
+	svc, err := clientlib.ConnectLocal(ctx, srv.Router, "realm1", w.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close(context.Background()) })
+	if _, err := svc.Register(ctx, "com.test.add", add, nil); err != nil {
+		t.Fatal(err)
+	}
+	first := svc.ID()
+	admin := connect(t, srv.URL, "json")
+	if _, err := admin.Call(ctx, "wamp.session.kill", []any{first}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	recvT(t, w.downs, "the killed session down")
+	if second := recvT(t, w.ups, "a new session"); second == first {
+		t.Fatal("same session")
+	}
+	callAdd(t, admin, "com.test.add")
 }
