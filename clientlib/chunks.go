@@ -75,7 +75,7 @@ func (inv *Invocation) Chunked() bool { return inv.chunks != nil }
 
 // sendChunks sends each value of chunks as a progressive CALL with request
 // id, then the final CALL, when chunks is closed.
-func (c *Client) sendChunks(ctx context.Context, id wamp.ID, procedure string, options wamp.Dict, chunks <-chan Chunk) error {
+func (c *Client) sendChunks(ctx context.Context, l *link, id wamp.ID, procedure string, options wamp.Dict, chunks <-chan Chunk) error {
 	for {
 		select {
 		case ch, more := <-chunks:
@@ -88,7 +88,7 @@ func (c *Client) sendChunks(ctx context.Context, id wamp.ID, procedure string, o
 			} else {
 				delete(opts, "progress")
 			}
-			if err := c.write(ctx, &wamp.Call{Request: id, Options: opts, Procedure: wamp.URI(procedure), Payload: wamp.Values(ch.Args, ch.Kwargs)}); err != nil {
+			if err := l.write(ctx, &wamp.Call{Request: id, Options: opts, Procedure: wamp.URI(procedure), Payload: wamp.Values(ch.Args, ch.Kwargs)}); err != nil {
 				return err
 			}
 			if !more {

@@ -21,6 +21,19 @@ import (
 // ErrClosed is wrapped by the errors of calls on a session that has ended.
 var ErrClosed = errors.New("clientlib: session closed")
 
+// ErrConnectionLost is wrapped by the error of a request in flight (a
+// call, a registration...) when its session ends under it: the connection
+// dropped, or the router ended the session. The request may or may not
+// have been carried out. With Options.Reconnect the Client goes on with a
+// new session, on which the request can be made again.
+var ErrConnectionLost = errors.New("clientlib: connection lost")
+
+// ErrNotConnected is wrapped by the error of a request made while a
+// reconnecting Client has no session, when it does not wait for one
+// (Reconnect.FailFast; Publish unless Reconnect.PublishWaits) or its
+// context ended while it waited.
+var ErrNotConnected = errors.New("clientlib: not connected")
+
 // Options configure a connection. The zero value is json without compression.
 type Options struct {
 	Serializer   string          // "json" (default), "msgpack" or "cbor"
@@ -42,36 +55,62 @@ type Options struct {
 	// to 16 MiB; default DefaultReadLimit (16 MiB). Over WebSocket the
 	// default is no limit.
 	ReadLimit int
+	// WriteTimeout bounds each write to the network (and, in-process, the
+	// wait for room in the router's queue): a write that takes longer ends
+	// the connection, as a stalled network. Default 10s.
+	WriteTimeout time.Duration
+	// WriteQueue and WriteQueueBytes bound what waits to be written, in
+	// messages and octets: a method that finds the queue full waits for
+	// room within its context. Defaults 256 messages, 16 MiB (a larger
+	// message goes alone).
+	WriteQueue, WriteQueueBytes int
+	// KeepAlive: when nothing was read from the router for this long, the
+	// client pings it; when nothing was read for twice as long, the
+	// connection is taken for dead and closed (and, with Reconnect,
+	// replaced). Default 30s; negative: no keepalive. Not in-process.
+	KeepAlive time.Duration
+	// Reconnect, when set, makes the client survive its connection: it
+	// connects again, with backoff, to its URLs in turn, joins with the
+	// same authentication and restores the application's registrations
+	// and subscriptions. nil: the Client ends with its first session.
+	Reconnect *Reconnect
 	// Local configures the in-process connection of ConnectLocal (queue
 	// bounds, RemoteAddr); its Serializer is replaced by Serializer.
 	// Connect ignores it.
 	Local local.Config
 }
 
-// Client is one WAMP session.
+// Client is a WAMP session, or with Options.Reconnect a succession of
+// them: what the application registered and subscribed is carried from
+// one to the next.
 type Client struct {
-	conn    conn
-	log     *slog.Logger
-	opts    Options
-	id      wamp.ID
-	details wamp.Dict
+	log   *slog.Logger
+	opts  Options
+	realm string
+	dials []dialFunc // one per router URL, tried in turn
 
 	mu       sync.Mutex
+	link     *link         // the session up; nil while reconnecting or ended
+	last     *link         // the last session up, for ID and Details
+	up       chan struct{} // closed when link is set
 	nextReq  wamp.ID
 	pending  map[wamp.ID]chan wamp.Message
-	hooks    map[wamp.ID]func(wamp.Message)
-	progress map[wamp.ID]*progressBox       // calls that asked for progressive results
-	running  map[wamp.ID]context.CancelFunc // invocations being handled, for INTERRUPT
-	chunked  map[wamp.ID]*chunkQueue        // progressive call invocations being handled
-	handlers map[wamp.ID]*registration
-	subs     map[wamp.ID]*subscription
+	hooks    map[wamp.ID]func(*link, wamp.Message)
+	progress map[wamp.ID]*progressBox // calls that asked for progressive results
+	regs     []*appReg                // what the application registered, to restore
+	subs     []*appSub                // what it subscribed
 	closing  bool
-	goodbye  chan struct{} // closed when the router answers our GOODBYE
+	closeReq chan struct{} // closed by Close
 
-	ctx    context.Context // cancelled when the session ends
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
+	done     chan struct{}
+	err      error
+	doneOnce sync.Once
+}
+
+// dialFunc opens a connection to one router.
+type dialFunc struct {
+	url  string
+	dial func(ctx context.Context) (conn, error)
 }
 
 // withDefaults fills the defaults of opts in and returns its serializer.
@@ -89,6 +128,23 @@ func (opts *Options) withDefaults() (serializers.Serializer, error) {
 	if opts.CloseTimeout == 0 {
 		opts.CloseTimeout = 5 * time.Second
 	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.WriteQueue <= 0 {
+		opts.WriteQueue = 256
+	}
+	if opts.WriteQueueBytes <= 0 {
+		opts.WriteQueueBytes = 16 << 20
+	}
+	if opts.KeepAlive == 0 {
+		opts.KeepAlive = 30 * time.Second
+	}
+	if opts.Reconnect != nil {
+		r := *opts.Reconnect
+		r.withDefaults()
+		opts.Reconnect = &r
+	}
 	return ser, nil
 }
 
@@ -102,25 +158,33 @@ func (opts *Options) withDefaults() (serializers.Serializer, error) {
 // longer one is not sent, and its method returns an error wrapping
 // ErrTooLarge, the session going on. RawSocket has no compression and no
 // HTTP headers: Compression and Header do not apply.
+//
+// With opts.Reconnect, Connect tries url and then Reconnect.URLs in turn,
+// with backoff, until one joins or ctx ends.
 func Connect(ctx context.Context, url, realm string, opts Options) (*Client, error) {
 	ser, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	e, raw, err := rawsocket.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("clientlib: %w", err)
+	urls := []string{url}
+	if opts.Reconnect != nil {
+		urls = append(urls, opts.Reconnect.URLs...)
 	}
-	var cn conn
-	if raw {
-		cn, err = dialRawSocket(ctx, url, e, ser, opts)
-	} else {
-		cn, err = dialWebSocket(ctx, url, ser, opts)
+	var dials []dialFunc
+	for _, u := range urls {
+		e, raw, err := rawsocket.ParseURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("clientlib: %w", err)
+		}
+		d := dialFunc{url: u}
+		if raw {
+			d.dial = func(ctx context.Context) (conn, error) { return dialRawSocket(ctx, u, e, ser, opts) }
+		} else {
+			d.dial = func(ctx context.Context) (conn, error) { return dialWebSocket(ctx, u, ser, opts) }
+		}
+		dials = append(dials, d)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return start(ctx, cn, realm, opts)
+	return start(ctx, dials, realm, opts)
 }
 
 // dialWebSocket opens a WebSocket to url for ser's subprotocol.
@@ -150,31 +214,60 @@ func dialWebSocket(ctx context.Context, url string, ser serializers.Serializer, 
 	return newWSConn(conn, ser), nil
 }
 
-// start joins realm over cn and starts the read loop.
-func start(ctx context.Context, cn conn, realm string, opts Options) (*Client, error) {
+// start makes the Client and its first session.
+func start(ctx context.Context, dials []dialFunc, realm string, opts Options) (*Client, error) {
 	c := &Client{
-		conn: cn, log: opts.Logger, opts: opts,
+		log: opts.Logger, opts: opts, realm: realm, dials: dials,
+		up:       make(chan struct{}),
 		pending:  make(map[wamp.ID]chan wamp.Message),
-		hooks:    make(map[wamp.ID]func(wamp.Message)),
+		hooks:    make(map[wamp.ID]func(*link, wamp.Message)),
 		progress: make(map[wamp.ID]*progressBox),
-		running:  make(map[wamp.ID]context.CancelFunc),
-		chunked:  make(map[wamp.ID]*chunkQueue),
-		handlers: make(map[wamp.ID]*registration),
-		subs:     make(map[wamp.ID]*subscription),
-		goodbye:  make(chan struct{}),
+		closeReq: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	if err := c.join(ctx, realm); err != nil {
-		cn.close()
+	if opts.Reconnect == nil {
+		l, err := c.open(ctx, dials[0])
+		if err != nil {
+			return nil, err
+		}
+		c.setUp(l)
+		return c, nil
+	}
+	if err := c.firstSession(ctx); err != nil {
 		return nil, err
 	}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
-	go c.readLoop()
 	return c, nil
 }
 
+// open dials d, joins the realm and starts the session's read loop.
+func (c *Client) open(ctx context.Context, d dialFunc) (*link, error) {
+	cn, err := d.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := newLink(cn, c.opts)
+	l.url = d.url
+	if err := c.join(ctx, l); err != nil {
+		l.w.stop()
+		cn.close()
+		return nil, err
+	}
+	go c.readLoop(l)
+	l.keepAlive(c.opts.KeepAlive)
+	return l, nil
+}
+
+// setUp makes l the session the Client's methods use.
+func (c *Client) setUp(l *link) {
+	c.mu.Lock()
+	c.link, c.last = l, l
+	close(c.up)
+	c.mu.Unlock()
+}
+
 // join sends HELLO and reads WELCOME or ABORT.
-func (c *Client) join(ctx context.Context, realm string) error {
+func (c *Client) join(ctx context.Context, l *link) error {
+	realm := c.realm
 	details := wamp.Dict{
 		"agent": "junction-clientlib",
 		"roles": wamp.Dict{
@@ -210,15 +303,15 @@ func (c *Client) join(ctx context.Context, realm string) error {
 		}
 		details["authmethods"] = methods
 	}
-	if err := c.write(ctx, &wamp.Hello{Realm: wamp.URI(realm), Details: details}); err != nil {
+	if err := l.write(ctx, &wamp.Hello{Realm: wamp.URI(realm), Details: details}); err != nil {
 		return err
 	}
-	msg, err := c.conn.read(ctx)
+	msg, err := l.conn.read(ctx)
 	if ch, ok := msg.(*wamp.Challenge); ok && err == nil {
-		if err := c.answerChallenge(ctx, ch); err != nil {
+		if err := c.answerChallenge(ctx, l, ch); err != nil {
 			return err
 		}
-		msg, err = c.conn.read(ctx)
+		msg, err = l.conn.read(ctx)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -228,7 +321,7 @@ func (c *Client) join(ctx context.Context, realm string) error {
 	}
 	switch m := msg.(type) {
 	case *wamp.Welcome:
-		c.id, c.details = m.Session, m.Details
+		l.id, l.details = m.Session, m.Details
 		return nil
 	case *wamp.Abort:
 		e := &wamp.RPCError{URI: m.Reason, Details: m.Details}
@@ -241,29 +334,40 @@ func (c *Client) join(ctx context.Context, realm string) error {
 }
 
 // answerChallenge sends AUTHENTICATE for a CHALLENGE.
-func (c *Client) answerChallenge(ctx context.Context, ch *wamp.Challenge) error {
+func (c *Client) answerChallenge(ctx context.Context, l *link, ch *wamp.Challenge) error {
 	for _, a := range c.opts.Auth {
 		if a.Method() == ch.AuthMethod {
 			sig, extra, err := a.Authenticate(ch)
 			if err != nil {
 				return err
 			}
-			return c.write(ctx, &wamp.Authenticate{Signature: sig, Extra: extra})
+			return l.write(ctx, &wamp.Authenticate{Signature: sig, Extra: extra})
 		}
 	}
 	return fmt.Errorf("clientlib: router challenged with %q, which was not offered", ch.AuthMethod)
 }
 
-// ID is the session id the router assigned.
-func (c *Client) ID() wamp.ID { return c.id }
+// ID is the session id the router assigned to the current session, or to
+// the last one while the Client reconnects or once it has ended.
+func (c *Client) ID() wamp.ID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last.id
+}
 
-// Details are the WELCOME details (roles, authid, authrole, ...).
-func (c *Client) Details() wamp.Dict { return c.details }
+// Details are the WELCOME details (roles, authid, authrole, ...) of the
+// current session, or of the last one as for ID.
+func (c *Client) Details() wamp.Dict {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last.details
+}
 
-// Done is closed when the session has ended.
+// Done is closed when the Client has ended: its session ended (without
+// Reconnect), or Close was called.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
-// Err says why the session ended; nil while it runs.
+// Err says why the Client ended; nil while it runs.
 func (c *Client) Err() error {
 	select {
 	case <-c.done:
@@ -273,69 +377,100 @@ func (c *Client) Err() error {
 	}
 }
 
+// finish ends the Client with err (once).
+func (c *Client) finish(err error) {
+	c.doneOnce.Do(func() {
+		c.err = err
+		close(c.done)
+	})
+}
+
 // Close says GOODBYE, waits for the router's answer (within ctx and
-// Options.CloseTimeout) and closes the connection.
+// Options.CloseTimeout) and closes the connection. It returns within ctx
+// whatever the network does: past it, the connection is closed without
+// further ado. A reconnecting Client stops reconnecting.
 func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
 	already := c.closing
 	c.closing = true
-	c.mu.Unlock()
-	if already {
-		<-c.done
-		return nil
+	l := c.link
+	if !already {
+		close(c.closeReq)
 	}
+	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, c.opts.CloseTimeout)
 	defer cancel()
-	err := c.write(ctx, &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseNormal})
+	if already || l == nil {
+		select {
+		case <-c.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := l.write(ctx, &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseNormal})
 	if err == nil {
 		select {
-		case <-c.goodbye:
-		case <-c.done:
+		case <-l.goodbye:
+		case <-l.lost:
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
 	}
-	c.conn.leave()
+	if ctx.Err() == nil {
+		_ = l.w.send(ctx, frameLeave, nil, 0)
+	}
 	select {
 	case <-c.done:
 	case <-ctx.Done():
-		c.conn.close()
-		<-c.done
-	}
-	return err
-}
-
-// write sends m; ctx's deadline bounds the write.
-func (c *Client) write(ctx context.Context, m wamp.Message) error {
-	err := c.conn.write(ctx, m)
-	if err == nil {
-		return nil
-	}
-	var we *writeError
-	if errors.As(err, &we) {
-		if c.Err() != nil {
-			return c.Err()
+		l.conn.close()
+		if err == nil {
+			err = ctx.Err()
 		}
-		return fmt.Errorf("clientlib: writing %s: %w", m.MessageType(), we.err)
 	}
 	return err
 }
 
-// request sends m with a new request id made by build and waits for the reply.
-func (c *Client) request(ctx context.Context, build func(id wamp.ID) wamp.Message) (wamp.Message, error) {
-	return c.requestHook(ctx, build, nil)
+// current returns the session to send a request on. While the Client
+// reconnects, it waits for the next session within ctx, or with wait
+// false fails with ErrNotConnected.
+func (c *Client) current(ctx context.Context, wait bool) (*link, error) {
+	for {
+		c.mu.Lock()
+		if c.closing {
+			c.mu.Unlock()
+			return nil, c.closedErr()
+		}
+		if l := c.link; l != nil {
+			c.mu.Unlock()
+			return l, nil
+		}
+		up := c.up
+		c.mu.Unlock()
+		if !wait {
+			return nil, ErrNotConnected
+		}
+		select {
+		case <-up:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (waiting for a session: %w)", ctx.Err(), ErrNotConnected)
+		case <-c.done:
+			return nil, c.closedErr()
+		}
+	}
 }
 
-// requestHook is request with a hook the read loop runs on the reply before
-// anything that follows it is read: a REGISTERED or SUBSCRIBED installs its
-// handler there, so an INVOCATION or EVENT right behind it finds it.
-func (c *Client) requestHook(ctx context.Context, build func(id wamp.ID) wamp.Message, hook func(wamp.Message)) (wamp.Message, error) {
+// waits reports whether requests wait for a session while reconnecting.
+func (c *Client) waits() bool { return c.opts.Reconnect == nil || !c.opts.Reconnect.FailFast }
+
+// requestOn sends the message build makes with a new request id on
+// session l and waits for the reply. hook, if set, runs on the read loop
+// on the reply before anything that follows it is read: a REGISTERED or
+// SUBSCRIBED installs its handler there, so an INVOCATION or EVENT right
+// behind it finds it.
+func (c *Client) requestOn(ctx context.Context, l *link, build func(id wamp.ID) wamp.Message, hook func(*link, wamp.Message)) (wamp.Message, error) {
 	ch := make(chan wamp.Message, 1)
 	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return nil, c.closedErr()
-	}
 	c.nextReq++
 	id := c.nextReq
 	c.pending[id] = ch
@@ -343,14 +478,13 @@ func (c *Client) requestHook(ctx context.Context, build func(id wamp.ID) wamp.Me
 		c.hooks[id] = hook
 	}
 	c.mu.Unlock()
-	forget := func() {
+	defer func() {
 		c.mu.Lock()
 		delete(c.pending, id)
 		delete(c.hooks, id)
 		c.mu.Unlock()
-	}
-	if err := c.write(ctx, build(id)); err != nil {
-		forget()
+	}()
+	if err := l.write(ctx, build(id)); err != nil {
 		return nil, err
 	}
 	select {
@@ -360,10 +494,9 @@ func (c *Client) requestHook(ctx context.Context, build func(id wamp.ID) wamp.Me
 		}
 		return m, nil
 	case <-ctx.Done():
-		forget()
 		return nil, ctx.Err()
-	case <-c.done:
-		return nil, c.err
+	case <-l.lost:
+		return nil, l.lostErr()
 	}
 }
 

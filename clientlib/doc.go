@@ -24,7 +24,23 @@
 // ErrTooLarge while the session goes on. ConnectLocal joins a router of the
 // same process, with no socket (package transport/local).
 //
-// Every blocking method takes a context and honours it. Handlers run
+// A long-lived service sets Options.Reconnect (see Reconnect): the Client
+// then outlives its sessions, connecting again with backoff and jitter to
+// its router URLs in turn (a cluster's nodes), joining with the same
+// authentication, and registering and subscribing again what the
+// application had, with the same handlers. Without it, the Client ends
+// with its session (Done, Err). Requests in flight when a session ends
+// fail with an error wrapping ErrConnectionLost; invocations being handled
+// are abandoned (their ctx ends).
+//
+// Every blocking method takes a context and honours its cancellation as
+// well as its deadline. One goroutine per connection writes to it (the
+// write pump): methods queue their message, bounded by
+// Options.WriteQueue and WriteQueueBytes, and wait for it to be written
+// within their context; each network write is bounded by
+// Options.WriteTimeout, past which the connection is closed, as it is
+// when the router stays silent past twice Options.KeepAlive. Close returns
+// within its context whatever the network does. Handlers run
 // concurrently: one goroutine per invocation; events of one subscription are
 // delivered in order on a goroutine of that subscription, never dropped. A
 // WAMP ERROR comes back as a *wamp.RPCError; a handler that returns one answers

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
 	"time"
 
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/server"
+	"github.com/junction-wamp/junction/wamp"
 )
 
 // An in-process callee and caller on an embedded server: ConnectLocal
@@ -107,4 +110,48 @@ func ExampleConnect_rawSocket() {
 	if errors.Is(err, clientlib.ErrTooLarge) {
 		fmt.Println("not sent:", err) // the session goes on
 	}
+}
+
+// A long-lived service: with Options.Reconnect it survives its router
+// restarting, a cluster node dying and a network that stalls. It connects
+// again with backoff to its URLs in turn (here a cluster's three nodes),
+// joins with the same authentication, and registers and subscribes again
+// with the same handlers; OnDown and OnUp say when its session goes and
+// comes. Meanwhile, calls in flight fail with ErrConnectionLost, a Call
+// waits for the next session within its context, a Publish fails with
+// ErrNotConnected. Not run: it needs the routers.
+func ExampleConnect_reconnect() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	svc, err := clientlib.Connect(start, "wss://node1.example.com/ws", "realm1", clientlib.Options{
+		AuthID: "billing",
+		Auth:   []clientlib.Authenticator{clientlib.TicketAuth(os.Getenv("BILLING_TICKET"))},
+		Reconnect: &clientlib.Reconnect{
+			URLs:     []string{"wss://node2.example.com/ws", "wss://node3.example.com/ws"},
+			MinDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second,
+			OnDown: func(err error) { log.Println("session lost:", err) },
+			OnUp:   func(id wamp.ID, _ wamp.Dict) { log.Println("session", id, "up, procedures registered again") },
+			OnRestoreError: func(uri string, err error) {
+				log.Println("not registered again yet:", uri, err) // procedure_already_exists is retried
+			},
+		},
+		WriteTimeout: 5 * time.Second,  // a write that takes longer ends the connection
+		KeepAlive:    10 * time.Second, // a router silent for 20 s is taken for dead
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = svc.Register(start, "com.example.invoice", func(ctx context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+		// ctx ends when the session does: the answer would go nowhere.
+		return &clientlib.Result{Args: []any{"ok"}}, nil
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	<-ctx.Done() // serve until interrupted
+	closing, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = svc.Close(closing) // returns within 5 s whatever the network does
 }

@@ -33,9 +33,12 @@ func ConnectLocal(ctx context.Context, h transport.Handler, realm string, opts O
 	}
 	cfg := opts.Local
 	cfg.Serializer = opts.Serializer
-	lc, err := local.Serve(h, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("clientlib: %w", err)
+	dial := func(context.Context) (conn, error) {
+		lc, err := local.Serve(h, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("clientlib: %w", err)
+		}
+		return localConn{lc}, nil
 	}
-	return start(ctx, localConn{lc}, realm, opts)
+	return start(ctx, []dialFunc{{url: "in-process", dial: dial}}, realm, opts)
 }

@@ -29,10 +29,13 @@ type SubscribeOptions struct {
 	Extra       wamp.Dict
 }
 
-// Subscription is a subscribed topic.
+// Subscription is a subscribed topic. ID is the subscription id the
+// router gave it first; with Reconnect, each new session gives another
+// (Unsubscribe knows it).
 type Subscription struct {
 	ID    wamp.ID
 	Topic string
+	rec   *appSub
 }
 
 // PublishOptions are PUBLISH options.
@@ -148,42 +151,88 @@ func (c *Client) Subscribe(ctx context.Context, topic string, h EventHandler, op
 			options["get_retained"] = true
 		}
 	}
-	install := func(m wamp.Message) {
+	a := &appSub{topic: topic, options: options, handler: h}
+	l, err := c.current(ctx, c.waits())
+	if err != nil {
+		return nil, err
+	}
+	if err := c.subscribeOn(ctx, l, a); err != nil {
+		return nil, err
+	}
+	if c.opts.Reconnect != nil {
+		c.mu.Lock()
+		up := c.link == l
+		if up {
+			c.subs = append(c.subs, a)
+		}
+		c.mu.Unlock()
+		if !up { // subscribed on a session that ended since: not restored
+			return nil, l.lostErr()
+		}
+	}
+	return &Subscription{ID: a.id, Topic: topic, rec: a}, nil
+}
+
+// subscribeOn subscribes a on session l.
+func (c *Client) subscribeOn(ctx context.Context, l *link, a *appSub) error {
+	install := func(l *link, m wamp.Message) {
 		sub, ok := m.(*wamp.Subscribed)
 		if !ok {
 			return
 		}
 		c.mu.Lock()
-		if s := c.subs[sub.Subscription]; s != nil { // the router reuses a subscription per topic
+		if s := l.subs[sub.Subscription]; s != nil { // the router reuses a subscription per topic
 			s.mu.Lock()
-			s.handlers = append(append([]EventHandler(nil), s.handlers...), h)
+			s.handlers = append(append([]EventHandler(nil), s.handlers...), a.handler)
 			s.mu.Unlock()
 		} else {
-			c.subs[sub.Subscription] = &subscription{topic: topic, handlers: []EventHandler{h}}
+			l.subs[sub.Subscription] = &subscription{topic: a.topic, handlers: []EventHandler{a.handler}}
 		}
+		a.link, a.id = l, sub.Subscription
 		c.mu.Unlock()
 	}
-	reply, err := c.requestHook(ctx, func(id wamp.ID) wamp.Message {
-		return &wamp.Subscribe{Request: id, Options: options, Topic: wamp.URI(topic)}
+	reply, err := c.requestOn(ctx, l, func(id wamp.ID) wamp.Message {
+		return &wamp.Subscribe{Request: id, Options: a.options, Topic: wamp.URI(a.topic)}
 	}, install)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sub, ok := reply.(*wamp.Subscribed)
-	if !ok {
-		return nil, fmt.Errorf("clientlib: SUBSCRIBE answered with %s", reply.MessageType())
+	if _, ok := reply.(*wamp.Subscribed); !ok {
+		return fmt.Errorf("clientlib: SUBSCRIBE answered with %s", reply.MessageType())
 	}
-	return &Subscription{ID: sub.Subscription, Topic: topic}, nil
+	return nil
 }
 
-// Unsubscribe ends a subscription.
+// Unsubscribe ends a subscription: the router's, with every handler
+// subscribed to the same topic in this session. With Reconnect, they are
+// not restored on later sessions; while there is no session, there is
+// nothing to tell a router and it returns nil.
 func (c *Client) Unsubscribe(ctx context.Context, sub *Subscription) error {
-	_, err := c.request(ctx, func(id wamp.ID) wamp.Message {
-		return &wamp.Unsubscribe{Request: id, Subscription: sub.ID}
-	})
+	c.mu.Lock()
+	l, id := c.link, sub.ID
+	if a := sub.rec; a != nil {
+		l, id = a.link, a.id
+		kept := c.subs[:0:0]
+		for _, x := range c.subs {
+			if x != a && (x.link != l || x.id != id || l == nil) {
+				kept = append(kept, x)
+			}
+		}
+		c.subs = kept
+	}
+	c.mu.Unlock()
+	if l == nil {
+		if c.opts.Reconnect != nil && !c.closingNow() {
+			return nil
+		}
+		return c.closedErr()
+	}
+	_, err := c.requestOn(ctx, l, func(rid wamp.ID) wamp.Message {
+		return &wamp.Unsubscribe{Request: rid, Subscription: id}
+	}, nil)
 	if err == nil {
 		c.mu.Lock()
-		delete(c.subs, sub.ID)
+		delete(l.subs, id)
 		c.mu.Unlock()
 	}
 	return err
@@ -200,19 +249,19 @@ func (c *Client) Publish(ctx context.Context, topic string, args []any, kwargs m
 	build := func(id wamp.ID) wamp.Message {
 		return &wamp.Publish{Request: id, Options: options, Topic: wamp.URI(topic), Payload: wamp.Values(args, kwargs)}
 	}
+	l, err := c.current(ctx, c.publishWaits())
+	if err != nil {
+		return err
+	}
 	if ack {
-		_, err := c.request(ctx, build)
+		_, err := c.requestOn(ctx, l, build, nil)
 		return err
 	}
 	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return c.closedErr()
-	}
 	c.nextReq++
 	id := c.nextReq
 	c.mu.Unlock()
-	return c.write(ctx, build(id))
+	return l.write(ctx, build(id))
 }
 
 // PublishAcknowledged publishes an event to topic as Publish does with
@@ -225,9 +274,13 @@ func (c *Client) PublishAcknowledged(ctx context.Context, topic string, args []a
 	}
 	o.Acknowledge = true
 	options := o.dict()
-	m, err := c.request(ctx, func(id wamp.ID) wamp.Message {
+	l, err := c.current(ctx, c.publishWaits())
+	if err != nil {
+		return 0, err
+	}
+	m, err := c.requestOn(ctx, l, func(id wamp.ID) wamp.Message {
 		return &wamp.Publish{Request: id, Options: options, Topic: wamp.URI(topic), Payload: wamp.Values(args, kwargs)}
-	})
+	}, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -239,9 +292,9 @@ func (c *Client) PublishAcknowledged(ctx context.Context, topic string, args []a
 }
 
 // event hands an EVENT to its subscription's queue.
-func (c *Client) event(m *wamp.Event) {
+func (c *Client) event(l *link, m *wamp.Event) {
 	c.mu.Lock()
-	sub := c.subs[m.Subscription]
+	sub := l.subs[m.Subscription]
 	c.mu.Unlock()
 	if sub == nil {
 		return // unsubscribed meanwhile
@@ -256,4 +309,10 @@ func (c *Client) event(m *wamp.Event) {
 		topic = t
 	}
 	sub.push(&Event{Topic: topic, Publication: m.Publication, Subscription: m.Subscription, Args: args, Kwargs: kwargs, Details: m.Details})
+}
+
+// publishWaits reports whether a Publish waits for a session while the
+// Client reconnects.
+func (c *Client) publishWaits() bool {
+	return c.opts.Reconnect == nil || c.opts.Reconnect.PublishWaits
 }

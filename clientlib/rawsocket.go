@@ -51,7 +51,8 @@ func dialRawSocket(ctx context.Context, url string, e rawsocket.Endpoint, ser se
 	if opts.Dialer != nil {
 		tc = opts.Dialer.TLSClientConfig
 	}
-	c, err := rawsocket.Dial(ctx, e, id, limit, tc)
+	r := &rsConn{ser: ser}
+	c, err := dialRS(ctx, e, id, limit, tc, &r.activity)
 	if err != nil {
 		var he rawsocket.HandshakeError
 		if errors.As(err, &he) {
@@ -59,13 +60,50 @@ func dialRawSocket(ctx context.Context, url string, e rawsocket.Endpoint, ser se
 		}
 		return nil, fmt.Errorf("clientlib: dial %s: %w", url, err)
 	}
-	return &rsConn{c: c, ser: ser}, nil
+	r.c = c
+	r.touch()
+	return r, nil
+}
+
+// dialRS is rawsocket.Dial with the connection's reads recorded in a (the
+// keepalive's evidence that the router is there: rawsocket.Conn answers
+// and skips PINGs and PONGs itself).
+func dialRS(ctx context.Context, e rawsocket.Endpoint, ser byte, recvMax int, tc *tls.Config, a *activity) (*rawsocket.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, e.Network, e.Address)
+	if err != nil {
+		return nil, err
+	}
+	c := net.Conn(activityConn{nc, a})
+	if e.TLS {
+		if tc == nil {
+			tc = &tls.Config{}
+		} else {
+			tc = tc.Clone()
+		}
+		if tc.ServerName == "" && !tc.InsecureSkipVerify {
+			tc.ServerName = e.Host
+		}
+		tlc := tls.Client(c, tc)
+		if err := tlc.HandshakeContext(ctx); err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+		c = tlc
+	}
+	rc, err := rawsocket.Client(ctx, c, ser, recvMax)
+	if err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	return rc, nil
 }
 
 // rsConn is a RawSocket connection: messages are encoded with ser, each in
 // a frame of its own. rawsocket.Conn serialises the writes and answers the
 // router's PINGs as it reads.
 type rsConn struct {
+	activity
 	c   *rawsocket.Conn
 	ser serializers.Serializer
 }
@@ -93,30 +131,31 @@ func (r *rsConn) read(ctx context.Context) (wamp.Message, error) {
 	return r.ser.Decode(data)
 }
 
-func (r *rsConn) write(ctx context.Context, m wamp.Message) error {
+func (r *rsConn) encode(m wamp.Message) (any, int, error) {
 	data, err := r.ser.Encode(m)
 	if err != nil {
-		return fmt.Errorf("clientlib: encoding %s: %w", m.MessageType(), err)
+		return nil, 0, fmt.Errorf("clientlib: encoding %s: %w", m.MessageType(), err)
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if max := r.c.SendMax(); len(data) > max {
+		return nil, 0, fmt.Errorf("%w: %s of %d octets, the router accepts %d", ErrTooLarge, m.MessageType(), len(data), max)
 	}
-	dl, _ := ctx.Deadline()
-	err = r.c.WriteMessageDeadline(data, dl)
-	var tl *rawsocket.TooLargeError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &tl):
-		return fmt.Errorf("%w: %s of %d octets, the router accepts %d", ErrTooLarge, m.MessageType(), tl.Size, tl.Limit)
-	}
-	return &writeError{err}
+	return data, len(data), nil
+}
+
+func (r *rsConn) send(data any, deadline time.Time) error {
+	return r.c.WriteMessageDeadline(data.([]byte), deadline)
+}
+
+func (r *rsConn) ping(time.Time) error {
+	// rawsocket.Conn.Ping has no deadline: the write pump's guard closes
+	// the connection if it blocks past the write timeout.
+	return r.c.Ping(nil)
 }
 
 // leave closes the connection: RawSocket has no closing handshake, the
 // GOODBYEs were the end.
-func (r *rsConn) leave() { _ = r.c.Close() }
-func (r *rsConn) close() { _ = r.c.Close() }
+func (r *rsConn) leave(time.Time) { _ = r.c.Close() }
+func (r *rsConn) close()          { _ = r.c.Close() }
 
 func (r *rsConn) ended(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)

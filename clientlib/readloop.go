@@ -3,42 +3,76 @@ package clientlib
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/junction-wamp/junction/wamp"
 )
 
-// readLoop reads messages until the session ends, then fails what is pending.
-func (c *Client) readLoop() {
-	reason := c.readMessages()
+// readLoop reads l's messages until the session ends, then fails what was
+// in flight on it and, with Reconnect, opens the next session.
+func (c *Client) readLoop(l *link) {
+	reason := c.readMessages(l)
 	c.mu.Lock()
-	c.closing = true
-	c.err = reason
-	pending := c.pending
-	c.pending = nil
+	wasUp := c.link == l
+	if wasUp {
+		c.link = nil
+		c.up = make(chan struct{})
+	}
+	closing := c.closing
+	for _, r := range c.regs {
+		if r.link == l {
+			r.link, r.id = nil, 0
+		}
+	}
+	for _, s := range c.subs {
+		if s.link == l {
+			s.link, s.id = nil, 0
+		}
+	}
 	c.mu.Unlock()
-	c.cancel()
-	c.conn.close()
-	close(c.done)
-	_ = pending // waiters see c.done
+	l.err = reason
+	close(l.lost)
+	l.cancel() // the handlers' ctx: invocations being handled are abandoned
+	l.w.stop()
+	l.conn.close()
+	switch {
+	case !wasUp:
+		// A session not yet up (restoring): its opener sees it end.
+	case closing || c.opts.Reconnect == nil:
+		c.finish(reason)
+	default:
+		c.log.Warn("session lost; reconnecting", "session", uint64(l.id), "url", l.url, "error", reason)
+		if f := c.opts.Reconnect.OnDown; f != nil {
+			f(reason)
+		}
+		first := 0
+		if !l.upAt.IsZero() && time.Since(l.upAt) < c.opts.Reconnect.MaxDelay {
+			first = l.series + 1 // up for less than the longest delay: flapping
+		}
+		c.reconnect(l.url, first)
+	}
 }
 
 // readMessages dispatches messages and returns why the session ended.
-func (c *Client) readMessages() error {
+func (c *Client) readMessages(l *link) error {
 	for {
-		msg, err := c.conn.read(context.Background())
+		msg, err := l.conn.read(context.Background())
 		if err != nil {
-			if c.conn.ended(err) {
+			if dead, ok := l.dead.Load().(error); ok {
+				return fmt.Errorf("%w: %v", ErrClosed, dead)
+			}
+			if l.conn.ended(err) {
 				return fmt.Errorf("%w: connection closed: %v", ErrClosed, err)
 			}
 			return fmt.Errorf("%w: %v", ErrClosed, err)
 		}
-		if end := c.dispatch(msg); end != nil {
+		if end := c.dispatch(l, msg); end != nil {
 			return end
 		}
 	}
 }
 
-func (c *Client) dispatch(msg wamp.Message) error {
+func (c *Client) dispatch(l *link, msg wamp.Message) error {
 	switch m := msg.(type) {
 	case *wamp.Result:
 		if m.Details.Bool("progress", false) {
@@ -50,26 +84,26 @@ func (c *Client) dispatch(msg wamp.Message) error {
 			}
 			return nil
 		}
-		c.reply(m.Request, m)
+		c.reply(l, m.Request, m)
 	case *wamp.Error:
-		c.reply(m.Request, m)
+		c.reply(l, m.Request, m)
 	case *wamp.Registered:
-		c.reply(m.Request, m)
+		c.reply(l, m.Request, m)
 	case *wamp.Unregistered:
-		c.reply(m.Request, m)
+		c.reply(l, m.Request, m)
 	case *wamp.Subscribed:
-		c.reply(m.Request, m)
+		c.reply(l, m.Request, m)
 	case *wamp.Unsubscribed:
-		c.reply(m.Request, m)
+		c.reply(l, m.Request, m)
 	case *wamp.Published:
-		c.reply(m.Request, m)
+		c.reply(l, m.Request, m)
 	case *wamp.Invocation:
-		c.invoke(m)
+		c.invoke(l, m)
 	case *wamp.Event:
-		c.event(m)
+		c.event(l, m)
 	case *wamp.Interrupt:
 		c.mu.Lock()
-		cancel := c.running[m.Request]
+		cancel := l.running[m.Request]
 		c.mu.Unlock()
 		if cancel != nil {
 			cancel() // the handler's ctx; its answer (or ctx.Err()) goes back as usual
@@ -79,9 +113,11 @@ func (c *Client) dispatch(msg wamp.Message) error {
 		ours := c.closing
 		c.mu.Unlock()
 		if ours {
-			close(c.goodbye)
+			close(l.goodbye)
 		} else {
-			_ = c.write(c.ctxOrBackground(), &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut})
+			ctx, cancel := context.WithTimeout(l.ctx, c.opts.CloseTimeout)
+			_ = l.write(ctx, &wamp.Goodbye{Details: wamp.Dict{}, Reason: wamp.CloseGoodbyeAndOut})
+			cancel()
 		}
 		return fmt.Errorf("%w: GOODBYE %s", ErrClosed, m.Reason)
 	case *wamp.Abort:
@@ -93,7 +129,7 @@ func (c *Client) dispatch(msg wamp.Message) error {
 }
 
 // reply hands a router's answer to the request waiting for it.
-func (c *Client) reply(id wamp.ID, m wamp.Message) {
+func (c *Client) reply(l *link, id wamp.ID, m wamp.Message) {
 	c.mu.Lock()
 	ch := c.pending[id]
 	delete(c.pending, id)
@@ -101,7 +137,7 @@ func (c *Client) reply(id wamp.ID, m wamp.Message) {
 	delete(c.hooks, id)
 	c.mu.Unlock()
 	if hook != nil {
-		hook(m)
+		hook(l, m)
 	}
 	if ch != nil {
 		ch <- m

@@ -20,7 +20,7 @@ type Invocation struct {
 	Kwargs    map[string]any
 	Details   wamp.Dict
 
-	c       *Client
+	l       *link
 	request wamp.ID
 	chunks  *chunkQueue // progressive call invocation
 }
@@ -31,7 +31,7 @@ func (inv *Invocation) Progress(ctx context.Context, args []any, kwargs map[stri
 	if !inv.Details.Bool("receive_progress", false) {
 		return fmt.Errorf("clientlib: the caller of %s did not ask for progressive results", inv.Procedure)
 	}
-	return inv.c.write(ctx, &wamp.Yield{Request: inv.request, Options: wamp.Dict{"progress": true}, Payload: wamp.Values(args, kwargs)})
+	return inv.l.write(ctx, &wamp.Yield{Request: inv.request, Options: wamp.Dict{"progress": true}, Payload: wamp.Values(args, kwargs)})
 }
 
 // Result is what a call returns.
@@ -55,10 +55,13 @@ type RegisterOptions struct {
 	Extra          wamp.Dict         // merged into the options as they are
 }
 
-// Registration is a registered procedure.
+// Registration is a registered procedure. ID is the registration id the
+// router gave it first; with Reconnect, each new session gives another
+// (Unregister knows it).
 type Registration struct {
 	ID        wamp.ID
 	Procedure string
+	rec       *appReg
 }
 
 type registration struct {
@@ -130,34 +133,78 @@ func (c *Client) Register(ctx context.Context, procedure string, h InvocationHan
 			options["disclose_caller"] = true
 		}
 	}
-	install := func(m wamp.Message) {
-		if reg, ok := m.(*wamp.Registered); ok {
-			c.mu.Lock()
-			c.handlers[reg.Registration] = &registration{procedure: procedure, handler: h}
-			c.mu.Unlock()
-		}
-	}
-	reply, err := c.requestHook(ctx, func(id wamp.ID) wamp.Message {
-		return &wamp.Register{Request: id, Options: options, Procedure: wamp.URI(procedure)}
-	}, install)
+	r := &appReg{procedure: procedure, options: options, handler: h}
+	l, err := c.current(ctx, c.waits())
 	if err != nil {
 		return nil, err
 	}
-	reg, ok := reply.(*wamp.Registered)
-	if !ok {
-		return nil, fmt.Errorf("clientlib: REGISTER answered with %s", reply.MessageType())
+	if err := c.registerOn(ctx, l, r); err != nil {
+		return nil, err
 	}
-	return &Registration{ID: reg.Registration, Procedure: procedure}, nil
+	if c.opts.Reconnect != nil {
+		c.mu.Lock()
+		up := c.link == l
+		if up {
+			c.regs = append(c.regs, r)
+		}
+		c.mu.Unlock()
+		if !up { // registered on a session that ended since: not restored
+			return nil, l.lostErr()
+		}
+	}
+	return &Registration{ID: r.id, Procedure: procedure, rec: r}, nil
 }
 
-// Unregister removes a registration.
+// registerOn registers r on session l.
+func (c *Client) registerOn(ctx context.Context, l *link, r *appReg) error {
+	install := func(l *link, m wamp.Message) {
+		if reg, ok := m.(*wamp.Registered); ok {
+			c.mu.Lock()
+			l.handlers[reg.Registration] = &registration{procedure: r.procedure, handler: r.handler}
+			r.link, r.id = l, reg.Registration
+			c.mu.Unlock()
+		}
+	}
+	reply, err := c.requestOn(ctx, l, func(id wamp.ID) wamp.Message {
+		return &wamp.Register{Request: id, Options: r.options, Procedure: wamp.URI(r.procedure)}
+	}, install)
+	if err != nil {
+		return err
+	}
+	if _, ok := reply.(*wamp.Registered); !ok {
+		return fmt.Errorf("clientlib: REGISTER answered with %s", reply.MessageType())
+	}
+	return nil
+}
+
+// Unregister removes a registration. With Reconnect, it is not restored
+// on later sessions; while there is none, there is nothing to tell a
+// router and it returns nil.
 func (c *Client) Unregister(ctx context.Context, reg *Registration) error {
-	_, err := c.request(ctx, func(id wamp.ID) wamp.Message {
-		return &wamp.Unregister{Request: id, Registration: reg.ID}
-	})
+	c.mu.Lock()
+	l, id := c.link, reg.ID
+	if r := reg.rec; r != nil {
+		l, id = r.link, r.id
+		for i, x := range c.regs {
+			if x == r {
+				c.regs = append(c.regs[:i:i], c.regs[i+1:]...)
+				break
+			}
+		}
+	}
+	c.mu.Unlock()
+	if l == nil {
+		if c.opts.Reconnect != nil && !c.closingNow() {
+			return nil
+		}
+		return c.closedErr()
+	}
+	_, err := c.requestOn(ctx, l, func(rid wamp.ID) wamp.Message {
+		return &wamp.Unregister{Request: rid, Registration: id}
+	}, nil)
 	if err == nil {
 		c.mu.Lock()
-		delete(c.handlers, reg.ID)
+		delete(l.handlers, id)
 		c.mu.Unlock()
 	}
 	return err
@@ -180,13 +227,13 @@ func (c *Client) Call(ctx context.Context, procedure string, args []any, kwargs 
 	if opts.DiscloseMe {
 		options[wamp.OptDiscloseMe] = true
 	}
+	l, err := c.current(ctx, c.waits())
+	if err != nil {
+		return nil, err
+	}
 	ch := make(chan wamp.Message, 1)
 	var box *progressBox
 	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return nil, c.closedErr()
-	}
 	c.nextReq++
 	id := c.nextReq
 	c.pending[id] = ch
@@ -210,13 +257,17 @@ func (c *Client) Call(ctx context.Context, procedure string, args []any, kwargs 
 		}
 	}
 	call := &wamp.Call{Request: id, Options: first, Procedure: wamp.URI(procedure), Payload: wamp.Values(args, kwargs)}
-	if err := c.write(ctx, call); err != nil {
+	if err := l.write(ctx, call); err != nil {
+		var ns notSent
+		if ctx.Err() != nil && !errors.As(err, &ns) {
+			c.cancelCall(l, id, opts.CancelMode) // the CALL may have gone out
+		}
 		return nil, err
 	}
 	var chunked chan error // the end of sending the chunks
 	if opts.Chunks != nil {
 		chunked = make(chan error, 1)
-		go func() { chunked <- c.sendChunks(ctx, id, procedure, options, opts.Chunks) }()
+		go func() { chunked <- c.sendChunks(ctx, l, id, procedure, options, opts.Chunks) }()
 	}
 	var signal chan struct{}
 	if box != nil {
@@ -233,7 +284,7 @@ func (c *Client) Call(ctx context.Context, procedure string, args []any, kwargs 
 			return callResult(procedure, m)
 		case err := <-chunked:
 			if err != nil { // a chunk not sent (too large...): the call cannot complete
-				c.cancelCall(id, opts.CancelMode)
+				c.cancelCall(l, id, opts.CancelMode)
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
@@ -241,10 +292,10 @@ func (c *Client) Call(ctx context.Context, procedure string, args []any, kwargs 
 			}
 			chunked = nil
 		case <-ctx.Done():
-			c.cancelCall(id, opts.CancelMode)
+			c.cancelCall(l, id, opts.CancelMode)
 			return nil, ctx.Err()
-		case <-c.done:
-			return nil, c.err
+		case <-l.lost:
+			return nil, l.lostErr()
 		}
 	}
 }
@@ -261,13 +312,13 @@ func (c *Client) deliverProgress(box *progressBox, fn func(*Result)) {
 }
 
 // cancelCall asks the router to cancel call id; it does not wait.
-func (c *Client) cancelCall(id wamp.ID, mode string) {
+func (c *Client) cancelCall(l *link, id wamp.ID, mode string) {
 	if mode == "" {
 		mode = "killnowait"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)
+	ctx, cancel := context.WithTimeout(l.ctx, c.opts.CloseTimeout)
 	defer cancel()
-	if err := c.write(ctx, &wamp.Cancel{Request: id, Options: wamp.Dict{"mode": mode}}); err != nil {
+	if err := l.write(ctx, &wamp.Cancel{Request: id, Options: wamp.Dict{"mode": mode}}); err != nil {
 		c.log.Debug("cannot send CANCEL", "request", uint64(id), "error", err)
 	}
 }
@@ -287,49 +338,49 @@ func callResult(procedure string, m wamp.Message) (*Result, error) {
 }
 
 // invoke runs the handler of an INVOCATION on its own goroutine.
-func (c *Client) invoke(m *wamp.Invocation) {
+func (c *Client) invoke(l *link, m *wamp.Invocation) {
 	c.mu.Lock()
-	reg := c.handlers[m.Registration]
-	q := c.chunked[m.Request]
+	reg := l.handlers[m.Registration]
+	q := l.chunked[m.Request]
 	c.mu.Unlock()
 	if q != nil { // a further chunk of a progressive call invocation
 		q.push(m)
 		return
 	}
 	if reg == nil {
-		c.answer(m.Request, nil, wamp.NewError(wamp.ErrNoSuchRegistration, "not registered in this session"))
+		c.answer(l, m.Request, nil, wamp.NewError(wamp.ErrNoSuchRegistration, "not registered in this session"))
 		return
 	}
 	var chunks *chunkQueue
 	if m.Details.Bool("progress", false) {
 		chunks = &chunkQueue{signal: make(chan struct{}, 1)}
 	}
-	ctx, cancel := context.WithCancel(c.ctx)
+	ctx, cancel := context.WithCancel(l.ctx)
 	c.mu.Lock()
-	c.running[m.Request] = cancel
+	l.running[m.Request] = cancel
 	if chunks != nil {
-		c.chunked[m.Request] = chunks
+		l.chunked[m.Request] = chunks
 	}
 	c.mu.Unlock()
 	go func() {
 		defer func() {
 			c.mu.Lock()
-			delete(c.running, m.Request)
-			delete(c.chunked, m.Request)
+			delete(l.running, m.Request)
+			delete(l.chunked, m.Request)
 			c.mu.Unlock()
 			cancel()
 		}()
 		args, kwargs, err := serializers.DecodePayload(&m.Payload)
 		if err != nil {
-			c.answer(m.Request, nil, wamp.NewError(wamp.ErrInvalidArgument, err.Error()))
+			c.answer(l, m.Request, nil, wamp.NewError(wamp.ErrInvalidArgument, err.Error()))
 			return
 		}
 		procedure := reg.procedure
 		if p := m.Details.String("procedure"); p != "" {
 			procedure = p
 		}
-		res, err := c.runHandler(ctx, reg.handler, &Invocation{Procedure: procedure, Args: args, Kwargs: kwargs, Details: m.Details, c: c, request: m.Request, chunks: chunks})
-		c.answer(m.Request, res, err)
+		res, err := c.runHandler(ctx, reg.handler, &Invocation{Procedure: procedure, Args: args, Kwargs: kwargs, Details: m.Details, l: l, request: m.Request, chunks: chunks})
+		c.answer(l, m.Request, res, err)
 	}()
 }
 
@@ -343,8 +394,9 @@ func (c *Client) runHandler(ctx context.Context, h InvocationHandler, inv *Invoc
 	return h(ctx, inv)
 }
 
-// answer sends YIELD or ERROR for an invocation.
-func (c *Client) answer(request wamp.ID, res *Result, err error) {
+// answer sends YIELD or ERROR for an invocation of session l. When l has
+// ended, the answer is dropped: the router has answered the caller.
+func (c *Client) answer(l *link, request wamp.ID, res *Result, err error) {
 	var m wamp.Message
 	if err != nil {
 		e, ok := err.(*wamp.RPCError)
@@ -363,12 +415,12 @@ func (c *Client) answer(request wamp.ID, res *Result, err error) {
 		}
 		m = y
 	}
-	werr := c.write(c.ctx, m)
+	werr := l.write(l.ctx, m)
 	if uri := unsent(werr); uri != "" {
 		// Not sent, the connection fine: the caller is told rather than
 		// left waiting.
 		c.log.Warn("cannot answer invocation", "request", uint64(request), "error", werr)
-		werr = c.write(c.ctx, &wamp.Error{Type: wamp.INVOCATION, Request: request, Details: wamp.Dict{}, Error: uri, Payload: wamp.Values([]any{werr.Error()}, nil)})
+		werr = l.write(l.ctx, &wamp.Error{Type: wamp.INVOCATION, Request: request, Details: wamp.Dict{}, Error: uri, Payload: wamp.Values([]any{werr.Error()}, nil)})
 	}
 	if werr != nil {
 		c.log.Debug("cannot answer invocation", "request", uint64(request), "error", werr)
@@ -388,9 +440,9 @@ func unsent(err error) wamp.URI {
 	return ""
 }
 
-func (c *Client) ctxOrBackground() context.Context {
-	if c.ctx != nil {
-		return c.ctx
-	}
-	return context.Background()
+// closingNow reports whether Close was called.
+func (c *Client) closingNow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/junction-wamp/junction/config"
 	"github.com/junction-wamp/junction/internal/cli"
 	"github.com/junction-wamp/junction/internal/routertest"
+	"github.com/junction-wamp/junction/server"
 )
 
 // TestQuickStart runs the README's quick start against a router on the
@@ -30,7 +34,7 @@ func TestQuickStart(t *testing.T) {
 	}
 	url := "ws://" + routertest.Serve(t, cfg) + "/ws"
 	add2 := routertest.StartProgram(t, "add2", func(ctx context.Context, stdout, _ io.Writer) int {
-		if err := run(ctx, url, "realm1", stdout); err != nil {
+		if err := run(ctx, []string{url}, "realm1", stdout); err != nil {
 			t.Errorf("add2: %v", err)
 			return 1
 		}
@@ -45,6 +49,68 @@ func TestQuickStart(t *testing.T) {
 	add2.Stop()
 	if code := add2.Wait(t); code != 0 {
 		t.Fatalf("add2 exit %d after Ctrl-C", code)
+	}
+}
+
+// TestQuickStartRouterRestart: the router under add2 stops and starts again
+// on its address: add2 says its session went and came, and serves the
+// procedure again.
+func TestQuickStartRouterRestart(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	url := "ws://" + addr + "/ws"
+	stop := serveOn(t, cfg, ln)
+	add2 := routertest.StartProgram(t, "add2", func(ctx context.Context, stdout, _ io.Writer) int {
+		if err := run(ctx, []string{url}, "realm1", stdout); err != nil {
+			t.Errorf("add2: %v", err)
+			return 1
+		}
+		return 0
+	})
+	add2.Stdout.WaitFor(t, "serving com.example.add2 until Ctrl-C")
+	stop()
+	add2.Stdout.WaitFor(t, "session lost, reconnecting")
+	if ln, err = net.Listen("tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(serveOn(t, cfg, ln))
+	add2.Stdout.WaitFor(t, "up again, com.example.add2 registered")
+	var stdout, stderr bytes.Buffer
+	if code := junction(t, &stdout, &stderr, "call", "com.example.add2", "2", "3", "--url", url); code != 0 || stdout.String() != "5\n" {
+		t.Fatalf("junction call com.example.add2 2 3 after the restart: exit %d, stdout %q, stderr %s", code, stdout.String(), stderr.String())
+	}
+	add2.Stop()
+	if code := add2.Wait(t); code != 0 {
+		t.Fatalf("add2 exit %d after Ctrl-C", code)
+	}
+}
+
+// serveOn serves Junction with cfg on ln until the returned stop is called.
+func serveOn(t *testing.T, cfg server.Config, ln net.Listener) (stop func()) {
+	t.Helper()
+	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
 	}
 }
 
@@ -90,7 +156,7 @@ func TestReadmePython(t *testing.T) {
 	}
 	url := "ws://" + routertest.Serve(t, cfg) + "/ws"
 	add2 := routertest.StartProgram(t, "add2", func(ctx context.Context, stdout, _ io.Writer) int {
-		if err := run(ctx, url, "realm1", stdout); err != nil {
+		if err := run(ctx, []string{url}, "realm1", stdout); err != nil {
 			t.Errorf("add2: %v", err)
 			return 1
 		}
