@@ -42,7 +42,7 @@ import (
 type nbPeer struct {
 	s      *Server
 	u      nbws.Upgrader // this connection's copy of the engine's: its handlers close over p
-	wsc    *nbws.Conn    // set before ready is closed
+	wsc    *nbws.Conn
 	ser    serializers.Serializer
 	binary bool
 	info   transport.Info
@@ -57,14 +57,17 @@ type nbPeer struct {
 	wfailed  bool             // under wmu: a write failed
 	cur      *transport.Batch // under wmu: the batch being written
 	curSize  int              // under wmu: its size written so far
-	ready    chan struct{}    // wsc and sess are set
 
 	sess transport.Session // push model; nil: pull, through in
 	in   *pullInbox
 
-	established bool // under inMu: the handshake limit is lifted
-	inMu        sync.Mutex
-	failed      bool // poller goroutine: the input ended; the rest is ignored
+	// up is set once the peer is set up, before the poller has the
+	// socket; nbio's callbacks load it first. The hand-over through epoll
+	// orders them after the setup, but the race detector does not see it.
+	up          atomic.Bool
+	established atomic.Bool // the session is established (Established)
+	lifted      bool        // poller goroutine: the read limit is ReadLimit
+	failed      bool        // poller goroutine: the input ended; the rest is ignored
 	ended       sync.Once
 
 	closeOnce sync.Once
@@ -78,41 +81,79 @@ type nbPeer struct {
 
 var _ transport.Peer = (*nbPeer)(nil)
 
-// serveNbio upgrades r's connection on the nbio engine.
+// serveNbio answers r's handshake (gorilla's Upgrader, as for the gorilla
+// engine: the same negotiation and refusals) and moves the connection to
+// the nbio engine's poller. The peer is wholly set up (its nbio Conn, the
+// data handler, the session) before the poller reads the socket.
 func (s *Server) serveNbio(w http.ResponseWriter, r *http.Request, ser serializers.Serializer, info transport.Info) {
 	if err := s.nb.start(); err != nil {
 		s.refuse(w, r, http.StatusServiceUnavailable, "router is shutting down")
 		return
 	}
-	p := &nbPeer{
-		s: s, ser: ser, binary: ser.Binary(), info: info, u: s.nb.tmpl,
-		ready: make(chan struct{}), closing: make(chan struct{}), done: make(chan struct{}),
-	}
-	p.q = transport.NewQueue(transport.QueueLimits{
-		Messages: s.cfg.QueueMessages, Bytes: s.cfg.QueueBytes, SlowTimeout: s.cfg.SlowConsumerTimeout,
-	}, p.slow)
-	p.u.OnMessage(p.onMessage)
-	p.u.OnClose(p.onClose)
-	p.u.SetCloseHandler(p.onCloseFrame)
-	p.u.SetPingHandler(func(c *nbws.Conn, data string) { p.control(nbws.PongMessage, []byte(data)) })
 	hdr := http.Header{"Sec-Websocket-Protocol": {ser.Subprotocol()}}
-	s.wg.Add(1)
-	wsc, err := p.u.Upgrade(&nbHijacker{ResponseWriter: w}, r, hdr)
-	if err != nil { // nbio has answered the request, or closed the connection
-		s.wg.Done()
+	hj := &nbHijacker{ResponseWriter: w}
+	if _, err := s.upgrader.Upgrade(hj, r, hdr); err != nil { // gorilla has answered the request
 		s.stats.Refused.Add(1)
 		s.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "error", err)
 		return
 	}
-	p.attach(wsc)
+	// gorilla's Conn is dropped: the socket is read by nbio from now on
+	// (nothing was read past the handshake: gorilla refuses a client that
+	// sent data before its answer).
+	tc := transport.TCPConn(hj.conn)
+	if tc == nil {
+		_ = hj.conn.Close()
+		s.stats.Refused.Add(1)
+		return
+	}
+	nbc, err := nbio.NBConn(tc) // a dup of the socket; tc is closed
+	if err != nil {
+		s.stats.Refused.Add(1)
+		s.log.Info("websocket: moving the connection to the engine failed", "remote", r.RemoteAddr, "error", err)
+		return
+	}
+	p := &nbPeer{
+		s: s, ser: ser, binary: ser.Binary(), info: info, u: s.nb.tmpl,
+		closing: make(chan struct{}), done: make(chan struct{}),
+	}
+	p.q = transport.NewQueue(transport.QueueLimits{
+		Messages: s.cfg.QueueMessages, Bytes: s.cfg.QueueBytes, SlowTimeout: s.cfg.SlowConsumerTimeout,
+	}, p.slow)
+	// Until the session is established, nbio inflates no more than the
+	// handshake limit (onData lifts it). A pull handler's Recv checks it
+	// when it reads, as on gorilla: the limit is then the one in force
+	// when the handler reads, not when the message came.
+	if _, push := s.handler.(transport.Attacher); push {
+		p.u.MessageLengthLimit = int(s.cfg.HandshakeReadLimit)
+	} else {
+		p.lifted = true
+	}
+	p.u.OnMessage(p.onMessage)
+	p.u.OnClose(p.onClose)
+	p.u.SetCloseHandler(p.onCloseFrame)
+	p.u.SetPingHandler(func(c *nbws.Conn, data string) { p.control(nbws.PongMessage, []byte(data)) })
+	wsc := nbws.NewServerConn(&p.u, nbc, ser.Subprotocol(), info.Compression, false)
+	wsc.Engine = s.nb.eng
+	wsc.Execute = nbc.Execute
+	wsc.SetSession(p) // for the engine's OnWrittenSize
+	nbc.SetSession(wsc)
+	nbc.OnData(p.onData)
+	p.wsc = wsc
+	s.wg.Add(1)
+	p.register()
+	p.up.Store(true)
+	if err := s.nb.eng.AddTransferredConn(nbc); err != nil { // nbio closed it
+		s.log.Info("websocket: moving the connection to the engine failed", "remote", r.RemoteAddr, "error", err)
+		p.onClose(wsc, err)
+		return
+	}
+	_ = nbc.SetReadDeadline(time.Now().Add(s.cfg.PingInterval + s.cfg.PongTimeout))
 }
 
-// attach finishes setting a peer up once nbio has upgraded it, registers
-// it and hands it to the handler.
-func (p *nbPeer) attach(wsc *nbws.Conn) {
+// register puts the peer on the server's books and hands it to the
+// handler.
+func (p *nbPeer) register() {
 	s := p.s
-	p.wsc = wsc
-	wsc.SetSession(p) // for the engine's OnWrittenSize
 	p.ping = time.AfterFunc(time.Duration(math.MaxInt64), p.sendPing)
 	p.ping.Reset(s.cfg.PingInterval)
 	s.mu.Lock()
@@ -123,15 +164,34 @@ func (p *nbPeer) attach(wsc *nbws.Conn) {
 	s.stats.Connections.Add(1)
 	if a, ok := s.handler.(transport.Attacher); ok {
 		p.sess = a.Attach(p)
-		close(p.ready)
 	} else {
 		p.in = newPullInbox(s.cfg.QueueMessages)
-		close(p.ready)
 		go p.servePull()
 	}
 	if closedAll != nil { // CloseAll ran while this one was being upgraded
 		p.Close(closedAll.code, closedAll.reason)
 	}
+}
+
+// onData is the connection's data handler, on the poller's goroutine: it
+// lifts the handshake limit once the session is established (here, so that
+// nbio's parse reads it on the goroutine that sets it), parses, and on a
+// framing error closes the connection with 1002 and why (nbio would close
+// it without a close frame).
+func (p *nbPeer) onData(c *nbio.Conn, data []byte) {
+	p.up.Load()
+	if !p.lifted && p.established.Load() {
+		p.u.MessageLengthLimit = int(min(p.s.cfg.ReadLimit, int64(int(^uint(0)>>1))))
+		p.lifted = true
+	}
+	err := p.wsc.Parse(data)
+	if err == nil {
+		return
+	}
+	if isNbProtocolError(err) {
+		p.control(nbws.CloseMessage, closePayload(1002, err.Error()))
+	}
+	_ = c.CloseWithError(err)
 }
 
 // servePull runs a pull Handler's session.
@@ -159,7 +219,6 @@ func (p *nbPeer) release() {
 // onMessage is nbio's message handler, on the poller's goroutine: one
 // whole message, inflated and within ReadLimit.
 func (p *nbPeer) onMessage(_ *nbws.Conn, mt nbws.MessageType, data []byte) {
-	<-p.ready // closed right after Upgrade; a client that sent before its 101 waits that long
 	if p.failed {
 		return
 	}
@@ -190,10 +249,7 @@ type rawMessage struct {
 
 // decode checks and decodes one message.
 func (p *nbPeer) decode(mt nbws.MessageType, data []byte) (wamp.Message, error) {
-	p.inMu.Lock()
-	established := p.established
-	p.inMu.Unlock()
-	if limit := p.s.cfg.HandshakeReadLimit; !established && int64(len(data)) > limit {
+	if limit := p.s.cfg.HandshakeReadLimit; !p.established.Load() && int64(len(data)) > limit {
 		p.s.stats.TooBigHandshake.Add(1)
 		return nil, &transport.ProtocolError{Code: transport.CloseMessageTooBig,
 			Err: fmt.Errorf("message larger than the read limit of %d bytes", limit)}
@@ -249,7 +305,7 @@ func (p *nbPeer) onCloseFrame(c *nbws.Conn, code int, text string) {
 // onClose is nbio's close handler: the connection is closed, by either
 // side, for err.
 func (p *nbPeer) onClose(_ *nbws.Conn, err error) {
-	<-p.ready
+	p.up.Load()
 	p.endInput(p.readError(err))
 	p.doneOnce.Do(func() {
 		p.ping.Stop()
@@ -267,16 +323,17 @@ func (p *nbPeer) readError(err error) error {
 	var ce *nbws.CloseError
 	switch {
 	case errors.Is(err, nbws.ErrMessageTooLarge):
-		p.inMu.Lock()
-		established := p.established
-		p.inMu.Unlock()
-		if established {
+		limit := p.s.cfg.HandshakeReadLimit
+		if p.established.Load() {
+			limit = p.s.cfg.ReadLimit
+		}
+		if p.established.Load() {
 			p.s.stats.TooBig.Add(1)
 		} else {
 			p.s.stats.TooBigHandshake.Add(1)
 		}
 		return &transport.ProtocolError{Code: transport.CloseMessageTooBig,
-			Err: fmt.Errorf("message larger than the read limit of %d bytes", p.s.cfg.ReadLimit)}
+			Err: fmt.Errorf("message larger than the read limit of %d bytes", limit)}
 	case errors.Is(err, nbio.ErrOverflow):
 		p.slow(fmt.Sprintf("slow consumer: more than %d bytes waiting for the socket", p.s.cfg.QueueBytes))
 	case errors.Is(err, nbio.ErrWriteTimeout):
@@ -323,11 +380,7 @@ func (p *nbPeer) Recv() (wamp.Message, error) {
 }
 
 // Established lifts the handshake read limit (transport.Peer).
-func (p *nbPeer) Established() {
-	p.inMu.Lock()
-	p.established = true
-	p.inMu.Unlock()
-}
+func (p *nbPeer) Established() { p.established.Store(true) }
 
 // Send encodes m on the caller's goroutine and queues it.
 func (p *nbPeer) Send(m wamp.Message) error {
@@ -382,11 +435,11 @@ func (p *nbPeer) slow(reason string) {
 	}
 }
 
-// nbHijacker hands nbio the connection under the wrappers of the listener
-// (transport.Prefixed's first octet, read by the HTTP server already), so
-// that it can move the socket to its poller.
+// nbHijacker keeps the connection gorilla's Upgrader hijacks, to move it
+// to the engine.
 type nbHijacker struct {
 	http.ResponseWriter
+	conn net.Conn
 }
 
 func (h *nbHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -395,21 +448,8 @@ func (h *nbHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errors.New("websocket: response does not implement http.Hijacker")
 	}
 	conn, brw, err := hj.Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	// RFC 6455 section 4.1: the client sends nothing before the server's
-	// answer; bytes the HTTP server read past the request would be lost.
-	if brw.Reader.Buffered() > 0 {
-		_ = conn.Close()
-		return nil, nil, errors.New("websocket: client sent data before the handshake's answer")
-	}
-	tc := transport.TCPConn(conn)
-	if tc == nil {
-		_ = conn.Close()
-		return nil, nil, errors.New("websocket: engine nbio: not a TCP connection")
-	}
-	return tc, brw, nil
+	h.conn = conn
+	return conn, brw, err
 }
 
 // pullInbox is a pull-model peer's queue of input for Recv, bounded.

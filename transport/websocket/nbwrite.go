@@ -60,7 +60,6 @@ func (p *nbPeer) written(n int) {
 
 // writeLoop is the writer goroutine.
 func (p *nbPeer) writeLoop() {
-	<-p.ready
 	for {
 		p.wmu.Lock()
 		more := p.writeStep()
@@ -214,7 +213,6 @@ func (p *nbPeer) sendPing() {
 // frame, waits for the client's (within the write timeout) and closes the
 // connection.
 func (p *nbPeer) finish() {
-	<-p.ready
 	p.ping.Stop()
 	p.wmu.Lock()
 	ok := !p.wfailed
