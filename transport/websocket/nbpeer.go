@@ -128,6 +128,7 @@ func (s *Server) serveNbio(w http.ResponseWriter, r *http.Request, ser serialize
 	} else {
 		p.lifted = true
 	}
+	p.u.EnableCompression(info.Compression) // RSV1 is a protocol error unless negotiated
 	p.u.OnMessage(p.onMessage)
 	p.u.OnClose(p.onClose)
 	p.u.SetCloseHandler(p.onCloseFrame)
@@ -188,10 +189,16 @@ func (p *nbPeer) onData(c *nbio.Conn, data []byte) {
 	if err == nil {
 		return
 	}
-	if isNbProtocolError(err) {
-		p.control(nbws.CloseMessage, closePayload(1002, err.Error()))
+	// nbio has answered a message over the limit with 1009 itself; any
+	// other error is the client's framing (or its deflate stream).
+	if !errors.Is(err, nbws.ErrMessageTooLarge) && !errors.Is(err, nbws.ErrControlMessageTooBig) {
+		reason := err.Error()
+		if len(reason) > 123 {
+			reason = reason[:123]
+		}
+		p.control(nbws.CloseMessage, closePayload(1002, reason))
 	}
-	_ = c.CloseWithError(err)
+	_ = c.CloseWithError(&nbParseError{err})
 }
 
 // servePull runs a pull Handler's session.
@@ -344,7 +351,7 @@ func (p *nbPeer) readError(err error) error {
 		}
 		return io.EOF
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, nbio.ErrReadTimeout):
-	case isNbProtocolError(err):
+	case isNbProtocolError(err), errors.As(err, new(*nbParseError)):
 		return &transport.ProtocolError{Code: transport.CloseProtocolError, Err: err}
 	}
 	select {
@@ -354,6 +361,13 @@ func (p *nbPeer) readError(err error) error {
 		return io.EOF
 	}
 }
+
+// nbParseError is an error of nbio's parse of the client's frames: a
+// protocol error (1002), unless the message was over the limit.
+type nbParseError struct{ err error }
+
+func (e *nbParseError) Error() string { return e.err.Error() }
+func (e *nbParseError) Unwrap() error { return e.err }
 
 // isNbProtocolError: nbio refused the client's framing.
 func isNbProtocolError(err error) bool {

@@ -303,6 +303,9 @@ func TestBadInputCloseCodes(t *testing.T) {
 			if _, ok := (<-h.ended).(*transport.ProtocolError); !ok {
 				t.Fatal("Recv did not report a ProtocolError")
 			}
+			if tt.counter != nil {
+				waitFor(t, "the input counted", func() bool { return tt.counter(s.Stats()) >= 1 })
+			}
 			if tt.counter != nil && tt.counter(s.Stats()) != 1 {
 				t.Fatalf("counted %d times, want once", tt.counter(s.Stats()))
 			}
@@ -661,6 +664,9 @@ func TestHandshakeReadLimit(t *testing.T) {
 	if got, ok := tooBigCloseCode(t, c2, []byte(big+strings.Repeat(" ", 8<<10))); ok && got != gws.CloseMessageTooBig {
 		t.Fatalf("12 KiB once established: close code %d, want 1009", got)
 	}
+	// The nbio engine counts once nbio has closed the connection, which
+	// can be after the client read the close frame nbio sent.
+	waitFor(t, "both counted", func() bool { return s.Stats().TooBigHandshake.Load()+s.Stats().TooBig.Load() >= 2 })
 	if hs, est := s.Stats().TooBigHandshake.Load(), s.Stats().TooBig.Load(); hs != 1 || est != 1 {
 		t.Fatalf("too big: %d before the session was established, %d after; want 1 and 1", hs, est)
 	}
