@@ -76,6 +76,10 @@ type nbPeer struct {
 	discard   bool
 	closing   chan struct{} // Close was called
 	done      chan struct{} // the connection is closed
+	// live is closed once the socket is on the poller (or failed to get
+	// there): nbio's Conn cannot be written before. Until then the writer
+	// is held (writing is true) and what the session sends is queued.
+	live chan struct{}
 	doneOnce  sync.Once
 }
 
@@ -114,8 +118,9 @@ func (s *Server) serveNbio(w http.ResponseWriter, r *http.Request, ser serialize
 	}
 	p := &nbPeer{
 		s: s, ser: ser, binary: ser.Binary(), info: info, u: s.nb.tmpl,
-		closing: make(chan struct{}), done: make(chan struct{}),
+		closing: make(chan struct{}), done: make(chan struct{}), live: make(chan struct{}),
 	}
+	p.writing.Store(true) // held until live
 	p.q = transport.NewQueue(transport.QueueLimits{
 		Messages: s.cfg.QueueMessages, Bytes: s.cfg.QueueBytes, SlowTimeout: s.cfg.SlowConsumerTimeout,
 	}, p.slow)
@@ -145,18 +150,26 @@ func (s *Server) serveNbio(w http.ResponseWriter, r *http.Request, ser serialize
 	p.up.Store(true)
 	if err := s.nb.eng.AddTransferredConn(nbc); err != nil { // nbio closed it
 		s.log.Info("websocket: moving the connection to the engine failed", "remote", r.RemoteAddr, "error", err)
+		close(p.live)
 		p.onClose(wsc, err)
 		return
 	}
 	_ = nbc.SetReadDeadline(time.Now().Add(s.cfg.PingInterval + s.cfg.PongTimeout))
+	close(p.live)
+	p.ping.Reset(s.cfg.PingInterval)
+	// Release the writer: what the session sent meanwhile (an ABORT, say)
+	// goes out now.
+	p.writing.Store(false)
+	if p.q.Len() > 0 && p.writing.CompareAndSwap(false, true) {
+		go p.writeLoop()
+	}
 }
 
 // register puts the peer on the server's books and hands it to the
 // handler.
 func (p *nbPeer) register() {
 	s := p.s
-	p.ping = time.AfterFunc(time.Duration(math.MaxInt64), p.sendPing)
-	p.ping.Reset(s.cfg.PingInterval)
+	p.ping = time.AfterFunc(time.Duration(math.MaxInt64), p.sendPing) // armed once live
 	s.mu.Lock()
 	s.peers[p] = struct{}{}
 	closedAll := s.closedAll

@@ -213,6 +213,7 @@ func (p *nbPeer) sendPing() {
 // frame, waits for the client's (within the write timeout) and closes the
 // connection.
 func (p *nbPeer) finish() {
+	<-p.live
 	p.ping.Stop()
 	p.wmu.Lock()
 	ok := !p.wfailed
