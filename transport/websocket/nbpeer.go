@@ -79,8 +79,8 @@ type nbPeer struct {
 	// live is closed once the socket is on the poller (or failed to get
 	// there): nbio's Conn cannot be written before. Until then the writer
 	// is held (writing is true) and what the session sends is queued.
-	live chan struct{}
-	doneOnce  sync.Once
+	live     chan struct{}
+	doneOnce sync.Once
 }
 
 var _ transport.Peer = (*nbPeer)(nil)
