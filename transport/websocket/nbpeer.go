@@ -54,9 +54,10 @@ type nbPeer struct {
 	parked   atomic.Bool  // the writer ended waiting for nbio to drain
 	inflight atomic.Int64 // bytes handed to nbio and not yet on the socket
 	wmu      sync.Mutex
-	wfailed  bool             // under wmu: a write failed
-	cur      *transport.Batch // under wmu: the batch being written
-	curSize  int              // under wmu: its size written so far
+	wfailed  bool                          // under wmu: a write failed
+	cur      *transport.Batch              // under wmu: the batch being written
+	curSize  int                           // under wmu: its size written so far
+	progress atomic.Pointer[chan struct{}] // set by finish: told of each write nbio makes
 
 	sess transport.Session // push model; nil: pull, through in
 	in   *pullInbox

@@ -48,6 +48,12 @@ func (p *nbPeer) push(it transport.Item) error {
 // written is the engine's OnWrittenSize for this peer: n bytes went to the
 // socket. It runs under nbio's connection lock: it must not write.
 func (p *nbPeer) written(n int) {
+	if ch := p.progress.Load(); ch != nil { // finish waits on it
+		select {
+		case *ch <- struct{}{}:
+		default:
+		}
+	}
 	left := p.inflight.Add(-int64(n))
 	if left < 0 { // the handshake's answer, written before the peer counted
 		p.inflight.CompareAndSwap(left, 0)
@@ -235,14 +241,34 @@ func (p *nbPeer) finish() {
 	p.wfailed = true // nothing more is written
 	p.wmu.Unlock()
 	if ok {
-		t := time.NewTimer(p.s.cfg.WriteTimeout)
-		select {
-		case <-p.done:
-		case <-t.C:
-		}
-		t.Stop()
+		p.awaitClose()
 	}
 	_ = p.wsc.Conn.Close()
+}
+
+// awaitClose waits for the client to close (its answer to our close
+// frame) while it takes what nbio still holds: closing the socket would
+// drop those bytes, the close frame with them (the kernel would have sent
+// them on; nbio's buffer is ours). It gives up after WriteTimeout without
+// the client taking a byte, as a write on gorilla does.
+func (p *nbPeer) awaitClose() {
+	ch := make(chan struct{}, 1)
+	p.progress.Store(&ch)
+	t := time.NewTimer(p.s.cfg.WriteTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+			return
+		case <-ch:
+			if p.inflight.Load() > 0 { // still draining: give it the time of a write
+				_ = p.wsc.Conn.SetWriteDeadline(time.Now().Add(p.s.cfg.WriteTimeout))
+				t.Reset(p.s.cfg.WriteTimeout)
+			}
+		}
+	}
 }
 
 // flushAll hands nbio everything left, whatever it holds already (within
