@@ -86,6 +86,7 @@ type logSection struct {
 
 type websocketSection struct {
 	Path                string   `mapstructure:"path"`
+	Engine              string   `mapstructure:"engine"`
 	Serializers         []string `mapstructure:"serializers"`
 	Compression         bool     `mapstructure:"compression"`
 	CompressionLevel    int      `mapstructure:"compression_level"`
@@ -339,6 +340,7 @@ func (ws *websocketSection) resolve(ck *checker) websocket.Config {
 		ck.bad("websocket.path", ws.Path, `want a URL path starting with "/"`)
 	}
 	checkSerializers(ck, "websocket.serializers", ws.Serializers)
+	ck.oneOf("websocket.engine", ws.Engine, websocket.EngineGorilla, websocket.EngineNbio)
 	if ws.CompressionLevel < 1 || ws.CompressionLevel > 9 {
 		ck.bad("websocket.compression_level", ws.CompressionLevel, "want 1 (fastest) to 9 (smallest)")
 	}
@@ -352,6 +354,7 @@ func (ws *websocketSection) resolve(ck *checker) websocket.Config {
 	}
 	return websocket.Config{
 		Path:                ws.Path,
+		Engine:              ws.Engine,
 		Serializers:         ws.Serializers,
 		DisableCompression:  !ws.Compression,
 		CompressionLevel:    ws.CompressionLevel,

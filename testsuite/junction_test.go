@@ -9,6 +9,7 @@ import (
 	"github.com/junction-wamp/junction/router"
 	"github.com/junction-wamp/junction/server"
 	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/transport/websocket"
 )
 
 var drivers = []Driver{ClientlibDriver{}, NexusDriver{}}
@@ -46,6 +47,8 @@ func serveJunction(t *testing.T) Target {
 	addr := routertest.Serve(t, server.Config{
 		Router:    realmConfig(),
 		RawSocket: server.RawSocketConfig{Unix: sock},
+		// JUNCTION_WS_ENGINE: CI runs the scenarios on each engine.
+		WebSocket: websocket.Config{Engine: os.Getenv("JUNCTION_WS_ENGINE")},
 		// The runs open a few thousand sessions at once, all from 127.0.0.1.
 		Connections: transport.ListenerLimits{ConnectionsPerAddress: -1},
 	})

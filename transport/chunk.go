@@ -88,6 +88,15 @@ type Batch struct {
 	n     int       // items
 	bytes int       // their size
 	wrote *progress // the queue's count of what was written
+	at    batchPos  // where a Write that write stopped stopped
+	done  bool      // a Write went through every item
+}
+
+// batchPos is an item's place in a batch: its chunk, its index, and the
+// indexes of the next data and message items of the chunk.
+type batchPos struct {
+	c        *chunk
+	i, d, mi int
 }
 
 // progress counts the messages and bytes a queue's writer wrote; only the
@@ -115,11 +124,25 @@ func (b *Batch) First() Item {
 
 // Write calls write for each item in order, clearing each once written (a
 // writer stuck on a later one does not hold it), until write fails. It
-// returns how many items were written and their size.
+// returns how many items were written and their size. A batch can be
+// written in parts: a Write after one that write stopped goes on with the
+// item it stopped at (the nbio engine hands a batch to its connection a
+// few KiB at a time).
 func (b *Batch) Write(write func(Item) error) (n, size int, err error) {
-	for c := b.head; c != nil; c = c.next {
-		d, mi := 0, 0
-		for i := range c.n {
+	at := b.at
+	if at.c == nil {
+		if b.done {
+			return 0, 0, nil
+		}
+		at.c = b.head
+	}
+	for c := at.c; c != nil; c = c.next {
+		i, d, mi := 0, 0, 0
+		if c == at.c {
+			i, d, mi = at.i, at.d, at.mi
+		}
+		for ; i < c.n; i++ {
+			here := batchPos{c, i, d, mi}
 			it := Item{Frame: c.frames[i]}
 			switch it.Frame {
 			case nil:
@@ -130,6 +153,7 @@ func (b *Batch) Write(write func(Item) error) (n, size int, err error) {
 				mi++
 			}
 			if err = write(it); err != nil {
+				b.at = here
 				return n, size, err
 			}
 			c.frames[i] = nil
@@ -145,6 +169,7 @@ func (b *Batch) Write(write func(Item) error) (n, size int, err error) {
 			b.wrote.bytes.Add(uint64(sz))
 		}
 	}
+	b.at, b.done = batchPos{}, true
 	return n, size, nil
 }
 

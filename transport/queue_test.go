@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -386,4 +388,66 @@ func TestQueueDrainingOneLongWrite(t *testing.T) {
 	if len(reasons) != 1 {
 		t.Fatalf("a writer stuck over the bound is not cut: %q", reasons)
 	}
+}
+
+// TestBatchWriteResumes: a batch written in parts (the nbio engine hands
+// its connection a chunk at a time) goes on after the item a write stopped
+// at, in order, with data, shared frames and message items mixed, and
+// counts each item written once.
+func TestBatchWriteResumes(t *testing.T) {
+	q := NewQueue(QueueLimits{Messages: 100, Bytes: 1 << 20, SlowTimeout: time.Minute}, func(string) {})
+	var want []string
+	for i := range 2*chunkLen + 5 {
+		s := fmt.Sprint(i)
+		want = append(want, s)
+		var it Item
+		switch i % 3 {
+		case 0:
+			it = Item{Data: []byte(s)}
+		case 1:
+			it = Item{Frame: NewFrame([]byte(s), false)}
+		default:
+			it = Item{Msg: &wamp.Hello{Realm: wamp.URI(s)}, MsgSize: len(s)}
+		}
+		if err := q.Push(it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := q.Take()
+	stop := errors.New("stop")
+	var got []string
+	total := 0
+	for part := 0; len(got) < len(want); part++ {
+		if part > len(want) {
+			t.Fatal("no progress")
+		}
+		budget := 3
+		n, _, err := b.Write(func(it Item) error {
+			if budget == 0 {
+				return stop
+			}
+			budget--
+			switch {
+			case it.Frame != nil:
+				got = append(got, string(it.Frame.Data))
+			case it.Msg != nil:
+				got = append(got, string(it.Msg.(*wamp.Hello).Realm))
+			default:
+				got = append(got, string(it.Data))
+			}
+			return nil
+		})
+		total += n
+		if err != nil && !errors.Is(err, stop) {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || total != len(want) {
+		t.Fatalf("written %v (%d counted), want %v", got, total, want)
+	}
+	if n, _, _ := b.Write(func(Item) error { t.Fatal("written twice"); return nil }); n != 0 {
+		t.Fatalf("a written batch wrote %d more", n)
+	}
+	q.Written(&b)
+	b.Release()
 }

@@ -99,8 +99,8 @@ type Identity struct {
 }
 
 // Peer is one connected WAMP peer as the router sees it. It is all the
-// router knows of a transport: WebSocket today, RawSocket and an
-// event-driven WebSocket engine next (ARCHITECTURE.md, "Transports").
+// router knows of a transport: WebSocket (on gorilla, or on the nbio
+// event loop), RawSocket, in-process (ARCHITECTURE.md, "Transports").
 //
 // Recv is called from one goroutine only (the session's read pump), and
 // never for a peer attached with Attacher.Attach (its transport pushes the

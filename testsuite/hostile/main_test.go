@@ -3,6 +3,7 @@ package hostile
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -32,7 +33,22 @@ func TestMain(m *testing.M) {
 // start runs a junction with config (TOML; "" runs it with no config file).
 func start(t testing.TB, config string) *Junction {
 	t.Helper()
-	return Start(t, bin, config)
+	return Start(t, bin, withEngine(config))
+}
+
+// withEngine is config on the WebSocket engine JUNCTION_WS_ENGINE names
+// ("gorilla", "nbio"; unset: the default, config unchanged): CI runs the
+// attacks on each engine (.ci/run).
+func withEngine(config string) string {
+	engine := os.Getenv("JUNCTION_WS_ENGINE")
+	if engine == "" {
+		return config
+	}
+	line := fmt.Sprintf("engine = %q\n", engine)
+	if strings.Contains(config, "[websocket]\n") {
+		return strings.Replace(config, "[websocket]\n", "[websocket]\n"+line, 1)
+	}
+	return config + "\n[websocket]\n" + line
 }
 
 // anonRealm is the default realm, open to anonymous sessions, as a config

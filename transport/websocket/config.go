@@ -7,6 +7,13 @@ import "time"
 type Config struct {
 	// Path is the URL path of the WebSocket endpoint. Default "/ws".
 	Path string
+	// Engine runs the connections after their handshake: EngineGorilla
+	// ("gorilla", the default: a goroutine per session) or EngineNbio
+	// ("nbio": an event loop; an idle session holds no goroutine and no
+	// read buffer). On the nbio engine, connections over TLS or a Unix
+	// socket are still served by gorilla (ARCHITECTURE.md, "Connection
+	// engines").
+	Engine string
 	// Serializers lists the enabled serializers by name ("json", "msgpack",
 	// "cbor"). Default: all three.
 	Serializers []string
@@ -56,6 +63,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Path:                "/ws",
+		Engine:              EngineGorilla,
 		Serializers:         []string{"json", "msgpack", "cbor"},
 		CompressionLevel:    1,
 		PingInterval:        30 * time.Second,

@@ -1,4 +1,7 @@
-// Package websocket is Junction's WebSocket transport, on gorilla/websocket.
+// Package websocket is Junction's WebSocket transport, on gorilla/websocket,
+// or, with Config.Engine "nbio", on lesismal/nbio's event loop after
+// gorilla's handshake (engine.go, nbpeer.go: no goroutine and no read buffer
+// per idle connection).
 //
 // The Server negotiates the WAMP subprotocol (wamp.2.json on text frames,
 // wamp.2.msgpack and wamp.2.cbor on binary frames) in the client's order of

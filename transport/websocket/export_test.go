@@ -11,3 +11,12 @@ func Prepared(f *transport.Frame) (*gws.PreparedMessage, error) { return prepare
 
 // WireCode is the RFC 6455 close code the transport sends for c (for tests).
 func WireCode(c transport.CloseCode) int { return wireCode(c) }
+
+// DeflatedFrames is how many shared frames the server's nbio engine has
+// deflated (0 on gorilla).
+func DeflatedFrames(s *Server) uint64 {
+	if s.nb == nil {
+		return 0
+	}
+	return s.nb.deflated.Load()
+}

@@ -253,6 +253,7 @@ func (p *peer) push(it transport.Item) error {
 func (p *peer) writeLoop() { p.w.Run(p.q, p) }
 
 func (p *peer) Serializer() serializers.Serializer { return p.ser }
+func (p *peer) queue() *transport.Queue            { return p.q }
 func (p *peer) Done() <-chan struct{}              { return p.done }
 func (p *peer) Info() transport.Info               { return p.info }
 

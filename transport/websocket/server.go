@@ -67,14 +67,14 @@ func storeMax(a *atomic.Int64, v int64) {
 // in messages and in bytes (each its own maximum), since the server started.
 func (s *Server) QueueHighWater() (msgs, bytes int64) {
 	s.mu.Lock()
-	open := make([]*peer, 0, len(s.peers))
+	open := make([]wsPeer, 0, len(s.peers))
 	for p := range s.peers {
 		open = append(open, p)
 	}
 	s.mu.Unlock()
 	msgs, bytes = s.stats.closedHighMsgs.Load(), s.stats.closedHighBytes.Load()
 	for _, p := range open {
-		m, b := p.q.HighWater()
+		m, b := p.queue().HighWater()
 		msgs, bytes = max(msgs, int64(m)), max(bytes, int64(b))
 	}
 	return msgs, bytes
@@ -85,13 +85,13 @@ func (s *Server) QueueHighWater() (msgs, bytes int64) {
 // frame shared by a fan-out counts once per connection it is queued to.
 func (s *Server) Pending() (msgs, bytes int64) {
 	s.mu.Lock()
-	open := make([]*peer, 0, len(s.peers))
+	open := make([]wsPeer, 0, len(s.peers))
 	for p := range s.peers {
 		open = append(open, p)
 	}
 	s.mu.Unlock()
 	for _, p := range open {
-		m, b := p.q.Pending()
+		m, b := p.queue().Pending()
 		msgs, bytes = msgs+int64(m), bytes+int64(b)
 	}
 	return msgs, bytes
@@ -111,7 +111,8 @@ type Server struct {
 	closing   atomic.Bool
 	wg        sync.WaitGroup
 	mu        sync.Mutex
-	peers     map[*peer]struct{}
+	peers     map[wsPeer]struct{}
+	nb        *nbEngine // the nbio engine (Config.Engine "nbio"), nil for gorilla
 	closedAll *closeAll // set by CloseAll: later connections are closed too
 	stats     Stats
 	slowLog   *ratelog.Limiter // slow-consumer warnings, per client address
@@ -121,7 +122,7 @@ type Server struct {
 // take the values of DefaultConfig.
 func NewServer(cfg Config, h transport.Handler, opts Options) (*Server, error) {
 	cfg = withDefaults(cfg)
-	s := &Server{cfg: cfg, handler: h, log: opts.Logger, ready: opts.Ready, peers: make(map[*peer]struct{}),
+	s := &Server{cfg: cfg, handler: h, log: opts.Logger, ready: opts.Ready, peers: make(map[wsPeer]struct{}),
 		slowLog: ratelog.New(cfg.WarningInterval)}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -148,6 +149,17 @@ func NewServer(cfg Config, h transport.Handler, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("websocket: allowed_origins: bad pattern %q: %w", p, err)
 		}
 	}
+	switch cfg.Engine {
+	case EngineGorilla:
+	case EngineNbio:
+		nb, err := newNbEngine(cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.nb = nb
+	default:
+		return nil, fmt.Errorf("websocket: engine %q: want %q or %q", cfg.Engine, EngineGorilla, EngineNbio)
+	}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:    0, // reuse the HTTP server's 4 KiB reader: no second buffer per connection
 		WriteBufferSize:   4096,
@@ -162,6 +174,9 @@ func withDefaults(cfg Config) Config {
 	d := DefaultConfig()
 	if cfg.Path == "" {
 		cfg.Path = d.Path
+	}
+	if cfg.Engine == "" {
+		cfg.Engine = d.Engine
 	}
 	if len(cfg.Serializers) == 0 {
 		cfg.Serializers = d.Serializers
@@ -255,14 +270,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusBadRequest, "unsupported WebSocket subprotocol: this WAMP router speaks "+s.protocols())
 		return
 	}
-	hdr := http.Header{"Sec-Websocket-Protocol": {ser.Subprotocol()}}
-	hj := &hijacker{ResponseWriter: w}
-	conn, err := s.upgrader.Upgrade(hj, r, hdr)
-	if err != nil { // gorilla has answered the request
-		s.stats.Refused.Add(1)
-		s.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "error", err)
-		return
-	}
 	info := transport.Info{
 		Transport: "websocket", RemoteAddr: s.clientAddr(r), Subprotocol: ser.Subprotocol(),
 		Compression: !s.cfg.DisableCompression && compressionOffered(r),
@@ -270,6 +277,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if cn, ok := transport.ClientCertName(r.TLS); ok {
 		info.ClientCert = cn
+	}
+	if s.nb != nil && nbEligible(r) {
+		s.serveNbio(w, r, ser, info)
+		return
+	}
+	hdr := http.Header{"Sec-Websocket-Protocol": {ser.Subprotocol()}}
+	hj := &hijacker{ResponseWriter: w}
+	conn, err := s.upgrader.Upgrade(hj, r, hdr)
+	if err != nil { // gorilla has answered the request
+		s.stats.Refused.Add(1)
+		s.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "error", err)
+		return
 	}
 	// The session runs on a goroutine of its own so that this one, with the
 	// HTTP server's frames and request on its stack, can end: an idle
@@ -402,10 +421,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		if s.nb != nil {
+			s.nb.stop()
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// wsPeer is a connection of either engine, as the server's books keep it.
+type wsPeer interface {
+	queue() *transport.Queue
+	Close(code transport.CloseCode, reason string)
 }
 
 // closeAll is what CloseAll closed connections with.
@@ -419,7 +447,7 @@ type closeAll struct {
 func (s *Server) CloseAll(code transport.CloseCode, reason string) {
 	s.mu.Lock()
 	s.closedAll = &closeAll{code, reason}
-	all := make([]*peer, 0, len(s.peers))
+	all := make([]wsPeer, 0, len(s.peers))
 	for p := range s.peers {
 		all = append(all, p)
 	}

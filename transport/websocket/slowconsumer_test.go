@@ -64,7 +64,7 @@ func (l smallSendBuffers) Accept() (net.Conn, error) {
 func startHub(t testing.TB, cfg websocket.Config, smallBuffers bool) (*websocket.Server, string, *hub) {
 	t.Helper()
 	h := &hub{peers: map[string]transport.Peer{}}
-	s, err := websocket.NewServer(cfg, h, websocket.Options{Logger: quiet})
+	s, err := websocket.NewServer(withEngine(cfg), h, websocket.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
