@@ -117,35 +117,44 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
+// TestCallAcrossNodes: callers of each serializer on nodes A and C call
+// callees of each serializer on node B (the INVOCATION encoded on the
+// caller's node in the callee's serializer gets the callee's request id
+// spliced in on B).
 func TestCallAcrossNodes(t *testing.T) {
 	nodes := startCluster(t, 3)
-	callee := connect(t, nodes[1], "msgpack")
-	_, err := callee.Register(ctx(t), "com.example.add", func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
-		a, _ := wamp.AsInt(inv.Args[0])
-		b, _ := wamp.AsInt(inv.Args[1])
-		if b == 0 {
-			return nil, &wamp.RPCError{URI: "com.example.zero", Args: []any{"b is zero"}}
-		}
-		return &clientlib.Result{Args: []any{a + b}, Kwargs: map[string]any{"node": "B"}}, nil
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "node A knows the remote callee", func() bool { return clustertest.RemoteCallees(nodes[0].Router, "realm1", "com.example.add") == 1 })
-	eventually(t, "node C knows the remote callee", func() bool { return clustertest.RemoteCallees(nodes[2].Router, "realm1", "com.example.add") == 1 })
-	for i, ser := range []string{"json", "msgpack", "cbor"} {
-		caller := connect(t, nodes[i%2*2], ser) // nodes A and C
-		res, err := caller.Call(ctx(t), "com.example.add", []any{2, 3}, nil, nil)
+	sers := []string{"json", "msgpack", "cbor"}
+	for _, ser := range sers {
+		callee := connect(t, nodes[1], ser)
+		_, err := callee.Register(ctx(t), "com.example.add."+ser, func(_ context.Context, inv *clientlib.Invocation) (*clientlib.Result, error) {
+			a, _ := wamp.AsInt(inv.Args[0])
+			b, _ := wamp.AsInt(inv.Args[1])
+			if b == 0 {
+				return nil, &wamp.RPCError{URI: "com.example.zero", Args: []any{"b is zero"}}
+			}
+			return &clientlib.Result{Args: []any{a + b}, Kwargs: map[string]any{"node": "B"}}, nil
+		}, nil)
 		if err != nil {
-			t.Fatalf("%s: %v", ser, err)
+			t.Fatal(err)
 		}
-		if n, _ := wamp.AsInt(res.Args[0]); n != 5 || res.Kwargs["node"] != "B" {
-			t.Fatalf("%s: result %v %v", ser, res.Args, res.Kwargs)
-		}
-		_, err = caller.Call(ctx(t), "com.example.add", []any{2, 0}, nil, nil)
-		var rerr *wamp.RPCError
-		if !errors.As(err, &rerr) || rerr.URI != "com.example.zero" || len(rerr.Args) != 1 || rerr.Args[0] != "b is zero" {
-			t.Fatalf("%s: error %v", ser, err)
+		eventually(t, "node A knows the remote callee", func() bool { return clustertest.RemoteCallees(nodes[0].Router, "realm1", "com.example.add."+ser) == 1 })
+		eventually(t, "node C knows the remote callee", func() bool { return clustertest.RemoteCallees(nodes[2].Router, "realm1", "com.example.add."+ser) == 1 })
+	}
+	for i, ser := range sers {
+		caller := connect(t, nodes[i%2*2], ser) // nodes A and C
+		for _, to := range sers {
+			res, err := caller.Call(ctx(t), "com.example.add."+to, []any{2, 3}, nil, nil)
+			if err != nil {
+				t.Fatalf("%s to %s: %v", ser, to, err)
+			}
+			if n, _ := wamp.AsInt(res.Args[0]); n != 5 || res.Kwargs["node"] != "B" {
+				t.Fatalf("%s to %s: result %v %v", ser, to, res.Args, res.Kwargs)
+			}
+			_, err = caller.Call(ctx(t), "com.example.add."+to, []any{2, 0}, nil, nil)
+			var rerr *wamp.RPCError
+			if !errors.As(err, &rerr) || rerr.URI != "com.example.zero" || len(rerr.Args) != 1 || rerr.Args[0] != "b is zero" {
+				t.Fatalf("%s to %s: error %v", ser, to, err)
+			}
 		}
 	}
 }

@@ -131,28 +131,29 @@ func (l *clusterLink) removeRegistration(p *proxy, remoteID wamp.ID) {
 // deliverInvocation gives local callee s an INVOCATION or INTERRUPT of a
 // call node n owns, under s's own request id.
 func (l *clusterLink) deliverInvocation(n *remoteNode, s *session, e *wire.Envelope) {
+	// The frame is in s's serializer (the proxy's on the other node): only
+	// the request id changes, spliced in, unless s holds INVOCATIONs until
+	// a REGISTERED is queued (they are held decoded).
+	if !s.registering.Load() {
+		if f, ok := serializers.ParseRequestFrame(s.peer.Serializer(), e.Frame); ok && f.Type != wamp.YIELD {
+			if id := s.remoteRequest(origin{n.id, wamp.ID(e.Request)}, f.Type == wamp.INVOCATION); id != 0 {
+				s.deliverFrame(f.Type, f.WithRequest(id))
+			}
+			return
+		}
+	}
 	msg, err := s.peer.Serializer().Decode(e.Frame)
 	if err != nil {
 		l.r.log.Error("undecodable invocation from a cluster node", "node", n.id, "error", err)
 		return
 	}
-	from := origin{n.id, wamp.ID(e.Request)}
-	s.invMu.Lock()
-	id, known := s.remoteIDs[from]
+	var id wamp.ID
 	switch msg.(type) {
 	case *wamp.Invocation:
-		if !known && !s.gone { // a further chunk of a progressive call invocation is known
-			id = s.invIDs.Next()
-			if s.remoteInv == nil {
-				s.remoteInv, s.remoteIDs = make(map[wamp.ID]origin), make(map[origin]wamp.ID)
-			}
-			s.remoteInv[id], s.remoteIDs[from] = from, id
-		}
+		id = s.remoteRequest(origin{n.id, wamp.ID(e.Request)}, true)
 	case *wamp.Interrupt:
-	default:
-		id = 0
+		id = s.remoteRequest(origin{n.id, wamp.ID(e.Request)}, false)
 	}
-	s.invMu.Unlock()
 	if id == 0 {
 		return // the callee is gone (its node's leave tells the caller's), or the call was answered
 	}
@@ -163,6 +164,38 @@ func (l *clusterLink) deliverInvocation(n *remoteNode, s *session, e *wire.Envel
 		m.Request = id
 	}
 	_ = s.send(msg)
+}
+
+// remoteRequest is s's request id for the invocation of call from (0: the
+// callee is gone, or the call was answered); invocation: an INVOCATION,
+// which gets a new id unless it is a further chunk of a progressive call
+// invocation, else an INTERRUPT.
+func (s *session) remoteRequest(from origin, invocation bool) wamp.ID {
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	id, known := s.remoteIDs[from]
+	if invocation && !known && !s.gone {
+		id = s.invIDs.Next()
+		if s.remoteInv == nil {
+			s.remoteInv, s.remoteIDs = make(map[wamp.ID]origin), make(map[origin]wamp.ID)
+		}
+		s.remoteInv[id], s.remoteIDs[from] = from, id
+	}
+	return id
+}
+
+// deliverFrame queues an encoded message of type t to s's peer, counting
+// it and what fails as deliver does. An INVOCATION too large for the peer
+// is the caller's to hear of: its node times it out or audits it, as when
+// its node decoded it (the error is not sent back either way).
+func (s *member) deliverFrame(t wamp.MessageType, data []byte) {
+	s.r.stats.MessagesOut.add(t, 1)
+	if err := s.peer.SendFrame(transport.NewOwnFrame(data, s.peer.Serializer().Binary())); tooLarge(err) {
+		s.r.stats.TooLarge.Add(1)
+		if ok, held := s.r.warnings.Allow("too large " + s.address); ok {
+			s.logger().Warn("message larger than this session's transport accepts, not sent", "type", t, "error", err, "held_back", held)
+		}
+	}
 }
 
 // answerOrigin returns the call another node owns that an answer of s with

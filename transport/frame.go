@@ -19,6 +19,10 @@ import (
 type Frame struct {
 	Data   []byte
 	Binary bool
+	// Own marks a frame with a single recipient (NewOwnFrame): a transport
+	// writes it as it writes a message it encoded itself, building no
+	// shared form of it.
+	Own bool
 
 	// The slot of the first transport that asks (see cacheSlot), inline:
 	// laid out so that a Frame stays 64 bytes, as it was before it had
@@ -32,6 +36,13 @@ type Frame struct {
 
 // NewFrame returns a frame of encoded message bytes.
 func NewFrame(data []byte, binary bool) *Frame { return &Frame{Data: data, Binary: binary} }
+
+// NewOwnFrame returns a frame of encoded message bytes for one recipient
+// (an INVOCATION another cluster node encoded): the WebSocket transport
+// writes it without the PreparedMessage that pays off only when shared.
+func NewOwnFrame(data []byte, binary bool) *Frame {
+	return &Frame{Data: data, Binary: binary, Own: true}
+}
 
 // CacheKey names one transport's cached form of a Frame. A transport
 // declares one, once (a package variable), with NewCacheKey; keys are told

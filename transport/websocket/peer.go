@@ -353,7 +353,7 @@ func (p *peer) Flush() error {
 		return nil
 	}
 	p.w.ExtendDeadline(p.conn, p.s.cfg.WriteTimeout)
-	direct := b.Len() == 1 && b.First().Frame != nil
+	direct := b.Len() == 1 && b.First().Frame != nil && !b.First().Frame.Own
 	if !direct {
 		p.bc.begin()
 	}
@@ -378,6 +378,9 @@ func (p *peer) Flush() error {
 func (p *peer) write(it transport.Item) error {
 	if it.Frame == nil {
 		return p.conn.WriteMessage(p.msgType, it.Data)
+	}
+	if it.Frame.Own {
+		return p.conn.WriteMessage(p.msgType, it.Frame.Data)
 	}
 	pm, err := prepared(it.Frame)
 	if err != nil {
