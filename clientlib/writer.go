@@ -51,6 +51,9 @@ type writer struct {
 	err     error         // why it ended, set before stopped is closed
 	quit    chan struct{} // closed by stop
 	once    sync.Once
+	// waiting counts the senders waiting for room in the queue (its
+	// bound reached), for the tests.
+	waiting atomic.Int32
 }
 
 // notSent wraps the error of a frame that was certainly not sent.
@@ -116,6 +119,13 @@ func (w *writer) enqueue(ctx context.Context, f *outFrame) error {
 	select {
 	case w.q <- f:
 		return nil
+	default:
+	}
+	w.waiting.Add(1)
+	defer w.waiting.Add(-1)
+	select {
+	case w.q <- f:
+		return nil
 	case <-ctx.Done():
 		w.release(f.size)
 		return ctx.Err()
@@ -137,13 +147,22 @@ func (w *writer) acquire(ctx context.Context, size int) error {
 		}
 		room := w.room
 		w.mu.Unlock()
-		select {
-		case <-room:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-w.stopped:
-			return w.err
+		if err := w.waitRoom(ctx, room); err != nil {
+			return err
 		}
+	}
+}
+
+func (w *writer) waitRoom(ctx context.Context, room chan struct{}) error {
+	w.waiting.Add(1)
+	defer w.waiting.Add(-1)
+	select {
+	case <-room:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.stopped:
+		return w.err
 	}
 }
 
