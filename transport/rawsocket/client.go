@@ -65,7 +65,16 @@ type Conn struct {
 	sendMax int // the largest the router accepts
 	wmu     sync.Mutex
 	wdl     time.Time // under wmu: the write deadline set on conn
+
+	// PongTimeout bounds the write of the PONG with which ReadMessage
+	// answers a PING (DefaultPongTimeout when zero): a router that stops
+	// reading cannot hold the reader, and the write lock with it, for
+	// ever. Set it before the first ReadMessage.
+	PongTimeout time.Duration
 }
+
+// DefaultPongTimeout is a Conn's PongTimeout when none is set.
+const DefaultPongTimeout = 10 * time.Second
 
 // Dial connects to e and shakes hands for serializer ser, accepting
 // messages of up to recvMax octets (0: MaxLength). tc, for TLS, may be nil
@@ -148,7 +157,7 @@ func ctxErr(ctx context.Context, err error) error {
 }
 
 // ReadMessage returns the next WAMP message's bytes. A PING is answered
-// with its PONG on the way, a PONG skipped.
+// with its PONG on the way (within PongTimeout), a PONG skipped.
 func (c *Conn) ReadMessage() ([]byte, error) {
 	for {
 		typ, data, err := ReadFrame(c.br, c.recvMax)
@@ -159,7 +168,11 @@ func (c *Conn) ReadMessage() ([]byte, error) {
 		case FrameMessage:
 			return data, nil
 		case FramePing:
-			if err := c.write(FramePong, data, time.Time{}); err != nil {
+			timeout := c.PongTimeout
+			if timeout <= 0 {
+				timeout = DefaultPongTimeout
+			}
+			if err := c.write(FramePong, data, time.Now().Add(timeout)); err != nil {
 				return nil, err
 			}
 		}

@@ -132,3 +132,30 @@ func TestPartialWriteCloses(t *testing.T) {
 		t.Fatalf("read after a partial write: %v, want the connection closed", err)
 	}
 }
+
+// TestPongBounded: a router that sends a PING and then reads nothing
+// cannot hold ReadMessage: the PONG's write fails after PongTimeout and
+// ReadMessage returns its error. Before, it waited for ever, holding the
+// write lock, so that no other write could go either.
+func TestPongBounded(t *testing.T) {
+	t.Parallel()
+	c, rside := pipeRouter(t, 1024)
+	c.PongTimeout = 100 * time.Millisecond
+	read := make(chan error, 1)
+	go func() {
+		_, err := c.ReadMessage()
+		read <- err
+	}()
+	ping := Header(FramePing, 4)
+	if _, err := rside.Write(append(ping[:], "ping"...)); err != nil { // a pipe: written once read
+		t.Fatal(err)
+	}
+	select {
+	case err := <-read:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("ReadMessage: %v, want the PONG's write past its deadline", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("ReadMessage still blocked writing a PONG nobody reads")
+	}
+}
