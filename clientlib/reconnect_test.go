@@ -316,3 +316,45 @@ func TestReconnectLocal(t *testing.T) {
 	}
 	callAdd(t, admin, "com.test.add")
 }
+
+// TestReconnectOptions: with FailFast, a Call made while there is no
+// session fails at once with ErrNotConnected; with PublishWaits, a Publish
+// made while there is none waits for the next session and goes out on it
+// (the service's own restored subscription, not excluded, receives it).
+func TestReconnectOptions(t *testing.T) {
+	t.Parallel()
+	r := startRestartable(t)
+	url := "ws://" + r.addr + "/ws"
+	w := newWatch()
+	opts := w.options()
+	opts.Reconnect.FailFast = true
+	opts.Reconnect.PublishWaits = true
+	ctx := testCtx(t)
+	svc, err := clientlib.Connect(ctx, url, "realm1", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close(context.Background()) })
+	events := make(chan *clientlib.Event, 16)
+	if _, err := svc.Subscribe(ctx, "com.test.news", func(ev *clientlib.Event) { events <- ev }, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.stopNow()
+	recvT(t, w.downs, "the session down")
+	if _, err := svc.Call(ctx, "com.test.add", []any{1, 2}, nil, nil); !errors.Is(err, clientlib.ErrNotConnected) {
+		t.Fatalf("Call while down with FailFast: %v, want ErrNotConnected", err)
+	}
+	published := make(chan error, 1)
+	go func() {
+		no := false
+		published <- svc.Publish(ctx, "com.test.news", []any{"while down"}, nil, &clientlib.PublishOptions{Acknowledge: true, ExcludeMe: &no})
+	}()
+	r.start()
+	recvT(t, w.ups, "the session up again")
+	if err := recvT(t, published, "the publish made while down"); err != nil {
+		t.Fatalf("Publish while down with PublishWaits: %v", err)
+	}
+	if ev := recvT(t, events, "the event published while down"); ev.Args[0] != "while down" {
+		t.Fatalf("event %v", ev.Args)
+	}
+}
