@@ -431,6 +431,26 @@ func (c *Client) Close(ctx context.Context) error {
 	return err
 }
 
+// keep records, under c.mu, what the application asked for (add appends a
+// registration or subscription to restore on the next session), if l is
+// still the current session; one that ended since (what was asked for went
+// with it) is reported as lost. Without Reconnect nothing is recorded.
+func (c *Client) keep(l *link, add func()) error {
+	if c.opts.Reconnect == nil {
+		return nil
+	}
+	c.mu.Lock()
+	up := c.link == l
+	if up {
+		add()
+	}
+	c.mu.Unlock()
+	if !up {
+		return l.lostErr()
+	}
+	return nil
+}
+
 // current returns the session to send a request on. While the Client
 // reconnects, it waits for the next session within ctx, or with wait
 // false fails with ErrNotConnected.

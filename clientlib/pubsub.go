@@ -159,16 +159,8 @@ func (c *Client) Subscribe(ctx context.Context, topic string, h EventHandler, op
 	if err := c.subscribeOn(ctx, l, a); err != nil {
 		return nil, err
 	}
-	if c.opts.Reconnect != nil {
-		c.mu.Lock()
-		up := c.link == l
-		if up {
-			c.subs = append(c.subs, a)
-		}
-		c.mu.Unlock()
-		if !up { // subscribed on a session that ended since: not restored
-			return nil, l.lostErr()
-		}
+	if err := c.keep(l, func() { c.subs = append(c.subs, a) }); err != nil {
+		return nil, err
 	}
 	return &Subscription{ID: a.id, Topic: topic, rec: a}, nil
 }

@@ -69,34 +69,7 @@ func dialRawSocket(ctx context.Context, url string, e rawsocket.Endpoint, ser se
 // keepalive's evidence that the router is there: rawsocket.Conn answers
 // and skips PINGs and PONGs itself).
 func dialRS(ctx context.Context, e rawsocket.Endpoint, ser byte, recvMax int, tc *tls.Config, a *activity) (*rawsocket.Conn, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, e.Network, e.Address)
-	if err != nil {
-		return nil, err
-	}
-	c := net.Conn(activityConn{nc, a})
-	if e.TLS {
-		if tc == nil {
-			tc = &tls.Config{}
-		} else {
-			tc = tc.Clone()
-		}
-		if tc.ServerName == "" && !tc.InsecureSkipVerify {
-			tc.ServerName = e.Host
-		}
-		tlc := tls.Client(c, tc)
-		if err := tlc.HandshakeContext(ctx); err != nil {
-			_ = nc.Close()
-			return nil, err
-		}
-		c = tlc
-	}
-	rc, err := rawsocket.Client(ctx, c, ser, recvMax)
-	if err != nil {
-		_ = nc.Close()
-		return nil, err
-	}
-	return rc, nil
+	return rawsocket.DialWrap(ctx, e, ser, recvMax, tc, func(nc net.Conn) net.Conn { return activityConn{nc, a} })
 }
 
 // rsConn is a RawSocket connection: messages are encoded with ser, each in

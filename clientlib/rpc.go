@@ -141,16 +141,8 @@ func (c *Client) Register(ctx context.Context, procedure string, h InvocationHan
 	if err := c.registerOn(ctx, l, r); err != nil {
 		return nil, err
 	}
-	if c.opts.Reconnect != nil {
-		c.mu.Lock()
-		up := c.link == l
-		if up {
-			c.regs = append(c.regs, r)
-		}
-		c.mu.Unlock()
-		if !up { // registered on a session that ended since: not restored
-			return nil, l.lostErr()
-		}
+	if err := c.keep(l, func() { c.regs = append(c.regs, r) }); err != nil {
+		return nil, err
 	}
 	return &Registration{ID: r.id, Procedure: procedure, rec: r}, nil
 }

@@ -81,10 +81,20 @@ const DefaultPongTimeout = 10 * time.Second
 // (the system's roots, e.Host verified). ctx bounds the dial and the
 // handshake.
 func Dial(ctx context.Context, e Endpoint, ser byte, recvMax int, tc *tls.Config) (*Conn, error) {
+	return DialWrap(ctx, e, ser, recvMax, tc, nil)
+}
+
+// DialWrap is Dial with the network connection passed through wrap (nil:
+// as it is) before TLS and the handshake: a client that counts the bytes it
+// reads, say.
+func DialWrap(ctx context.Context, e Endpoint, ser byte, recvMax int, tc *tls.Config, wrap func(net.Conn) net.Conn) (*Conn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, e.Network, e.Address)
 	if err != nil {
 		return nil, err
+	}
+	if wrap != nil {
+		c = wrap(c)
 	}
 	if e.TLS {
 		if tc == nil {
