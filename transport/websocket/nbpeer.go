@@ -71,12 +71,8 @@ type nbPeer struct {
 	failed      bool        // poller goroutine: the input ended; the rest is ignored
 	ended       sync.Once
 
-	closeOnce sync.Once
-	closeCode transport.CloseCode
-	closeMsg  string
-	discard   bool
-	closing   chan struct{} // Close was called
-	done      chan struct{} // the connection is closed
+	closeState
+	done chan struct{} // the connection is closed
 	// live is closed once the socket is on the poller (or failed to get
 	// there): nbio's Conn cannot be written before. Until then the writer
 	// is held (writing is true) and what the session sends is queued.
@@ -119,7 +115,7 @@ func (s *Server) serveNbio(w http.ResponseWriter, r *http.Request, ser serialize
 	}
 	p := &nbPeer{
 		s: s, ser: ser, binary: ser.Binary(), info: info, u: s.nb.tmpl,
-		closing: make(chan struct{}), done: make(chan struct{}), live: make(chan struct{}),
+		closeState: closeState{closing: make(chan struct{})}, done: make(chan struct{}), live: make(chan struct{}),
 	}
 	p.writing.Store(true) // held until live
 	p.q = transport.NewQueue(transport.QueueLimits{
@@ -432,18 +428,7 @@ func (p *nbPeer) queue() *transport.Queue            { return p.q }
 func (p *nbPeer) Close(code transport.CloseCode, reason string) { p.closeWith(code, reason, false) }
 
 func (p *nbPeer) closeWith(code transport.CloseCode, reason string, discard bool) (closed bool) {
-	p.closeOnce.Do(func() {
-		closed = true
-		p.closeCode, p.closeMsg, p.discard = code, reason, discard
-		if discard {
-			p.q.Discard()
-		} else {
-			p.q.Close()
-		}
-		close(p.closing)
-		go p.finish()
-	})
-	return closed
+	return p.start(p.q, code, reason, discard, p.finish)
 }
 
 // slow closes a slow consumer with ClosePolicyViolation, counted and

@@ -44,11 +44,7 @@ type peer struct {
 	w    transport.Writer // the writer on demand; w.Mu keeps batches in order, w.Failed: a write failed
 	ping *time.Timer
 
-	closeOnce  sync.Once
-	closeCode  transport.CloseCode
-	closeMsg   string
-	discard    bool          // close without flushing (slow consumer)
-	closing    chan struct{} // Close was called
+	closeState
 	readerDone chan struct{} // the read pump will read no more
 	done       chan struct{} // the connection is closed
 }
@@ -63,7 +59,7 @@ func (s *Server) newPeer(conn *websocket.Conn, bc *batchConn, ser serializers.Se
 		s: s, conn: conn, bc: bc, ser: ser,
 		msgType:    websocket.TextMessage,
 		info:       info,
-		closing:    make(chan struct{}),
+		closeState: closeState{closing: make(chan struct{})},
 		readerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -266,16 +262,33 @@ func (p *peer) Close(code transport.CloseCode, reason string) {
 // closeWith closes the peer once; discard drops what is queued instead of
 // flushing it. It reports whether this call closed it.
 func (p *peer) closeWith(code transport.CloseCode, reason string, discard bool) (closed bool) {
-	p.closeOnce.Do(func() {
+	return p.start(p.q, code, reason, discard, p.finish)
+}
+
+// closeState is what the first Close of a peer records, the same for the
+// gorilla and the nbio peers.
+type closeState struct {
+	closeOnce sync.Once
+	closeCode transport.CloseCode
+	closeMsg  string
+	discard   bool          // close without flushing (slow consumer)
+	closing   chan struct{} // Close was called
+}
+
+// start closes once: it records code and reason, closes q (flushed) or
+// discards it, closes closing and runs finish on a goroutine of its own.
+// It reports whether this call closed.
+func (c *closeState) start(q *transport.Queue, code transport.CloseCode, reason string, discard bool, finish func()) (closed bool) {
+	c.closeOnce.Do(func() {
 		closed = true
-		p.closeCode, p.closeMsg, p.discard = code, reason, discard
+		c.closeCode, c.closeMsg, c.discard = code, reason, discard
 		if discard {
-			p.q.Discard()
+			q.Discard()
 		} else {
-			p.q.Close()
+			q.Close()
 		}
-		close(p.closing)
-		go p.finish()
+		close(c.closing)
+		go finish()
 	})
 	return closed
 }
