@@ -271,24 +271,7 @@ func (p *nbPeer) decode(mt nbws.MessageType, data []byte) (wamp.Message, error) 
 		return nil, &transport.ProtocolError{Code: transport.CloseMessageTooBig,
 			Err: fmt.Errorf("message larger than the read limit of %d bytes", limit)}
 	}
-	if (mt == nbws.BinaryMessage) != p.binary {
-		name := "text"
-		if mt == nbws.BinaryMessage {
-			name = "binary"
-		}
-		return nil, &transport.ProtocolError{Code: transport.CloseUnsupportedData,
-			Err: fmt.Errorf("%s frame on a %s session", name, p.ser.Subprotocol())}
-	}
-	if mt == nbws.TextMessage && !utf8.Valid(data) {
-		p.s.stats.InvalidUTF8.Add(1)
-		return nil, &transport.ProtocolError{Code: transport.CloseInvalidPayload,
-			Err: errors.New("text frame is not valid UTF-8")}
-	}
-	m, err := p.ser.Decode(data)
-	if err != nil {
-		return nil, &transport.ProtocolError{Code: transport.CloseProtocolError, Err: err}
-	}
-	return m, nil
+	return p.s.decodeMessage(p.ser, p.binary, mt == nbws.BinaryMessage, data)
 }
 
 // endInput tells the session its input ended with err, once.

@@ -172,26 +172,33 @@ func (p *peer) Recv() (wamp.Message, error) {
 		return nil, p.readError(err)
 	}
 	p.s.stats.BytesIn.Add(uint64(len(data)))
-	if mt != p.msgType {
+	return p.s.decodeMessage(p.ser, p.msgType == websocket.BinaryMessage, mt == websocket.BinaryMessage, data)
+}
+
+// decodeMessage checks a message (a binary or a text one) against its
+// session's serializer, which takes binary ones or text ones, and decodes
+// it; both engines read through it.
+func (s *Server) decodeMessage(ser serializers.Serializer, wantBinary, binary bool, data []byte) (wamp.Message, error) {
+	if binary != wantBinary {
 		return nil, &transport.ProtocolError{Code: transport.CloseUnsupportedData,
-			Err: fmt.Errorf("%s frame on a %s session", frameName(mt), p.ser.Subprotocol())}
+			Err: fmt.Errorf("%s frame on a %s session", frameName(binary), ser.Subprotocol())}
 	}
-	if mt == websocket.TextMessage && !utf8.Valid(data) {
-		p.s.stats.InvalidUTF8.Add(1)
+	if !binary && !utf8.Valid(data) {
+		s.stats.InvalidUTF8.Add(1)
 		// RFC 6455 section 8.1: a text frame must be UTF-8; forwarded, it
 		// would make a browser subscriber fail its connection.
 		return nil, &transport.ProtocolError{Code: transport.CloseInvalidPayload,
 			Err: errors.New("text frame is not valid UTF-8")}
 	}
-	m, err := p.ser.Decode(data)
+	m, err := ser.Decode(data)
 	if err != nil {
 		return nil, &transport.ProtocolError{Code: transport.CloseProtocolError, Err: err}
 	}
 	return m, nil
 }
 
-func frameName(mt int) string {
-	if mt == websocket.BinaryMessage {
+func frameName(binary bool) string {
+	if binary {
 		return "binary"
 	}
 	return "text"
