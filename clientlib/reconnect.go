@@ -242,20 +242,26 @@ func (c *Client) restoreError(what string, err error) {
 	}
 }
 
+// retryDelay is the wait before the n-th retry of a REGISTER refused with
+// err: the router's retry_after_ms when it gives one, within the backoff's
+// bounds (a router can neither make the client spin nor park it), the
+// backoff otherwise.
+func (r *Reconnect) retryDelay(n int, err error) time.Duration {
+	var re *wamp.RPCError
+	if errors.As(err, &re) {
+		if ms, ok := wamp.AsInt(re.Kwargs["retry_after_ms"]); ok && ms > 0 && ms < int64(time.Hour/time.Millisecond) {
+			return min(max(time.Duration(ms)*time.Millisecond, r.MinDelay), r.MaxDelay)
+		}
+	}
+	return r.backoff(n)
+}
+
 // retryRegister registers r on l again until it succeeds, l ends, r is
 // unregistered or the router refuses otherwise: the wait follows the
 // router's retry_after_ms when it gives one, the backoff otherwise.
 func (c *Client) retryRegister(l *link, r *appReg, err error) {
 	for n := 0; ; n++ {
-		wait := c.opts.Reconnect.backoff(n)
-		var re *wamp.RPCError
-		if errors.As(err, &re) {
-			if ms, ok := wamp.AsInt(re.Kwargs["retry_after_ms"]); ok && ms > 0 && ms < int64(time.Hour/time.Millisecond) {
-				// The router's advice, within the backoff's bounds: a
-				// router cannot make the client spin, or give up.
-				wait = min(max(time.Duration(ms)*time.Millisecond, c.opts.Reconnect.MinDelay), c.opts.Reconnect.MaxDelay)
-			}
-		}
+		wait := c.opts.Reconnect.retryDelay(n, err)
 		select {
 		case <-time.After(wait):
 		case <-l.lost:
