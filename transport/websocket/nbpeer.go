@@ -222,15 +222,8 @@ func (p *nbPeer) servePull() {
 // release takes the closed peer off the server's books, once the
 // connection is closed and (pull model) the handler has returned.
 func (p *nbPeer) release() {
-	s := p.s
-	m, b := p.q.HighWater()
-	storeMax(&s.stats.closedHighMsgs, int64(m))
-	storeMax(&s.stats.closedHighBytes, int64(b))
-	s.mu.Lock()
-	delete(s.peers, p)
-	s.mu.Unlock()
-	s.stats.Connections.Add(-1)
-	s.wg.Done()
+	p.s.untrack(p)
+	p.s.wg.Done()
 }
 
 // onMessage is nbio's message handler, on the poller's goroutine: one

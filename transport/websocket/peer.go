@@ -100,15 +100,7 @@ func (s *Server) newPeer(conn *websocket.Conn, bc *batchConn, ser serializers.Se
 // happen on a writer goroutine started when there is something to write.
 func (s *Server) serveConn(p *peer) {
 	defer s.wg.Done()
-	defer func() {
-		m, b := p.q.HighWater()
-		storeMax(&s.stats.closedHighMsgs, int64(m))
-		storeMax(&s.stats.closedHighBytes, int64(b))
-		s.mu.Lock()
-		delete(s.peers, p)
-		s.mu.Unlock()
-		s.stats.Connections.Add(-1)
-	}()
+	defer s.untrack(p)
 	s.handler.ServePeer(p)
 	p.Close(transport.CloseNormal, "")
 	p.drain()

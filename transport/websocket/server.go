@@ -431,6 +431,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // wsPeer is a connection of either engine, as the server's books keep it.
+// untrack takes a closed peer of either engine off the server's books,
+// keeping its queue's high-water marks.
+func (s *Server) untrack(p wsPeer) {
+	m, b := p.queue().HighWater()
+	storeMax(&s.stats.closedHighMsgs, int64(m))
+	storeMax(&s.stats.closedHighBytes, int64(b))
+	s.mu.Lock()
+	delete(s.peers, p)
+	s.mu.Unlock()
+	s.stats.Connections.Add(-1)
+}
+
 type wsPeer interface {
 	queue() *transport.Queue
 	Close(code transport.CloseCode, reason string)
