@@ -40,20 +40,6 @@ func ParseRequestFrame(s Serializer, frame []byte) (f RequestFrame, ok bool) {
 	return f, true
 }
 
-// Request is the request id the frame carries.
-func (f RequestFrame) Request() wamp.ID {
-	var v uint64
-	switch f.enc {
-	case wamp.EncodingJSON:
-		v, _ = strconv.ParseUint(string(f.data[f.start:f.end]), 10, 64)
-	case wamp.EncodingMsgPack:
-		v, _, _ = msgpackUint(f.data, f.start)
-	case wamp.EncodingCBOR:
-		v, _, _ = cborUint(f.data, f.start)
-	}
-	return wamp.ID(v)
-}
-
 // WithRequest returns a new frame: f's with request id id.
 func (f RequestFrame) WithRequest(id wamp.ID) []byte {
 	out := make([]byte, 0, len(f.data)+9)
