@@ -483,41 +483,98 @@ func (c *Client) current(ctx context.Context, wait bool) (*link, error) {
 // waits reports whether requests wait for a session while reconnecting.
 func (c *Client) waits() bool { return c.opts.Reconnect == nil || !c.opts.Reconnect.FailFast }
 
-// requestOn sends the message build makes with a new request id on
-// session l and waits for the reply. hook, if set, runs on the read loop
+// request is what requestOn sends and what it does with the reply.
+type request struct {
+	build      func(id wamp.ID) wamp.Message
+	hook, late func(*link, wamp.Message)
+	sending    *sync.Mutex // if set, held while the request is written
+}
+
+// requestOn sends the message r.build makes with a new request id on
+// session l and waits for the reply. r.hook, if set, runs on the read loop
 // on the reply before anything that follows it is read: a REGISTERED or
 // SUBSCRIBED installs its handler there, so an INVOCATION or EVENT right
 // behind it finds it.
-func (c *Client) requestOn(ctx context.Context, l *link, build func(id wamp.ID) wamp.Message, hook func(*link, wamp.Message)) (wamp.Message, error) {
+//
+// When ctx ends once the request may have gone out, the router may still
+// act on it: r.late, if set, then runs on the read loop on a reply that
+// comes after the request was given up (a REGISTERED nobody waits for is
+// taken back). A reply that came just as ctx ended counts: the request
+// succeeded, and its hook has run.
+func (c *Client) requestOn(ctx context.Context, l *link, r request) (wamp.Message, error) {
 	ch := make(chan wamp.Message, 1)
 	c.mu.Lock()
 	c.nextReq++
 	id := c.nextReq
 	c.pending[id] = ch
-	if hook != nil {
-		c.hooks[id] = hook
+	if r.hook != nil {
+		c.hooks[id] = r.hook
 	}
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.pending, id)
-		delete(c.hooks, id)
-		c.mu.Unlock()
-	}()
-	if err := l.write(ctx, build(id)); err != nil {
+	if r.sending != nil {
+		r.sending.Lock()
+	}
+	err := l.write(ctx, r.build(id))
+	if r.sending != nil {
+		r.sending.Unlock()
+	}
+	var ns notSent
+	switch {
+	case err == nil:
+		select {
+		case m := <-ch:
+			return answer(m)
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-l.lost:
+			c.forget(id)
+			return nil, l.lostErr()
+		}
+	case errors.As(err, &ns): // never sent: nothing to take back
+		c.forget(id)
 		return nil, err
 	}
-	select {
-	case m := <-ch:
-		if e, ok := m.(*wamp.Error); ok {
-			return nil, rpcError(e)
-		}
-		return m, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-l.lost:
-		return nil, l.lostErr()
+	// Given up once the request may have gone out.
+	c.mu.Lock()
+	_, waiting := c.pending[id]
+	delete(c.pending, id)
+	delete(c.hooks, id)
+	if waiting && r.late != nil {
+		l.late[id] = r.late
 	}
+	c.mu.Unlock()
+	if !waiting { // the read loop took the reply as ctx ended
+		return answer(<-ch)
+	}
+	return nil, err
+}
+
+// discard sends m, a request whose answer nobody waits for, on the read
+// loop of session l (within the session: the write pump bounds each write).
+func (c *Client) discard(l *link, m func(id wamp.ID) wamp.Message) {
+	c.mu.Lock()
+	c.nextReq++
+	id := c.nextReq
+	c.mu.Unlock()
+	if err := l.write(l.ctx, m(id)); err != nil {
+		c.log.Warn("could not send", "error", err)
+	}
+}
+
+// forget drops request id's reply channel and hook.
+func (c *Client) forget(id wamp.ID) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	delete(c.hooks, id)
+	c.mu.Unlock()
+}
+
+// answer is a request's reply, an ERROR as a *wamp.RPCError.
+func answer(m wamp.Message) (wamp.Message, error) {
+	if e, ok := m.(*wamp.Error); ok {
+		return nil, rpcError(e)
+	}
+	return m, nil
 }
 
 func (c *Client) closedErr() error {

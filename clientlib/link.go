@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,12 @@ type link struct {
 	chunked  map[wamp.ID]*chunkQueue        // progressive call invocations being handled
 	handlers map[wamp.ID]*registration
 	subs     map[wamp.ID]*subscription
+	late     map[wamp.ID]func(*link, wamp.Message) // requests given up that may still be answered
+
+	// subscribing orders this session's SUBSCRIBE writes with the
+	// UNSUBSCRIBE of a late SUBSCRIBED (Client.dropLateSubscription).
+	subscribing sync.Mutex
+	inflight    map[string]int // SUBSCRIBEs awaiting their answer, by topic and match
 }
 
 func newLink(cn conn, opts Options) *link {
@@ -44,6 +51,8 @@ func newLink(cn conn, opts Options) *link {
 		chunked:  make(map[wamp.ID]*chunkQueue),
 		handlers: make(map[wamp.ID]*registration),
 		subs:     make(map[wamp.ID]*subscription),
+		late:     make(map[wamp.ID]func(*link, wamp.Message)),
+		inflight: make(map[string]int),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	return l

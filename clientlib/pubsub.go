@@ -183,9 +183,42 @@ func (c *Client) subscribeOn(ctx context.Context, l *link, a *appSub) error {
 		a.link, a.id = l, sub.Subscription
 		c.mu.Unlock()
 	}
-	reply, err := c.requestOn(ctx, l, func(id wamp.ID) wamp.Message {
+	// A SUBSCRIBED that comes once the SUBSCRIBE was given up is taken
+	// back, unless the router's subscription is another Subscribe's too
+	// (the router has one per topic and match in a session): one of this
+	// session's, or one awaiting its answer. l.subscribing orders that
+	// decision and its UNSUBSCRIBE with the SUBSCRIBEs written.
+	key := a.topic + "\x00" + matchOf(a.options)
+	late := func(l *link, m wamp.Message) {
+		sub, ok := m.(*wamp.Subscribed)
+		if !ok {
+			return
+		}
+		l.subscribing.Lock()
+		defer l.subscribing.Unlock()
+		c.mu.Lock()
+		shared := l.subs[sub.Subscription] != nil || l.inflight[key] > 0
+		c.mu.Unlock()
+		if shared {
+			c.log.Debug("SUBSCRIBED after its SUBSCRIBE was given up: kept, another Subscribe shares it", "topic", a.topic, "subscription", uint64(sub.Subscription))
+			return
+		}
+		c.log.Info("SUBSCRIBED after its SUBSCRIBE was given up: unsubscribing", "topic", a.topic, "subscription", uint64(sub.Subscription))
+		c.discard(l, func(id wamp.ID) wamp.Message {
+			return &wamp.Unsubscribe{Request: id, Subscription: sub.Subscription}
+		})
+	}
+	c.mu.Lock()
+	l.inflight[key]++
+	c.mu.Unlock()
+	reply, err := c.requestOn(ctx, l, request{build: func(id wamp.ID) wamp.Message {
 		return &wamp.Subscribe{Request: id, Options: a.options, Topic: wamp.URI(a.topic)}
-	}, install)
+	}, hook: install, late: late, sending: &l.subscribing})
+	c.mu.Lock()
+	if l.inflight[key]--; l.inflight[key] == 0 {
+		delete(l.inflight, key)
+	}
+	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -219,9 +252,9 @@ func (c *Client) Unsubscribe(ctx context.Context, sub *Subscription) error {
 		}
 		return c.closedErr()
 	}
-	_, err := c.requestOn(ctx, l, func(rid wamp.ID) wamp.Message {
+	_, err := c.requestOn(ctx, l, request{build: func(rid wamp.ID) wamp.Message {
 		return &wamp.Unsubscribe{Request: rid, Subscription: id}
-	}, nil)
+	}})
 	if err == nil {
 		c.mu.Lock()
 		delete(l.subs, id)
@@ -246,7 +279,7 @@ func (c *Client) Publish(ctx context.Context, topic string, args []any, kwargs m
 		return err
 	}
 	if ack {
-		_, err := c.requestOn(ctx, l, build, nil)
+		_, err := c.requestOn(ctx, l, request{build: build})
 		return err
 	}
 	c.mu.Lock()
@@ -270,9 +303,9 @@ func (c *Client) PublishAcknowledged(ctx context.Context, topic string, args []a
 	if err != nil {
 		return 0, err
 	}
-	m, err := c.requestOn(ctx, l, func(id wamp.ID) wamp.Message {
+	m, err := c.requestOn(ctx, l, request{build: func(id wamp.ID) wamp.Message {
 		return &wamp.Publish{Request: id, Options: options, Topic: wamp.URI(topic), Payload: wamp.Values(args, kwargs)}
-	}, nil)
+	}})
 	if err != nil {
 		return 0, err
 	}
@@ -307,4 +340,12 @@ func (c *Client) event(l *link, m *wamp.Event) {
 // Client reconnects.
 func (c *Client) publishWaits() bool {
 	return c.opts.Reconnect == nil || c.opts.Reconnect.PublishWaits
+}
+
+// matchOf is a SUBSCRIBE's match policy, "" for exact.
+func matchOf(options wamp.Dict) string {
+	if m, _ := options[wamp.OptMatch].(string); m != string(wamp.MatchExact) {
+		return m
+	}
+	return ""
 }

@@ -135,6 +135,10 @@ func (c *Client) reply(l *link, id wamp.ID, m wamp.Message) {
 	delete(c.pending, id)
 	hook := c.hooks[id]
 	delete(c.hooks, id)
+	if ch == nil && hook == nil {
+		hook = l.late[id] // its requester gave up
+		delete(l.late, id)
+	}
 	c.mu.Unlock()
 	if hook != nil {
 		hook(l, m)

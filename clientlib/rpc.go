@@ -157,9 +157,20 @@ func (c *Client) registerOn(ctx context.Context, l *link, r *appReg) error {
 			c.mu.Unlock()
 		}
 	}
-	reply, err := c.requestOn(ctx, l, func(id wamp.ID) wamp.Message {
+	// A REGISTERED that comes once the REGISTER was given up would leave
+	// the router routing calls to a procedure with no handler here, and
+	// refusing it to every other session: it is taken back.
+	late := func(l *link, m wamp.Message) {
+		if reg, ok := m.(*wamp.Registered); ok {
+			c.log.Info("REGISTERED after its REGISTER was given up: unregistering", "procedure", r.procedure, "registration", uint64(reg.Registration))
+			c.discard(l, func(id wamp.ID) wamp.Message {
+				return &wamp.Unregister{Request: id, Registration: reg.Registration}
+			})
+		}
+	}
+	reply, err := c.requestOn(ctx, l, request{build: func(id wamp.ID) wamp.Message {
 		return &wamp.Register{Request: id, Options: r.options, Procedure: wamp.URI(r.procedure)}
-	}, install)
+	}, hook: install, late: late})
 	if err != nil {
 		return err
 	}
@@ -191,9 +202,9 @@ func (c *Client) Unregister(ctx context.Context, reg *Registration) error {
 		}
 		return c.closedErr()
 	}
-	_, err := c.requestOn(ctx, l, func(rid wamp.ID) wamp.Message {
+	_, err := c.requestOn(ctx, l, request{build: func(rid wamp.ID) wamp.Message {
 		return &wamp.Unregister{Request: rid, Registration: id}
-	}, nil)
+	}})
 	if err == nil {
 		c.mu.Lock()
 		delete(l.handlers, id)
