@@ -539,7 +539,7 @@ func (c *Client) requestOn(ctx context.Context, l *link, r request) (wamp.Messag
 	_, waiting := c.pending[id]
 	delete(c.pending, id)
 	delete(c.hooks, id)
-	if waiting && r.late != nil {
+	if waiting && r.late != nil && len(l.late) < maxLate {
 		l.late[id] = r.late
 	}
 	c.mu.Unlock()
@@ -560,6 +560,11 @@ func (c *Client) discard(l *link, m func(id wamp.ID) wamp.Message) {
 		c.log.Warn("could not send", "error", err)
 	}
 }
+
+// maxLate bounds the requests given up on a session whose reply is still
+// watched for (link.late): a router that answers none of them cannot grow
+// the map for the session's whole life. Past it, a late reply is ignored.
+const maxLate = 1024
 
 // forget drops request id's reply channel and hook.
 func (c *Client) forget(id wamp.ID) {
