@@ -55,6 +55,7 @@ type nbPeer struct {
 	inflight atomic.Int64 // bytes handed to nbio and not yet on the socket
 	wmu      sync.Mutex
 	wfailed  bool                          // under wmu: a write failed
+	armed    bool                          // under wmu: nbio's write deadline is set
 	cur      *transport.Batch              // under wmu: the batch being written
 	curSize  int                           // under wmu: its size written so far
 	progress atomic.Pointer[chan struct{}] // set by finish: told of each write nbio makes
