@@ -231,7 +231,7 @@ func (p *nbPeer) sendPing() {
 // frame, waits for the client's (within the write timeout) and closes the
 // connection.
 func (p *nbPeer) finish() {
-	<-p.live
+	p.live.Wait()
 	p.ping.Stop()
 	p.wmu.Lock()
 	ok := !p.wfailed
