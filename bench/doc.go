@@ -39,4 +39,14 @@
 // soak against it: mixed traffic with slow and hostile clients, every answer
 // checked, the router's RSS, heap, goroutines and file descriptors sampled
 // to soak.csv and plotted in soak.png.
+//
+//	bench/engines/run.sh
+//	bench/engines/echo.sh
+//
+// compare the WebSocket connection engines: run.sh Junction with
+// websocket.engine gorilla and nbio (idle sessions, rpc, pubsub); echo.sh
+// the candidate libraries as echo servers (bench/echorouter --engine
+// gorilla, nbio, or gobwas: gobwas/ws with an epoll loop of the bench's
+// own), CPU per round trip and memory per idle connection. Only the bench
+// imports gobwas/ws.
 package bench

@@ -13,6 +13,11 @@
 // payload is never decoded, copied into a new buffer or encoded. Over
 // RawSocket that answer is one writev of the frame's prefix, the new
 // header and the rest of the CALL, as it lies in the read buffer.
+//
+// --engine picks the WebSocket library, for the comparison of connection
+// engines (bench/engines/echo.sh): gorilla (the default, a goroutine per
+// connection), nbio (lesismal/nbio's event loop, nbio.go) or gobwas
+// (gobwas/ws with an epoll loop of the bench's own, gobwas_linux.go).
 package main
 
 import (
@@ -38,13 +43,29 @@ func main() {
 	rs := flag.String("rawsocket", "", "RawSocket listen address (127.0.0.1:0: any port); none if empty")
 	unix := flag.String("unix", "", "RawSocket Unix socket path; none if empty")
 	raw := flag.Bool("raw", false, "answer JSON CALLs by rewriting their header, payload untouched")
+	engine := flag.String("engine", "gorilla", "WebSocket library: gorilla (goroutine per connection), nbio (event loop) or gobwas (gobwas/ws and an epoll loop)")
 	flag.Parse()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatal(err)
 	}
 	urls := []string{"ws://" + ln.Addr().String() + "/ws"}
-	go func() { _ = http.Serve(ln, wsHandler(*raw)) }()
+	switch *engine {
+	case "gorilla":
+		go func() { _ = http.Serve(ln, wsHandler(*raw)) }()
+	case "nbio":
+		err = serveNbio(ln)
+	case "gobwas":
+		err = serveGobwas(ln)
+	default:
+		err = fmt.Errorf("unknown engine %q", *engine)
+	}
+	if err == nil && *raw && *engine != "gorilla" {
+		err = fmt.Errorf("-raw is for the gorilla engine")
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
 	if *rs != "" {
 		rln, err := net.Listen("tcp", *rs)
 		if err != nil {

@@ -59,6 +59,9 @@ func newNbEngine(cfg Config) (*nbEngine, error) {
 		// The payloads the router decodes are kept (payload passthrough):
 		// nbio must not reuse their buffers.
 		ReleaseWebsocketPayload: false,
+		// Kept messages made to size, not in 1 KiB pooled buffers
+		// (nballoc.go).
+		BodyAllocator: &nbAllocator{},
 	})
 	// Text messages are checked in onMessage, to close with 1007 (nbio
 	// closes with 1002) and count them; close reasons in onCloseFrame.

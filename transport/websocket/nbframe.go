@@ -91,6 +91,9 @@ func msgType(binary bool) nbws.MessageType {
 
 // add frames one queued item onto the batch.
 func (f *framer) add(it transport.Item, binary bool) error {
+	if it.Frame != nil && it.Frame.Own { // one recipient: no shared form
+		return f.c.WriteMessage(msgType(it.Frame.Binary), it.Frame.Data)
+	}
 	if it.Frame != nil {
 		b, err := f.e.framed(it.Frame, f.deflate)
 		if err != nil {

@@ -55,6 +55,7 @@ type nbPeer struct {
 	inflight atomic.Int64 // bytes handed to nbio and not yet on the socket
 	wmu      sync.Mutex
 	wfailed  bool                          // under wmu: a write failed
+	armed    bool                          // under wmu: nbio's write deadline is set
 	cur      *transport.Batch              // under wmu: the batch being written
 	curSize  int                           // under wmu: its size written so far
 	progress atomic.Pointer[chan struct{}] // set by finish: told of each write nbio makes
@@ -73,10 +74,12 @@ type nbPeer struct {
 
 	closeState
 	done chan struct{} // the connection is closed
-	// live is closed once the socket is on the poller (or failed to get
+	// live is done once the socket is on the poller (or failed to get
 	// there): nbio's Conn cannot be written before. Until then the writer
-	// is held (writing is true) and what the session sends is queued.
-	live     chan struct{}
+	// is held (writing is true) and what the session sends is queued. A
+	// WaitGroup, not a channel: it lives in the peer (a channel is 96
+	// bytes more per connection, for ever).
+	live     sync.WaitGroup
 	doneOnce sync.Once
 }
 
@@ -115,8 +118,9 @@ func (s *Server) serveNbio(w http.ResponseWriter, r *http.Request, ser serialize
 	}
 	p := &nbPeer{
 		s: s, ser: ser, binary: ser.Binary(), info: info, u: s.nb.tmpl,
-		closeState: closeState{closing: make(chan struct{})}, done: make(chan struct{}), live: make(chan struct{}),
+		closeState: closeState{closing: make(chan struct{})}, done: make(chan struct{}),
 	}
+	p.live.Add(1)
 	p.writing.Store(true) // held until live
 	p.q = transport.NewQueue(transport.QueueLimits{
 		Messages: s.cfg.QueueMessages, Bytes: s.cfg.QueueBytes, SlowTimeout: s.cfg.SlowConsumerTimeout,
@@ -147,12 +151,12 @@ func (s *Server) serveNbio(w http.ResponseWriter, r *http.Request, ser serialize
 	p.up.Store(true)
 	if err := s.nb.eng.AddTransferredConn(nbc); err != nil { // nbio closed it
 		s.log.Info("websocket: moving the connection to the engine failed", "remote", r.RemoteAddr, "error", err)
-		close(p.live)
+		p.live.Done()
 		p.onClose(wsc, err)
 		return
 	}
 	_ = nbc.SetReadDeadline(time.Now().Add(s.cfg.PingInterval + s.cfg.PongTimeout))
-	close(p.live)
+	p.live.Done()
 	p.ping.Reset(s.cfg.PingInterval)
 	// Release the writer: what the session sent meanwhile (an ABORT, say)
 	// goes out now.

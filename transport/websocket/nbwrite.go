@@ -110,7 +110,10 @@ func (p *nbPeer) writeStep() bool {
 	if p.cur == nil {
 		// nbio has written everything: its write timer is no longer
 		// needed (nbio clears it only when a Write is taken whole).
-		_ = p.wsc.Conn.SetWriteDeadline(time.Time{})
+		if p.armed {
+			_ = p.wsc.Conn.SetWriteDeadline(time.Time{})
+			p.armed = false
+		}
 		b := p.q.Take()
 		if b.Len() == 0 {
 			p.q.Written(&b)
@@ -154,10 +157,19 @@ func (p *nbPeer) hand(b []byte) error {
 		return nil
 	}
 	nbc := p.wsc.Conn
-	_ = nbc.SetWriteDeadline(time.Now().Add(p.s.cfg.WriteTimeout))
 	p.inflight.Add(int64(len(b)))
-	_, err := nbc.Write(b)
-	return err
+	if _, err := nbc.Write(b); err != nil {
+		return err
+	}
+	// nbio's Write never blocks: the deadline is for what it keeps
+	// because the socket did not take it. Armed only then, so that a write
+	// the socket takes whole allocates no timer. Whoever drains the rest
+	// (writeStep, under wmu, which we hold) clears it.
+	if p.inflight.Load() > 0 {
+		_ = nbc.SetWriteDeadline(time.Now().Add(p.s.cfg.WriteTimeout))
+		p.armed = true
+	}
+	return nil
 }
 
 // finishBatch reports the current batch written; the caller holds wmu.
@@ -219,7 +231,7 @@ func (p *nbPeer) sendPing() {
 // frame, waits for the client's (within the write timeout) and closes the
 // connection.
 func (p *nbPeer) finish() {
-	<-p.live
+	p.live.Wait()
 	p.ping.Stop()
 	p.wmu.Lock()
 	ok := !p.wfailed
