@@ -120,7 +120,7 @@ func (s *Server) serveNbio(c net.Conn, h Handshake, ser serializers.Serializer, 
 		p.ping = time.AfterFunc(time.Duration(math.MaxInt64), p.keepalive) // armed once live
 	}
 	nbc.SetSession(p) // for the engine's handlers
-	s.wg.Add(1) // Done in release
+	s.wg.Add(1)       // Done in release
 	s.stats.Accepted.Add(1)
 	if a, ok := s.handler.(transport.Attacher); ok {
 		p.sess = a.Attach(p)
