@@ -11,9 +11,9 @@ import (
 // engine of both transports), or the default. CI runs them on both.
 var testEngine = os.Getenv("JUNCTION_WS_ENGINE")
 
-// withEngine is cfg on the engine under test.
+// withEngine is cfg on the engine under test, unless cfg names one.
 func withEngine(cfg rawsocket.Config) rawsocket.Config {
-	if testEngine != "" {
+	if cfg.Engine == "" && testEngine != "" {
 		cfg.Engine = testEngine
 	}
 	return cfg

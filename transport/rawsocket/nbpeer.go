@@ -55,6 +55,9 @@ type nbPeer struct {
 	writing  atomic.Bool  // a writer goroutine runs or is starting
 	parked   atomic.Bool  // the writer ended waiting for nbio to drain
 	inflight atomic.Int64 // bytes handed to nbio and not yet on the socket
+	handed   atomic.Int64 // bytes handed to nbio, ever
+	wrote    atomic.Int64 // bytes nbio wrote to the socket, ever
+	lastHand int64        // under wmu: the size of the writer's last hand-off (a chunk, or a large message)
 	wmu      sync.Mutex
 	wfailed  bool                          // under wmu: a write failed, or the peer is closed
 	cur      *transport.Batch              // under wmu: the batch being written
@@ -182,9 +185,10 @@ func (p *nbPeer) onData(c *nbio.Conn, data []byte) {
 	if err == nil {
 		return
 	}
+	// The session ends (the router answers ABORT and closes the peer,
+	// flushing it); what the client sends meanwhile is ignored.
 	p.failed = true
 	p.endInput(err)
-	_ = c.CloseWithError(err)
 }
 
 // large bounds the time a frame over smallFrame takes to arrive, from its
@@ -224,14 +228,24 @@ func (p *nbPeer) frame(typ byte, data []byte) error {
 	return nil
 }
 
-// pong answers a PING at once (peer.pong).
+// pong answers a PING at once (peer.pong). On the goroutine engine the
+// reader blocks while its PONG is written, so a client that sends PINGs
+// without reading their PONGs is read no further once its socket is full,
+// and is cut by the write timeout. The poller cannot block, and nbio would
+// keep every PONG the socket does not take, up to QueueBytes: past
+// pongBacklog of PONGs unwritten the client is not reading them, a slow
+// consumer, closed at once (the write timeout cuts one that stops short of
+// it).
 func (p *nbPeer) pong(data []byte) error {
 	if len(data) > p.sendMax {
 		return &transport.ProtocolError{Code: transport.CloseProtocolError,
 			Err: fmt.Errorf("PING of %d bytes, larger than the %d the client accepts back in its PONG", len(data), p.sendMax)}
 	}
 	p.s.stats.Pings.Add(1)
-	p.control(FramePong, data)
+	if !p.control(FramePong, data) {
+		p.slow("slow consumer: a PING came before the PONG of the last one was read")
+		return p.closedError()
+	}
 	return nil
 }
 
@@ -257,10 +271,6 @@ func (p *nbPeer) readError(err error) error {
 		p.s.stats.FrameTimeouts.Add(1)
 		return &transport.ProtocolError{Code: transport.ClosePolicyViolation,
 			Err: fmt.Errorf("a frame did not arrive within rawsocket.frame_timeout (%s)", p.s.cfg.FrameTimeout)}
-	case errors.Is(err, nbio.ErrOverflow):
-		p.slow(fmt.Sprintf("slow consumer: more than %d bytes waiting for the socket", p.s.cfg.QueueBytes))
-	case errors.Is(err, nbio.ErrWriteTimeout):
-		p.slow(fmt.Sprintf("slow consumer: a write did not complete within %s", p.s.cfg.WriteTimeout))
 	}
 	if p.isClosing() {
 		return p.closedError()
@@ -285,6 +295,12 @@ func (p *nbPeer) endInput(err error) {
 // either side, for err.
 func (p *nbPeer) onClose(err error) {
 	p.up.Load()
+	switch {
+	case errors.Is(err, nbio.ErrOverflow):
+		p.slow(fmt.Sprintf("slow consumer: more than %d bytes waiting for the socket", p.s.cfg.QueueBytes))
+	case errors.Is(err, nbio.ErrWriteTimeout):
+		p.slow(fmt.Sprintf("slow consumer: a write did not complete within %s", p.s.cfg.WriteTimeout))
+	}
 	p.endInput(err)
 	p.doneOnce.Do(func() {
 		if p.ping != nil {

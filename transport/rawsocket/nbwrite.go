@@ -30,6 +30,11 @@ import (
 // nbChunk is the most the writer gathers into one nbio write.
 const nbChunk = 16 << 10
 
+// pongBacklog is the most of its PONGs a connection may leave unwritten
+// (in nbio's buffer) before it is a slow consumer: queue_bytes/16, 1 MiB
+// by default.
+func (p *nbPeer) pongBacklog() int64 { return int64(p.s.cfg.QueueBytes / 16) }
+
 // errChunkFull stops a batch's Write once a chunk is full.
 var errChunkFull = errors.New("rawsocket: chunk full")
 
@@ -55,6 +60,7 @@ func (p *nbPeer) written(n int) {
 		default:
 		}
 	}
+	p.wrote.Add(int64(n))
 	left := p.inflight.Add(-int64(n))
 	if left == 0 && p.parked.CompareAndSwap(true, false) && p.writing.CompareAndSwap(false, true) {
 		go p.writeLoop()
@@ -176,9 +182,12 @@ func (p *nbPeer) hand(b []byte) error {
 		return nil
 	}
 	p.inflight.Add(int64(len(b)))
+	p.handed.Add(int64(len(b)))
+	p.lastHand = int64(len(b))
 	_ = p.nbc.SetWriteDeadline(time.Now().Add(p.s.cfg.WriteTimeout))
 	if _, err := p.nbc.Write(b); err != nil {
 		p.inflight.Add(-int64(len(b)))
+		p.handed.Add(-int64(len(b)))
 		return err
 	}
 	return nil
@@ -208,28 +217,39 @@ func (p *nbPeer) dropBatch() {
 func (p *nbPeer) fail(err error) {
 	p.wfailed = true
 	p.dropBatch()
-	if errors.Is(err, nbio.ErrOverflow) {
-		go p.slow(fmt.Sprintf("slow consumer: more than %d bytes waiting for the socket", p.s.cfg.QueueBytes))
+	if errors.Is(err, nbio.ErrOverflow) { // counted before abandon closes it as dead
+		p.slow(fmt.Sprintf("slow consumer: more than %d bytes waiting for the socket", p.s.cfg.QueueBytes))
 	}
-	go p.abandon()
+	p.abandon()
 }
 
 // control writes a PING or PONG between chunks (chunks end on frame
 // boundaries), counted in flight. Once the peer is closing nothing more is
-// written: finish flushes the queue and half-closes the connection.
-func (p *nbPeer) control(typ byte, data []byte) {
+// written: finish flushes the queue and half-closes the connection. It
+// reports false for a PONG not written because the last one still is not
+// (pong).
+func (p *nbPeer) control(typ byte, data []byte) bool {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	if p.wfailed || p.isClosing() {
-		return
+		return true
+	}
+	// What nbio holds past the writer's last hand-off (the writer hands
+	// the next only once nbio wrote it) is PONGs.
+	if typ == FramePong && p.handed.Load()-p.wrote.Load()-p.lastHand+int64(len(data)) > p.pongBacklog() {
+		return false
 	}
 	h := Header(typ, len(data))
 	b := append(h[:], data...)
-	if err := p.hand(b); err != nil {
+	last := p.lastHand // the writer's, not this
+	err := p.hand(b)
+	p.lastHand = last
+	if err != nil {
 		p.fail(err)
-		return
+		return true
 	}
 	p.s.stats.BytesOut.Add(uint64(len(b)))
+	return true
 }
 
 // finish flushes what is queued (unless discarding), waits while the
