@@ -42,9 +42,12 @@ type nbPeer struct {
 	sendMax int // the largest message the client accepts
 
 	// Poller goroutine only.
-	parser  frameParser
-	failed  bool // the input ended; the rest is ignored
-	inLarge bool // a frame over smallFrame is arriving: the read deadline is set
+	parser frameParser
+	// frameTimer bounds a frame over smallFrame (large): made with the
+	// first such frame, stopped once it is whole.
+	frameTimer *time.Timer
+
+	failed atomic.Bool // the input ended; the rest is ignored
 
 	established atomic.Bool
 	heard       atomic.Bool // a frame came in since the keepalive last looked
@@ -178,7 +181,7 @@ func (p *nbPeer) limit() int {
 // onData is the connection's data handler, on the poller's goroutine.
 func (p *nbPeer) onData(c *nbio.Conn, data []byte) {
 	p.up.Load()
-	if p.failed {
+	if p.failed.Load() {
 		return
 	}
 	err := p.parser.feed(data, p.limit, p.large, p.frame)
@@ -187,20 +190,33 @@ func (p *nbPeer) onData(c *nbio.Conn, data []byte) {
 	}
 	// The session ends (the router answers ABORT and closes the peer,
 	// flushing it); what the client sends meanwhile is ignored.
-	p.failed = true
+	p.failed.Store(true)
 	p.endInput(err)
 }
 
 // large bounds the time a frame over smallFrame takes to arrive, from its
-// prefix, by FrameTimeout (peer.largeFrame): nbio closes the connection
-// past it (ErrReadTimeout).
+// prefix, by FrameTimeout (peer.largeFrame): past it the session ends
+// with ClosePolicyViolation (the router says why before it closes), and
+// the rest of the input is ignored.
 func (p *nbPeer) large(start bool) {
-	p.inLarge = start
-	if start {
-		_ = p.nbc.SetReadDeadline(time.Now().Add(p.s.cfg.FrameTimeout))
-	} else {
-		_ = p.nbc.SetReadDeadline(time.Time{})
+	switch {
+	case !start:
+		p.frameTimer.Stop()
+	case p.frameTimer == nil:
+		p.frameTimer = time.AfterFunc(p.s.cfg.FrameTimeout, p.frameTimeout)
+	default:
+		p.frameTimer.Reset(p.s.cfg.FrameTimeout)
 	}
+}
+
+// frameTimeout runs on the frame timer.
+func (p *nbPeer) frameTimeout() {
+	if p.failed.Swap(true) {
+		return
+	}
+	p.s.stats.FrameTimeouts.Add(1)
+	p.endInput(&transport.ProtocolError{Code: transport.ClosePolicyViolation,
+		Err: fmt.Errorf("a frame did not arrive within rawsocket.frame_timeout (%s)", p.s.cfg.FrameTimeout)})
 }
 
 // frame handles one whole frame.
@@ -212,6 +228,9 @@ func (p *nbPeer) frame(typ byte, data []byte) error {
 		return p.pong(data)
 	case FramePong:
 		return nil
+	}
+	if p.failed.Load() { // the frame timer fired
+		return p.closedError()
 	}
 	if p.sess == nil {
 		p.in.put(data, nil)
@@ -243,7 +262,7 @@ func (p *nbPeer) pong(data []byte) error {
 	}
 	p.s.stats.Pings.Add(1)
 	if !p.control(FramePong, data) {
-		p.slow("slow consumer: a PING came before the PONG of the last one was read")
+		p.slow(fmt.Sprintf("slow consumer: more than %d bytes of PONGs not read", p.pongBacklog()))
 		return p.closedError()
 	}
 	return nil
@@ -267,10 +286,6 @@ func (p *nbPeer) readError(err error) error {
 			Err: fmt.Errorf("message of %d bytes larger than the read limit of %d bytes", tl.Size, tl.Limit)}
 	case errors.Is(err, ErrFrame):
 		return &transport.ProtocolError{Code: transport.CloseProtocolError, Err: err}
-	case errors.Is(err, nbio.ErrReadTimeout) && p.inLarge:
-		p.s.stats.FrameTimeouts.Add(1)
-		return &transport.ProtocolError{Code: transport.ClosePolicyViolation,
-			Err: fmt.Errorf("a frame did not arrive within rawsocket.frame_timeout (%s)", p.s.cfg.FrameTimeout)}
 	}
 	if p.isClosing() {
 		return p.closedError()
@@ -306,6 +321,7 @@ func (p *nbPeer) onClose(err error) {
 		if p.ping != nil {
 			p.ping.Stop()
 		}
+		p.failed.Store(true) // a frame timer still to fire does nothing
 		p.closeWith(true, nil)
 		_ = p.orig.Close() // the fd is nbio's dup's, closed; this gives a listener's slot back
 		close(p.done)
