@@ -236,6 +236,8 @@ func RawSocketTransport(rs rawsocket.Config, ws websocket.Config) rawsocket.Conf
 	if len(rs.Serializers) == 0 {
 		rs.Serializers = rd.Serializers
 	}
+	// One engine setting for both transports: websocket.engine.
+	rs.Engine = cmp.Or(rs.Engine, ws.Engine, d.Engine)
 	rs.HandshakeTimeout = cmp.Or(rs.HandshakeTimeout, rd.HandshakeTimeout)
 	rs.FrameTimeout = cmp.Or(rs.FrameTimeout, rd.FrameTimeout)
 	rs.MinClientLength = cmp.Or(rs.MinClientLength, rd.MinClientLength)

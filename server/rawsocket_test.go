@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/server"
+	"github.com/junction-wamp/junction/transport"
 	"github.com/junction-wamp/junction/transport/rawsocket"
 	"github.com/junction-wamp/junction/transport/websocket"
 	"github.com/junction-wamp/junction/wamp"
@@ -293,4 +295,44 @@ func TestRawSocketMetrics(t *testing.T) {
 func TestPartialWebSocketConfig(t *testing.T) {
 	addr := routertest.Serve(t, server.Config{WebSocket: websocket.Config{QueueMessages: 100}})
 	routertest.Connect(t, "ws://"+addr+"/ws", clientlib.Options{})
+}
+
+// TestNbioGivesConnectionSlotsBack: on the nbio engine a RawSocket or
+// WebSocket session's connection, moved to the engine after its
+// handshake, gives its server.max_connections_per_address slot back when
+// it ends: with 2 slots, 6 sessions of each one after the other each join
+// (a new one is tried until the last one's slot is back). Without closing
+// the listener's connection when nbio's closes, the third was refused
+// forever (both transports failed so before).
+func TestNbioGivesConnectionSlotsBack(t *testing.T) {
+	addr := routertest.Serve(t, server.Config{
+		WebSocket:   websocket.Config{Engine: websocket.EngineNbio},
+		Connections: transport.ListenerLimits{ConnectionsPerAddress: 2},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	id, _ := rawsocket.SerializerID("json")
+	for i := range 6 {
+		var c *rawsocket.Conn
+		routertest.WaitUntil(t, fmt.Sprintf("session %d accepted", i), func() bool {
+			var err error
+			c, err = rawsocket.Dial(ctx, tcp(addr), id, 0, nil)
+			return err == nil
+		})
+		_ = c.NetConn().SetDeadline(time.Now().Add(testTimeout))
+		ser, _ := serializers.ByName("json")
+		s := &rsSession{t: t, c: c, ser: ser}
+		s.join("realm1")
+		c.Close()
+	}
+	// WebSocket on the engine too.
+	for i := range 6 {
+		var c *clientlib.Client
+		routertest.WaitUntil(t, fmt.Sprintf("WebSocket session %d accepted", i), func() bool {
+			var err error
+			c, err = clientlib.Connect(ctx, "ws://"+addr+"/ws", "realm1", clientlib.Options{})
+			return err == nil
+		})
+		_ = c.Close(ctx)
+	}
 }

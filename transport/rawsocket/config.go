@@ -8,6 +8,13 @@ import (
 // Config configures the router's end of RawSocket. Zero values mean the
 // defaults named in each field's comment (see DefaultConfig).
 type Config struct {
+	// Engine runs the sessions after their handshake: EngineGoroutine
+	// ("gorilla", the default: a goroutine per session) or EngineNbio
+	// ("nbio": an event loop; an idle session holds no goroutine and no
+	// read buffer). On nbio, connections over TLS or a Unix socket stay on
+	// goroutines. The router sets it from websocket.engine: one setting
+	// for both transports.
+	Engine string
 	// Serializers lists the enabled serializers by name ("json", "msgpack",
 	// "cbor"). Default: all three.
 	Serializers []string
@@ -59,6 +66,7 @@ type Config struct {
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
+		Engine:              EngineGoroutine,
 		Serializers:         []string{"json", "msgpack", "cbor"},
 		ReadLimit:           MaxLength,
 		HandshakeReadLimit:  64 << 10,
@@ -90,6 +98,9 @@ func withDefaults(cfg Config) (Config, error) {
 	if len(cfg.Serializers) == 0 {
 		cfg.Serializers = d.Serializers
 	}
+	if cfg.Engine == "" {
+		cfg.Engine = d.Engine
+	}
 	set(&cfg.ReadLimit, d.ReadLimit)
 	set(&cfg.HandshakeReadLimit, d.HandshakeReadLimit)
 	set(&cfg.MinClientLength, d.MinClientLength)
@@ -111,6 +122,8 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, fmt.Errorf("rawsocket: min_client_message_size %d over %d, the most a client can announce", cfg.MinClientLength, MaxLength)
 	case cfg.HandshakeReadLimit < 0 || cfg.QueueMessages < 0 || cfg.QueueBytes < 0:
 		return cfg, fmt.Errorf("rawsocket: negative limit")
+	case cfg.Engine != EngineGoroutine && cfg.Engine != EngineNbio:
+		return cfg, fmt.Errorf("rawsocket: engine %q: want %q or %q", cfg.Engine, EngineGoroutine, EngineNbio)
 	}
 	// What the client is told is a power of two: hold it to that.
 	cfg.ReadLimit = LengthOf(LengthCode(cfg.ReadLimit))

@@ -148,7 +148,7 @@ func newFuzzRawSocketr(f *testing.F) *fuzzServer {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s, err := rawsocket.NewServer(fuzzConfig, r, rawsocket.Options{Logger: quiet})
+	s, err := rawsocket.NewServer(withEngine(fuzzConfig), r, rawsocket.Options{Logger: quiet})
 	if err != nil {
 		f.Fatal(err)
 	}

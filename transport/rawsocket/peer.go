@@ -57,6 +57,8 @@ type peer struct {
 
 var _ transport.Peer = (*peer)(nil)
 
+func (p *peer) queue() *transport.Queue { return p.q }
+
 func (s *Server) newPeer(c net.Conn, br *bufio.Reader, ser serializers.Serializer, sendMax int, info transport.Info) *peer {
 	p := &peer{
 		s: s, conn: c, wconn: c, br: br, ser: ser, info: info, sendMax: sendMax,

@@ -64,7 +64,8 @@ type Server struct {
 	wg        sync.WaitGroup
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	peers     map[*peer]struct{}
+	peers     map[tracked]struct{}
+	nb        *nbEngine // the nbio engine (Config.Engine "nbio"), nil for the goroutine engine
 	closedAll bool
 	stats     Stats
 	slowLog   *ratelog.Limiter // slow consumers, per client address
@@ -80,7 +81,7 @@ func NewServer(cfg Config, h transport.Handler, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, handler: h, log: opts.Logger, enabled: make(map[byte]serializers.Serializer),
-		listeners: make(map[net.Listener]struct{}), peers: make(map[*peer]struct{}),
+		listeners: make(map[net.Listener]struct{}), peers: make(map[tracked]struct{}),
 		slowLog: ratelog.New(cfg.WarningInterval), refuseLog: ratelog.New(cfg.WarningInterval),
 		refusing: make(chan struct{}, 64)}
 	if s.log == nil {
@@ -93,6 +94,9 @@ func NewServer(cfg Config, h transport.Handler, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("rawsocket: serializers: unknown serializer %q (known: json, msgpack, cbor)", name)
 		}
 		s.enabled[id] = ser
+	}
+	if cfg.Engine == EngineNbio {
+		s.nb = newNbEngine(cfg)
 	}
 	return s, nil
 }
@@ -172,8 +176,10 @@ func isTemporary(err error) bool {
 }
 
 // ServeConn shakes hands on c and runs its session on this goroutine,
-// returning when it is over; c is closed then. The WebSocket port hands it
-// the connections whose first octet is Magic.
+// returning when it is over; c is closed then. On the nbio engine a TCP
+// connection's session moves to the engine after the handshake, and
+// ServeConn returns then (c is closed when the session ends). The
+// WebSocket port hands it the connections whose first octet is Magic.
 func (s *Server) ServeConn(c net.Conn) {
 	if !s.begin() {
 		s.stats.Refused.Add(1)
@@ -231,24 +237,33 @@ func (s *Server) reject(c net.Conn, e HandshakeError) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(c, 1<<10))
 }
 
-// serve shakes hands on c and runs its session.
+// serve shakes hands on c and runs its session, or moves it to the nbio
+// engine.
 func (s *Server) serve(c net.Conn) {
-	defer c.Close()
 	remote := remoteAddr(c)
 	_ = c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	h, ser, err := s.handshake(c)
 	if err != nil {
 		s.stats.Refused.Add(1)
 		s.logRefusal(remote, err)
+		_ = c.Close()
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
 	info := transport.Info{Transport: "rawsocket", RemoteAddr: remote, Subprotocol: ser.Subprotocol()}
+	if s.nb != nil && nbEligible(transport.Unwrap(c)) {
+		s.serveNbio(c, h, ser, info)
+		return
+	}
+	defer c.Close()
 	if cn, ok := transport.ClientCertName(transport.TLSState(c)); ok {
 		info.ClientCert = cn
 	}
 	p := s.newPeer(c, bufio.NewReaderSize(c, 4096), ser, h.MaxLength, info)
 	if !s.track(p) {
+		close(p.readerDone)
+		p.abandon()
+		<-p.done
 		return
 	}
 	s.stats.Accepted.Add(1)
@@ -313,9 +328,15 @@ func (s *Server) logRefusal(remote string, err error) {
 	}
 }
 
+// tracked is a connection of either engine, as the server's books keep it.
+type tracked interface {
+	queue() *transport.Queue
+	abandon()
+}
+
 // track registers p so that CloseAll reaches it; false when CloseAll came
-// first (p is closed then).
-func (s *Server) track(p *peer) bool {
+// first (the caller closes p then).
+func (s *Server) track(p tracked) bool {
 	s.mu.Lock()
 	closed := s.closedAll
 	if !closed {
@@ -323,17 +344,14 @@ func (s *Server) track(p *peer) bool {
 	}
 	s.mu.Unlock()
 	if closed {
-		close(p.readerDone)
-		p.abandon()
-		<-p.done
 		return false
 	}
 	s.stats.Connections.Add(1)
 	return true
 }
 
-func (s *Server) untrack(p *peer) {
-	m, b := p.q.HighWater()
+func (s *Server) untrack(p tracked) {
+	m, b := p.queue().HighWater()
 	storeMax(&s.stats.closedHighMsgs, int64(m))
 	storeMax(&s.stats.closedHighBytes, int64(b))
 	s.mu.Lock()
@@ -351,10 +369,10 @@ func storeMax(a *atomic.Int64, v int64) {
 	}
 }
 
-func (s *Server) open() []*peer {
+func (s *Server) open() []tracked {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	all := make([]*peer, 0, len(s.peers))
+	all := make([]tracked, 0, len(s.peers))
 	for p := range s.peers {
 		all = append(all, p)
 	}
@@ -366,7 +384,7 @@ func (s *Server) open() []*peer {
 func (s *Server) QueueHighWater() (msgs, bytes int64) {
 	msgs, bytes = s.stats.closedHighMsgs.Load(), s.stats.closedHighBytes.Load()
 	for _, p := range s.open() {
-		m, b := p.q.HighWater()
+		m, b := p.queue().HighWater()
 		msgs, bytes = max(msgs, int64(m)), max(bytes, int64(b))
 	}
 	return msgs, bytes
@@ -375,7 +393,7 @@ func (s *Server) QueueHighWater() (msgs, bytes int64) {
 // Pending is what the open connections' outbound queues hold now.
 func (s *Server) Pending() (msgs, bytes int64) {
 	for _, p := range s.open() {
-		m, b := p.q.Pending()
+		m, b := p.queue().Pending()
 		msgs, bytes = msgs+int64(m), bytes+int64(b)
 	}
 	return msgs, bytes
@@ -396,6 +414,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		if s.nb != nil {
+			s.nb.stop()
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

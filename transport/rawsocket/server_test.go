@@ -63,7 +63,7 @@ func (e *echo) ServePeer(p transport.Peer) {
 
 func start(t *testing.T, cfg rawsocket.Config, h transport.Handler) (*rawsocket.Server, string) {
 	t.Helper()
-	s, err := rawsocket.NewServer(cfg, h, rawsocket.Options{Logger: quiet})
+	s, err := rawsocket.NewServer(withEngine(cfg), h, rawsocket.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestPingPong(t *testing.T) {
 
 func TestKeepalive(t *testing.T) {
 	// Off unless configured: some clients cannot answer a PING.
-	if off, _ := rawsocket.NewServer(rawsocket.Config{}, newEcho(), rawsocket.Options{Logger: quiet}); off.Config().PingInterval != 0 {
+	if off, _ := rawsocket.NewServer(withEngine(rawsocket.Config{}), newEcho(), rawsocket.Options{Logger: quiet}); off.Config().PingInterval != 0 {
 		t.Fatalf("keepalive on by default: %s", off.Config().PingInterval)
 	}
 	e := newEcho()
@@ -353,7 +353,7 @@ func TestClientGoneMidFrame(t *testing.T) {
 }
 
 func TestUnixSocket(t *testing.T) {
-	s, err := rawsocket.NewServer(rawsocket.Config{}, newEcho(), rawsocket.Options{Logger: quiet})
+	s, err := rawsocket.NewServer(withEngine(rawsocket.Config{}), newEcho(), rawsocket.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestUnixSocket(t *testing.T) {
 }
 
 func TestConnectionLimitReply(t *testing.T) {
-	s, err := rawsocket.NewServer(rawsocket.Config{}, newEcho(), rawsocket.Options{Logger: quiet})
+	s, err := rawsocket.NewServer(withEngine(rawsocket.Config{}), newEcho(), rawsocket.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +395,7 @@ func TestConnectionLimitReply(t *testing.T) {
 }
 
 func TestShared(t *testing.T) {
-	s, err := rawsocket.NewServer(rawsocket.Config{}, newEcho(), rawsocket.Options{Logger: quiet})
+	s, err := rawsocket.NewServer(withEngine(rawsocket.Config{}), newEcho(), rawsocket.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,7 @@ type nbPeer struct {
 	info   transport.Info
 	q      *transport.Queue
 	ping   *time.Timer
+	orig   net.Conn // the hijacked connection, closed once nbio's is: gives a listener's slot back
 
 	// The writer (nbwrite.go).
 	writing  atomic.Bool  // a writer goroutine runs or is starting
@@ -117,7 +118,7 @@ func (s *Server) serveNbio(w http.ResponseWriter, r *http.Request, ser serialize
 		return
 	}
 	p := &nbPeer{
-		s: s, ser: ser, binary: ser.Binary(), info: info, u: s.nb.tmpl,
+		s: s, ser: ser, binary: ser.Binary(), info: info, u: s.nb.tmpl, orig: hj.conn,
 		closeState: closeState{closing: make(chan struct{})}, done: make(chan struct{}),
 	}
 	p.live.Add(1)
@@ -307,6 +308,7 @@ func (p *nbPeer) onClose(_ *nbws.Conn, err error) {
 	p.doneOnce.Do(func() {
 		p.ping.Stop()
 		p.closeWith(transport.CloseGoingAway, "connection closed", true)
+		_ = p.orig.Close() // its fd was closed by NBConn's dup
 		close(p.done)
 		if p.sess != nil {
 			p.release()
