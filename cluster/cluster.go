@@ -137,7 +137,7 @@ type Node struct {
 	lastTick time.Time
 
 	sent                                                atomic.Uint64 // messages sent to other nodes (heartbeats aside)
-	batches                                             atomic.Uint64 // NATS messages of data records (sends and resends)
+	batches                                             atomic.Uint64 // NATS messages or direct frames of data records (sends and resends)
 	resent, resets, gaps, duplicates, overflows, stalls atomic.Uint64
 	directFrames, directUps, directDowns                atomic.Uint64
 	subs                                                []*nats.Subscription
@@ -673,7 +673,7 @@ func (n *Node) leave(goodbye bool) {
 	n.nc.Close()
 	n.shutdownServer()
 	st := n.LinkStats()
-	n.log.Info("cluster node stopped", "messages_sent", st.Sent, "nats_messages", st.Batches, "direct_frames", st.DirectFrames,
+	n.log.Info("cluster node stopped", "messages_sent", st.Sent, "batches", st.Batches, "direct_frames", st.DirectFrames,
 		"direct_downs", st.DirectDowns, "resent", st.Resent, "gaps", st.Gaps)
 }
 
@@ -740,9 +740,9 @@ type LinkStats struct {
 	Overflows uint64
 	// Stalls: pauses of this process longer than half the node timeout.
 	Stalls uint64
-	// Sent: messages sent to other nodes; Batches: the NATS messages that
-	// carried them, resends included (several messages to one node travel
-	// together).
+	// Sent: messages sent to other nodes; Batches: the NATS messages or
+	// direct frames that carried them, resends included (several messages
+	// to one node travel together).
 	Sent, Batches uint64
 	// DirectFrames: the frames written on the direct path (the rest went
 	// through NATS); DirectUps: direct connections made; DirectDowns:
