@@ -10,6 +10,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // startDirectPair starts two nodes on NATS url with the direct path on
@@ -200,4 +202,82 @@ func TestDirectRefusesStrangers(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestDirectPeerStopsReading: a peer takes the direct connection and then
+// stops reading (a paused or wedged process): once the socket is full, the
+// write gives up within the direct timeout, the path goes down, and what
+// follows reaches the peer through NATS. The peer here is this test: a
+// heartbeat on NATS with its address, a listener that says OK and never
+// reads.
+func TestDirectPeerStopsReading(t *testing.T) {
+	url := startNATS(t)
+	a, _ := startLinked(t, url, Config{NodeTimeout: time.Second, DirectListen: "127.0.0.1:0"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	defer ln.Close()
+	held := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_ = ln.Close()                   // one connection: the dials after it are refused
+		_, _ = c.Write([]byte{directOK}) // and never read
+		held <- c
+	}()
+	t.Cleanup(func() {
+		select {
+		case c := <-held:
+			c.Close()
+		default:
+		}
+	})
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const peer = "0a0b0c0d0e0f1011"
+	viaNATS := make(chan struct{}, 1)
+	if _, err := nc.Subscribe("junction.links.node."+peer, func(m *nats.Msg) {
+		if !bytes.Contains(m.Data, []byte("after")) {
+			return
+		}
+		select {
+		case viaNATS <- struct{}{}:
+		default:
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the peer's heartbeats, so that a keeps it a member
+		for {
+			_ = nc.Publish("junction.links.hb", []byte(peer+" "+addr))
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	waitFor(t, "the direct path to the peer up", func() bool { return a.directUpForTest(peer) })
+	big := make([]byte, 256<<10)
+	waitFor(t, "the direct path down after a write that could not finish", func() bool {
+		_ = a.Send(peer, big) // fills the socket the peer does not read
+		return a.LinkStats().DirectDowns > 0
+	})
+	if err := a.Send(peer, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-viaNATS:
+	case <-time.After(20 * time.Second):
+		t.Fatal("nothing reached the peer through NATS after its direct path went down")
+	}
 }
