@@ -1,5 +1,6 @@
 // Command cluster measures Junction as a three-node cluster on this machine
-// (embedded NATS, routes between the nodes) beside a single node, in the same
+// (embedded NATS, routes between the nodes, the direct path between them;
+// a --baseline binary's nodes talk through NATS only) beside a single node, in the same
 // run: wampbench rpc and pubsub with every peer on one node, then with the
 // callee or the subscribers on another node than the callers or the
 // publisher. Router CPU is the sum over the nodes. See package bench.
