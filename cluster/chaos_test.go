@@ -684,12 +684,17 @@ func TestChaosDirectCut(t *testing.T) {
 	}
 	caller := dialRaw(t, a)
 	cc.healed(t, "before the cuts")
-	eventually(t, "the direct path from A to B carries the calls", func() bool {
-		before := a.Cluster.LinkStats().DirectFrames
-		caller.call(t, 1, "com.chaos.direct", 0, 1)
-		caller.wait(t, 20*time.Second, 1)
-		return a.Cluster.LinkStats().DirectFrames > before
+	// A's path to B is up once A heard B's heartbeat (with B's address)
+	// while B knew A (B's handshake wants a member).
+	eventually(t, "the direct paths between A and B up", func() bool {
+		return a.Cluster.LinkStats().DirectUps > 0 && b.Cluster.LinkStats().DirectUps > 0
 	})
+	before := a.Cluster.LinkStats().DirectFrames
+	caller.call(t, 1, "com.chaos.direct", 0, 1)
+	caller.wait(t, 20*time.Second, 1)
+	if a.Cluster.LinkStats().DirectFrames == before {
+		t.Fatal("the call went through NATS, not the direct path")
+	}
 	ups := a.Cluster.LinkStats().DirectUps
 	const rounds, perRound = 5, 40
 	requests := []uint64{1}
