@@ -42,7 +42,10 @@ type chaosCluster struct {
 }
 
 // startChaos starts count nodes on NATS url ("": a new NATS) with faults
-// between them; tweak, if not nil, adjusts each node's config.
+// between them; tweak, if not nil, adjusts each node's config. Nodes A and
+// B have the direct path (cluster.Config.DirectListen), the others not: what
+// A and B send each other goes on it, the rest through NATS, so that every
+// scenario exercises both (the faults stand on both).
 func startChaos(t *testing.T, url string, count int, tweak func(i int, cfg *cluster.Config)) *chaosCluster {
 	t.Helper()
 	seed := chaos.Seed()
@@ -56,6 +59,9 @@ func startChaos(t *testing.T, url string, count int, tweak func(i int, cfg *clus
 	for i := range count {
 		name := string(rune('A' + i))
 		cfg := cluster.Config{Name: "chaos", NATSURL: url, NodeTimeout: chaosTimeout, RepairInterval: chaosRepair, Faults: net.Node(name)}
+		if i < 2 {
+			cfg.DirectListen = "127.0.0.1:0"
+		}
 		if tweak != nil {
 			tweak(i, &cfg)
 		}

@@ -669,3 +669,46 @@ func TestChaosPause(t *testing.T) {
 		}
 	}
 }
+
+// TestChaosDirectCut: the direct connections between A and B (callers on
+// A, the callee on B) break again and again while calls run, as a network
+// fault or a peer's restart of its sockets would: what was lost on them is
+// sent again (through NATS while the path is down, on the new connection
+// once a heartbeat brings it back), so every call gets its RESULT, once.
+func TestChaosDirectCut(t *testing.T) {
+	cc := startChaos(t, "", 3, nil)
+	a, b := cc.nodes[0], cc.nodes[1]
+	callee := connect(t, b, "json")
+	if _, err := callee.Register(ctx(t), "com.chaos.direct", echo, nil); err != nil {
+		t.Fatal(err)
+	}
+	caller := dialRaw(t, a)
+	cc.healed(t, "before the cuts")
+	// A's path to B is up once A heard B's heartbeat (with B's address)
+	// while B knew A (B's handshake wants a member).
+	eventually(t, "the direct paths between A and B up", func() bool {
+		return a.Cluster.LinkStats().DirectUps > 0 && b.Cluster.LinkStats().DirectUps > 0
+	})
+	before := a.Cluster.LinkStats().DirectFrames
+	caller.call(t, 1, "com.chaos.direct", 0, 1)
+	caller.wait(t, 20*time.Second, 1)
+	if a.Cluster.LinkStats().DirectFrames == before {
+		t.Fatal("the call went through NATS, not the direct path")
+	}
+	ups := a.Cluster.LinkStats().DirectUps
+	const rounds, perRound = 5, 40
+	requests := []uint64{1}
+	for round := range rounds {
+		for i := range perRound {
+			r := uint64(2 + round*perRound + i)
+			requests = append(requests, r)
+			caller.call(t, r, "com.chaos.direct", 0, r)
+		}
+		a.Cluster.CutDirectForTest()
+		b.Cluster.CutDirectForTest()
+	}
+	caller.wait(t, 20*time.Second, requests...)
+	caller.once(t, requests, func(r uint64) string { return fmt.Sprintf("[%d]", r) }, false)
+	eventually(t, "the direct path from A to B up again", func() bool { return a.Cluster.LinkStats().DirectUps > ups })
+	cc.healed(t, "after the cuts")
+}

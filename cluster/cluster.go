@@ -51,16 +51,25 @@ type Config struct {
 	// RepairInterval is how often the handler's Repair runs (digests of
 	// the routing state compared, calls in flight audited). Default 1s.
 	RepairInterval time.Duration
+	// DirectListen, if set, is where this node takes the direct
+	// connections of the other nodes (host:port): what a node sends
+	// another then goes over TCP between them rather than through NATS,
+	// when both have it set (direct.go). Empty: every message through NATS.
+	DirectListen string
+	// DirectAdvertise is the address the other nodes dial to reach
+	// DirectListen (host:port); empty: DirectListen's own address, which
+	// then may not be a wildcard such as 0.0.0.0.
+	DirectAdvertise string
 	// Faults, for tests, stands between the node and NATS (nil: nothing
-	// in between). See Faults.
+	// in between), on the direct path too. See Faults.
 	Faults Faults
 }
 
 // Faults injects faults between a node and NATS, for tests: every message
 // the node publishes goes through Out, every message it receives through In.
 // Subjects are <prefix>.hb (heartbeats and goodbyes, to every node) and
-// <prefix>.node.<id> (everything else, to node id), prefix being
-// "junction.<cluster name>".
+// <prefix>.node.<id> (everything else, to node id, through NATS or on the
+// direct path), prefix being "junction.<cluster name>".
 type Faults interface {
 	// Out calls publish with what to publish instead of data: not at all
 	// (a loss), once (now or later: a delay, a reorder), or more (a
@@ -99,6 +108,10 @@ type Node struct {
 	log    *slog.Logger
 	id     string
 	prefix string
+	// nodePrefix is prefix+".node.", the start of the subjects of one node.
+	nodePrefix string
+	// direct is the direct path (direct.go), nil without DirectListen.
+	direct *direct
 	ns     *server.Server // nil without an embedded server
 	nc     *nats.Conn
 
@@ -124,8 +137,9 @@ type Node struct {
 	lastTick time.Time
 
 	sent                                                atomic.Uint64 // messages sent to other nodes (heartbeats aside)
-	batches                                             atomic.Uint64 // NATS messages of data records (sends and resends)
+	batches                                             atomic.Uint64 // NATS messages or direct frames of data records (sends and resends)
 	resent, resets, gaps, duplicates, overflows, stalls atomic.Uint64
+	directFrames, directUps, directDowns                atomic.Uint64
 	subs                                                []*nats.Subscription
 	stop                                                chan struct{}
 	wg                                                  sync.WaitGroup
@@ -143,6 +157,9 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	if strings.ContainsAny(cfg.Name, ".*> \t") {
 		return nil, fmt.Errorf("cluster: name %q may not contain '.', '*', '>' or spaces", cfg.Name)
+	}
+	if len(cfg.Name) > 255 {
+		return nil, fmt.Errorf("cluster: name %q is longer than 255 bytes", cfg.Name)
 	}
 	if cfg.NodeTimeout == 0 {
 		cfg.NodeTimeout = 5 * time.Second
@@ -162,7 +179,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	n := &Node{cfg: cfg, log: log.With("component", "cluster"), prefix: "junction." + cfg.Name,
+	n := &Node{cfg: cfg, log: log.With("component", "cluster"), prefix: "junction." + cfg.Name, nodePrefix: "junction." + cfg.Name + ".node.",
 		linkInterval: min(cfg.NodeTimeout/(5*heartbeatTicks), maxLinkInterval),
 		members:      make(map[string]time.Time), left: make(map[string]bool),
 		out: make(map[string]*outLink), in: make(map[string]*inLink), stop: make(chan struct{})}
@@ -204,6 +221,13 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("cluster: connecting to NATS: %w", err)
 	}
 	n.nc = nc
+	if cfg.DirectListen != "" {
+		if err := n.startDirect(); err != nil {
+			nc.Close()
+			n.shutdownServer()
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
@@ -298,6 +322,7 @@ func (n *Node) Run(h Handler) error {
 		if rest, ok := strings.CutPrefix(id, "bye "); ok {
 			id, bye = rest, true
 		}
+		id, addr, _ := strings.Cut(id, " ") // a heartbeat: "<id>" or "<id> <direct address>"
 		if id == n.id {
 			return
 		}
@@ -309,10 +334,14 @@ func (n *Node) Run(h Handler) error {
 		}
 		// A heartbeat is recorded at once, not behind the handler: a node
 		// busy applying another's messages must not take it for dead.
-		if isNew, ok := n.touch(id); ok && isNew {
+		isNew, ok := n.touch(id)
+		if ok && isNew {
 			n.hmu.Lock()
 			n.up(id)
 			n.hmu.Unlock()
+		}
+		if ok {
+			n.learnDirect(id, addr)
 		}
 	})
 	if err != nil {
@@ -328,6 +357,10 @@ func (n *Node) Run(h Handler) error {
 	n.wg.Add(2)
 	go n.beat()
 	go n.repairLoop(h)
+	if n.direct != nil {
+		n.wg.Add(1)
+		go n.acceptLoop()
+	}
 	return nil
 }
 
@@ -446,6 +479,7 @@ func (n *Node) down(id string, bye bool) {
 		n.left[id] = true
 	}
 	done := n.forgetLinkLocked(id, bye)
+	n.forgetDirectLocked(id)
 	h := n.h
 	n.mu.Unlock()
 	for _, w := range done { // a wait on a node that is gone ends now
@@ -515,7 +549,15 @@ func (n *Node) beat() {
 	}
 }
 
-func (n *Node) heartbeat() { n.publish(n.prefix+".hb", []byte(n.id)) }
+// heartbeat tells every node this one is alive, and where its direct
+// path takes connections: "<id>" or "<id> <address>".
+func (n *Node) heartbeat() {
+	hb := n.id
+	if a := n.DirectAddr(); a != "" {
+		hb += " " + a
+	}
+	n.publish(n.prefix+".hb", []byte(hb), true)
+}
 
 // Members are the nodes alive now, this one excluded.
 func (n *Node) Members() []string {
@@ -622,6 +664,7 @@ func (n *Node) leave(goodbye bool) {
 		n.goodbye()
 	}
 	close(n.stop)
+	n.closeDirect()
 	n.wg.Wait()
 	if goodbye {
 		_ = n.nc.Publish(n.prefix+".hb", []byte("bye "+n.id))
@@ -630,7 +673,8 @@ func (n *Node) leave(goodbye bool) {
 	n.nc.Close()
 	n.shutdownServer()
 	st := n.LinkStats()
-	n.log.Info("cluster node stopped", "messages_sent", st.Sent, "nats_messages", st.Batches, "resent", st.Resent, "gaps", st.Gaps)
+	n.log.Info("cluster node stopped", "messages_sent", st.Sent, "batches", st.Batches, "direct_frames", st.DirectFrames,
+		"direct_downs", st.DirectDowns, "resent", st.Resent, "gaps", st.Gaps)
 }
 
 // goodbye tells every node this one leaves, after its last message, and
@@ -696,17 +740,22 @@ type LinkStats struct {
 	Overflows uint64
 	// Stalls: pauses of this process longer than half the node timeout.
 	Stalls uint64
-	// Sent: messages sent to other nodes; Batches: the NATS messages that
-	// carried them, resends included (several messages to one node travel
-	// together).
+	// Sent: messages sent to other nodes; Batches: the NATS messages or
+	// direct frames that carried them, resends included (several messages
+	// to one node travel together).
 	Sent, Batches uint64
+	// DirectFrames: the frames written on the direct path (the rest went
+	// through NATS); DirectUps: direct connections made; DirectDowns:
+	// direct connections that failed a write.
+	DirectFrames, DirectUps, DirectDowns uint64
 }
 
 // LinkStats returns the counts of what the links repaired.
 func (n *Node) LinkStats() LinkStats {
 	return LinkStats{Resent: n.resent.Load(), Resets: n.resets.Load(), Gaps: n.gaps.Load(),
 		Duplicates: n.duplicates.Load(), Overflows: n.overflows.Load(), Stalls: n.stalls.Load(),
-		Sent: n.sent.Load(), Batches: n.batches.Load()}
+		Sent: n.sent.Load(), Batches: n.batches.Load(),
+		DirectFrames: n.directFrames.Load(), DirectUps: n.directUps.Load(), DirectDowns: n.directDowns.Load()}
 }
 
 func (n *Node) shutdownServer() {

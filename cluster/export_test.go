@@ -57,3 +57,27 @@ func (n *Node) lastTickForTest() time.Time {
 	defer n.mu.Unlock()
 	return n.lastTick
 }
+
+// directUpForTest reports whether this node's direct path to node to is up.
+func (n *Node) directUpForTest(to string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.direct.peers[to]
+	return p != nil && p.conn != nil
+}
+
+// cutDirectForTest closes every direct connection of the node, as a network
+// fault would; the next heartbeats bring them back.
+func (n *Node) cutDirectForTest() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.direct.peers {
+		n.closePeerLocked(p)
+	}
+	for _, c := range n.direct.accepted {
+		_ = c.Close()
+	}
+}
+
+// CutDirectForTest is cutDirectForTest, for the tests of package cluster_test.
+func (n *Node) CutDirectForTest() { n.cutDirectForTest() }

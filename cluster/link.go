@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -247,7 +248,7 @@ func (n *Node) flush(l *outLink) {
 		}
 		n.mu.Unlock()
 		n.batches.Add(1)
-		n.publish(subject, msg)
+		n.publish(subject, msg, false)
 		if reuse && cap(msg) <= 2*maxBatch {
 			l.spare = msg
 		}
@@ -305,19 +306,28 @@ func (n *Node) controlAfter(to string, recs []byte) {
 // syncs, resets, goodbyes) to node to at once.
 func (n *Node) control(to string, recs []byte) {
 	msg := append(n.header(len(recs)), recs...)
-	n.publish(n.prefix+".node."+to, msg)
+	n.publish(n.nodePrefix+to, msg, true)
 }
 
-// publish hands a message to NATS (through the faults injected by tests).
-func (n *Node) publish(subject string, data []byte) {
+// publish hands a message to NATS or the direct path (through the faults
+// injected by tests); ctl: it holds only records outside the sequence
+// (see sendDirect).
+func (n *Node) publish(subject string, data []byte, ctl bool) {
 	if f := n.cfg.Faults; f != nil {
-		f.Out(subject, data, func(b []byte) { n.publishNow(subject, b) })
+		f.Out(subject, data, func(b []byte) { n.publishNow(subject, b, ctl) })
 		return
 	}
-	n.publishNow(subject, data)
+	n.publishNow(subject, data, ctl)
 }
 
-func (n *Node) publishNow(subject string, data []byte) {
+// publishNow sends a message: on the direct path to its node if it is up,
+// else through NATS.
+func (n *Node) publishNow(subject string, data []byte, ctl bool) {
+	if n.direct != nil {
+		if to, ok := strings.CutPrefix(subject, n.nodePrefix); ok && n.sendDirect(to, data, ctl) {
+			return
+		}
+	}
 	if err := n.nc.Publish(subject, data); err != nil {
 		// The records stay in the resend buffer: the receiver's NACK or
 		// our next sync brings them again.

@@ -59,9 +59,10 @@ func TestClusterExampleConfigs(t *testing.T) {
 			t.Errorf("%s: no cluster", name)
 		} else if !cc.Embedded || cc.NATSURL != "" || cc.Name != "junction" || cc.NodeTimeout != 5*time.Second ||
 			cc.Listen != fmt.Sprintf("127.0.0.1:423%d", i) || cc.ClusterListen != fmt.Sprintf("127.0.0.1:623%d", i) ||
+			cc.DirectListen != fmt.Sprintf("127.0.0.1:723%d", i) ||
 			!slices.Equal(slices.Sorted(slices.Values(cc.Routes)), routes) {
-			t.Errorf("%s: cluster %+v, want embedded NATS on 127.0.0.1:423%d, routes on 127.0.0.1:623%d, to %v, node_timeout 5s",
-				name, *cc, i, i, routes)
+			t.Errorf("%s: cluster %+v, want embedded NATS on 127.0.0.1:423%d, routes on 127.0.0.1:623%d, to %v, node_timeout 5s, direct path on 127.0.0.1:723%d",
+				name, *cc, i, i, routes, i)
 		}
 		v := viper.New()
 		v.SetConfigType("toml")
@@ -101,6 +102,31 @@ func TestClusterRepairKeys(t *testing.T) {
 	}
 	_, err = Load(writeConfig(t, "[cluster]\nrepair_interval = \"1ms\"\nresend_buffer = \"12\""))
 	if err == nil || !strings.Contains(err.Error(), "cluster.repair_interval") || !strings.Contains(err.Error(), "cluster.resend_buffer") {
+		t.Fatalf("error %v, want both keys", err)
+	}
+}
+
+// TestClusterDirectKeys: direct_listen and direct_advertise reach the
+// cluster's config (off by default), and an address that is not host:port
+// is refused.
+func TestClusterDirectKeys(t *testing.T) {
+	t.Parallel()
+	c, err := Load(writeConfig(t, "[cluster]\nembedded_nats = true\ndirect_listen = \"0.0.0.0:7222\"\ndirect_advertise = \"10.0.0.1:7222\""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster.DirectListen != "0.0.0.0:7222" || c.Cluster.DirectAdvertise != "10.0.0.1:7222" {
+		t.Fatalf("cluster %+v", *c.Cluster)
+	}
+	c, err = Load(writeConfig(t, "[cluster]\nembedded_nats = true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster.DirectListen != "" || c.Cluster.DirectAdvertise != "" {
+		t.Fatalf("defaults %+v", *c.Cluster)
+	}
+	_, err = Load(writeConfig(t, "[cluster]\nembedded_nats = true\ndirect_listen = \"7222\"\ndirect_advertise = \"somewhere\""))
+	if err == nil || !strings.Contains(err.Error(), "cluster.direct_listen") || !strings.Contains(err.Error(), "cluster.direct_advertise") {
 		t.Fatalf("error %v, want both keys", err)
 	}
 }

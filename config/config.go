@@ -63,6 +63,8 @@ type clusterSection struct {
 	NodeTimeout       string   `mapstructure:"node_timeout"`
 	RepairInterval    string   `mapstructure:"repair_interval"`
 	ResendBuffer      string   `mapstructure:"resend_buffer"`
+	DirectListen      string   `mapstructure:"direct_listen"`
+	DirectAdvertise   string   `mapstructure:"direct_advertise"`
 }
 
 type serverSection struct {
@@ -254,8 +256,9 @@ func (cs *clusterSection) resolve(ck *checker) *cluster.Config {
 	if cs.Name == "" || strings.ContainsAny(cs.Name, ".*> \t") {
 		ck.bad("cluster.name", cs.Name, "want a name without '.', '*', '>' or spaces")
 	}
-	for key, addr := range map[string]string{"cluster.nats_listen": cs.NATSListen, "cluster.nats_cluster_listen": cs.NATSClusterListen} {
-		if addr == "" && key == "cluster.nats_cluster_listen" {
+	for key, addr := range map[string]string{"cluster.nats_listen": cs.NATSListen, "cluster.nats_cluster_listen": cs.NATSClusterListen,
+		"cluster.direct_listen": cs.DirectListen, "cluster.direct_advertise": cs.DirectAdvertise} {
+		if addr == "" && key != "cluster.nats_listen" {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -280,7 +283,7 @@ func (cs *clusterSection) resolve(ck *checker) *cluster.Config {
 	}
 	return &cluster.Config{Name: cs.Name, NATSURL: cs.NATSURL, Embedded: cs.EmbeddedNATS, Listen: cs.NATSListen,
 		ClusterListen: cs.NATSClusterListen, Routes: cs.NATSRoutes, NodeTimeout: timeout,
-		RepairInterval: repair, ResendBuffer: int(resend)}
+		RepairInterval: repair, ResendBuffer: int(resend), DirectListen: cs.DirectListen, DirectAdvertise: cs.DirectAdvertise}
 }
 
 func (rs *rawsocketSection) resolve(ck *checker) server.RawSocketConfig {

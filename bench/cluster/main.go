@@ -1,5 +1,6 @@
 // Command cluster measures Junction as a three-node cluster on this machine
-// (embedded NATS, routes between the nodes) beside a single node, in the same
+// (embedded NATS, routes between the nodes, the direct path between them;
+// a --baseline binary's nodes talk through NATS only) beside a single node, in the same
 // run: wampbench rpc and pubsub with every peer on one node, then with the
 // callee or the subscribers on another node than the callers or the
 // publisher. Router CPU is the sum over the nodes. See package bench.
@@ -136,7 +137,9 @@ func runOnce(bins map[string]string, dir, layout, prof string, args []string) (m
 	if layout == baseSingle || layout == baseAcross {
 		bin = bins["baseline"]
 	}
-	configs, err := writeConfigs(dir, count)
+	// The baseline binary may predate direct_listen: only this one's
+	// nodes take the direct path.
+	configs, err := writeConfigs(dir, count, bin == bins["junction"])
 	if err != nil {
 		return nil, err
 	}
@@ -188,13 +191,14 @@ func runOnce(bins map[string]string, dir, layout, prof string, args []string) (m
 }
 
 // writeConfigs writes count node configs on free 127.0.0.1 ports; with
-// more than one, each node's embedded NATS has routes to the others'.
-func writeConfigs(dir string, count int) ([]string, error) {
+// more than one, each node's embedded NATS has routes to the others', and
+// with direct each node takes the direct path (cluster.direct_listen).
+func writeConfigs(dir string, count int, direct bool) ([]string, error) {
 	if count == 1 {
 		p := filepath.Join(dir, "single.toml")
 		return []string{p}, os.WriteFile(p, []byte("[server]\nlisten = \"127.0.0.1:0\"\n"), 0o600)
 	}
-	ports, err := freePorts(2 * count)
+	ports, err := freePorts(3 * count)
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +213,9 @@ func writeConfigs(dir string, count int) ([]string, error) {
 		cfg := fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\n\n[cluster]\nembedded_nats = true\n"+
 			"nats_listen = \"127.0.0.1:%d\"\nnats_cluster_listen = \"127.0.0.1:%d\"\nnats_routes = [%s]\n",
 			ports[i], ports[count+i], strings.Join(routes, ", "))
+		if direct {
+			cfg += fmt.Sprintf("direct_listen = \"127.0.0.1:%d\"\n", ports[2*count+i])
+		}
 		p := filepath.Join(dir, fmt.Sprintf("node%d.toml", i+1))
 		if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 			return nil, err

@@ -276,8 +276,8 @@ func clusterConfigs(t *testing.T, root string) []string {
 		}
 		vs = append(vs, v)
 	}
-	if len(ports) != 9 {
-		t.Fatalf("the example configs name ports %v; want 3 per node (server, NATS clients, NATS routes)", ports)
+	if len(ports) != 12 {
+		t.Fatalf("the example configs name ports %v; want 4 per node (server, NATS clients, NATS routes, direct path)", ports)
 	}
 	free := clusterFreePorts(t, len(ports))
 	dir := t.TempDir()
