@@ -68,6 +68,7 @@ type nbPeer struct {
 	up          atomic.Bool
 	established atomic.Bool // the session is established (Established)
 	lifted      bool        // poller goroutine: the read limit is ReadLimit
+	headers     headerCheck // poller goroutine: the client's frame headers (nbcheck.go)
 	failed      bool        // poller goroutine: the input ended; the rest is ignored
 	ended       sync.Once
 
@@ -186,16 +187,22 @@ func (p *nbPeer) register() {
 
 // onData is the connection's data handler, on the poller's goroutine: it
 // lifts the handshake limit once the session is established (here, so that
-// nbio's parse reads it on the goroutine that sets it), parses, and on a
-// framing error closes the connection with 1002 and why (nbio would close
-// it without a close frame).
+// nbio's parse reads it on the goroutine that sets it), checks the frame
+// headers nbio lets through (nbcheck.go), parses what comes before a bad
+// one, and on a framing error closes the connection with 1002 and why
+// (nbio would close it without a close frame).
 func (p *nbPeer) onData(c *nbio.Conn, data []byte) {
 	p.up.Load()
 	if !p.lifted && p.established.Load() {
 		p.u.MessageLengthLimit = int(min(p.s.cfg.ReadLimit, int64(int(^uint(0)>>1))))
 		p.lifted = true
 	}
-	err := p.wsc.Parse(data)
+	n, err := p.headers.check(data)
+	if n > 0 {
+		if perr := p.wsc.Parse(data[:n]); perr != nil {
+			err = perr
+		}
+	}
 	if err == nil {
 		return
 	}
