@@ -108,7 +108,7 @@ func (s *Server) serveNbio(w http.ResponseWriter, r *http.Request, ser serialize
 		s.stats.Refused.Add(1)
 		return
 	}
-	nbc, err := nbio.NBConn(tc) // a dup of the socket; tc is closed
+	nbc, err := nbConn(tc) // a dup of the socket, close-on-exec; tc is closed
 	if err != nil {
 		s.stats.Refused.Add(1)
 		s.log.Info("websocket: moving the connection to the engine failed", "remote", r.RemoteAddr, "error", err)
