@@ -283,7 +283,8 @@ func BenchmarkFanOut(b *testing.B) {
 }
 
 // TestStalledCutOutlivesReadDeadline: a stalled subscriber cut as a slow
-// consumer gets the rest of the event it was being sent and its close 1008
+// consumer gets the rest of the event it was being sent (on gorilla, whose
+// writer may not have taken it before the cut, possibly none) and its close 1008
 // when it reads again, even after the read deadline (ping_interval +
 // pong_timeout since its last frame) has passed meanwhile: the closing
 // connection waits for the client within the write timeout, not the read
@@ -335,11 +336,11 @@ func TestStalledCutOutlivesReadDeadline(t *testing.T) {
 	for next := 2; ; next++ {
 		_, msg, err := stalled.ReadMessage()
 		var ce *gws.CloseError
-		if errors.As(err, &ce) && ce.Code == gws.ClosePolicyViolation && next > 2 {
+		if errors.As(err, &ce) && ce.Code == gws.ClosePolicyViolation {
 			break
 		}
 		if err != nil || eventSeq(msg) != next {
-			t.Fatalf("after the cut: %.40q, %v; want event %d (or, after event 2, close 1008)", msg, err, next)
+			t.Fatalf("after the cut: %.40q, %v; want event %d or close 1008", msg, err, next)
 		}
 	}
 }
