@@ -190,13 +190,18 @@ func demoAllowedOrigins(t *testing.T) []string {
 	return nil
 }
 
+// wsEngine is the WebSocket engine the tests' routers run on:
+// JUNCTION_WS_ENGINE ("gorilla", "nbio"), or the default. CI runs these
+// tests on each engine (.ci/run).
+var wsEngine = os.Getenv("JUNCTION_WS_ENGINE")
+
 // TestDemoOriginPolicy checks the demo's allow-list as the router applies
 // it: a listed development origin and the router's own origin may open a
 // WebSocket, another origin gets 403.
 func TestDemoOriginPolicy(t *testing.T) {
 	t.Parallel()
 	origins := demoAllowedOrigins(t)
-	srv := routertest.Start(t, routertest.Options{Transport: websocket.Config{AllowedOrigins: origins}})
+	srv := routertest.Start(t, routertest.Options{Transport: websocket.Config{Engine: wsEngine, AllowedOrigins: origins}})
 	d := gws.Dialer{Subprotocols: []string{"wamp.2.json"}}
 	for _, tt := range []struct {
 		origin string
@@ -302,7 +307,7 @@ func TestChatInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := websocket.NewServer(websocket.Config{AllowedOrigins: demoAllowedOrigins(t)}, r,
+	ws, err := websocket.NewServer(websocket.Config{Engine: wsEngine, AllowedOrigins: demoAllowedOrigins(t)}, r,
 		websocket.Options{Logger: logger, Ready: r.Serving})
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func startJunction(t *testing.T, realms []router.RealmConfig, rs rawsocket.Confi
 	cfg := server.Config{
 		Router:    router.Config{Realms: realms, AuthFailureLimit: -1},
 		RawSocket: server.RawSocketConfig{Listen: "127.0.0.1:0", Unix: sock, Transport: rs},
-		WebSocket: websocket.Config{SlowConsumerTimeout: time.Minute, WriteTimeout: time.Minute},
+		WebSocket: websocket.Config{Engine: wsEngine, SlowConsumerTimeout: time.Minute, WriteTimeout: time.Minute},
 	}
 	a := routertest.ServeAll(t, cfg)
 	return targets{
@@ -44,6 +44,11 @@ func startJunction(t *testing.T, realms []router.RealmConfig, rs rawsocket.Confi
 		rawSocketUnix.id:   "unix://" + a.RawSocketUnix,
 	}
 }
+
+// wsEngine is the WebSocket engine the routers of these tests run on:
+// JUNCTION_WS_ENGINE ("gorilla", "nbio"), or the default. CI runs the
+// interop tests on each engine (.ci/run).
+var wsEngine = os.Getenv("JUNCTION_WS_ENGINE")
 
 // socketDir is a directory for Unix sockets, removed when the test ends:
 // short, unlike t.TempDir's, since a socket's path is at most 107 bytes.

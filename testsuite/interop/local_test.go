@@ -10,6 +10,7 @@ import (
 	"github.com/junction-wamp/junction/clientlib"
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/transport/websocket"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -33,7 +34,7 @@ func TestInteropLocalCallee(t *testing.T) {
 	for _, ser := range ab.serializers[webSocket.id] {
 		realms = append(realms, router.RealmConfig{Name: realmName("local", "call", ab.id, ser), Anonymous: true})
 	}
-	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: realms}})
+	srv := routertest.Start(t, routertest.Options{Router: router.Config{Realms: realms}, Transport: websocket.Config{Engine: wsEngine}})
 	for _, ser := range ab.serializers[webSocket.id] {
 		t.Run(ser, func(t *testing.T) {
 			t.Parallel()

@@ -10,6 +10,7 @@ import (
 	"github.com/junction-wamp/junction/internal/clustertest"
 	"github.com/junction-wamp/junction/internal/routertest"
 	"github.com/junction-wamp/junction/router"
+	"github.com/junction-wamp/junction/transport/websocket"
 )
 
 // An end is one program of a mixed case: a client over a transport with a
@@ -242,7 +243,10 @@ func runMixedAcrossNodes(t *testing.T, dir string, env []string) {
 func startCluster(t *testing.T, realms []router.RealmConfig) (one, two *routertest.Server) {
 	t.Helper()
 	url := clustertest.StartNATS(t, clustertest.MaxPayload)
-	opts := routertest.Options{Router: router.Config{Realms: realms, AuthFailureLimit: -1}} // one address, parallel auth scenarios
+	opts := routertest.Options{
+		Router:    router.Config{Realms: realms, AuthFailureLimit: -1}, // one address, parallel auth scenarios
+		Transport: websocket.Config{Engine: wsEngine},
+	}
 	a, b := clustertest.StartNode(t, url, "interop", 5*time.Second, opts), clustertest.StartNode(t, url, "interop", 5*time.Second, opts)
 	clustertest.WaitFormed(t, a, b)
 	return a.Server, b.Server

@@ -3,6 +3,7 @@ package rawsocket_test
 import (
 	"bytes"
 	"net"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -140,4 +141,27 @@ func readFrame(c net.Conn) ([]byte, error) {
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, payload, err := rawsocket.ReadFrame(c, rawsocket.MaxLength)
 	return payload, err
+}
+
+// TestNbioSocketNotInherited: a process the router starts while a
+// RawSocket connection is on the nbio engine does not inherit its socket
+// (transport/nbfd: nbio duplicates the descriptor without close-on-exec;
+// an inherited copy kept a socket nbio closed registered in its epoll,
+// whose events then went to the next connection given the same number).
+func TestNbioSocketNotInherited(t *testing.T) {
+	t.Parallel()
+	_, addr := start(t, rawsocket.Config{Engine: rawsocket.EngineNbio}, &attacher{})
+	c := dial(t, addr, rawsocket.SerializerJSON, 0)
+	if _, err := c.ReadMessage(); err != nil { // WELCOME: the socket is on nbio
+		t.Fatal(err)
+	}
+	// The test's own sockets are close-on-exec (Go's net package): any
+	// socket the child lists is nbio's.
+	out, err := exec.Command("ls", "-l", "/proc/self/fd").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "socket:") {
+		t.Fatalf("a child process inherited a socket; its descriptors:\n%s", out)
+	}
 }

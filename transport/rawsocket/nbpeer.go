@@ -14,6 +14,7 @@ import (
 
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/transport/nbfd"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -102,7 +103,7 @@ func (s *Server) serveNbio(c net.Conn, h Handshake, ser serializers.Serializer, 
 		_ = c.Close()
 		return
 	}
-	nbc, err := nbio.NBConn(transport.Unwrap(c)) // a dup of the socket; the original is closed
+	nbc, err := nbfd.NBConn(transport.Unwrap(c)) // a dup of the socket, close-on-exec; the original is closed
 	if err != nil {
 		s.stats.Refused.Add(1)
 		s.log.Info("rawsocket: moving the connection to the engine failed", "remote", info.RemoteAddr, "error", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/junction-wamp/junction/serializers"
 	"github.com/junction-wamp/junction/transport"
+	"github.com/junction-wamp/junction/transport/nbfd"
 	"github.com/junction-wamp/junction/wamp"
 )
 
@@ -70,6 +71,7 @@ type nbPeer struct {
 	up          atomic.Bool
 	established atomic.Bool // the session is established (Established)
 	lifted      bool        // poller goroutine: the read limit is ReadLimit
+	headers     headerCheck // poller goroutine: the client's frame headers (nbcheck.go)
 	failed      bool        // poller goroutine: the input ended; the rest is ignored
 	ended       sync.Once
 
@@ -111,7 +113,7 @@ func (s *Server) serveNbio(w http.ResponseWriter, r *http.Request, ser serialize
 		s.stats.Refused.Add(1)
 		return
 	}
-	nbc, err := nbio.NBConn(tc) // a dup of the socket; tc is closed
+	nbc, err := nbfd.NBConn(tc) // a dup of the socket, close-on-exec; tc is closed
 	if err != nil {
 		s.stats.Refused.Add(1)
 		s.log.Info("websocket: moving the connection to the engine failed", "remote", r.RemoteAddr, "error", err)
@@ -191,16 +193,22 @@ func (p *nbPeer) register() {
 
 // onData is the connection's data handler, on the poller's goroutine: it
 // lifts the handshake limit once the session is established (here, so that
-// nbio's parse reads it on the goroutine that sets it), parses, and on a
-// framing error closes the connection with 1002 and why (nbio would close
-// it without a close frame).
+// nbio's parse reads it on the goroutine that sets it), checks the frame
+// headers nbio lets through (nbcheck.go), parses what comes before a bad
+// one, and on a framing error closes the connection with 1002 and why
+// (nbio would close it without a close frame).
 func (p *nbPeer) onData(c *nbio.Conn, data []byte) {
 	p.up.Load()
 	if !p.lifted && p.established.Load() {
 		p.u.MessageLengthLimit = int(min(p.s.cfg.ReadLimit, int64(int(^uint(0)>>1))))
 		p.lifted = true
 	}
-	err := p.wsc.Parse(data)
+	n, err := p.headers.check(data)
+	if n > 0 {
+		if perr := p.wsc.Parse(data[:n]); perr != nil {
+			err = perr
+		}
+	}
 	if err == nil {
 		return
 	}

@@ -262,8 +262,13 @@ func (p *nbPeer) finish() {
 // frame) while it takes what nbio still holds: closing the socket would
 // drop those bytes, the close frame with them (the kernel would have sent
 // them on; nbio's buffer is ours). It gives up after WriteTimeout without
-// the client taking a byte, as a write on gorilla does.
+// the client taking a byte, as a write on gorilla does. That is the only
+// bound: the read deadline (ping_interval + pong_timeout since the client's
+// last frame) is cleared, for a client that stopped reading sends no pong,
+// and nbio would close under the bytes it holds (on gorilla they are in
+// the kernel's buffer by then; TestStalledCutOutlivesReadDeadline).
 func (p *nbPeer) awaitClose() {
+	_ = p.wsc.Conn.SetReadDeadline(time.Time{})
 	ch := make(chan struct{}, 1)
 	p.progress.Store(&ch)
 	t := time.NewTimer(p.s.cfg.WriteTimeout)

@@ -281,3 +281,66 @@ func BenchmarkFanOut(b *testing.B) {
 		}
 	}
 }
+
+// TestStalledCutOutlivesReadDeadline: a stalled subscriber cut as a slow
+// consumer gets the rest of the event it was being sent (on gorilla, whose
+// writer may not have taken it before the cut, possibly none) and its close 1008
+// when it reads again, even after the read deadline (ping_interval +
+// pong_timeout since its last frame) has passed meanwhile: the closing
+// connection waits for the client within the write timeout, not the read
+// deadline. On the nbio engine the rest of the event and the close frame
+// wait in nbio's buffer, not the kernel's, and nbio's read deadline used to
+// close the connection under them (1006; hostile TestStalledSubscribers
+// under load).
+func TestStalledCutOutlivesReadDeadline(t *testing.T) {
+	t.Parallel()
+	cfg := websocket.DefaultConfig()
+	// The cut comes before the read deadline (with room for a loaded
+	// machine), which comes before the client reads again.
+	cfg.PingInterval, cfg.PongTimeout = 3*time.Second, 3*time.Second
+	cfg.QueueMessages, cfg.QueueBytes = 1000, 128<<10
+	cfg.SlowConsumerTimeout = time.Second
+	cfg.WriteTimeout = time.Minute
+	cfg.DisableCompression = true
+	s, url, h := startHub(t, cfg, true)
+	stalled, p := dialPeer(t, url, h, 4096)
+	pad := strings.Repeat("x", 100<<10) // more than the socket buffers take
+	if err := p.SendFrame(eventFrame(1, pad)); err != nil {
+		t.Fatal(err)
+	}
+	if err := readEvents(stalled, 1); err != nil { // the writer runs
+		t.Fatal(err)
+	}
+	// Event 2 is written, in part: the client has stopped reading.
+	if err := p.SendFrame(eventFrame(2, pad)); err != nil {
+		t.Fatal(err)
+	}
+	if testEngine == websocket.EngineNbio { // handed to nbio, which holds what the socket did not take
+		waitFor(t, "event 2 handed to nbio", func() bool { m, _ := s.Pending(); return m == 0 })
+	}
+	// The next events take the queue to twice its bound: the client is
+	// cut at once, with event 2 still on its way.
+	for seq := 3; seq <= 10 && s.Stats().SlowConsumerDisconnects.Load() == 0; seq++ {
+		_ = p.SendFrame(eventFrame(seq, pad))
+	}
+	waitFor(t, "the stalled subscriber to be cut", func() bool { return s.Stats().SlowConsumerDisconnects.Load() == 1 })
+	// A client dialed now that neither reads nor writes is closed at its
+	// read deadline, which ends after the stalled one's.
+	_, idle := dialPeer(t, url, h, 0)
+	select {
+	case <-idle.Done():
+	case <-time.After(time.Minute): // a guard against a hang
+		t.Fatal("a silent client was not closed at its read deadline")
+	}
+	_ = stalled.SetReadDeadline(time.Now().Add(60 * time.Second))
+	for next := 2; ; next++ {
+		_, msg, err := stalled.ReadMessage()
+		var ce *gws.CloseError
+		if errors.As(err, &ce) && ce.Code == gws.ClosePolicyViolation {
+			break
+		}
+		if err != nil || eventSeq(msg) != next {
+			t.Fatalf("after the cut: %.40q, %v; want event %d or close 1008", msg, err, next)
+		}
+	}
+}
