@@ -257,11 +257,9 @@ func (p *nbPeer) frame(typ byte, data []byte) error {
 // consumer, closed at once (the write timeout cuts one that stops short of
 // it).
 func (p *nbPeer) pong(data []byte) error {
-	if len(data) > p.sendMax {
-		return &transport.ProtocolError{Code: transport.CloseProtocolError,
-			Err: fmt.Errorf("PING of %d bytes, larger than the %d the client accepts back in its PONG", len(data), p.sendMax)}
+	if err := p.s.pingFits(len(data), p.sendMax); err != nil {
+		return err
 	}
-	p.s.stats.Pings.Add(1)
 	if !p.control(FramePong, data) {
 		p.slow(fmt.Sprintf("slow consumer: more than %d bytes of PONGs not read", p.pongBacklog()))
 		return p.closedError()
@@ -400,30 +398,19 @@ func (p *nbPeer) Established() { p.established.Store(true) }
 // Send encodes m on the caller's goroutine and queues it; a message larger
 // than the client accepts is not queued (peer.Send).
 func (p *nbPeer) Send(m wamp.Message) error {
-	data, err := p.ser.Encode(m)
+	it, err := p.s.message(p.ser, p.sendMax, m)
 	if err != nil {
 		return err
 	}
-	if err := p.fits(len(data)); err != nil {
-		return err
-	}
-	return p.push(transport.Item{Data: data})
+	return p.push(it)
 }
 
 // SendFrame queues a frame shared with other recipients.
 func (p *nbPeer) SendFrame(f *transport.Frame) error {
-	if err := p.fits(len(f.Data)); err != nil {
+	if err := p.s.fits(len(f.Data), p.sendMax); err != nil {
 		return err
 	}
 	return p.push(transport.Item{Frame: f})
-}
-
-func (p *nbPeer) fits(n int) error {
-	if n <= p.sendMax {
-		return nil
-	}
-	p.s.stats.TooLargeForPeer.Add(1)
-	return fmt.Errorf("%w: %d bytes, the client accepts at most %d (RawSocket handshake)", transport.ErrTooLarge, n, p.sendMax)
 }
 
 func (p *nbPeer) Serializer() serializers.Serializer { return p.ser }

@@ -158,11 +158,9 @@ func (p *peer) readError(err error) error {
 // PINGs without reading their PONGs stops being read once its socket is
 // full, and is cut by the write timeout.
 func (p *peer) pong(data []byte) error {
-	if len(data) > p.sendMax {
-		return &transport.ProtocolError{Code: transport.CloseProtocolError,
-			Err: fmt.Errorf("PING of %d bytes, larger than the %d the client accepts back in its PONG", len(data), p.sendMax)}
+	if err := p.s.pingFits(len(data), p.sendMax); err != nil {
+		return err
 	}
-	p.s.stats.Pings.Add(1)
 	if err := p.control(FramePong, data); err != nil {
 		return p.closedError()
 	}
@@ -260,30 +258,52 @@ func (p *peer) keepalive() {
 // than the client accepts is not queued: the error wraps
 // transport.ErrTooLarge.
 func (p *peer) Send(m wamp.Message) error {
-	data, err := p.ser.Encode(m)
+	it, err := p.s.message(p.ser, p.sendMax, m)
 	if err != nil {
 		return err
 	}
-	if err := p.fits(len(data)); err != nil {
-		return err
-	}
-	return p.push(transport.Item{Data: data})
+	return p.push(it)
 }
 
 // SendFrame queues a frame shared with other recipients.
 func (p *peer) SendFrame(f *transport.Frame) error {
-	if err := p.fits(len(f.Data)); err != nil {
+	if err := p.s.fits(len(f.Data), p.sendMax); err != nil {
 		return err
 	}
 	return p.push(transport.Item{Frame: f})
 }
 
-func (p *peer) fits(n int) error {
-	if n <= p.sendMax {
+// message is m encoded for a peer of either engine, or why it cannot be
+// sent: a message larger than sendMax, the most the client accepts.
+func (s *Server) message(ser serializers.Serializer, sendMax int, m wamp.Message) (transport.Item, error) {
+	data, err := ser.Encode(m)
+	if err != nil {
+		return transport.Item{}, err
+	}
+	if err := s.fits(len(data), sendMax); err != nil {
+		return transport.Item{}, err
+	}
+	return transport.Item{Data: data}, nil
+}
+
+// fits: a message of n bytes is no larger than sendMax.
+func (s *Server) fits(n, sendMax int) error {
+	if n <= sendMax {
 		return nil
 	}
-	p.s.stats.TooLargeForPeer.Add(1)
-	return fmt.Errorf("%w: %d bytes, the client accepts at most %d (RawSocket handshake)", transport.ErrTooLarge, n, p.sendMax)
+	s.stats.TooLargeForPeer.Add(1)
+	return fmt.Errorf("%w: %d bytes, the client accepts at most %d (RawSocket handshake)", transport.ErrTooLarge, n, sendMax)
+}
+
+// pingFits: a PING of n bytes can be answered, its PONG no larger than
+// sendMax (a protocol error otherwise).
+func (s *Server) pingFits(n, sendMax int) error {
+	if n > sendMax {
+		return &transport.ProtocolError{Code: transport.CloseProtocolError,
+			Err: fmt.Errorf("PING of %d bytes, larger than the %d the client accepts back in its PONG", n, sendMax)}
+	}
+	s.stats.Pings.Add(1)
+	return nil
 }
 
 func (p *peer) push(it transport.Item) error {
