@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/logging"
+
+	"github.com/junction-wamp/junction/transport/nbfd"
 )
 
 // The engines a Server runs its sessions on (Config.Engine). The names are
@@ -32,6 +35,7 @@ type nbEngine struct {
 	mu      sync.Mutex
 	started bool
 	stopped bool
+	startAt time.Time // when started (nbfd.StopGrace)
 	eng     *nbio.Engine
 }
 
@@ -78,7 +82,7 @@ func (e *nbEngine) start() error {
 		if err := e.eng.Start(); err != nil {
 			return fmt.Errorf("rawsocket: engine nbio: %w", err)
 		}
-		e.started = true
+		e.started, e.startAt = true, time.Now()
 	}
 	return nil
 }
@@ -88,6 +92,7 @@ func (e *nbEngine) stop() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.started && !e.stopped {
+		nbfd.StopGrace(e.startAt) // nbio loses a Stop that comes too soon after Start
 		e.eng.Stop()
 	}
 	e.stopped = true

@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/logging"
 	"github.com/lesismal/nbio/nbhttp"
 	nbws "github.com/lesismal/nbio/nbhttp/websocket"
+
+	"github.com/junction-wamp/junction/transport/nbfd"
 )
 
 // The engines a Server runs its connections on (Config.Engine).
@@ -34,6 +37,7 @@ type nbEngine struct {
 	mu       sync.Mutex
 	started  bool
 	stopped  bool
+	startAt  time.Time // when started (nbfd.StopGrace)
 	eng      *nbhttp.Engine
 	tmpl     nbws.Upgrader
 	framers  [2]sync.Pool  // plain, deflating (nbframe.go)
@@ -116,7 +120,7 @@ func (e *nbEngine) start() error {
 		if err := e.eng.Start(); err != nil {
 			return fmt.Errorf("websocket: engine nbio: %w", err)
 		}
-		e.started = true
+		e.started, e.startAt = true, time.Now()
 	}
 	return nil
 }
@@ -126,6 +130,7 @@ func (e *nbEngine) stop() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.started && !e.stopped {
+		nbfd.StopGrace(e.startAt) // nbio loses a Stop that comes too soon after Start
 		e.eng.Stop()
 	}
 	e.stopped = true
