@@ -1,6 +1,9 @@
 package nbfd
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // StartGrace is how long after an nbio engine's Start Stop waits before
 // stopping it.
@@ -22,4 +25,41 @@ func StopGrace(started time.Time) {
 	if d := time.Until(started.Add(StartGrace)); d > 0 {
 		time.Sleep(d)
 	}
+}
+
+// Lifecycle is an nbio engine started with its first connection and
+// stopped once, for both transports: Start runs start once (none after
+// Stop), Stop runs stop if Start did, no sooner than StartGrace after it.
+type Lifecycle struct {
+	mu      sync.Mutex
+	started bool
+	stopped bool
+	startAt time.Time
+}
+
+// Start runs start if it has not run; after Stop it returns stopped.
+func (l *Lifecycle) Start(start func() error, stopped error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return stopped
+	}
+	if !l.started {
+		if err := start(); err != nil {
+			return err
+		}
+		l.started, l.startAt = true, time.Now()
+	}
+	return nil
+}
+
+// Stop runs stop if Start ran start; Start starts nothing after it.
+func (l *Lifecycle) Stop(stop func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.started && !l.stopped {
+		StopGrace(l.startAt) // nbio loses a Stop that comes too soon after Start
+		stop()
+	}
+	l.stopped = true
 }

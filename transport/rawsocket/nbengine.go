@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
-	"time"
 
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/logging"
@@ -32,11 +30,8 @@ const (
 // its own (connections come to it after their handshake), started with the
 // first connection.
 type nbEngine struct {
-	mu      sync.Mutex
-	started bool
-	stopped bool
-	startAt time.Time // when started (nbfd.StopGrace)
-	eng     *nbio.Engine
+	life nbfd.Lifecycle // started with the first connection, stopped once
+	eng  *nbio.Engine
 }
 
 func newNbEngine(cfg Config) *nbEngine {
@@ -73,30 +68,16 @@ var errEngineStopped = errors.New("rawsocket: engine stopped")
 
 // start starts the engine, once.
 func (e *nbEngine) start() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.stopped {
-		return errEngineStopped
-	}
-	if !e.started {
+	return e.life.Start(func() error {
 		if err := e.eng.Start(); err != nil {
 			return fmt.Errorf("rawsocket: engine nbio: %w", err)
 		}
-		e.started, e.startAt = true, time.Now()
-	}
-	return nil
+		return nil
+	}, errEngineStopped)
 }
 
 // stop stops the engine if it started; it starts no more.
-func (e *nbEngine) stop() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.started && !e.stopped {
-		nbfd.StopGrace(e.startAt) // nbio loses a Stop that comes too soon after Start
-		e.eng.Stop()
-	}
-	e.stopped = true
-}
+func (e *nbEngine) stop() { e.life.Stop(e.eng.Stop) }
 
 // nbEligible reports whether c can move to nbio's poller: a plain TCP
 // connection. TLS keeps its state in crypto/tls, which nbio's poller cannot

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"github.com/lesismal/nbio"
@@ -34,10 +33,7 @@ const (
 // started with the first connection, and the Upgrader every connection's is
 // copied from.
 type nbEngine struct {
-	mu       sync.Mutex
-	started  bool
-	stopped  bool
-	startAt  time.Time // when started (nbfd.StopGrace)
+	life     nbfd.Lifecycle // started with the first connection, stopped once
 	eng      *nbhttp.Engine
 	tmpl     nbws.Upgrader
 	framers  [2]sync.Pool  // plain, deflating (nbframe.go)
@@ -111,30 +107,16 @@ var errEngineStopped = errors.New("websocket: engine stopped")
 
 // start starts the engine, once.
 func (e *nbEngine) start() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.stopped {
-		return errEngineStopped
-	}
-	if !e.started {
+	return e.life.Start(func() error {
 		if err := e.eng.Start(); err != nil {
 			return fmt.Errorf("websocket: engine nbio: %w", err)
 		}
-		e.started, e.startAt = true, time.Now()
-	}
-	return nil
+		return nil
+	}, errEngineStopped)
 }
 
 // stop stops the engine if it started; it starts no more.
-func (e *nbEngine) stop() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.started && !e.stopped {
-		nbfd.StopGrace(e.startAt) // nbio loses a Stop that comes too soon after Start
-		e.eng.Stop()
-	}
-	e.stopped = true
-}
+func (e *nbEngine) stop() { e.life.Stop(e.eng.Stop) }
 
 // nbEligible reports whether r's connection can move to nbio's poller:
 // plain TCP (a TLS connection's state lives in crypto/tls, and a Unix
